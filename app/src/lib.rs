@@ -1,0 +1,69 @@
+//! Meritree's isomorphic UI.
+//!
+//! Built twice: with `ssr` into the server, which renders every page to HTML
+//! and runs the server functions; with `hydrate` into the wasm32 client,
+//! which takes over that HTML in the browser.
+
+pub mod components;
+pub mod pages;
+pub mod server_fns;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::{path, SsrMode};
+
+use crate::components::site_header::SiteHeader;
+use crate::pages::{home::HomePage, not_found::NotFound, status::StatusPage};
+
+/// The HTML document around the app; rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    mark_hydrated();
+
+    view! {
+        <Stylesheet id="meritree" href="/pkg/meritree.css" />
+        <Title formatter=|page: String| format!("{page} · Meritree") />
+        <Meta name="description" content="AI work that pays: earn points for good, original work and claim them as tokens." />
+        <Link rel="icon" href="/favicon.svg" type_="image/svg+xml" />
+        <Router>
+            <SiteHeader />
+            <main>
+                <Routes fallback=NotFound>
+                    <Route path=path!("/") view=HomePage />
+                    // Async: crawlers and the first paint get the full report.
+                    <Route path=path!("/status") view=StatusPage ssr=SsrMode::Async />
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+/// Sets `data-hydrated` on `<body>` once the client has taken over the page.
+/// Effects never run on the server, so the attribute's presence proves that
+/// the wasm client loaded and hydrated; tests wait for it.
+fn mark_hydrated() {
+    Effect::new(|_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+}

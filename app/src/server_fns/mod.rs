@@ -1,0 +1,5 @@
+//! Server functions, one module per domain. Each runs on the server (feature
+//! `ssr`) and is an HTTP call from the browser; bodies reach the platform's
+//! services through the `Platform` the server puts in context.
+
+pub mod status;

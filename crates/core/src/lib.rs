@@ -1,0 +1,13 @@
+//! Meritree's I/O-free domain.
+//!
+//! Everything here compiles for both the server (x86_64) and the browser
+//! (wasm32), so the two sides share one definition of every type and rule.
+//! Nothing in this crate touches the network, the disk or the clock.
+
+pub mod error_code;
+pub mod status;
+
+pub use error_code::ErrorCode;
+
+/// The platform's version, as shown on the status page and in `/healthz`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,7 @@
+-- This installation's identity: created once by the first migration run,
+-- shown on the status page and kept across restarts and upgrades.
+CREATE TABLE instance (
+    singleton   INTEGER PRIMARY KEY CHECK (singleton = 1),
+    instance_id TEXT    NOT NULL,
+    created_at  TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);

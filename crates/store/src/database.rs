@@ -1,0 +1,240 @@
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::StoreError;
+
+/// Runs `$body` with `$pool` bound to whichever concrete pool `$db` holds, so
+/// SQL that both backends accept is written once and compiled for each.
+#[macro_export]
+macro_rules! with_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::Database::Sqlite($pool) => $body,
+            $crate::Database::Postgres($pool) => $body,
+        }
+    };
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub const fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Where the database lives, parsed from configuration.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseTarget {
+    /// A SQLite file, created with its parent directories when missing.
+    SqliteFile(PathBuf),
+    /// A PostgreSQL server (`postgres://` or `postgresql://`).
+    Postgres(String),
+}
+
+impl DatabaseTarget {
+    /// Parses a database URL: `sqlite:path`, `sqlite://path`, or a PostgreSQL URL.
+    pub fn parse(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            PgConnectOptions::from_str(url).map_err(StoreError::InvalidUrl)?;
+            return Ok(DatabaseTarget::Postgres(url.to_owned()));
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .ok_or_else(|| StoreError::UnsupportedUrl(url.to_owned()))?;
+        let path = path.split('?').next().unwrap_or_default();
+        if path.is_empty() || path == ":memory:" {
+            // A database that vanishes with each connection would lose every write.
+            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+        }
+        Ok(DatabaseTarget::SqliteFile(PathBuf::from(path)))
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            DatabaseTarget::SqliteFile(_) => Backend::Sqlite,
+            DatabaseTarget::Postgres(_) => Backend::Postgres,
+        }
+    }
+}
+
+/// Debug output never shows a PostgreSQL password.
+impl fmt::Debug for DatabaseTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DatabaseTarget::SqliteFile(path) => write!(f, "SqliteFile({})", path.display()),
+            DatabaseTarget::Postgres(_) => f.write_str("Postgres(..)"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct PoolOptions {
+    pub max_connections: u32,
+    /// How long a request waits for a connection before failing.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+/// A connection pool to one of the supported backends. Cheap to clone.
+#[derive(Debug, Clone)]
+pub enum Database {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+impl Database {
+    pub async fn connect(
+        target: &DatabaseTarget,
+        options: PoolOptions,
+    ) -> Result<Self, StoreError> {
+        match target {
+            DatabaseTarget::SqliteFile(path) => connect_sqlite(path, options).await,
+            DatabaseTarget::Postgres(url) => {
+                let connect = PgConnectOptions::from_str(url).map_err(StoreError::InvalidUrl)?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(options.max_connections)
+                    .acquire_timeout(options.acquire_timeout)
+                    .connect_with(connect)
+                    .await
+                    .map_err(|source| StoreError::Connect {
+                        backend: "postgres",
+                        source,
+                    })?;
+                Ok(Database::Postgres(pool))
+            }
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Database::Sqlite(_) => Backend::Sqlite,
+            Database::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies the embedded migrations that have not run yet.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self {
+            Database::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
+            Database::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Round-trips a trivial query; returns how long it took.
+    pub async fn ping(&self) -> Result<Duration, StoreError> {
+        let started = Instant::now();
+        with_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(drop))?;
+        Ok(started.elapsed())
+    }
+
+    /// Waits for in-flight queries, then closes every connection.
+    pub async fn close(&self) {
+        with_pool!(self, pool => pool.close().await)
+    }
+}
+
+async fn connect_sqlite(path: &Path, options: PoolOptions) -> Result<Database, StoreError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {
+            path: dir.to_owned(),
+            source,
+        })?;
+    }
+    let connect = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        // WAL lets readers proceed while one writer commits.
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(5))
+        .foreign_keys(true);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(options.max_connections)
+        .acquire_timeout(options.acquire_timeout)
+        .connect_with(connect)
+        .await
+        .map_err(|source| StoreError::Connect {
+            backend: "sqlite",
+            source,
+        })?;
+    Ok(Database::Sqlite(pool))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_database_urls() {
+        assert_eq!(
+            DatabaseTarget::parse("sqlite:data/m.db").unwrap(),
+            DatabaseTarget::SqliteFile("data/m.db".into())
+        );
+        assert_eq!(
+            DatabaseTarget::parse("sqlite:///var/lib/m.db?mode=rwc").unwrap(),
+            DatabaseTarget::SqliteFile("/var/lib/m.db".into())
+        );
+        assert_eq!(
+            DatabaseTarget::parse("postgres://u:p@localhost:5432/m")
+                .unwrap()
+                .backend(),
+            Backend::Postgres
+        );
+        assert_eq!(
+            DatabaseTarget::parse("postgresql://localhost/m")
+                .unwrap()
+                .backend(),
+            Backend::Postgres
+        );
+    }
+
+    #[test]
+    fn rejects_unsupported_urls() {
+        for url in [
+            "mysql://localhost/m",
+            "",
+            "sqlite:",
+            "sqlite::memory:",
+            "data/m.db",
+        ] {
+            assert!(DatabaseTarget::parse(url).is_err(), "{url:?} accepted");
+        }
+    }
+
+    #[test]
+    fn debug_hides_postgres_credentials() {
+        let target = DatabaseTarget::parse("postgres://admin:s3cret@db/m").unwrap();
+        assert!(!format!("{target:?}").contains("s3cret"));
+    }
+}

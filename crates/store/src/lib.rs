@@ -1,0 +1,16 @@
+//! Meritree's persistence: one API over SQLite (the embedded default) and
+//! PostgreSQL (for scale-out).
+//!
+//! Repositories write their SQL once where both backends accept it (see
+//! [`with_pool!`]) and per backend where they differ. Migrations live in
+//! `migrations/sqlite` and `migrations/postgres`, are embedded in the binary
+//! and applied at start.
+
+mod database;
+mod error;
+pub mod instance;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use database::{Backend, Database, DatabaseTarget, PoolOptions};
+pub use error::StoreError;

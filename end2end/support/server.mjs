@@ -1,0 +1,52 @@
+// Starts the real `meritree` binary on a free port with a fresh data
+// directory, and stops it after the tests. The binary and the built site
+// come from scripts/build (MERITREE_BIN, MERITREE_SITE__ROOT).
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+export async function startServer({ env = {} } = {}) {
+  const bin = process.env.MERITREE_BIN;
+  if (!bin) throw new Error('MERITREE_BIN is not set: run the browser tests through scripts/test');
+  const dataDir = mkdtempSync(join(tmpdir(), 'meritree-e2e-'));
+  const child = spawn(bin, ['serve'], {
+    cwd: dataDir,
+    env: {
+      PATH: process.env.PATH,
+      MERITREE_SITE__ROOT: process.env.MERITREE_SITE__ROOT,
+      MERITREE_SERVER__PORT: '0',
+      MERITREE_LOG__FORMAT: 'json',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const log = [];
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${log.join('\n')}`)), 30_000);
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}:\n${log.join('\n')}`)));
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      log.push(line);
+      try {
+        const event = JSON.parse(line);
+        if (event.message === 'listening') {
+          clearTimeout(timer);
+          resolve(event.url);
+        }
+      } catch {
+        // not a JSON log line
+      }
+    });
+  });
+  return {
+    url,
+    log,
+    async stop() {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

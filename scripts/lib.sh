@@ -1,0 +1,21 @@
+# Shared environment for the project's scripts: one toolchain (Debian's Rust
+# 1.96, registered with rustup as `meritree-1.96`), one shared target
+# directory outside the clone, and the paths the build produces.
+# Sourced, not executed.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export ROOT
+
+# Debian's toolchain first: it has the wasm32 standard library we build in
+# scripts/setup; rustup's proxies stay reachable for cargo-installed tools.
+export PATH="/usr/bin:$HOME/.cargo/bin:$PATH"
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=wasm-ld-22
+
+# One target directory reused across clones and runs: a cold build on two
+# cores takes many minutes, a warm one seconds.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/meritree/target}"
+
+# The built client; also the server's `site.root` setting (MERITREE_<SECTION>__<KEY>).
+export MERITREE_SITE__ROOT="${MERITREE_SITE__ROOT:-$CARGO_TARGET_DIR/site}"
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

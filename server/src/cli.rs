@@ -1,0 +1,30 @@
+//! Command-line interface.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "meritree",
+    version,
+    about = "AI work that pays: the Meritree platform"
+)]
+pub struct Cli {
+    /// Configuration file (TOML). Default: `meritree.toml` in the working
+    /// directory when present; `MERITREE_<SECTION>__<KEY>` variables override it.
+    #[arg(long, short, global = true, env = "MERITREE_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Default, Clone, Copy, Subcommand)]
+pub enum Command {
+    /// Apply migrations and serve the platform (the default).
+    #[default]
+    Serve,
+    /// Apply pending database migrations, then exit.
+    Migrate,
+}

@@ -1,0 +1,10 @@
+//! The `meritree` binary's library: configuration, start-up, telemetry and
+//! the HTTP routes. Kept as a library so the black-box tests in `tests/` can
+//! start the real application on port 0.
+
+pub mod cli;
+pub mod configuration;
+pub mod error;
+pub mod routes;
+pub mod startup;
+pub mod telemetry;

@@ -1,0 +1,29 @@
+//! The JSON API under `/api/v1`. Unknown paths and methods answer with JSON
+//! errors, never with the app's HTML.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use meritree_core::status::StatusReport;
+use meritree_core::ErrorCode;
+use meritree_platform::Platform;
+
+use super::AppState;
+use crate::error::ApiError;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/status", get(status))
+        .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no API route at this path") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                ErrorCode::MethodNotAllowed,
+                "this route does not accept that method",
+            )
+        })
+}
+
+/// `GET /api/v1/status`: the health of every component, as on `/status`.
+async fn status(State(platform): State<Platform>) -> Json<StatusReport> {
+    Json(platform.status().await)
+}

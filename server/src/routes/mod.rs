@@ -1,0 +1,44 @@
+//! The HTTP surface: probes, the JSON API, and the server-rendered app.
+
+mod api;
+mod health;
+
+use axum::extract::FromRef;
+use axum::Router;
+use leptos::config::LeptosOptions;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use meritree_platform::Platform;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+/// What every handler can extract.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub platform: Platform,
+    pub leptos_options: LeptosOptions,
+}
+
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(app::App);
+    let platform = state.platform.clone();
+    let shell_options = state.leptos_options.clone();
+
+    Router::new()
+        .merge(health::router())
+        .nest("/api/v1", api::router())
+        // Pages, and server functions with the platform in their context.
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || leptos::prelude::provide_context(platform.clone()),
+            move || app::shell(shell_options.clone()),
+        )
+        // Files of the built client, else the app's 404 page.
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+            app::shell,
+        ))
+        .with_state(state)
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}

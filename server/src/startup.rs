@@ -1,0 +1,153 @@
+//! Building and running the application.
+
+use std::future::{Future, IntoFuture};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use leptos::config::LeptosOptions;
+use meritree_platform::Platform;
+use meritree_store::{Database, StoreError};
+use tokio::net::TcpListener;
+
+use crate::configuration::Settings;
+use crate::routes::{self, AppState};
+
+/// The client bundle's name: `pkg/meritree.js`, `pkg/meritree_bg.wasm`,
+/// `pkg/meritree.css` (see `name` in the workspace's leptos metadata).
+const OUTPUT_NAME: &str = "meritree";
+const SITE_PKG_DIR: &str = "pkg";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("server error: {0}")]
+    Serve(#[source] std::io::Error),
+}
+
+/// Connects to the configured database and applies pending migrations.
+pub async fn connect_and_migrate(settings: &Settings) -> Result<Database, StoreError> {
+    let target = settings.storage.database_target()?;
+    let db = Database::connect(&target, settings.storage.pool_options()).await?;
+    db.migrate().await?;
+    Ok(db)
+}
+
+/// `meritree migrate`.
+pub async fn migrate(settings: &Settings) -> Result<(), StoreError> {
+    let db = connect_and_migrate(settings).await?;
+    tracing::info!(backend = %db.backend(), "migrations applied");
+    db.close().await;
+    Ok(())
+}
+
+/// A bound, ready-to-serve application.
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    platform: Platform,
+    shutdown_grace: Duration,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let db = connect_and_migrate(&settings).await?;
+        let platform = Platform::start(db).await?;
+
+        let addr = SocketAddr::new(settings.server.host, settings.server.port);
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartupError::Bind { addr, source })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind { addr, source })?;
+
+        let leptos_options = LeptosOptions::builder()
+            .output_name(OUTPUT_NAME)
+            .site_root(settings.site.root.to_string_lossy().into_owned())
+            .site_pkg_dir(SITE_PKG_DIR)
+            .site_addr(local_addr)
+            .build();
+        let router = routes::router(AppState {
+            platform: platform.clone(),
+            leptos_options,
+        });
+
+        Ok(Self {
+            listener,
+            router,
+            platform,
+            shutdown_grace: Duration::from_secs(settings.server.shutdown_grace_secs),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish
+    /// (up to the grace period) and closes the database.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartupError> {
+        let addr = self.local_addr();
+        tracing::info!(%addr, url = %format!("http://{addr}"), "listening");
+
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            let _ = stopping_tx.send(());
+        });
+        let mut server = std::pin::pin!(server.into_future());
+        let result = tokio::select! {
+            result = &mut server => result,
+            Ok(()) = stopping_rx => {
+                match tokio::time::timeout(self.shutdown_grace, &mut server).await {
+                    Ok(result) => result,
+                    Err(_) => {
+                        tracing::warn!("in-flight requests outlived the shutdown grace period");
+                        Ok(())
+                    }
+                }
+            }
+        };
+        self.platform.db().close().await;
+        tracing::info!("stopped");
+        result.map_err(StartupError::Serve)
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,8 @@
+//! Black-box tests: the real application on port 0 with a fresh database,
+//! driven over HTTP. Every test runs against SQLite and PostgreSQL.
+
+mod binary;
+mod errors;
+mod health;
+mod helpers;
+mod pages;
