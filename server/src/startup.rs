@@ -2,6 +2,7 @@
 
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
+use std::path::Path;
 use std::time::Duration;
 
 use leptos::config::LeptosOptions;
@@ -68,6 +69,7 @@ impl Application {
             .local_addr()
             .map_err(|source| StartupError::Bind { addr, source })?;
 
+        warn_if_client_missing(&settings.site.root);
         let leptos_options = LeptosOptions::builder()
             .output_name(OUTPUT_NAME)
             .site_root(settings.site.root.to_string_lossy().into_owned())
@@ -124,6 +126,19 @@ impl Application {
         self.platform.db().close().await;
         tracing::info!("stopped");
         result.map_err(StartupError::Serve)
+    }
+}
+
+/// Pages still render without the client, but nothing on them reacts.
+fn warn_if_client_missing(site_root: &Path) {
+    let script = site_root
+        .join(SITE_PKG_DIR)
+        .join(format!("{OUTPUT_NAME}.js"));
+    if !script.is_file() {
+        tracing::warn!(
+            missing = %script.display(),
+            "the web client is not built (scripts/build): pages will render but not hydrate"
+        );
     }
 }
 

@@ -3,12 +3,18 @@
 mod api;
 mod health;
 
+use std::path::Path;
+
 use axum::extract::FromRef;
+use axum::http::header::CACHE_CONTROL;
+use axum::http::HeaderValue;
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use meritree_platform::Platform;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeader;
 use tower_http::trace::TraceLayer;
 
 /// What every handler can extract.
@@ -22,10 +28,16 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
     let platform = state.platform.clone();
     let shell_options = state.leptos_options.clone();
+    let options = &state.leptos_options;
+    let pkg_dir = Path::new(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref());
 
     Router::new()
         .merge(health::router())
         .nest("/api/v1", api::router())
+        .nest_service(
+            &format!("/{}", options.site_pkg_dir),
+            client_bundle(&pkg_dir),
+        )
         // Pages, and server functions with the platform in their context.
         .leptos_routes_with_context(
             &state,
@@ -41,4 +53,12 @@ pub fn router(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// The wasm client, its JS glue and CSS. Release builds ship `.br` and `.gz`
+/// siblings, served to browsers that accept them. File names carry no hash,
+/// so browsers revalidate (Last-Modified) instead of caching blindly.
+fn client_bundle(dir: &Path) -> SetResponseHeader<ServeDir, HeaderValue> {
+    let files = ServeDir::new(dir).precompressed_br().precompressed_gzip();
+    SetResponseHeader::overriding(files, CACHE_CONTROL, HeaderValue::from_static("no-cache"))
 }

@@ -12,12 +12,17 @@ pub struct TestApp {
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
     db: TestDatabase,
-    _data_dir: tempfile::TempDir,
+    data_dir: tempfile::TempDir,
 }
 
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// Where this app serves the built client from (empty until a test writes to it).
+    pub fn site_root(&self) -> std::path::PathBuf {
+        self.data_dir.path().join("site")
     }
 
     pub fn db(&self) -> &TestDatabase {
@@ -74,7 +79,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
         shutdown: Some(tx),
         server: Some(server),
         db,
-        _data_dir: data_dir,
+        data_dir,
     }
 }
 

@@ -72,3 +72,36 @@ test_both_backends! {
         app.stop().await;
     }
 }
+
+/// The client bundle is served precompressed when the browser accepts it,
+/// and always revalidated (its file names carry no content hash).
+#[tokio::test]
+async fn the_client_bundle_is_served_precompressed() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let pkg = app.site_root().join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    std::fs::write(pkg.join("meritree.js"), "export default 1;").unwrap();
+    std::fs::write(pkg.join("meritree.js.br"), b"brotli bytes").unwrap();
+
+    let plain = app.get("/pkg/meritree.js").await;
+    assert_eq!(plain.status(), 200);
+    assert_eq!(plain.headers()["cache-control"], "no-cache");
+    assert!(plain.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .contains("javascript"));
+    assert_eq!(plain.text().await.unwrap(), "export default 1;");
+
+    let compressed = app
+        .client
+        .get(app.url("/pkg/meritree.js"))
+        .header("accept-encoding", "br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(compressed.headers()["content-encoding"], "br");
+    assert_eq!(compressed.bytes().await.unwrap().as_ref(), b"brotli bytes");
+
+    assert_eq!(app.get("/pkg/missing.js").await.status(), 404);
+    app.stop().await;
+}
