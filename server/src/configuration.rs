@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
+use meritree_platform::sessions::SessionPolicy;
 use meritree_store::{DatabaseTarget, PoolOptions, StoreError};
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +19,7 @@ pub const DEFAULT_CONFIG_FILE: &str = "meritree.toml";
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
     pub server: ServerSettings,
+    pub auth: AuthSettings,
     pub storage: StorageSettings,
     pub log: LogSettings,
     pub site: SiteSettings,
@@ -31,6 +33,11 @@ pub struct ServerSettings {
     pub port: u16,
     /// How long in-flight requests get to finish after SIGTERM/SIGINT.
     pub shutdown_grace_secs: u64,
+    /// The address people reach the platform at, e.g. `https://meritree.example`.
+    /// Empty: whatever Host the request names, over plain HTTP. When set, it
+    /// is the only origin allowed to make cookie-authenticated writes, and an
+    /// `https` URL makes session cookies `Secure`.
+    pub public_url: String,
 }
 
 impl Default for ServerSettings {
@@ -39,6 +46,36 @@ impl Default for ServerSettings {
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: 3000,
             shutdown_grace_secs: 10,
+            public_url: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    /// Lifetime of an access token; also how long a revoked session's last
+    /// token can still be used.
+    pub access_token_minutes: u32,
+    /// Lifetime of a refresh token: how long a session lasts unused.
+    pub refresh_token_days: u32,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        let policy = SessionPolicy::default();
+        Self {
+            access_token_minutes: (policy.access_ttl_secs / 60) as u32,
+            refresh_token_days: (policy.refresh_ttl_secs / 86_400) as u32,
+        }
+    }
+}
+
+impl AuthSettings {
+    pub fn session_policy(&self) -> SessionPolicy {
+        SessionPolicy {
+            access_ttl_secs: i64::from(self.access_token_minutes.max(1)) * 60,
+            refresh_ttl_secs: i64::from(self.refresh_token_days.max(1)) * 86_400,
         }
     }
 }

@@ -3,10 +3,13 @@
 //! Body: `{"error": {"code": "<stable code>", "message": "<for people>"}}`;
 //! the status always matches the code (see `meritree_core::ErrorCode`).
 
+use axum::extract::rejection::JsonRejection;
+use axum::extract::FromRequest;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use meritree_core::ErrorCode;
+use meritree_platform::accounts::AuthError;
 use serde::Serialize;
 
 #[derive(Debug)]
@@ -52,3 +55,31 @@ impl IntoResponse for ApiError {
         (status, Json(body)).into_response()
     }
 }
+
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> Self {
+        let code = err.code();
+        if matches!(code, ErrorCode::Internal | ErrorCode::DatabaseUnavailable) {
+            tracing::error!(error = %err, "account operation failed");
+            return ApiError::new(code, "the request could not be completed; try again");
+        }
+        ApiError::new(code, err.to_string())
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::MissingJsonContentType(_) => ApiError::new(
+                ErrorCode::UnsupportedMediaType,
+                "send the body as application/json",
+            ),
+            other => ApiError::new(ErrorCode::InvalidRequest, other.body_text()),
+        }
+    }
+}
+
+/// `axum::Json`, but a bad body is an [`ApiError`] like every other failure.
+#[derive(Debug, Clone, Copy, Default, FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);

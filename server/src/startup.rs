@@ -6,10 +6,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use leptos::config::LeptosOptions;
-use meritree_platform::Platform;
+use meritree_platform::{Platform, PlatformOptions};
 use meritree_store::{Database, StoreError};
 use tokio::net::TcpListener;
 
+use crate::auth::cookies::CookiePolicy;
+use crate::auth::csrf::OriginPolicy;
 use crate::configuration::Settings;
 use crate::routes::{self, AppState};
 
@@ -59,7 +61,13 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let db = connect_and_migrate(&settings).await?;
-        let platform = Platform::start(db).await?;
+        let platform = Platform::start(
+            db,
+            PlatformOptions {
+                sessions: settings.auth.session_policy(),
+            },
+        )
+        .await?;
 
         let addr = SocketAddr::new(settings.server.host, settings.server.port);
         let listener = TcpListener::bind(addr)
@@ -76,9 +84,14 @@ impl Application {
             .site_pkg_dir(SITE_PKG_DIR)
             .site_addr(local_addr)
             .build();
+        let public_url = settings.server.public_url.trim();
         let router = routes::router(AppState {
             platform: platform.clone(),
             leptos_options,
+            cookie_policy: CookiePolicy {
+                secure: public_url.starts_with("https://"),
+            },
+            origin_policy: OriginPolicy::new(public_url),
         });
 
         Ok(Self {

@@ -13,6 +13,28 @@ pub enum ErrorCode {
     NotFound,
     /// The route exists but not for this HTTP method.
     MethodNotAllowed,
+    /// The body is not valid JSON of the expected shape.
+    InvalidRequest,
+    /// The body is not `application/json`.
+    UnsupportedMediaType,
+    /// The email address is malformed.
+    InvalidEmail,
+    /// The new password does not meet the policy.
+    WeakPassword,
+    /// Another account already uses this email address.
+    EmailTaken,
+    /// Wrong email or password (never says which).
+    InvalidCredentials,
+    /// No valid session or API key came with the request.
+    Unauthenticated,
+    /// The access token expired: refresh the session and retry.
+    TokenExpired,
+    /// A refresh token was used twice; its whole session family is now revoked.
+    RefreshTokenReused,
+    /// Signed in, but this account's role does not allow the action.
+    Forbidden,
+    /// A cookie-authenticated write came from another origin.
+    CsrfRejected,
     /// The database did not answer; the request may be retried.
     DatabaseUnavailable,
     /// A fault on our side; details are in the server log, not the response.
@@ -20,9 +42,20 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 4] = [
+    pub const ALL: [ErrorCode; 15] = [
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
+        ErrorCode::InvalidRequest,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::InvalidEmail,
+        ErrorCode::WeakPassword,
+        ErrorCode::EmailTaken,
+        ErrorCode::InvalidCredentials,
+        ErrorCode::Unauthenticated,
+        ErrorCode::TokenExpired,
+        ErrorCode::RefreshTokenReused,
+        ErrorCode::Forbidden,
+        ErrorCode::CsrfRejected,
         ErrorCode::DatabaseUnavailable,
         ErrorCode::Internal,
     ];
@@ -32,6 +65,17 @@ impl ErrorCode {
         match self {
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::InvalidEmail => "invalid_email",
+            ErrorCode::WeakPassword => "weak_password",
+            ErrorCode::EmailTaken => "email_taken",
+            ErrorCode::InvalidCredentials => "invalid_credentials",
+            ErrorCode::Unauthenticated => "unauthenticated",
+            ErrorCode::TokenExpired => "token_expired",
+            ErrorCode::RefreshTokenReused => "refresh_token_reused",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::CsrfRejected => "csrf_rejected",
             ErrorCode::DatabaseUnavailable => "database_unavailable",
             ErrorCode::Internal => "internal",
         }
@@ -42,6 +86,17 @@ impl ErrorCode {
         match self {
             ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::InvalidRequest => 400,
+            ErrorCode::UnsupportedMediaType => 415,
+            ErrorCode::InvalidEmail => 422,
+            ErrorCode::WeakPassword => 422,
+            ErrorCode::EmailTaken => 409,
+            ErrorCode::InvalidCredentials => 401,
+            ErrorCode::Unauthenticated => 401,
+            ErrorCode::TokenExpired => 401,
+            ErrorCode::RefreshTokenReused => 401,
+            ErrorCode::Forbidden => 403,
+            ErrorCode::CsrfRejected => 403,
             ErrorCode::DatabaseUnavailable => 503,
             ErrorCode::Internal => 500,
         }

@@ -4,6 +4,7 @@
 //! (wasm32), so the two sides share one definition of every type and rule.
 //! Nothing in this crate touches the network, the disk or the clock.
 
+pub mod accounts;
 pub mod error_code;
 pub mod status;
 

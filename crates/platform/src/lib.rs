@@ -4,12 +4,24 @@
 //! HTTP handlers in `server` and server functions in `app` both call these
 //! services, so an operation has one implementation whatever the entry point.
 
+pub mod accounts;
+mod clock;
+mod secret;
+pub mod sessions;
 pub mod status;
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use meritree_store::{instance, Database, StoreError};
+use meritree_store::{instance, secrets, Database, StoreError};
+
+use crate::sessions::{AccessTokenKey, SessionPolicy};
+
+/// Tunables the server reads from its configuration.
+#[derive(Debug, Clone, Default)]
+pub struct PlatformOptions {
+    pub sessions: SessionPolicy,
+}
 
 /// Cheap to clone: every clone shares the same handles.
 #[derive(Clone)]
@@ -21,18 +33,31 @@ struct Inner {
     db: Database,
     instance_id: String,
     started_at: Instant,
+    access_key: AccessTokenKey,
+    sessions: SessionPolicy,
 }
 
 impl Platform {
-    /// Wraps a migrated database; creates the instance identity on first start.
-    pub async fn start(db: Database) -> Result<Self, StoreError> {
+    /// Wraps a migrated database. On first start creates the instance
+    /// identity and the access-token key, which every instance on the same
+    /// database then shares.
+    pub async fn start(db: Database, options: PlatformOptions) -> Result<Self, StoreError> {
         let instance_id = instance::ensure_instance_id(&db).await?;
+        let key = secrets::get_or_insert(
+            &db,
+            "access_token_hmac",
+            &secret::random_bytes::<32>(),
+            clock::unix_secs(),
+        )
+        .await?;
         tracing::info!(%instance_id, backend = %db.backend(), "platform started");
         Ok(Self {
             inner: Arc::new(Inner {
                 db,
                 instance_id,
                 started_at: Instant::now(),
+                access_key: AccessTokenKey::new(&key),
+                sessions: options.sessions,
             }),
         })
     }

@@ -1,11 +1,9 @@
 //! Health checks of every component, for `/readyz` and the status page.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use meritree_core::status::{Component, ComponentReport, Health, StatusReport};
 use meritree_core::VERSION;
 
-use crate::Platform;
+use crate::{clock, Platform};
 
 impl Platform {
     /// Checks each component now.
@@ -14,7 +12,7 @@ impl Platform {
             version: VERSION.to_owned(),
             instance_id: self.instance_id().to_owned(),
             uptime_secs: self.inner.started_at.elapsed().as_secs(),
-            checked_at_unix_ms: unix_ms_now(),
+            checked_at_unix_ms: clock::unix_ms(),
             components: vec![self.check_database().await],
         }
     }
@@ -40,13 +38,6 @@ impl Platform {
     }
 }
 
-fn unix_ms_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis().try_into().unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     use meritree_store::testing::TestDatabase;
@@ -59,7 +50,7 @@ mod tests {
             let test_db = TestDatabase::fresh(backend).await;
             let db = Database::connect(&test_db.target, PoolOptions::default()).await.unwrap();
             db.migrate().await.unwrap();
-            let platform = Platform::start(db).await.unwrap();
+            let platform = Platform::start(db, Default::default()).await.unwrap();
 
             let report = platform.status().await;
             assert_eq!(report.overall(), Health::Up);

@@ -20,6 +20,28 @@ pub enum StoreError {
     },
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("a row with this {0} already exists")]
+    Duplicate(&'static str),
     #[error("database query failed: {0}")]
     Query(#[from] sqlx::Error),
+}
+
+/// Maps a unique-constraint violation to [`StoreError::Duplicate`] naming the
+/// first of `columns` that the database's message mentions.
+pub(crate) fn duplicate_on(err: sqlx::Error, columns: &[&'static str]) -> StoreError {
+    if let sqlx::Error::Database(db_err) = &err {
+        if db_err.is_unique_violation() {
+            // PostgreSQL names the constraint (accounts_email_key); SQLite the
+            // column (UNIQUE constraint failed: accounts.email).
+            let text = format!(
+                "{} {}",
+                db_err.constraint().unwrap_or_default(),
+                db_err.message()
+            );
+            if let Some(column) = columns.iter().find(|c| text.contains(*c)) {
+                return StoreError::Duplicate(column);
+            }
+        }
+    }
+    StoreError::Query(err)
 }

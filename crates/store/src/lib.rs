@@ -6,9 +6,12 @@
 //! `migrations/sqlite` and `migrations/postgres`, are embedded in the binary
 //! and applied at start.
 
+pub mod accounts;
 mod database;
 mod error;
 pub mod instance;
+pub mod secrets;
+pub mod sessions;
 #[cfg(feature = "testing")]
 pub mod testing;
 

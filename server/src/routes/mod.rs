@@ -8,10 +8,13 @@ use std::path::Path;
 use axum::extract::FromRef;
 use axum::http::header::CACHE_CONTROL;
 use axum::http::HeaderValue;
-use axum::Router;
+use axum::{middleware, Router};
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use meritree_platform::Platform;
+
+use crate::auth::cookies::CookiePolicy;
+use crate::auth::csrf::{self, OriginPolicy};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeader;
@@ -22,6 +25,8 @@ use tower_http::trace::TraceLayer;
 pub struct AppState {
     pub platform: Platform,
     pub leptos_options: LeptosOptions,
+    pub cookie_policy: CookiePolicy,
+    pub origin_policy: OriginPolicy,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -48,6 +53,10 @@ pub fn router(state: AppState) -> Router {
         // Files of the built client, else the app's 404 page.
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.origin_policy.clone(),
+            csrf::guard,
         ))
         .with_state(state)
         .layer(PropagateRequestIdLayer::x_request_id())

@@ -102,3 +102,95 @@ pub async fn error_code(response: reqwest::Response) -> String {
         .expect("error.code")
         .to_owned()
 }
+
+/// A browser-like session: keeps the session cookies the server sets and
+/// sends them back with a same-origin `Origin` header.
+#[derive(Debug, Clone, Default)]
+pub struct Session {
+    pub access: Option<String>,
+    pub refresh: Option<String>,
+}
+
+impl Session {
+    /// Takes the cookies a response sets (an empty value deletes).
+    pub fn absorb(&mut self, response: &reqwest::Response) {
+        for value in response.headers().get_all(reqwest::header::SET_COOKIE) {
+            let text = value.to_str().unwrap();
+            let (pair, _attributes) = text.split_once(';').unwrap_or((text, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            let value = (!value.is_empty()).then(|| value.to_owned());
+            match name {
+                "mt_access" => self.access = value,
+                "mt_refresh" => self.refresh = value,
+                _ => {}
+            }
+        }
+    }
+
+    pub fn cookie_header(&self) -> String {
+        let mut cookies = Vec::new();
+        if let Some(a) = &self.access {
+            cookies.push(format!("mt_access={a}"));
+        }
+        if let Some(r) = &self.refresh {
+            cookies.push(format!("mt_refresh={r}"));
+        }
+        cookies.join("; ")
+    }
+}
+
+impl TestApp {
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A request as our own pages would send it: same-origin, with cookies.
+    pub fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        session: &Session,
+    ) -> reqwest::RequestBuilder {
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .header("origin", self.origin());
+        let cookies = session.cookie_header();
+        if !cookies.is_empty() {
+            request = request.header("cookie", cookies);
+        }
+        request
+    }
+
+    pub async fn post_json(
+        &self,
+        path: &str,
+        session: &mut Session,
+        body: serde_json::Value,
+    ) -> reqwest::Response {
+        let response = self
+            .request(reqwest::Method::POST, path, session)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        session.absorb(&response);
+        response
+    }
+
+    /// Registers `email` with a good password; returns the signed-in session.
+    pub async fn register(&self, email: &str) -> Session {
+        let mut session = Session::default();
+        let response = self
+            .post_json(
+                "/api/v1/auth/register",
+                &mut session,
+                serde_json::json!({ "email": email, "password": PASSWORD }),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+        session
+    }
+}
+
+pub const PASSWORD: &str = "correct horse battery staple";

@@ -1,6 +1,9 @@
 //! The JSON API under `/api/v1`. Unknown paths and methods answer with JSON
 //! errors, never with the app's HTML.
 
+mod auth;
+mod user;
+
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -14,6 +17,8 @@ use crate::error::ApiError;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/status", get(status))
+        .nest("/auth", auth::router())
+        .nest("/user", user::router())
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no API route at this path") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

@@ -1,0 +1,339 @@
+//! Account rules shared by the sign-up form and the server: what an email
+//! address and a password must be, and the roles an account can hold.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// A normalised email address: trimmed and lower-cased.
+///
+/// Lower-casing the local part is technically lossy (RFC 5321 lets a server
+/// treat it case-sensitively) but no mainstream provider does, and without it
+/// `Ann@x.io` and `ann@x.io` could own two accounts.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Email(String);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailError {
+    Empty,
+    TooLong,
+    Malformed,
+}
+
+impl fmt::Display for EmailError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            EmailError::Empty => "enter an email address",
+            EmailError::TooLong => "that email address is too long",
+            EmailError::Malformed => "that does not look like an email address",
+        })
+    }
+}
+
+impl Email {
+    pub const MAX_LEN: usize = 254;
+
+    pub fn parse(raw: &str) -> Result<Self, EmailError> {
+        let email = raw.trim().to_lowercase();
+        if email.is_empty() {
+            return Err(EmailError::Empty);
+        }
+        if email.len() > Self::MAX_LEN {
+            return Err(EmailError::TooLong);
+        }
+        let (local, domain) = email.rsplit_once('@').ok_or(EmailError::Malformed)?;
+        let local_ok = !local.is_empty()
+            && local.len() <= 64
+            && !local.starts_with('.')
+            && !local.ends_with('.')
+            && !local.contains("..")
+            && local
+                .chars()
+                .all(|c| c.is_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
+        let domain_ok = domain.contains('.')
+            && domain.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+                    && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+            });
+        if local_ok && domain_ok {
+            Ok(Email(email))
+        } else {
+            Err(EmailError::Malformed)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Email {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        Email::parse(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A password that meets the policy for new passwords. Existing passwords
+/// are checked against their hash, never against this policy, so tightening
+/// it never locks anyone out.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewPassword(String);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordError {
+    TooShort,
+    TooLong,
+    TooSimple,
+    ContainsEmail,
+}
+
+impl fmt::Display for PasswordError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PasswordError::TooShort => {
+                write!(f, "use at least {} characters", NewPassword::MIN_CHARS)
+            }
+            PasswordError::TooLong => {
+                write!(f, "use at most {} characters", NewPassword::MAX_CHARS)
+            }
+            PasswordError::TooSimple => f.write_str("that password is too easy to guess"),
+            PasswordError::ContainsEmail => {
+                f.write_str("a password must not contain your email address")
+            }
+        }
+    }
+}
+
+/// Passwords attackers try first; a long one that is a repetition of these
+/// is caught by the distinct-character rule.
+const COMMON: &[&str] = &[
+    "password",
+    "passw0rd",
+    "password1",
+    "password123",
+    "1234567890",
+    "0123456789",
+    "qwertyuiop",
+    "iloveyou12",
+    "letmein123",
+    "welcome123",
+    "administrator",
+    "changeme123",
+    "meritree123",
+    "abcdefghij",
+    "qwerty1234",
+    "1q2w3e4r5t",
+    "trustno1234",
+    "football12",
+    "baseball12",
+    "sunshine12",
+    "princess12",
+    "dragon1234",
+    "monkey1234",
+    "superman12",
+];
+
+impl NewPassword {
+    /// NIST SP 800-63B asks for at least 8; 10 leaves a margin for offline attacks.
+    pub const MIN_CHARS: usize = 10;
+    /// Bounds the hashing work an attacker can ask of the server.
+    pub const MAX_CHARS: usize = 128;
+
+    pub fn parse(raw: &str, email: Option<&Email>) -> Result<Self, PasswordError> {
+        let chars = raw.chars().count();
+        if chars < Self::MIN_CHARS {
+            return Err(PasswordError::TooShort);
+        }
+        if chars > Self::MAX_CHARS {
+            return Err(PasswordError::TooLong);
+        }
+        let lower = raw.to_lowercase();
+        let mut distinct: Vec<char> = lower.chars().collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        if distinct.len() < 4 || COMMON.contains(&lower.as_str()) {
+            return Err(PasswordError::TooSimple);
+        }
+        if let Some(email) = email {
+            let local = email.as_str().split('@').next().unwrap_or_default();
+            if local.len() >= 4 && lower.contains(local) {
+                return Err(PasswordError::ContainsEmail);
+            }
+        }
+        Ok(NewPassword(raw.to_owned()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Never prints the password.
+impl fmt::Debug for NewPassword {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("NewPassword(..)")
+    }
+}
+
+/// What an account may do. Checked explicitly by each handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Member,
+    NodeOperator,
+    Admin,
+}
+
+impl Role {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Role::Member => "member",
+            Role::NodeOperator => "node_operator",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl FromStr for Role {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "member" => Ok(Role::Member),
+            "node_operator" => Ok(Role::NodeOperator),
+            "admin" => Ok(Role::Admin),
+            _ => Err(()),
+        }
+    }
+}
+
+/// An account as its owner sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountView {
+    pub id: String,
+    pub email: Option<String>,
+    /// EIP-55 checksummed address of the bound wallet.
+    pub wallet: Option<String>,
+    pub role: Role,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// What a sign-in, sign-up or refresh returns (the tokens themselves travel
+/// only in HttpOnly cookies).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub account: AccountView,
+    /// Unix seconds; refresh before this.
+    pub access_expires_at: i64,
+    /// Unix seconds; the session ends here unless refreshed.
+    pub refresh_expires_at: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_trimmed_and_lowercased() {
+        assert_eq!(
+            Email::parse("  Ann.Lee@Example.ORG ").unwrap().as_str(),
+            "ann.lee@example.org"
+        );
+        assert_eq!(
+            Email::parse("a+tag@mail.co.uk").unwrap().as_str(),
+            "a+tag@mail.co.uk"
+        );
+    }
+
+    #[test]
+    fn malformed_emails_are_rejected() {
+        assert_eq!(Email::parse("   "), Err(EmailError::Empty));
+        for bad in [
+            "plainaddress",
+            "@example.org",
+            "ann@",
+            "ann@localhost",
+            "ann@@example.org",
+            "ann lee@example.org",
+            ".ann@example.org",
+            "ann.@example.org",
+            "a..b@example.org",
+            "ann@-example.org",
+            "ann@example..org",
+            "ann@exa_mple.org",
+            "ann@example.org\n",
+        ] {
+            let trimmed_is_fine = bad == "ann@example.org\n";
+            assert_eq!(Email::parse(bad).is_ok(), trimmed_is_fine, "{bad:?}");
+        }
+        let long = format!("{}@example.org", "a".repeat(250));
+        assert_eq!(Email::parse(&long), Err(EmailError::TooLong));
+    }
+
+    #[test]
+    fn emails_deserialize_through_the_parser() {
+        let email: Email = serde_json::from_str("\"Bob@Example.org\"").unwrap();
+        assert_eq!(email.as_str(), "bob@example.org");
+        assert!(serde_json::from_str::<Email>("\"bob\"").is_err());
+    }
+
+    #[test]
+    fn password_policy() {
+        let email = Email::parse("ann.lee@example.org").unwrap();
+        assert!(NewPassword::parse("correct horse battery", Some(&email)).is_ok());
+        assert_eq!(
+            NewPassword::parse("short1!", None),
+            Err(PasswordError::TooShort)
+        );
+        assert_eq!(
+            NewPassword::parse(&"x9".repeat(65), None),
+            Err(PasswordError::TooLong)
+        );
+        assert_eq!(
+            NewPassword::parse("aaaaaaaaaaaa", None),
+            Err(PasswordError::TooSimple)
+        );
+        assert_eq!(
+            NewPassword::parse("Password123", None),
+            Err(PasswordError::TooSimple)
+        );
+        assert_eq!(
+            NewPassword::parse("my ann.lee secret!", Some(&email)),
+            Err(PasswordError::ContainsEmail)
+        );
+        // Counted in characters, not bytes.
+        assert!(NewPassword::parse("ñandú ñandú", None).is_ok());
+        assert_eq!(
+            format!(
+                "{:?}",
+                NewPassword::parse("correct horse battery", None).unwrap()
+            ),
+            "NewPassword(..)"
+        );
+    }
+
+    #[test]
+    fn roles_round_trip() {
+        for role in [Role::Member, Role::NodeOperator, Role::Admin] {
+            assert_eq!(role.as_str().parse::<Role>(), Ok(role));
+            assert_eq!(
+                serde_json::to_string(&role).unwrap(),
+                format!("\"{}\"", role.as_str())
+            );
+        }
+        assert!("root".parse::<Role>().is_err());
+    }
+}

@@ -1,0 +1,175 @@
+//! Sessions: a short-lived access token plus a rotating refresh token.
+//!
+//! Signing in starts a refresh-token family. Each refresh uses the presented
+//! token once and issues its successor; a used token presented again means a
+//! copy exists, so the whole family is revoked (RFC 6819 §5.2.2.3, OAuth 2.0
+//! Security BCP §4.14). Access tokens are stateless and live 15 minutes by
+//! default, which bounds how long a revoked session's last token still works.
+
+pub mod access_token;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use meritree_core::accounts::AccountView;
+use meritree_store::accounts::{self as store, AccountRecord};
+use meritree_store::sessions::{self, NewRefreshToken, Rotation};
+
+pub use access_token::{AccessClaims, AccessTokenKey, TokenError};
+
+use crate::accounts::{role_of, view, AuthError};
+use crate::secret::{random_bytes, random_token, token_digest};
+use crate::{clock, Platform};
+
+/// How long tokens live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionPolicy {
+    pub access_ttl_secs: i64,
+    pub refresh_ttl_secs: i64,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        Self {
+            access_ttl_secs: 15 * 60,
+            refresh_ttl_secs: 30 * 24 * 3600,
+        }
+    }
+}
+
+/// What the client keeps: both tokens and when they expire (Unix seconds).
+#[derive(Debug, Clone)]
+pub struct SessionTokens {
+    pub issued_at: i64,
+    pub access_token: String,
+    pub access_expires_at: i64,
+    pub refresh_token: String,
+    pub refresh_expires_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub account: AccountView,
+    pub tokens: SessionTokens,
+}
+
+impl Platform {
+    /// Checks an access token: signature, algorithm and expiry. No database
+    /// round trip.
+    pub fn authenticate(&self, access_token: &str) -> Result<AccessClaims, AuthError> {
+        self.inner
+            .access_key
+            .verify(access_token, clock::unix_secs())
+            .map_err(|err| match err {
+                TokenError::Expired => AuthError::TokenExpired,
+                _ => AuthError::Unauthenticated,
+            })
+    }
+
+    pub(crate) async fn start_session(
+        &self,
+        account: &AccountRecord,
+        user_agent: Option<&str>,
+    ) -> Result<SessionTokens, AuthError> {
+        let family_id = uuid::Uuid::new_v4().to_string();
+        let refresh_token = random_token();
+        let now = clock::unix_secs();
+        let refresh_expires_at = now + self.inner.sessions.refresh_ttl_secs;
+        sessions::insert(
+            self.db(),
+            NewRefreshToken {
+                token_hash: &token_digest(&refresh_token),
+                family_id: &family_id,
+                account_id: &account.id,
+                user_agent: user_agent.map(|ua| truncate(ua, 256)),
+                now,
+                expires_at: refresh_expires_at,
+            },
+        )
+        .await?;
+        Ok(self.tokens_for(account, family_id, refresh_token, refresh_expires_at, now))
+    }
+
+    /// Rotates the refresh token and issues a fresh access token.
+    pub async fn refresh_session(&self, refresh_token: &str) -> Result<SignedIn, AuthError> {
+        let successor = random_token();
+        let now = clock::unix_secs();
+        let refresh_expires_at = now + self.inner.sessions.refresh_ttl_secs;
+        let rotation = sessions::rotate(
+            self.db(),
+            &token_digest(refresh_token),
+            &token_digest(&successor),
+            now,
+            refresh_expires_at,
+        )
+        .await?;
+        match rotation {
+            Rotation::Rotated {
+                account_id,
+                family_id,
+            } => {
+                let account = store::find_by_id(self.db(), &account_id)
+                    .await?
+                    .ok_or(AuthError::Unauthenticated)?;
+                let tokens =
+                    self.tokens_for(&account, family_id, successor, refresh_expires_at, now);
+                Ok(SignedIn {
+                    account: view(account),
+                    tokens,
+                })
+            }
+            Rotation::Reused {
+                account_id,
+                family_id,
+            } => {
+                tracing::warn!(account = %account_id, session = %family_id,
+                    "refresh token reused: session revoked");
+                Err(AuthError::RefreshTokenReused)
+            }
+            Rotation::Invalid => Err(AuthError::Unauthenticated),
+        }
+    }
+
+    /// Ends the session the refresh token belongs to. Unknown tokens are
+    /// ignored: signing out is always possible.
+    pub async fn sign_out(&self, refresh_token: &str) -> Result<(), AuthError> {
+        if let Some(family) = sessions::family_of(self.db(), &token_digest(refresh_token)).await? {
+            sessions::revoke_family(self.db(), &family, clock::unix_secs()).await?;
+        }
+        Ok(())
+    }
+
+    /// Ends every session of the account. Returns how many tokens were live.
+    pub async fn sign_out_everywhere(&self, account_id: &str) -> Result<u64, AuthError> {
+        Ok(sessions::revoke_account(self.db(), account_id, None, clock::unix_secs()).await?)
+    }
+
+    fn tokens_for(
+        &self,
+        account: &AccountRecord,
+        family_id: String,
+        refresh_token: String,
+        refresh_expires_at: i64,
+        now: i64,
+    ) -> SessionTokens {
+        let access_expires_at = now + self.inner.sessions.access_ttl_secs;
+        let access_token = self.inner.access_key.sign(&AccessClaims {
+            sub: account.id.clone(),
+            role: role_of(account),
+            sid: family_id,
+            iat: now,
+            exp: access_expires_at,
+            jti: URL_SAFE_NO_PAD.encode(random_bytes::<12>()),
+        });
+        SessionTokens {
+            issued_at: now,
+            access_token,
+            access_expires_at,
+            refresh_token,
+            refresh_expires_at,
+        }
+    }
+}
+
+fn truncate(s: &str, max_chars: usize) -> &str {
+    s.char_indices().nth(max_chars).map_or(s, |(i, _)| &s[..i])
+}

@@ -1,0 +1,155 @@
+//! Refresh tokens, stored as hashes, grouped in families (one per sign-in).
+
+use crate::{with_pool, Database, StoreError};
+
+pub struct NewRefreshToken<'a> {
+    pub token_hash: &'a str,
+    pub family_id: &'a str,
+    pub account_id: &'a str,
+    pub user_agent: Option<&'a str>,
+    pub now: i64,
+    pub expires_at: i64,
+}
+
+/// What presenting a refresh token did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// The token was live; it is now used and its successor stored.
+    Rotated {
+        account_id: String,
+        family_id: String,
+    },
+    /// The token had been used before: someone holds a copy. Its family is
+    /// now revoked.
+    Reused {
+        account_id: String,
+        family_id: String,
+    },
+    /// Unknown, expired or revoked.
+    Invalid,
+}
+
+pub async fn insert(db: &Database, token: NewRefreshToken<'_>) -> Result<(), StoreError> {
+    with_pool!(db, pool => sqlx::query(
+            "INSERT INTO refresh_tokens \
+             (token_hash, family_id, account_id, user_agent, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(token.token_hash)
+        .bind(token.family_id)
+        .bind(token.account_id)
+        .bind(token.user_agent)
+        .bind(token.now)
+        .bind(token.expires_at)
+        .execute(pool)
+        .await
+        .map(drop))?;
+    Ok(())
+}
+
+/// Uses the token with `presented_hash` and stores `successor_hash` in its
+/// family, in one transaction: of two concurrent uses only one rotates, and
+/// the other is treated as reuse.
+pub async fn rotate(
+    db: &Database,
+    presented_hash: &str,
+    successor_hash: &str,
+    now: i64,
+    expires_at: i64,
+) -> Result<Rotation, StoreError> {
+    with_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        let used: Option<(String, String, Option<String>)> = sqlx::query_as(
+            "UPDATE refresh_tokens SET used_at = $2 \
+             WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2 \
+             RETURNING account_id, family_id, user_agent",
+        )
+        .bind(presented_hash)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+
+        if let Some((account_id, family_id, user_agent)) = used {
+            sqlx::query(
+                "INSERT INTO refresh_tokens \
+                 (token_hash, family_id, account_id, user_agent, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(successor_hash)
+            .bind(&family_id)
+            .bind(&account_id)
+            .bind(user_agent)
+            .bind(now)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            return Ok(Rotation::Rotated { account_id, family_id });
+        }
+
+        let previous: Option<(String, String, Option<i64>)> = sqlx::query_as(
+            "SELECT account_id, family_id, used_at FROM refresh_tokens WHERE token_hash = $1",
+        )
+        .bind(presented_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let outcome = match previous {
+            Some((account_id, family_id, Some(_used_at))) => {
+                sqlx::query(
+                    "UPDATE refresh_tokens SET revoked_at = $2 \
+                     WHERE family_id = $1 AND revoked_at IS NULL",
+                )
+                .bind(&family_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                Rotation::Reused { account_id, family_id }
+            }
+            _ => Rotation::Invalid,
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    })
+}
+
+/// Ends one sign-in (all tokens of the family). Returns how many were live.
+pub async fn revoke_family(db: &Database, family_id: &str, now: i64) -> Result<u64, StoreError> {
+    Ok(with_pool!(db, pool => sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(family_id)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?)
+}
+
+/// Ends every sign-in of an account except `keep_family` (if any).
+pub async fn revoke_account(
+    db: &Database,
+    account_id: &str,
+    keep_family: Option<&str>,
+    now: i64,
+) -> Result<u64, StoreError> {
+    Ok(with_pool!(db, pool => sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = $3 \
+             WHERE account_id = $1 AND revoked_at IS NULL AND family_id <> COALESCE($2, '')",
+        )
+        .bind(account_id)
+        .bind(keep_family)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?)
+}
+
+/// The family a refresh token belongs to, if the token exists.
+pub async fn family_of(db: &Database, token_hash: &str) -> Result<Option<String>, StoreError> {
+    Ok(with_pool!(db, pool => sqlx::query_as::<_, (String,)>(
+            "SELECT family_id FROM refresh_tokens WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(pool)
+        .await)?
+    .map(|(family,)| family))
+}
