@@ -7,6 +7,7 @@
 pub mod components;
 pub mod pages;
 pub mod server_fns;
+pub mod session;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
@@ -14,7 +15,11 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 use crate::components::site_header::SiteHeader;
-use crate::pages::{home::HomePage, not_found::NotFound, status::StatusPage};
+use crate::pages::{
+    account::AccountPage, home::HomePage, not_found::NotFound, sign_in::SignInPage,
+    sign_up::SignUpPage, status::StatusPage,
+};
+use crate::session::Session;
 
 /// The HTML document around the app; rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -37,6 +42,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    Session::provide();
     mark_hydrated();
 
     view! {
@@ -51,6 +57,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=HomePage />
                     // Async: crawlers and the first paint get the full report.
                     <Route path=path!("/status") view=StatusPage ssr=SsrMode::Async />
+                    <Route path=path!("/sign-up") view=SignUpPage />
+                    <Route path=path!("/sign-in") view=SignInPage />
+                    <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

@@ -6,11 +6,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use leptos::config::LeptosOptions;
+use meritree_platform::sessions::cookies::CookiePolicy;
 use meritree_platform::{Platform, PlatformOptions};
 use meritree_store::{Database, StoreError};
 use tokio::net::TcpListener;
 
-use crate::auth::cookies::CookiePolicy;
 use crate::auth::csrf::OriginPolicy;
 use crate::configuration::Settings;
 use crate::routes::{self, AppState};
@@ -61,13 +61,14 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let db = connect_and_migrate(&settings).await?;
-        let platform = Platform::start(
-            db,
-            PlatformOptions {
-                sessions: settings.auth.session_policy(),
+        let public_url = settings.server.public_url.trim();
+        let options = PlatformOptions {
+            sessions: settings.auth.session_policy(),
+            cookies: CookiePolicy {
+                secure: public_url.starts_with("https://"),
             },
-        )
-        .await?;
+        };
+        let platform = Platform::start(db, options).await?;
 
         let addr = SocketAddr::new(settings.server.host, settings.server.port);
         let listener = TcpListener::bind(addr)
@@ -84,13 +85,9 @@ impl Application {
             .site_pkg_dir(SITE_PKG_DIR)
             .site_addr(local_addr)
             .build();
-        let public_url = settings.server.public_url.trim();
         let router = routes::router(AppState {
             platform: platform.clone(),
             leptos_options,
-            cookie_policy: CookiePolicy {
-                secure: public_url.starts_with("https://"),
-            },
             origin_policy: OriginPolicy::new(public_url),
         });
 

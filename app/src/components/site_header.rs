@@ -1,9 +1,12 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-/// The bar at the top of every page.
+use crate::session::Session;
+
+/// The bar at the top of every page: navigation and who is signed in.
 #[component]
 pub fn SiteHeader() -> impl IntoView {
+    let session = Session::get();
     view! {
         <header class="site-header">
             <A href="/" attr:class="brand">
@@ -11,6 +14,21 @@ pub fn SiteHeader() -> impl IntoView {
             </A>
             <nav>
                 <A href="/status">"Status"</A>
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        match session.account.await {
+                            Ok(Some(account)) => view! {
+                                <A href="/account" attr:data-testid="header-account">
+                                    {account.email.unwrap_or_else(|| "Account".into())}
+                                </A>
+                            }.into_any(),
+                            _ => view! {
+                                <A href="/sign-in" attr:data-testid="header-sign-in">"Sign in"</A>
+                                <A href="/sign-up">"Sign up"</A>
+                            }.into_any(),
+                        }
+                    })}
+                </Transition>
             </nav>
         </header>
     }

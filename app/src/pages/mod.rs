@@ -1,5 +1,8 @@
 //! One module per route.
 
+pub mod account;
 pub mod home;
 pub mod not_found;
+pub mod sign_in;
+pub mod sign_up;
 pub mod status;

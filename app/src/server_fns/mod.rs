@@ -2,4 +2,6 @@
 //! `ssr`) and is an HTTP call from the browser; bodies reach the platform's
 //! services through the `Platform` the server puts in context.
 
+pub mod auth;
+pub mod error;
 pub mod status;

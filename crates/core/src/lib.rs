@@ -6,6 +6,8 @@
 
 pub mod accounts;
 pub mod error_code;
+pub mod eth;
+pub mod siwe;
 pub mod status;
 
 pub use error_code::ErrorCode;

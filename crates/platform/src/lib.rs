@@ -15,12 +15,14 @@ use std::time::Instant;
 
 use meritree_store::{instance, secrets, Database, StoreError};
 
+use crate::sessions::cookies::CookiePolicy;
 use crate::sessions::{AccessTokenKey, SessionPolicy};
 
 /// Tunables the server reads from its configuration.
 #[derive(Debug, Clone, Default)]
 pub struct PlatformOptions {
     pub sessions: SessionPolicy,
+    pub cookies: CookiePolicy,
 }
 
 /// Cheap to clone: every clone shares the same handles.
@@ -35,6 +37,7 @@ struct Inner {
     started_at: Instant,
     access_key: AccessTokenKey,
     sessions: SessionPolicy,
+    cookie_policy: CookiePolicy,
 }
 
 impl Platform {
@@ -58,6 +61,7 @@ impl Platform {
                 started_at: Instant::now(),
                 access_key: AccessTokenKey::new(&key),
                 sessions: options.sessions,
+                cookie_policy: options.cookies,
             }),
         })
     }

@@ -17,8 +17,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use meritree_core::ErrorCode;
 
-use super::cookies;
 use crate::error::ApiError;
+use meritree_platform::sessions::cookies;
 
 /// Which origin may write with cookies.
 #[derive(Debug, Clone)]

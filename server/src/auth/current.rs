@@ -4,8 +4,8 @@ use axum::http::request::Parts;
 use meritree_platform::sessions::AccessClaims;
 use meritree_platform::Platform;
 
-use super::cookies;
 use crate::error::ApiError;
+use meritree_platform::sessions::cookies;
 
 /// The signed-in account making the request, from `Authorization: Bearer`
 /// or the `mt_access` cookie. Rejects with 401 `unauthenticated` or

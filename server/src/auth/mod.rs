@@ -2,7 +2,6 @@
 //! extractor and the CSRF guard. The rules themselves live in
 //! `meritree_platform::{accounts, sessions}`.
 
-pub mod cookies;
 pub mod csrf;
 mod current;
 

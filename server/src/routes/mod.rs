@@ -13,7 +13,6 @@ use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use meritree_platform::Platform;
 
-use crate::auth::cookies::CookiePolicy;
 use crate::auth::csrf::{self, OriginPolicy};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::ServeDir;
@@ -25,7 +24,6 @@ use tower_http::trace::TraceLayer;
 pub struct AppState {
     pub platform: Platform,
     pub leptos_options: LeptosOptions,
-    pub cookie_policy: CookiePolicy,
     pub origin_policy: OriginPolicy,
 }
 

@@ -7,10 +7,11 @@
 //! default, which bounds how long a revoked session's last token still works.
 
 pub mod access_token;
+pub mod cookies;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use meritree_core::accounts::AccountView;
+use meritree_core::accounts::{AccountView, SessionInfo};
 use meritree_store::accounts::{self as store, AccountRecord};
 use meritree_store::sessions::{self, NewRefreshToken, Rotation};
 
@@ -52,7 +53,23 @@ pub struct SignedIn {
     pub tokens: SessionTokens,
 }
 
+impl SignedIn {
+    /// What the client is told; the tokens go in cookies, not here.
+    pub fn info(&self) -> SessionInfo {
+        SessionInfo {
+            account: self.account.clone(),
+            access_expires_at: self.tokens.access_expires_at,
+            refresh_expires_at: self.tokens.refresh_expires_at,
+        }
+    }
+}
+
 impl Platform {
+    /// How session cookies are written for this deployment.
+    pub fn cookie_policy(&self) -> cookies::CookiePolicy {
+        self.inner.cookie_policy
+    }
+
     /// Checks an access token: signature, algorithm and expiry. No database
     /// round trip.
     pub fn authenticate(&self, access_token: &str) -> Result<AccessClaims, AuthError> {
@@ -135,6 +152,12 @@ impl Platform {
         if let Some(family) = sessions::family_of(self.db(), &token_digest(refresh_token)).await? {
             sessions::revoke_family(self.db(), &family, clock::unix_secs()).await?;
         }
+        Ok(())
+    }
+
+    /// Ends the session with this id (the access token's `sid`).
+    pub async fn end_session(&self, session_id: &str) -> Result<(), AuthError> {
+        sessions::revoke_family(self.db(), session_id, clock::unix_secs()).await?;
         Ok(())
     }
 

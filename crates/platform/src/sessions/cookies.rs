@@ -5,47 +5,47 @@
 //! HttpOnly (scripts never see them), SameSite, and Secure when the platform
 //! is served over HTTPS.
 
-use axum::http::header::{COOKIE, SET_COOKIE};
-use axum::http::{HeaderMap, HeaderValue};
-use meritree_platform::sessions::SessionTokens;
+use http::header::{COOKIE, SET_COOKIE};
+use http::{HeaderMap, HeaderValue};
+
+use super::SessionTokens;
 
 pub const ACCESS: &str = "mt_access";
 pub const REFRESH: &str = "mt_refresh";
 const REFRESH_PATH: &str = "/api/v1/auth";
 
-/// Whether cookies get the `Secure` attribute.
-#[derive(Debug, Clone, Copy)]
+/// Whether cookies get the `Secure` attribute: yes when the platform's
+/// public URL is HTTPS.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CookiePolicy {
     pub secure: bool,
 }
 
 impl CookiePolicy {
     /// `Set-Cookie` headers that store a new session.
-    pub fn set_session(&self, headers: &mut HeaderMap, tokens: &SessionTokens) {
+    pub fn session_headers(&self, tokens: &SessionTokens) -> HeaderMap {
         let access_age = (tokens.access_expires_at - tokens.issued_at).max(0);
         let refresh_age = (tokens.refresh_expires_at - tokens.issued_at).max(0);
+        let mut headers = HeaderMap::new();
+        let (access, refresh) = (&tokens.access_token, &tokens.refresh_token);
+        self.append(&mut headers, ACCESS, access, "/", "Lax", access_age);
         self.append(
-            headers,
-            ACCESS,
-            &tokens.access_token,
-            "/",
-            "Lax",
-            access_age,
-        );
-        self.append(
-            headers,
+            &mut headers,
             REFRESH,
-            &tokens.refresh_token,
+            refresh,
             REFRESH_PATH,
             "Strict",
             refresh_age,
         );
+        headers
     }
 
     /// `Set-Cookie` headers that delete both cookies.
-    pub fn clear_session(&self, headers: &mut HeaderMap) {
-        self.append(headers, ACCESS, "", "/", "Lax", 0);
-        self.append(headers, REFRESH, "", REFRESH_PATH, "Strict", 0);
+    pub fn cleared_headers(&self) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        self.append(&mut headers, ACCESS, "", "/", "Lax", 0);
+        self.append(&mut headers, REFRESH, "", REFRESH_PATH, "Strict", 0);
+        headers
     }
 
     fn append(
@@ -102,8 +102,7 @@ mod tests {
             refresh_token: "R".into(),
             refresh_expires_at: 2_000,
         };
-        let mut headers = HeaderMap::new();
-        CookiePolicy { secure: true }.set_session(&mut headers, &tokens);
+        let headers = CookiePolicy { secure: true }.session_headers(&tokens);
         let set: Vec<_> = headers
             .get_all(SET_COOKIE)
             .iter()

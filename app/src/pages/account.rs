@@ -1,0 +1,59 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::use_navigate;
+use meritree_core::accounts::AccountView;
+
+use crate::server_fns::auth::SignOut;
+use crate::session::Session;
+
+/// `/account`: the signed-in account's details and sign-out.
+#[component]
+pub fn AccountPage() -> impl IntoView {
+    let session = Session::get();
+    view! {
+        <Title text="Your account" />
+        <section class="account">
+            <h1>"Your account"</h1>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match session.account.await {
+                        Ok(Some(account)) => view! { <AccountDetails account /> }.into_any(),
+                        Ok(None) => view! {
+                            <p data-testid="signed-out">
+                                "You are not signed in. " <A href="/sign-in">"Sign in"</A>
+                            </p>
+                        }.into_any(),
+                        Err(err) => view! { <p class="error" role="alert">{err.message}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn AccountDetails(account: AccountView) -> impl IntoView {
+    let session = Session::get();
+    let sign_out = ServerAction::<SignOut>::new();
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if matches!(sign_out.value().get(), Some(Ok(()))) {
+            session.reload();
+            navigate("/", Default::default());
+        }
+    });
+    view! {
+        <dl class="summary">
+            <dt>"Email"</dt>
+            <dd data-testid="account-email">{account.email.unwrap_or_else(|| "—".into())}</dd>
+            <dt>"Wallet"</dt>
+            <dd>{account.wallet.unwrap_or_else(|| "none bound".into())}</dd>
+            <dt>"Role"</dt>
+            <dd>{account.role.as_str()}</dd>
+        </dl>
+        <ActionForm action=sign_out>
+            <button type="submit" data-testid="sign-out">"Sign out"</button>
+        </ActionForm>
+    }
+}

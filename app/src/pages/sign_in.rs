@@ -1,0 +1,33 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+
+use crate::pages::sign_up::{signed_in_goes_to_account, ServerError};
+use crate::server_fns::auth::SignIn;
+
+/// `/sign-in`: sign in with email and password.
+#[component]
+pub fn SignInPage() -> impl IntoView {
+    let sign_in = ServerAction::<SignIn>::new();
+    signed_in_goes_to_account(sign_in.value());
+
+    view! {
+        <Title text="Sign in" />
+        <section class="auth">
+            <h1>"Sign in"</h1>
+            <ActionForm action=sign_in attr:class="form">
+                <label>
+                    "Email"
+                    <input type="email" name="email" autocomplete="email" required />
+                </label>
+                <label>
+                    "Password"
+                    <input type="password" name="password" autocomplete="current-password" required />
+                </label>
+                <ServerError result=sign_in.value() />
+                <button type="submit" disabled=move || sign_in.pending().get()>"Sign in"</button>
+            </ActionForm>
+            <p>"New here? " <A href="/sign-up">"Create an account"</A></p>
+        </section>
+    }
+}

@@ -1,0 +1,76 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { startServer } from '../support/server.mjs';
+import { launchBrowser, openHydrated } from '../support/browser.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+const PASSWORD = 'correct horse battery staple';
+
+test('sign up with email, sign out, and sign back in', async () => {
+  const page = await openHydrated(browser, `${server.url}/sign-up`);
+
+  // The browser applies the server's rules while typing.
+  await page.fill('input[name="email"]', 'not-an-email');
+  assert.match(await page.textContent('[data-testid="email-error"]'), /email/);
+  await page.fill('input[name="email"]', 'Ann@Example.org');
+  assert.equal(await page.textContent('[data-testid="email-error"]'), '');
+  await page.fill('input[name="password"]', 'short');
+  assert.match(await page.textContent('[data-testid="password-error"]'), /at least 10/);
+  assert.equal(await page.isDisabled('button[type="submit"]'), true);
+  await page.fill('input[name="password"]', PASSWORD);
+  assert.equal(await page.textContent('[data-testid="password-error"]'), '');
+
+  await page.click('button[type="submit"]');
+  await page.waitForURL(`${server.url}/account`);
+  assert.equal(await page.textContent('[data-testid="account-email"]'), 'ann@example.org');
+  await page.waitForSelector('[data-testid="header-account"]');
+
+  // The session is an HttpOnly cookie: scripts cannot read it.
+  assert.equal(await page.evaluate(() => document.cookie), '');
+  const cookies = await browser.context.cookies();
+  assert.ok(cookies.some((c) => c.name === 'mt_access' && c.httpOnly));
+
+  // A reload renders the account on the server from the cookie.
+  await page.reload();
+  await page.waitForSelector('[data-testid="account-email"]');
+
+  await page.click('[data-testid="sign-out"]');
+  await page.waitForURL(`${server.url}/`);
+  await page.waitForSelector('[data-testid="header-sign-in"]');
+
+  // Signing up again with the same address is refused with the server's code.
+  await page.goto(`${server.url}/sign-up`);
+  await page.waitForSelector('body[data-hydrated="true"]');
+  await page.fill('input[name="email"]', 'ann@example.org');
+  await page.fill('input[name="password"]', PASSWORD);
+  await page.click('button[type="submit"]');
+  const error = await page.waitForSelector('[data-testid="server-error"]');
+  assert.equal(await error.getAttribute('data-code'), 'email_taken');
+
+  await page.goto(`${server.url}/sign-in`);
+  await page.waitForSelector('body[data-hydrated="true"]');
+  await page.fill('input[name="email"]', 'ann@example.org');
+  await page.fill('input[name="password"]', 'wrong password!');
+  await page.click('button[type="submit"]');
+  const wrong = await page.waitForSelector('[data-testid="server-error"]');
+  assert.equal(await wrong.getAttribute('data-code'), 'invalid_credentials');
+
+  await page.fill('input[name="password"]', PASSWORD);
+  await page.click('button[type="submit"]');
+  await page.waitForURL(`${server.url}/account`);
+  assert.equal(await page.textContent('[data-testid="account-email"]'), 'ann@example.org');
+  assert.deepEqual(browser.pageErrors, []);
+});
