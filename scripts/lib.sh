@@ -18,4 +18,8 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/mer
 # The built client; also the server's `site.root` setting (MERITREE_<SECTION>__<KEY>).
 export MERITREE_SITE__ROOT="${MERITREE_SITE__ROOT:-$CARGO_TARGET_DIR/site}"
 
+free_port() { # a TCP port nothing listens on right now
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

@@ -8,10 +8,6 @@ pg_as_owner() { # PostgreSQL refuses to run as root
   if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 postgres_start() {
   PG_DIR="$(mktemp -d /tmp/meritree-pg.XXXXXX)"
   PG_PORT="$(free_port)"

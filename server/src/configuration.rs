@@ -9,6 +9,7 @@ use std::time::Duration;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use meritree_platform::sessions::SessionPolicy;
+use meritree_platform::PlatformOptions;
 use meritree_store::{DatabaseTarget, PoolOptions, StoreError};
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +21,7 @@ pub const DEFAULT_CONFIG_FILE: &str = "meritree.toml";
 pub struct Settings {
     pub server: ServerSettings,
     pub auth: AuthSettings,
+    pub chain: ChainSettings,
     pub storage: StorageSettings,
     pub log: LogSettings,
     pub site: SiteSettings,
@@ -76,6 +78,22 @@ impl AuthSettings {
         SessionPolicy {
             access_ttl_secs: i64::from(self.access_token_minutes.max(1)) * 60,
             refresh_ttl_secs: i64::from(self.refresh_token_days.max(1)) * 86_400,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChainSettings {
+    /// The EIP-155 chain id wallets sign in for. 31337 is the local anvil
+    /// chain of the embedded default.
+    pub chain_id: u64,
+}
+
+impl Default for ChainSettings {
+    fn default() -> Self {
+        Self {
+            chain_id: PlatformOptions::default().chain_id,
         }
     }
 }

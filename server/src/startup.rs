@@ -67,6 +67,7 @@ impl Application {
             cookies: CookiePolicy {
                 secure: public_url.starts_with("https://"),
             },
+            chain_id: settings.chain.chain_id,
         };
         let platform = Platform::start(db, options).await?;
 

@@ -6,6 +6,8 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+use crate::siwe::SiweError;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
@@ -35,6 +37,44 @@ pub enum ErrorCode {
     Forbidden,
     /// A cookie-authenticated write came from another origin.
     CsrfRejected,
+    /// Another account already has this wallet bound.
+    WalletTaken,
+    /// This account already has a wallet; unbind it first.
+    WalletAlreadyBound,
+    /// Removing this would leave the account no way to sign in.
+    LastSignInMethod,
+    /// The sign-in nonce is unknown, already used or expired: fetch a new one.
+    SiweNonceInvalid,
+    /// The SIWE message does not follow the EIP-4361 grammar.
+    SiweMalformed,
+    /// The SIWE message's address is not EIP-55 checksummed.
+    SiweAddressNotChecksummed,
+    /// The SIWE message's version is not 1.
+    SiweUnsupportedVersion,
+    /// The SIWE message was made for another domain.
+    SiweDomainMismatch,
+    /// The SIWE message names another scheme.
+    SiweSchemeMismatch,
+    /// The SIWE message's URI is not on this site.
+    SiweUriMismatch,
+    /// The SIWE message is for another chain.
+    SiweChainIdMismatch,
+    /// The SIWE message's nonce is not the one issued.
+    SiweNonceMismatch,
+    /// The SIWE message was issued in the future.
+    SiweIssuedInFuture,
+    /// The SIWE message has expired.
+    SiweExpired,
+    /// The SIWE message is not valid yet.
+    SiweNotYetValid,
+    /// The signature is not a valid signature.
+    SiweInvalidSignature,
+    /// The message was signed by another key than its address.
+    SiweSignerMismatch,
+    /// The signed text is not the message.
+    SiweMessageMismatch,
+    /// This account already has an email address.
+    EmailAlreadySet,
     /// The database did not answer; the request may be retried.
     DatabaseUnavailable,
     /// A fault on our side; details are in the server log, not the response.
@@ -42,7 +82,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 15] = [
+    pub const ALL: [ErrorCode; 34] = [
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::InvalidRequest,
@@ -56,6 +96,25 @@ impl ErrorCode {
         ErrorCode::RefreshTokenReused,
         ErrorCode::Forbidden,
         ErrorCode::CsrfRejected,
+        ErrorCode::WalletTaken,
+        ErrorCode::WalletAlreadyBound,
+        ErrorCode::LastSignInMethod,
+        ErrorCode::SiweNonceInvalid,
+        ErrorCode::SiweMalformed,
+        ErrorCode::SiweAddressNotChecksummed,
+        ErrorCode::SiweUnsupportedVersion,
+        ErrorCode::SiweDomainMismatch,
+        ErrorCode::SiweSchemeMismatch,
+        ErrorCode::SiweUriMismatch,
+        ErrorCode::SiweChainIdMismatch,
+        ErrorCode::SiweNonceMismatch,
+        ErrorCode::SiweIssuedInFuture,
+        ErrorCode::SiweExpired,
+        ErrorCode::SiweNotYetValid,
+        ErrorCode::SiweInvalidSignature,
+        ErrorCode::SiweSignerMismatch,
+        ErrorCode::SiweMessageMismatch,
+        ErrorCode::EmailAlreadySet,
         ErrorCode::DatabaseUnavailable,
         ErrorCode::Internal,
     ];
@@ -76,6 +135,25 @@ impl ErrorCode {
             ErrorCode::RefreshTokenReused => "refresh_token_reused",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::CsrfRejected => "csrf_rejected",
+            ErrorCode::WalletTaken => "wallet_taken",
+            ErrorCode::WalletAlreadyBound => "wallet_already_bound",
+            ErrorCode::LastSignInMethod => "last_sign_in_method",
+            ErrorCode::SiweNonceInvalid => "siwe_nonce_invalid",
+            ErrorCode::SiweMalformed => "siwe_malformed",
+            ErrorCode::SiweAddressNotChecksummed => "siwe_address_not_checksummed",
+            ErrorCode::SiweUnsupportedVersion => "siwe_unsupported_version",
+            ErrorCode::SiweDomainMismatch => "siwe_domain_mismatch",
+            ErrorCode::SiweSchemeMismatch => "siwe_scheme_mismatch",
+            ErrorCode::SiweUriMismatch => "siwe_uri_mismatch",
+            ErrorCode::SiweChainIdMismatch => "siwe_chain_id_mismatch",
+            ErrorCode::SiweNonceMismatch => "siwe_nonce_mismatch",
+            ErrorCode::SiweIssuedInFuture => "siwe_issued_in_future",
+            ErrorCode::SiweExpired => "siwe_expired",
+            ErrorCode::SiweNotYetValid => "siwe_not_yet_valid",
+            ErrorCode::SiweInvalidSignature => "siwe_invalid_signature",
+            ErrorCode::SiweSignerMismatch => "siwe_signer_mismatch",
+            ErrorCode::SiweMessageMismatch => "siwe_message_mismatch",
+            ErrorCode::EmailAlreadySet => "email_already_set",
             ErrorCode::DatabaseUnavailable => "database_unavailable",
             ErrorCode::Internal => "internal",
         }
@@ -97,8 +175,48 @@ impl ErrorCode {
             ErrorCode::RefreshTokenReused => 401,
             ErrorCode::Forbidden => 403,
             ErrorCode::CsrfRejected => 403,
+            ErrorCode::WalletTaken => 409,
+            ErrorCode::WalletAlreadyBound => 409,
+            ErrorCode::LastSignInMethod => 409,
+            ErrorCode::SiweNonceInvalid => 401,
+            ErrorCode::SiweMalformed => 400,
+            ErrorCode::SiweAddressNotChecksummed => 400,
+            ErrorCode::SiweUnsupportedVersion => 400,
+            ErrorCode::SiweDomainMismatch => 401,
+            ErrorCode::SiweSchemeMismatch => 401,
+            ErrorCode::SiweUriMismatch => 401,
+            ErrorCode::SiweChainIdMismatch => 401,
+            ErrorCode::SiweNonceMismatch => 401,
+            ErrorCode::SiweIssuedInFuture => 401,
+            ErrorCode::SiweExpired => 401,
+            ErrorCode::SiweNotYetValid => 401,
+            ErrorCode::SiweInvalidSignature => 401,
+            ErrorCode::SiweSignerMismatch => 401,
+            ErrorCode::SiweMessageMismatch => 401,
+            ErrorCode::EmailAlreadySet => 409,
             ErrorCode::DatabaseUnavailable => 503,
             ErrorCode::Internal => 500,
+        }
+    }
+}
+
+impl From<&SiweError> for ErrorCode {
+    fn from(err: &SiweError) -> Self {
+        match err {
+            SiweError::Malformed { .. } => ErrorCode::SiweMalformed,
+            SiweError::AddressNotChecksummed => ErrorCode::SiweAddressNotChecksummed,
+            SiweError::UnsupportedVersion => ErrorCode::SiweUnsupportedVersion,
+            SiweError::DomainMismatch => ErrorCode::SiweDomainMismatch,
+            SiweError::SchemeMismatch => ErrorCode::SiweSchemeMismatch,
+            SiweError::UriMismatch => ErrorCode::SiweUriMismatch,
+            SiweError::ChainIdMismatch => ErrorCode::SiweChainIdMismatch,
+            SiweError::NonceMismatch => ErrorCode::SiweNonceMismatch,
+            SiweError::IssuedInFuture => ErrorCode::SiweIssuedInFuture,
+            SiweError::Expired => ErrorCode::SiweExpired,
+            SiweError::NotYetValid => ErrorCode::SiweNotYetValid,
+            SiweError::InvalidSignature(_) => ErrorCode::SiweInvalidSignature,
+            SiweError::SignerMismatch { .. } => ErrorCode::SiweSignerMismatch,
+            SiweError::MessageMismatch => ErrorCode::SiweMessageMismatch,
         }
     }
 }
@@ -120,6 +238,13 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", code.as_str()));
             let back: ErrorCode = serde_json::from_str(&json).unwrap();
             assert_eq!(back, code);
+        }
+    }
+
+    #[test]
+    fn siwe_errors_keep_their_codes() {
+        for code in SiweError::CODES {
+            assert!(ErrorCode::ALL.iter().any(|c| c.as_str() == code), "{code}");
         }
     }
 

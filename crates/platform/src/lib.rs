@@ -19,10 +19,23 @@ use crate::sessions::cookies::CookiePolicy;
 use crate::sessions::{AccessTokenKey, SessionPolicy};
 
 /// Tunables the server reads from its configuration.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PlatformOptions {
     pub sessions: SessionPolicy,
     pub cookies: CookiePolicy,
+    /// The EIP-155 chain wallets sign in for (and settlement uses).
+    pub chain_id: u64,
+}
+
+impl Default for PlatformOptions {
+    fn default() -> Self {
+        Self {
+            sessions: SessionPolicy::default(),
+            cookies: CookiePolicy::default(),
+            // anvil's, the embedded default chain.
+            chain_id: 31_337,
+        }
+    }
 }
 
 /// Cheap to clone: every clone shares the same handles.
@@ -38,6 +51,7 @@ struct Inner {
     access_key: AccessTokenKey,
     sessions: SessionPolicy,
     cookie_policy: CookiePolicy,
+    chain_id: u64,
 }
 
 impl Platform {
@@ -62,6 +76,7 @@ impl Platform {
                 access_key: AccessTokenKey::new(&key),
                 sessions: options.sessions,
                 cookie_policy: options.cookies,
+                chain_id: options.chain_id,
             }),
         })
     }

@@ -56,6 +56,85 @@ pub async fn find_by_id(db: &Database, id: &str) -> Result<Option<AccountRecord>
     Ok(with_pool!(db, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)?)
 }
 
+pub async fn find_by_wallet(
+    db: &Database,
+    wallet: &str,
+) -> Result<Option<AccountRecord>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM accounts WHERE wallet_address = $1");
+    Ok(with_pool!(db, pool => sqlx::query_as(&sql).bind(wallet).fetch_optional(pool).await)?)
+}
+
+/// What binding a wallet did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Binding {
+    Bound,
+    /// The account already has a wallet (or does not exist).
+    AccountHasWallet,
+}
+
+/// Binds `wallet` to an account that has none.
+/// `StoreError::Duplicate("wallet_address")` when another account holds it.
+pub async fn bind_wallet(
+    db: &Database,
+    id: &str,
+    wallet: &str,
+    now: i64,
+) -> Result<Binding, StoreError> {
+    let updated = with_pool!(db, pool => sqlx::query(
+            "UPDATE accounts SET wallet_address = $2, updated_at = $3              WHERE id = $1 AND wallet_address IS NULL",
+        )
+        .bind(id)
+        .bind(wallet)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))
+    .map_err(|e| duplicate_on(e, &["wallet_address"]))?;
+    Ok(if updated == 1 {
+        Binding::Bound
+    } else {
+        Binding::AccountHasWallet
+    })
+}
+
+/// Removes the wallet from an account that can still sign in with a
+/// password. False when it has no wallet or no password.
+pub async fn unbind_wallet(db: &Database, id: &str, now: i64) -> Result<bool, StoreError> {
+    let updated = with_pool!(db, pool => sqlx::query(
+            "UPDATE accounts SET wallet_address = NULL, updated_at = $2              WHERE id = $1 AND wallet_address IS NOT NULL                AND email IS NOT NULL AND password_hash IS NOT NULL",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(updated == 1)
+}
+
+/// Gives a wallet-first account an email and password. False when the
+/// account already has an email. `StoreError::Duplicate("email")` when
+/// another account uses it.
+pub async fn add_email_login(
+    db: &Database,
+    id: &str,
+    email: &str,
+    password_hash: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let updated = with_pool!(db, pool => sqlx::query(
+            "UPDATE accounts SET email = $2, password_hash = $3, updated_at = $4              WHERE id = $1 AND email IS NULL",
+        )
+        .bind(id)
+        .bind(email)
+        .bind(password_hash)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))
+    .map_err(|e| duplicate_on(e, &["email"]))?;
+    Ok(updated == 1)
+}
+
 /// Replaces the password hash; false when the account does not exist.
 pub async fn set_password_hash(
     db: &Database,

@@ -10,6 +10,7 @@ pub mod accounts;
 mod database;
 mod error;
 pub mod instance;
+pub mod nonces;
 pub mod secrets;
 pub mod sessions;
 #[cfg(feature = "testing")]

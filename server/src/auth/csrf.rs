@@ -16,6 +16,7 @@ use axum::http::{HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use meritree_core::ErrorCode;
+use meritree_platform::accounts::wallet::SiteOrigin;
 
 use crate::error::ApiError;
 use meritree_platform::sessions::cookies;
@@ -33,6 +34,20 @@ impl OriginPolicy {
         Self {
             public_origin: origin_of(public_url),
         }
+    }
+
+    /// The site a request was made to: the configured public URL, else the
+    /// request's `Host` over plain HTTP.
+    pub fn site(&self, headers: &HeaderMap) -> Option<SiteOrigin> {
+        let origin = match &self.public_origin {
+            Some(origin) => origin.clone(),
+            None => format!(
+                "http://{}",
+                headers.get(HOST)?.to_str().ok()?.to_ascii_lowercase()
+            ),
+        };
+        let domain = origin.split_once("://")?.1.to_owned();
+        Some(SiteOrigin { domain, origin })
     }
 
     fn allows(&self, origin: &str, headers: &HeaderMap) -> bool {

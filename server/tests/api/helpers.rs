@@ -194,3 +194,96 @@ impl TestApp {
 }
 
 pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A wallet for tests: a secp256k1 key that signs like `personal_sign`.
+pub struct TestWallet {
+    key: k256::ecdsa::SigningKey,
+    pub address: meritree_core::eth::Address,
+}
+
+impl TestWallet {
+    /// Anvil's well-known development accounts, 0-based.
+    pub fn anvil(index: usize) -> Self {
+        const KEYS: [&str; 3] = [
+            "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+            "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+            "5de4111afa1a4b94908f83e4e1f78271bf8c81d38c2a4a1ed1f8b9f6a8a4f2d6",
+        ];
+        let bytes: Vec<u8> = (0..64)
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&KEYS[index][i..i + 2], 16).unwrap())
+            .collect();
+        let key = k256::ecdsa::SigningKey::from_slice(&bytes).unwrap();
+        let address = meritree_core::eth::Address::from_private_key(&key);
+        Self { key, address }
+    }
+
+    pub fn sign(&self, message: &str) -> String {
+        let hash = meritree_core::eth::personal_sign_hash(message.as_bytes());
+        let (signature, recid) = self.key.sign_prehash_recoverable(hash.as_slice()).unwrap();
+        let mut bytes = signature.to_bytes().to_vec();
+        bytes.push(27 + recid.to_byte());
+        format!(
+            "0x{}",
+            bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        )
+    }
+}
+
+/// The server's SIWE challenge fields.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Challenge {
+    pub nonce: String,
+    pub domain: String,
+    pub uri: String,
+    pub chain_id: u64,
+    pub statement: String,
+}
+
+impl TestApp {
+    pub async fn challenge(&self) -> Challenge {
+        let response = self
+            .request(
+                reqwest::Method::POST,
+                "/api/v1/auth/siwe/nonce",
+                &Session::default(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    /// A SIWE message as a wallet library would write it for `challenge`.
+    pub fn siwe_message(&self, wallet: &TestWallet, challenge: &Challenge) -> String {
+        let now = time::OffsetDateTime::now_utc();
+        meritree_core::siwe::SiweMessage::builder(
+            challenge.domain.clone(),
+            wallet.address,
+            challenge.uri.clone(),
+            challenge.chain_id,
+            challenge.nonce.clone(),
+            meritree_core::siwe::SiweTime::from_datetime(now).unwrap(),
+        )
+        .statement(challenge.statement.clone())
+        .build()
+        .unwrap()
+        .to_string()
+    }
+
+    /// Signs in with `wallet` through a fresh challenge.
+    pub async fn wallet_sign_in(&self, wallet: &TestWallet) -> (reqwest::Response, Session) {
+        let challenge = self.challenge().await;
+        let message = self.siwe_message(wallet, &challenge);
+        let mut session = Session::default();
+        let response = self
+            .post_json(
+                "/api/v1/auth/siwe/login",
+                &mut session,
+                serde_json::json!({ "message": message, "signature": wallet.sign(&message) }),
+            )
+            .await;
+        (response, session)
+    }
+}

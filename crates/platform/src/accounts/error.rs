@@ -1,4 +1,5 @@
 use meritree_core::accounts::{EmailError, PasswordError};
+use meritree_core::siwe::SiweError;
 use meritree_core::ErrorCode;
 use meritree_store::StoreError;
 
@@ -20,6 +21,20 @@ pub enum AuthError {
     TokenExpired,
     #[error("this session was ended because its refresh token was used twice; sign in again")]
     RefreshTokenReused,
+    #[error("{0}")]
+    Siwe(SiweError),
+    #[error("this sign-in request expired or was already used; start again")]
+    SiweNonceInvalid,
+    #[error("this wallet is already bound to another account")]
+    WalletTaken,
+    #[error("this account already has a wallet; unbind it first")]
+    WalletAlreadyBound,
+    #[error("this account has no wallet bound")]
+    NoWallet,
+    #[error("the wallet is this account's only way to sign in; add an email and password first")]
+    LastSignInMethod,
+    #[error("this account already has an email address")]
+    EmailAlreadySet,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -34,6 +49,13 @@ impl AuthError {
             AuthError::Unauthenticated => ErrorCode::Unauthenticated,
             AuthError::TokenExpired => ErrorCode::TokenExpired,
             AuthError::RefreshTokenReused => ErrorCode::RefreshTokenReused,
+            AuthError::Siwe(err) => ErrorCode::from(err),
+            AuthError::SiweNonceInvalid => ErrorCode::SiweNonceInvalid,
+            AuthError::WalletTaken => ErrorCode::WalletTaken,
+            AuthError::WalletAlreadyBound => ErrorCode::WalletAlreadyBound,
+            AuthError::NoWallet => ErrorCode::NotFound,
+            AuthError::LastSignInMethod => ErrorCode::LastSignInMethod,
+            AuthError::EmailAlreadySet => ErrorCode::EmailAlreadySet,
             AuthError::Store(StoreError::Query(_) | StoreError::Connect { .. }) => {
                 ErrorCode::DatabaseUnavailable
             }

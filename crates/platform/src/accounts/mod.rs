@@ -2,6 +2,7 @@
 
 mod error;
 pub mod password;
+pub mod wallet;
 
 pub use error::AuthError;
 

@@ -6,12 +6,15 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::post;
 use axum::{Json, Router};
+use meritree_core::ErrorCode;
+use meritree_platform::accounts::wallet::{SiteOrigin, SiweChallenge};
 use meritree_platform::accounts::AuthError;
 use meritree_platform::sessions::cookies::{self, CookiePolicy};
 use meritree_platform::sessions::SignedIn;
 use meritree_platform::Platform;
 use serde::Deserialize;
 
+use crate::auth::csrf::OriginPolicy;
 use crate::auth::CurrentAccount;
 use crate::error::{ApiError, ApiJson};
 use crate::routes::AppState;
@@ -23,6 +26,8 @@ pub fn router() -> Router<AppState> {
         .route("/refresh", post(refresh))
         .route("/logout", post(logout))
         .route("/logout-all", post(logout_all))
+        .route("/siwe/nonce", post(siwe_nonce))
+        .route("/siwe/login", post(siwe_login))
 }
 
 #[derive(Deserialize)]
@@ -60,6 +65,48 @@ async fn login(
         .sign_in_with_password(&body.email, &body.password, user_agent(&headers))
         .await?;
     Ok(session_response(cookie_policy, signed_in))
+}
+
+/// `POST /api/v1/auth/siwe/nonce`: a single-use nonce and the fields a
+/// Sign-In With Ethereum message for this site must carry.
+async fn siwe_nonce(
+    State(platform): State<Platform>,
+    State(origins): State<OriginPolicy>,
+    headers: HeaderMap,
+) -> Result<Json<SiweChallenge>, ApiError> {
+    let site = site(&origins, &headers)?;
+    Ok(Json(platform.siwe_challenge(&site).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SignedMessage {
+    pub message: String,
+    /// 0x-prefixed hex.
+    pub signature: String,
+}
+
+/// `POST /api/v1/auth/siwe/login`: signs in with a wallet-signed SIWE
+/// message; the first sign-in of a wallet creates its account.
+async fn siwe_login(
+    State(platform): State<Platform>,
+    State(origins): State<OriginPolicy>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<SignedMessage>,
+) -> Result<impl IntoResponse, ApiError> {
+    let cookie_policy = platform.cookie_policy();
+    let site = site(&origins, &headers)?;
+    let signed_in = platform
+        .sign_in_with_wallet(&body.message, &body.signature, &site, user_agent(&headers))
+        .await?;
+    Ok(session_response(cookie_policy, signed_in))
+}
+
+/// The site the request was made to, which a SIWE message must name.
+pub(super) fn site(origins: &OriginPolicy, headers: &HeaderMap) -> Result<SiteOrigin, ApiError> {
+    origins
+        .site(headers)
+        .ok_or_else(|| ApiError::new(ErrorCode::InvalidRequest, "the request has no Host header"))
 }
 
 /// `POST /api/v1/auth/refresh`: exchanges the refresh cookie for a new

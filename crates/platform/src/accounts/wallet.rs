@@ -1,0 +1,243 @@
+//! Wallets: Sign-In With Ethereum (EIP-4361) and binding a wallet to an
+//! account.
+//!
+//! Every wallet proof is a SIWE message the server issued the nonce for,
+//! checked against this site's domain, origin and chain, signed by the
+//! wallet (EIP-191). Contract wallets (EIP-1271) need a chain RPC and join
+//! with chain settlement.
+
+use meritree_core::accounts::{AccountView, Email, NewPassword, Role};
+use meritree_core::eth::{parse_signature_hex, Address};
+use meritree_core::siwe::{verify_signed_message, Expectations, SiweError};
+use meritree_store::accounts::{self as store, Binding, NewAccount};
+use meritree_store::{nonces, StoreError};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::{password, AuthError};
+use crate::sessions::SignedIn;
+use crate::{clock, Platform};
+
+/// How long an issued nonce can be used.
+const NONCE_TTL_SECS: i64 = 10 * 60;
+/// The one line a Meritree sign-in message asks the user to agree to.
+pub const STATEMENT: &str = "Sign in to Meritree.";
+
+/// Where the request came to: the domain and origin a SIWE message must name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteOrigin {
+    /// `host[:port]`.
+    pub domain: String,
+    /// `scheme://host[:port]`.
+    pub origin: String,
+}
+
+/// Everything a wallet needs to build the message it signs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiweChallenge {
+    pub nonce: String,
+    pub domain: String,
+    pub uri: String,
+    pub chain_id: u64,
+    pub statement: String,
+    /// Unix seconds after which the nonce is refused.
+    pub expires_at: i64,
+}
+
+impl Platform {
+    /// Issues a single-use nonce and the fields the message must carry.
+    pub async fn siwe_challenge(&self, site: &SiteOrigin) -> Result<SiweChallenge, AuthError> {
+        let nonce = alphanumeric_nonce();
+        let now = clock::unix_secs();
+        let expires_at = now + NONCE_TTL_SECS;
+        nonces::issue(self.db(), &nonce, now, expires_at).await?;
+        Ok(SiweChallenge {
+            nonce,
+            domain: site.domain.clone(),
+            uri: site.origin.clone(),
+            chain_id: self.inner.chain_id,
+            statement: STATEMENT.to_owned(),
+            expires_at,
+        })
+    }
+
+    /// Signs in with a wallet; creates a wallet-only account the first time.
+    pub async fn sign_in_with_wallet(
+        &self,
+        message: &str,
+        signature: &str,
+        site: &SiteOrigin,
+        user_agent: Option<&str>,
+    ) -> Result<SignedIn, AuthError> {
+        let wallet = self.prove_wallet(message, signature, site).await?;
+        let wallet = wallet_key(&wallet);
+        let account = match store::find_by_wallet(self.db(), &wallet).await? {
+            Some(account) => account,
+            None => {
+                let id = uuid::Uuid::new_v4().to_string();
+                let created = store::insert(
+                    self.db(),
+                    NewAccount {
+                        id: &id,
+                        email: None,
+                        password_hash: None,
+                        wallet_address: Some(&wallet),
+                        role: Role::Member.as_str(),
+                        now: clock::unix_secs(),
+                    },
+                )
+                .await;
+                match created {
+                    Ok(account) => {
+                        tracing::info!(account = %account.id, "wallet account registered");
+                        account
+                    }
+                    // Two first sign-ins raced; the other one created it.
+                    Err(StoreError::Duplicate("wallet_address")) => {
+                        store::find_by_wallet(self.db(), &wallet)
+                            .await?
+                            .ok_or(AuthError::Unauthenticated)?
+                    }
+                    Err(other) => return Err(other.into()),
+                }
+            }
+        };
+        self.sign_in_as(account, user_agent).await
+    }
+
+    /// Binds the signing wallet to the account.
+    pub async fn bind_wallet(
+        &self,
+        account_id: &str,
+        message: &str,
+        signature: &str,
+        site: &SiteOrigin,
+    ) -> Result<AccountView, AuthError> {
+        let wallet = self.prove_wallet(message, signature, site).await?;
+        let bound = store::bind_wallet(
+            self.db(),
+            account_id,
+            &wallet_key(&wallet),
+            clock::unix_secs(),
+        )
+        .await
+        .map_err(|err| match err {
+            StoreError::Duplicate(_) => AuthError::WalletTaken,
+            other => other.into(),
+        })?;
+        if bound == Binding::AccountHasWallet {
+            return Err(AuthError::WalletAlreadyBound);
+        }
+        tracing::info!(account = %account_id, "wallet bound");
+        self.account(account_id).await
+    }
+
+    /// Unbinds the wallet; the account keeps its data and history. Refused
+    /// when the wallet is the account's only way to sign in.
+    pub async fn unbind_wallet(&self, account_id: &str) -> Result<AccountView, AuthError> {
+        if !store::unbind_wallet(self.db(), account_id, clock::unix_secs()).await? {
+            let account = self.account(account_id).await?;
+            return Err(if account.wallet.is_none() {
+                AuthError::NoWallet
+            } else {
+                AuthError::LastSignInMethod
+            });
+        }
+        tracing::info!(account = %account_id, "wallet unbound");
+        self.account(account_id).await
+    }
+
+    /// Gives a wallet-only account an email and password.
+    pub async fn add_email_login(
+        &self,
+        account_id: &str,
+        email: &str,
+        password: &str,
+    ) -> Result<AccountView, AuthError> {
+        let email = Email::parse(email).map_err(AuthError::InvalidEmail)?;
+        let password =
+            NewPassword::parse(password, Some(&email)).map_err(AuthError::WeakPassword)?;
+        let hash = password::hash(password.expose().to_owned()).await;
+        let added = store::add_email_login(
+            self.db(),
+            account_id,
+            email.as_str(),
+            &hash,
+            clock::unix_secs(),
+        )
+        .await
+        .map_err(|err| match err {
+            StoreError::Duplicate(_) => AuthError::EmailTaken,
+            other => other.into(),
+        })?;
+        if !added {
+            return Err(AuthError::EmailAlreadySet);
+        }
+        self.account(account_id).await
+    }
+
+    /// Checks a signed SIWE message completely and uses up its nonce.
+    async fn prove_wallet(
+        &self,
+        message: &str,
+        signature: &str,
+        site: &SiteOrigin,
+    ) -> Result<Address, AuthError> {
+        let signature = parse_signature_hex(signature)
+            .map_err(|e| AuthError::Siwe(SiweError::InvalidSignature(e)))?;
+        let nonce = message
+            .lines()
+            .find_map(|line| line.strip_prefix("Nonce: "))
+            .unwrap_or_default();
+        let now = OffsetDateTime::from_unix_timestamp(clock::unix_secs())
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let expected = Expectations {
+            domain: &site.domain,
+            origin: &site.origin,
+            chain_id: self.inner.chain_id,
+            nonce,
+            now,
+        };
+        let proven =
+            verify_signed_message(message, &signature, &expected).map_err(AuthError::Siwe)?;
+        // Last, so a bad message does not burn the nonce of a good retry.
+        if !nonces::consume(self.db(), &proven.nonce, clock::unix_secs()).await? {
+            return Err(AuthError::SiweNonceInvalid);
+        }
+        Ok(proven.address)
+    }
+}
+
+/// How wallets are stored: lower-case hex, so lookups ignore checksum case.
+fn wallet_key(address: &Address) -> String {
+    format!("{address:#x}")
+}
+
+/// 17 characters from [0-9A-Za-z] (about 101 bits), EIP-4361's nonce alphabet.
+fn alphanumeric_nonce() -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    // Bytes of 248 and above are dropped so that `% 62` stays uniform.
+    const LIMIT: u8 = 248;
+    let mut nonce = String::with_capacity(17);
+    while nonce.len() < 17 {
+        for byte in crate::secret::random_bytes::<32>() {
+            if byte < LIMIT && nonce.len() < 17 {
+                nonce.push(ALPHABET[usize::from(byte) % ALPHABET.len()] as char);
+            }
+        }
+    }
+    nonce
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nonces_are_alphanumeric_and_distinct() {
+        let (a, b) = (alphanumeric_nonce(), alphanumeric_nonce());
+        assert_eq!(a.len(), 17);
+        assert!(a.chars().all(|c| c.is_ascii_alphanumeric()));
+        assert_ne!(a, b);
+    }
+}

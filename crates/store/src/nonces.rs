@@ -1,0 +1,41 @@
+//! Single-use nonces for Sign-In With Ethereum.
+
+use crate::{with_pool, Database, StoreError};
+
+/// Stores a freshly issued nonce and drops long-expired ones.
+pub async fn issue(
+    db: &Database,
+    nonce: &str,
+    now: i64,
+    expires_at: i64,
+) -> Result<(), StoreError> {
+    with_pool!(db, pool => {
+        // Keep the table small: anything expired an hour ago is useless.
+        sqlx::query("DELETE FROM siwe_nonces WHERE expires_at < $1")
+            .bind(now - 3600)
+            .execute(pool)
+            .await?;
+        sqlx::query("INSERT INTO siwe_nonces (nonce, created_at, expires_at) VALUES ($1, $2, $3)")
+            .bind(nonce)
+            .bind(now)
+            .bind(expires_at)
+            .execute(pool)
+            .await?;
+        Ok(())
+    })
+}
+
+/// Marks the nonce used. True only for the first use of an issued,
+/// unexpired nonce; concurrent uses see exactly one `true`.
+pub async fn consume(db: &Database, nonce: &str, now: i64) -> Result<bool, StoreError> {
+    let used = with_pool!(db, pool => sqlx::query(
+            "UPDATE siwe_nonces SET used_at = $2 \
+             WHERE nonce = $1 AND used_at IS NULL AND expires_at > $2",
+        )
+        .bind(nonce)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(used == 1)
+}
