@@ -242,6 +242,52 @@ pub struct SessionInfo {
     pub refresh_expires_at: i64,
 }
 
+/// A label for an API key: 1 to 64 characters after trimming, no control
+/// characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyName(String);
+
+impl ApiKeyName {
+    pub const MAX_CHARS: usize = 64;
+
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        let name = raw.trim();
+        if name.is_empty() {
+            return Err("give the key a name");
+        }
+        if name.chars().count() > Self::MAX_CHARS {
+            return Err("a key name has at most 64 characters");
+        }
+        if name.chars().any(char::is_control) {
+            return Err("a key name cannot contain control characters");
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An API key as listed to its owner (the key itself is never shown again).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyView {
+    pub id: String,
+    pub name: String,
+    /// The key's first characters, e.g. `mt_3fA9x`.
+    pub prefix: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+/// A newly created API key: the only time `key` is shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedApiKey {
+    pub key: String,
+    #[serde(flatten)]
+    pub api_key: ApiKeyView,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -323,6 +369,17 @@ mod tests {
             ),
             "NewPassword(..)"
         );
+    }
+
+    #[test]
+    fn api_key_names() {
+        assert_eq!(
+            ApiKeyName::parse("  ci deploy ").unwrap().as_str(),
+            "ci deploy"
+        );
+        assert!(ApiKeyName::parse("   ").is_err());
+        assert!(ApiKeyName::parse(&"k".repeat(65)).is_err());
+        assert!(ApiKeyName::parse("a\u{7}b").is_err());
     }
 
     #[test]

@@ -75,6 +75,8 @@ pub enum ErrorCode {
     SiweMessageMismatch,
     /// This account already has an email address.
     EmailAlreadySet,
+    /// The account holds the maximum number of API keys.
+    TooManyKeys,
     /// The database did not answer; the request may be retried.
     DatabaseUnavailable,
     /// A fault on our side; details are in the server log, not the response.
@@ -82,7 +84,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 34] = [
+    pub const ALL: [ErrorCode; 35] = [
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::InvalidRequest,
@@ -115,6 +117,7 @@ impl ErrorCode {
         ErrorCode::SiweSignerMismatch,
         ErrorCode::SiweMessageMismatch,
         ErrorCode::EmailAlreadySet,
+        ErrorCode::TooManyKeys,
         ErrorCode::DatabaseUnavailable,
         ErrorCode::Internal,
     ];
@@ -154,6 +157,7 @@ impl ErrorCode {
             ErrorCode::SiweSignerMismatch => "siwe_signer_mismatch",
             ErrorCode::SiweMessageMismatch => "siwe_message_mismatch",
             ErrorCode::EmailAlreadySet => "email_already_set",
+            ErrorCode::TooManyKeys => "too_many_keys",
             ErrorCode::DatabaseUnavailable => "database_unavailable",
             ErrorCode::Internal => "internal",
         }
@@ -194,6 +198,7 @@ impl ErrorCode {
             ErrorCode::SiweSignerMismatch => 401,
             ErrorCode::SiweMessageMismatch => 401,
             ErrorCode::EmailAlreadySet => 409,
+            ErrorCode::TooManyKeys => 409,
             ErrorCode::DatabaseUnavailable => 503,
             ErrorCode::Internal => 500,
         }

@@ -6,6 +6,7 @@
 
 pub mod accounts;
 mod clock;
+pub mod principal;
 mod secret;
 pub mod sessions;
 pub mod status;

@@ -7,6 +7,7 @@
 //! and applied at start.
 
 pub mod accounts;
+pub mod api_keys;
 mod database;
 mod error;
 pub mod instance;

@@ -1,17 +1,19 @@
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use meritree_platform::sessions::AccessClaims;
+use meritree_platform::accounts::AuthError;
+use meritree_platform::principal::Principal;
+use meritree_platform::sessions::cookies;
 use meritree_platform::Platform;
 
 use crate::error::ApiError;
-use meritree_platform::sessions::cookies;
 
-/// The signed-in account making the request, from `Authorization: Bearer`
-/// or the `mt_access` cookie. Rejects with 401 `unauthenticated` or
-/// `token_expired` (the client should refresh and retry).
+/// The account making the request: `Authorization: Bearer <API key or
+/// access token>`, else the `mt_access` cookie. Rejects with 401
+/// `unauthenticated`, or `token_expired` (the client should refresh and
+/// retry).
 #[derive(Debug, Clone)]
-pub struct CurrentAccount(pub AccessClaims);
+pub struct CurrentAccount(pub Principal);
 
 impl<S> FromRequestParts<S> for CurrentAccount
 where
@@ -28,10 +30,10 @@ where
             .and_then(|v| v.strip_prefix("Bearer "));
         let token = bearer
             .or_else(|| cookies::get(&parts.headers, cookies::ACCESS))
-            .ok_or_else(|| {
-                ApiError::from(meritree_platform::accounts::AuthError::Unauthenticated)
-            })?;
-        let claims = Platform::from_ref(state).authenticate(token.trim())?;
-        Ok(CurrentAccount(claims))
+            .ok_or(AuthError::Unauthenticated)?;
+        let principal = Platform::from_ref(state)
+            .authenticate_bearer(token.trim())
+            .await?;
+        Ok(CurrentAccount(principal))
     }
 }

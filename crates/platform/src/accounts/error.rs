@@ -35,6 +35,12 @@ pub enum AuthError {
     LastSignInMethod,
     #[error("this account already has an email address")]
     EmailAlreadySet,
+    #[error("{0}")]
+    InvalidKeyName(&'static str),
+    #[error("this account has too many API keys; revoke one first")]
+    TooManyKeys,
+    #[error("no such API key")]
+    NoSuchKey,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -56,6 +62,9 @@ impl AuthError {
             AuthError::NoWallet => ErrorCode::NotFound,
             AuthError::LastSignInMethod => ErrorCode::LastSignInMethod,
             AuthError::EmailAlreadySet => ErrorCode::EmailAlreadySet,
+            AuthError::InvalidKeyName(_) => ErrorCode::InvalidRequest,
+            AuthError::TooManyKeys => ErrorCode::TooManyKeys,
+            AuthError::NoSuchKey => ErrorCode::NotFound,
             AuthError::Store(StoreError::Query(_) | StoreError::Connect { .. }) => {
                 ErrorCode::DatabaseUnavailable
             }

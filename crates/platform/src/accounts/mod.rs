@@ -1,5 +1,6 @@
 //! Accounts: registration, password sign-in and password changes.
 
+pub mod api_keys;
 mod error;
 pub mod password;
 pub mod wallet;
@@ -71,7 +72,7 @@ impl Platform {
     pub async fn change_password(
         &self,
         account_id: &str,
-        session_id: &str,
+        session_id: Option<&str>,
         current: &str,
         new: &str,
     ) -> Result<(), AuthError> {
@@ -86,7 +87,7 @@ impl Platform {
         let hash = password::hash(new.expose().to_owned()).await;
         let now = clock::unix_secs();
         store::set_password_hash(self.db(), account_id, &hash, now).await?;
-        let ended = sessions::revoke_account(self.db(), account_id, Some(session_id), now).await?;
+        let ended = sessions::revoke_account(self.db(), account_id, session_id, now).await?;
         tracing::info!(account = %account_id, other_sessions_ended = ended, "password changed");
         Ok(())
     }

@@ -141,11 +141,11 @@ async fn logout(
 /// account, on every device.
 async fn logout_all(
     State(platform): State<Platform>,
-    CurrentAccount(claims): CurrentAccount,
+    CurrentAccount(me): CurrentAccount,
 ) -> Result<impl IntoResponse, ApiError> {
     let cookie_policy = platform.cookie_policy();
-    let ended = platform.sign_out_everywhere(&claims.sub).await?;
-    tracing::info!(account = %claims.sub, ended, "signed out everywhere");
+    let ended = platform.sign_out_everywhere(&me.account_id).await?;
+    tracing::info!(account = %me.account_id, ended, "signed out everywhere");
     Ok((StatusCode::NO_CONTENT, cookie_policy.cleared_headers()))
 }
 

@@ -1,11 +1,12 @@
 //! `/api/v1/user`: the signed-in account.
 
+use axum::extract::Path;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::http::StatusCode;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
-use meritree_core::accounts::AccountView;
+use meritree_core::accounts::{AccountView, ApiKeyView, CreatedApiKey};
 use meritree_platform::Platform;
 use serde::Deserialize;
 
@@ -21,6 +22,43 @@ pub fn router() -> Router<AppState> {
         .route("/password", put(change_password))
         .route("/wallet", post(bind_wallet).delete(unbind_wallet))
         .route("/email", post(add_email))
+        .route("/api-keys", get(list_api_keys).post(create_api_key))
+        .route("/api-keys/{id}", delete(revoke_api_key))
+}
+
+/// `GET /api/v1/user/api-keys`: the account's live API keys (never the keys themselves).
+async fn list_api_keys(
+    State(platform): State<Platform>,
+    CurrentAccount(me): CurrentAccount,
+) -> Result<Json<Vec<ApiKeyView>>, ApiError> {
+    Ok(Json(platform.api_keys(&me.account_id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewKey {
+    name: String,
+}
+
+/// `POST /api/v1/user/api-keys`: creates a key; the response is the only
+/// time the key is shown (201).
+async fn create_api_key(
+    State(platform): State<Platform>,
+    CurrentAccount(me): CurrentAccount,
+    ApiJson(body): ApiJson<NewKey>,
+) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {
+    let created = platform.create_api_key(&me.account_id, &body.name).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// `DELETE /api/v1/user/api-keys/{id}`: revokes a key at once.
+async fn revoke_api_key(
+    State(platform): State<Platform>,
+    CurrentAccount(me): CurrentAccount,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    platform.revoke_api_key(&me.account_id, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST /api/v1/user/wallet`: binds the wallet that signed the SIWE
@@ -28,13 +66,13 @@ pub fn router() -> Router<AppState> {
 async fn bind_wallet(
     State(platform): State<Platform>,
     State(origins): State<OriginPolicy>,
-    CurrentAccount(claims): CurrentAccount,
+    CurrentAccount(me): CurrentAccount,
     headers: HeaderMap,
     ApiJson(body): ApiJson<SignedMessage>,
 ) -> Result<Json<AccountView>, ApiError> {
     let site = site(&origins, &headers)?;
     let account = platform
-        .bind_wallet(&claims.sub, &body.message, &body.signature, &site)
+        .bind_wallet(&me.account_id, &body.message, &body.signature, &site)
         .await?;
     Ok(Json(account))
 }
@@ -43,9 +81,9 @@ async fn bind_wallet(
 /// data. Refused when the wallet is its only way to sign in.
 async fn unbind_wallet(
     State(platform): State<Platform>,
-    CurrentAccount(claims): CurrentAccount,
+    CurrentAccount(me): CurrentAccount,
 ) -> Result<Json<AccountView>, ApiError> {
-    Ok(Json(platform.unbind_wallet(&claims.sub).await?))
+    Ok(Json(platform.unbind_wallet(&me.account_id).await?))
 }
 
 #[derive(Deserialize)]
@@ -59,12 +97,12 @@ struct EmailLogin {
 /// password to sign in with.
 async fn add_email(
     State(platform): State<Platform>,
-    CurrentAccount(claims): CurrentAccount,
+    CurrentAccount(me): CurrentAccount,
     ApiJson(body): ApiJson<EmailLogin>,
 ) -> Result<Json<AccountView>, ApiError> {
     Ok(Json(
         platform
-            .add_email_login(&claims.sub, &body.email, &body.password)
+            .add_email_login(&me.account_id, &body.email, &body.password)
             .await?,
     ))
 }
@@ -72,9 +110,9 @@ async fn add_email(
 /// `GET /api/v1/user/me`: the signed-in account.
 async fn me(
     State(platform): State<Platform>,
-    CurrentAccount(claims): CurrentAccount,
+    CurrentAccount(me): CurrentAccount,
 ) -> Result<Json<AccountView>, ApiError> {
-    Ok(Json(platform.account(&claims.sub).await?))
+    Ok(Json(platform.account(&me.account_id).await?))
 }
 
 #[derive(Deserialize)]
@@ -88,13 +126,13 @@ struct PasswordChange {
 /// be given) and ends every other session.
 async fn change_password(
     State(platform): State<Platform>,
-    CurrentAccount(claims): CurrentAccount,
+    CurrentAccount(me): CurrentAccount,
     ApiJson(body): ApiJson<PasswordChange>,
 ) -> Result<StatusCode, ApiError> {
     platform
         .change_password(
-            &claims.sub,
-            &claims.sid,
+            &me.account_id,
+            me.session_id(),
             &body.current_password,
             &body.new_password,
         )

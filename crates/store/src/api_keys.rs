@@ -1,0 +1,103 @@
+//! API keys, stored as hashes.
+
+use crate::{with_pool, Database, StoreError};
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ApiKeyRecord {
+    pub id: String,
+    pub account_id: String,
+    pub name: String,
+    pub prefix: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+pub struct NewApiKey<'a> {
+    pub id: &'a str,
+    pub account_id: &'a str,
+    pub name: &'a str,
+    pub prefix: &'a str,
+    pub key_hash: &'a str,
+    pub now: i64,
+}
+
+const COLUMNS: &str = "id, account_id, name, prefix, created_at, last_used_at";
+
+pub async fn insert(db: &Database, key: NewApiKey<'_>) -> Result<ApiKeyRecord, StoreError> {
+    let sql = format!(
+        "INSERT INTO api_keys (id, account_id, name, prefix, key_hash, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
+    );
+    Ok(with_pool!(db, pool => sqlx::query_as(&sql)
+        .bind(key.id)
+        .bind(key.account_id)
+        .bind(key.name)
+        .bind(key.prefix)
+        .bind(key.key_hash)
+        .bind(key.now)
+        .fetch_one(pool)
+        .await)?)
+}
+
+/// The account's keys that are not revoked, newest first.
+pub async fn list(db: &Database, account_id: &str) -> Result<Vec<ApiKeyRecord>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM api_keys WHERE account_id = $1 AND revoked_at IS NULL \
+         ORDER BY created_at DESC, id"
+    );
+    Ok(with_pool!(db, pool => sqlx::query_as(&sql).bind(account_id).fetch_all(pool).await)?)
+}
+
+/// Revokes one of the account's keys; false if it has no such live key.
+pub async fn revoke(
+    db: &Database,
+    account_id: &str,
+    id: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let revoked = with_pool!(db, pool => sqlx::query(
+            "UPDATE api_keys SET revoked_at = $3 \
+             WHERE id = $1 AND account_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(id)
+        .bind(account_id)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(revoked == 1)
+}
+
+#[derive(sqlx::FromRow)]
+struct KeyWithRole {
+    #[sqlx(flatten)]
+    key: ApiKeyRecord,
+    role: String,
+}
+
+/// The live key with this hash, with its account's role; records the use.
+pub async fn authenticate(
+    db: &Database,
+    key_hash: &str,
+    now: i64,
+) -> Result<Option<(ApiKeyRecord, String)>, StoreError> {
+    let sql = "SELECT k.id, k.account_id, k.name, k.prefix, k.created_at, k.last_used_at, a.role \
+               FROM api_keys k JOIN accounts a ON a.id = k.account_id \
+               WHERE k.key_hash = $1 AND k.revoked_at IS NULL";
+    let found: Option<KeyWithRole> =
+        with_pool!(db, pool => sqlx::query_as(sql).bind(key_hash).fetch_optional(pool).await)?;
+    let Some(KeyWithRole { mut key, role }) = found else {
+        return Ok(None);
+    };
+    // At most one write a minute per key: usage is for people, not billing.
+    if key.last_used_at.is_none_or(|t| now - t >= 60) {
+        with_pool!(db, pool => sqlx::query("UPDATE api_keys SET last_used_at = $2 WHERE id = $1")
+            .bind(&key.id)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(drop))?;
+        key.last_used_at = Some(now);
+    }
+    Ok(Some((key, role)))
+}
