@@ -20,11 +20,32 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-#[derive(Debug, Default, Clone, Copy, Subcommand)]
+#[derive(Debug, Default, Clone, Subcommand)]
 pub enum Command {
     /// Apply migrations and serve the platform (the default).
     #[default]
     Serve,
     /// Apply pending database migrations, then exit.
     Migrate,
+    /// Manage accounts from the command line.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum AdminCommand {
+    /// Create an admin account with two-factor authentication enabled. The
+    /// password is read from MERITREE_ADMIN_PASSWORD, else from the first
+    /// line of standard input. Prints the TOTP secret once.
+    Create {
+        #[arg(long)]
+        email: String,
+    },
+    /// Give an existing account a role (member, node_operator, admin).
+    SetRole {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        role: String,
+    },
 }

@@ -2,6 +2,7 @@
 //! the HTTP routes. Kept as a library so the black-box tests in `tests/` can
 //! start the real application on port 0.
 
+pub mod admin;
 pub mod auth;
 pub mod cli;
 pub mod configuration;

@@ -21,6 +21,7 @@ async fn main() -> ExitCode {
     let result = match cli.command.unwrap_or_default() {
         Command::Serve => serve(settings).await,
         Command::Migrate => startup::migrate(&settings).await.map_err(Into::into),
+        Command::Admin(command) => server::admin::run(&settings, command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

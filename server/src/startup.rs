@@ -42,6 +42,17 @@ pub async fn connect_and_migrate(settings: &Settings) -> Result<Database, StoreE
     Ok(db)
 }
 
+/// The platform's tunables from the configuration.
+pub fn platform_options(settings: &Settings) -> PlatformOptions {
+    PlatformOptions {
+        sessions: settings.auth.session_policy(),
+        cookies: CookiePolicy {
+            secure: settings.server.public_url.trim().starts_with("https://"),
+        },
+        chain_id: settings.chain.chain_id,
+    }
+}
+
 /// `meritree migrate`.
 pub async fn migrate(settings: &Settings) -> Result<(), StoreError> {
     let db = connect_and_migrate(settings).await?;
@@ -61,15 +72,7 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let db = connect_and_migrate(&settings).await?;
-        let public_url = settings.server.public_url.trim();
-        let options = PlatformOptions {
-            sessions: settings.auth.session_policy(),
-            cookies: CookiePolicy {
-                secure: public_url.starts_with("https://"),
-            },
-            chain_id: settings.chain.chain_id,
-        };
-        let platform = Platform::start(db, options).await?;
+        let platform = Platform::start(db, platform_options(&settings)).await?;
 
         let addr = SocketAddr::new(settings.server.host, settings.server.port);
         let listener = TcpListener::bind(addr)
@@ -89,7 +92,7 @@ impl Application {
         let router = routes::router(AppState {
             platform: platform.clone(),
             leptos_options,
-            origin_policy: OriginPolicy::new(public_url),
+            origin_policy: OriginPolicy::new(settings.server.public_url.trim()),
         });
 
         Ok(Self {

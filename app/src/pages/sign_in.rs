@@ -3,6 +3,8 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 
 use crate::pages::sign_up::{signed_in_goes_to_account, ServerError};
+use meritree_core::ErrorCode;
+
 use crate::server_fns::auth::SignIn;
 
 /// `/sign-in`: sign in with email and password.
@@ -10,6 +12,12 @@ use crate::server_fns::auth::SignIn;
 pub fn SignInPage() -> impl IntoView {
     let sign_in = ServerAction::<SignIn>::new();
     signed_in_goes_to_account(sign_in.value());
+    // The code field appears once the server says the account has two-factor on.
+    let needs_code = move || {
+        sign_in.value().with(|result| {
+            matches!(result, Some(Err(e)) if matches!(e.code, ErrorCode::TotpRequired | ErrorCode::InvalidTotp))
+        })
+    };
 
     view! {
         <Title text="Sign in" />
@@ -24,6 +32,13 @@ pub fn SignInPage() -> impl IntoView {
                     "Password"
                     <input type="password" name="password" autocomplete="current-password" required />
                 </label>
+                <Show when=needs_code>
+                    <label>
+                        "Code from your authenticator app"
+                        <input type="text" name="totp_code" inputmode="numeric" autocomplete="one-time-code"
+                            pattern="[0-9]{6}" maxlength="6" required />
+                    </label>
+                </Show>
                 <ServerError result=sign_in.value() />
                 <button type="submit" disabled=move || sign_in.pending().get()>"Sign in"</button>
             </ActionForm>

@@ -16,12 +16,23 @@ pub async fn register(email: String, password: String) -> Result<SessionInfo, Ap
     Ok(ssr::start_session(&platform, signed_in))
 }
 
-/// `POST /api/auth/sign_in`: signs in with email and password.
+/// `POST /api/auth/sign_in`: signs in with email and password (and a TOTP
+/// code when the account has two-factor authentication on).
 #[server(endpoint = "auth/sign_in")]
-pub async fn sign_in(email: String, password: String) -> Result<SessionInfo, AppError> {
+pub async fn sign_in(
+    email: String,
+    password: String,
+    #[server(default)] totp_code: Option<String>,
+) -> Result<SessionInfo, AppError> {
     let platform = ssr::platform()?;
+    let totp_code = totp_code.filter(|c| !c.trim().is_empty());
     let signed_in = platform
-        .sign_in_with_password(&email, &password, ssr::user_agent().as_deref())
+        .sign_in_with_password(
+            &email,
+            &password,
+            totp_code.as_deref(),
+            ssr::user_agent().as_deref(),
+        )
         .await?;
     Ok(ssr::start_session(&platform, signed_in))
 }

@@ -227,6 +227,8 @@ pub struct AccountView {
     /// EIP-55 checksummed address of the bound wallet.
     pub wallet: Option<String>,
     pub role: Role,
+    /// Whether sign-in asks for a code from an authenticator app.
+    pub totp_enabled: bool,
     /// Unix seconds.
     pub created_at: i64,
 }

@@ -77,6 +77,16 @@ pub enum ErrorCode {
     EmailAlreadySet,
     /// The account holds the maximum number of API keys.
     TooManyKeys,
+    /// The account has two-factor authentication: send `totp_code`.
+    TotpRequired,
+    /// The one-time code is wrong or was already used.
+    InvalidTotp,
+    /// Two-factor authentication is already on.
+    TotpAlreadyEnabled,
+    /// Two-factor authentication is not on (or enrolment was not started).
+    TotpNotEnabled,
+    /// Admins cannot turn two-factor authentication off.
+    TotpRequiredForAdmins,
     /// The database did not answer; the request may be retried.
     DatabaseUnavailable,
     /// A fault on our side; details are in the server log, not the response.
@@ -84,7 +94,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 35] = [
+    pub const ALL: [ErrorCode; 40] = [
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::InvalidRequest,
@@ -118,6 +128,11 @@ impl ErrorCode {
         ErrorCode::SiweMessageMismatch,
         ErrorCode::EmailAlreadySet,
         ErrorCode::TooManyKeys,
+        ErrorCode::TotpRequired,
+        ErrorCode::InvalidTotp,
+        ErrorCode::TotpAlreadyEnabled,
+        ErrorCode::TotpNotEnabled,
+        ErrorCode::TotpRequiredForAdmins,
         ErrorCode::DatabaseUnavailable,
         ErrorCode::Internal,
     ];
@@ -158,6 +173,11 @@ impl ErrorCode {
             ErrorCode::SiweMessageMismatch => "siwe_message_mismatch",
             ErrorCode::EmailAlreadySet => "email_already_set",
             ErrorCode::TooManyKeys => "too_many_keys",
+            ErrorCode::TotpRequired => "totp_required",
+            ErrorCode::InvalidTotp => "invalid_totp",
+            ErrorCode::TotpAlreadyEnabled => "totp_already_enabled",
+            ErrorCode::TotpNotEnabled => "totp_not_enabled",
+            ErrorCode::TotpRequiredForAdmins => "totp_required_for_admins",
             ErrorCode::DatabaseUnavailable => "database_unavailable",
             ErrorCode::Internal => "internal",
         }
@@ -199,6 +219,11 @@ impl ErrorCode {
             ErrorCode::SiweMessageMismatch => 401,
             ErrorCode::EmailAlreadySet => 409,
             ErrorCode::TooManyKeys => 409,
+            ErrorCode::TotpRequired => 401,
+            ErrorCode::InvalidTotp => 401,
+            ErrorCode::TotpAlreadyEnabled => 409,
+            ErrorCode::TotpNotEnabled => 409,
+            ErrorCode::TotpRequiredForAdmins => 409,
             ErrorCode::DatabaseUnavailable => 503,
             ErrorCode::Internal => 500,
         }

@@ -9,6 +9,7 @@ pub mod error_code;
 pub mod eth;
 pub mod siwe;
 pub mod status;
+pub mod totp;
 
 pub use error_code::ErrorCode;
 

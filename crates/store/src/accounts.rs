@@ -11,6 +11,7 @@ pub struct AccountRecord {
     pub wallet_address: Option<String>,
     pub role: String,
     pub created_at: i64,
+    pub totp_enabled_at: Option<i64>,
 }
 
 pub struct NewAccount<'a> {
@@ -22,7 +23,7 @@ pub struct NewAccount<'a> {
     pub now: i64,
 }
 
-const COLUMNS: &str = "id, email, password_hash, wallet_address, role, created_at";
+const COLUMNS: &str = "id, email, password_hash, wallet_address, role, created_at, totp_enabled_at";
 
 /// Inserts an account; `StoreError::Duplicate("email" | "wallet_address")`
 /// when another account holds either.
@@ -132,6 +133,25 @@ pub async fn add_email_login(
         .await
         .map(|r| r.rows_affected()))
     .map_err(|e| duplicate_on(e, &["email"]))?;
+    Ok(updated == 1)
+}
+
+/// Sets the role of the account with this email; false if there is none.
+pub async fn set_role_by_email(
+    db: &Database,
+    email: &str,
+    role: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let updated = with_pool!(db, pool => sqlx::query(
+            "UPDATE accounts SET role = $2, updated_at = $3 WHERE email = $1",
+        )
+        .bind(email)
+        .bind(role)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(updated == 1)
 }
 

@@ -16,6 +16,7 @@ pub mod secrets;
 pub mod sessions;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod totp;
 
 pub use database::{Backend, Database, DatabaseTarget, PoolOptions};
 pub use error::StoreError;

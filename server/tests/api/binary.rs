@@ -82,3 +82,98 @@ fn sigterm_stops_the_server_cleanly() {
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     assert!(rest.iter().any(|l| l.contains("\"stopped\"")), "{rest:?}");
 }
+
+/// `meritree admin create` makes an admin whose sign-in needs the printed
+/// TOTP secret, and admins cannot turn two-factor off.
+#[tokio::test]
+async fn an_admin_created_on_the_command_line_signs_in_with_two_factors() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = meritree()
+        .current_dir(dir.path())
+        .args(["admin", "create", "--email", "Root@Example.org"])
+        .env("MERITREE_ADMIN_PASSWORD", crate::helpers::PASSWORD)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let secret = stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("secret: "))
+        .expect("the secret is printed")
+        .to_owned();
+
+    let again = meritree()
+        .current_dir(dir.path())
+        .args(["admin", "create", "--email", "root@example.org"])
+        .env("MERITREE_ADMIN_PASSWORD", crate::helpers::PASSWORD)
+        .output()
+        .unwrap();
+    assert!(!again.status.success(), "the email is taken");
+
+    let mut child = meritree()
+        .current_dir(dir.path())
+        .env("MERITREE_SERVER__PORT", "0")
+        .env("MERITREE_LOG__FORMAT", "json")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let listening = std::io::BufRead::lines(std::io::BufReader::new(stdout))
+        .map_while(Result::ok)
+        .find(|line| line.contains("\"listening\""))
+        .unwrap();
+    let event: serde_json::Value = serde_json::from_str(&listening).unwrap();
+    let url = event["url"].as_str().unwrap().to_owned();
+
+    let client = reqwest::Client::new();
+    let login = |body: serde_json::Value| {
+        client
+            .post(format!("{url}/api/v1/auth/login"))
+            .json(&body)
+            .send()
+    };
+    let without = login(
+        serde_json::json!({ "email": "root@example.org", "password": crate::helpers::PASSWORD }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(crate::helpers::error_code(without).await, "totp_required");
+    let code = crate::helpers::totp_code(&secret, crate::helpers::unix_now());
+    let with = login(serde_json::json!({
+        "email": "root@example.org", "password": crate::helpers::PASSWORD, "totp_code": code
+    }))
+    .await
+    .unwrap();
+    assert_eq!(with.status(), 200);
+    let access = with
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .find_map(|v| v.to_str().unwrap().strip_prefix("mt_access="))
+        .and_then(|v| v.split(';').next())
+        .unwrap()
+        .to_owned();
+    let info: serde_json::Value = with.json().await.unwrap();
+    assert_eq!(info["account"]["role"], "admin");
+
+    let disable = client
+        .post(format!("{url}/api/v1/user/totp/disable"))
+        .bearer_auth(access)
+        .json(&serde_json::json!({ "code": "000000" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        crate::helpers::error_code(disable).await,
+        "totp_required_for_admins"
+    );
+
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}

@@ -287,3 +287,27 @@ impl TestApp {
         (response, session)
     }
 }
+
+/// The current code of a base32 TOTP secret, as an authenticator app shows it.
+pub fn totp_code(secret_base32: &str, at_unix: u64) -> String {
+    let mut bytes = Vec::new();
+    let (mut buffer, mut bits) = (0_u32, 0_u32);
+    for c in secret_base32.chars() {
+        let value = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567".find(c).expect("base32") as u32;
+        buffer = (buffer << 5) | value;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            bytes.push((buffer >> bits) as u8);
+        }
+    }
+    let value = meritree_core::totp::hotp(&bytes, meritree_core::totp::step(at_unix));
+    meritree_core::totp::format_code(value)
+}
+
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}

@@ -41,6 +41,18 @@ pub enum AuthError {
     TooManyKeys,
     #[error("no such API key")]
     NoSuchKey,
+    #[error("enter the code from your authenticator app")]
+    TotpRequired,
+    #[error("that code is wrong or was already used")]
+    InvalidTotp,
+    #[error("two-factor authentication is already on")]
+    TotpAlreadyEnabled,
+    #[error("two-factor authentication is not on")]
+    TotpNotEnabled,
+    #[error("admins must keep two-factor authentication on")]
+    TotpRequiredForAdmins,
+    #[error("no account has this email address")]
+    NoSuchAccount,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -64,7 +76,12 @@ impl AuthError {
             AuthError::EmailAlreadySet => ErrorCode::EmailAlreadySet,
             AuthError::InvalidKeyName(_) => ErrorCode::InvalidRequest,
             AuthError::TooManyKeys => ErrorCode::TooManyKeys,
-            AuthError::NoSuchKey => ErrorCode::NotFound,
+            AuthError::NoSuchKey | AuthError::NoSuchAccount => ErrorCode::NotFound,
+            AuthError::TotpRequired => ErrorCode::TotpRequired,
+            AuthError::InvalidTotp => ErrorCode::InvalidTotp,
+            AuthError::TotpAlreadyEnabled => ErrorCode::TotpAlreadyEnabled,
+            AuthError::TotpNotEnabled => ErrorCode::TotpNotEnabled,
+            AuthError::TotpRequiredForAdmins => ErrorCode::TotpRequiredForAdmins,
             AuthError::Store(StoreError::Query(_) | StoreError::Connect { .. }) => {
                 ErrorCode::DatabaseUnavailable
             }

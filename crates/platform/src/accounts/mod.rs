@@ -1,8 +1,10 @@
 //! Accounts: registration, password sign-in and password changes.
 
+pub mod admin;
 pub mod api_keys;
 mod error;
 pub mod password;
+pub mod totp;
 pub mod wallet;
 
 pub use error::AuthError;
@@ -53,6 +55,7 @@ impl Platform {
         &self,
         email: &str,
         password: &str,
+        totp_code: Option<&str>,
         user_agent: Option<&str>,
     ) -> Result<SignedIn, AuthError> {
         let account = match Email::parse(email) {
@@ -64,6 +67,7 @@ impl Platform {
             return Err(AuthError::InvalidCredentials);
         }
         let account = account.ok_or(AuthError::InvalidCredentials)?;
+        self.second_factor(&account, totp_code).await?;
         self.sign_in_as(account, user_agent).await
     }
 
@@ -123,6 +127,7 @@ pub(crate) fn view(account: AccountRecord) -> AccountView {
         id: account.id,
         email: account.email,
         wallet: account.wallet_address,
+        totp_enabled: account.totp_enabled_at.is_some(),
         created_at: account.created_at,
     }
 }

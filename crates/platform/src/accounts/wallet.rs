@@ -67,6 +67,7 @@ impl Platform {
         message: &str,
         signature: &str,
         site: &SiteOrigin,
+        totp_code: Option<&str>,
         user_agent: Option<&str>,
     ) -> Result<SignedIn, AuthError> {
         let wallet = self.prove_wallet(message, signature, site).await?;
@@ -102,6 +103,7 @@ impl Platform {
                 }
             }
         };
+        self.second_factor(&account, totp_code).await?;
         self.sign_in_as(account, user_agent).await
     }
 

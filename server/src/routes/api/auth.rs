@@ -37,6 +37,15 @@ struct Credentials {
     password: String,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Login {
+    email: String,
+    password: String,
+    /// Needed when the account has two-factor authentication on.
+    totp_code: Option<String>,
+}
+
 /// `POST /api/v1/auth/register`: creates an email + password account and
 /// signs it in (201, session cookies set).
 async fn register(
@@ -58,11 +67,16 @@ async fn register(
 async fn login(
     State(platform): State<Platform>,
     headers: HeaderMap,
-    ApiJson(body): ApiJson<Credentials>,
+    ApiJson(body): ApiJson<Login>,
 ) -> Result<impl IntoResponse, ApiError> {
     let cookie_policy = platform.cookie_policy();
     let signed_in = platform
-        .sign_in_with_password(&body.email, &body.password, user_agent(&headers))
+        .sign_in_with_password(
+            &body.email,
+            &body.password,
+            body.totp_code.as_deref(),
+            user_agent(&headers),
+        )
         .await?;
     Ok(session_response(cookie_policy, signed_in))
 }
@@ -84,6 +98,9 @@ pub(super) struct SignedMessage {
     pub message: String,
     /// 0x-prefixed hex.
     pub signature: String,
+    /// For sign-in to an account with two-factor authentication on.
+    #[serde(default)]
+    pub totp_code: Option<String>,
 }
 
 /// `POST /api/v1/auth/siwe/login`: signs in with a wallet-signed SIWE
@@ -97,7 +114,13 @@ async fn siwe_login(
     let cookie_policy = platform.cookie_policy();
     let site = site(&origins, &headers)?;
     let signed_in = platform
-        .sign_in_with_wallet(&body.message, &body.signature, &site, user_agent(&headers))
+        .sign_in_with_wallet(
+            &body.message,
+            &body.signature,
+            &site,
+            body.totp_code.as_deref(),
+            user_agent(&headers),
+        )
         .await?;
     Ok(session_response(cookie_policy, signed_in))
 }

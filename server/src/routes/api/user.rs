@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use meritree_core::accounts::{AccountView, ApiKeyView, CreatedApiKey};
+use meritree_platform::accounts::totp::TotpSetup;
 use meritree_platform::Platform;
 use serde::Deserialize;
 
@@ -24,6 +25,44 @@ pub fn router() -> Router<AppState> {
         .route("/email", post(add_email))
         .route("/api-keys", get(list_api_keys).post(create_api_key))
         .route("/api-keys/{id}", delete(revoke_api_key))
+        .route("/totp", post(begin_totp))
+        .route("/totp/confirm", post(confirm_totp))
+        .route("/totp/disable", post(disable_totp))
+}
+
+/// `POST /api/v1/user/totp`: starts two-factor enrolment; returns the secret
+/// and `otpauth://` URI once.
+async fn begin_totp(
+    State(platform): State<Platform>,
+    CurrentAccount(me): CurrentAccount,
+) -> Result<Json<TotpSetup>, ApiError> {
+    Ok(Json(platform.begin_totp(&me.account_id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TotpCode {
+    code: String,
+}
+
+/// `POST /api/v1/user/totp/confirm`: turns two-factor on with a first code.
+async fn confirm_totp(
+    State(platform): State<Platform>,
+    CurrentAccount(me): CurrentAccount,
+    ApiJson(body): ApiJson<TotpCode>,
+) -> Result<StatusCode, ApiError> {
+    platform.confirm_totp(&me.account_id, &body.code).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/user/totp/disable`: turns two-factor off (not for admins).
+async fn disable_totp(
+    State(platform): State<Platform>,
+    CurrentAccount(me): CurrentAccount,
+    ApiJson(body): ApiJson<TotpCode>,
+) -> Result<StatusCode, ApiError> {
+    platform.disable_totp(&me.account_id, &body.code).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `GET /api/v1/user/api-keys`: the account's live API keys (never the keys themselves).

@@ -1,0 +1,73 @@
+//! Operator actions from the command line: creating admins, changing roles.
+
+use meritree_core::accounts::{AccountView, Email, NewPassword, Role};
+use meritree_store::accounts::{self as store, NewAccount};
+use meritree_store::{totp as totp_store, StoreError};
+
+use super::totp::{new_enabled_secret, TotpSetup};
+use super::{password, view, AuthError};
+use crate::{clock, Platform};
+
+impl Platform {
+    /// Creates an admin account with TOTP already enabled; the setup is
+    /// returned once for the operator's authenticator app.
+    pub async fn create_admin(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> Result<(AccountView, TotpSetup), AuthError> {
+        let email = Email::parse(email).map_err(AuthError::InvalidEmail)?;
+        let password =
+            NewPassword::parse(password, Some(&email)).map_err(AuthError::WeakPassword)?;
+        let hash = password::hash(password.expose().to_owned()).await;
+        let now = clock::unix_secs();
+        let account = store::insert(
+            self.db(),
+            NewAccount {
+                id: &uuid::Uuid::new_v4().to_string(),
+                email: Some(email.as_str()),
+                password_hash: Some(&hash),
+                wallet_address: None,
+                role: Role::Admin.as_str(),
+                now,
+            },
+        )
+        .await
+        .map_err(|err| match err {
+            StoreError::Duplicate(_) => AuthError::EmailTaken,
+            other => other.into(),
+        })?;
+        let (secret, setup) = new_enabled_secret();
+        totp_store::enable_with_secret(self.db(), &account.id, &secret, now).await?;
+        tracing::info!(account = %account.id, "admin created");
+        let account = store::find_by_id(self.db(), &account.id)
+            .await?
+            .ok_or(AuthError::Unauthenticated)?;
+        Ok((view(account), setup(email.as_str())))
+    }
+
+    /// Gives the account with this email a role. Making an admin of an
+    /// account without TOTP enrols it and returns the setup.
+    pub async fn set_role(
+        &self,
+        email: &str,
+        role: Role,
+    ) -> Result<(AccountView, Option<TotpSetup>), AuthError> {
+        let email = Email::parse(email).map_err(AuthError::InvalidEmail)?;
+        let account = store::find_by_email(self.db(), email.as_str())
+            .await?
+            .ok_or(AuthError::NoSuchAccount)?;
+        let now = clock::unix_secs();
+        let mut setup = None;
+        if role == Role::Admin && account.totp_enabled_at.is_none() {
+            let (secret, make_setup) = new_enabled_secret();
+            totp_store::enable_with_secret(self.db(), &account.id, &secret, now).await?;
+            setup = Some(make_setup(email.as_str()));
+        }
+        store::set_role_by_email(self.db(), email.as_str(), role.as_str(), now).await?;
+        // A role change takes effect at the next sign-in.
+        meritree_store::sessions::revoke_account(self.db(), &account.id, None, now).await?;
+        tracing::info!(account = %account.id, role = role.as_str(), "role changed");
+        Ok((self.account(&account.id).await?, setup))
+    }
+}

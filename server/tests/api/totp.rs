@@ -1,0 +1,51 @@
+use meritree_core::accounts::AccountView;
+use meritree_platform::accounts::totp::TotpSetup;
+use meritree_store::{test_both_backends, Backend};
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::{error_code, spawn_app, totp_code, unix_now, Session, PASSWORD};
+
+test_both_backends! {
+    async fn two_factor_guards_sign_in_once_enabled(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let ann = app.register("ann@example.org").await;
+
+        let setup: TotpSetup = app.request(Method::POST, "/api/v1/user/totp", &ann)
+            .send().await.unwrap().json().await.unwrap();
+        assert!(setup.otpauth_uri.starts_with("otpauth://totp/Meritree:ann@example.org?secret="));
+
+        let wrong = app.request(Method::POST, "/api/v1/user/totp/confirm", &ann)
+            .json(&json!({ "code": "000000" })).send().await.unwrap();
+        assert_eq!(error_code(wrong).await, "invalid_totp");
+        // Until confirmed, sign-in needs no code.
+        let mut s = Session::default();
+        let login = json!({ "email": "ann@example.org", "password": PASSWORD });
+        assert_eq!(app.post_json("/api/v1/auth/login", &mut s, login.clone()).await.status(), 200);
+
+        // Enrolment is confirmed with the code of the previous step, so the
+        // current one is still fresh for the sign-in below.
+        let confirm_code = totp_code(&setup.secret, unix_now() - 30);
+        let confirmed = app.request(Method::POST, "/api/v1/user/totp/confirm", &ann)
+            .json(&json!({ "code": confirm_code })).send().await.unwrap();
+        assert_eq!(confirmed.status(), 204);
+        let me: AccountView = app.request(Method::GET, "/api/v1/user/me", &ann)
+            .send().await.unwrap().json().await.unwrap();
+        assert!(me.totp_enabled);
+
+        let missing = app.post_json("/api/v1/auth/login", &mut s, login.clone()).await;
+        assert_eq!(missing.status(), 401);
+        assert_eq!(error_code(missing).await, "totp_required");
+        let wrong = app.post_json("/api/v1/auth/login", &mut s,
+            json!({ "email": "ann@example.org", "password": PASSWORD, "totp_code": "12345x" })).await;
+        assert_eq!(error_code(wrong).await, "invalid_totp");
+
+        let code = totp_code(&setup.secret, unix_now());
+        let with_code = json!({ "email": "ann@example.org", "password": PASSWORD, "totp_code": code });
+        assert_eq!(app.post_json("/api/v1/auth/login", &mut s, with_code.clone()).await.status(), 200);
+        let replay = app.post_json("/api/v1/auth/login", &mut s, with_code).await;
+        assert_eq!(replay.status(), 401, "a code works once");
+        assert_eq!(error_code(replay).await, "invalid_totp");
+        app.stop().await;
+    }
+}
