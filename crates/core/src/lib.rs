@@ -10,6 +10,7 @@ pub mod eth;
 pub mod siwe;
 pub mod status;
 pub mod totp;
+pub mod wallet;
 
 pub use error_code::ErrorCode;
 
