@@ -22,6 +22,8 @@ pub struct Settings {
     pub server: ServerSettings,
     pub auth: AuthSettings,
     pub chain: ChainSettings,
+    pub rate_limits: RateLimitSettings,
+    pub cache: CacheSettings,
     pub storage: StorageSettings,
     pub log: LogSettings,
     pub site: SiteSettings,
@@ -40,6 +42,9 @@ pub struct ServerSettings {
     /// is the only origin allowed to make cookie-authenticated writes, and an
     /// `https` URL makes session cookies `Secure`.
     pub public_url: String,
+    /// Reverse proxies in front of the server that append to
+    /// `X-Forwarded-For`; 0 takes the TCP peer as the client.
+    pub trusted_proxy_hops: usize,
 }
 
 impl Default for ServerSettings {
@@ -49,6 +54,7 @@ impl Default for ServerSettings {
             port: 3000,
             shutdown_grace_secs: 10,
             public_url: String::new(),
+            trusted_proxy_hops: 0,
         }
     }
 }
@@ -80,6 +86,36 @@ impl AuthSettings {
             refresh_ttl_secs: i64::from(self.refresh_token_days.max(1)) * 86_400,
         }
     }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitSettings {
+    pub enabled: bool,
+    pub register_per_ip_per_hour: u32,
+    pub sign_in_per_ip_per_minute: u32,
+    pub nonce_per_ip_per_minute: u32,
+    pub api_per_account_per_minute: u32,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            register_per_ip_per_hour: 20,
+            sign_in_per_ip_per_minute: 30,
+            nonce_per_ip_per_minute: 30,
+            api_per_account_per_minute: 600,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheSettings {
+    /// `redis://host:port/db`: rate limits (and later pub-sub and the
+    /// response cache) shared by every instance. Empty: in process.
+    pub redis_url: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -5,7 +5,10 @@
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::FromRequest;
-use axum::http::StatusCode;
+use std::time::Duration;
+
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use meritree_core::ErrorCode;
@@ -16,6 +19,8 @@ use serde::Serialize;
 pub struct ApiError {
     code: ErrorCode,
     message: String,
+    /// Sent as `Retry-After` (whole seconds, rounded up).
+    retry_after: Option<Duration>,
 }
 
 impl ApiError {
@@ -23,7 +28,13 @@ impl ApiError {
         Self {
             code,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    pub fn with_retry_after(mut self, after: Duration) -> Self {
+        self.retry_after = Some(after);
+        self
     }
 
     pub fn code(&self) -> ErrorCode {
@@ -52,7 +63,14 @@ impl IntoResponse for ApiError {
                 message: &self.message,
             },
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let Some(after) = self.retry_after {
+            let secs = after.as_millis().div_ceil(1000).max(1);
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(secs as u64));
+        }
+        response
     }
 }
 

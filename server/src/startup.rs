@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use leptos::config::LeptosOptions;
+use meritree_platform::rate_limit::{RateLimitError, RateLimiter};
 use meritree_platform::sessions::cookies::CookiePolicy;
 use meritree_platform::{Platform, PlatformOptions};
 use meritree_store::{Database, StoreError};
@@ -13,6 +14,7 @@ use tokio::net::TcpListener;
 
 use crate::auth::csrf::OriginPolicy;
 use crate::configuration::Settings;
+use crate::rate_limit::Limits;
 use crate::routes::{self, AppState};
 
 /// The client bundle's name: `pkg/meritree.js`, `pkg/meritree_bg.wasm`,
@@ -30,6 +32,8 @@ pub enum StartupError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot use Redis: {0}")]
+    Redis(#[source] RateLimitError),
     #[error("server error: {0}")]
     Serve(#[source] std::io::Error),
 }
@@ -73,6 +77,10 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let db = connect_and_migrate(&settings).await?;
         let platform = Platform::start(db, platform_options(&settings)).await?;
+        let limiter = match settings.cache.redis_url.trim() {
+            "" => RateLimiter::in_memory(),
+            url => RateLimiter::redis(url).await.map_err(StartupError::Redis)?,
+        };
 
         let addr = SocketAddr::new(settings.server.host, settings.server.port);
         let listener = TcpListener::bind(addr)
@@ -93,6 +101,11 @@ impl Application {
             platform: platform.clone(),
             leptos_options,
             origin_policy: OriginPolicy::new(settings.server.public_url.trim()),
+            limits: Limits::new(
+                limiter,
+                settings.rate_limits.clone(),
+                settings.server.trusted_proxy_hops,
+            ),
         });
 
         Ok(Self {
@@ -119,7 +132,10 @@ impl Application {
         tracing::info!(%addr, url = %format!("http://{addr}"), "listening");
 
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let server = axum::serve(self.listener, service).with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: finishing in-flight requests");
             let _ = stopping_tx.send(());

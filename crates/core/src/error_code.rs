@@ -87,6 +87,8 @@ pub enum ErrorCode {
     TotpNotEnabled,
     /// Admins cannot turn two-factor authentication off.
     TotpRequiredForAdmins,
+    /// Too many requests: wait for `Retry-After` seconds.
+    RateLimited,
     /// The database did not answer; the request may be retried.
     DatabaseUnavailable,
     /// A fault on our side; details are in the server log, not the response.
@@ -94,7 +96,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 40] = [
+    pub const ALL: [ErrorCode; 41] = [
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::InvalidRequest,
@@ -133,6 +135,7 @@ impl ErrorCode {
         ErrorCode::TotpAlreadyEnabled,
         ErrorCode::TotpNotEnabled,
         ErrorCode::TotpRequiredForAdmins,
+        ErrorCode::RateLimited,
         ErrorCode::DatabaseUnavailable,
         ErrorCode::Internal,
     ];
@@ -178,6 +181,7 @@ impl ErrorCode {
             ErrorCode::TotpAlreadyEnabled => "totp_already_enabled",
             ErrorCode::TotpNotEnabled => "totp_not_enabled",
             ErrorCode::TotpRequiredForAdmins => "totp_required_for_admins",
+            ErrorCode::RateLimited => "rate_limited",
             ErrorCode::DatabaseUnavailable => "database_unavailable",
             ErrorCode::Internal => "internal",
         }
@@ -224,6 +228,7 @@ impl ErrorCode {
             ErrorCode::TotpAlreadyEnabled => 409,
             ErrorCode::TotpNotEnabled => 409,
             ErrorCode::TotpRequiredForAdmins => 409,
+            ErrorCode::RateLimited => 429,
             ErrorCode::DatabaseUnavailable => 503,
             ErrorCode::Internal => 500,
         }

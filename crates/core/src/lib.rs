@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod error_code;
 pub mod eth;
+pub mod rate_limit;
 pub mod siwe;
 pub mod status;
 pub mod totp;

@@ -7,6 +7,7 @@
 pub mod accounts;
 mod clock;
 pub mod principal;
+pub mod rate_limit;
 mod secret;
 pub mod sessions;
 pub mod status;

@@ -7,6 +7,7 @@ use meritree_platform::sessions::cookies;
 use meritree_platform::Platform;
 
 use crate::error::ApiError;
+use crate::rate_limit::{Limits, Rule};
 
 /// The account making the request: `Authorization: Bearer <API key or
 /// access token>`, else the `mt_access` cookie. Rejects with 401
@@ -19,6 +20,7 @@ impl<S> FromRequestParts<S> for CurrentAccount
 where
     S: Send + Sync,
     Platform: FromRef<S>,
+    Limits: FromRef<S>,
 {
     type Rejection = ApiError;
 
@@ -33,6 +35,9 @@ where
             .ok_or(AuthError::Unauthenticated)?;
         let principal = Platform::from_ref(state)
             .authenticate_bearer(token.trim())
+            .await?;
+        Limits::from_ref(state)
+            .check(Rule::Api, &principal.account_id)
             .await?;
         Ok(CurrentAccount(principal))
     }

@@ -14,6 +14,7 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use meritree_platform::Platform;
 
 use crate::auth::csrf::{self, OriginPolicy};
+use crate::rate_limit::{self, Limits};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeader;
@@ -25,6 +26,7 @@ pub struct AppState {
     pub platform: Platform,
     pub leptos_options: LeptosOptions,
     pub origin_policy: OriginPolicy,
+    pub limits: Limits,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -51,6 +53,11 @@ pub fn router(state: AppState) -> Router {
         // Files of the built client, else the app's 404 page.
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
+        ))
+        // Outermost first: CSRF, then per-IP limits.
+        .layer(middleware::from_fn_with_state(
+            state.limits.clone(),
+            rate_limit::per_ip,
         ))
         .layer(middleware::from_fn_with_state(
             state.origin_policy.clone(),

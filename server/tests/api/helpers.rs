@@ -49,6 +49,11 @@ impl TestApp {
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// Like [`spawn_app`], with settings changed by `configure` first.
+pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
     let db = TestDatabase::fresh(backend).await;
     let data_dir = tempfile::tempdir().expect("data dir");
 
@@ -61,6 +66,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
         DatabaseTarget::Postgres(url) => url.clone(),
     };
     settings.site.root = data_dir.path().join("site");
+    configure(&mut settings);
 
     let app = Application::build(settings).await.expect("build app");
     let addr = app.local_addr();

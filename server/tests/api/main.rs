@@ -8,5 +8,6 @@ mod errors;
 mod health;
 mod helpers;
 mod pages;
+mod rate_limits;
 mod totp;
 mod wallet;

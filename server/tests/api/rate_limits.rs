@@ -1,0 +1,98 @@
+use std::time::Duration;
+
+use meritree_store::{test_both_backends, Backend};
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::{error_code, spawn_app_with, Session, PASSWORD};
+
+const REDIS_URL_VAR: &str = "MERITREE_TEST_REDIS_URL";
+
+fn redis_url() -> String {
+    std::env::var(REDIS_URL_VAR).unwrap_or_else(|_| {
+        panic!("{REDIS_URL_VAR} is not set: run the tests through scripts/test")
+    })
+}
+
+async fn register(app: &crate::helpers::TestApp, n: usize) -> reqwest::Response {
+    app.post_json(
+        "/api/v1/auth/register",
+        &mut Session::default(),
+        json!({ "email": format!("user{n}@example.org"), "password": PASSWORD }),
+    )
+    .await
+}
+
+test_both_backends! {
+    async fn registrations_per_ip_are_limited_with_retry_after(backend: Backend) {
+        let app = spawn_app_with(backend, |s| s.rate_limits.register_per_ip_per_hour = 3).await;
+        for n in 0..3 {
+            assert_eq!(register(&app, n).await.status(), 201);
+        }
+        let refused = register(&app, 3).await;
+        assert_eq!(refused.status(), 429);
+        let retry_after: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=1200).contains(&retry_after), "{retry_after}");
+        assert_eq!(error_code(refused).await, "rate_limited");
+        app.stop().await;
+    }
+
+    async fn authenticated_requests_are_limited_per_account(backend: Backend) {
+        let app = spawn_app_with(backend, |s| s.rate_limits.api_per_account_per_minute = 5).await;
+        let ann = app.register("ann@example.org").await;
+        let bob = app.register("bob@example.org").await;
+        let me = |session: &Session| app.request(Method::GET, "/api/v1/user/me", session).send();
+        for _ in 0..5 {
+            assert_eq!(me(&ann).await.unwrap().status(), 200);
+        }
+        let refused = me(&ann).await.unwrap();
+        assert_eq!(refused.status(), 429);
+        assert_eq!(error_code(refused).await, "rate_limited");
+        assert_eq!(me(&bob).await.unwrap().status(), 200, "another account has its own allowance");
+        app.stop().await;
+    }
+}
+
+/// Two instances sharing Redis share one count; the window refills.
+#[tokio::test]
+async fn instances_sharing_redis_share_limits() {
+    let configure = |s: &mut server::configuration::Settings| {
+        s.cache.redis_url = redis_url();
+        // One a second, so the refill below takes a second, not minutes.
+        s.rate_limits.nonce_per_ip_per_minute = 60;
+    };
+    let first = spawn_app_with(Backend::Sqlite, configure).await;
+    let second = spawn_app_with(Backend::Sqlite, configure).await;
+    let nonce = |app: &crate::helpers::TestApp| {
+        app.request(Method::POST, "/api/v1/auth/siwe/nonce", &Session::default())
+            .send()
+    };
+    // Other tests may share this Redis and loopback IP: use up whatever is left.
+    let mut allowed = 0;
+    for _ in 0..70 {
+        if nonce(&first).await.unwrap().status() == 200 {
+            allowed += 1;
+        }
+    }
+    assert!((1..=62).contains(&allowed), "{allowed}");
+    let refused = nonce(&second).await.unwrap();
+    assert_eq!(
+        refused.status(),
+        429,
+        "the second instance sees the first one's requests"
+    );
+    let wait: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(wait <= 2, "one request refills in a second: {wait}");
+    tokio::time::sleep(Duration::from_secs(wait)).await;
+    assert_eq!(
+        nonce(&second).await.unwrap().status(),
+        200,
+        "after Retry-After it works again"
+    );
+    first.stop().await;
+    second.stop().await;
+}
