@@ -40,3 +40,21 @@ export async function openHydrated(browser, url) {
   await page.waitForSelector('body[data-hydrated="true"]', { timeout: 30_000 });
   return page;
 }
+
+/**
+ * Registers before/after hooks that start a fresh server and browser for the
+ * calling test file; returns an object whose `server` and `browser` are set
+ * once the hooks have run.
+ */
+export function withServerAndBrowser({ before, after }, startServer) {
+  const env = {};
+  before(async () => {
+    env.server = await startServer();
+    env.browser = await launchBrowser();
+  });
+  after(async () => {
+    await env.browser?.close();
+    await env.server?.stop();
+  });
+  return env;
+}

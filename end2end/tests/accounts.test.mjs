@@ -2,25 +2,14 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { startServer } from '../support/server.mjs';
-import { launchBrowser, openHydrated } from '../support/browser.mjs';
+import { openHydrated, withServerAndBrowser } from '../support/browser.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const env = withServerAndBrowser({ before, after }, startServer);
 
 const PASSWORD = 'correct horse battery staple';
 
 test('sign up with email, sign out, and sign back in', async () => {
-  const page = await openHydrated(browser, `${server.url}/sign-up`);
+  const page = await openHydrated(env.browser, `${env.server.url}/sign-up`);
 
   // The browser applies the server's rules while typing.
   await page.fill('input[name="email"]', 'not-an-email');
@@ -34,13 +23,13 @@ test('sign up with email, sign out, and sign back in', async () => {
   assert.equal(await page.textContent('[data-testid="password-error"]'), '');
 
   await page.click('button[type="submit"]');
-  await page.waitForURL(`${server.url}/account`);
+  await page.waitForURL(`${env.server.url}/account`);
   assert.equal(await page.textContent('[data-testid="account-email"]'), 'ann@example.org');
   await page.waitForSelector('[data-testid="header-account"]');
 
   // The session is an HttpOnly cookie: scripts cannot read it.
   assert.equal(await page.evaluate(() => document.cookie), '');
-  const cookies = await browser.context.cookies();
+  const cookies = await env.browser.context.cookies();
   assert.ok(cookies.some((c) => c.name === 'mt_access' && c.httpOnly));
 
   // A reload renders the account on the server from the cookie.
@@ -48,11 +37,11 @@ test('sign up with email, sign out, and sign back in', async () => {
   await page.waitForSelector('[data-testid="account-email"]');
 
   await page.click('[data-testid="sign-out"]');
-  await page.waitForURL(`${server.url}/`);
+  await page.waitForURL(`${env.server.url}/`);
   await page.waitForSelector('[data-testid="header-sign-in"]');
 
   // Signing up again with the same address is refused with the server's code.
-  await page.goto(`${server.url}/sign-up`);
+  await page.goto(`${env.server.url}/sign-up`);
   await page.waitForSelector('body[data-hydrated="true"]');
   await page.fill('input[name="email"]', 'ann@example.org');
   await page.fill('input[name="password"]', PASSWORD);
@@ -60,7 +49,7 @@ test('sign up with email, sign out, and sign back in', async () => {
   const error = await page.waitForSelector('[data-testid="server-error"]');
   assert.equal(await error.getAttribute('data-code'), 'email_taken');
 
-  await page.goto(`${server.url}/sign-in`);
+  await page.goto(`${env.server.url}/sign-in`);
   await page.waitForSelector('body[data-hydrated="true"]');
   await page.fill('input[name="email"]', 'ann@example.org');
   await page.fill('input[name="password"]', 'wrong password!');
@@ -70,7 +59,7 @@ test('sign up with email, sign out, and sign back in', async () => {
 
   await page.fill('input[name="password"]', PASSWORD);
   await page.click('button[type="submit"]');
-  await page.waitForURL(`${server.url}/account`);
+  await page.waitForURL(`${env.server.url}/account`);
   assert.equal(await page.textContent('[data-testid="account-email"]'), 'ann@example.org');
-  assert.deepEqual(browser.pageErrors, []);
+  assert.deepEqual(env.browser.pageErrors, []);
 });

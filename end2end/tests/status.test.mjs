@@ -2,23 +2,12 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { startServer } from '../support/server.mjs';
-import { launchBrowser, openHydrated } from '../support/browser.mjs';
+import { openHydrated, withServerAndBrowser } from '../support/browser.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const env = withServerAndBrowser({ before, after }, startServer);
 
 test('the status page hydrates and re-checks through the server', async () => {
-  const page = await openHydrated(browser, `${server.url}/status`);
+  const page = await openHydrated(env.browser, `${env.server.url}/status`);
 
   assert.equal(await page.textContent('[data-testid="overall"]'), 'up');
   assert.equal(await page.textContent('tr[data-component="Database"] td:nth-child(3)'), 'sqlite');
@@ -35,14 +24,14 @@ test('the status page hydrates and re-checks through the server', async () => {
   const after = Number(await page.getAttribute('[data-testid="checked-at"]', 'data-unix-ms'));
   assert.ok(after > before, `checked-at ${after} should be after ${before}`);
   assert.equal(await page.textContent('[data-testid="overall"]'), 'up');
-  assert.deepEqual(browser.pageErrors, []);
+  assert.deepEqual(env.browser.pageErrors, []);
 });
 
 test('client-side navigation from the landing page reaches the status page', async () => {
-  const page = await openHydrated(browser, `${server.url}/`);
+  const page = await openHydrated(env.browser, `${env.server.url}/`);
   await page.click('main a[href="/status"]');
   await page.waitForSelector('[data-testid="checked-at"]');
   assert.equal(new URL(page.url()).pathname, '/status');
   assert.equal(await page.title(), 'Status · Meritree');
-  assert.deepEqual(browser.pageErrors, []);
+  assert.deepEqual(env.browser.pageErrors, []);
 });

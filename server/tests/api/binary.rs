@@ -39,18 +39,18 @@ fn migrate_creates_the_embedded_database() {
     assert!(dir.path().join("data/meritree.db").is_file());
 }
 
-#[test]
-fn sigterm_stops_the_server_cleanly() {
-    let dir = tempfile::tempdir().unwrap();
+type LogLines = std::io::Lines<std::io::BufReader<std::process::ChildStdout>>;
+
+/// Starts `meritree serve` in `dir` on a free port and waits until it
+/// listens. Returns the process, its URL and the rest of its JSON log.
+fn serve_in(dir: &std::path::Path) -> (std::process::Child, String, LogLines) {
     let mut child = meritree()
-        .current_dir(dir.path())
+        .current_dir(dir)
         .env("MERITREE_SERVER__PORT", "0")
         .env("MERITREE_LOG__FORMAT", "json")
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-
-    // Wait for the "listening" line, then ask it to stop.
     let stdout = child.stdout.take().unwrap();
     let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
     let listening = lines
@@ -58,7 +58,19 @@ fn sigterm_stops_the_server_cleanly() {
         .map_while(Result::ok)
         .find(|line| line.contains("\"listening\""))
         .expect("the server logs where it listens");
-    assert!(listening.contains("127.0.0.1:"), "{listening}");
+    let event: serde_json::Value = serde_json::from_str(&listening).unwrap();
+    let url = event["url"]
+        .as_str()
+        .expect("the listening line names the URL")
+        .to_owned();
+    (child, url, lines)
+}
+
+#[test]
+fn sigterm_stops_the_server_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, url, lines) = serve_in(dir.path());
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
 
     let pid = child.id().to_string();
     assert!(Command::new("kill")
@@ -114,20 +126,7 @@ async fn an_admin_created_on_the_command_line_signs_in_with_two_factors() {
         .unwrap();
     assert!(!again.status.success(), "the email is taken");
 
-    let mut child = meritree()
-        .current_dir(dir.path())
-        .env("MERITREE_SERVER__PORT", "0")
-        .env("MERITREE_LOG__FORMAT", "json")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let listening = std::io::BufRead::lines(std::io::BufReader::new(stdout))
-        .map_while(Result::ok)
-        .find(|line| line.contains("\"listening\""))
-        .unwrap();
-    let event: serde_json::Value = serde_json::from_str(&listening).unwrap();
-    let url = event["url"].as_str().unwrap().to_owned();
+    let (mut child, url, _log) = serve_in(dir.path());
 
     let client = reqwest::Client::new();
     let login = |body: serde_json::Value| {
