@@ -8,6 +8,7 @@ pub mod components;
 pub mod pages;
 pub mod server_fns;
 pub mod session;
+pub mod wallet;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};

@@ -63,3 +63,41 @@ test('sign up with email, sign out, and sign back in', async () => {
   assert.equal(await page.textContent('[data-testid="account-email"]'), 'ann@example.org');
   assert.deepEqual(env.browser.pageErrors, []);
 });
+
+test('bind an embedded wallet, sign out, and sign back in with the wallet', async () => {
+  const page = await openHydrated(env.browser, `${env.server.url}/sign-up`);
+  await page.fill('input[name="email"]', 'bob@example.org');
+  await page.fill('input[name="password"]', PASSWORD);
+  await page.click('button[type="submit"]');
+  await page.waitForURL(`${env.server.url}/account`);
+  assert.equal(await page.textContent('[data-testid="account-wallet"]'), 'none bound');
+
+  // The key is made, sealed and stored in this browser, then bound by a signed SIWE message.
+  await page.fill('input[name="wallet_passphrase"]', 'wallet passphrase 42');
+  await page.click('[data-testid="create-wallet"]');
+  await page.waitForFunction(
+    () => document.querySelector('[data-testid="account-wallet"]')?.textContent.startsWith('0x'),
+    null,
+    { timeout: 60_000 },
+  );
+  const wallet = await page.textContent('[data-testid="account-wallet"]');
+  assert.match(wallet, /^0x[0-9a-fA-F]{40}$/);
+
+  await page.click('[data-testid="sign-out"]');
+  await page.waitForURL(`${env.server.url}/`);
+  await page.waitForSelector('[data-testid="header-sign-in"]');
+
+  await page.goto(`${env.server.url}/sign-in`);
+  await page.waitForSelector('body[data-hydrated="true"]');
+  await page.fill('input[name="wallet_passphrase"]', 'not the passphrase');
+  await page.click('[data-testid="wallet-sign-in"]');
+  const error = await page.waitForSelector('[data-testid="wallet-error"]', { timeout: 60_000 });
+  assert.match(await error.textContent(), /passphrase/);
+
+  await page.fill('input[name="wallet_passphrase"]', 'wallet passphrase 42');
+  await page.click('[data-testid="wallet-sign-in"]');
+  await page.waitForURL(`${env.server.url}/account`, { timeout: 60_000 });
+  assert.equal(await page.textContent('[data-testid="account-email"]'), 'bob@example.org');
+  assert.equal(await page.textContent('[data-testid="account-wallet"]'), wallet);
+  assert.deepEqual(env.browser.pageErrors, []);
+});

@@ -12,7 +12,7 @@ use meritree_platform::{Platform, PlatformOptions};
 use meritree_store::{Database, StoreError};
 use tokio::net::TcpListener;
 
-use crate::auth::csrf::OriginPolicy;
+use crate::auth::csrf::{origin_of, OriginPolicy};
 use crate::configuration::Settings;
 use crate::rate_limit::Limits;
 use crate::routes::{self, AppState};
@@ -54,6 +54,7 @@ pub fn platform_options(settings: &Settings) -> PlatformOptions {
             secure: settings.server.public_url.trim().starts_with("https://"),
         },
         chain_id: settings.chain.chain_id,
+        public_origin: origin_of(&settings.server.public_url),
     }
 }
 

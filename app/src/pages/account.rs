@@ -4,6 +4,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
 use meritree_core::accounts::AccountView;
 
+use crate::components::embedded_wallet::CreateEmbeddedWallet;
 use crate::server_fns::auth::SignOut;
 use crate::session::Session;
 
@@ -43,15 +44,19 @@ fn AccountDetails(account: AccountView) -> impl IntoView {
             navigate("/", Default::default());
         }
     });
+    let has_wallet = account.wallet.is_some();
     view! {
         <dl class="summary">
             <dt>"Email"</dt>
             <dd data-testid="account-email">{account.email.unwrap_or_else(|| "—".into())}</dd>
             <dt>"Wallet"</dt>
-            <dd>{account.wallet.unwrap_or_else(|| "none bound".into())}</dd>
+            <dd data-testid="account-wallet">{account.wallet.unwrap_or_else(|| "none bound".into())}</dd>
             <dt>"Role"</dt>
             <dd>{account.role.as_str()}</dd>
         </dl>
+        <Show when=move || !has_wallet>
+            <CreateEmbeddedWallet />
+        </Show>
         <ActionForm action=sign_out>
             <button type="submit" data-testid="sign-out">"Sign out"</button>
         </ActionForm>

@@ -5,6 +5,7 @@ use leptos_router::components::A;
 use crate::pages::sign_up::{signed_in_goes_to_account, ServerError};
 use meritree_core::ErrorCode;
 
+use crate::components::embedded_wallet::EmbeddedWalletSignIn;
 use crate::server_fns::auth::SignIn;
 
 /// `/sign-in`: sign in with email and password.
@@ -42,6 +43,7 @@ pub fn SignInPage() -> impl IntoView {
                 <ServerError result=sign_in.value() />
                 <button type="submit" disabled=move || sign_in.pending().get()>"Sign in"</button>
             </ActionForm>
+            <EmbeddedWalletSignIn />
             <p>"New here? " <A href="/sign-up">"Create an account"</A></p>
         </section>
     }

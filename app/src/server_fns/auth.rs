@@ -59,7 +59,7 @@ pub async fn current_account() -> Result<Option<AccountView>, AppError> {
 }
 
 #[cfg(feature = "ssr")]
-mod ssr {
+pub(crate) mod ssr {
     use http::header::USER_AGENT;
     use http::request::Parts;
     use http::HeaderMap;

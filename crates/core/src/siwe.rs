@@ -87,6 +87,18 @@ pub struct SiweMessage {
     pub resources: Option<Vec<String>>,
 }
 
+/// What the server hands a wallet so it can build the message it signs.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SiweChallenge {
+    pub nonce: String,
+    pub domain: String,
+    pub uri: String,
+    pub chain_id: u64,
+    pub statement: String,
+    /// Unix seconds after which the nonce is refused.
+    pub expires_at: i64,
+}
+
 /// What the server expects of a message, for [`SiweMessage::verify`].
 #[derive(Debug, Clone, Copy)]
 pub struct Expectations<'a> {

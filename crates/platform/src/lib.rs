@@ -27,6 +27,9 @@ pub struct PlatformOptions {
     pub cookies: CookiePolicy,
     /// The EIP-155 chain wallets sign in for (and settlement uses).
     pub chain_id: u64,
+    /// `scheme://host[:port]` people reach the platform at; `None` trusts
+    /// each request's `Host`.
+    pub public_origin: Option<String>,
 }
 
 impl Default for PlatformOptions {
@@ -36,6 +39,7 @@ impl Default for PlatformOptions {
             cookies: CookiePolicy::default(),
             // anvil's, the embedded default chain.
             chain_id: 31_337,
+            public_origin: None,
         }
     }
 }
@@ -54,6 +58,7 @@ struct Inner {
     sessions: SessionPolicy,
     cookie_policy: CookiePolicy,
     chain_id: u64,
+    public_origin: Option<String>,
 }
 
 impl Platform {
@@ -79,6 +84,7 @@ impl Platform {
                 sessions: options.sessions,
                 cookie_policy: options.cookies,
                 chain_id: options.chain_id,
+                public_origin: options.public_origin,
             }),
         })
     }

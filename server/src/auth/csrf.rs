@@ -16,7 +16,6 @@ use axum::http::{HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use meritree_core::ErrorCode;
-use meritree_platform::accounts::wallet::SiteOrigin;
 
 use crate::error::ApiError;
 use meritree_platform::sessions::cookies;
@@ -36,18 +35,9 @@ impl OriginPolicy {
         }
     }
 
-    /// The site a request was made to: the configured public URL, else the
-    /// request's `Host` over plain HTTP.
-    pub fn site(&self, headers: &HeaderMap) -> Option<SiteOrigin> {
-        let origin = match &self.public_origin {
-            Some(origin) => origin.clone(),
-            None => format!(
-                "http://{}",
-                headers.get(HOST)?.to_str().ok()?.to_ascii_lowercase()
-            ),
-        };
-        let domain = origin.split_once("://")?.1.to_owned();
-        Some(SiteOrigin { domain, origin })
+    /// `scheme://host[:port]` of the configured public URL, if any.
+    pub fn public_origin(&self) -> Option<&str> {
+        self.public_origin.as_deref()
     }
 
     fn allows(&self, origin: &str, headers: &HeaderMap) -> bool {
@@ -101,7 +91,7 @@ fn is_forged(policy: &OriginPolicy, method: &Method, headers: &HeaderMap) -> boo
 }
 
 /// `scheme://authority` of a URL, lower-cased; `None` if it is not one.
-fn origin_of(url: &str) -> Option<String> {
+pub fn origin_of(url: &str) -> Option<String> {
     let (scheme, rest) = url.trim().split_once("://")?;
     let authority = rest.split(['/', '?', '#']).next()?;
     let valid_scheme = scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https");

@@ -10,6 +10,7 @@ pub mod wallet;
 pub use error::AuthError;
 
 use meritree_core::accounts::{AccountView, Email, NewPassword, Role};
+use meritree_core::eth::{to_checksum, Address};
 use meritree_store::accounts::{self as store, AccountRecord, NewAccount};
 use meritree_store::{sessions, StoreError};
 
@@ -126,7 +127,13 @@ pub(crate) fn view(account: AccountRecord) -> AccountView {
         role: role_of(&account),
         id: account.id,
         email: account.email,
-        wallet: account.wallet_address,
+        // Stored lower-case for lookups; shown checksummed (EIP-55).
+        wallet: account.wallet_address.map(|stored| {
+            stored
+                .parse::<Address>()
+                .map(|address| to_checksum(&address))
+                .unwrap_or(stored)
+        }),
         totp_enabled: account.totp_enabled_at.is_some(),
         created_at: account.created_at,
     }

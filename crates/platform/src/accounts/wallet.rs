@@ -8,10 +8,10 @@
 
 use meritree_core::accounts::{AccountView, Email, NewPassword, Role};
 use meritree_core::eth::{parse_signature_hex, Address};
+pub use meritree_core::siwe::SiweChallenge;
 use meritree_core::siwe::{verify_signed_message, Expectations, SiweError};
 use meritree_store::accounts::{self as store, Binding, NewAccount};
 use meritree_store::{nonces, StoreError};
-use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::{password, AuthError};
@@ -32,19 +32,18 @@ pub struct SiteOrigin {
     pub origin: String,
 }
 
-/// Everything a wallet needs to build the message it signs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SiweChallenge {
-    pub nonce: String,
-    pub domain: String,
-    pub uri: String,
-    pub chain_id: u64,
-    pub statement: String,
-    /// Unix seconds after which the nonce is refused.
-    pub expires_at: i64,
-}
-
 impl Platform {
+    /// The site a request was made to: the configured public URL, else the
+    /// request's `Host` over plain HTTP.
+    pub fn site(&self, host_header: Option<&str>) -> Option<SiteOrigin> {
+        let origin = match &self.inner.public_origin {
+            Some(origin) => origin.clone(),
+            None => format!("http://{}", host_header?.trim().to_ascii_lowercase()),
+        };
+        let domain = origin.split_once("://")?.1.to_owned();
+        (!domain.is_empty()).then_some(SiteOrigin { domain, origin })
+    }
+
     /// Issues a single-use nonce and the fields the message must carry.
     pub async fn siwe_challenge(&self, site: &SiteOrigin) -> Result<SiweChallenge, AuthError> {
         let nonce = alphanumeric_nonce();

@@ -1,7 +1,7 @@
 //! `/api/v1/auth`: sign-up, sign-in, session refresh, sign-out.
 
 use axum::extract::State;
-use axum::http::header::USER_AGENT;
+use axum::http::header::{HOST, USER_AGENT};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::post;
@@ -14,7 +14,6 @@ use meritree_platform::sessions::SignedIn;
 use meritree_platform::Platform;
 use serde::Deserialize;
 
-use crate::auth::csrf::OriginPolicy;
 use crate::auth::CurrentAccount;
 use crate::error::{ApiError, ApiJson};
 use crate::routes::AppState;
@@ -85,10 +84,9 @@ async fn login(
 /// Sign-In With Ethereum message for this site must carry.
 async fn siwe_nonce(
     State(platform): State<Platform>,
-    State(origins): State<OriginPolicy>,
     headers: HeaderMap,
 ) -> Result<Json<SiweChallenge>, ApiError> {
-    let site = site(&origins, &headers)?;
+    let site = site(&platform, &headers)?;
     Ok(Json(platform.siwe_challenge(&site).await?))
 }
 
@@ -107,12 +105,11 @@ pub(super) struct SignedMessage {
 /// message; the first sign-in of a wallet creates its account.
 async fn siwe_login(
     State(platform): State<Platform>,
-    State(origins): State<OriginPolicy>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<SignedMessage>,
 ) -> Result<impl IntoResponse, ApiError> {
     let cookie_policy = platform.cookie_policy();
-    let site = site(&origins, &headers)?;
+    let site = site(&platform, &headers)?;
     let signed_in = platform
         .sign_in_with_wallet(
             &body.message,
@@ -126,9 +123,10 @@ async fn siwe_login(
 }
 
 /// The site the request was made to, which a SIWE message must name.
-pub(super) fn site(origins: &OriginPolicy, headers: &HeaderMap) -> Result<SiteOrigin, ApiError> {
-    origins
-        .site(headers)
+pub(super) fn site(platform: &Platform, headers: &HeaderMap) -> Result<SiteOrigin, ApiError> {
+    let host = headers.get(HOST).and_then(|h| h.to_str().ok());
+    platform
+        .site(host)
         .ok_or_else(|| ApiError::new(ErrorCode::InvalidRequest, "the request has no Host header"))
 }
 

@@ -12,7 +12,6 @@ use meritree_platform::Platform;
 use serde::Deserialize;
 
 use super::auth::{site, SignedMessage};
-use crate::auth::csrf::OriginPolicy;
 use crate::auth::CurrentAccount;
 use crate::error::{ApiError, ApiJson};
 use crate::routes::AppState;
@@ -104,12 +103,11 @@ async fn revoke_api_key(
 /// message (nonce from `/api/v1/auth/siwe/nonce`) to this account.
 async fn bind_wallet(
     State(platform): State<Platform>,
-    State(origins): State<OriginPolicy>,
     CurrentAccount(me): CurrentAccount,
     headers: HeaderMap,
     ApiJson(body): ApiJson<SignedMessage>,
 ) -> Result<Json<AccountView>, ApiError> {
-    let site = site(&origins, &headers)?;
+    let site = site(&platform, &headers)?;
     let account = platform
         .bind_wallet(&me.account_id, &body.message, &body.signature, &site)
         .await?;
