@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { startServer } from '../support/server.mjs';
-import { openHydrated, withServerAndBrowser } from '../support/browser.mjs';
+import { launchBrowser, openHydrated, withServerAndBrowser } from '../support/browser.mjs';
 
 const env = withServerAndBrowser({ before, after }, startServer);
 
@@ -100,4 +100,41 @@ test('bind an embedded wallet, sign out, and sign back in with the wallet', asyn
   assert.equal(await page.textContent('[data-testid="account-email"]'), 'bob@example.org');
   assert.equal(await page.textContent('[data-testid="account-wallet"]'), wallet);
   assert.deepEqual(env.browser.pageErrors, []);
+});
+
+test('a wallet backup moves to another browser and signs in there', async () => {
+  const page = await openHydrated(env.browser, `${env.server.url}/sign-up`);
+  await page.fill('input[name="email"]', 'carol@example.org');
+  await page.fill('input[name="password"]', PASSWORD);
+  await page.click('button[type="submit"]');
+  await page.waitForURL(`${env.server.url}/account`);
+  await page.fill('input[name="wallet_passphrase"]', 'carol wallet passphrase');
+  await page.click('[data-testid="create-wallet"]');
+  await page.waitForSelector('[data-testid="export-wallet"]', { timeout: 60_000 });
+  const wallet = await page.textContent('[data-testid="account-wallet"]');
+  await page.click('[data-testid="export-wallet"]');
+  const backup = await (await page.waitForSelector('[data-testid="wallet-backup"]')).inputValue();
+  assert.equal(JSON.parse(backup).address, wallet);
+
+  // A second browser profile: no cookies, empty IndexedDB.
+  const other = await launchBrowser();
+  try {
+    const fresh = await openHydrated(other, `${env.server.url}/sign-in`);
+    await fresh.click('summary');
+    await fresh.fill('textarea[name="wallet_backup"]', backup);
+    await fresh.fill('input[name="backup_passphrase"]', 'wrong passphrase!!');
+    await fresh.click('[data-testid="import-wallet"]');
+    await fresh.waitForSelector('[data-testid="wallet-error"]', { timeout: 60_000 });
+    await fresh.fill('input[name="backup_passphrase"]', 'carol wallet passphrase');
+    await fresh.click('[data-testid="import-wallet"]');
+    await fresh.waitForSelector('[data-testid="imported-wallet"]', { timeout: 60_000 });
+
+    await fresh.fill('input[name="wallet_passphrase"]', 'carol wallet passphrase');
+    await fresh.click('[data-testid="wallet-sign-in"]');
+    await fresh.waitForURL(`${env.server.url}/account`, { timeout: 60_000 });
+    assert.equal(await fresh.textContent('[data-testid="account-email"]'), 'carol@example.org');
+    assert.deepEqual(other.pageErrors, []);
+  } finally {
+    await other.close();
+  }
 });

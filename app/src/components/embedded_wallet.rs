@@ -1,6 +1,8 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 
+use meritree_core::encoding::percent_encode;
+
 use crate::session::Session;
 use crate::wallet;
 
@@ -71,6 +73,66 @@ pub fn EmbeddedWalletSignIn() -> impl IntoView {
                 <WalletError result=sign_in.value() />
             </form>
         </section>
+    }
+}
+
+/// On the account page of an account with a wallet: the backup of this
+/// browser's wallet (sealed; the passphrase is still needed to use it).
+#[component]
+pub fn BackUpEmbeddedWallet() -> impl IntoView {
+    let export = Action::new_local(|_: &()| wallet::export_backup());
+    let backup = move || export.value().get().and_then(Result::ok);
+    view! {
+        <section class="wallet-box">
+            <h2>"Wallet backup"</h2>
+            <button type="button" data-testid="export-wallet" on:click=move |_| { export.dispatch(()); }>
+                "Show this browser's wallet backup"
+            </button>
+            <Show when=move || backup().is_some()>
+                <p>"Keep this somewhere safe. It is encrypted: you also need your passphrase."</p>
+                <textarea readonly rows="8" data-testid="wallet-backup">{move || backup().unwrap_or_default()}</textarea>
+                <a download="meritree-wallet.json"
+                    href=move || format!("data:application/json;charset=utf-8,{}", percent_encode(&backup().unwrap_or_default()))>
+                    "Download"
+                </a>
+            </Show>
+            <WalletError result=export.value() />
+        </section>
+    }
+}
+
+/// On the sign-in page: bring a wallet backup into this browser.
+#[component]
+pub fn ImportEmbeddedWallet() -> impl IntoView {
+    let (backup, set_backup) = signal(String::new());
+    let (passphrase, set_passphrase) = signal(String::new());
+    let import = Action::new_local(|(json, passphrase): &(String, String)| {
+        wallet::import_backup(json.clone(), passphrase.clone())
+    });
+    view! {
+        <details class="wallet-box">
+            <summary>"Import a wallet backup"</summary>
+            <form class="form" on:submit=move |ev| {
+                ev.prevent_default();
+                import.dispatch((backup.get(), passphrase.get()));
+            }>
+                <label>
+                    "Backup"
+                    <textarea name="wallet_backup" rows="6" required
+                        on:input=move |ev| set_backup.set(event_target_value(&ev))></textarea>
+                </label>
+                <label>
+                    "Its passphrase"
+                    <input type="password" name="backup_passphrase" required
+                        on:input=move |ev| set_passphrase.set(event_target_value(&ev)) />
+                </label>
+                <button type="submit" data-testid="import-wallet">"Import"</button>
+                {move || import.value().get().and_then(Result::ok).map(|address| view! {
+                    <p data-testid="imported-wallet">"Imported " {address} ". You can now sign in with it."</p>
+                })}
+                <WalletError result=import.value() />
+            </form>
+        </details>
     }
 }
 

@@ -4,7 +4,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
 use meritree_core::accounts::AccountView;
 
-use crate::components::embedded_wallet::CreateEmbeddedWallet;
+use crate::components::embedded_wallet::{BackUpEmbeddedWallet, CreateEmbeddedWallet};
 use crate::server_fns::auth::SignOut;
 use crate::session::Session;
 
@@ -54,7 +54,7 @@ fn AccountDetails(account: AccountView) -> impl IntoView {
             <dt>"Role"</dt>
             <dd>{account.role.as_str()}</dd>
         </dl>
-        <Show when=move || !has_wallet>
+        <Show when=move || !has_wallet fallback=|| view! { <BackUpEmbeddedWallet /> }>
             <CreateEmbeddedWallet />
         </Show>
         <ActionForm action=sign_out>

@@ -5,7 +5,7 @@ use leptos_router::components::A;
 use crate::pages::sign_up::{signed_in_goes_to_account, ServerError};
 use meritree_core::ErrorCode;
 
-use crate::components::embedded_wallet::EmbeddedWalletSignIn;
+use crate::components::embedded_wallet::{EmbeddedWalletSignIn, ImportEmbeddedWallet};
 use crate::server_fns::auth::SignIn;
 
 /// `/sign-in`: sign in with email and password.
@@ -44,6 +44,7 @@ pub fn SignInPage() -> impl IntoView {
                 <button type="submit" disabled=move || sign_in.pending().get()>"Sign in"</button>
             </ActionForm>
             <EmbeddedWalletSignIn />
+            <ImportEmbeddedWallet />
             <p>"New here? " <A href="/sign-up">"Create an account"</A></p>
         </section>
     }

@@ -49,6 +49,22 @@ pub async fn sign_in(passphrase: String) -> Result<SessionInfo, String> {
         .map_err(|e| e.message)
 }
 
+/// The stored vault as backup JSON (still sealed by the passphrase).
+pub async fn export_backup() -> Result<String, String> {
+    Ok(load_vault()
+        .await?
+        .ok_or("there is no wallet in this browser")?
+        .to_json())
+}
+
+/// Stores a backup in this browser after checking the passphrase opens it.
+pub async fn import_backup(json: String, passphrase: String) -> Result<String, String> {
+    let vault = Vault::from_json(json.trim()).map_err(|e| e.to_string())?;
+    vault.open(&passphrase).map_err(|e| e.to_string())?;
+    store_vault(&vault).await?;
+    Ok(vault.address)
+}
+
 /// Fetches a nonce, builds the SIWE message for it and signs it.
 async fn sign_challenge(key: &WalletKey) -> Result<(String, String), String> {
     let challenge = request_siwe_challenge().await.map_err(|e| e.message)?;

@@ -38,5 +38,30 @@ pub async fn sign_in(passphrase: String) -> Result<SessionInfo, String> {
     }
 }
 
+/// This browser's wallet as backup JSON, still sealed by its passphrase.
+pub async fn export_backup() -> Result<String, String> {
+    #[cfg(feature = "hydrate")]
+    {
+        browser::export_backup().await
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        Err(NEEDS_BROWSER.into())
+    }
+}
+
+/// Puts a backup into this browser once `passphrase` opens it; returns its address.
+pub async fn import_backup(json: String, passphrase: String) -> Result<String, String> {
+    #[cfg(feature = "hydrate")]
+    {
+        browser::import_backup(json, passphrase).await
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = (json, passphrase);
+        Err(NEEDS_BROWSER.into())
+    }
+}
+
 #[cfg(not(feature = "hydrate"))]
 const NEEDS_BROWSER: &str = "the wallet works once the page has loaded";

@@ -4,6 +4,8 @@
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 
+use crate::encoding::percent_encode;
+
 pub const STEP_SECS: u64 = 30;
 pub const DIGITS: u32 = 6;
 /// Codes from one step before or after are accepted: phone clocks drift and
@@ -73,23 +75,12 @@ pub fn base32(bytes: &[u8]) -> String {
 
 /// The `otpauth://` URI an authenticator app scans as a QR code.
 pub fn otpauth_uri(issuer: &str, account: &str, secret: &[u8]) -> String {
-    let label = format!("{}:{}", percent(issuer), percent(account));
+    let label = format!("{}:{}", percent_encode(issuer), percent_encode(account));
     format!(
         "otpauth://totp/{label}?secret={}&issuer={}&algorithm=SHA1&digits={DIGITS}&period={STEP_SECS}",
         base32(secret),
-        percent(issuer)
+        percent_encode(issuer)
     )
-}
-
-fn percent(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'@' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -163,7 +154,7 @@ mod tests {
         let uri = otpauth_uri("Meritree", "ann lee@example.org", b"12345");
         assert_eq!(
             uri,
-            "otpauth://totp/Meritree:ann%20lee@example.org?secret=GEZDGNBV&issuer=Meritree&algorithm=SHA1&digits=6&period=30"
+            "otpauth://totp/Meritree:ann%20lee%40example.org?secret=GEZDGNBV&issuer=Meritree&algorithm=SHA1&digits=6&period=30"
         );
     }
 }

@@ -13,7 +13,7 @@ test_both_backends! {
 
         let setup: TotpSetup = app.request(Method::POST, "/api/v1/user/totp", &ann)
             .send().await.unwrap().json().await.unwrap();
-        assert!(setup.otpauth_uri.starts_with("otpauth://totp/Meritree:ann@example.org?secret="));
+        assert!(setup.otpauth_uri.starts_with("otpauth://totp/Meritree:ann%40example.org?secret="));
 
         let wrong = app.request(Method::POST, "/api/v1/user/totp/confirm", &ann)
             .json(&json!({ "code": "000000" })).send().await.unwrap();
