@@ -1,7 +1,7 @@
 //! Accounts: who can sign in, and how.
 
 use crate::error::duplicate_on;
-use crate::{with_pool, Database, StoreError};
+use crate::{execute, with_pool, Database, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct AccountRecord {
@@ -81,15 +81,7 @@ pub async fn bind_wallet(
     wallet: &str,
     now: i64,
 ) -> Result<Binding, StoreError> {
-    let updated = with_pool!(db, pool => sqlx::query(
-            "UPDATE accounts SET wallet_address = $2, updated_at = $3              WHERE id = $1 AND wallet_address IS NULL",
-        )
-        .bind(id)
-        .bind(wallet)
-        .bind(now)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))
+    let updated = execute!(db, "UPDATE accounts SET wallet_address = $2, updated_at = $3              WHERE id = $1 AND wallet_address IS NULL", id, wallet, now)
     .map_err(|e| duplicate_on(e, &["wallet_address"]))?;
     Ok(if updated == 1 {
         Binding::Bound
@@ -101,14 +93,7 @@ pub async fn bind_wallet(
 /// Removes the wallet from an account that can still sign in with a
 /// password. False when it has no wallet or no password.
 pub async fn unbind_wallet(db: &Database, id: &str, now: i64) -> Result<bool, StoreError> {
-    let updated = with_pool!(db, pool => sqlx::query(
-            "UPDATE accounts SET wallet_address = NULL, updated_at = $2              WHERE id = $1 AND wallet_address IS NOT NULL                AND email IS NOT NULL AND password_hash IS NOT NULL",
-        )
-        .bind(id)
-        .bind(now)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
+    let updated = execute!(db, "UPDATE accounts SET wallet_address = NULL, updated_at = $2              WHERE id = $1 AND wallet_address IS NOT NULL                AND email IS NOT NULL AND password_hash IS NOT NULL", id, now)?;
     Ok(updated == 1)
 }
 
@@ -122,16 +107,7 @@ pub async fn add_email_login(
     password_hash: &str,
     now: i64,
 ) -> Result<bool, StoreError> {
-    let updated = with_pool!(db, pool => sqlx::query(
-            "UPDATE accounts SET email = $2, password_hash = $3, updated_at = $4              WHERE id = $1 AND email IS NULL",
-        )
-        .bind(id)
-        .bind(email)
-        .bind(password_hash)
-        .bind(now)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))
+    let updated = execute!(db, "UPDATE accounts SET email = $2, password_hash = $3, updated_at = $4              WHERE id = $1 AND email IS NULL", id, email, password_hash, now)
     .map_err(|e| duplicate_on(e, &["email"]))?;
     Ok(updated == 1)
 }
@@ -143,15 +119,13 @@ pub async fn set_role_by_email(
     role: &str,
     now: i64,
 ) -> Result<bool, StoreError> {
-    let updated = with_pool!(db, pool => sqlx::query(
-            "UPDATE accounts SET role = $2, updated_at = $3 WHERE email = $1",
-        )
-        .bind(email)
-        .bind(role)
-        .bind(now)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
+    let updated = execute!(
+        db,
+        "UPDATE accounts SET role = $2, updated_at = $3 WHERE email = $1",
+        email,
+        role,
+        now
+    )?;
     Ok(updated == 1)
 }
 
@@ -162,14 +136,12 @@ pub async fn set_password_hash(
     password_hash: &str,
     now: i64,
 ) -> Result<bool, StoreError> {
-    let done = with_pool!(db, pool => sqlx::query(
-            "UPDATE accounts SET password_hash = $2, updated_at = $3 WHERE id = $1",
-        )
-        .bind(id)
-        .bind(password_hash)
-        .bind(now)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
+    let done = execute!(
+        db,
+        "UPDATE accounts SET password_hash = $2, updated_at = $3 WHERE id = $1",
+        id,
+        password_hash,
+        now
+    )?;
     Ok(done == 1)
 }

@@ -1,6 +1,6 @@
 //! API keys, stored as hashes.
 
-use crate::{with_pool, Database, StoreError};
+use crate::{execute, with_pool, Database, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ApiKeyRecord {
@@ -55,16 +55,14 @@ pub async fn revoke(
     id: &str,
     now: i64,
 ) -> Result<bool, StoreError> {
-    let revoked = with_pool!(db, pool => sqlx::query(
-            "UPDATE api_keys SET revoked_at = $3 \
+    let revoked = execute!(
+        db,
+        "UPDATE api_keys SET revoked_at = $3 \
              WHERE id = $1 AND account_id = $2 AND revoked_at IS NULL",
-        )
-        .bind(id)
-        .bind(account_id)
-        .bind(now)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
+        id,
+        account_id,
+        now
+    )?;
     Ok(revoked == 1)
 }
 
@@ -91,12 +89,13 @@ pub async fn authenticate(
     };
     // At most one write a minute per key: usage is for people, not billing.
     if key.last_used_at.is_none_or(|t| now - t >= 60) {
-        with_pool!(db, pool => sqlx::query("UPDATE api_keys SET last_used_at = $2 WHERE id = $1")
-            .bind(&key.id)
-            .bind(now)
-            .execute(pool)
-            .await
-            .map(drop))?;
+        execute!(
+            db,
+            "UPDATE api_keys SET last_used_at = $2 WHERE id = $1",
+            &key.id,
+            now
+        )
+        .map(drop)?;
         key.last_used_at = Some(now);
     }
     Ok(Some((key, role)))

@@ -22,6 +22,19 @@ macro_rules! with_pool {
     };
 }
 
+/// Runs one statement with its binds on whichever backend `$db` is;
+/// evaluates to `Result<u64, sqlx::Error>`, the number of rows affected.
+#[macro_export]
+macro_rules! execute {
+    ($db:expr, $sql:expr $(, $bind:expr)* $(,)?) => {
+        $crate::with_pool!($db, pool => sqlx::query($sql)
+            $(.bind($bind))*
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))
+    };
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -154,7 +167,7 @@ impl Database {
     /// Round-trips a trivial query; returns how long it took.
     pub async fn ping(&self) -> Result<Duration, StoreError> {
         let started = Instant::now();
-        with_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(drop))?;
+        execute!(self, "SELECT 1").map(drop)?;
         Ok(started.elapsed())
     }
 

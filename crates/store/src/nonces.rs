@@ -1,6 +1,6 @@
 //! Single-use nonces for Sign-In With Ethereum.
 
-use crate::{with_pool, Database, StoreError};
+use crate::{execute, with_pool, Database, StoreError};
 
 /// Stores a freshly issued nonce and drops long-expired ones.
 pub async fn issue(
@@ -28,14 +28,12 @@ pub async fn issue(
 /// Marks the nonce used. True only for the first use of an issued,
 /// unexpired nonce; concurrent uses see exactly one `true`.
 pub async fn consume(db: &Database, nonce: &str, now: i64) -> Result<bool, StoreError> {
-    let used = with_pool!(db, pool => sqlx::query(
-            "UPDATE siwe_nonces SET used_at = $2 \
+    let used = execute!(
+        db,
+        "UPDATE siwe_nonces SET used_at = $2 \
              WHERE nonce = $1 AND used_at IS NULL AND expires_at > $2",
-        )
-        .bind(nonce)
-        .bind(now)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
+        nonce,
+        now
+    )?;
     Ok(used == 1)
 }

@@ -1,6 +1,6 @@
 //! Refresh tokens, stored as hashes, grouped in families (one per sign-in).
 
-use crate::{with_pool, Database, StoreError};
+use crate::{execute, with_pool, Database, StoreError};
 
 pub struct NewRefreshToken<'a> {
     pub token_hash: &'a str,
@@ -30,20 +30,19 @@ pub enum Rotation {
 }
 
 pub async fn insert(db: &Database, token: NewRefreshToken<'_>) -> Result<(), StoreError> {
-    with_pool!(db, pool => sqlx::query(
-            "INSERT INTO refresh_tokens \
+    execute!(
+        db,
+        "INSERT INTO refresh_tokens \
              (token_hash, family_id, account_id, user_agent, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(token.token_hash)
-        .bind(token.family_id)
-        .bind(token.account_id)
-        .bind(token.user_agent)
-        .bind(token.now)
-        .bind(token.expires_at)
-        .execute(pool)
-        .await
-        .map(drop))?;
+        token.token_hash,
+        token.family_id,
+        token.account_id,
+        token.user_agent,
+        token.now,
+        token.expires_at
+    )
+    .map(drop)?;
     Ok(())
 }
 
@@ -114,14 +113,12 @@ pub async fn rotate(
 
 /// Ends one sign-in (all tokens of the family). Returns how many were live.
 pub async fn revoke_family(db: &Database, family_id: &str, now: i64) -> Result<u64, StoreError> {
-    Ok(with_pool!(db, pool => sqlx::query(
-            "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL",
-        )
-        .bind(family_id)
-        .bind(now)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?)
+    Ok(execute!(
+        db,
+        "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL",
+        family_id,
+        now
+    )?)
 }
 
 /// Ends every sign-in of an account except `keep_family` (if any).
@@ -131,16 +128,14 @@ pub async fn revoke_account(
     keep_family: Option<&str>,
     now: i64,
 ) -> Result<u64, StoreError> {
-    Ok(with_pool!(db, pool => sqlx::query(
-            "UPDATE refresh_tokens SET revoked_at = $3 \
+    Ok(execute!(
+        db,
+        "UPDATE refresh_tokens SET revoked_at = $3 \
              WHERE account_id = $1 AND revoked_at IS NULL AND family_id <> COALESCE($2, '')",
-        )
-        .bind(account_id)
-        .bind(keep_family)
-        .bind(now)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?)
+        account_id,
+        keep_family,
+        now
+    )?)
 }
 
 /// The family a refresh token belongs to, if the token exists.

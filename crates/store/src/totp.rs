@@ -1,6 +1,6 @@
 //! Accounts' TOTP second factor.
 
-use crate::{with_pool, Database, StoreError};
+use crate::{execute, with_pool, Database, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct TotpState {
@@ -24,15 +24,13 @@ pub async fn begin_enrolment(
     account_id: &str,
     secret: &[u8],
 ) -> Result<bool, StoreError> {
-    let updated = with_pool!(db, pool => sqlx::query(
-            "UPDATE accounts SET totp_secret = $2, totp_last_step = NULL \
+    let updated = execute!(
+        db,
+        "UPDATE accounts SET totp_secret = $2, totp_last_step = NULL \
              WHERE id = $1 AND totp_enabled_at IS NULL",
-        )
-        .bind(account_id)
-        .bind(secret)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
+        account_id,
+        secret
+    )?;
     Ok(updated == 1)
 }
 
@@ -43,16 +41,14 @@ pub async fn enable(
     step: i64,
     now: i64,
 ) -> Result<bool, StoreError> {
-    let updated = with_pool!(db, pool => sqlx::query(
-            "UPDATE accounts SET totp_enabled_at = $3, totp_last_step = $2 \
+    let updated = execute!(
+        db,
+        "UPDATE accounts SET totp_enabled_at = $3, totp_last_step = $2 \
              WHERE id = $1 AND totp_secret IS NOT NULL AND totp_enabled_at IS NULL",
-        )
-        .bind(account_id)
-        .bind(step)
-        .bind(now)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
+        account_id,
+        step,
+        now
+    )?;
     Ok(updated == 1)
 }
 
@@ -63,41 +59,30 @@ pub async fn enable_with_secret(
     secret: &[u8],
     now: i64,
 ) -> Result<(), StoreError> {
-    with_pool!(db, pool => sqlx::query(
-            "UPDATE accounts SET totp_secret = $2, totp_enabled_at = $3, totp_last_step = NULL WHERE id = $1",
-        )
-        .bind(account_id)
-        .bind(secret)
-        .bind(now)
-        .execute(pool)
-        .await
-        .map(drop))?;
+    execute!(db, "UPDATE accounts SET totp_secret = $2, totp_enabled_at = $3, totp_last_step = NULL WHERE id = $1", account_id, secret, now).map(drop)?;
     Ok(())
 }
 
 pub async fn disable(db: &Database, account_id: &str) -> Result<(), StoreError> {
-    with_pool!(db, pool => sqlx::query(
-            "UPDATE accounts SET totp_secret = NULL, totp_enabled_at = NULL, totp_last_step = NULL \
+    execute!(
+        db,
+        "UPDATE accounts SET totp_secret = NULL, totp_enabled_at = NULL, totp_last_step = NULL \
              WHERE id = $1",
-        )
-        .bind(account_id)
-        .execute(pool)
-        .await
-        .map(drop))?;
+        account_id
+    )
+    .map(drop)?;
     Ok(())
 }
 
 /// Records that the code of `step` was used. False if that step (or a later
 /// one) was used already: of two concurrent uses of one code, one wins.
 pub async fn use_step(db: &Database, account_id: &str, step: i64) -> Result<bool, StoreError> {
-    let updated = with_pool!(db, pool => sqlx::query(
-            "UPDATE accounts SET totp_last_step = $2 \
+    let updated = execute!(
+        db,
+        "UPDATE accounts SET totp_last_step = $2 \
              WHERE id = $1 AND (totp_last_step IS NULL OR totp_last_step < $2)",
-        )
-        .bind(account_id)
-        .bind(step)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
+        account_id,
+        step
+    )?;
     Ok(updated == 1)
 }
