@@ -5,6 +5,8 @@
 use leptos::prelude::*;
 use meritree_core::accounts::AccountView;
 
+use leptos_router::hooks::use_navigate;
+
 use crate::server_fns::auth::current_account;
 use crate::server_fns::error::AppError;
 
@@ -30,4 +32,19 @@ impl Session {
     pub fn reload(&self) {
         self.version.update(|v| *v += 1);
     }
+}
+
+/// After a successful sign-in or sign-up: reload the session, go to /account.
+pub fn signed_in_goes_to_account<T: Clone + Send + Sync + 'static>(
+    result: impl Into<Signal<Option<Result<T, AppError>>>>,
+) {
+    let result = result.into();
+    let session = Session::get();
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if matches!(result.get(), Some(Ok(_))) {
+            session.reload();
+            navigate("/account", Default::default());
+        }
+    });
 }

@@ -76,12 +76,7 @@ impl IntoResponse for ApiError {
 
 impl From<AuthError> for ApiError {
     fn from(err: AuthError) -> Self {
-        let code = err.code();
-        if matches!(code, ErrorCode::Internal | ErrorCode::DatabaseUnavailable) {
-            tracing::error!(error = %err, "account operation failed");
-            return ApiError::new(code, "the request could not be completed; try again");
-        }
-        ApiError::new(code, err.to_string())
+        ApiError::new(err.code(), err.public_message())
     }
 }
 

@@ -2,4 +2,5 @@
 
 pub mod embedded_wallet;
 pub mod health_badge;
+pub mod server_error;
 pub mod site_header;

@@ -2,11 +2,12 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 
-use crate::pages::sign_up::{signed_in_goes_to_account, ServerError};
+use crate::components::server_error::ServerError;
 use meritree_core::ErrorCode;
 
 use crate::components::embedded_wallet::{EmbeddedWalletSignIn, ImportEmbeddedWallet};
 use crate::server_fns::auth::SignIn;
+use crate::session::signed_in_goes_to_account;
 
 /// `/sign-in`: sign in with email and password.
 #[component]

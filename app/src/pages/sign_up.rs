@@ -1,12 +1,11 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
-use leptos_router::hooks::use_navigate;
 use meritree_core::accounts::{Email, NewPassword};
 
+use crate::components::server_error::ServerError;
 use crate::server_fns::auth::Register;
-use crate::server_fns::error::AppError;
-use crate::session::Session;
+use crate::session::signed_in_goes_to_account;
 
 /// `/sign-up`: create an account with an email and a password. The fields are
 /// checked as you type with the same rules the server applies.
@@ -66,36 +65,4 @@ pub fn SignUpPage() -> impl IntoView {
             <p>"Already have an account? " <A href="/sign-in">"Sign in"</A></p>
         </section>
     }
-}
-
-/// Shows a failed server call's message.
-#[component]
-pub fn ServerError<T: Send + Sync + 'static>(
-    #[prop(into)] result: Signal<Option<Result<T, AppError>>>,
-) -> impl IntoView {
-    move || {
-        result.with(|r| match r {
-            Some(Err(err)) => Some(view! {
-                <p class="error" role="alert" data-testid="server-error" data-code=err.code.as_str()>
-                    {err.message.clone()}
-                </p>
-            }),
-            _ => None,
-        })
-    }
-}
-
-/// After a successful sign-in or sign-up: reload the session, go to /account.
-pub fn signed_in_goes_to_account<T: Clone + Send + Sync + 'static>(
-    result: impl Into<Signal<Option<Result<T, AppError>>>>,
-) {
-    let result = result.into();
-    let session = Session::get();
-    let navigate = use_navigate();
-    Effect::new(move |_| {
-        if matches!(result.get(), Some(Ok(_))) {
-            session.reload();
-            navigate("/account", Default::default());
-        }
-    });
 }

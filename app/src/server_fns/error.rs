@@ -41,11 +41,6 @@ impl FromServerFnError for AppError {
 #[cfg(feature = "ssr")]
 impl From<meritree_platform::accounts::AuthError> for AppError {
     fn from(err: meritree_platform::accounts::AuthError) -> Self {
-        let code = err.code();
-        if matches!(code, ErrorCode::Internal | ErrorCode::DatabaseUnavailable) {
-            leptos::logging::error!("account operation failed: {err}");
-            return AppError::new(code, "the request could not be completed; try again");
-        }
-        AppError::new(code, err.to_string())
+        AppError::new(err.code(), err.public_message())
     }
 }

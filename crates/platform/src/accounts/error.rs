@@ -58,6 +58,19 @@ pub enum AuthError {
 }
 
 impl AuthError {
+    /// What the caller may be told. Faults on our side (database, internal)
+    /// are logged here and reported without their details.
+    pub fn public_message(&self) -> String {
+        if matches!(
+            self.code(),
+            ErrorCode::Internal | ErrorCode::DatabaseUnavailable
+        ) {
+            tracing::error!(error = %self, "account operation failed");
+            return "the request could not be completed; try again".to_owned();
+        }
+        self.to_string()
+    }
+
     pub fn code(&self) -> ErrorCode {
         match self {
             AuthError::InvalidEmail(_) => ErrorCode::InvalidEmail,
