@@ -1,6 +1,8 @@
 //! Meritree's wasm32 client: the entry point that hydrates the
-//! server-rendered pages. Browser-only code (wallets, the offline queue)
-//! lives beside it in this crate.
+//! server-rendered pages, and the browser-only code the pages use through
+//! traits defined in `app` (wallets; the offline queue as it arrives).
+
+pub mod wallet;
 
 use wasm_bindgen::prelude::wasm_bindgen;
 
@@ -8,5 +10,6 @@ use wasm_bindgen::prelude::wasm_bindgen;
 #[wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
+    app::wallet::install(&wallet::Wallets);
     leptos::mount::hydrate_body(app::App);
 }

@@ -94,6 +94,8 @@ pub struct RateLimitSettings {
     pub enabled: bool,
     pub register_per_ip_per_hour: u32,
     pub sign_in_per_ip_per_minute: u32,
+    /// Password attempts per email address, from any number of IPs.
+    pub sign_in_per_email_per_hour: u32,
     pub nonce_per_ip_per_minute: u32,
     pub api_per_account_per_minute: u32,
 }
@@ -104,6 +106,7 @@ impl Default for RateLimitSettings {
             enabled: true,
             register_per_ip_per_hour: 20,
             sign_in_per_ip_per_minute: 30,
+            sign_in_per_email_per_hour: 30,
             nonce_per_ip_per_minute: 30,
             api_per_account_per_minute: 600,
         }

@@ -76,7 +76,11 @@ impl IntoResponse for ApiError {
 
 impl From<AuthError> for ApiError {
     fn from(err: AuthError) -> Self {
-        ApiError::new(err.code(), err.public_message())
+        let error = ApiError::new(err.code(), err.public_message());
+        match err {
+            AuthError::TooManyAttempts { retry_after } => error.with_retry_after(retry_after),
+            _ => error,
+        }
     }
 }
 

@@ -117,10 +117,11 @@ fn rule_for(method: &Method, path: &str) -> Option<Rule> {
     }
     match path {
         "/api/v1/auth/register" | "/api/auth/register" => Some(Rule::Register),
-        "/api/v1/auth/login" | "/api/v1/auth/siwe/login" | "/api/auth/sign_in" => {
-            Some(Rule::SignIn)
-        }
-        "/api/v1/auth/siwe/nonce" => Some(Rule::Nonce),
+        "/api/v1/auth/login"
+        | "/api/v1/auth/siwe/login"
+        | "/api/auth/sign_in"
+        | "/api/wallet/sign_in" => Some(Rule::SignIn),
+        "/api/v1/auth/siwe/nonce" | "/api/wallet/challenge" => Some(Rule::Nonce),
         _ => None,
     }
 }

@@ -6,9 +6,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use leptos::config::LeptosOptions;
-use meritree_platform::rate_limit::{RateLimitError, RateLimiter};
+use meritree_platform::rate_limit::{Quota, RateLimitError, RateLimiter};
 use meritree_platform::sessions::cookies::CookiePolicy;
-use meritree_platform::{Platform, PlatformOptions};
+use meritree_platform::{Platform, PlatformOptions, SignInLimit};
 use meritree_store::{Database, StoreError};
 use tokio::net::TcpListener;
 
@@ -55,6 +55,7 @@ pub fn platform_options(settings: &Settings) -> PlatformOptions {
         },
         chain_id: settings.chain.chain_id,
         public_origin: origin_of(&settings.server.public_url),
+        sign_in_limit: None,
     }
 }
 
@@ -77,11 +78,18 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let db = connect_and_migrate(&settings).await?;
-        let platform = Platform::start(db, platform_options(&settings)).await?;
         let limiter = match settings.cache.redis_url.trim() {
             "" => RateLimiter::in_memory(),
             url => RateLimiter::redis(url).await.map_err(StartupError::Redis)?,
         };
+        let mut options = platform_options(&settings);
+        if settings.rate_limits.enabled {
+            options.sign_in_limit = Some(SignInLimit {
+                limiter: limiter.clone(),
+                quota: Quota::per_hour(settings.rate_limits.sign_in_per_email_per_hour),
+            });
+        }
+        let platform = Platform::start(db, options).await?;
 
         let addr = SocketAddr::new(settings.server.host, settings.server.port);
         let listener = TcpListener::bind(addr)

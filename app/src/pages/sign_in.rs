@@ -5,11 +5,13 @@ use leptos_router::components::A;
 use crate::components::server_error::ServerError;
 use meritree_core::ErrorCode;
 
-use crate::components::embedded_wallet::{EmbeddedWalletSignIn, ImportEmbeddedWallet};
+use crate::components::wallet::embedded::{EmbeddedWalletSignIn, ImportEmbeddedWallet};
+use crate::components::wallet::injected::InjectedWalletSignIn;
 use crate::server_fns::auth::SignIn;
 use crate::session::signed_in_goes_to_account;
 
-/// `/sign-in`: sign in with email and password.
+/// `/sign-in`: sign in with email and password, a wallet extension, or
+/// the wallet kept in this browser.
 #[component]
 pub fn SignInPage() -> impl IntoView {
     let sign_in = ServerAction::<SignIn>::new();
@@ -44,6 +46,7 @@ pub fn SignInPage() -> impl IntoView {
                 <ServerError result=sign_in.value() />
                 <button type="submit" disabled=move || sign_in.pending().get()>"Sign in"</button>
             </ActionForm>
+            <InjectedWalletSignIn />
             <EmbeddedWalletSignIn />
             <ImportEmbeddedWallet />
             <p>"New here? " <A href="/sign-up">"Create an account"</A></p>

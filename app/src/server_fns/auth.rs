@@ -102,6 +102,12 @@ pub(crate) mod ssr {
         platform.authenticate(token).ok()
     }
 
+    /// The signed-in account's claims, or `unauthenticated`.
+    pub fn signed_in(platform: &Platform) -> Result<AccessClaims, AppError> {
+        claims(platform)
+            .ok_or_else(|| AppError::from(meritree_platform::accounts::AuthError::Unauthenticated))
+    }
+
     fn set_headers(headers: HeaderMap) {
         if let Some(response) = use_context::<ResponseOptions>() {
             for (name, value) in headers.iter() {

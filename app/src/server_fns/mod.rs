@@ -2,7 +2,10 @@
 //! `ssr`) and is an HTTP call from the browser; bodies reach the platform's
 //! services through the `Platform` the server puts in context.
 
+pub mod api_keys;
 pub mod auth;
 pub mod error;
+pub mod sessions;
 pub mod status;
+pub mod totp;
 pub mod wallet;

@@ -16,17 +16,23 @@ pub async fn request_siwe_challenge() -> Result<SiweChallenge, AppError> {
     Ok(platform.siwe_challenge(&site).await?)
 }
 
-/// `POST /api/wallet/sign_in`: signs in with a wallet-signed SIWE message.
+/// `POST /api/wallet/sign_in`: signs in with a wallet-signed SIWE message
+/// (and a TOTP code when the account has two-factor authentication on).
 #[server(endpoint = "wallet/sign_in")]
-pub async fn wallet_sign_in(message: String, signature: String) -> Result<SessionInfo, AppError> {
+pub async fn wallet_sign_in(
+    message: String,
+    signature: String,
+    #[server(default)] totp_code: Option<String>,
+) -> Result<SessionInfo, AppError> {
     let platform = super::auth::ssr::platform()?;
     let site = ssr::site(&platform)?;
+    let totp_code = totp_code.filter(|c| !c.trim().is_empty());
     let signed_in = platform
         .sign_in_with_wallet(
             &message,
             &signature,
             &site,
-            None,
+            totp_code.as_deref(),
             super::auth::ssr::user_agent().as_deref(),
         )
         .await?;
@@ -37,8 +43,7 @@ pub async fn wallet_sign_in(message: String, signature: String) -> Result<Sessio
 #[server(endpoint = "wallet/bind")]
 pub async fn bind_wallet(message: String, signature: String) -> Result<AccountView, AppError> {
     let platform = super::auth::ssr::platform()?;
-    let claims = super::auth::ssr::claims(&platform)
-        .ok_or_else(|| AppError::from(meritree_platform::accounts::AuthError::Unauthenticated))?;
+    let claims = super::auth::ssr::signed_in(&platform)?;
     let site = ssr::site(&platform)?;
     Ok(platform
         .bind_wallet(&claims.sub, &message, &signature, &site)

@@ -1,67 +1,117 @@
-//! The embedded wallet: a key made in this browser, sealed under a
-//! passphrase (`meritree_core::wallet`) and kept in IndexedDB, for people
-//! without a wallet extension. Signing and sealing are the shared core code;
-//! this module adds the browser's randomness and storage, and the flows that
-//! sign a server challenge.
+//! What the pages need from wallets in the browser: the embedded wallet (a
+//! key made in this browser, sealed under a passphrase) and extension
+//! wallets found through EIP-6963 or `window.ethereum`.
 //!
-//! In the server build the flows only say they need the browser.
+//! The implementation is browser code and lives in the `frontend` crate,
+//! which installs it when the client starts ([`install`]). The server never
+//! has one: there the flows answer that they need the loaded page.
 
-#[cfg(feature = "hydrate")]
-mod browser;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::OnceLock;
 
 use meritree_core::accounts::{AccountView, SessionInfo};
+use meritree_core::ErrorCode;
+use serde::{Deserialize, Serialize};
 
-/// Creates a wallet in this browser (replacing none: one per browser),
-/// seals it under `passphrase`, and binds it to the signed-in account.
-pub async fn create_and_bind(passphrase: String) -> Result<AccountView, String> {
-    #[cfg(feature = "hydrate")]
-    {
-        browser::create_and_bind(passphrase).await
+use crate::server_fns::error::AppError;
+
+/// Browser futures are not `Send`: they hold JavaScript values.
+pub type WalletFuture<T> = Pin<Box<dyn Future<Output = Result<T, WalletError>>>>;
+
+/// An extension wallet the page can talk to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InjectedWalletInfo {
+    /// The EIP-6963 announcement's uuid, or `window.ethereum` for the legacy object.
+    pub id: String,
+    pub name: String,
+    /// A `data:` URI image, as EIP-6963 requires.
+    pub icon: Option<String>,
+    /// Reverse-DNS name of the wallet (`io.metamask`), when announced.
+    pub rdns: Option<String>,
+}
+
+/// The browser's wallets, as the pages use them. Every flow that signs in or
+/// binds asks the server for a fresh SIWE challenge, has the wallet sign it,
+/// and submits the signed message.
+pub trait BrowserWallets: Send + Sync {
+    /// Creates a key in this browser, binds it to the signed-in account, and
+    /// stores it sealed under `passphrase` (one per browser).
+    fn create_embedded_and_bind(&self, passphrase: String) -> WalletFuture<AccountView>;
+    /// Unlocks this browser's key and signs in with it.
+    fn sign_in_embedded(
+        &self,
+        passphrase: String,
+        totp_code: Option<String>,
+    ) -> WalletFuture<SessionInfo>;
+    /// This browser's wallet as backup JSON, still sealed by its passphrase.
+    fn export_embedded(&self) -> WalletFuture<String>;
+    /// Stores a backup in this browser once `passphrase` opens it; returns its address.
+    fn import_embedded(&self, backup_json: String, passphrase: String) -> WalletFuture<String>;
+    /// The extension wallets on this page (EIP-6963, else `window.ethereum`).
+    fn discover_injected(&self) -> WalletFuture<Vec<InjectedWalletInfo>>;
+    /// Signs in with an extension wallet's first account.
+    fn sign_in_injected(
+        &self,
+        wallet_id: String,
+        totp_code: Option<String>,
+    ) -> WalletFuture<SessionInfo>;
+    /// Binds an extension wallet's first account to the signed-in account.
+    fn bind_injected(&self, wallet_id: String) -> WalletFuture<AccountView>;
+}
+
+static WALLETS: OnceLock<&'static dyn BrowserWallets> = OnceLock::new();
+
+/// Called once by the client before hydration.
+pub fn install(wallets: &'static dyn BrowserWallets) {
+    let _ = WALLETS.set(wallets);
+}
+
+/// The installed wallets; an error on the server and before the client starts.
+pub fn wallets() -> Result<&'static dyn BrowserWallets, WalletError> {
+    WALLETS
+        .get()
+        .copied()
+        .ok_or_else(|| WalletError::Wallet("the wallet works once the page has loaded".into()))
+}
+
+/// Why a wallet flow failed: the server refused, or the browser or wallet did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WalletError {
+    Server(AppError),
+    Wallet(String),
+}
+
+impl WalletError {
+    /// The server's stable code, when the server gave the answer.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            WalletError::Server(err) => Some(err.code),
+            WalletError::Wallet(_) => None,
+        }
     }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        let _ = passphrase;
-        Err(NEEDS_BROWSER.into())
+
+    /// Whether asking again with a two-factor code can succeed.
+    pub fn wants_totp_code(&self) -> bool {
+        matches!(
+            self.code(),
+            Some(ErrorCode::TotpRequired | ErrorCode::InvalidTotp)
+        )
     }
 }
 
-/// Unlocks this browser's wallet and signs in with it.
-pub async fn sign_in(passphrase: String) -> Result<SessionInfo, String> {
-    #[cfg(feature = "hydrate")]
-    {
-        browser::sign_in(passphrase).await
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        let _ = passphrase;
-        Err(NEEDS_BROWSER.into())
+impl From<AppError> for WalletError {
+    fn from(err: AppError) -> Self {
+        WalletError::Server(err)
     }
 }
 
-/// This browser's wallet as backup JSON, still sealed by its passphrase.
-pub async fn export_backup() -> Result<String, String> {
-    #[cfg(feature = "hydrate")]
-    {
-        browser::export_backup().await
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        Err(NEEDS_BROWSER.into())
+impl fmt::Display for WalletError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WalletError::Server(err) => f.write_str(&err.message),
+            WalletError::Wallet(message) => f.write_str(message),
+        }
     }
 }
-
-/// Puts a backup into this browser once `passphrase` opens it; returns its address.
-pub async fn import_backup(json: String, passphrase: String) -> Result<String, String> {
-    #[cfg(feature = "hydrate")]
-    {
-        browser::import_backup(json, passphrase).await
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        let _ = (json, passphrase);
-        Err(NEEDS_BROWSER.into())
-    }
-}
-
-#[cfg(not(feature = "hydrate"))]
-const NEEDS_BROWSER: &str = "the wallet works once the page has loaded";

@@ -244,6 +244,19 @@ pub struct SessionInfo {
     pub refresh_expires_at: i64,
 }
 
+/// One of the account's signed-in devices, for the account page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionView {
+    pub id: String,
+    /// Unix seconds.
+    pub started_at: i64,
+    /// Unix seconds of the last refresh.
+    pub last_seen_at: i64,
+    pub user_agent: Option<String>,
+    /// Whether this is the session making the request.
+    pub current: bool,
+}
+
 /// A label for an API key: 1 to 64 characters after trimming, no control
 /// characters.
 #[derive(Debug, Clone, PartialEq, Eq)]

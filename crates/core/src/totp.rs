@@ -2,9 +2,19 @@
 //! 6 digits — what every authenticator app speaks.
 
 use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
 use sha1::Sha1;
 
 use crate::encoding::percent_encode;
+
+/// Shown once, to put the secret into an authenticator app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TotpSetup {
+    /// Base32, for typing in by hand.
+    pub secret: String,
+    /// `otpauth://` URI, for a QR code.
+    pub otpauth_uri: String,
+}
 
 pub const STEP_SECS: u64 = 30;
 pub const DIGITS: u32 = 6;

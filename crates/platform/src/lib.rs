@@ -17,6 +17,7 @@ use std::time::Instant;
 
 use meritree_store::{instance, secrets, Database, StoreError};
 
+use crate::rate_limit::{Quota, RateLimiter};
 use crate::sessions::cookies::CookiePolicy;
 use crate::sessions::{AccessTokenKey, SessionPolicy};
 
@@ -30,6 +31,16 @@ pub struct PlatformOptions {
     /// `scheme://host[:port]` people reach the platform at; `None` trusts
     /// each request's `Host`.
     pub public_origin: Option<String>,
+    /// Password attempts per account, whatever the client's address: the
+    /// defence against guessing spread over many IPs. `None`: no limit.
+    pub sign_in_limit: Option<SignInLimit>,
+}
+
+/// How many password sign-ins one email address may attempt.
+#[derive(Debug, Clone)]
+pub struct SignInLimit {
+    pub limiter: RateLimiter,
+    pub quota: Quota,
 }
 
 impl Default for PlatformOptions {
@@ -40,6 +51,7 @@ impl Default for PlatformOptions {
             // anvil's, the embedded default chain.
             chain_id: 31_337,
             public_origin: None,
+            sign_in_limit: None,
         }
     }
 }
@@ -59,6 +71,7 @@ struct Inner {
     cookie_policy: CookiePolicy,
     chain_id: u64,
     public_origin: Option<String>,
+    sign_in_limit: Option<SignInLimit>,
 }
 
 impl Platform {
@@ -85,6 +98,7 @@ impl Platform {
                 cookie_policy: options.cookies,
                 chain_id: options.chain_id,
                 public_origin: options.public_origin,
+                sign_in_limit: options.sign_in_limit,
             }),
         })
     }

@@ -138,6 +138,56 @@ pub async fn revoke_account(
     )?)
 }
 
+/// Ends one sign-in of the account. Returns how many tokens were live: 0 when
+/// the family is not this account's or has already ended.
+pub async fn revoke_account_family(
+    db: &Database,
+    account_id: &str,
+    family_id: &str,
+    now: i64,
+) -> Result<u64, StoreError> {
+    Ok(execute!(
+        db,
+        "UPDATE refresh_tokens SET revoked_at = $3 \
+             WHERE account_id = $1 AND family_id = $2 AND revoked_at IS NULL",
+        account_id,
+        family_id,
+        now
+    )?)
+}
+
+/// A sign-in that can still be refreshed: its family's one live token.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct LiveSession {
+    pub family_id: String,
+    pub started_at: i64,
+    /// When the session last refreshed (or started).
+    pub last_seen_at: i64,
+    pub user_agent: Option<String>,
+}
+
+/// The account's live sessions, most recently active first.
+pub async fn list_live(
+    db: &Database,
+    account_id: &str,
+    now: i64,
+) -> Result<Vec<LiveSession>, StoreError> {
+    Ok(with_pool!(db, pool => sqlx::query_as(
+            "SELECT t.family_id, \
+                    (SELECT MIN(f.created_at) FROM refresh_tokens f WHERE f.family_id = t.family_id) \
+                        AS started_at, \
+                    t.created_at AS last_seen_at, t.user_agent \
+             FROM refresh_tokens t \
+             WHERE t.account_id = $1 AND t.used_at IS NULL AND t.revoked_at IS NULL \
+               AND t.expires_at > $2 \
+             ORDER BY t.created_at DESC, t.family_id",
+        )
+        .bind(account_id)
+        .bind(now)
+        .fetch_all(pool)
+        .await)?)
+}
+
 /// The family a refresh token belongs to, if the token exists.
 pub async fn family_of(db: &Database, token_hash: &str) -> Result<Option<String>, StoreError> {
     Ok(with_pool!(db, pool => sqlx::query_as::<_, (String,)>(

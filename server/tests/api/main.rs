@@ -9,5 +9,6 @@ mod health;
 mod helpers;
 mod pages;
 mod rate_limits;
+mod sessions;
 mod totp;
 mod wallet;

@@ -37,6 +37,35 @@ test_both_backends! {
         app.stop().await;
     }
 
+    async fn password_attempts_are_limited_per_email_across_ips(backend: Backend) {
+        let app = spawn_app_with(backend, |s| {
+            s.rate_limits.sign_in_per_email_per_hour = 3;
+            // Each attempt below claims another client address through a trusted proxy.
+            s.server.trusted_proxy_hops = 1;
+        })
+        .await;
+        app.register("ann@example.org").await;
+        let attempt = |n: usize, email: &'static str, password: &'static str| {
+            app.request(Method::POST, "/api/v1/auth/login", &Session::default())
+                .header("x-forwarded-for", format!("198.51.100.{n}"))
+                .json(&json!({ "email": email, "password": password }))
+                .send()
+        };
+        for n in 0..3 {
+            let wrong = attempt(n, "Ann@Example.org", "not the password").await.unwrap();
+            assert_eq!(error_code(wrong).await, "invalid_credentials");
+        }
+        // The right password from a fresh address is refused too: the count is the account's.
+        let refused = attempt(10, "ann@example.org", PASSWORD).await.unwrap();
+        assert_eq!(refused.status(), 429);
+        assert!(refused.headers().contains_key("retry-after"));
+        assert_eq!(error_code(refused).await, "rate_limited");
+        app.register("bob@example.org").await;
+        let other = attempt(11, "bob@example.org", PASSWORD).await.unwrap();
+        assert_eq!(other.status(), 200, "another email has its own allowance");
+        app.stop().await;
+    }
+
     async fn authenticated_requests_are_limited_per_account(backend: Backend) {
         let app = spawn_app_with(backend, |s| s.rate_limits.api_per_account_per_minute = 5).await;
         let ann = app.register("ann@example.org").await;

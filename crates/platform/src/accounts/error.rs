@@ -51,8 +51,12 @@ pub enum AuthError {
     TotpNotEnabled,
     #[error("admins must keep two-factor authentication on")]
     TotpRequiredForAdmins,
+    #[error("no such session")]
+    NoSuchSession,
     #[error("no account has this email address")]
     NoSuchAccount,
+    #[error("too many sign-in attempts for this account; try again later")]
+    TooManyAttempts { retry_after: std::time::Duration },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -89,12 +93,15 @@ impl AuthError {
             AuthError::EmailAlreadySet => ErrorCode::EmailAlreadySet,
             AuthError::InvalidKeyName(_) => ErrorCode::InvalidRequest,
             AuthError::TooManyKeys => ErrorCode::TooManyKeys,
-            AuthError::NoSuchKey | AuthError::NoSuchAccount => ErrorCode::NotFound,
+            AuthError::NoSuchKey | AuthError::NoSuchSession | AuthError::NoSuchAccount => {
+                ErrorCode::NotFound
+            }
             AuthError::TotpRequired => ErrorCode::TotpRequired,
             AuthError::InvalidTotp => ErrorCode::InvalidTotp,
             AuthError::TotpAlreadyEnabled => ErrorCode::TotpAlreadyEnabled,
             AuthError::TotpNotEnabled => ErrorCode::TotpNotEnabled,
             AuthError::TotpRequiredForAdmins => ErrorCode::TotpRequiredForAdmins,
+            AuthError::TooManyAttempts { .. } => ErrorCode::RateLimited,
             AuthError::Store(StoreError::Query(_) | StoreError::Connect { .. }) => {
                 ErrorCode::DatabaseUnavailable
             }

@@ -60,7 +60,10 @@ impl Platform {
         user_agent: Option<&str>,
     ) -> Result<SignedIn, AuthError> {
         let account = match Email::parse(email) {
-            Ok(email) => store::find_by_email(self.db(), email.as_str()).await?,
+            Ok(email) => {
+                self.count_password_attempt(&email).await?;
+                store::find_by_email(self.db(), email.as_str()).await?
+            }
             Err(_) => None,
         };
         let stored = account.as_ref().and_then(|a| a.password_hash.clone());
@@ -70,6 +73,26 @@ impl Platform {
         let account = account.ok_or(AuthError::InvalidCredentials)?;
         self.second_factor(&account, totp_code).await?;
         self.sign_in_as(account, user_agent).await
+    }
+
+    /// Counts a password attempt against the email address, whether or not
+    /// it has an account (the answer must not tell). A limiter that cannot
+    /// decide lets the attempt through, as the per-IP limits do.
+    async fn count_password_attempt(&self, email: &Email) -> Result<(), AuthError> {
+        let Some(limit) = &self.inner.sign_in_limit else {
+            return Ok(());
+        };
+        let key = format!("sign-in:email:{}", email.as_str());
+        match limit.limiter.check(&key, limit.quota).await {
+            Ok(decision) if decision.allowed => Ok(()),
+            Ok(decision) => Err(AuthError::TooManyAttempts {
+                retry_after: decision.retry_after(),
+            }),
+            Err(err) => {
+                tracing::error!(error = %err, "sign-in limiter unavailable; attempt allowed");
+                Ok(())
+            }
+        }
     }
 
     /// Changes the password after checking the current one, and ends every

@@ -6,20 +6,12 @@ use meritree_core::accounts::Role;
 use meritree_core::totp;
 use meritree_store::accounts::AccountRecord;
 use meritree_store::totp as store;
-use serde::{Deserialize, Serialize};
 
 use super::AuthError;
 use crate::secret::random_bytes;
 use crate::{clock, Platform};
 
-/// Shown once, to put the secret into an authenticator app.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TotpSetup {
-    /// Base32, for typing in by hand.
-    pub secret: String,
-    /// `otpauth://` URI, for a QR code.
-    pub otpauth_uri: String,
-}
+pub use meritree_core::totp::TotpSetup;
 
 const ISSUER: &str = "Meritree";
 

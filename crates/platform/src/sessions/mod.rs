@@ -11,7 +11,7 @@ pub mod cookies;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use meritree_core::accounts::{AccountView, SessionInfo};
+use meritree_core::accounts::{AccountView, SessionInfo, SessionView};
 use meritree_store::accounts::{self as store, AccountRecord};
 use meritree_store::sessions::{self, NewRefreshToken, Rotation};
 
@@ -158,6 +158,40 @@ impl Platform {
     /// Ends the session with this id (the access token's `sid`).
     pub async fn end_session(&self, session_id: &str) -> Result<(), AuthError> {
         sessions::revoke_family(self.db(), session_id, clock::unix_secs()).await?;
+        Ok(())
+    }
+
+    /// The account's live sessions; `current` marks the one with id `current_id`.
+    pub async fn sessions(
+        &self,
+        account_id: &str,
+        current_id: &str,
+    ) -> Result<Vec<SessionView>, AuthError> {
+        let live = sessions::list_live(self.db(), account_id, clock::unix_secs()).await?;
+        Ok(live
+            .into_iter()
+            .map(|s| SessionView {
+                current: s.family_id == current_id,
+                id: s.family_id,
+                started_at: s.started_at,
+                last_seen_at: s.last_seen_at,
+                user_agent: s.user_agent,
+            })
+            .collect())
+    }
+
+    /// Ends one of the account's sessions (a device it no longer trusts).
+    pub async fn end_account_session(
+        &self,
+        account_id: &str,
+        session_id: &str,
+    ) -> Result<(), AuthError> {
+        let ended =
+            sessions::revoke_account_family(self.db(), account_id, session_id, clock::unix_secs())
+                .await?;
+        if ended == 0 {
+            return Err(AuthError::NoSuchSession);
+        }
         Ok(())
     }
 

@@ -6,7 +6,7 @@ use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
-use meritree_core::accounts::{AccountView, ApiKeyView, CreatedApiKey};
+use meritree_core::accounts::{AccountView, ApiKeyView, CreatedApiKey, SessionView};
 use meritree_platform::accounts::totp::TotpSetup;
 use meritree_platform::Platform;
 use serde::Deserialize;
@@ -27,6 +27,29 @@ pub fn router() -> Router<AppState> {
         .route("/totp", post(begin_totp))
         .route("/totp/confirm", post(confirm_totp))
         .route("/totp/disable", post(disable_totp))
+        .route("/sessions", get(list_sessions))
+        .route("/sessions/{id}", delete(end_session))
+}
+
+/// `GET /api/v1/user/sessions`: the account's signed-in devices; `current`
+/// marks the caller's own (none when called with an API key).
+async fn list_sessions(
+    State(platform): State<Platform>,
+    CurrentAccount(me): CurrentAccount,
+) -> Result<Json<Vec<SessionView>>, ApiError> {
+    let current = me.session_id().unwrap_or_default();
+    Ok(Json(platform.sessions(&me.account_id, current).await?))
+}
+
+/// `DELETE /api/v1/user/sessions/{id}`: signs one device out (404 when the
+/// session is not this account's or has already ended).
+async fn end_session(
+    State(platform): State<Platform>,
+    CurrentAccount(me): CurrentAccount,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    platform.end_account_session(&me.account_id, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST /api/v1/user/totp`: starts two-factor enrolment; returns the secret

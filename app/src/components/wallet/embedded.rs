@@ -3,8 +3,9 @@ use leptos_router::hooks::use_navigate;
 
 use meritree_core::encoding::percent_encode;
 
+use super::{entered, TotpCodeField, WalletErrorMessage};
 use crate::session::Session;
-use crate::wallet;
+use crate::wallet::wallets;
 
 /// On the account page of an account without a wallet: create one in this
 /// browser, sealed under a passphrase, and bind it.
@@ -12,8 +13,10 @@ use crate::wallet;
 pub fn CreateEmbeddedWallet() -> impl IntoView {
     let session = Session::get();
     let (passphrase, set_passphrase) = signal(String::new());
-    let create =
-        Action::new_local(|passphrase: &String| wallet::create_and_bind(passphrase.clone()));
+    let create = Action::new_local(|passphrase: &String| {
+        let passphrase = passphrase.clone();
+        async move { wallets()?.create_embedded_and_bind(passphrase).await }
+    });
     Effect::new(move |_| {
         if matches!(create.value().get(), Some(Ok(_))) {
             session.reload();
@@ -36,7 +39,7 @@ pub fn CreateEmbeddedWallet() -> impl IntoView {
                 <button type="submit" data-testid="create-wallet" disabled=move || create.pending().get()>
                     {move || if create.pending().get() { "Creating…" } else { "Create and bind a wallet" }}
                 </button>
-                <WalletError result=create.value() />
+                <WalletErrorMessage result=create.value() />
             </form>
         </section>
     }
@@ -48,7 +51,12 @@ pub fn EmbeddedWalletSignIn() -> impl IntoView {
     let session = Session::get();
     let navigate = use_navigate();
     let (passphrase, set_passphrase) = signal(String::new());
-    let sign_in = Action::new_local(|passphrase: &String| wallet::sign_in(passphrase.clone()));
+    let totp_code = RwSignal::new(String::new());
+    let sign_in = Action::new_local(move |passphrase: &String| {
+        let passphrase = passphrase.clone();
+        let code = entered(totp_code);
+        async move { wallets()?.sign_in_embedded(passphrase, code).await }
+    });
     Effect::new(move |_| {
         if matches!(sign_in.value().get(), Some(Ok(_))) {
             session.reload();
@@ -67,10 +75,11 @@ pub fn EmbeddedWalletSignIn() -> impl IntoView {
                     <input type="password" name="wallet_passphrase" autocomplete="current-password" required
                         on:input=move |ev| set_passphrase.set(event_target_value(&ev)) />
                 </label>
+                <TotpCodeField result=sign_in.value() code=totp_code />
                 <button type="submit" data-testid="wallet-sign-in" disabled=move || sign_in.pending().get()>
                     {move || if sign_in.pending().get() { "Signing…" } else { "Sign in with wallet" }}
                 </button>
-                <WalletError result=sign_in.value() />
+                <WalletErrorMessage result=sign_in.value() />
             </form>
         </section>
     }
@@ -80,7 +89,7 @@ pub fn EmbeddedWalletSignIn() -> impl IntoView {
 /// browser's wallet (sealed; the passphrase is still needed to use it).
 #[component]
 pub fn BackUpEmbeddedWallet() -> impl IntoView {
-    let export = Action::new_local(|_: &()| wallet::export_backup());
+    let export = Action::new_local(|_: &()| async { wallets()?.export_embedded().await });
     let backup = move || export.value().get().and_then(Result::ok);
     view! {
         <section class="wallet-box">
@@ -96,7 +105,7 @@ pub fn BackUpEmbeddedWallet() -> impl IntoView {
                     "Download"
                 </a>
             </Show>
-            <WalletError result=export.value() />
+            <WalletErrorMessage result=export.value() />
         </section>
     }
 }
@@ -107,7 +116,8 @@ pub fn ImportEmbeddedWallet() -> impl IntoView {
     let (backup, set_backup) = signal(String::new());
     let (passphrase, set_passphrase) = signal(String::new());
     let import = Action::new_local(|(json, passphrase): &(String, String)| {
-        wallet::import_backup(json.clone(), passphrase.clone())
+        let (json, passphrase) = (json.clone(), passphrase.clone());
+        async move { wallets()?.import_embedded(json, passphrase).await }
     });
     view! {
         <details class="wallet-box">
@@ -130,22 +140,8 @@ pub fn ImportEmbeddedWallet() -> impl IntoView {
                 {move || import.value().get().and_then(Result::ok).map(|address| view! {
                     <p data-testid="imported-wallet">"Imported " {address} ". You can now sign in with it."</p>
                 })}
-                <WalletError result=import.value() />
+                <WalletErrorMessage result=import.value() />
             </form>
         </details>
-    }
-}
-
-#[component]
-fn WalletError<T: Send + Sync + 'static>(
-    #[prop(into)] result: Signal<Option<Result<T, String>>>,
-) -> impl IntoView {
-    move || {
-        result.with(|r| match r {
-            Some(Err(message)) => Some(view! {
-                <p class="error" role="alert" data-testid="wallet-error">{message.clone()}</p>
-            }),
-            _ => None,
-        })
     }
 }

@@ -4,11 +4,17 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
 use meritree_core::accounts::AccountView;
 
-use crate::components::embedded_wallet::{BackUpEmbeddedWallet, CreateEmbeddedWallet};
+use crate::components::wallet::embedded::{BackUpEmbeddedWallet, CreateEmbeddedWallet};
+use crate::components::wallet::injected::BindInjectedWallet;
+
+mod api_keys;
+mod sessions;
+mod two_factor;
 use crate::server_fns::auth::SignOut;
 use crate::session::Session;
 
-/// `/account`: the signed-in account's details and sign-out.
+/// `/account`: the signed-in account's details, wallet, two-factor
+/// authentication, API keys and sessions.
 #[component]
 pub fn AccountPage() -> impl IntoView {
     let session = Session::get();
@@ -45,6 +51,7 @@ fn AccountDetails(account: AccountView) -> impl IntoView {
         }
     });
     let has_wallet = account.wallet.is_some();
+    let totp_enabled = account.totp_enabled;
     view! {
         <dl class="summary">
             <dt>"Email"</dt>
@@ -55,8 +62,12 @@ fn AccountDetails(account: AccountView) -> impl IntoView {
             <dd>{account.role.as_str()}</dd>
         </dl>
         <Show when=move || !has_wallet fallback=|| view! { <BackUpEmbeddedWallet /> }>
+            <BindInjectedWallet />
             <CreateEmbeddedWallet />
         </Show>
+        <two_factor::TwoFactor enabled=totp_enabled />
+        <api_keys::ApiKeys />
+        <sessions::Sessions />
         <ActionForm action=sign_out>
             <button type="submit" data-testid="sign-out">"Sign out"</button>
         </ActionForm>
