@@ -30,6 +30,9 @@ pub enum Command {
     /// Manage accounts from the command line.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Post to the points ledger from the command line.
+    #[command(subcommand)]
+    Points(PointsCommand),
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -47,5 +50,28 @@ pub enum AdminCommand {
         email: String,
         #[arg(long)]
         role: String,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum PointsCommand {
+    /// Post one entry. Safe to re-run: the same --key for the same account
+    /// posts once and prints the first entry.
+    Credit {
+        /// Account id, or the account's email address.
+        #[arg(long)]
+        account: String,
+        /// Whole points; negative debits (admin_adjustment and settlement only).
+        #[arg(long, allow_negative_numbers = true)]
+        amount: i64,
+        /// task_reward, content_reward, referral, admin_adjustment or settlement.
+        #[arg(long)]
+        reason: String,
+        /// What the entry is about, e.g. a task or ticket id.
+        #[arg(long)]
+        reference: Option<String>,
+        /// Idempotency key: 1 to 128 visible ASCII characters.
+        #[arg(long)]
+        key: String,
     },
 }

@@ -127,12 +127,16 @@ pub struct ChainSettings {
     /// The EIP-155 chain id wallets sign in for. 31337 is the local anvil
     /// chain of the embedded default.
     pub chain_id: u64,
+    /// JSON-RPC endpoint of that chain, for contract-wallet (EIP-1271)
+    /// signatures and settlement. Empty: none.
+    pub rpc_url: String,
 }
 
 impl Default for ChainSettings {
     fn default() -> Self {
         Self {
             chain_id: PlatformOptions::default().chain_id,
+            rpc_url: String::new(),
         }
     }
 }

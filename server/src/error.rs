@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use meritree_core::ErrorCode;
 use meritree_platform::accounts::AuthError;
+use meritree_platform::points::PointsError;
 use serde::Serialize;
 
 #[derive(Debug)]
@@ -81,6 +82,12 @@ impl From<AuthError> for ApiError {
             AuthError::TooManyAttempts { retry_after } => error.with_retry_after(retry_after),
             _ => error,
         }
+    }
+}
+
+impl From<PointsError> for ApiError {
+    fn from(err: PointsError) -> Self {
+        ApiError::new(err.code(), err.public_message())
     }
 }
 

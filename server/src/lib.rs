@@ -7,6 +7,7 @@ pub mod auth;
 pub mod cli;
 pub mod configuration;
 pub mod error;
+pub mod points;
 pub mod rate_limit;
 pub mod routes;
 pub mod startup;

@@ -22,6 +22,7 @@ async fn main() -> ExitCode {
         Command::Serve => serve(settings).await,
         Command::Migrate => startup::migrate(&settings).await.map_err(Into::into),
         Command::Admin(command) => server::admin::run(&settings, command).await,
+        Command::Points(command) => server::points::run(&settings, command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

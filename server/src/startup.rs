@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use leptos::config::LeptosOptions;
+use meritree_chain::{Chain, ChainError};
 use meritree_platform::rate_limit::{Quota, RateLimitError, RateLimiter};
 use meritree_platform::sessions::cookies::CookiePolicy;
 use meritree_platform::{Platform, PlatformOptions, SignInLimit};
@@ -32,6 +33,8 @@ pub enum StartupError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot use the chain: {0}")]
+    Chain(#[from] ChainError),
     #[error("cannot use Redis: {0}")]
     Redis(#[source] RateLimitError),
     #[error("server error: {0}")]
@@ -56,6 +59,7 @@ pub fn platform_options(settings: &Settings) -> PlatformOptions {
         chain_id: settings.chain.chain_id,
         public_origin: origin_of(&settings.server.public_url),
         sign_in_limit: None,
+        chain: None,
     }
 }
 
@@ -89,6 +93,10 @@ impl Application {
                 quota: Quota::per_hour(settings.rate_limits.sign_in_per_email_per_hour),
             });
         }
+        options.chain = match settings.chain.rpc_url.trim() {
+            "" => None,
+            url => Some(Chain::connect(url, settings.chain.chain_id).await?),
+        };
         let platform = Platform::start(db, options).await?;
 
         let addr = SocketAddr::new(settings.server.host, settings.server.port);

@@ -87,16 +87,24 @@ pub enum ErrorCode {
     TotpNotEnabled,
     /// Admins cannot turn two-factor authentication off.
     TotpRequiredForAdmins,
+    /// The points amount is zero, too large, or negative for a reason that only credits.
+    InvalidAmount,
+    /// The entry would take the balance below zero; nothing was posted.
+    InsufficientPoints,
+    /// This idempotency key was already used for a different posting.
+    IdempotencyConflict,
     /// Too many requests: wait for `Retry-After` seconds.
     RateLimited,
     /// The database did not answer; the request may be retried.
     DatabaseUnavailable,
+    /// The chain's RPC did not answer; the request may be retried.
+    ChainUnavailable,
     /// A fault on our side; details are in the server log, not the response.
     Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 41] = [
+    pub const ALL: [ErrorCode; 45] = [
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::InvalidRequest,
@@ -135,8 +143,12 @@ impl ErrorCode {
         ErrorCode::TotpAlreadyEnabled,
         ErrorCode::TotpNotEnabled,
         ErrorCode::TotpRequiredForAdmins,
+        ErrorCode::InvalidAmount,
+        ErrorCode::InsufficientPoints,
+        ErrorCode::IdempotencyConflict,
         ErrorCode::RateLimited,
         ErrorCode::DatabaseUnavailable,
+        ErrorCode::ChainUnavailable,
         ErrorCode::Internal,
     ];
 
@@ -181,8 +193,12 @@ impl ErrorCode {
             ErrorCode::TotpAlreadyEnabled => "totp_already_enabled",
             ErrorCode::TotpNotEnabled => "totp_not_enabled",
             ErrorCode::TotpRequiredForAdmins => "totp_required_for_admins",
+            ErrorCode::InvalidAmount => "invalid_amount",
+            ErrorCode::InsufficientPoints => "insufficient_points",
+            ErrorCode::IdempotencyConflict => "idempotency_conflict",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::DatabaseUnavailable => "database_unavailable",
+            ErrorCode::ChainUnavailable => "chain_unavailable",
             ErrorCode::Internal => "internal",
         }
     }
@@ -228,8 +244,12 @@ impl ErrorCode {
             ErrorCode::TotpAlreadyEnabled => 409,
             ErrorCode::TotpNotEnabled => 409,
             ErrorCode::TotpRequiredForAdmins => 409,
+            ErrorCode::InvalidAmount => 422,
+            ErrorCode::InsufficientPoints => 409,
+            ErrorCode::IdempotencyConflict => 409,
             ErrorCode::RateLimited => 429,
             ErrorCode::DatabaseUnavailable => 503,
+            ErrorCode::ChainUnavailable => 503,
             ErrorCode::Internal => 500,
         }
     }

@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod encoding;
 pub mod error_code;
 pub mod eth;
+pub mod points;
 pub mod rate_limit;
 pub mod siwe;
 pub mod status;

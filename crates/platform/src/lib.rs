@@ -6,6 +6,7 @@
 
 pub mod accounts;
 mod clock;
+pub mod points;
 pub mod principal;
 pub mod rate_limit;
 mod secret;
@@ -15,6 +16,7 @@ pub mod status;
 use std::sync::Arc;
 use std::time::Instant;
 
+use meritree_chain::Chain;
 use meritree_store::{instance, secrets, Database, StoreError};
 
 use crate::rate_limit::{Quota, RateLimiter};
@@ -34,6 +36,8 @@ pub struct PlatformOptions {
     /// Password attempts per account, whatever the client's address: the
     /// defence against guessing spread over many IPs. `None`: no limit.
     pub sign_in_limit: Option<SignInLimit>,
+    /// The chain RPC, for contract-wallet signatures and settlement.
+    pub chain: Option<Chain>,
 }
 
 /// How many password sign-ins one email address may attempt.
@@ -52,6 +56,7 @@ impl Default for PlatformOptions {
             chain_id: 31_337,
             public_origin: None,
             sign_in_limit: None,
+            chain: None,
         }
     }
 }
@@ -72,6 +77,7 @@ struct Inner {
     chain_id: u64,
     public_origin: Option<String>,
     sign_in_limit: Option<SignInLimit>,
+    chain: Option<Chain>,
 }
 
 impl Platform {
@@ -99,6 +105,7 @@ impl Platform {
                 chain_id: options.chain_id,
                 public_origin: options.public_origin,
                 sign_in_limit: options.sign_in_limit,
+                chain: options.chain,
             }),
         })
     }

@@ -12,6 +12,7 @@ mod database;
 mod error;
 pub mod instance;
 pub mod nonces;
+pub mod points;
 pub mod secrets;
 pub mod sessions;
 #[cfg(feature = "testing")]

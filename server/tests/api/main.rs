@@ -4,10 +4,12 @@
 mod api_keys;
 mod auth;
 mod binary;
+mod contract_wallet;
 mod errors;
 mod health;
 mod helpers;
 mod pages;
+mod points;
 mod rate_limits;
 mod sessions;
 mod totp;

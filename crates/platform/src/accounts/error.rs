@@ -57,6 +57,9 @@ pub enum AuthError {
     NoSuchAccount,
     #[error("too many sign-in attempts for this account; try again later")]
     TooManyAttempts { retry_after: std::time::Duration },
+    /// Logged, not shown: the RPC's detail stays in the server log.
+    #[error("chain RPC unavailable: {0}")]
+    ChainUnavailable(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -67,7 +70,7 @@ impl AuthError {
     pub fn public_message(&self) -> String {
         if matches!(
             self.code(),
-            ErrorCode::Internal | ErrorCode::DatabaseUnavailable
+            ErrorCode::Internal | ErrorCode::DatabaseUnavailable | ErrorCode::ChainUnavailable
         ) {
             tracing::error!(error = %self, "account operation failed");
             return "the request could not be completed; try again".to_owned();
@@ -102,6 +105,7 @@ impl AuthError {
             AuthError::TotpNotEnabled => ErrorCode::TotpNotEnabled,
             AuthError::TotpRequiredForAdmins => ErrorCode::TotpRequiredForAdmins,
             AuthError::TooManyAttempts { .. } => ErrorCode::RateLimited,
+            AuthError::ChainUnavailable(_) => ErrorCode::ChainUnavailable,
             AuthError::Store(StoreError::Query(_) | StoreError::Connect { .. }) => {
                 ErrorCode::DatabaseUnavailable
             }

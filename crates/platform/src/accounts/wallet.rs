@@ -3,13 +3,14 @@
 //!
 //! Every wallet proof is a SIWE message the server issued the nonce for,
 //! checked against this site's domain, origin and chain, signed by the
-//! wallet (EIP-191). Contract wallets (EIP-1271) need a chain RPC and join
-//! with chain settlement.
+//! wallet: EIP-191 recovery for keys, and for contract wallets (EIP-1271)
+//! the wallet's own `isValidSignature` through the chain RPC, when one is
+//! configured.
 
 use meritree_core::accounts::{AccountView, Email, NewPassword, Role};
-use meritree_core::eth::{parse_signature_hex, Address};
+use meritree_core::eth::{parse_signature_hex, personal_sign_hash, Address};
 pub use meritree_core::siwe::SiweChallenge;
-use meritree_core::siwe::{verify_signed_message, Expectations, SiweError};
+use meritree_core::siwe::{verify_signed_message, Expectations, SiweError, SiweMessage};
 use meritree_store::accounts::{self as store, Binding, NewAccount};
 use meritree_store::{nonces, StoreError};
 use time::OffsetDateTime;
@@ -199,13 +200,47 @@ impl Platform {
             nonce,
             now,
         };
-        let proven =
-            verify_signed_message(message, &signature, &expected).map_err(AuthError::Siwe)?;
+        let proven = match verify_signed_message(message, &signature, &expected) {
+            Ok(proven) => proven,
+            Err(err @ (SiweError::SignerMismatch { .. } | SiweError::InvalidSignature(_))) => self
+                .prove_contract_wallet(message, &signature, &expected)
+                .await?
+                .ok_or(AuthError::Siwe(err))?,
+            Err(err) => return Err(AuthError::Siwe(err)),
+        };
         // Last, so a bad message does not burn the nonce of a good retry.
         if !nonces::consume(self.db(), &proven.nonce, clock::unix_secs()).await? {
             return Err(AuthError::SiweNonceInvalid);
         }
         Ok(proven.address)
+    }
+}
+
+impl Platform {
+    /// The message, if its address is a contract wallet that accepts the
+    /// signature (EIP-1271). `None` without a chain, or when it refuses.
+    async fn prove_contract_wallet(
+        &self,
+        message: &str,
+        signature: &[u8],
+        expected: &Expectations<'_>,
+    ) -> Result<Option<SiweMessage>, AuthError> {
+        let Some(chain) = &self.inner.chain else {
+            return Ok(None);
+        };
+        // Everything but the signature was checked before the signer was; redo
+        // it on the parsed message rather than trust that order.
+        let parsed: SiweMessage = message.parse().map_err(AuthError::Siwe)?;
+        parsed.verify(expected).map_err(AuthError::Siwe)?;
+        let valid = chain
+            .is_valid_eip1271_signature(
+                parsed.address,
+                personal_sign_hash(message.as_bytes()),
+                signature,
+            )
+            .await
+            .map_err(|err| AuthError::ChainUnavailable(err.to_string()))?;
+        Ok(valid.then_some(parsed))
     }
 }
 

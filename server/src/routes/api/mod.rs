@@ -2,6 +2,7 @@
 //! errors, never with the app's HTML.
 
 mod auth;
+mod points;
 mod user;
 
 use axum::extract::State;
@@ -19,6 +20,7 @@ pub fn router() -> Router<AppState> {
         .route("/status", get(status))
         .nest("/auth", auth::router())
         .nest("/user", user::router())
+        .merge(points::router())
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no API route at this path") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

@@ -1,0 +1,291 @@
+//! The points ledger's services: posting entries (rewards, adjustments,
+//! settlements) and reading an account's balance and history.
+
+use meritree_core::points::{
+    self, AmountError, IdempotencyKey, PointsBalance, PointsEntryView, PointsHistory, PointsReason,
+    PointsReference,
+};
+use meritree_core::ErrorCode;
+use meritree_store::points::{self as store, EntryRecord, NewEntry, Posted};
+use meritree_store::{accounts, StoreError};
+
+use crate::{clock, Platform};
+
+/// A request to move points. The idempotency key makes it safe to retry:
+/// posting the same key again for the same account returns the first entry.
+#[derive(Debug, Clone, Copy)]
+pub struct PointsPosting<'a> {
+    pub account_id: &'a str,
+    /// Positive credits, negative debits (only for reasons that allow them).
+    pub amount: i64,
+    pub reason: PointsReason,
+    pub reference: Option<&'a str>,
+    pub idempotency_key: &'a str,
+}
+
+/// A posted entry, and whether this call wrote it or an earlier one did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostedPoints {
+    pub entry: PointsEntryView,
+    pub replayed: bool,
+}
+
+/// Why a points operation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum PointsError {
+    #[error("{0}")]
+    InvalidAmount(AmountError),
+    #[error("{0}")]
+    InvalidRequest(&'static str),
+    #[error("the balance is {balance} points; it cannot go below zero")]
+    InsufficientPoints { balance: i64 },
+    #[error("this would take the balance past the largest number of points an account can hold")]
+    BalanceOverflow,
+    #[error("idempotency key {key:?} was already used for a different posting (entry {entry_id})")]
+    IdempotencyConflict { key: String, entry_id: i64 },
+    #[error("no such account")]
+    NoSuchAccount,
+    /// The database holds a reason this build does not know.
+    #[error("ledger entry {id} has an unknown reason {reason:?}")]
+    UnknownStoredReason { id: i64, reason: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl PointsError {
+    /// What the caller may be told. Faults on our side (database, internal)
+    /// are logged here and reported without their details.
+    pub fn public_message(&self) -> String {
+        if matches!(
+            self.code(),
+            ErrorCode::Internal | ErrorCode::DatabaseUnavailable
+        ) {
+            tracing::error!(error = %self, "points operation failed");
+            return "the request could not be completed; try again".to_owned();
+        }
+        self.to_string()
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            PointsError::InvalidAmount(_) | PointsError::BalanceOverflow => {
+                ErrorCode::InvalidAmount
+            }
+            PointsError::InvalidRequest(_) => ErrorCode::InvalidRequest,
+            PointsError::InsufficientPoints { .. } => ErrorCode::InsufficientPoints,
+            PointsError::IdempotencyConflict { .. } => ErrorCode::IdempotencyConflict,
+            PointsError::NoSuchAccount => ErrorCode::NotFound,
+            PointsError::UnknownStoredReason { .. } => ErrorCode::Internal,
+            PointsError::Store(StoreError::Query(_) | StoreError::Connect { .. }) => {
+                ErrorCode::DatabaseUnavailable
+            }
+            PointsError::Store(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+impl Platform {
+    /// Posts one ledger entry: validated here, then written with its balance
+    /// change in one transaction, at most once per (account, key).
+    pub async fn post_points(
+        &self,
+        posting: PointsPosting<'_>,
+    ) -> Result<PostedPoints, PointsError> {
+        points::check_amount(posting.reason, posting.amount).map_err(PointsError::InvalidAmount)?;
+        let key =
+            IdempotencyKey::parse(posting.idempotency_key).map_err(PointsError::InvalidRequest)?;
+        let reference = posting
+            .reference
+            .map(PointsReference::parse)
+            .transpose()
+            .map_err(PointsError::InvalidRequest)?;
+        let outcome = store::post(
+            self.db(),
+            NewEntry {
+                account_id: posting.account_id,
+                amount: posting.amount,
+                reason: posting.reason.as_str(),
+                reference: reference.as_ref().map(PointsReference::as_str),
+                idempotency_key: key.as_str(),
+                now: clock::unix_secs(),
+            },
+        )
+        .await?;
+        match outcome {
+            Posted::Created(entry) => {
+                tracing::info!(
+                    account = %entry.account_id,
+                    entry = entry.id,
+                    amount = entry.amount,
+                    reason = %entry.reason,
+                    balance = entry.balance_after,
+                    "points posted"
+                );
+                Ok(PostedPoints {
+                    entry: view(entry)?,
+                    replayed: false,
+                })
+            }
+            Posted::Replayed(entry) => Ok(PostedPoints {
+                entry: view(entry)?,
+                replayed: true,
+            }),
+            Posted::KeyConflict(entry) => Err(PointsError::IdempotencyConflict {
+                key: entry.idempotency_key,
+                entry_id: entry.id,
+            }),
+            Posted::InsufficientBalance { balance } => {
+                Err(PointsError::InsufficientPoints { balance })
+            }
+            Posted::BalanceOverflow { .. } => Err(PointsError::BalanceOverflow),
+            Posted::NoSuchAccount => Err(PointsError::NoSuchAccount),
+        }
+    }
+
+    pub async fn points_balance(&self, account_id: &str) -> Result<PointsBalance, PointsError> {
+        Ok(PointsBalance {
+            balance: store::balance(self.db(), account_id).await?,
+        })
+    }
+
+    /// A page of the account's entries, newest first: `limit` clamped to
+    /// 1..=100 (20 when absent), older than the entry `before` when given.
+    pub async fn points_history(
+        &self,
+        account_id: &str,
+        limit: Option<u32>,
+        before: Option<i64>,
+    ) -> Result<PointsHistory, PointsError> {
+        let limit = points::page_size(limit);
+        // One extra row tells whether another page follows.
+        let mut records = store::history(self.db(), account_id, limit + 1, before).await?;
+        let more = records.len() > limit as usize;
+        records.truncate(limit as usize);
+        let entries = records
+            .into_iter()
+            .map(view)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next_before = if more {
+            entries.last().map(|e| e.id)
+        } else {
+            None
+        };
+        Ok(PointsHistory {
+            entries,
+            next_before,
+        })
+    }
+
+    /// The id of the account named by `who`: an email address when it has
+    /// an `@`, otherwise an account id. For operators' tools.
+    pub async fn find_account_id(&self, who: &str) -> Result<String, PointsError> {
+        let found = if who.contains('@') {
+            let email = meritree_core::accounts::Email::parse(who)
+                .map_err(|_| PointsError::NoSuchAccount)?;
+            accounts::find_by_email(self.db(), email.as_str()).await?
+        } else {
+            accounts::find_by_id(self.db(), who).await?
+        };
+        found
+            .map(|account| account.id)
+            .ok_or(PointsError::NoSuchAccount)
+    }
+}
+
+fn view(record: EntryRecord) -> Result<PointsEntryView, PointsError> {
+    let reason = record
+        .reason
+        .parse()
+        .map_err(|_| PointsError::UnknownStoredReason {
+            id: record.id,
+            reason: record.reason.clone(),
+        })?;
+    Ok(PointsEntryView {
+        id: record.id,
+        account_id: record.account_id,
+        amount: record.amount,
+        reason,
+        reference: record.reference,
+        idempotency_key: record.idempotency_key,
+        balance_after: record.balance_after,
+        created_at: record.created_at,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use meritree_store::accounts::NewAccount;
+    use meritree_store::testing::TestDatabase;
+    use meritree_store::{test_both_backends, Backend, Database, PoolOptions};
+
+    use super::*;
+
+    fn posting<'a>(account_id: &'a str, amount: i64, key: &'a str) -> PointsPosting<'a> {
+        PointsPosting {
+            account_id,
+            amount,
+            reason: PointsReason::TaskReward,
+            reference: None,
+            idempotency_key: key,
+        }
+    }
+
+    test_both_backends! {
+        async fn points_services_validate_and_map_refusals(backend: Backend) {
+            let test_db = TestDatabase::fresh(backend).await;
+            let db = Database::connect(&test_db.target, PoolOptions::default()).await.unwrap();
+            db.migrate().await.unwrap();
+            accounts::insert(&db, NewAccount {
+                id: "ann-id",
+                email: Some("ann@example.org"),
+                password_hash: None,
+                wallet_address: None,
+                role: "member",
+                now: 1,
+            }).await.unwrap();
+            let platform = Platform::start(db, Default::default()).await.unwrap();
+            assert_eq!(platform.find_account_id("Ann@Example.org").await.unwrap(), "ann-id");
+            assert_eq!(platform.find_account_id("ann-id").await.unwrap(), "ann-id");
+            assert!(matches!(platform.find_account_id("bob@example.org").await, Err(PointsError::NoSuchAccount)));
+
+            let first = platform.post_points(PointsPosting {
+                reference: Some("task:7"),
+                ..posting("ann-id", 40, "task:7")
+            }).await.unwrap();
+            assert!(!first.replayed);
+            assert_eq!(first.entry.reason, PointsReason::TaskReward);
+            assert_eq!(first.entry.reference.as_deref(), Some("task:7"));
+            let again = platform.post_points(PointsPosting {
+                reference: Some("task:7"),
+                ..posting("ann-id", 40, "task:7")
+            }).await.unwrap();
+            assert_eq!(again, PostedPoints { replayed: true, ..first.clone() });
+
+            let refusals = [
+                (posting("ann-id", 0, "k"), ErrorCode::InvalidAmount),
+                (posting("ann-id", -1, "k"), ErrorCode::InvalidAmount),
+                (posting("ann-id", 1, "has space"), ErrorCode::InvalidRequest),
+                (PointsPosting { reference: Some(""), ..posting("ann-id", 1, "k") }, ErrorCode::InvalidRequest),
+                (posting("ann-id", 41, "task:7"), ErrorCode::IdempotencyConflict),
+                (PointsPosting { reason: PointsReason::AdminAdjustment, ..posting("ann-id", -41, "k") },
+                    ErrorCode::InsufficientPoints),
+                (posting("nobody", 1, "k"), ErrorCode::NotFound),
+            ];
+            for (posting, code) in refusals {
+                let err = platform.post_points(posting).await.unwrap_err();
+                assert_eq!(err.code(), code, "{posting:?}: {err}");
+            }
+            assert_eq!(platform.points_balance("ann-id").await.unwrap().balance, 40);
+
+            for i in 0..3 {
+                platform.post_points(posting("ann-id", 1, &format!("more:{i}"))).await.unwrap();
+            }
+            let page = platform.points_history("ann-id", Some(3), None).await.unwrap();
+            assert_eq!(page.entries.len(), 3);
+            assert_eq!(page.next_before, Some(page.entries[2].id));
+            let last = platform.points_history("ann-id", Some(3), page.next_before).await.unwrap();
+            assert_eq!(last.entries, vec![first.entry]);
+            assert_eq!(last.next_before, None);
+        }
+    }
+}

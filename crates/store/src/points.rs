@@ -1,0 +1,522 @@
+//! The points ledger: append-only entries and the balances they sum to.
+//!
+//! Every post runs in one transaction that holds the account's balance row
+//! for its whole length: SQLite's `BEGIN IMMEDIATE` takes the database's
+//! write lock before the first read, PostgreSQL's `SELECT … FOR UPDATE`
+//! locks the one row. So for one account the idempotency check, the balance
+//! check, the balance update and the entry insert see no concurrent post,
+//! and idempotency keys (unique per account) need no second lock.
+
+use crate::{with_pool, Backend, Database, StoreError};
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct EntryRecord {
+    pub id: i64,
+    pub account_id: String,
+    pub amount: i64,
+    pub reason: String,
+    pub reference: Option<String>,
+    pub idempotency_key: String,
+    pub balance_after: i64,
+    pub created_at: i64,
+}
+
+pub struct NewEntry<'a> {
+    pub account_id: &'a str,
+    /// Non-zero; negative debits.
+    pub amount: i64,
+    pub reason: &'a str,
+    pub reference: Option<&'a str>,
+    pub idempotency_key: &'a str,
+    pub now: i64,
+}
+
+impl NewEntry<'_> {
+    /// Whether `entry` is what posting `self` wrote (or would have).
+    fn matches(&self, entry: &EntryRecord) -> bool {
+        entry.account_id == self.account_id
+            && entry.amount == self.amount
+            && entry.reason == self.reason
+            && entry.reference.as_deref() == self.reference
+    }
+}
+
+/// What posting an entry did. Only [`Posted::Created`] wrote anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Posted {
+    Created(EntryRecord),
+    /// The key was used before for the same posting: the entry written then.
+    Replayed(EntryRecord),
+    /// The key was used before for a different amount, reason or reference.
+    KeyConflict(EntryRecord),
+    /// The balance would go below zero.
+    InsufficientBalance {
+        balance: i64,
+    },
+    /// The balance would not fit in 64 bits.
+    BalanceOverflow {
+        balance: i64,
+    },
+    NoSuchAccount,
+}
+
+const COLUMNS: &str =
+    "id, account_id, amount, reason, reference, idempotency_key, balance_after, created_at";
+
+/// Posts one entry and moves the account's balance, atomically and at most
+/// once per idempotency key.
+pub async fn post(db: &Database, new: NewEntry<'_>) -> Result<Posted, StoreError> {
+    match post_once(db, &new).await {
+        Err(StoreError::Query(err)) if is_unique_violation(&err) => {
+            // Unreachable while every post locks the balance row first; kept
+            // so that a writer that does not (a manual fix, a future bulk
+            // path) still cannot make a key post twice.
+            match find_by_key(db, new.account_id, new.idempotency_key).await? {
+                Some(entry) => Ok(replay_or_conflict(&new, entry)),
+                None => Err(StoreError::Query(err)),
+            }
+        }
+        other => other,
+    }
+}
+
+async fn post_once(db: &Database, new: &NewEntry<'_>) -> Result<Posted, StoreError> {
+    let (begin, lock) = match db.backend() {
+        // A deferred SQLite transaction that reads and then writes fails
+        // with SQLITE_BUSY (which busy_timeout does not retry) when another
+        // writer committed in between; IMMEDIATE waits for the lock instead.
+        Backend::Sqlite => ("BEGIN IMMEDIATE", ""),
+        Backend::Postgres => ("BEGIN", " FOR UPDATE"),
+    };
+    let find_sql = format!(
+        "SELECT {COLUMNS} FROM points_entries WHERE account_id = $1 AND idempotency_key = $2"
+    );
+    let lock_sql = format!("SELECT balance FROM points_balances WHERE account_id = $1{lock}");
+    let insert_sql = format!(
+        "INSERT INTO points_entries \
+             (account_id, amount, reason, reference, idempotency_key, balance_after, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
+    );
+    with_pool!(db, pool => {
+        // Dropping `tx` on any early return rolls it back: a refused post
+        // leaves no trace, not even the zero balance row below.
+        let mut tx = pool.begin_with(begin).await?;
+        let created = sqlx::query(
+            "INSERT INTO points_balances (account_id, balance, updated_at) VALUES ($1, 0, $2) \
+             ON CONFLICT (account_id) DO NOTHING",
+        )
+        .bind(new.account_id)
+        .bind(new.now)
+        .execute(&mut *tx)
+        .await;
+        match created {
+            Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
+                return Ok(Posted::NoSuchAccount);
+            }
+            other => other.map(drop)?,
+        }
+        let (balance,): (i64,) = sqlx::query_as(&lock_sql)
+            .bind(new.account_id)
+            .fetch_one(&mut *tx)
+            .await?;
+
+        // Checked only now, under the lock: a concurrent post with the same
+        // key has either committed (and is seen) or not started.
+        let previous: Option<EntryRecord> = sqlx::query_as(&find_sql)
+            .bind(new.account_id)
+            .bind(new.idempotency_key)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(entry) = previous {
+            return Ok(replay_or_conflict(new, entry));
+        }
+
+        let Some(after) = balance.checked_add(new.amount) else {
+            return Ok(Posted::BalanceOverflow { balance });
+        };
+        if after < 0 {
+            return Ok(Posted::InsufficientBalance { balance });
+        }
+        sqlx::query("UPDATE points_balances SET balance = $2, updated_at = $3 WHERE account_id = $1")
+            .bind(new.account_id)
+            .bind(after)
+            .bind(new.now)
+            .execute(&mut *tx)
+            .await?;
+        let entry: EntryRecord = sqlx::query_as(&insert_sql)
+            .bind(new.account_id)
+            .bind(new.amount)
+            .bind(new.reason)
+            .bind(new.reference)
+            .bind(new.idempotency_key)
+            .bind(after)
+            .bind(new.now)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Posted::Created(entry))
+    })
+}
+
+fn replay_or_conflict(new: &NewEntry<'_>, entry: EntryRecord) -> Posted {
+    if new.matches(&entry) {
+        Posted::Replayed(entry)
+    } else {
+        Posted::KeyConflict(entry)
+    }
+}
+
+fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(e) if e.is_unique_violation())
+}
+
+async fn find_by_key(
+    db: &Database,
+    account_id: &str,
+    key: &str,
+) -> Result<Option<EntryRecord>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM points_entries WHERE account_id = $1 AND idempotency_key = $2"
+    );
+    Ok(with_pool!(db, pool => sqlx::query_as(&sql)
+        .bind(account_id)
+        .bind(key)
+        .fetch_optional(pool)
+        .await)?)
+}
+
+/// The account's balance; 0 when it never had an entry.
+pub async fn balance(db: &Database, account_id: &str) -> Result<i64, StoreError> {
+    let row: Option<(i64,)> = with_pool!(db, pool => sqlx::query_as(
+            "SELECT balance FROM points_balances WHERE account_id = $1",
+        )
+        .bind(account_id)
+        .fetch_optional(pool)
+        .await)?;
+    Ok(row.map_or(0, |(balance,)| balance))
+}
+
+/// Up to `limit` of the account's entries, newest first, older than the
+/// entry `before` when given.
+pub async fn history(
+    db: &Database,
+    account_id: &str,
+    limit: u32,
+    before: Option<i64>,
+) -> Result<Vec<EntryRecord>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM points_entries \
+         WHERE account_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"
+    );
+    Ok(with_pool!(db, pool => sqlx::query_as(&sql)
+        .bind(account_id)
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await)?)
+}
+
+/// Accounts whose balance is not the sum of their entries, or whose latest
+/// entry's `balance_after` is not their balance. Empty unless something
+/// wrote around [`post`]; for tests and consistency checks.
+pub async fn mismatched_balances(db: &Database) -> Result<Vec<String>, StoreError> {
+    Ok(with_pool!(db, pool => sqlx::query_as::<_, (String,)>(
+            "SELECT b.account_id FROM points_balances b \
+             LEFT JOIN (SELECT account_id, SUM(amount) AS total, MAX(id) AS last_id \
+                        FROM points_entries GROUP BY account_id) e \
+                 ON e.account_id = b.account_id \
+             LEFT JOIN points_entries l ON l.id = e.last_id \
+             WHERE b.balance <> COALESCE(e.total, 0) \
+                OR b.balance <> COALESCE(l.balance_after, 0) \
+             UNION \
+             SELECT DISTINCT account_id FROM points_entries \
+             WHERE account_id NOT IN (SELECT account_id FROM points_balances) \
+             ORDER BY 1",
+        )
+        .fetch_all(pool)
+        .await)?
+    .into_iter()
+    .map(|(account,)| account)
+    .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::{self, NewAccount};
+    use crate::testing::TestDatabase;
+    use crate::{test_both_backends, PoolOptions};
+
+    async fn migrated(test_db: &TestDatabase) -> Database {
+        let db = Database::connect(&test_db.target, PoolOptions::default())
+            .await
+            .expect("connect");
+        db.migrate().await.expect("migrate");
+        db
+    }
+
+    async fn account(db: &Database, id: &str) {
+        accounts::insert(
+            db,
+            NewAccount {
+                id,
+                email: Some(&format!("{id}@example.org")),
+                password_hash: None,
+                wallet_address: None,
+                role: "member",
+                now: 1,
+            },
+        )
+        .await
+        .unwrap();
+    }
+
+    fn entry<'a>(account_id: &'a str, amount: i64, key: &'a str) -> NewEntry<'a> {
+        NewEntry {
+            account_id,
+            amount,
+            reason: "admin_adjustment",
+            reference: None,
+            idempotency_key: key,
+            now: 100,
+        }
+    }
+
+    async fn count_entries(db: &Database) -> i64 {
+        let (n,): (i64,) = with_pool!(db, pool => sqlx::query_as(
+                "SELECT COUNT(*) FROM points_entries",
+            )
+            .fetch_one(pool)
+            .await)
+        .unwrap();
+        n
+    }
+
+    fn created(posted: Posted) -> EntryRecord {
+        match posted {
+            Posted::Created(entry) => entry,
+            other => panic!("expected a new entry, got {other:?}"),
+        }
+    }
+
+    test_both_backends! {
+        async fn points_credit_then_balance(backend: Backend) {
+            let test_db = TestDatabase::fresh(backend).await;
+            let db = migrated(&test_db).await;
+            account(&db, "ann").await;
+            assert_eq!(balance(&db, "ann").await.unwrap(), 0);
+
+            let first = created(post(&db, NewEntry {
+                reason: "task_reward",
+                reference: Some("task:1"),
+                ..entry("ann", 30, "task:1")
+            }).await.unwrap());
+            assert_eq!((first.amount, first.balance_after), (30, 30));
+            assert_eq!(first.reference.as_deref(), Some("task:1"));
+            let second = created(post(&db, entry("ann", -12, "fix:1")).await.unwrap());
+            assert_eq!(second.balance_after, 18);
+            assert!(second.id > first.id);
+            assert_eq!(balance(&db, "ann").await.unwrap(), 18);
+            assert!(mismatched_balances(&db).await.unwrap().is_empty());
+        }
+
+        async fn points_key_replays_the_first_entry(backend: Backend) {
+            let test_db = TestDatabase::fresh(backend).await;
+            let db = migrated(&test_db).await;
+            account(&db, "ann").await;
+            account(&db, "bob").await;
+            let first = created(post(&db, entry("ann", 50, "k1")).await.unwrap());
+            // Later entries do not change what a replay returns.
+            created(post(&db, entry("ann", 5, "k2")).await.unwrap());
+            let again = post(&db, NewEntry { now: 999, ..entry("ann", 50, "k1") }).await.unwrap();
+            assert_eq!(again, Posted::Replayed(first.clone()));
+            assert_eq!(balance(&db, "ann").await.unwrap(), 55);
+            assert_eq!(count_entries(&db).await, 2);
+
+            // Keys are per account: Bob's k1 is another posting.
+            let bobs = created(post(&db, entry("bob", 7, "k1")).await.unwrap());
+            assert_eq!(bobs.balance_after, 7);
+        }
+
+        async fn points_key_reused_for_another_posting_conflicts(backend: Backend) {
+            let test_db = TestDatabase::fresh(backend).await;
+            let db = migrated(&test_db).await;
+            account(&db, "ann").await;
+            let first = created(post(&db, entry("ann", 50, "k1")).await.unwrap());
+            for different in [
+                entry("ann", 51, "k1"),
+                NewEntry { reason: "referral", ..entry("ann", 50, "k1") },
+                NewEntry { reference: Some("x"), ..entry("ann", 50, "k1") },
+            ] {
+                assert_eq!(post(&db, different).await.unwrap(), Posted::KeyConflict(first.clone()));
+            }
+            assert_eq!(balance(&db, "ann").await.unwrap(), 50);
+            assert_eq!(count_entries(&db).await, 1);
+        }
+
+        async fn points_refused_debit_writes_nothing(backend: Backend) {
+            let test_db = TestDatabase::fresh(backend).await;
+            let db = migrated(&test_db).await;
+            account(&db, "ann").await;
+            // Even the balance row a first post creates is rolled back.
+            assert_eq!(
+                post(&db, entry("ann", -1, "d0")).await.unwrap(),
+                Posted::InsufficientBalance { balance: 0 }
+            );
+            assert_eq!(count_entries(&db).await, 0);
+            assert!(mismatched_balances(&db).await.unwrap().is_empty());
+            let (rows,): (i64,) = with_pool!(&db, pool => sqlx::query_as(
+                    "SELECT COUNT(*) FROM points_balances",
+                ).fetch_one(pool).await).unwrap();
+            assert_eq!(rows, 0);
+
+            created(post(&db, entry("ann", 10, "c1")).await.unwrap());
+            assert_eq!(
+                post(&db, entry("ann", -11, "d1")).await.unwrap(),
+                Posted::InsufficientBalance { balance: 10 }
+            );
+            assert_eq!(balance(&db, "ann").await.unwrap(), 10);
+            assert_eq!(count_entries(&db).await, 1);
+            // The refused key was not consumed.
+            assert_eq!(created(post(&db, entry("ann", -10, "d1")).await.unwrap()).balance_after, 0);
+        }
+
+        async fn points_overflow_and_unknown_accounts_are_refused(backend: Backend) {
+            let test_db = TestDatabase::fresh(backend).await;
+            let db = migrated(&test_db).await;
+            account(&db, "ann").await;
+            created(post(&db, entry("ann", i64::MAX, "big")).await.unwrap());
+            assert_eq!(
+                post(&db, entry("ann", 1, "one")).await.unwrap(),
+                Posted::BalanceOverflow { balance: i64::MAX }
+            );
+            assert_eq!(post(&db, entry("nobody", 1, "k")).await.unwrap(), Posted::NoSuchAccount);
+            assert_eq!(count_entries(&db).await, 1);
+        }
+
+        async fn points_entries_are_append_only(backend: Backend) {
+            let test_db = TestDatabase::fresh(backend).await;
+            let db = migrated(&test_db).await;
+            account(&db, "ann").await;
+            created(post(&db, entry("ann", 5, "k")).await.unwrap());
+            assert!(crate::execute!(&db, "UPDATE points_entries SET amount = 500").is_err());
+            assert!(crate::execute!(&db, "DELETE FROM points_entries").is_err());
+            assert!(crate::execute!(&db, "DELETE FROM accounts WHERE id = 'ann'").is_err());
+            assert_eq!(count_entries(&db).await, 1);
+        }
+
+        async fn points_concurrent_posts_with_one_key_post_once(backend: Backend) {
+            let test_db = TestDatabase::fresh(backend).await;
+            let db = migrated(&test_db).await;
+            account(&db, "ann").await;
+            let tasks: Vec<_> = (0..8)
+                .map(|_| {
+                    let db = db.clone();
+                    tokio::spawn(async move { post(&db, entry("ann", 25, "same")).await.unwrap() })
+                })
+                .collect();
+            let mut outcomes = Vec::new();
+            for task in tasks {
+                outcomes.push(task.await.unwrap());
+            }
+            let created: Vec<_> = outcomes.iter().filter(|o| matches!(o, Posted::Created(_))).collect();
+            assert_eq!(created.len(), 1, "{outcomes:?}");
+            let Posted::Created(first) = created[0] else { unreachable!() };
+            for outcome in &outcomes {
+                assert!(
+                    matches!(outcome, Posted::Created(e) | Posted::Replayed(e) if e == first),
+                    "{outcome:?}"
+                );
+            }
+            assert_eq!(count_entries(&db).await, 1);
+            assert_eq!(balance(&db, "ann").await.unwrap(), 25);
+        }
+
+        async fn points_concurrent_debits_never_overdraw(backend: Backend) {
+            let test_db = TestDatabase::fresh(backend).await;
+            let db = migrated(&test_db).await;
+            account(&db, "ann").await;
+            created(post(&db, entry("ann", 50, "fund")).await.unwrap());
+            let tasks: Vec<_> = (0..8)
+                .map(|i| {
+                    let db = db.clone();
+                    tokio::spawn(async move {
+                        post(&db, entry("ann", -10, &format!("spend:{i}"))).await.unwrap()
+                    })
+                })
+                .collect();
+            let mut spent = 0;
+            for task in tasks {
+                match task.await.unwrap() {
+                    Posted::Created(_) => spent += 1,
+                    Posted::InsufficientBalance { balance } => assert!(balance < 10),
+                    other => panic!("{other:?}"),
+                }
+            }
+            assert_eq!(spent, 5);
+            assert_eq!(balance(&db, "ann").await.unwrap(), 0);
+            assert!(mismatched_balances(&db).await.unwrap().is_empty());
+        }
+
+        async fn points_balance_is_the_sum_of_entries(backend: Backend) {
+            let test_db = TestDatabase::fresh(backend).await;
+            let db = migrated(&test_db).await;
+            let accounts = ["a", "b", "c"];
+            for id in accounts {
+                account(&db, id).await;
+            }
+            // A deterministic pseudo-random walk (64-bit LCG): credits,
+            // debits (some refused), and replays of earlier keys.
+            let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+            let mut next = move || {
+                state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                state >> 33
+            };
+            let mut expected = [0_i64; 3];
+            for step in 0..120 {
+                let who = (next() % 3) as usize;
+                let amount = (next() % 200) as i64 - 80;
+                let amount = if amount == 0 { 1 } else { amount };
+                let key = if step > 10 && next() % 5 == 0 {
+                    format!("k{}", next() % step)
+                } else {
+                    format!("k{step}")
+                };
+                match post(&db, entry(accounts[who], amount, &key)).await.unwrap() {
+                    Posted::Created(e) => {
+                        expected[who] += amount;
+                        assert_eq!(e.balance_after, expected[who]);
+                    }
+                    Posted::InsufficientBalance { balance } => {
+                        assert_eq!(balance, expected[who]);
+                        assert!(balance + amount < 0);
+                    }
+                    Posted::Replayed(_) | Posted::KeyConflict(_) => {}
+                    other => panic!("{other:?}"),
+                }
+            }
+            for (who, id) in accounts.iter().enumerate() {
+                assert_eq!(balance(&db, id).await.unwrap(), expected[who]);
+            }
+            assert!(mismatched_balances(&db).await.unwrap().is_empty());
+        }
+
+        async fn points_history_pages_newest_first(backend: Backend) {
+            let test_db = TestDatabase::fresh(backend).await;
+            let db = migrated(&test_db).await;
+            account(&db, "ann").await;
+            account(&db, "bob").await;
+            for i in 1..=5 {
+                created(post(&db, entry("ann", i, &format!("k{i}"))).await.unwrap());
+                created(post(&db, entry("bob", 100, &format!("k{i}"))).await.unwrap());
+            }
+            let page = history(&db, "ann", 2, None).await.unwrap();
+            assert_eq!(page.iter().map(|e| e.amount).collect::<Vec<_>>(), [5, 4]);
+            let page = history(&db, "ann", 2, Some(page[1].id)).await.unwrap();
+            assert_eq!(page.iter().map(|e| e.amount).collect::<Vec<_>>(), [3, 2]);
+            let page = history(&db, "ann", 2, Some(page[1].id)).await.unwrap();
+            assert_eq!(page.iter().map(|e| e.amount).collect::<Vec<_>>(), [1]);
+            assert!(history(&db, "carol", 10, None).await.unwrap().is_empty());
+        }
+    }
+}
