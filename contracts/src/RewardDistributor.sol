@@ -19,8 +19,9 @@ import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 ///
 /// Leaves are OpenZeppelin StandardMerkleTree leaves for ("address","uint256"):
 /// keccak256(bytes.concat(keccak256(abi.encode(account, cumulativeAmount)))),
-/// with sorted-pair hashing. The double hash keeps a 64-byte leaf preimage
-/// from ever equalling an inner node.
+/// with sorted-pair hashing. abi.encode(account, cumulativeAmount) is 64
+/// bytes, like an inner node's preimage; hashing it twice keeps an inner node
+/// from being passed off as a leaf.
 ///
 /// The previous root stays valid next to the current one, so a claim built
 /// against a root that is replaced while the transaction is pending still
@@ -116,7 +117,6 @@ contract RewardDistributor is AccessControl, Pausable, EIP712, Nonces {
         _unpause();
     }
 
-    // solhint-disable-next-line func-name-mixedcase
     function DOMAIN_SEPARATOR() external view returns (bytes32) {
         return _domainSeparatorV4();
     }
