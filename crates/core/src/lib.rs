@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod eip712;
 pub mod encoding;
 pub mod error_code;
+pub mod merkle;
 pub mod eth;
 pub mod points;
 pub mod rate_limit;
