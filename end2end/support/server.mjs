@@ -4,8 +4,13 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+
+const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+// The embedded chain's anvil, installed by scripts/setup.
+const ANVIL_BIN = join(REPO_ROOT, 'contracts/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil');
 
 export async function startServer({ env = {} } = {}) {
   const bin = process.env.MERITREE_BIN;
@@ -18,6 +23,7 @@ export async function startServer({ env = {} } = {}) {
       MERITREE_SITE__ROOT: process.env.MERITREE_SITE__ROOT,
       MERITREE_SERVER__PORT: '0',
       MERITREE_LOG__FORMAT: 'json',
+      MERITREE_CHAIN__ANVIL_BIN: ANVIL_BIN,
       ...env,
     },
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
+use meritree_core::eth::U256;
+use meritree_platform::rounds::RewardsPolicy;
 use meritree_platform::sessions::SessionPolicy;
 use meritree_platform::PlatformOptions;
 use meritree_store::{DatabaseTarget, PoolOptions, StoreError};
@@ -22,6 +24,7 @@ pub struct Settings {
     pub server: ServerSettings,
     pub auth: AuthSettings,
     pub chain: ChainSettings,
+    pub rewards: RewardsSettings,
     pub rate_limits: RateLimitSettings,
     pub cache: CacheSettings,
     pub storage: StorageSettings,
@@ -128,8 +131,28 @@ pub struct ChainSettings {
     /// chain of the embedded default.
     pub chain_id: u64,
     /// JSON-RPC endpoint of that chain, for contract-wallet (EIP-1271)
-    /// signatures and settlement. Empty: none.
+    /// signatures and settlement. Empty: the embedded local chain, if
+    /// `embedded`, else none.
     pub rpc_url: String,
+    /// With no `rpc_url`: start a local anvil (state kept in the data
+    /// directory) and deploy the contracts on it.
+    pub embedded: bool,
+    /// The anvil binary for the embedded chain (installed by scripts/setup).
+    pub anvil_bin: PathBuf,
+    /// Name of the environment variable holding the platform's private key
+    /// (hex) on a configured chain; it publishes roots and relays claims.
+    pub signer_key_env: String,
+    /// The distributor and reward token on a configured chain.
+    pub distributor_address: String,
+    pub token_address: String,
+    /// The block the distributor was deployed in (scans of its events start there).
+    pub deployed_block: u64,
+    /// Blocks on top of a transaction's own before it counts as final.
+    pub confirmations: u64,
+    /// Seconds a transaction may wait before it is re-sent with higher fees.
+    pub bump_after_secs: u64,
+    /// Seconds between passes of the settlement loop (rounds, publication, outbox).
+    pub tick_secs: u64,
 }
 
 impl Default for ChainSettings {
@@ -137,7 +160,90 @@ impl Default for ChainSettings {
         Self {
             chain_id: PlatformOptions::default().chain_id,
             rpc_url: String::new(),
+            embedded: true,
+            anvil_bin: PathBuf::from(meritree_chain::anvil::DEFAULT_BINARY),
+            signer_key_env: "MERITREE_CHAIN_KEY".into(),
+            distributor_address: String::new(),
+            token_address: String::new(),
+            deployed_block: 0,
+            confirmations: 1,
+            bump_after_secs: 30,
+            tick_secs: 2,
         }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RewardsSettings {
+    /// Length of a settlement round; rounds end on multiples of it.
+    pub round_secs: u64,
+    /// Token base units one point becomes at settlement.
+    pub token_units_per_point: TokenUnits,
+}
+
+impl Default for RewardsSettings {
+    fn default() -> Self {
+        let policy = RewardsPolicy::default();
+        Self {
+            round_secs: policy.round_secs,
+            token_units_per_point: TokenUnits(policy.token_units_per_point),
+        }
+    }
+}
+
+impl RewardsSettings {
+    pub fn policy(&self) -> RewardsPolicy {
+        RewardsPolicy {
+            round_secs: self.round_secs.max(1),
+            token_units_per_point: self.token_units_per_point.0,
+        }
+    }
+}
+
+/// A positive token amount, written as a decimal string because it
+/// outgrows TOML's 64-bit integers (an integer is accepted too, as
+/// environment variables arrive as numbers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenUnits(pub U256);
+
+impl Serialize for TokenUnits {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for TokenUnits {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = TokenUnits;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a positive whole number of token base units, as a decimal string")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<TokenUnits, E> {
+                let digits = text.trim();
+                // from_str_radix would also take `_`; a typo must not pass.
+                if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(E::invalid_value(serde::de::Unexpected::Str(text), &self));
+                }
+                match U256::from_str_radix(digits, 10) {
+                    Ok(units) if !units.is_zero() => Ok(TokenUnits(units)),
+                    _ => Err(E::invalid_value(serde::de::Unexpected::Str(text), &self)),
+                }
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, units: u64) -> Result<TokenUnits, E> {
+                self.visit_str(&units.to_string())
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, units: i64) -> Result<TokenUnits, E> {
+                self.visit_str(&units.to_string())
+            }
+        }
+        deserializer.deserialize_any(Visitor)
     }
 }
 
@@ -323,6 +429,48 @@ mod tests {
             jail.create_file("meritree.toml", "")?;
             jail.set_env("MERITREE_SERVR__PORT", "1");
             assert!(Settings::load(None).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn rewards_token_units_are_decimal() {
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.create_file(
+                "meritree.toml",
+                "[rewards]\nround_secs = 60\ntoken_units_per_point = \"1000000000000000000000000\"\n",
+            )?;
+            let settings = Settings::load(None).unwrap();
+            assert_eq!(settings.rewards.policy().round_secs, 60);
+            assert_eq!(
+                settings.rewards.token_units_per_point.0,
+                U256::from(10_u64).pow(U256::from(24_u64))
+            );
+            jail.set_env("MERITREE_REWARDS__TOKEN_UNITS_PER_POINT", "1000");
+            let settings = Settings::load(None).unwrap();
+            assert_eq!(
+                settings.rewards.token_units_per_point.0,
+                U256::from(1000_u64)
+            );
+            // Past 64 bits an environment value stays a string.
+            jail.set_env(
+                "MERITREE_REWARDS__TOKEN_UNITS_PER_POINT",
+                "1000000000000000000000000",
+            );
+            let settings = Settings::load(None).unwrap();
+            assert_eq!(
+                settings.rewards.token_units_per_point.0,
+                U256::from(10_u64).pow(U256::from(24_u64))
+            );
+            for bad in ["\"0x10\"", "\"1_000\"", "\"0\"", "\"-1\"", "\"\"", "1.5"] {
+                jail.clear_env();
+                jail.create_file(
+                    "meritree.toml",
+                    &format!("[rewards]\ntoken_units_per_point = {bad}\n"),
+                )?;
+                assert!(Settings::load(None).is_err(), "{bad} accepted");
+            }
             Ok(())
         });
     }

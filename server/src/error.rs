@@ -13,7 +13,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use meritree_core::ErrorCode;
 use meritree_platform::accounts::AuthError;
+use meritree_platform::chain::ClaimError;
 use meritree_platform::points::PointsError;
+use meritree_platform::rounds::RoundsError;
 use serde::Serialize;
 
 #[derive(Debug)]
@@ -85,8 +87,20 @@ impl From<AuthError> for ApiError {
     }
 }
 
+impl From<ClaimError> for ApiError {
+    fn from(err: ClaimError) -> Self {
+        ApiError::new(err.code(), err.public_message())
+    }
+}
+
 impl From<PointsError> for ApiError {
     fn from(err: PointsError) -> Self {
+        ApiError::new(err.code(), err.public_message())
+    }
+}
+
+impl From<RoundsError> for ApiError {
+    fn from(err: RoundsError) -> Self {
         ApiError::new(err.code(), err.public_message())
     }
 }

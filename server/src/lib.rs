@@ -4,11 +4,13 @@
 
 pub mod admin;
 pub mod auth;
+pub mod chain;
 pub mod cli;
 pub mod configuration;
 pub mod error;
 pub mod points;
 pub mod rate_limit;
 pub mod routes;
+pub mod settlement;
 pub mod startup;
 pub mod telemetry;

@@ -6,7 +6,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use leptos::config::LeptosOptions;
-use meritree_chain::{Chain, ChainError};
+use meritree_chain::anvil::Anvil;
+use meritree_chain::ChainError;
 use meritree_platform::rate_limit::{Quota, RateLimitError, RateLimiter};
 use meritree_platform::sessions::cookies::CookiePolicy;
 use meritree_platform::{Platform, PlatformOptions, SignInLimit};
@@ -33,6 +34,8 @@ pub enum StartupError {
         #[source]
         source: std::io::Error,
     },
+    #[error("configuration: {0}")]
+    Config(String),
     #[error("cannot use the chain: {0}")]
     Chain(#[from] ChainError),
     #[error("cannot use Redis: {0}")]
@@ -60,6 +63,8 @@ pub fn platform_options(settings: &Settings) -> PlatformOptions {
         public_origin: origin_of(&settings.server.public_url),
         sign_in_limit: None,
         chain: None,
+        settlement: None,
+        rewards: settings.rewards.policy(),
     }
 }
 
@@ -77,6 +82,9 @@ pub struct Application {
     router: axum::Router,
     platform: Platform,
     shutdown_grace: Duration,
+    /// How often the settlement loop runs.
+    tick: Duration,
+    anvil: Option<Anvil>,
 }
 
 impl Application {
@@ -93,10 +101,9 @@ impl Application {
                 quota: Quota::per_hour(settings.rate_limits.sign_in_per_email_per_hour),
             });
         }
-        options.chain = match settings.chain.rpc_url.trim() {
-            "" => None,
-            url => Some(Chain::connect(url, settings.chain.chain_id).await?),
-        };
+        let chain = crate::chain::start(&settings, &db).await?;
+        options.chain = chain.chain;
+        options.settlement = chain.settlement;
         let platform = Platform::start(db, options).await?;
 
         let addr = SocketAddr::new(settings.server.host, settings.server.port);
@@ -130,7 +137,20 @@ impl Application {
             router,
             platform,
             shutdown_grace: Duration::from_secs(settings.server.shutdown_grace_secs),
+            tick: Duration::from_secs(settings.chain.tick_secs.max(1)),
+            anvil: chain.anvil,
         })
+    }
+
+    /// The platform this application serves, e.g. for tests that drive
+    /// rounds with their own clock.
+    pub fn platform(&self) -> &Platform {
+        &self.platform
+    }
+
+    /// The embedded chain's JSON-RPC URL, when it runs one.
+    pub fn embedded_chain_url(&self) -> Option<String> {
+        self.anvil.as_ref().map(|anvil| anvil.url().to_owned())
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -147,6 +167,7 @@ impl Application {
     ) -> Result<(), StartupError> {
         let addr = self.local_addr();
         tracing::info!(%addr, url = %format!("http://{addr}"), "listening");
+        let settlement = tokio::spawn(crate::settlement::run(self.platform.clone(), self.tick));
 
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let service = self
@@ -170,6 +191,10 @@ impl Application {
                 }
             }
         };
+        settlement.abort();
+        if let Some(anvil) = self.anvil {
+            anvil.stop().await;
+        }
         self.platform.db().close().await;
         tracing::info!("stopped");
         result.map_err(StartupError::Serve)

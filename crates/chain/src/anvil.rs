@@ -46,6 +46,21 @@ pub struct AnvilOptions {
     /// Chain state is loaded from and saved to this file, so the local chain
     /// survives restarts; `None` keeps it in memory.
     pub state_file: Option<PathBuf>,
+    /// Leave transactions pending until a block is mined by hand
+    /// (`evm_mine`): lets tests hold a transaction in the mempool.
+    pub manual_mining: bool,
+}
+
+impl AnvilOptions {
+    /// In memory, free port, mining every transaction at once.
+    pub fn new(binary: PathBuf) -> Self {
+        Self {
+            binary,
+            port: 0,
+            state_file: None,
+            manual_mining: false,
+        }
+    }
 }
 
 impl Anvil {
@@ -66,7 +81,15 @@ impl Anvil {
             .stderr(Stdio::null())
             .kill_on_drop(true);
         if let Some(state) = &options.state_file {
-            command.arg("--state").arg(state);
+            // Saved on a graceful exit and every few seconds, so a crash
+            // loses at most the last blocks.
+            command
+                .arg("--state")
+                .arg(state)
+                .args(["--state-interval", "5"]);
+        }
+        if options.manual_mining {
+            command.arg("--no-mining");
         }
         let child = command.spawn()?;
         let anvil = Self {

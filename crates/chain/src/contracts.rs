@@ -34,3 +34,33 @@ pub fn reward_token_artifact() -> Artifact {
     ))
     .expect("the committed artifact parses")
 }
+
+/// Where [`deploy_reward_contracts`] put the contracts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deployed {
+    pub token: alloy::primitives::Address,
+    pub distributor: alloy::primitives::Address,
+    pub block: u64,
+}
+
+/// Deploys the development reward token and the distributor from the
+/// provider's key, which becomes the token's minter and the distributor's
+/// admin, root updater and pauser (the platform's key on a local chain).
+pub async fn deploy_reward_contracts(
+    provider: &impl alloy::providers::Provider,
+    platform: alloy::primitives::Address,
+) -> Result<Deployed, crate::ChainError> {
+    use alloy::sol_types::SolValue;
+
+    let token_args = ("Meritree Reward".to_owned(), "MRT".to_owned(), platform).abi_encode_params();
+    let token = crate::deploy::deploy(provider, &reward_token_artifact(), &token_args).await?;
+    let distributor_args = (token, platform, platform, platform).abi_encode_params();
+    let distributor =
+        crate::deploy::deploy(provider, &reward_distributor_artifact(), &distributor_args).await?;
+    let block = provider.get_block_number().await?;
+    Ok(Deployed {
+        token,
+        distributor,
+        block,
+    })
+}

@@ -48,6 +48,14 @@ impl Fees {
     }
 }
 
+/// A signed transaction: its hash is known before it is sent, so it can be
+/// recorded first and a crash never loses track of what is on the wire.
+#[derive(Debug, Clone)]
+pub struct SignedTx {
+    pub hash: TxHash,
+    pub raw: Bytes,
+}
+
 /// Where a sent transaction is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Inclusion {
@@ -82,6 +90,17 @@ impl Sender {
             .await?)
     }
 
+    /// How many of this key's transactions are in blocks: every nonce below
+    /// it is used for good.
+    pub async fn mined_nonce(&self) -> Result<u64, ChainError> {
+        Ok(self
+            .chain
+            .provider()
+            .get_transaction_count(self.address)
+            .latest()
+            .await?)
+    }
+
     /// Today's fees for a prompt inclusion.
     pub async fn current_fees(&self) -> Result<Fees, ChainError> {
         let estimate = self.chain.provider().estimate_eip1559_fees().await?;
@@ -107,16 +126,16 @@ impl Sender {
             })
     }
 
-    /// Signs the call with exactly this nonce, gas and fees and sends it.
-    /// Sending the same nonce again with higher fees replaces it.
-    pub async fn send(
+    /// Signs the call with exactly this nonce, gas and fees. Signing the
+    /// same nonce again with higher fees makes a replacement.
+    pub async fn sign(
         &self,
         to: Address,
         calldata: &Bytes,
         nonce: u64,
         gas_limit: u64,
         fees: Fees,
-    ) -> Result<TxHash, ChainError> {
+    ) -> Result<SignedTx, ChainError> {
         let envelope = TransactionRequest::default()
             .with_from(self.address)
             .with_to(to)
@@ -129,16 +148,22 @@ impl Sender {
             .build(&self.wallet)
             .await
             .map_err(|err| ChainError::Transaction(err.to_string()))?;
-        let hash = *envelope.tx_hash();
-        match self
-            .chain
-            .provider()
-            .send_raw_transaction(&envelope.encoded_2718())
-            .await
-        {
-            Ok(_) => Ok(hash),
-            // Sent before (a retry after a crash): the node already has it.
-            Err(err) if is_already_known(&err) => Ok(hash),
+        Ok(SignedTx {
+            hash: *envelope.tx_hash(),
+            raw: envelope.encoded_2718().into(),
+        })
+    }
+
+    /// Hands a signed transaction to the node. A transaction it already has,
+    /// or whose nonce is already used (an earlier signature of it was mined),
+    /// is not an error: the caller tracks inclusion by hash.
+    pub async fn broadcast(&self, tx: &SignedTx) -> Result<(), ChainError> {
+        match self.chain.provider().send_raw_transaction(&tx.raw).await {
+            Ok(_) => Ok(()),
+            Err(err) if is_settled_elsewhere(&err) => {
+                tracing::debug!(hash = %tx.hash, error = %err, "node already has this nonce");
+                Ok(())
+            }
             Err(err) => Err(ChainError::Rpc(err)),
         }
     }
@@ -159,9 +184,11 @@ impl Sender {
     }
 }
 
-fn is_already_known(err: &alloy::transports::TransportError) -> bool {
+fn is_settled_elsewhere(err: &alloy::transports::TransportError) -> bool {
     err.as_error_resp().is_some_and(|resp| {
         let message = resp.message.to_ascii_lowercase();
-        message.contains("already known") || message.contains("already imported")
+        ["already known", "already imported", "nonce too low"]
+            .iter()
+            .any(|m| message.contains(m))
     })
 }

@@ -156,7 +156,10 @@ mod tests {
         };
         assert_eq!(domain.separator(), their_domain.separator());
         assert_eq!(claim.struct_hash(), theirs.eip712_hash_struct());
-        assert_eq!(claim.signing_hash(&domain), theirs.eip712_signing_hash(&their_domain));
+        assert_eq!(
+            claim.signing_hash(&domain),
+            theirs.eip712_signing_hash(&their_domain)
+        );
     }
 
     #[test]
@@ -167,13 +170,17 @@ mod tests {
         let digest = claim.signing_hash(&domain);
         let signature = key.sign_hash(digest.as_slice());
         let signature = alloy_primitives::Signature::try_from(&signature[..]).unwrap();
-        assert_eq!(signature.recover_address_from_prehash(&digest).unwrap(), key.address());
+        assert_eq!(
+            signature.recover_address_from_prehash(&digest).unwrap(),
+            key.address()
+        );
     }
 
     #[test]
     fn typed_data_json_names_the_domain_and_keeps_big_numbers_exact() {
         let (claim, domain) = sample();
-        let json: serde_json::Value = serde_json::from_str(&claim.typed_data_json(&domain)).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&claim.typed_data_json(&domain)).unwrap();
         assert_eq!(json["primaryType"], "ClaimTo");
         assert_eq!(json["domain"]["chainId"], 31_337);
         assert_eq!(json["message"]["cumulativeAmount"], "1234000000000000000");

@@ -99,12 +99,19 @@ pub enum ErrorCode {
     DatabaseUnavailable,
     /// The chain's RPC did not answer; the request may be retried.
     ChainUnavailable,
+    /// No rewards to claim: none published yet, or all already paid.
+    NothingToClaim,
+    /// The account has no wallet bound (rewards are paid to a wallet).
+    NoWallet,
+    /// The chain would refuse the claim (a bad signature or proof, an
+    /// expired deadline, a paused distributor); the message says which.
+    ClaimRejected,
     /// A fault on our side; details are in the server log, not the response.
     Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 45] = [
+    pub const ALL: [ErrorCode; 48] = [
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::InvalidRequest,
@@ -149,6 +156,9 @@ impl ErrorCode {
         ErrorCode::RateLimited,
         ErrorCode::DatabaseUnavailable,
         ErrorCode::ChainUnavailable,
+        ErrorCode::NothingToClaim,
+        ErrorCode::NoWallet,
+        ErrorCode::ClaimRejected,
         ErrorCode::Internal,
     ];
 
@@ -199,6 +209,9 @@ impl ErrorCode {
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::DatabaseUnavailable => "database_unavailable",
             ErrorCode::ChainUnavailable => "chain_unavailable",
+            ErrorCode::NothingToClaim => "nothing_to_claim",
+            ErrorCode::NoWallet => "no_wallet",
+            ErrorCode::ClaimRejected => "claim_rejected",
             ErrorCode::Internal => "internal",
         }
     }
@@ -250,6 +263,9 @@ impl ErrorCode {
             ErrorCode::RateLimited => 429,
             ErrorCode::DatabaseUnavailable => 503,
             ErrorCode::ChainUnavailable => 503,
+            ErrorCode::NothingToClaim => 409,
+            ErrorCode::NoWallet => 409,
+            ErrorCode::ClaimRejected => 422,
             ErrorCode::Internal => 500,
         }
     }

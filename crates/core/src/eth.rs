@@ -13,9 +13,9 @@
 
 use std::fmt;
 
-use alloy_primitives::{eip191_hash_message, uint, Signature, U256};
+use alloy_primitives::{eip191_hash_message, uint, Signature};
 
-pub use alloy_primitives::{Address, B256};
+pub use alloy_primitives::{Address, B256, U256};
 
 /// Length of an `r ‖ s ‖ v` ECDSA signature as wallets return it.
 pub const SIGNATURE_LEN: usize = 65;

@@ -5,13 +5,15 @@
 //! Nothing in this crate touches the network, the disk or the clock.
 
 pub mod accounts;
+pub mod claims;
 pub mod eip712;
 pub mod encoding;
 pub mod error_code;
-pub mod merkle;
 pub mod eth;
+pub mod merkle;
 pub mod points;
 pub mod rate_limit;
+pub mod rounds;
 pub mod siwe;
 pub mod status;
 pub mod totp;

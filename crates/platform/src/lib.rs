@@ -5,10 +5,12 @@
 //! services, so an operation has one implementation whatever the entry point.
 
 pub mod accounts;
-mod clock;
+pub mod chain;
+pub mod clock;
 pub mod points;
 pub mod principal;
 pub mod rate_limit;
+pub mod rounds;
 mod secret;
 pub mod sessions;
 pub mod status;
@@ -17,9 +19,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use meritree_chain::Chain;
+
+use crate::chain::Settlement;
 use meritree_store::{instance, secrets, Database, StoreError};
 
 use crate::rate_limit::{Quota, RateLimiter};
+use crate::rounds::RewardsPolicy;
 use crate::sessions::cookies::CookiePolicy;
 use crate::sessions::{AccessTokenKey, SessionPolicy};
 
@@ -38,6 +43,11 @@ pub struct PlatformOptions {
     pub sign_in_limit: Option<SignInLimit>,
     /// The chain RPC, for contract-wallet signatures and settlement.
     pub chain: Option<Chain>,
+    /// The platform's key and contracts on that chain; `None`: rounds close
+    /// and settle, but roots are not published and claims are refused.
+    pub settlement: Option<Settlement>,
+    /// Round length and what a point is worth on chain.
+    pub rewards: RewardsPolicy,
 }
 
 /// How many password sign-ins one email address may attempt.
@@ -57,6 +67,8 @@ impl Default for PlatformOptions {
             public_origin: None,
             sign_in_limit: None,
             chain: None,
+            settlement: None,
+            rewards: RewardsPolicy::default(),
         }
     }
 }
@@ -78,6 +90,8 @@ struct Inner {
     public_origin: Option<String>,
     sign_in_limit: Option<SignInLimit>,
     chain: Option<Chain>,
+    settlement: Option<Settlement>,
+    rewards: RewardsPolicy,
 }
 
 impl Platform {
@@ -106,6 +120,8 @@ impl Platform {
                 public_origin: options.public_origin,
                 sign_in_limit: options.sign_in_limit,
                 chain: options.chain,
+                settlement: options.settlement,
+                rewards: options.rewards,
             }),
         })
     }

@@ -7,6 +7,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+use sqlx::{Postgres, Sqlite, Transaction};
 
 use crate::StoreError;
 
@@ -33,6 +34,59 @@ macro_rules! execute {
             .await
             .map(|done| done.rows_affected()))
     };
+}
+
+/// Runs `$body` with `$conn` bound to the open transaction's connection,
+/// whichever backend the [`Tx`] is on (the transaction counterpart of
+/// [`with_pool!`]).
+macro_rules! with_tx {
+    ($tx:expr, $conn:ident => $body:expr) => {
+        match $tx {
+            $crate::database::Tx::Sqlite(tx) => {
+                let $conn = &mut **tx;
+                $body
+            }
+            $crate::database::Tx::Postgres(tx) => {
+                let $conn = &mut **tx;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_tx;
+
+/// A transaction that reads and then writes, on either backend. Dropping it
+/// without [`Tx::commit`] rolls it back.
+pub(crate) enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+impl Tx {
+    /// `FOR UPDATE` on PostgreSQL, where row locks exist; nothing on SQLite,
+    /// where [`Database::begin_write`] already holds the database's lock.
+    pub(crate) fn for_update(&self) -> &'static str {
+        match self {
+            Tx::Sqlite(_) => "",
+            Tx::Postgres(_) => " FOR UPDATE",
+        }
+    }
+
+    /// `FOR SHARE` on PostgreSQL (see [`Tx::for_update`]).
+    pub(crate) fn for_share(&self) -> &'static str {
+        match self {
+            Tx::Sqlite(_) => "",
+            Tx::Postgres(_) => " FOR SHARE",
+        }
+    }
+
+    pub(crate) async fn commit(self) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit().await?,
+            Tx::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,6 +216,18 @@ impl Database {
             Database::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
         }
         Ok(())
+    }
+
+    /// Starts a transaction that will write after it reads.
+    pub(crate) async fn begin_write(&self) -> Result<Tx, StoreError> {
+        Ok(match self {
+            // A deferred SQLite transaction that reads and then writes fails
+            // with SQLITE_BUSY (which busy_timeout does not retry) when
+            // another writer committed in between; IMMEDIATE takes the write
+            // lock up front and waits for it instead.
+            Database::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Database::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
     }
 
     /// Round-trips a trivial query; returns how long it took.

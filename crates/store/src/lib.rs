@@ -8,11 +8,13 @@
 
 pub mod accounts;
 pub mod api_keys;
+pub mod chain_txs;
 mod database;
 mod error;
 pub mod instance;
 pub mod nonces;
 pub mod points;
+pub mod rounds;
 pub mod secrets;
 pub mod sessions;
 #[cfg(feature = "testing")]

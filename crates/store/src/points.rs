@@ -7,7 +7,8 @@
 //! check, the balance update and the entry insert see no concurrent post,
 //! and idempotency keys (unique per account) need no second lock.
 
-use crate::{with_pool, Backend, Database, StoreError};
+use crate::database::{with_tx, Tx};
+use crate::{with_pool, Database, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct EntryRecord {
@@ -81,51 +82,75 @@ pub async fn post(db: &Database, new: NewEntry<'_>) -> Result<Posted, StoreError
 }
 
 async fn post_once(db: &Database, new: &NewEntry<'_>) -> Result<Posted, StoreError> {
-    let (begin, lock) = match db.backend() {
-        // A deferred SQLite transaction that reads and then writes fails
-        // with SQLITE_BUSY (which busy_timeout does not retry) when another
-        // writer committed in between; IMMEDIATE waits for the lock instead.
-        Backend::Sqlite => ("BEGIN IMMEDIATE", ""),
-        Backend::Postgres => ("BEGIN", " FOR UPDATE"),
+    let mut tx = db.begin_write().await?;
+    let Some(balance) = lock_balance(&mut tx, new.account_id, new.now).await? else {
+        return Ok(Posted::NoSuchAccount);
     };
+    let posted = post_locked(&mut tx, new, balance).await?;
+    // Dropping `tx` otherwise rolls it back: a refused post leaves no
+    // trace, not even the zero balance row `lock_balance` made.
+    if matches!(posted, Posted::Created(_)) {
+        tx.commit().await?;
+    }
+    Ok(posted)
+}
+
+/// Locks the account's balance row for the rest of `tx` (creating it at 0
+/// the first time) and returns the balance; `None` when there is no such
+/// account. The first step of every write to an account's points.
+pub(crate) async fn lock_balance(
+    tx: &mut Tx,
+    account_id: &str,
+    now: i64,
+) -> Result<Option<i64>, StoreError> {
+    let lock_sql = format!(
+        "SELECT balance FROM points_balances WHERE account_id = $1{}",
+        tx.for_update()
+    );
+    with_tx!(tx, conn => {
+        let created = sqlx::query(
+            "INSERT INTO points_balances (account_id, balance, updated_at) VALUES ($1, 0, $2) \
+             ON CONFLICT (account_id) DO NOTHING",
+        )
+        .bind(account_id)
+        .bind(now)
+        .execute(&mut *conn)
+        .await;
+        match created {
+            Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => return Ok(None),
+            other => other.map(drop)?,
+        }
+        let (balance,): (i64,) = sqlx::query_as(&lock_sql)
+            .bind(account_id)
+            .fetch_one(&mut *conn)
+            .await?;
+        Ok(Some(balance))
+    })
+}
+
+/// Posts `new` inside `tx`, which holds the account's balance row (see
+/// [`lock_balance`]); nothing is committed here. Only [`Posted::Created`]
+/// wrote anything, so a caller commits on that and drops `tx` otherwise.
+pub(crate) async fn post_locked(
+    tx: &mut Tx,
+    new: &NewEntry<'_>,
+    balance: i64,
+) -> Result<Posted, StoreError> {
     let find_sql = format!(
         "SELECT {COLUMNS} FROM points_entries WHERE account_id = $1 AND idempotency_key = $2"
     );
-    let lock_sql = format!("SELECT balance FROM points_balances WHERE account_id = $1{lock}");
     let insert_sql = format!(
         "INSERT INTO points_entries \
              (account_id, amount, reason, reference, idempotency_key, balance_after, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
     );
-    with_pool!(db, pool => {
-        // Dropping `tx` on any early return rolls it back: a refused post
-        // leaves no trace, not even the zero balance row below.
-        let mut tx = pool.begin_with(begin).await?;
-        let created = sqlx::query(
-            "INSERT INTO points_balances (account_id, balance, updated_at) VALUES ($1, 0, $2) \
-             ON CONFLICT (account_id) DO NOTHING",
-        )
-        .bind(new.account_id)
-        .bind(new.now)
-        .execute(&mut *tx)
-        .await;
-        match created {
-            Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
-                return Ok(Posted::NoSuchAccount);
-            }
-            other => other.map(drop)?,
-        }
-        let (balance,): (i64,) = sqlx::query_as(&lock_sql)
-            .bind(new.account_id)
-            .fetch_one(&mut *tx)
-            .await?;
-
+    with_tx!(tx, conn => {
         // Checked only now, under the lock: a concurrent post with the same
         // key has either committed (and is seen) or not started.
         let previous: Option<EntryRecord> = sqlx::query_as(&find_sql)
             .bind(new.account_id)
             .bind(new.idempotency_key)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut *conn)
             .await?;
         if let Some(entry) = previous {
             return Ok(replay_or_conflict(new, entry));
@@ -141,7 +166,7 @@ async fn post_once(db: &Database, new: &NewEntry<'_>) -> Result<Posted, StoreErr
             .bind(new.account_id)
             .bind(after)
             .bind(new.now)
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
         let entry: EntryRecord = sqlx::query_as(&insert_sql)
             .bind(new.account_id)
@@ -151,9 +176,8 @@ async fn post_once(db: &Database, new: &NewEntry<'_>) -> Result<Posted, StoreErr
             .bind(new.idempotency_key)
             .bind(after)
             .bind(new.now)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut *conn)
             .await?;
-        tx.commit().await?;
         Ok(Posted::Created(entry))
     })
 }
@@ -245,7 +269,7 @@ mod tests {
     use super::*;
     use crate::accounts::{self, NewAccount};
     use crate::testing::TestDatabase;
-    use crate::{test_both_backends, PoolOptions};
+    use crate::{test_both_backends, Backend, PoolOptions};
 
     async fn migrated(test_db: &TestDatabase) -> Database {
         let db = Database::connect(&test_db.target, PoolOptions::default())

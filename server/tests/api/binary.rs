@@ -8,7 +8,9 @@ fn meritree() -> Command {
     // Only what each test sets; nothing from the developer's shell.
     command
         .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        // No local chain: these tests are about the process, not settlement.
+        .env("MERITREE_CHAIN__EMBEDDED", "false");
     command
 }
 

@@ -20,12 +20,7 @@ fn repo_root() -> PathBuf {
 }
 
 async fn start_anvil() -> Anvil {
-    let options = AnvilOptions {
-        binary: anvil::binary_for_tests(&repo_root()),
-        port: 0,
-        state_file: None,
-    };
-    Anvil::start(&options)
+    Anvil::start(&AnvilOptions::new(anvil::binary_for_tests(&repo_root())))
         .await
         .expect("anvil starts (scripts/setup installs it)")
 }

@@ -9,6 +9,10 @@ use tokio::sync::oneshot;
 pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
+    /// The running app's platform, for driving it with a test's own clock.
+    pub platform: meritree_platform::Platform,
+    /// The embedded chain's RPC, when the app runs one (`with_embedded_chain`).
+    pub chain_url: Option<String>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
     db: TestDatabase,
@@ -66,10 +70,14 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
         DatabaseTarget::Postgres(url) => url.clone(),
     };
     settings.site.root = data_dir.path().join("site");
+    // Tests that settle on chain ask for it (`with_embedded_chain`).
+    settings.chain.embedded = false;
     configure(&mut settings);
 
     let app = Application::build(settings).await.expect("build app");
     let addr = app.local_addr();
+    let platform = app.platform().clone();
+    let chain_url = app.embedded_chain_url();
     let (tx, rx) = oneshot::channel();
     let server = tokio::spawn(async move {
         app.run_until_stopped(async {
@@ -82,11 +90,22 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
     TestApp {
         addr,
         client: reqwest::Client::new(),
+        platform,
+        chain_url,
         shutdown: Some(tx),
         server: Some(server),
         db,
         data_dir,
     }
+}
+
+/// For `spawn_app_with`: a local anvil with the contracts deployed.
+pub fn with_embedded_chain(settings: &mut Settings) {
+    settings.chain.embedded = true;
+    settings.chain.anvil_bin = meritree_chain::anvil::binary_for_tests(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".."),
+    );
+    settings.chain.tick_secs = 1;
 }
 
 /// Asserts the JSON error shape and returns the code.
@@ -222,6 +241,20 @@ impl TestWallet {
         let key = k256::ecdsa::SigningKey::from_slice(&bytes).unwrap();
         let address = meritree_core::eth::Address::from_private_key(&key);
         Self { key, address }
+    }
+
+    /// Signs a 32-byte digest (an EIP-712 hash), 0x-hex.
+    pub fn sign_digest(&self, digest: meritree_core::eth::B256) -> String {
+        let (signature, recid) = self
+            .key
+            .sign_prehash_recoverable(digest.as_slice())
+            .unwrap();
+        let mut bytes = signature.to_bytes().to_vec();
+        bytes.push(27 + recid.to_byte());
+        format!(
+            "0x{}",
+            bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        )
     }
 
     pub fn sign(&self, message: &str) -> String {

@@ -11,6 +11,8 @@ mod helpers;
 mod pages;
 mod points;
 mod rate_limits;
+mod rounds;
 mod sessions;
+mod settlement;
 mod totp;
 mod wallet;

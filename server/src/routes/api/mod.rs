@@ -2,7 +2,10 @@
 //! errors, never with the app's HTML.
 
 mod auth;
+mod claims;
 mod points;
+mod rewards;
+mod rounds;
 mod user;
 
 use axum::extract::State;
@@ -21,6 +24,9 @@ pub fn router() -> Router<AppState> {
         .nest("/auth", auth::router())
         .nest("/user", user::router())
         .merge(points::router())
+        .merge(rounds::router())
+        .merge(rewards::router())
+        .merge(claims::router())
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no API route at this path") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

@@ -1,0 +1,239 @@
+//! Gas-free claims: a member asks, the platform's key sends the claim and
+//! pays the gas; tokens always go to the member's wallet, or to the address
+//! the wallet named by signing an EIP-712 `ClaimTo`.
+
+use std::str::FromStr;
+
+use alloy::primitives::{Address, Bytes, B256, U256};
+use alloy::sol_types::SolCall;
+use meritree_chain::contracts::RewardDistributor;
+use meritree_chain::ChainError;
+use meritree_core::claims::{ClaimStatus, ClaimView, Claimable};
+use meritree_core::ErrorCode;
+use meritree_store::chain_txs::{self, TxRecord};
+use meritree_store::rounds::{self, LeafRecord};
+use meritree_store::StoreError;
+
+use super::publish::{contract, wallet_key};
+use super::{SettlementError, TxKind};
+use crate::Platform;
+
+/// Why a claim was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ClaimError {
+    #[error("bind a wallet first: rewards are paid to a wallet")]
+    NoWallet,
+    #[error("nothing to claim yet")]
+    NothingToClaim,
+    #[error("the chain would refuse this claim: {0}")]
+    Rejected(String),
+    #[error("no such claim")]
+    NoSuchClaim,
+    #[error("{0}")]
+    InvalidRequest(&'static str),
+    #[error(transparent)]
+    Settlement(#[from] SettlementError),
+}
+
+impl ClaimError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ClaimError::NoWallet => ErrorCode::NoWallet,
+            ClaimError::NothingToClaim => ErrorCode::NothingToClaim,
+            ClaimError::Rejected(_) => ErrorCode::ClaimRejected,
+            ClaimError::NoSuchClaim => ErrorCode::NotFound,
+            ClaimError::InvalidRequest(_) => ErrorCode::InvalidRequest,
+            ClaimError::Settlement(SettlementError::Store(
+                StoreError::Query(_) | StoreError::Connect { .. },
+            )) => ErrorCode::DatabaseUnavailable,
+            ClaimError::Settlement(_) => ErrorCode::ChainUnavailable,
+        }
+    }
+
+    /// What the caller may be told; faults on our side stay in the log.
+    pub fn public_message(&self) -> String {
+        match self {
+            ClaimError::Settlement(err) => {
+                tracing::error!(error = %err, "claim failed");
+                "rewards are unavailable right now; try again".to_owned()
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
+impl From<StoreError> for ClaimError {
+    fn from(err: StoreError) -> Self {
+        ClaimError::Settlement(err.into())
+    }
+}
+
+/// A signed `ClaimTo`: the wallet's permission to pay `to`.
+#[derive(Debug, Clone)]
+pub struct ClaimToRequest {
+    pub to: Address,
+    pub deadline: U256,
+    pub signature: Bytes,
+}
+
+impl Platform {
+    /// What the account can claim now, from the newest published root.
+    pub async fn claimable(&self, account_id: &str) -> Result<Claimable, ClaimError> {
+        let settlement = self.settlement().map_err(ClaimError::from)?;
+        let (wallet, leaf) = self.published_leaf(account_id).await?;
+        let distributor =
+            RewardDistributor::new(settlement.distributor, settlement.sender.chain().provider());
+        let claimed = distributor
+            .claimed(wallet)
+            .call()
+            .await
+            .map_err(|e| ClaimError::from(contract(e)))?;
+        let nonce = distributor
+            .nonces(wallet)
+            .call()
+            .await
+            .map_err(|e| ClaimError::from(contract(e)))?;
+        let cumulative = amount_of(&leaf)?;
+        Ok(Claimable {
+            wallet: wallet.to_checksum(None),
+            round: leaf.round,
+            cumulative_amount: cumulative.to_string(),
+            claimed: claimed.to_string(),
+            claimable: cumulative.saturating_sub(claimed).to_string(),
+            proof: proof_of(&leaf)?.iter().map(ToString::to_string).collect(),
+            chain_id: settlement.sender.chain().chain_id(),
+            distributor: settlement.distributor.to_checksum(None),
+            token: settlement.token.to_checksum(None),
+            claim_to_nonce: nonce.to_string(),
+        })
+    }
+
+    /// Relays a claim of everything claimable to the account's wallet
+    /// (`claim_to: None`) or to the address its wallet signed for.
+    /// Idempotent per `key`: a retry returns the same claim.
+    pub async fn request_claim(
+        &self,
+        account_id: &str,
+        key: &str,
+        claim_to: Option<ClaimToRequest>,
+    ) -> Result<ClaimView, ClaimError> {
+        if key.is_empty() || key.len() > 128 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ClaimError::InvalidRequest(
+                "the idempotency key must be 1 to 128 visible ASCII characters",
+            ));
+        }
+        let tx_key = format!("claim:{account_id}:{key}");
+        if let Some(tx) = chain_txs::by_key(self.db(), &tx_key).await? {
+            return self.claim_view(&tx).await;
+        }
+        let settlement = self.settlement().map_err(ClaimError::from)?;
+        let claimable = self.claimable(account_id).await?;
+        if claimable.claimable == "0" {
+            return Err(ClaimError::NothingToClaim);
+        }
+        let wallet = Address::from_str(&claimable.wallet).expect("formatted by us");
+        let amount = U256::from_str(&claimable.cumulative_amount).expect("formatted by us");
+        let proof: Vec<B256> = claimable
+            .proof
+            .iter()
+            .map(|p| B256::from_str(p).expect("formatted by us"))
+            .collect();
+        let calldata: Bytes = match claim_to {
+            None => RewardDistributor::claimCall {
+                account: wallet,
+                cumulativeAmount: amount,
+                proof,
+            }
+            .abi_encode()
+            .into(),
+            Some(signed) => RewardDistributor::claimToCall {
+                account: wallet,
+                to: signed.to,
+                cumulativeAmount: amount,
+                proof,
+                deadline: signed.deadline,
+                signature: signed.signature,
+            }
+            .abi_encode()
+            .into(),
+        };
+        // Refused up front with the chain's reason, rather than queued to fail.
+        if let Err(err) = settlement
+            .sender
+            .estimate_gas(settlement.distributor, &calldata)
+            .await
+        {
+            return Err(match err {
+                ChainError::Reverted(reason) => ClaimError::Rejected(reason),
+                other => ClaimError::Settlement(other.into()),
+            });
+        }
+        let tx = self
+            .queue_transaction(TxKind::Claim, &tx_key, settlement.distributor, &calldata)
+            .await?;
+        tracing::info!(account = %account_id, claim = %tx.id, "claim queued");
+        self.claim_view(&tx).await
+    }
+
+    /// One of the account's claims, as it stands now.
+    pub async fn claim(&self, account_id: &str, claim_id: &str) -> Result<ClaimView, ClaimError> {
+        let tx = chain_txs::get(self.db(), claim_id)
+            .await?
+            .filter(|tx| {
+                tx.idempotency_key
+                    .starts_with(&format!("claim:{account_id}:"))
+            })
+            .ok_or(ClaimError::NoSuchClaim)?;
+        self.claim_view(&tx).await
+    }
+
+    async fn published_leaf(&self, account_id: &str) -> Result<(Address, LeafRecord), ClaimError> {
+        let account = self
+            .account(account_id)
+            .await
+            .map_err(|_| ClaimError::NoWallet)?;
+        let wallet = account
+            .wallet
+            .as_deref()
+            .and_then(|w| Address::from_str(w).ok())
+            .ok_or(ClaimError::NoWallet)?;
+        let leaf = rounds::latest_published_leaf(self.db(), &wallet_key(&wallet))
+            .await?
+            .ok_or(ClaimError::NothingToClaim)?;
+        Ok((wallet, leaf))
+    }
+
+    async fn claim_view(&self, tx: &TxRecord) -> Result<ClaimView, ClaimError> {
+        let call = Bytes::from_str(&tx.calldata)
+            .map_err(|_| SettlementError::Corrupt(format!("calldata of {}", tx.id)))?;
+        let (wallet, to, cumulative) =
+            if let Ok(c) = RewardDistributor::claimCall::abi_decode(&call) {
+                (c.account, c.account, c.cumulativeAmount)
+            } else if let Ok(c) = RewardDistributor::claimToCall::abi_decode(&call) {
+                (c.account, c.to, c.cumulativeAmount)
+            } else {
+                return Err(SettlementError::Corrupt(format!("{} is not a claim", tx.id)).into());
+            };
+        Ok(ClaimView {
+            id: tx.id.clone(),
+            status: ClaimStatus::parse(&tx.status)
+                .ok_or_else(|| SettlementError::Corrupt(format!("status {}", tx.status)))?,
+            wallet: wallet.to_checksum(None),
+            to: to.to_checksum(None),
+            cumulative_amount: cumulative.to_string(),
+            tx_hash: tx.mined_hash.clone().or_else(|| tx.hashes().pop()),
+            succeeded: tx.succeeded,
+        })
+    }
+}
+
+fn amount_of(leaf: &LeafRecord) -> Result<U256, ClaimError> {
+    U256::from_str(&leaf.amount)
+        .map_err(|_| SettlementError::Corrupt(format!("leaf amount {}", leaf.amount)).into())
+}
+
+fn proof_of(leaf: &LeafRecord) -> Result<Vec<B256>, ClaimError> {
+    serde_json::from_str(&leaf.proof).map_err(|_| {
+        SettlementError::Corrupt(format!("proof of {} in round {}", leaf.wallet, leaf.round)).into()
+    })
+}

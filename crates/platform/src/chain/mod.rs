@@ -1,0 +1,48 @@
+//! The platform on chain: its own transactions (an outbox with its own
+//! nonces, fee bumping and confirmation tracking), root publication for
+//! closed rounds, and gas-free claims relayed for members.
+
+mod claims;
+mod outbox;
+mod publish;
+
+use std::time::Duration;
+
+use alloy::primitives::Address;
+use meritree_chain::sender::Sender;
+use meritree_chain::ChainError;
+use meritree_store::StoreError;
+
+pub use claims::{ClaimError, ClaimToRequest};
+pub use outbox::{OutboxPass, TxKind};
+pub use publish::PublishPass;
+
+/// What settlement needs: the platform's key and the deployed contracts.
+#[derive(Debug, Clone)]
+pub struct Settlement {
+    pub sender: Sender,
+    pub distributor: Address,
+    pub token: Address,
+    /// Blocks on top of a transaction's own before it counts as final.
+    pub confirmations: u64,
+    /// How long a sent transaction may wait before it is sent again with higher fees.
+    pub bump_after: Duration,
+    /// The block the distributor was deployed in: where scans of its events start.
+    pub from_block: u64,
+    /// Whether the platform may mint the reward token to fund the
+    /// distributor: only for its own development token on the local chain.
+    pub may_mint: bool,
+}
+
+/// Why a chain operation did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum SettlementError {
+    #[error("no chain is configured")]
+    NoChain,
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("stored data is not what was written: {0}")]
+    Corrupt(String),
+}

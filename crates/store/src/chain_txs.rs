@@ -1,0 +1,234 @@
+//! The outbox of the platform's own chain transactions and the contracts
+//! it deployed (migration 0008).
+
+use crate::{execute, with_pool, Database, StoreError};
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct TxRecord {
+    pub id: String,
+    pub idempotency_key: String,
+    pub kind: String,
+    pub to_address: String,
+    pub calldata: String,
+    pub nonce: Option<i64>,
+    pub status: String,
+    pub tx_hashes: String,
+    pub max_fee_per_gas: Option<String>,
+    pub priority_fee: Option<String>,
+    pub gas_limit: Option<i64>,
+    pub sends: i64,
+    pub last_sent_at: Option<i64>,
+    pub mined_hash: Option<String>,
+    pub mined_block: Option<i64>,
+    pub succeeded: Option<bool>,
+    pub error: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl TxRecord {
+    /// Every hash sent for this transaction, oldest first.
+    pub fn hashes(&self) -> Vec<String> {
+        serde_json::from_str(&self.tx_hashes).unwrap_or_default()
+    }
+}
+
+pub struct NewTx<'a> {
+    pub id: &'a str,
+    pub idempotency_key: &'a str,
+    pub kind: &'a str,
+    pub to_address: &'a str,
+    pub calldata: &'a str,
+    pub now: i64,
+}
+
+const COLUMNS: &str = "id, idempotency_key, kind, to_address, calldata, nonce, status, tx_hashes, \
+     max_fee_per_gas, priority_fee, gas_limit, sends, last_sent_at, mined_hash, mined_block, \
+     succeeded, error, created_at, updated_at";
+
+/// Queues a transaction; with a key seen before, returns the transaction
+/// queued then and queues nothing.
+pub async fn enqueue(db: &Database, tx: NewTx<'_>) -> Result<TxRecord, StoreError> {
+    execute!(
+        db,
+        "INSERT INTO chain_txs (id, idempotency_key, kind, to_address, calldata, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (idempotency_key) DO NOTHING",
+        tx.id,
+        tx.idempotency_key,
+        tx.kind,
+        tx.to_address,
+        tx.calldata,
+        tx.now
+    )?;
+    by_key(db, tx.idempotency_key)
+        .await?
+        .ok_or(StoreError::Duplicate("idempotency_key"))
+}
+
+pub async fn by_key(db: &Database, key: &str) -> Result<Option<TxRecord>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM chain_txs WHERE idempotency_key = $1");
+    Ok(with_pool!(db, pool => sqlx::query_as(&sql).bind(key).fetch_optional(pool).await)?)
+}
+
+pub async fn get(db: &Database, id: &str) -> Result<Option<TxRecord>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM chain_txs WHERE id = $1");
+    Ok(with_pool!(db, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)?)
+}
+
+/// Transactions in `status`, oldest first (nonce order once they have one).
+pub async fn with_status(db: &Database, status: &str) -> Result<Vec<TxRecord>, StoreError> {
+    let sql =
+        format!("SELECT {COLUMNS} FROM chain_txs WHERE status = $1 ORDER BY nonce, created_at, id");
+    Ok(with_pool!(db, pool => sqlx::query_as(&sql).bind(status).fetch_all(pool).await)?)
+}
+
+/// Gives the transaction the next nonce (at least `floor`, the chain's
+/// pending count), unless it already has one; returns its nonce.
+pub async fn assign_nonce(
+    db: &Database,
+    id: &str,
+    floor: i64,
+    now: i64,
+) -> Result<i64, StoreError> {
+    let (highest,): (Option<i64>,) = with_pool!(db, pool => sqlx::query_as(
+        "SELECT MAX(nonce) FROM chain_txs"
+    )
+    .fetch_one(pool)
+    .await)?;
+    let next = highest.map_or(floor, |h| (h + 1).max(floor));
+    execute!(
+        db,
+        "UPDATE chain_txs SET nonce = $2, updated_at = $3 WHERE id = $1 AND nonce IS NULL",
+        id,
+        next,
+        now
+    )?;
+    let record = get(db, id).await?.ok_or(StoreError::Duplicate("id"))?;
+    Ok(record.nonce.unwrap_or(next))
+}
+
+/// Records one signed send (first or a fee bump) of the transaction.
+pub struct Sent<'a> {
+    pub id: &'a str,
+    pub hash: &'a str,
+    pub max_fee_per_gas: &'a str,
+    pub priority_fee: &'a str,
+    pub gas_limit: i64,
+    pub now: i64,
+}
+
+pub async fn record_send(db: &Database, sent: Sent<'_>) -> Result<(), StoreError> {
+    let record = get(db, sent.id).await?.ok_or(StoreError::Duplicate("id"))?;
+    let mut hashes = record.hashes();
+    if !hashes.iter().any(|h| h == sent.hash) {
+        hashes.push(sent.hash.to_owned());
+    }
+    let hashes = serde_json::to_string(&hashes).expect("strings serialise");
+    execute!(
+        db,
+        "UPDATE chain_txs SET status = 'sent', tx_hashes = $2, max_fee_per_gas = $3, \
+             priority_fee = $4, gas_limit = $5, sends = sends + 1, last_sent_at = $6, updated_at = $6 \
+         WHERE id = $1 AND status IN ('queued', 'sent')",
+        sent.id,
+        hashes,
+        sent.max_fee_per_gas,
+        sent.priority_fee,
+        sent.gas_limit,
+        sent.now
+    )?;
+    Ok(())
+}
+
+pub async fn mark_mined(
+    db: &Database,
+    id: &str,
+    hash: &str,
+    block: i64,
+    succeeded: bool,
+    now: i64,
+) -> Result<(), StoreError> {
+    execute!(
+        db,
+        "UPDATE chain_txs SET status = 'mined', mined_hash = $2, mined_block = $3, succeeded = $4, \
+             updated_at = $5 WHERE id = $1 AND status = 'sent'",
+        id,
+        hash,
+        block,
+        succeeded,
+        now
+    )?;
+    Ok(())
+}
+
+pub async fn mark_confirmed(db: &Database, id: &str, now: i64) -> Result<(), StoreError> {
+    execute!(
+        db,
+        "UPDATE chain_txs SET status = 'confirmed', updated_at = $2 WHERE id = $1 AND status = 'mined'",
+        id,
+        now
+    )?;
+    Ok(())
+}
+
+/// Sends a transaction again from the start: its nonce was used by a
+/// transaction not in this outbox, so it needs a new one. Its old hashes
+/// stay in its history.
+pub async fn requeue(db: &Database, id: &str, now: i64) -> Result<(), StoreError> {
+    execute!(
+        db,
+        "UPDATE chain_txs SET status = 'queued', nonce = NULL, updated_at = $2 \
+         WHERE id = $1 AND status = 'sent'",
+        id,
+        now
+    )?;
+    Ok(())
+}
+
+/// Gives up on a transaction that never got a nonce (its simulation
+/// reverts), so no nonce is left unused.
+pub async fn mark_failed(db: &Database, id: &str, error: &str, now: i64) -> Result<(), StoreError> {
+    execute!(
+        db,
+        "UPDATE chain_txs SET status = 'failed', error = $2, updated_at = $3 \
+         WHERE id = $1 AND status = 'queued' AND nonce IS NULL",
+        id,
+        error,
+        now
+    )?;
+    Ok(())
+}
+
+/// The address of a contract the platform deployed on `chain_id`.
+pub async fn contract(
+    db: &Database,
+    chain_id: i64,
+    name: &str,
+) -> Result<Option<(String, i64)>, StoreError> {
+    Ok(with_pool!(db, pool => sqlx::query_as(
+        "SELECT address, deployed_block FROM chain_contracts WHERE chain_id = $1 AND name = $2"
+    )
+    .bind(chain_id)
+    .bind(name)
+    .fetch_optional(pool)
+    .await)?)
+}
+
+pub async fn save_contract(
+    db: &Database,
+    chain_id: i64,
+    name: &str,
+    address: &str,
+    deployed_block: i64,
+) -> Result<(), StoreError> {
+    execute!(
+        db,
+        "INSERT INTO chain_contracts (chain_id, name, address, deployed_block) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (chain_id, name) DO UPDATE SET address = excluded.address, \
+             deployed_block = excluded.deployed_block",
+        chain_id,
+        name,
+        address,
+        deployed_block
+    )?;
+    Ok(())
+}

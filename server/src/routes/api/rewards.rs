@@ -1,0 +1,25 @@
+//! A member's rewards over HTTP.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use meritree_core::rounds::RewardsView;
+use meritree_platform::Platform;
+
+use crate::auth::CurrentAccount;
+use crate::error::ApiError;
+use crate::routes::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/user/rewards", get(my_rewards))
+}
+
+/// `GET /api/v1/user/rewards` (signed in): the points balance still to
+/// settle, the points settled in each round, the bound wallet, and its
+/// cumulative amount and proof in the newest round with a tree.
+async fn my_rewards(
+    State(platform): State<Platform>,
+    CurrentAccount(me): CurrentAccount,
+) -> Result<Json<RewardsView>, ApiError> {
+    Ok(Json(platform.rewards_of(&me.account_id).await?))
+}

@@ -1,0 +1,37 @@
+//! The settlement loop: closes due rounds, publishes their roots, and moves
+//! the platform's transactions along. Every step is idempotent, so a pass
+//! that fails half-way is simply repeated by the next.
+
+use std::time::Duration;
+
+use meritree_platform::chain::SettlementError;
+use meritree_platform::Platform;
+
+pub async fn run(platform: Platform, every: Duration) {
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        pass(&platform).await;
+    }
+}
+
+/// One pass; errors are logged and the next pass tries again.
+pub async fn pass(platform: &Platform) {
+    if let Err(err) = platform
+        .tick_rounds(meritree_platform::clock::unix_secs())
+        .await
+    {
+        tracing::warn!(error = %err, "closing rounds failed; retrying next tick");
+    }
+    match platform.publish_rounds().await {
+        Ok(done) if done != Default::default() => tracing::info!(?done, "root publication"),
+        Ok(_) | Err(SettlementError::NoChain) => {}
+        Err(err) => tracing::warn!(error = %err, "publishing roots failed; retrying next tick"),
+    }
+    match platform.pump_outbox().await {
+        Ok(done) if done != Default::default() => tracing::debug!(?done, "outbox pass"),
+        Ok(_) | Err(SettlementError::NoChain) => {}
+        Err(err) => tracing::warn!(error = %err, "outbox pass failed; retrying next tick"),
+    }
+}
