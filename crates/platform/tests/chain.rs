@@ -1,13 +1,14 @@
-//! The outbox against a real anvil: idempotent queueing, gap-free nonces,
-//! the same nonce after a crash, fee bumping of a stuck transaction, and
-//! confirmation tracking.
+//! The platform on a real anvil. The outbox: idempotent queueing, gap-free
+//! nonces, the same nonce after a crash, fee bumping of a stuck transaction,
+//! confirmation tracking. Publication: exactly once across restarts, and
+//! claims refused while the distributor is paused.
 
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
 use alloy::network::EthereumWallet;
-use alloy::primitives::{Bytes, B256};
+use alloy::primitives::{Bytes, B256, U256};
 use alloy::providers::{Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolCall;
@@ -16,13 +17,18 @@ use meritree_chain::contracts::{deploy_reward_contracts, Deployed, RewardDistrib
 use meritree_chain::sender::Sender;
 use meritree_chain::Chain;
 use meritree_platform::chain::{Settlement, TxKind};
+use meritree_platform::rounds::RewardsPolicy;
 use meritree_platform::{Platform, PlatformOptions};
 use meritree_store::testing::TestDatabase;
 use meritree_store::{chain_txs, Backend, Database, PoolOptions};
 
+const ROUND_SECS: i64 = 600;
+
 struct Setup {
     anvil: Anvil,
     platform: Platform,
+    /// What the platform started with, to start it again (a restart).
+    options: PlatformOptions,
     deployed: Deployed,
     db: Database,
     _test_db: TestDatabase,
@@ -55,12 +61,17 @@ async fn setup(bump_after: Duration) -> Setup {
             may_mint: true,
         }),
         chain: Some(chain),
+        rewards: RewardsPolicy {
+            round_secs: ROUND_SECS as u64,
+            token_units_per_point: U256::from(1_000),
+        },
         ..PlatformOptions::default()
     };
-    let platform = Platform::start(db.clone(), options).await.unwrap();
+    let platform = Platform::start(db.clone(), options.clone()).await.unwrap();
     Setup {
         anvil,
         platform,
+        options,
         deployed,
         db,
         _test_db: test_db,
@@ -215,5 +226,149 @@ async fn a_stuck_transaction_is_replaced_with_higher_fees() {
         "the replacement won"
     );
     assert_eq!(chain_round(&s).await, 1);
+    s.anvil.stop().await;
+}
+
+/// An account with a bound wallet and `points` to settle.
+async fn member_with_points(s: &Setup, wallet: alloy::primitives::Address, points: i64) -> String {
+    let id = uuid_like(wallet);
+    meritree_store::accounts::insert(
+        &s.db,
+        meritree_store::accounts::NewAccount {
+            id: &id,
+            email: None,
+            password_hash: None,
+            wallet_address: Some(&format!("{wallet:#x}")),
+            role: "member",
+            now: 0,
+        },
+    )
+    .await
+    .unwrap();
+    s.platform
+        .post_points(meritree_platform::points::PointsPosting {
+            account_id: &id,
+            amount: points,
+            reason: meritree_core::points::PointsReason::TaskReward,
+            reference: None,
+            idempotency_key: "task:1",
+        })
+        .await
+        .unwrap();
+    id
+}
+
+fn uuid_like(wallet: alloy::primitives::Address) -> String {
+    format!("acct-{wallet:#x}")
+}
+
+async fn set_root_txs(db: &Database) -> usize {
+    let mut count = 0;
+    for status in ["queued", "sent", "mined", "confirmed", "failed"] {
+        count += chain_txs::with_status(db, status)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|tx| tx.kind == "set_root")
+            .count();
+    }
+    count
+}
+
+/// Runs publication and the outbox until nothing moves.
+async fn settle(platform: &Platform) {
+    for _ in 0..6 {
+        platform.publish_rounds().await.unwrap();
+        platform.pump_outbox().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_root_computed_before_a_crash_is_published_once_after_restart() {
+    let s = setup(Duration::from_secs(3600)).await;
+    let wallet = alloy::primitives::Address::repeat_byte(0x42);
+    let account = member_with_points(&s, wallet, 7).await;
+    let start = 1_800_000_000 - 1_800_000_000 % ROUND_SECS;
+    s.platform.tick_rounds(start + 1).await.unwrap();
+    // Round 1 closes: settled, tree and root stored ...
+    s.platform
+        .tick_rounds(start + ROUND_SECS + 1)
+        .await
+        .unwrap();
+    let round = s.platform.round(1).await.unwrap();
+    assert_eq!(round.status.as_str(), "closing");
+    // ... and the process dies before publishing: the first platform never
+    // publishes again. A new one starts on the same database.
+    let restarted = Platform::start(s.db.clone(), s.options.clone())
+        .await
+        .unwrap();
+    settle(&restarted).await;
+    // A second instance racing the first changes nothing.
+    let other = Platform::start(s.db.clone(), s.options.clone())
+        .await
+        .unwrap();
+    settle(&other).await;
+
+    assert_eq!(set_root_txs(&s.db).await, 1, "one setRoot for round 1");
+    assert_eq!(chain_round(&s).await, 1);
+    let published = restarted.round(1).await.unwrap();
+    assert_eq!(published.status.as_str(), "confirmed");
+    let provider = ProviderBuilder::new().connect_http(s.anvil.url().parse().unwrap());
+    let on_chain_root = RewardDistributor::new(s.deployed.distributor, provider)
+        .root()
+        .call()
+        .await
+        .unwrap();
+    assert_eq!(Some(on_chain_root.to_string()), published.root);
+
+    // The root landed but the crash came before it was recorded: the chain
+    // says so, and no second setRoot is sent.
+    s.platform
+        .tick_rounds(start + 2 * ROUND_SECS + 1)
+        .await
+        .unwrap();
+    let round2 = restarted.round(2).await.unwrap();
+    let root2 = B256::from_str(round2.root.as_deref().unwrap()).unwrap();
+    let key = PrivateKeySigner::from_str(anvil::DEV_KEY_0).unwrap();
+    let signer = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(key))
+        .connect_http(s.anvil.url().parse().unwrap());
+    RewardDistributor::new(s.deployed.distributor, &signer)
+        .setRoot(root2, 2)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    settle(&restarted).await;
+    assert_eq!(
+        set_root_txs(&s.db).await,
+        1,
+        "round 2 was found on chain, not sent again"
+    );
+    assert_eq!(
+        restarted.round(2).await.unwrap().status.as_str(),
+        "confirmed"
+    );
+
+    // Paused, the distributor refuses claims, and the relayer says so up front.
+    RewardDistributor::new(s.deployed.distributor, &signer)
+        .pause()
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let refused = restarted
+        .request_claim(&account, "claim-1", None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.code(),
+        meritree_core::ErrorCode::ClaimRejected,
+        "{refused}"
+    );
     s.anvil.stop().await;
 }
