@@ -33,6 +33,26 @@ pub enum Command {
     /// Post to the points ledger from the command line.
     #[command(subcommand)]
     Points(PointsCommand),
+    /// Check a round's public export: recompute its Merkle root from the
+    /// leaves, check every proof, and compare the root with the one the
+    /// distributor published on chain. Exits 1 on any mismatch.
+    VerifyRound {
+        /// The round number.
+        round: u64,
+        /// The export: a file, or an http(s) URL such as
+        /// https://meritree.example/api/v1/rounds/7/export.
+        #[arg(long)]
+        export: String,
+        /// The chain's JSON-RPC URL.
+        #[arg(long)]
+        rpc: String,
+        /// The distributor contract's address.
+        #[arg(long)]
+        distributor: String,
+        /// Where to start looking for its events (its deployment block).
+        #[arg(long, default_value_t = 0)]
+        from_block: u64,
+    },
 }
 
 #[derive(Debug, Clone, Subcommand)]

@@ -14,3 +14,4 @@ pub mod routes;
 pub mod settlement;
 pub mod startup;
 pub mod telemetry;
+pub mod verify_round;

@@ -23,6 +23,15 @@ async fn main() -> ExitCode {
         Command::Migrate => startup::migrate(&settings).await.map_err(Into::into),
         Command::Admin(command) => server::admin::run(&settings, command).await,
         Command::Points(command) => server::points::run(&settings, command).await,
+        Command::VerifyRound {
+            round,
+            export,
+            rpc,
+            distributor,
+            from_block,
+        } => server::verify_round::run(round, &export, &rpc, &distributor, from_block)
+            .await
+            .map(|report| println!("{report}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -64,3 +64,27 @@ pub async fn deploy_reward_contracts(
         block,
     })
 }
+
+impl crate::Chain {
+    /// The root the distributor published for `round` (from its
+    /// `RootUpdated` events: the contract itself keeps only the last two).
+    pub async fn published_root(
+        &self,
+        distributor: alloy::primitives::Address,
+        round: u64,
+        from_block: u64,
+    ) -> Result<Option<alloy::primitives::B256>, crate::ChainError> {
+        let contract = RewardDistributor::new(distributor, self.provider());
+        let events = contract
+            .RootUpdated_filter()
+            .topic1(alloy::primitives::U256::from(round))
+            .from_block(from_block)
+            .query()
+            .await
+            .map_err(|err| match err {
+                alloy::contract::Error::TransportError(err) => crate::ChainError::Rpc(err),
+                other => crate::ChainError::Reverted(other.to_string()),
+            })?;
+        Ok(events.last().map(|(event, _)| event.root))
+    }
+}

@@ -353,3 +353,80 @@ mod tests {
         }
     }
 }
+
+/// Why a round export does not hold together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExportError {
+    /// An address or amount that does not parse, or a wallet listed twice.
+    InvalidLeaf(String),
+    /// The tree over the leaves has another root than the export states.
+    RootMismatch { stated: String, computed: String },
+    /// A leaf's proof does not lead to the root.
+    BadProof(String),
+}
+
+impl std::fmt::Display for ExportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExportError::InvalidLeaf(what) => write!(f, "invalid leaf: {what}"),
+            ExportError::RootMismatch { stated, computed } => {
+                write!(
+                    f,
+                    "the leaves give root {computed}, the export states {stated}"
+                )
+            }
+            ExportError::BadProof(address) => {
+                write!(f, "the proof of {address} does not lead to the root")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ExportError {}
+
+impl RoundExport {
+    /// Recomputes the root from the leaves alone (as OpenZeppelin's
+    /// `StandardMerkleTree` would), checks it equals the stated root and that
+    /// every proof leads to it; returns the root. An empty round's root is zero.
+    pub fn verify(&self) -> Result<alloy_primitives::B256, ExportError> {
+        use std::str::FromStr;
+
+        use alloy_primitives::{Address, B256, U256};
+
+        use crate::merkle::{self, MerkleTree};
+
+        let mut entries = Vec::with_capacity(self.leaves.len());
+        for leaf in &self.leaves {
+            let address = Address::from_str(&leaf.address)
+                .map_err(|_| ExportError::InvalidLeaf(leaf.address.clone()))?;
+            let amount = U256::from_str_radix(&leaf.amount, 10).map_err(|_| {
+                ExportError::InvalidLeaf(format!("{}: {}", leaf.address, leaf.amount))
+            })?;
+            entries.push((address, amount));
+        }
+        let computed = match MerkleTree::build(&entries) {
+            Ok(tree) => tree.root(),
+            Err(merkle::MerkleError::Empty) => B256::ZERO,
+            Err(err) => return Err(ExportError::InvalidLeaf(err.to_string())),
+        };
+        let stated = B256::from_str(&self.root).map_err(|_| ExportError::RootMismatch {
+            stated: self.root.clone(),
+            computed: computed.to_string(),
+        })?;
+        if stated != computed {
+            return Err(ExportError::RootMismatch {
+                stated: self.root.clone(),
+                computed: computed.to_string(),
+            });
+        }
+        for (leaf, (address, amount)) in self.leaves.iter().zip(&entries) {
+            let proof: Result<Vec<B256>, _> =
+                leaf.proof.iter().map(|p| B256::from_str(p)).collect();
+            let proof = proof.map_err(|_| ExportError::BadProof(leaf.address.clone()))?;
+            if !merkle::verify(&computed, address, amount, &proof) {
+                return Err(ExportError::BadProof(leaf.address.clone()));
+            }
+        }
+        Ok(computed)
+    }
+}

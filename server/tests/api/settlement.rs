@@ -229,5 +229,39 @@ async fn points_become_tokens_claimed_without_gas() {
         numbers.windows(2).all(|w| w[0] == w[1] + 1),
         "no gaps: {numbers:?}"
     );
+
+    // Anyone can check a round against the chain from its public export.
+    let confirmed = rounds
+        .iter()
+        .find(|r| r["status"] == "confirmed" && r["leaf_count"].as_i64() > Some(0))
+        .expect("a confirmed round with leaves");
+    let n = confirmed["number"].as_i64().unwrap();
+    let export_url = app.url(&format!("/api/v1/rounds/{n}/export"));
+    // Async: the app serving the export runs on this test's runtime.
+    let verified = tokio::process::Command::new(env!("CARGO_BIN_EXE_meritree"))
+        .args(["verify-round", &n.to_string(), "--export", &export_url])
+        .args(["--rpc", app.chain_url.as_deref().unwrap()])
+        .args(["--distributor", &second.distributor])
+        .env("MERITREE_CHAIN__EMBEDDED", "false")
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&verified.stdout);
+    assert!(
+        verified.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
+    assert!(stdout.contains("published on chain"), "{stdout}");
+
+    // A tampered export fails the check.
+    let mut export: meritree_core::rounds::RoundExport = app
+        .get(&format!("/api/v1/rounds/{n}/export"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    export.leaves[0].amount = "1".into();
+    assert!(export.verify().is_err());
     app.stop().await;
 }
