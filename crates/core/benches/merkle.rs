@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use alloy_primitives::{Address, B256, U256};
+use alloy_primitives::{Address, U256};
 use meritree_core::merkle::MerkleTree;
 
 fn entries(n: usize) -> Vec<(Address, U256)> {
@@ -35,12 +35,8 @@ fn main() {
             let tree = MerkleTree::build(&entries).unwrap();
             build = started.elapsed();
             let proving = Instant::now();
-            let mut proof: Vec<B256> = Vec::with_capacity(32);
             let mut checksum = 0u8;
-            for i in 0..tree.len() {
-                tree.proof_into(i, &mut proof);
-                checksum ^= proof.first().map_or(0, |p| p[0]);
-            }
+            tree.for_each_proof(|_, proof| checksum ^= proof.first().map_or(0, |p| p[0]));
             std::hint::black_box((tree.root(), checksum));
             proofs = proving.elapsed();
             started.elapsed()
