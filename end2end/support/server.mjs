@@ -1,7 +1,8 @@
 // Starts the real `meritree` binary on a free port with a fresh data
 // directory, and stops it after the tests. The binary and the built site
 // come from scripts/build (MERITREE_BIN, MERITREE_SITE__ROOT).
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -48,6 +49,14 @@ export async function startServer({ env = {} } = {}) {
   return {
     url,
     log,
+    /** Runs `meritree <args>` on this server's data directory (e.g. `points credit`). */
+    async cli(args) {
+      const { stdout } = await promisify(execFile)(bin, args, {
+        cwd: dataDir,
+        env: { PATH: process.env.PATH, MERITREE_CHAIN__EMBEDDED: 'false' },
+      });
+      return stdout;
+    },
     async stop() {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');

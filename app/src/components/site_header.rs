@@ -13,11 +13,13 @@ pub fn SiteHeader() -> impl IntoView {
                 "Meritree"
             </A>
             <nav>
+                <A href="/rounds">"Rounds"</A>
                 <A href="/status">"Status"</A>
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {
                         match session.account.await {
                             Ok(Some(account)) => view! {
+                                <A href="/rewards" attr:data-testid="header-rewards">"Rewards"</A>
                                 <A href="/account" attr:data-testid="header-account">
                                     {account.email.unwrap_or_else(|| "Account".into())}
                                 </A>

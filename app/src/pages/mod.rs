@@ -3,6 +3,8 @@
 pub mod account;
 pub mod home;
 pub mod not_found;
+pub mod rewards;
+pub mod rounds;
 pub mod sign_in;
 pub mod sign_up;
 pub mod status;

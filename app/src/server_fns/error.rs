@@ -44,3 +44,17 @@ impl From<meritree_platform::accounts::AuthError> for AppError {
         AppError::new(err.code(), err.public_message())
     }
 }
+
+#[cfg(feature = "ssr")]
+impl From<meritree_platform::rounds::RoundsError> for AppError {
+    fn from(err: meritree_platform::rounds::RoundsError) -> Self {
+        AppError::new(err.code(), err.public_message())
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<meritree_platform::chain::ClaimError> for AppError {
+    fn from(err: meritree_platform::chain::ClaimError) -> Self {
+        AppError::new(err.code(), err.public_message())
+    }
+}

@@ -5,6 +5,8 @@
 pub mod api_keys;
 pub mod auth;
 pub mod error;
+pub mod rewards;
+pub mod rounds;
 pub mod sessions;
 pub mod status;
 pub mod totp;

@@ -65,4 +65,47 @@ pub struct Claimable {
     pub token: String,
     /// The distributor's `nonces(wallet)`, for signing a `ClaimTo`.
     pub claim_to_nonce: String,
+    /// Reward tokens the wallet holds now (base units, decimal).
+    pub token_balance: String,
+}
+
+/// Base units as whole tokens for people: `25000000000000000000` with 18
+/// decimals is `25`, `1500000000000000000` is `1.5`. Exact (no floats), so
+/// what a page shows is what the chain holds. Input that is not a decimal
+/// number is shown as it came.
+pub fn format_token_units(units: &str, decimals: usize) -> String {
+    if units.is_empty() || !units.bytes().all(|b| b.is_ascii_digit()) {
+        return units.to_owned();
+    }
+    let digits = units.trim_start_matches('0');
+    let padded = format!("{digits:0>width$}", width = decimals + 1);
+    let (whole, fraction) = padded.split_at(padded.len() - decimals);
+    let fraction = fraction.trim_end_matches('0');
+    if fraction.is_empty() {
+        whole.to_owned()
+    } else {
+        format!("{whole}.{fraction}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_token_units;
+
+    #[test]
+    fn token_units_read_as_exact_decimals() {
+        assert_eq!(format_token_units("25000000000000000000", 18), "25");
+        assert_eq!(format_token_units("1500000000000000000", 18), "1.5");
+        assert_eq!(format_token_units("1", 18), "0.000000000000000001");
+        assert_eq!(format_token_units("0", 18), "0");
+        assert_eq!(format_token_units("000120", 2), "1.2");
+        assert_eq!(
+            format_token_units(
+                "115792089237316195423570985008687907853269984665640564039457584007913129639935",
+                18
+            ),
+            "115792089237316195423570985008687907853269984665640564039457.584007913129639935"
+        );
+        assert_eq!(format_token_units("12x", 18), "12x");
+    }
 }

@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use alloy::primitives::{Address, Bytes, B256, U256};
 use alloy::sol_types::SolCall;
-use meritree_chain::contracts::RewardDistributor;
+use meritree_chain::contracts::{RewardDistributor, RewardToken};
 use meritree_chain::ChainError;
 use meritree_core::claims::{ClaimStatus, ClaimView, Claimable};
 use meritree_core::ErrorCode;
@@ -93,6 +93,12 @@ impl Platform {
             .call()
             .await
             .map_err(|e| ClaimError::from(contract(e)))?;
+        let token_balance =
+            RewardToken::new(settlement.token, settlement.sender.chain().provider())
+                .balanceOf(wallet)
+                .call()
+                .await
+                .map_err(|e| ClaimError::from(contract(e)))?;
         let cumulative = amount_of(&leaf)?;
         Ok(Claimable {
             wallet: wallet.to_checksum(None),
@@ -105,6 +111,7 @@ impl Platform {
             distributor: settlement.distributor.to_checksum(None),
             token: settlement.token.to_checksum(None),
             claim_to_nonce: nonce.to_string(),
+            token_balance: token_balance.to_string(),
         })
     }
 

@@ -1,0 +1,51 @@
+//! A member's rewards from the rewards page: the same services as
+//! `/api/v1/user/rewards`, `/api/v1/user/claimable` and `/api/v1/user/claims`.
+
+use leptos::prelude::*;
+use meritree_core::claims::{ClaimView, Claimable};
+use meritree_core::rounds::RewardsView;
+
+use super::error::AppError;
+
+/// `POST /api/rewards/overview`: points not yet settled, settlements per round.
+#[server(endpoint = "rewards/overview")]
+pub async fn rewards_overview() -> Result<RewardsView, AppError> {
+    let platform = super::auth::ssr::platform()?;
+    let me = super::auth::ssr::signed_in(&platform)?;
+    Ok(platform.rewards_of(&me.sub).await?)
+}
+
+/// `POST /api/rewards/claimable`: what a claim pays now; `None` when there is
+/// nothing yet (no wallet, or no published round for it).
+#[server(endpoint = "rewards/claimable")]
+pub async fn claimable_rewards() -> Result<Option<Claimable>, AppError> {
+    use meritree_core::ErrorCode;
+
+    let platform = super::auth::ssr::platform()?;
+    let me = super::auth::ssr::signed_in(&platform)?;
+    match platform.claimable(&me.sub).await {
+        Ok(claimable) => Ok(Some(claimable)),
+        Err(err) if matches!(err.code(), ErrorCode::NothingToClaim | ErrorCode::NoWallet) => {
+            Ok(None)
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// `POST /api/rewards/claim`: the platform sends the claim and pays its gas.
+#[server(endpoint = "rewards/claim")]
+pub async fn start_claim(idempotency_key: String) -> Result<ClaimView, AppError> {
+    let platform = super::auth::ssr::platform()?;
+    let me = super::auth::ssr::signed_in(&platform)?;
+    Ok(platform
+        .request_claim(&me.sub, &idempotency_key, None)
+        .await?)
+}
+
+/// `POST /api/rewards/claim_progress`: one of the member's claims, now.
+#[server(endpoint = "rewards/claim_progress")]
+pub async fn claim_progress(id: String) -> Result<ClaimView, AppError> {
+    let platform = super::auth::ssr::platform()?;
+    let me = super::auth::ssr::signed_in(&platform)?;
+    Ok(platform.claim(&me.sub, &id).await?)
+}
