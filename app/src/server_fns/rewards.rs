@@ -42,6 +42,33 @@ pub async fn start_claim(idempotency_key: String) -> Result<ClaimView, AppError>
         .await?)
 }
 
+/// `POST /api/rewards/claim_to`: the platform sends a claim paying `to`, as
+/// the wallet signed (EIP-712 `ClaimTo`), and pays its gas.
+#[server(endpoint = "rewards/claim_to")]
+pub async fn start_claim_to(
+    idempotency_key: String,
+    to: String,
+    deadline: String,
+    signature: String,
+) -> Result<ClaimView, AppError> {
+    use std::str::FromStr;
+
+    use meritree_core::ErrorCode;
+    use meritree_platform::chain::ClaimToRequest;
+
+    let platform = super::auth::ssr::platform()?;
+    let me = super::auth::ssr::signed_in(&platform)?;
+    let invalid = |what: &str| AppError::new(ErrorCode::InvalidRequest, what);
+    let request = ClaimToRequest {
+        to: FromStr::from_str(to.trim()).map_err(|_| invalid("the recipient is not an address"))?,
+        deadline: FromStr::from_str(deadline.trim()).map_err(|_| invalid("bad deadline"))?,
+        signature: FromStr::from_str(signature.trim()).map_err(|_| invalid("bad signature"))?,
+    };
+    Ok(platform
+        .request_claim(&me.sub, &idempotency_key, Some(request))
+        .await?)
+}
+
 /// `POST /api/rewards/claim_progress`: one of the member's claims, now.
 #[server(endpoint = "rewards/claim_progress")]
 pub async fn claim_progress(id: String) -> Result<ClaimView, AppError> {

@@ -59,6 +59,31 @@ pub trait BrowserWallets: Send + Sync {
     ) -> WalletFuture<SessionInfo>;
     /// Binds an extension wallet's first account to the signed-in account.
     fn bind_injected(&self, wallet_id: String) -> WalletFuture<AccountView>;
+    /// Unlocks this browser's wallet and signs an EIP-712 `ClaimTo` valid for
+    /// an hour: the wallet's permission to pay its rewards to another address.
+    fn sign_claim_to_embedded(
+        &self,
+        passphrase: String,
+        claim: UnsignedClaimTo,
+    ) -> WalletFuture<SignedClaimTo>;
+}
+
+/// A `ClaimTo` to sign, as the rewards page knows it (`Claimable`'s fields).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsignedClaimTo {
+    pub chain_id: u64,
+    pub distributor: String,
+    pub account: String,
+    pub to: String,
+    pub cumulative_amount: String,
+    pub nonce: String,
+}
+
+/// The signature and the deadline it covers (Unix seconds, decimal).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedClaimTo {
+    pub deadline: String,
+    pub signature: String,
 }
 
 static WALLETS: OnceLock<&'static dyn BrowserWallets> = OnceLock::new();

@@ -3,8 +3,12 @@
 //! IndexedDB. Signing and sealing are the shared core code.
 
 use app::server_fns::wallet::{bind_wallet, wallet_sign_in};
-use app::wallet::WalletError;
+use std::str::FromStr;
+
+use alloy_primitives::{Address, U256};
+use app::wallet::{SignedClaimTo, UnsignedClaimTo, WalletError};
 use meritree_core::accounts::{AccountView, SessionInfo};
+use meritree_core::eip712::{ClaimTo, Domain};
 use meritree_core::wallet::{Vault, WalletKey, DEFAULT_ITERATIONS};
 
 use super::{indexed_db, js_error, siwe_message_for, wallet_error};
@@ -58,6 +62,48 @@ pub async fn import_backup(json: String, passphrase: String) -> Result<String, W
         .await
         .map_err(WalletError::Wallet)?;
     Ok(vault.address)
+}
+
+/// Signs a `ClaimTo` (EIP-712) with this browser's key, valid for an hour.
+pub async fn sign_claim_to(
+    passphrase: String,
+    claim: UnsignedClaimTo,
+) -> Result<SignedClaimTo, WalletError> {
+    let key = load_vault()
+        .await?
+        .open(&passphrase)
+        .map_err(wallet_error)?;
+    let address = |text: &str, what: &str| {
+        Address::from_str(text.trim())
+            .map_err(|_| WalletError::Wallet(format!("{what} is not an address")))
+    };
+    let number = |text: &str| {
+        U256::from_str_radix(text, 10)
+            .map_err(|_| WalletError::Wallet(format!("not a number: {text}")))
+    };
+    let account = address(&claim.account, "the rewards wallet")?;
+    if account != key.address() {
+        return Err(WalletError::Wallet(
+            "this browser's wallet is not the one your rewards are for".into(),
+        ));
+    }
+    let deadline = U256::from((js_sys::Date::now() / 1000.0) as u64 + 3_600);
+    let message = ClaimTo {
+        account,
+        to: address(&claim.to, "the recipient")?,
+        cumulative_amount: number(&claim.cumulative_amount)?,
+        nonce: number(&claim.nonce)?,
+        deadline,
+    };
+    let domain = Domain {
+        chain_id: claim.chain_id,
+        verifying_contract: address(&claim.distributor, "the distributor")?,
+    };
+    let signature = key.sign_hash(message.signing_hash(&domain).as_slice());
+    Ok(SignedClaimTo {
+        deadline: deadline.to_string(),
+        signature: alloy_primitives::hex::encode_prefixed(signature),
+    })
 }
 
 async fn load_vault() -> Result<Vault, WalletError> {

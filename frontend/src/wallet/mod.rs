@@ -10,7 +10,9 @@ pub use eip1193::{Eip1193Provider, ProviderError};
 
 use alloy_primitives::{hex, Address};
 use app::server_fns::wallet::{bind_wallet, request_siwe_challenge, wallet_sign_in};
-use app::wallet::{BrowserWallets, InjectedWalletInfo, WalletError, WalletFuture};
+use app::wallet::{
+    BrowserWallets, InjectedWalletInfo, SignedClaimTo, UnsignedClaimTo, WalletError, WalletFuture,
+};
 use meritree_core::accounts::{AccountView, SessionInfo};
 use meritree_core::siwe::{SiweMessage, SiweTime};
 use wasm_bindgen::JsValue;
@@ -52,6 +54,14 @@ impl BrowserWallets for Wallets {
             let (message, signature) = sign_with_injected(&wallet_id).await?;
             Ok(wallet_sign_in(message, signature, totp_code).await?)
         })
+    }
+
+    fn sign_claim_to_embedded(
+        &self,
+        passphrase: String,
+        claim: UnsignedClaimTo,
+    ) -> WalletFuture<SignedClaimTo> {
+        Box::pin(embedded::sign_claim_to(passphrase, claim))
     }
 
     fn bind_injected(&self, wallet_id: String) -> WalletFuture<AccountView> {
