@@ -52,33 +52,37 @@ impl MerkleTree {
         if entries.is_empty() {
             return Err(MerkleError::Empty);
         }
-        // Sorting a copy beats hashing into a set by 3x at a million leaves.
-        let mut addresses: Vec<Address> = entries.iter().map(|(a, _)| *a).collect();
-        addresses.sort_unstable();
-        if let Some(pair) = addresses.windows(2).find(|pair| pair[0] == pair[1]) {
-            return Err(MerkleError::DuplicateAddress(pair[0]));
-        }
-        drop(addresses);
-
-        let mut leaves: Vec<(B256, usize)> = vec![(B256::ZERO, 0); entries.len()];
-        parallel_fill(&mut leaves, |offset, chunk| {
-            for (k, slot) in chunk.iter_mut().enumerate() {
-                let (address, amount) = &entries[offset + k];
-                *slot = (leaf_hash(address, amount), offset + k);
+        // One sorted run per core, merged: sorting is the largest part of a
+        // big tree's time after Keccak, and it splits as well.
+        let addresses = sorted_runs(entries.len(), |i| entries[i].0);
+        let mut previous = None;
+        let mut duplicate = None;
+        merge_runs(addresses, |address| {
+            if previous == Some(address) {
+                duplicate.get_or_insert(address);
             }
+            previous = Some(address);
         });
-        leaves.sort_unstable();
+        if let Some(address) = duplicate {
+            return Err(MerkleError::DuplicateAddress(address));
+        }
 
-        let count = leaves.len();
+        let leaves = sorted_runs(entries.len(), |i| {
+            let (address, amount) = &entries[i];
+            (leaf_hash(address, amount), i)
+        });
+        let count = entries.len();
         let mut nodes = vec![B256::ZERO; 2 * count - 1];
         let mut positions = vec![0; count];
         let mut entries_by_leaf = Vec::with_capacity(count);
-        let last = nodes.len() - 1;
-        for (leaf_index, (hash, entry_index)) in leaves.into_iter().enumerate() {
-            nodes[last - leaf_index] = hash;
-            positions[entry_index] = last - leaf_index;
+        // Leaves go in from the end, smallest hash last, as OpenZeppelin puts them.
+        let mut position = nodes.len();
+        merge_runs(leaves, |(hash, entry_index)| {
+            position -= 1;
+            nodes[position] = hash;
+            positions[entry_index] = position;
             entries_by_leaf.push(entry_index);
-        }
+        });
         // The array is a binary heap: node i's children are 2i+1 and 2i+2,
         // one depth further down. Deepest first, one depth at a time, every
         // node of a depth can be hashed at once.
@@ -141,20 +145,38 @@ impl MerkleTree {
         out.clear();
         let mut index = self.positions[entry];
         while index > 0 {
-            let sibling = if index % 2 == 1 { index + 1 } else { index - 1 };
-            out.push(self.nodes[sibling]);
+            out.push(self.nodes[sibling(index)]);
             index = (index - 1) / 2;
         }
     }
 
     /// Calls `f(entry, proof)` for every entry, walking the leaves in tree
-    /// order: neighbouring leaves share most of their path, so this reads
-    /// the node array almost sequentially (3x faster than by entry at a
-    /// million leaves).
+    /// order. Neighbouring leaves share all of their path above their
+    /// common ancestor, so each proof rewrites only the siblings below it:
+    /// about two per leaf rather than the tree's depth.
     pub fn for_each_proof(&self, mut f: impl FnMut(usize, &[B256])) {
-        let mut proof = Vec::with_capacity(32);
-        for &entry in self.entries_by_leaf.iter().rev() {
-            self.proof_into(entry, &mut proof);
+        let mut proof: Vec<B256> = Vec::with_capacity(64);
+        // `path[k]`: the node `k` steps above the previous leaf (`path[0]` the leaf).
+        let mut path: Vec<usize> = Vec::with_capacity(64);
+        let first_leaf = self.nodes.len() - self.len();
+        for (mut index, &entry) in (first_leaf..).zip(self.entries_by_leaf.iter().rev()) {
+            let depth = (index + 1).ilog2() as usize;
+            if depth != path.len() {
+                // The last depth holds only some of the leaves (sizes that are
+                // not powers of two): paths change length once, where it ends.
+                path.clear();
+                proof.clear();
+                path.resize(depth, usize::MAX);
+                proof.resize(depth, B256::ZERO);
+            }
+            for k in 0..depth {
+                if path[k] == index {
+                    break;
+                }
+                path[k] = index;
+                proof[k] = self.nodes[sibling(index)];
+                index = (index - 1) / 2;
+            }
             f(entry, &proof);
         }
     }
@@ -170,26 +192,106 @@ impl MerkleTree {
     }
 }
 
-/// Runs `fill(offset, chunk)` over `slots` split into one chunk per core
-/// (native builds, large inputs); in the browser, in one piece. Keccak is
-/// what a million-leaf tree spends its time on, and it parallelises fully.
-fn parallel_fill<T: Send>(slots: &mut [T], fill: impl Fn(usize, &mut [T]) + Sync) {
+/// The other child of `index`'s parent (`index` > 0): left children are odd.
+fn sibling(index: usize) -> usize {
+    if index % 2 == 1 {
+        index + 1
+    } else {
+        index - 1
+    }
+}
+
+/// How many threads to split `len` items of Keccak-sized work over: every
+/// core on native builds for large inputs; one in the browser, which has no
+/// threads without extra setup, and for small inputs, where spawning costs
+/// more than it saves.
+fn parallelism(len: usize) -> usize {
     #[cfg(not(target_arch = "wasm32"))]
     {
         const MIN_PARALLEL: usize = 16_384;
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        if threads > 1 && slots.len() >= MIN_PARALLEL {
-            let chunk_len = slots.len().div_ceil(threads);
-            std::thread::scope(|scope| {
-                for (i, chunk) in slots.chunks_mut(chunk_len).enumerate() {
-                    let fill = &fill;
-                    scope.spawn(move || fill(i * chunk_len, chunk));
-                }
-            });
-            return;
+        if len >= MIN_PARALLEL {
+            return std::thread::available_parallelism().map_or(1, |n| n.get());
         }
     }
-    fill(0, slots);
+    let _ = len;
+    1
+}
+
+/// Runs `fill(offset, chunk)` over `slots` split into one chunk per thread.
+/// Keccak is what a million-leaf tree spends its time on, and it
+/// parallelises fully.
+fn parallel_fill<T: Send>(slots: &mut [T], fill: impl Fn(usize, &mut [T]) + Sync) {
+    let threads = parallelism(slots.len());
+    if threads == 1 {
+        return fill(0, slots);
+    }
+    let chunk_len = slots.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        for (i, chunk) in slots.chunks_mut(chunk_len).enumerate() {
+            let fill = &fill;
+            scope.spawn(move || fill(i * chunk_len, chunk));
+        }
+    });
+}
+
+/// `make(0..len)` as sorted runs, one per thread, each made and sorted by
+/// its own thread; [`merge_runs`] then visits them in order. After Keccak,
+/// sorting is a big tree's largest cost, and it splits as well.
+fn sorted_runs<T: Ord + Send>(len: usize, make: impl Fn(usize) -> T + Sync) -> Vec<Vec<T>> {
+    let run = |range: std::ops::Range<usize>| {
+        let mut items: Vec<T> = range.map(&make).collect();
+        items.sort_unstable();
+        items
+    };
+    let threads = parallelism(len);
+    if threads == 1 {
+        return vec![run(0..len)];
+    }
+    let chunk_len = len.div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..len)
+            .step_by(chunk_len)
+            .map(|start| {
+                let run = &run;
+                scope.spawn(move || run(start..(start + chunk_len).min(len)))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().expect("sorting does not panic"))
+            .collect()
+    })
+}
+
+/// Calls `visit` on every item of the sorted `runs`, smallest first.
+fn merge_runs<T: Ord + Copy>(mut runs: Vec<Vec<T>>, visit: impl FnMut(T)) {
+    // Pairwise until two are left (more than two only with more than two
+    // cores), so the last merge, the one that visits, is a tight two-way loop.
+    while runs.len() > 2 {
+        let (a, b) = (runs.remove(0), runs.remove(0));
+        let mut merged = Vec::with_capacity(a.len() + b.len());
+        merge_two(&a, &b, |item| merged.push(item));
+        runs.push(merged);
+    }
+    match runs.as_slice() {
+        [a, b] => merge_two(a, b, visit),
+        [a] => a.iter().copied().for_each(visit),
+        _ => {}
+    }
+}
+
+fn merge_two<T: Ord + Copy>(a: &[T], b: &[T], mut visit: impl FnMut(T)) {
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        if b[j] < a[i] {
+            visit(b[j]);
+            j += 1;
+        } else {
+            visit(a[i]);
+            i += 1;
+        }
+    }
+    a[i..].iter().chain(&b[j..]).copied().for_each(visit);
 }
 
 /// `keccak256(keccak256(abi.encode(address, amount)))`.

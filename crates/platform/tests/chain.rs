@@ -93,6 +93,26 @@ fn set_root(round: u64) -> Bytes {
     .into()
 }
 
+/// Anvil's automine mines in the background after a send returns: waits for
+/// the receipt of the transaction's latest send, so the next pump sees it.
+async fn await_mined(s: &Setup, tx_id: &str) {
+    let provider = ProviderBuilder::new().connect_http(s.anvil.url().parse().unwrap());
+    let row = chain_txs::get(&s.db, tx_id).await.unwrap().unwrap();
+    let hash: B256 = row.hashes().last().expect("sent").parse().unwrap();
+    for _ in 0..200 {
+        if provider
+            .get_transaction_receipt(hash)
+            .await
+            .unwrap()
+            .is_some()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("transaction {hash} was not mined");
+}
+
 async fn chain_round(setup: &Setup) -> u64 {
     let provider = ProviderBuilder::new().connect_http(setup.anvil.url().parse().unwrap());
     RewardDistributor::new(setup.deployed.distributor, provider)
@@ -123,6 +143,7 @@ async fn transactions_are_sent_once_with_gap_free_nonces() {
 
     let pass = s.platform.pump_outbox().await.unwrap();
     assert_eq!((pass.sent, pass.mined), (1, 0));
+    await_mined(&s, &first.id).await;
     let pass = s.platform.pump_outbox().await.unwrap();
     assert_eq!((pass.sent, pass.mined, pass.confirmed), (0, 1, 1));
     assert_eq!(chain_round(&s).await, 1);
@@ -149,6 +170,7 @@ async fn transactions_are_sent_once_with_gap_free_nonces() {
         .await
         .unwrap();
     s.platform.pump_outbox().await.unwrap();
+    await_mined(&s, &second.id).await;
     s.platform.pump_outbox().await.unwrap();
     let second = chain_txs::get(&s.db, &second.id).await.unwrap().unwrap();
     assert_eq!(second.nonce, Some(first_nonce + 1));
@@ -180,6 +202,7 @@ async fn a_crash_after_the_nonce_was_given_sends_with_that_nonce() {
         .unwrap();
 
     s.platform.pump_outbox().await.unwrap();
+    await_mined(&s, &tx.id).await;
     s.platform.pump_outbox().await.unwrap();
     let done = chain_txs::get(&s.db, &tx.id).await.unwrap().unwrap();
     assert_eq!(done.nonce, Some(nonce));
