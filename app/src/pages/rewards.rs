@@ -7,11 +7,13 @@ use meritree_core::claims::{format_token_units, ClaimView, Claimable};
 use meritree_core::rounds::RewardsView;
 
 use crate::components::server_error::ServerError;
+use crate::components::wallet::injected::WalletButtons;
+use crate::components::wallet::WalletErrorMessage;
 use crate::server_fns::rewards::{
     claimable_rewards, rewards_overview, ClaimProgress, StartClaim, StartClaimTo,
 };
 use crate::session::Session;
-use crate::wallet::{wallets, UnsignedClaimTo};
+use crate::wallet::{wallets, UnsignedClaimTo, WalletError};
 
 /// The reward token's decimals (the development token's; ERC-20 default).
 const TOKEN_DECIMALS: usize = 18;
@@ -127,6 +129,15 @@ fn Overview(overview: RewardsView) -> impl IntoView {
             <dd data-testid="points-balance">{overview.points_balance}</dd>
             <dt>"Wallet"</dt>
             <dd>{overview.wallet.unwrap_or_else(|| "none bound: bind one on your account page to be paid".into())}</dd>
+            {overview.claim.map(|claim| view! {
+                // Shown from the round's close on: a root still being
+                // published is why tokens may not be claimable yet.
+                <dt>"Settled to your wallet, all rounds"</dt>
+                <dd data-testid="settled-total">
+                    {format_token_units(&claim.leaf.amount, TOKEN_DECIMALS)} " MRT after round "
+                    {claim.round} " (" {claim.status.as_str()} ")"
+                </dd>
+            })}
         </dl>
         <h2>"Settled points"</h2>
         {if overview.settlements.is_empty() {
@@ -148,6 +159,18 @@ fn Overview(overview: RewardsView) -> impl IntoView {
     }
 }
 
+/// One idempotency key per rendered claim form, made on first use: a double
+/// click repeats the same request, and after a claim ends (the form is
+/// rendered again) the next click is a new claim, so a failed one can be retried.
+fn key_once(slot: StoredValue<Option<String>>) -> Result<String, WalletError> {
+    if let Some(key) = slot.get_value() {
+        return Ok(key);
+    }
+    let key = wallets()?.idempotency_key()?;
+    slot.set_value(Some(key.clone()));
+    Ok(key)
+}
+
 #[component]
 fn Claim(
     claimable: Option<Claimable>,
@@ -160,8 +183,8 @@ fn Claim(
         }
         .into_any();
     };
-    // One claim per published amount: a double click is the same claim.
-    let key = format!("round-{}-{}", claimable.round, claimable.cumulative_amount);
+    let key = StoredValue::new(None::<String>);
+    let key_error = RwSignal::new(None::<WalletError>);
     let nothing_left = claimable.claimable == "0";
     view! {
         <h2>"On chain"</h2>
@@ -180,15 +203,27 @@ fn Claim(
         <button type="button" data-testid="claim"
             disabled=move || nothing_left || start.pending().get()
                 || current.get().is_some_and(|c| !c.status.is_final())
-            on:click=move |_| { start.dispatch(StartClaim { idempotency_key: key.clone() }); }>
+            on:click=move |_| match key_once(key) {
+                Ok(idempotency_key) => { start.dispatch(StartClaim { idempotency_key }); }
+                Err(err) => key_error.set(Some(err)),
+            }>
             "Claim (no gas needed)"
         </button>
+        {move || key_error.get().map(|err| view! { <p class="error" role="alert">{err.to_string()}</p> })}
     }
     .into_any()
 }
 
-/// Sends the claimable tokens to another address: this browser's wallet
-/// signs a `ClaimTo` (EIP-712), the platform relays it and pays the gas.
+/// Which wallet signs the `ClaimTo`: this browser's (unlocked with its
+/// passphrase) or an extension (by its id on the page).
+#[derive(Clone)]
+enum Signer {
+    Embedded { passphrase: String },
+    Injected { wallet_id: String },
+}
+
+/// Sends the claimable tokens to another address: the rewards wallet signs
+/// a `ClaimTo` (EIP-712), the platform relays it and pays the gas.
 #[component]
 fn ClaimToAnotherAddress(
     claimable: Option<Claimable>,
@@ -200,62 +235,81 @@ fn ClaimToAnotherAddress(
     };
     let (to, set_to) = signal(String::new());
     let (passphrase, set_passphrase) = signal(String::new());
-    let key = format!(
-        "to-round-{}-{}",
-        claimable.round, claimable.cumulative_amount
-    );
-    let sign = Action::new_local(move |(to, passphrase): &(String, String)| {
-        let unsigned = UnsignedClaimTo {
-            chain_id: claimable.chain_id,
-            distributor: claimable.distributor.clone(),
-            account: claimable.wallet.clone(),
-            to: to.clone(),
-            cumulative_amount: claimable.cumulative_amount.clone(),
-            nonce: claimable.claim_to_nonce.clone(),
-        };
-        let passphrase = passphrase.clone();
+    let key = StoredValue::new(None::<String>);
+    // A local action's closure must own nothing that needs dropping: the
+    // server renders on any worker thread and drops it on another.
+    let claimable = StoredValue::new(claimable);
+    let sign = Action::new_local(move |(to, signer): &(String, Signer)| {
+        let unsigned = claimable.with_value(|c| UnsignedClaimTo {
+            chain_id: c.chain_id,
+            distributor: c.distributor.clone(),
+            account: c.wallet.clone(),
+            to: to.trim().to_owned(),
+            cumulative_amount: c.cumulative_amount.clone(),
+            nonce: c.claim_to_nonce.clone(),
+        });
+        let signer = signer.clone();
+        // The address signed for, not the field's later contents.
+        let to = unsigned.to.clone();
         async move {
-            wallets()?
-                .sign_claim_to_embedded(passphrase, unsigned)
-                .await
+            let wallets = wallets()?;
+            let signed = match signer {
+                Signer::Embedded { passphrase } => {
+                    wallets.sign_claim_to_embedded(passphrase, unsigned).await?
+                }
+                Signer::Injected { wallet_id } => {
+                    wallets.sign_claim_to_injected(wallet_id, unsigned).await?
+                }
+            };
+            Ok::<_, WalletError>((key_once(key)?, to, signed))
         }
     });
     Effect::new(move |_| {
-        if let Some(Ok(signed)) = sign.value().get() {
+        if let Some(Ok((idempotency_key, to, signed))) = sign.value().get() {
             start_to.dispatch(StartClaimTo {
-                idempotency_key: format!("{key}-{}", to.get_untracked().to_lowercase()),
-                to: to.get_untracked(),
+                idempotency_key,
+                to,
                 deadline: signed.deadline,
                 signature: signed.signature,
             });
         }
+    });
+    let busy = Signal::derive(move || {
+        sign.pending().get()
+            || start_to.pending().get()
+            || current.get().is_some_and(|c| !c.status.is_final())
     });
     view! {
         <details class="wallet-box">
             <summary>"Send to another address"</summary>
             <form class="form" on:submit=move |ev| {
                 ev.prevent_default();
-                sign.dispatch((to.get(), passphrase.get()));
+                sign.dispatch((to.get(), Signer::Embedded { passphrase: passphrase.get() }));
             }>
+                <p class="muted">"Your rewards wallet signs a permission (valid for an hour) to pay this address instead; the platform still pays the gas."</p>
                 <label>
                     "Recipient address"
                     <input type="text" name="claim_to" required pattern="0x[0-9a-fA-F]{40}"
                         on:input=move |ev| set_to.set(event_target_value(&ev)) />
                 </label>
                 <label>
-                    "Wallet passphrase (this browser's wallet signs the permission)"
+                    "Passphrase of this browser's wallet"
                     <input type="password" name="claim_to_passphrase" autocomplete="current-password" required
                         on:input=move |ev| set_passphrase.set(event_target_value(&ev)) />
                 </label>
-                <button type="submit" data-testid="claim-to"
-                    disabled=move || sign.pending().get() || start_to.pending().get()
-                        || current.get().is_some_and(|c| !c.status.is_final())>
-                    "Sign and send"
+                <button type="submit" data-testid="claim-to" disabled=move || busy.get()>
+                    "Sign with this browser's wallet and send"
                 </button>
-                {move || sign.value().get().and_then(Result::err).map(|err| view! {
-                    <p class="error" role="alert" data-testid="wallet-error">{err.to_string()}</p>
-                })}
             </form>
+            <p class="muted">"Or, if your rewards wallet is in an extension:"</p>
+            <WalletButtons
+                verb="Sign with"
+                pending=busy
+                on_pick=move |wallet_id| {
+                    sign.dispatch((to.get_untracked(), Signer::Injected { wallet_id }));
+                }
+            />
+            <WalletErrorMessage result=sign.value() />
         </details>
     }
     .into_any()

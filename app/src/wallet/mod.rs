@@ -66,6 +66,16 @@ pub trait BrowserWallets: Send + Sync {
         passphrase: String,
         claim: UnsignedClaimTo,
     ) -> WalletFuture<SignedClaimTo>;
+    /// Has an extension wallet sign the same `ClaimTo` (`eth_signTypedData_v4`);
+    /// the extension must hold the rewards wallet's account.
+    fn sign_claim_to_injected(
+        &self,
+        wallet_id: String,
+        claim: UnsignedClaimTo,
+    ) -> WalletFuture<SignedClaimTo>;
+    /// A fresh idempotency key from `crypto.getRandomValues`: a retried
+    /// request with it is the same request, a new one is a new request.
+    fn idempotency_key(&self) -> Result<String, WalletError>;
 }
 
 /// A `ClaimTo` to sign, as the rewards page knows it (`Claimable`'s fields).

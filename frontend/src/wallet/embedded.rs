@@ -3,14 +3,11 @@
 //! IndexedDB. Signing and sealing are the shared core code.
 
 use app::server_fns::wallet::{bind_wallet, wallet_sign_in};
-use std::str::FromStr;
-
-use alloy_primitives::{Address, U256};
 use app::wallet::{SignedClaimTo, UnsignedClaimTo, WalletError};
 use meritree_core::accounts::{AccountView, SessionInfo};
-use meritree_core::eip712::{ClaimTo, Domain};
 use meritree_core::wallet::{Vault, WalletKey, DEFAULT_ITERATIONS};
 
+use super::claim_to::Prepared;
 use super::{indexed_db, js_error, siwe_message_for, wallet_error};
 
 const VAULT_KEY: &str = "embedded";
@@ -64,7 +61,7 @@ pub async fn import_backup(json: String, passphrase: String) -> Result<String, W
     Ok(vault.address)
 }
 
-/// Signs a `ClaimTo` (EIP-712) with this browser's key, valid for an hour.
+/// Signs a `ClaimTo` (EIP-712) with this browser's key.
 pub async fn sign_claim_to(
     passphrase: String,
     claim: UnsignedClaimTo,
@@ -73,37 +70,14 @@ pub async fn sign_claim_to(
         .await?
         .open(&passphrase)
         .map_err(wallet_error)?;
-    let address = |text: &str, what: &str| {
-        Address::from_str(text.trim())
-            .map_err(|_| WalletError::Wallet(format!("{what} is not an address")))
-    };
-    let number = |text: &str| {
-        U256::from_str_radix(text, 10)
-            .map_err(|_| WalletError::Wallet(format!("not a number: {text}")))
-    };
-    let account = address(&claim.account, "the rewards wallet")?;
-    if account != key.address() {
+    let prepared = Prepared::new(&claim)?;
+    if prepared.message.account != key.address() {
         return Err(WalletError::Wallet(
             "this browser's wallet is not the one your rewards are for".into(),
         ));
     }
-    let deadline = U256::from((js_sys::Date::now() / 1000.0) as u64 + 3_600);
-    let message = ClaimTo {
-        account,
-        to: address(&claim.to, "the recipient")?,
-        cumulative_amount: number(&claim.cumulative_amount)?,
-        nonce: number(&claim.nonce)?,
-        deadline,
-    };
-    let domain = Domain {
-        chain_id: claim.chain_id,
-        verifying_contract: address(&claim.distributor, "the distributor")?,
-    };
-    let signature = key.sign_hash(message.signing_hash(&domain).as_slice());
-    Ok(SignedClaimTo {
-        deadline: deadline.to_string(),
-        signature: alloy_primitives::hex::encode_prefixed(signature),
-    })
+    let digest = prepared.message.signing_hash(&prepared.domain);
+    Ok(prepared.signed(&key.sign_hash(digest.as_slice())))
 }
 
 async fn load_vault() -> Result<Vault, WalletError> {
@@ -120,7 +94,7 @@ async fn sign_challenge(key: &WalletKey) -> Result<(String, String), WalletError
     Ok((message, alloy_primitives::hex::encode_prefixed(signature)))
 }
 
-fn random<const N: usize>() -> Result<[u8; N], WalletError> {
+pub(super) fn random<const N: usize>() -> Result<[u8; N], WalletError> {
     let mut bytes = [0u8; N];
     web_sys::window()
         .ok_or_else(|| WalletError::Wallet("no window".into()))?

@@ -1,6 +1,7 @@
 //! The browser's wallets behind `app::wallet::BrowserWallets`: the embedded
 //! wallet and extension wallets (EIP-6963 / EIP-1193).
 
+mod claim_to;
 mod eip1193;
 mod eip6963;
 mod embedded;
@@ -64,6 +65,34 @@ impl BrowserWallets for Wallets {
         Box::pin(embedded::sign_claim_to(passphrase, claim))
     }
 
+    fn sign_claim_to_injected(
+        &self,
+        wallet_id: String,
+        claim: UnsignedClaimTo,
+    ) -> WalletFuture<SignedClaimTo> {
+        Box::pin(async move {
+            let provider = injected_provider(&wallet_id)?;
+            let prepared = claim_to::Prepared::new(&claim)?;
+            let account = prepared.message.account;
+            let accounts = provider.request_accounts().await.map_err(wallet_error)?;
+            if !accounts.contains(&account) {
+                return Err(WalletError::Wallet(format!(
+                    "switch the extension to {account}: that is the wallet your rewards are for"
+                )));
+            }
+            let typed = prepared.message.typed_data_json(&prepared.domain);
+            let signature = provider
+                .sign_typed_data_v4(&account, &typed)
+                .await
+                .map_err(wallet_error)?;
+            Ok(prepared.signed(&signature))
+        })
+    }
+
+    fn idempotency_key(&self) -> Result<String, WalletError> {
+        Ok(hex::encode(embedded::random::<16>()?))
+    }
+
     fn bind_injected(&self, wallet_id: String) -> WalletFuture<AccountView> {
         Box::pin(async move {
             let (message, signature) = sign_with_injected(&wallet_id).await?;
@@ -74,8 +103,7 @@ impl BrowserWallets for Wallets {
 
 /// Connects the extension wallet and has its first account sign a challenge.
 async fn sign_with_injected(wallet_id: &str) -> Result<(String, String), WalletError> {
-    let provider = eip6963::provider(wallet_id)
-        .ok_or_else(|| WalletError::Wallet("that wallet is no longer on the page".into()))?;
+    let provider = injected_provider(wallet_id)?;
     let account = provider
         .request_accounts()
         .await
@@ -89,6 +117,11 @@ async fn sign_with_injected(wallet_id: &str) -> Result<(String, String), WalletE
         .await
         .map_err(wallet_error)?;
     Ok((message, hex::encode_prefixed(signature)))
+}
+
+fn injected_provider(wallet_id: &str) -> Result<Eip1193Provider, WalletError> {
+    eip6963::provider(wallet_id)
+        .ok_or_else(|| WalletError::Wallet("that wallet is no longer on the page".into()))
 }
 
 /// Fetches a nonce and builds the EIP-4361 message `address` must sign.

@@ -64,7 +64,7 @@ pub fn BindInjectedWallet() -> impl IntoView {
 
 /// Looks for extension wallets once the page has loaded and offers each.
 #[component]
-fn WalletButtons(
+pub fn WalletButtons(
     verb: &'static str,
     #[prop(into)] pending: Signal<bool>,
     on_pick: impl Fn(String) + Copy + Send + Sync + 'static,

@@ -11,7 +11,7 @@ use crate::wallet::WalletError;
 
 /// A failed wallet flow's message, with the server's code when it has one.
 #[component]
-fn WalletErrorMessage<T: Send + Sync + 'static>(
+pub fn WalletErrorMessage<T: Send + Sync + 'static>(
     #[prop(into)] result: Signal<Option<Result<T, WalletError>>>,
 ) -> impl IntoView {
     move || {

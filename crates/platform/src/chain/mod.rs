@@ -5,6 +5,7 @@
 mod claims;
 mod outbox;
 mod publish;
+mod transactions;
 
 use std::time::Duration;
 
