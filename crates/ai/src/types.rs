@@ -1,0 +1,100 @@
+//! The provider-neutral request, response and stream shapes every adapter
+//! translates to and from.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ProviderError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub role: Role,
+    pub content: String,
+}
+
+impl Message {
+    pub fn new(role: Role, content: impl Into<String>) -> Self {
+        Self {
+            role,
+            content: content.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatRequest {
+    /// The upstream's own model name; the router substitutes each
+    /// candidate's model before calling its provider.
+    pub model: String,
+    pub messages: Vec<Message>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f32>,
+    #[serde(default)]
+    pub stream: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishReason {
+    /// A natural end or a stop sequence.
+    Stop,
+    /// `max_tokens` reached.
+    Length,
+    ContentFilter,
+    ToolCalls,
+    /// Whatever else an upstream reports, kept verbatim for logs.
+    Other(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatResponse {
+    /// The model that answered, as the upstream names it.
+    pub model: String,
+    pub text: String,
+    pub finish_reason: Option<FinishReason>,
+    pub usage: Usage,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum StreamEvent {
+    TextDelta {
+        text: String,
+    },
+    /// Totals for the whole response so far; a later one supersedes an
+    /// earlier one rather than adding to it.
+    Usage {
+        usage: Usage,
+    },
+    Done {
+        finish_reason: Option<FinishReason>,
+    },
+    /// Terminal: the router emits it when a stream fails after output has
+    /// already reached the caller, where failing over is no longer possible.
+    Error {
+        error: ProviderError,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Embeddings {
+    pub model: String,
+    /// One vector per input, in input order.
+    pub vectors: Vec<Vec<f32>>,
+    pub input_tokens: u64,
+}
