@@ -13,20 +13,8 @@ use meritree_platform::sessions::{AccessClaims, AccessTokenKey};
 use server::configuration::Settings;
 use server::startup::Application;
 
-fn percentile(samples: &mut [Duration], p: f64) -> Duration {
-    samples.sort_unstable();
-    let index = ((samples.len() as f64 - 1.0) * p).round() as usize;
-    samples[index]
-}
-
-fn report(name: &str, samples: &mut [Duration]) {
-    let p50 = percentile(samples, 0.50);
-    let p99 = percentile(samples, 0.99);
-    println!(
-        "{name:<40} n={:<7} p50={p50:>10.2?} p99={p99:>10.2?}",
-        samples.len()
-    );
-}
+mod support;
+use support::report;
 
 #[tokio::main]
 async fn main() {

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
+use meritree_ai::config::AiSettings;
 use meritree_core::eth::U256;
 use meritree_platform::rounds::RewardsPolicy;
 use meritree_platform::sessions::SessionPolicy;
@@ -27,6 +28,7 @@ pub struct Settings {
     pub rewards: RewardsSettings,
     pub rate_limits: RateLimitSettings,
     pub cache: CacheSettings,
+    pub ai: AiSettings,
     pub storage: StorageSettings,
     pub log: LogSettings,
     pub site: SiteSettings,

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use meritree_core::ErrorCode;
 use meritree_platform::accounts::AuthError;
+use meritree_platform::ai::AiError;
 use meritree_platform::chain::ClaimError;
 use meritree_platform::points::PointsError;
 use meritree_platform::rounds::RoundsError;
@@ -89,6 +90,12 @@ impl From<AuthError> for ApiError {
 
 impl From<ClaimError> for ApiError {
     fn from(err: ClaimError) -> Self {
+        ApiError::new(err.code(), err.public_message())
+    }
+}
+
+impl From<AiError> for ApiError {
+    fn from(err: AiError) -> Self {
         ApiError::new(err.code(), err.public_message())
     }
 }

@@ -3,6 +3,7 @@
 //! start the real application on port 0.
 
 pub mod admin;
+pub mod ai;
 pub mod auth;
 pub mod chain;
 pub mod cli;

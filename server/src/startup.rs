@@ -8,6 +8,7 @@ use std::time::Duration;
 use leptos::config::LeptosOptions;
 use meritree_chain::anvil::Anvil;
 use meritree_chain::ChainError;
+use meritree_platform::ai::ResponseCache;
 use meritree_platform::rate_limit::{Quota, RateLimitError, RateLimiter};
 use meritree_platform::sessions::cookies::CookiePolicy;
 use meritree_platform::{Platform, PlatformOptions, SignInLimit};
@@ -65,6 +66,8 @@ pub fn platform_options(settings: &Settings) -> PlatformOptions {
         chain: None,
         settlement: None,
         rewards: settings.rewards.policy(),
+        gateway: None,
+        ai_cache: ResponseCache::in_memory(),
     }
 }
 
@@ -95,6 +98,12 @@ impl Application {
             url => RateLimiter::redis(url).await.map_err(StartupError::Redis)?,
         };
         let mut options = platform_options(&settings);
+        let redis_url = settings.cache.redis_url.trim();
+        if !redis_url.is_empty() {
+            options.ai_cache = ResponseCache::redis(redis_url)
+                .await
+                .map_err(|e| StartupError::Config(format!("cache.redis_url: {e}")))?;
+        }
         if settings.rate_limits.enabled {
             options.sign_in_limit = Some(SignInLimit {
                 limiter: limiter.clone(),
@@ -104,6 +113,7 @@ impl Application {
         let chain = crate::chain::start(&settings, &db).await?;
         options.chain = chain.chain;
         options.settlement = chain.settlement;
+        options.gateway = Some(crate::ai::start(&settings)?);
         let platform = Platform::start(db, options).await?;
 
         let addr = SocketAddr::new(settings.server.host, settings.server.port);

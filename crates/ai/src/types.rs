@@ -91,6 +91,13 @@ pub enum StreamEvent {
     },
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmbedRequest {
+    /// As for `ChatRequest::model`: replaced by each candidate's model.
+    pub model: String,
+    pub inputs: Vec<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Embeddings {
     pub model: String,

@@ -106,12 +106,21 @@ pub enum ErrorCode {
     /// The chain would refuse the claim (a bad signature or proof, an
     /// expired deadline, a paused distributor); the message says which.
     ClaimRejected,
+    /// No AI model or route of that name (see `GET /v1/models`).
+    ModelNotFound,
+    /// A budget of the account or API key is spent for this period; nothing
+    /// was sent upstream.
+    BudgetExceeded,
+    /// The AI provider judged the request invalid (too long, a bad parameter).
+    UpstreamRejected,
+    /// No AI provider could answer (all failed or are held off); retry later.
+    UpstreamUnavailable,
     /// A fault on our side; details are in the server log, not the response.
     Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 48] = [
+    pub const ALL: [ErrorCode; 52] = [
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::InvalidRequest,
@@ -159,6 +168,10 @@ impl ErrorCode {
         ErrorCode::NothingToClaim,
         ErrorCode::NoWallet,
         ErrorCode::ClaimRejected,
+        ErrorCode::ModelNotFound,
+        ErrorCode::BudgetExceeded,
+        ErrorCode::UpstreamRejected,
+        ErrorCode::UpstreamUnavailable,
         ErrorCode::Internal,
     ];
 
@@ -212,6 +225,10 @@ impl ErrorCode {
             ErrorCode::NothingToClaim => "nothing_to_claim",
             ErrorCode::NoWallet => "no_wallet",
             ErrorCode::ClaimRejected => "claim_rejected",
+            ErrorCode::ModelNotFound => "model_not_found",
+            ErrorCode::BudgetExceeded => "budget_exceeded",
+            ErrorCode::UpstreamRejected => "upstream_rejected",
+            ErrorCode::UpstreamUnavailable => "upstream_unavailable",
             ErrorCode::Internal => "internal",
         }
     }
@@ -266,6 +283,10 @@ impl ErrorCode {
             ErrorCode::NothingToClaim => 409,
             ErrorCode::NoWallet => 409,
             ErrorCode::ClaimRejected => 422,
+            ErrorCode::ModelNotFound => 404,
+            ErrorCode::BudgetExceeded => 402,
+            ErrorCode::UpstreamRejected => 400,
+            ErrorCode::UpstreamUnavailable => 503,
             ErrorCode::Internal => 500,
         }
     }

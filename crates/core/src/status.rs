@@ -60,6 +60,28 @@ pub struct StatusReport {
     /// When the server ran these checks, in Unix milliseconds.
     pub checked_at_unix_ms: u64,
     pub components: Vec<ComponentReport>,
+    /// The AI gateway's upstreams; empty when the gateway is off.
+    #[serde(default)]
+    pub ai_providers: Vec<AiProviderReport>,
+}
+
+/// One AI upstream as the gateway's circuit breaker sees it
+/// (`GET /api/v1/network/providers`, the `/status` page).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AiProviderReport {
+    pub name: String,
+    /// Up: calls pass. Degraded: one probe is being let through after an
+    /// outage. Down: held off (breaker open) or left out of the router.
+    pub health: Health,
+    /// `closed`, `open`, `half_open`, or `disabled` (not in the router).
+    pub breaker: String,
+    pub consecutive_failures: u32,
+    pub window_requests: u32,
+    pub window_failures: u32,
+    /// While open: milliseconds until a probe is let through.
+    pub reopens_in_ms: Option<u64>,
+    /// Why a disabled provider is out, e.g. its key variable is unset.
+    pub detail: String,
 }
 
 impl StatusReport {
@@ -118,6 +140,7 @@ mod tests {
                     latency_micros: None,
                 })
                 .collect(),
+            ai_providers: Vec::new(),
         }
     }
 

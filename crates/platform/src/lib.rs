@@ -5,6 +5,7 @@
 //! services, so an operation has one implementation whatever the entry point.
 
 pub mod accounts;
+pub mod ai;
 pub mod chain;
 pub mod clock;
 pub mod points;
@@ -18,8 +19,10 @@ pub mod status;
 use std::sync::Arc;
 use std::time::Instant;
 
+use meritree_ai::Gateway;
 use meritree_chain::Chain;
 
+use crate::ai::ResponseCache;
 use crate::chain::Settlement;
 use meritree_store::{instance, secrets, Database, StoreError};
 
@@ -48,6 +51,11 @@ pub struct PlatformOptions {
     pub settlement: Option<Settlement>,
     /// Round length and what a point is worth on chain.
     pub rewards: RewardsPolicy,
+    /// The AI gateway (providers, routes, breakers); `None`: AI is off.
+    pub gateway: Option<Arc<Gateway>>,
+    /// The AI response cache: in process unless the server connects it to
+    /// Redis.
+    pub ai_cache: ResponseCache,
 }
 
 /// How many password sign-ins one email address may attempt.
@@ -69,6 +77,8 @@ impl Default for PlatformOptions {
             chain: None,
             settlement: None,
             rewards: RewardsPolicy::default(),
+            gateway: None,
+            ai_cache: ResponseCache::in_memory(),
         }
     }
 }
@@ -92,6 +102,8 @@ struct Inner {
     chain: Option<Chain>,
     settlement: Option<Settlement>,
     rewards: RewardsPolicy,
+    gateway: Option<Arc<Gateway>>,
+    ai_cache: ResponseCache,
 }
 
 impl Platform {
@@ -122,8 +134,14 @@ impl Platform {
                 chain: options.chain,
                 settlement: options.settlement,
                 rewards: options.rewards,
+                gateway: options.gateway,
+                ai_cache: options.ai_cache,
             }),
         })
+    }
+
+    pub fn gateway(&self) -> Option<&Arc<Gateway>> {
+        self.inner.gateway.as_ref()
     }
 
     pub fn db(&self) -> &Database {

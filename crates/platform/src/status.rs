@@ -1,6 +1,7 @@
 //! Health checks of every component, for `/readyz` and the status page.
 
-use meritree_core::status::{Component, ComponentReport, Health, StatusReport};
+use meritree_ai::router::BreakerState;
+use meritree_core::status::{AiProviderReport, Component, ComponentReport, Health, StatusReport};
 use meritree_core::VERSION;
 
 use crate::{clock, Platform};
@@ -14,7 +15,50 @@ impl Platform {
             uptime_secs: self.inner.started_at.elapsed().as_secs(),
             checked_at_unix_ms: clock::unix_ms(),
             components: vec![self.check_database().await],
+            ai_providers: self.ai_providers(),
         }
+    }
+
+    /// The AI gateway's upstreams and their breakers.
+    pub fn ai_providers(&self) -> Vec<AiProviderReport> {
+        let Some(gateway) = self.gateway() else {
+            return Vec::new();
+        };
+        let mut reports: Vec<AiProviderReport> = gateway
+            .providers()
+            .into_iter()
+            .map(|p| {
+                let b = p.breaker;
+                let (health, breaker) = match b.state {
+                    BreakerState::Closed => (Health::Up, "closed"),
+                    BreakerState::HalfOpen => (Health::Degraded, "half_open"),
+                    BreakerState::Open => (Health::Down, "open"),
+                };
+                AiProviderReport {
+                    name: p.name,
+                    health,
+                    breaker: breaker.to_owned(),
+                    consecutive_failures: b.consecutive_failures,
+                    window_requests: b.window_requests,
+                    window_failures: b.window_failures,
+                    reopens_in_ms: b
+                        .reopens_in
+                        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+                    detail: String::new(),
+                }
+            })
+            .collect();
+        reports.extend(gateway.disabled().iter().map(|d| AiProviderReport {
+            name: d.name.clone(),
+            health: Health::Down,
+            breaker: "disabled".to_owned(),
+            consecutive_failures: 0,
+            window_requests: 0,
+            window_failures: 0,
+            reopens_in_ms: None,
+            detail: d.reason.clone(),
+        }));
+        reports
     }
 
     async fn check_database(&self) -> ComponentReport {

@@ -7,6 +7,7 @@
 //! and applied at start.
 
 pub mod accounts;
+pub mod ai_usage;
 pub mod api_keys;
 pub mod chain_txs;
 mod database;

@@ -2,6 +2,7 @@
 
 mod api;
 mod health;
+mod openai;
 
 use std::path::Path;
 
@@ -39,6 +40,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .nest("/api/v1", api::router())
+        .nest("/v1", openai::router())
         .nest_service(
             &format!("/{}", options.site_pkg_dir),
             client_bundle(&pkg_dir),

@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::error::ProviderError;
 use crate::providers::{ChatStream, Provider};
-use crate::types::{ChatRequest, ChatResponse, StreamEvent};
+use crate::types::{ChatRequest, ChatResponse, EmbedRequest, Embeddings, StreamEvent};
 pub use breaker::{Breaker, BreakerConfig, BreakerSnapshot, BreakerState, Outcome, Ticket};
 pub use retry::RetryPolicy;
 
@@ -257,14 +257,33 @@ impl Router {
         .await
     }
 
-    async fn route<T, F, Fut>(
+    /// Embeds `request.inputs` with the first candidate that answers.
+    pub async fn embed(
         &self,
         candidates: &[Candidate],
-        request: &ChatRequest,
+        request: &EmbedRequest,
+    ) -> Result<Routed<Embeddings>, RouteError> {
+        self.route(
+            candidates,
+            request,
+            |provider, request, permit| async move {
+                let result = provider.embed(&request.inputs, &request.model).await;
+                permit.settle(result.as_ref().map(|_| ()));
+                result
+            },
+        )
+        .await
+    }
+
+    async fn route<R, T, F, Fut>(
+        &self,
+        candidates: &[Candidate],
+        request: &R,
         mut call: F,
     ) -> Result<Routed<T>, RouteError>
     where
-        F: FnMut(Arc<dyn Provider>, ChatRequest, Permit) -> Fut,
+        R: Routable,
+        F: FnMut(Arc<dyn Provider>, R, Permit) -> Fut,
         Fut: Future<Output = Result<T, ProviderError>>,
     {
         if candidates.is_empty() {
@@ -277,8 +296,7 @@ impl Router {
                 .entries
                 .get(&candidate.provider)
                 .ok_or_else(|| RouteError::UnknownProvider(candidate.provider.clone()))?;
-            let mut request = request.clone();
-            request.model.clone_from(&candidate.model);
+            let request = request.for_model(&candidate.model);
             let attempt = |error| Attempt {
                 provider: candidate.provider.clone(),
                 model: candidate.model.clone(),
@@ -332,6 +350,29 @@ impl Router {
             }
         }
         Err(RouteError::Exhausted { attempts })
+    }
+}
+
+/// A request the router can address to each candidate's own model name.
+pub trait Routable: Clone {
+    fn for_model(&self, model: &str) -> Self;
+}
+
+impl Routable for ChatRequest {
+    fn for_model(&self, model: &str) -> Self {
+        Self {
+            model: model.to_owned(),
+            ..self.clone()
+        }
+    }
+}
+
+impl Routable for EmbedRequest {
+    fn for_model(&self, model: &str) -> Self {
+        Self {
+            model: model.to_owned(),
+            ..self.clone()
+        }
     }
 }
 

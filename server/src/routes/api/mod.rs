@@ -3,6 +3,7 @@
 
 mod auth;
 mod claims;
+mod network;
 mod points;
 mod rewards;
 mod rounds;
@@ -27,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .merge(rounds::router())
         .merge(rewards::router())
         .merge(claims::router())
+        .merge(network::router())
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no API route at this path") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

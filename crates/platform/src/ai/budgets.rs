@@ -1,0 +1,287 @@
+//! Spending limits on AI requests: per account and per API key, per UTC day
+//! and month, checked before a request is sent upstream.
+//!
+//! # Concurrency
+//!
+//! [`Platform::check_ai_budget`] reads what was spent so far; a request's
+//! cost is only recorded once its answer is in (the output's length is not
+//! known before). So requests in flight together can each pass the check
+//! and together overshoot a limit, each by at most its own cost: the first
+//! request recorded after the limit is reached makes every later check
+//! fail. That is accepted: a strict limit would have to reserve a guessed
+//! cost up front, or serialise an account's requests behind a lock held
+//! for a whole upstream call (seconds); the overshoot is bounded by the
+//! caller's own concurrency (which its rate limit bounds) times one
+//! request's cost.
+
+use std::fmt;
+
+use meritree_store::ai_usage::{self as store, BudgetRecord, Scope};
+use meritree_store::StoreError;
+
+use super::calendar;
+use crate::{clock, Platform};
+
+/// Whose spending a budget limits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum BudgetScope {
+    /// Everything the account spends, with any key or none.
+    Account(String),
+    /// What is spent with this API key.
+    ApiKey(String),
+}
+
+impl BudgetScope {
+    fn store(&self) -> Scope<'_> {
+        match self {
+            BudgetScope::Account(id) => Scope::Account(id),
+            BudgetScope::ApiKey(id) => Scope::ApiKey(id),
+        }
+    }
+
+    /// `account` or `api_key`, as stored.
+    pub fn kind(&self) -> &'static str {
+        self.store().kind()
+    }
+
+    pub fn id(&self) -> &str {
+        match self {
+            BudgetScope::Account(id) | BudgetScope::ApiKey(id) => id,
+        }
+    }
+
+    fn from_stored(kind: &str, id: &str) -> Option<Self> {
+        match kind {
+            "account" => Some(BudgetScope::Account(id.to_owned())),
+            "api_key" => Some(BudgetScope::ApiKey(id.to_owned())),
+            _ => None,
+        }
+    }
+}
+
+/// The calendar period a budget covers, in UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BudgetPeriod {
+    /// From midnight UTC to the next.
+    Day,
+    /// From the first of the month at midnight UTC to the next first.
+    Month,
+}
+
+impl BudgetPeriod {
+    pub const ALL: [BudgetPeriod; 2] = [BudgetPeriod::Day, BudgetPeriod::Month];
+
+    /// `day` or `month`, as stored.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            BudgetPeriod::Day => "day",
+            BudgetPeriod::Month => "month",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == text)
+    }
+
+    /// When the period holding the unix time `now` began.
+    pub fn start(self, now: i64) -> i64 {
+        match self {
+            BudgetPeriod::Day => calendar::day_start(now),
+            BudgetPeriod::Month => calendar::month_start(now),
+        }
+    }
+
+    /// When the period holding `now` ends, which is when the next begins.
+    pub fn end(self, now: i64) -> i64 {
+        match self {
+            BudgetPeriod::Day => calendar::next_day_start(now),
+            BudgetPeriod::Month => calendar::next_month_start(now),
+        }
+    }
+
+    const fn adjective(self) -> &'static str {
+        match self {
+            BudgetPeriod::Day => "daily",
+            BudgetPeriod::Month => "monthly",
+        }
+    }
+}
+
+impl fmt::Display for BudgetPeriod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A limit on what a scope may spend per period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AiBudget {
+    pub scope: BudgetScope,
+    pub period: BudgetPeriod,
+    /// Billionths of a US dollar. 0 allows nothing.
+    pub limit_nanos: u64,
+    pub updated_at: i64,
+}
+
+impl AiBudget {
+    /// `None` for a row this build cannot read (the table's checks keep
+    /// them out).
+    fn from_record(record: BudgetRecord) -> Option<Self> {
+        let parsed = BudgetScope::from_stored(&record.scope_kind, &record.scope_id)
+            .zip(BudgetPeriod::parse(&record.period));
+        let Some((scope, period)) = parsed else {
+            tracing::warn!(
+                ?record,
+                "ignoring an AI budget of an unknown kind or period"
+            );
+            return None;
+        };
+        Some(Self {
+            scope,
+            period,
+            limit_nanos: u64::try_from(record.limit_nanos).unwrap_or(0),
+            updated_at: record.updated_at,
+        })
+    }
+}
+
+/// A budget that is spent: the request must not be sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BudgetExceeded {
+    pub scope: BudgetScope,
+    pub period: BudgetPeriod,
+    pub limit_nanos: u64,
+    /// What was spent in the current period; at least `limit_nanos`.
+    pub spent_nanos: u64,
+    /// When the period ends (unix seconds) and the budget is available again.
+    pub resets_at: i64,
+}
+
+impl fmt::Display for BudgetExceeded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let whose = match self.scope {
+            BudgetScope::Account(_) => "this account",
+            BudgetScope::ApiKey(_) => "this API key",
+        };
+        write!(
+            f,
+            "the {} AI budget of {whose} is spent ({} of {} nano-dollars); it resets at {}",
+            self.period.adjective(),
+            self.spent_nanos,
+            self.limit_nanos,
+            calendar::format_utc(self.resets_at),
+        )
+    }
+}
+
+impl std::error::Error for BudgetExceeded {}
+
+/// Why [`Platform::check_ai_budget`] did not admit a request.
+#[derive(Debug, thiserror::Error)]
+pub enum BudgetCheckError {
+    #[error(transparent)]
+    Exceeded(#[from] BudgetExceeded),
+    /// The budgets or the spending could not be read: the request is not
+    /// admitted (nothing is sent that might not be accounted for).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn to_nanos(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+impl Platform {
+    /// Sets the limit of `scope` for `period`, replacing any earlier one.
+    /// Limits above `i64::MAX` n$ (about 9.2 billion dollars) are stored as
+    /// that.
+    pub async fn set_ai_budget(
+        &self,
+        scope: &BudgetScope,
+        period: BudgetPeriod,
+        limit_nanos: u64,
+    ) -> Result<AiBudget, StoreError> {
+        let limit = i64::try_from(limit_nanos).unwrap_or(i64::MAX);
+        let record = store::set_budget(
+            self.db(),
+            scope.store(),
+            period.as_str(),
+            limit,
+            clock::unix_secs(),
+        )
+        .await?;
+        Ok(AiBudget {
+            scope: scope.clone(),
+            period,
+            limit_nanos: to_nanos(record.limit_nanos),
+            updated_at: record.updated_at,
+        })
+    }
+
+    /// Removes the limit; whether there was one.
+    pub async fn delete_ai_budget(
+        &self,
+        scope: &BudgetScope,
+        period: BudgetPeriod,
+    ) -> Result<bool, StoreError> {
+        store::delete_budget(self.db(), scope.store(), period.as_str()).await
+    }
+
+    /// The limits set on `scope`, day before month.
+    pub async fn ai_budgets(&self, scope: &BudgetScope) -> Result<Vec<AiBudget>, StoreError> {
+        let records = store::budgets(self.db(), scope.store()).await?;
+        Ok(records
+            .into_iter()
+            .filter_map(AiBudget::from_record)
+            .collect())
+    }
+
+    /// What `scope` spent in the `period` holding `now`, in n$.
+    pub async fn ai_spent(
+        &self,
+        scope: &BudgetScope,
+        period: BudgetPeriod,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        let spent = store::spent_since(self.db(), scope.store(), period.start(now)).await?;
+        Ok(to_nanos(spent))
+    }
+
+    /// Admits a request of `account_id` (with `api_key_id` when a program
+    /// sent it) at the unix time `now`, or says which budget is spent:
+    /// every limit on the account and on the key, for the day and for the
+    /// month holding `now`, is checked, and a budget is spent when what
+    /// was spent in its period is at least its limit. When several are,
+    /// the one that resets last is returned (nothing is admitted before
+    /// then). Call it before anything is sent upstream; see the module
+    /// documentation for what concurrent requests may overshoot.
+    pub async fn check_ai_budget(
+        &self,
+        account_id: &str,
+        api_key_id: Option<&str>,
+        now: i64,
+    ) -> Result<(), BudgetCheckError> {
+        let records = store::applicable_budgets(self.db(), account_id, api_key_id).await?;
+        let mut refusal: Option<BudgetExceeded> = None;
+        for budget in records.into_iter().filter_map(AiBudget::from_record) {
+            let spent = self.ai_spent(&budget.scope, budget.period, now).await?;
+            if spent < budget.limit_nanos {
+                continue;
+            }
+            let resets_at = budget.period.end(now);
+            if refusal.as_ref().is_none_or(|r| resets_at > r.resets_at) {
+                refusal = Some(BudgetExceeded {
+                    scope: budget.scope,
+                    period: budget.period,
+                    limit_nanos: budget.limit_nanos,
+                    spent_nanos: spent,
+                    resets_at,
+                });
+            }
+        }
+        match refusal {
+            Some(exceeded) => Err(exceeded.into()),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! The AI gateway's platform side, what needs accounts: requests end to end
+//! (`requests`), usage and cost recorded per request (`usage`), spending
+//! limits checked before a request is sent (`budgets`), and the
+//! exact-match response cache (`cache`). Talking to models is
+//! `meritree_ai`'s job.
+
+pub mod budgets;
+pub mod cache;
+mod calendar;
+pub mod requests;
+#[cfg(test)]
+mod tests;
+pub mod usage;
+
+pub use self::budgets::{AiBudget, BudgetCheckError, BudgetExceeded, BudgetPeriod, BudgetScope};
+pub use self::cache::{CacheError, MemoryCache, RedisCache, ResponseCache};
+pub use self::requests::{AiCaller, AiError, ChatAnswer, ChatStreamAnswer, EmbedAnswer};
+pub use self::usage::{AiUsageSummary, ModelUsage, UsageRecord, UsageTotals};
+
+/// A budget check that could not admit a request: spent, or unreadable.
+impl From<BudgetCheckError> for AiError {
+    fn from(error: BudgetCheckError) -> Self {
+        match error {
+            BudgetCheckError::Exceeded(exceeded) => AiError::Budget(exceeded),
+            BudgetCheckError::Store(error) => AiError::Store(error),
+        }
+    }
+}

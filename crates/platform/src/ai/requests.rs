@@ -1,0 +1,442 @@
+//! One AI request from an account, end to end: resolve the public model,
+//! check the budgets before anything is sent, answer from the cache when
+//! asked to, route, price the usage and record it. The HTTP API and the
+//! playground both come through here.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_util::Stream;
+use meritree_ai::config::Capability;
+use meritree_ai::gateway::ResolveError;
+use meritree_ai::router::{Attempt, RouteError, Routed};
+use meritree_ai::{
+    Candidate, ChatRequest, ChatResponse, ChatStream, EmbedRequest, Embeddings, Gateway,
+    ProviderError, StreamEvent, Usage,
+};
+use meritree_core::ErrorCode;
+use meritree_store::StoreError;
+use sha2::{Digest, Sha256};
+
+use super::budgets::BudgetExceeded;
+use super::usage::UsageRecord;
+use crate::clock::unix_secs;
+use crate::principal::{Credential, Principal};
+use crate::Platform;
+
+/// Who pays for a request: the account, and the API key when a program
+/// sent it (budgets and usage are kept for both).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AiCaller {
+    pub account_id: String,
+    pub api_key_id: Option<String>,
+}
+
+impl From<&Principal> for AiCaller {
+    fn from(principal: &Principal) -> Self {
+        Self {
+            account_id: principal.account_id.clone(),
+            api_key_id: match &principal.credential {
+                Credential::ApiKey { id } => Some(id.clone()),
+                Credential::Session { .. } => None,
+            },
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AiError {
+    #[error("the AI gateway is not enabled on this platform")]
+    NotConfigured,
+    #[error(transparent)]
+    Model(#[from] ResolveError),
+    #[error("{0}")]
+    Budget(#[from] BudgetExceeded),
+    /// The upstream judged the request invalid (too long, bad parameter).
+    #[error("{provider} rejected the request: {error}")]
+    Rejected {
+        provider: String,
+        error: ProviderError,
+    },
+    /// Every candidate failed or was skipped by its breaker.
+    #[error("no provider could answer: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl AiError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            AiError::NotConfigured | AiError::Unavailable(_) => ErrorCode::UpstreamUnavailable,
+            AiError::Model(ResolveError::UnknownModel(_)) => ErrorCode::ModelNotFound,
+            AiError::Model(ResolveError::Incapable { .. }) => ErrorCode::InvalidRequest,
+            AiError::Budget(_) => ErrorCode::BudgetExceeded,
+            AiError::Rejected { .. } => ErrorCode::UpstreamRejected,
+            AiError::Store(_) => ErrorCode::DatabaseUnavailable,
+        }
+    }
+
+    /// What the caller may be told; faults on our side stay in the log.
+    pub fn public_message(&self) -> String {
+        match self {
+            AiError::Store(err) => {
+                tracing::error!(error = %err, "AI request failed in the store");
+                "the platform's database is unavailable; try again".to_owned()
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
+impl From<RouteError> for AiError {
+    fn from(error: RouteError) -> Self {
+        match error {
+            RouteError::Rejected { provider, error } => Self::Rejected { provider, error },
+            RouteError::Exhausted { attempts } => Self::Unavailable(describe(&attempts)),
+            other => Self::Unavailable(other.to_string()),
+        }
+    }
+}
+
+fn describe(attempts: &[Attempt]) -> String {
+    attempts
+        .iter()
+        .map(|a| match &a.error {
+            Some(error) => format!("{}/{}: {error}", a.provider, a.model),
+            None => format!("{}/{}: circuit open", a.provider, a.model),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// A finished answer and what it cost.
+#[derive(Debug, Clone)]
+pub struct ChatAnswer {
+    /// Also the usage record's id.
+    pub request_id: String,
+    pub provider: String,
+    pub model: String,
+    pub response: ChatResponse,
+    pub cost_nanos: u64,
+    pub cached: bool,
+}
+
+/// A stream that has produced its first output (failover is over). Usage
+/// is recorded when it ends, or when the caller drops it.
+pub struct ChatStreamAnswer {
+    pub request_id: String,
+    pub provider: String,
+    pub model: String,
+    pub stream: ChatStream,
+}
+
+#[derive(Debug, Clone)]
+pub struct EmbedAnswer {
+    pub request_id: String,
+    pub provider: String,
+    pub embeddings: Embeddings,
+    pub cost_nanos: u64,
+}
+
+impl Platform {
+    pub fn ai(&self) -> Result<&Arc<Gateway>, AiError> {
+        self.gateway().ok_or(AiError::NotConfigured)
+    }
+
+    /// Checks budgets and resolves `public_model`: everything that must
+    /// hold before any upstream is called.
+    async fn admit(
+        &self,
+        caller: &AiCaller,
+        public_model: &str,
+        capability: Capability,
+    ) -> Result<(Arc<Gateway>, Vec<Candidate>), AiError> {
+        let gateway = self.ai()?.clone();
+        let candidates = gateway.resolve(public_model, capability)?;
+        self.check_ai_budget(
+            &caller.account_id,
+            caller.api_key_id.as_deref(),
+            unix_secs(),
+        )
+        .await?;
+        Ok((gateway, candidates))
+    }
+
+    /// A complete answer. With `cache_ttl`, an identical earlier request of
+    /// the same account is answered from the cache (recorded at zero cost).
+    pub async fn ai_chat(
+        &self,
+        caller: &AiCaller,
+        public_model: &str,
+        request: ChatRequest,
+        cache_ttl: Option<Duration>,
+    ) -> Result<ChatAnswer, AiError> {
+        let (gateway, candidates) = self.admit(caller, public_model, Capability::Chat).await?;
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let cache_key = cache_ttl.map(|_| cache_key(caller, public_model, &request));
+        if let Some(key) = &cache_key {
+            if let Some(hit) = self.ai_cache_get(key).await {
+                if let Ok(cached) = serde_json::from_slice::<CachedChat>(&hit) {
+                    self.record(
+                        caller,
+                        &request_id,
+                        public_model,
+                        &cached.candidate(),
+                        cached.response.usage,
+                        0,
+                        true,
+                        true,
+                    )
+                    .await?;
+                    return Ok(ChatAnswer {
+                        request_id,
+                        provider: cached.provider,
+                        model: cached.model,
+                        response: cached.response,
+                        cost_nanos: 0,
+                        cached: true,
+                    });
+                }
+            }
+        }
+        let routed: Routed<ChatResponse> = gateway.router().chat(&candidates, &request).await?;
+        let candidate = Candidate::new(&routed.provider, &routed.model);
+        let cost = gateway.price(&candidate).cost_nanos(routed.value.usage);
+        self.record(
+            caller,
+            &request_id,
+            public_model,
+            &candidate,
+            routed.value.usage,
+            cost,
+            false,
+            true,
+        )
+        .await?;
+        if let (Some(key), Some(ttl)) = (&cache_key, cache_ttl) {
+            let cached = CachedChat {
+                provider: routed.provider.clone(),
+                model: routed.model.clone(),
+                response: routed.value.clone(),
+            };
+            if let Ok(bytes) = serde_json::to_vec(&cached) {
+                self.ai_cache_put(key, bytes, ttl).await;
+            }
+        }
+        Ok(ChatAnswer {
+            request_id,
+            provider: routed.provider,
+            model: routed.model,
+            response: routed.value,
+            cost_nanos: cost,
+            cached: false,
+        })
+    }
+
+    /// A streamed answer: resolves once the first output is in hand.
+    pub async fn ai_chat_stream(
+        &self,
+        caller: &AiCaller,
+        public_model: &str,
+        request: ChatRequest,
+    ) -> Result<ChatStreamAnswer, AiError> {
+        let (gateway, candidates) = self.admit(caller, public_model, Capability::Chat).await?;
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let routed = gateway.router().chat_stream(&candidates, &request).await?;
+        let candidate = Candidate::new(&routed.provider, &routed.model);
+        let metered = Metered {
+            inner: routed.value,
+            usage: Usage::default(),
+            outcome: None,
+            recorder: Some(Recorder {
+                platform: self.clone(),
+                caller: caller.clone(),
+                request_id: request_id.clone(),
+                public_model: public_model.to_owned(),
+                price: gateway.price(&candidate),
+                candidate,
+            }),
+        };
+        Ok(ChatStreamAnswer {
+            request_id,
+            provider: routed.provider,
+            model: routed.model,
+            stream: Box::pin(metered),
+        })
+    }
+
+    pub async fn ai_embed(
+        &self,
+        caller: &AiCaller,
+        public_model: &str,
+        inputs: Vec<String>,
+    ) -> Result<EmbedAnswer, AiError> {
+        let (gateway, candidates) = self
+            .admit(caller, public_model, Capability::Embeddings)
+            .await?;
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let request = EmbedRequest {
+            model: public_model.to_owned(),
+            inputs,
+        };
+        let routed = gateway.router().embed(&candidates, &request).await?;
+        let candidate = Candidate::new(&routed.provider, &routed.model);
+        let usage = Usage {
+            input_tokens: routed.value.input_tokens,
+            output_tokens: 0,
+        };
+        let cost = gateway.price(&candidate).cost_nanos(usage);
+        self.record(
+            caller,
+            &request_id,
+            public_model,
+            &candidate,
+            usage,
+            cost,
+            false,
+            true,
+        )
+        .await?;
+        Ok(EmbedAnswer {
+            request_id,
+            provider: routed.provider,
+            embeddings: routed.value,
+            cost_nanos: cost,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn record(
+        &self,
+        caller: &AiCaller,
+        request_id: &str,
+        public_model: &str,
+        candidate: &Candidate,
+        usage: Usage,
+        cost_nanos: u64,
+        cached: bool,
+        ok: bool,
+    ) -> Result<(), StoreError> {
+        self.record_ai_usage(UsageRecord {
+            request_id: request_id.to_owned(),
+            account_id: caller.account_id.clone(),
+            api_key_id: caller.api_key_id.clone(),
+            provider: candidate.provider.clone(),
+            model: candidate.model.clone(),
+            public_model: public_model.to_owned(),
+            input_tokens: usage.input_tokens,
+            output_tokens: usage.output_tokens,
+            cost_nanos,
+            cached,
+            ok,
+        })
+        .await
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CachedChat {
+    provider: String,
+    model: String,
+    response: ChatResponse,
+}
+
+impl CachedChat {
+    fn candidate(&self) -> Candidate {
+        Candidate::new(&self.provider, &self.model)
+    }
+}
+
+/// Exact match, per account: another account's identical prompt is not
+/// answered from this one's cache.
+fn cache_key(caller: &AiCaller, public_model: &str, request: &ChatRequest) -> String {
+    let mut hash = Sha256::new();
+    hash.update(caller.account_id.as_bytes());
+    hash.update([0]);
+    hash.update(public_model.as_bytes());
+    hash.update([0]);
+    hash.update(serde_json::to_vec(request).unwrap_or_default());
+    format!("{:x}", hash.finalize())
+}
+
+struct Recorder {
+    platform: Platform,
+    caller: AiCaller,
+    request_id: String,
+    public_model: String,
+    candidate: Candidate,
+    price: meritree_ai::pricing::Price,
+}
+
+impl Recorder {
+    /// Off the response path: the caller has its answer already.
+    fn finish(self, usage: Usage, ok: bool) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        runtime.spawn(async move {
+            let cost = self.price.cost_nanos(usage);
+            let recorded = self
+                .platform
+                .record(
+                    &self.caller,
+                    &self.request_id,
+                    &self.public_model,
+                    &self.candidate,
+                    usage,
+                    cost,
+                    false,
+                    ok,
+                )
+                .await;
+            if let Err(error) = recorded {
+                tracing::error!(request = %self.request_id, %error, "AI usage not recorded");
+            }
+        });
+    }
+}
+
+/// Passes a routed stream through, keeping the latest usage, and records
+/// it once: at `Done`, at an `Error`, or when dropped early (a client that
+/// went away still pays for what was generated).
+struct Metered {
+    inner: ChatStream,
+    usage: Usage,
+    outcome: Option<bool>,
+    recorder: Option<Recorder>,
+}
+
+impl Stream for Metered {
+    type Item = Result<StreamEvent, ProviderError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let next = self.inner.as_mut().poll_next(cx);
+        if let Poll::Ready(item) = &next {
+            match item {
+                Some(Ok(StreamEvent::Usage { usage })) => self.usage = *usage,
+                Some(Ok(StreamEvent::Done { .. })) => self.outcome = Some(true),
+                Some(Ok(StreamEvent::Error { .. })) | Some(Err(_)) | None => {
+                    self.outcome.get_or_insert(false);
+                }
+                Some(Ok(StreamEvent::TextDelta { .. })) => {}
+            }
+            if let Some(ok) = self.outcome {
+                if let Some(recorder) = self.recorder.take() {
+                    recorder.finish(self.usage, ok);
+                }
+            }
+        }
+        next
+    }
+}
+
+impl Drop for Metered {
+    fn drop(&mut self) {
+        if let Some(recorder) = self.recorder.take() {
+            recorder.finish(self.usage, false);
+        }
+    }
+}

@@ -1,0 +1,383 @@
+//! Usage recording, summaries and budgets on both database backends.
+
+use meritree_store::accounts::{self, NewAccount};
+use meritree_store::ai_usage::{self as store, NewUsage, UsageStatus};
+use meritree_store::api_keys::{self, NewApiKey};
+use meritree_store::testing::TestDatabase;
+use meritree_store::{test_both_backends, Backend, Database, PoolOptions};
+use time::{Date, Month, Time};
+
+use super::*;
+use crate::{Platform, PlatformOptions};
+
+async fn platform(test_db: &TestDatabase) -> Platform {
+    let db = Database::connect(&test_db.target, PoolOptions::default())
+        .await
+        .unwrap();
+    db.migrate().await.unwrap();
+    Platform::start(db, PlatformOptions::default())
+        .await
+        .unwrap()
+}
+
+async fn account(platform: &Platform, id: &str) {
+    accounts::insert(
+        platform.db(),
+        NewAccount {
+            id,
+            email: Some(&format!("{id}@example.org")),
+            password_hash: None,
+            wallet_address: None,
+            role: "member",
+            now: 1,
+        },
+    )
+    .await
+    .unwrap();
+}
+
+async fn api_key(platform: &Platform, id: &str, account_id: &str) {
+    api_keys::insert(
+        platform.db(),
+        NewApiKey {
+            id,
+            account_id,
+            name: id,
+            prefix: "mt_test",
+            key_hash: &format!("hash-{id}"),
+            now: 1,
+        },
+    )
+    .await
+    .unwrap();
+}
+
+fn record(request_id: &str, account_id: &str, key: Option<&str>, cost_nanos: u64) -> UsageRecord {
+    UsageRecord {
+        request_id: request_id.to_owned(),
+        account_id: account_id.to_owned(),
+        api_key_id: key.map(str::to_owned),
+        provider: "openai".to_owned(),
+        model: "gpt-test".to_owned(),
+        public_model: "quality".to_owned(),
+        input_tokens: 12,
+        output_tokens: 4,
+        cost_nanos,
+        cached: false,
+        ok: true,
+    }
+}
+
+/// Writes a usage row at a chosen time, as the gateway would have then.
+async fn spend_at(platform: &Platform, account_id: &str, key: Option<&str>, cost: i64, at: i64) {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let written = store::insert(
+        platform.db(),
+        NewUsage {
+            id: &request_id,
+            request_id: &request_id,
+            account_id,
+            api_key_id: key,
+            provider: "openai",
+            model: "gpt-test",
+            public_model: "quality",
+            input_tokens: 1,
+            output_tokens: 1,
+            cost_nanos: cost,
+            cached: false,
+            status: UsageStatus::Ok,
+            now: at,
+        },
+    )
+    .await
+    .unwrap();
+    assert!(written);
+}
+
+/// Unix seconds of a UTC time.
+fn utc(year: i32, month: u8, day: u8, hms: (u8, u8, u8)) -> i64 {
+    let date = Date::from_calendar_date(year, Month::try_from(month).unwrap(), day).unwrap();
+    date.with_time(Time::from_hms(hms.0, hms.1, hms.2).unwrap())
+        .assume_utc()
+        .unix_timestamp()
+}
+
+async fn refusal(
+    platform: &Platform,
+    account: &str,
+    key: Option<&str>,
+    now: i64,
+) -> BudgetExceeded {
+    match platform.check_ai_budget(account, key, now).await {
+        Err(BudgetCheckError::Exceeded(exceeded)) => exceeded,
+        other => panic!("expected a spent budget, got {other:?}"),
+    }
+}
+
+async fn admitted(platform: &Platform, account: &str, key: Option<&str>, now: i64) -> bool {
+    match platform.check_ai_budget(account, key, now).await {
+        Ok(()) => true,
+        Err(BudgetCheckError::Exceeded(_)) => false,
+        Err(other) => panic!("{other}"),
+    }
+}
+
+fn ann() -> BudgetScope {
+    BudgetScope::Account("ann".into())
+}
+
+test_both_backends! {
+    async fn ai_usage_is_recorded_once_per_request(backend: Backend) {
+        let test_db = TestDatabase::fresh(backend).await;
+        let platform = platform(&test_db).await;
+        account(&platform, "ann").await;
+        api_key(&platform, "k1", "ann").await;
+
+        platform.record_ai_usage(record("r1", "ann", Some("k1"), 700)).await.unwrap();
+        // A retry of the same request records nothing more.
+        platform.record_ai_usage(record("r1", "ann", Some("k1"), 700)).await.unwrap();
+        assert!(!platform.record_ai_usage_at(record("r1", "ann", None, 5), 1).await.unwrap());
+        // A cache hit costs nothing, whatever the caller computed.
+        let hit = UsageRecord { cached: true, ..record("r2", "ann", None, 700) };
+        platform.record_ai_usage(hit).await.unwrap();
+        let failed = UsageRecord { ok: false, ..record("r3", "ann", Some("k1"), 50) };
+        platform.record_ai_usage(failed).await.unwrap();
+
+        let row = store::find_by_request_id(platform.db(), "r2").await.unwrap().unwrap();
+        assert_eq!((row.cost_nanos, row.cached, row.status.as_str()), (0, true, "ok"));
+        let row = store::find_by_request_id(platform.db(), "r3").await.unwrap().unwrap();
+        assert_eq!((row.api_key_id.as_deref(), row.status.as_str()), (Some("k1"), "error"));
+
+        let now = crate::clock::unix_secs();
+        let key = BudgetScope::ApiKey("k1".into());
+        assert_eq!(platform.ai_spent(&ann(), BudgetPeriod::Day, now).await.unwrap(), 750);
+        assert_eq!(platform.ai_spent(&key, BudgetPeriod::Month, now).await.unwrap(), 750);
+
+        let summary = platform.ai_usage_summary("ann", 0).await.unwrap();
+        assert_eq!(summary.since, 0);
+        assert_eq!(summary.models.len(), 1);
+        assert_eq!(summary.models[0].provider, "openai");
+        assert_eq!(summary.total, UsageTotals {
+            requests: 3,
+            cached_requests: 1,
+            failed_requests: 1,
+            input_tokens: 36,
+            output_tokens: 12,
+            cost_nanos: 750,
+        });
+        assert_eq!(summary.models[0].totals, summary.total);
+        let later = platform.ai_usage_summary("ann", now + 10).await.unwrap();
+        assert!(later.models.is_empty());
+        assert_eq!(later.total, UsageTotals::default());
+
+        // Unknown accounts are refused, not recorded.
+        assert!(platform.record_ai_usage(record("r4", "nobody", None, 1)).await.is_err());
+    }
+
+    async fn ai_usage_summary_per_model_costliest_first(backend: Backend) {
+        let test_db = TestDatabase::fresh(backend).await;
+        let platform = platform(&test_db).await;
+        account(&platform, "ann").await;
+        for (i, (provider, model, cost)) in [
+            ("openai", "gpt-test", 100),
+            ("anthropic", "claude-test", 900),
+            ("openai", "gpt-test", 200),
+            ("local", "smollm2", 0),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let usage = UsageRecord {
+                provider: provider.into(),
+                model: model.into(),
+                ..record(&format!("r{i}"), "ann", None, cost)
+            };
+            platform.record_ai_usage_at(usage, 1_000).await.unwrap();
+        }
+        let summary = platform.ai_usage_summary("ann", 1_000).await.unwrap();
+        let rows: Vec<_> = summary
+            .models
+            .iter()
+            .map(|m| (m.provider.as_str(), m.totals.requests, m.totals.cost_nanos))
+            .collect();
+        assert_eq!(rows, [("anthropic", 1, 900), ("openai", 2, 300), ("local", 1, 0)]);
+        assert_eq!((summary.total.requests, summary.total.cost_nanos), (4, 1_200));
+        assert!(platform.ai_usage_summary("ann", 1_001).await.unwrap().models.is_empty());
+        // The JSON view flattens each model's totals.
+        let json = serde_json::to_value(&summary).unwrap();
+        assert_eq!(json["models"][0]["cost_nanos"], 900);
+        assert_eq!(json["total"]["requests"], 4);
+    }
+
+    async fn ai_budgets_are_set_replaced_listed_and_deleted(backend: Backend) {
+        let test_db = TestDatabase::fresh(backend).await;
+        let platform = platform(&test_db).await;
+        assert!(platform.ai_budgets(&ann()).await.unwrap().is_empty());
+        let set = platform.set_ai_budget(&ann(), BudgetPeriod::Month, 5_000).await.unwrap();
+        assert_eq!((set.scope, set.period, set.limit_nanos), (ann(), BudgetPeriod::Month, 5_000));
+        platform.set_ai_budget(&ann(), BudgetPeriod::Day, 300).await.unwrap();
+        platform.set_ai_budget(&ann(), BudgetPeriod::Day, 400).await.unwrap();
+        let key = BudgetScope::ApiKey("ann".into());
+        platform.set_ai_budget(&key, BudgetPeriod::Day, 7).await.unwrap();
+        // Out of i64's range: stored as the largest limit there is.
+        let huge = platform.set_ai_budget(&key, BudgetPeriod::Month, u64::MAX).await.unwrap();
+        assert_eq!(huge.limit_nanos, i64::MAX as u64);
+
+        let listed: Vec<_> = platform
+            .ai_budgets(&ann())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|b| (b.period, b.limit_nanos))
+            .collect();
+        assert_eq!(listed, [(BudgetPeriod::Day, 400), (BudgetPeriod::Month, 5_000)]);
+        assert_eq!(platform.ai_budgets(&key).await.unwrap().len(), 2);
+
+        assert!(platform.delete_ai_budget(&ann(), BudgetPeriod::Day).await.unwrap());
+        assert!(!platform.delete_ai_budget(&ann(), BudgetPeriod::Day).await.unwrap());
+        assert_eq!(platform.ai_budgets(&ann()).await.unwrap().len(), 1);
+        assert_eq!(platform.ai_budgets(&key).await.unwrap().len(), 2);
+    }
+
+    async fn ai_budget_check_counts_only_the_current_day(backend: Backend) {
+        let test_db = TestDatabase::fresh(backend).await;
+        let platform = platform(&test_db).await;
+        account(&platform, "ann").await;
+        let midnight = utc(2025, 3, 15, (0, 0, 0));
+        // No budget: always admitted, whatever was spent.
+        spend_at(&platform, "ann", None, 1_000, midnight - 1).await;
+        assert!(admitted(&platform, "ann", None, midnight).await);
+
+        platform.set_ai_budget(&ann(), BudgetPeriod::Day, 500).await.unwrap();
+        // The previous day's 1,000 does not count on this one...
+        assert!(admitted(&platform, "ann", None, midnight).await);
+        // ...but did on that day.
+        let spent = refusal(&platform, "ann", None, midnight - 1).await;
+        assert_eq!(spent, BudgetExceeded {
+            scope: ann(),
+            period: BudgetPeriod::Day,
+            limit_nanos: 500,
+            spent_nanos: 1_000,
+            resets_at: midnight,
+        });
+        assert_eq!(
+            spent.to_string(),
+            "the daily AI budget of this account is spent (1000 of 500 nano-dollars); \
+             it resets at 2025-03-15T00:00:00Z"
+        );
+
+        spend_at(&platform, "ann", None, 499, midnight).await;
+        assert!(admitted(&platform, "ann", None, midnight + 10).await);
+        // Reaching the limit exactly spends it.
+        spend_at(&platform, "ann", None, 1, midnight + 10).await;
+        let spent = refusal(&platform, "ann", None, midnight + 86_399).await;
+        assert_eq!((spent.spent_nanos, spent.resets_at), (500, midnight + 86_400));
+        // The next day starts afresh.
+        assert!(admitted(&platform, "ann", None, midnight + 86_400).await);
+
+        // A limit of 0 allows nothing.
+        platform.set_ai_budget(&ann(), BudgetPeriod::Day, 0).await.unwrap();
+        assert!(!admitted(&platform, "ann", None, midnight + 86_400).await);
+        platform.delete_ai_budget(&ann(), BudgetPeriod::Day).await.unwrap();
+        assert!(admitted(&platform, "ann", None, midnight + 10).await);
+    }
+
+    async fn ai_budget_check_months_roll_over_december_and_february(backend: Backend) {
+        let test_db = TestDatabase::fresh(backend).await;
+        let platform = platform(&test_db).await;
+        account(&platform, "ann").await;
+        platform.set_ai_budget(&ann(), BudgetPeriod::Month, 1_000).await.unwrap();
+
+        // Time only moves forward, as in production: every check sees only
+        // what was recorded before it.
+
+        // Leap February 2024: January's spending does not count, the 29th
+        // is in February, and March starts afresh.
+        spend_at(&platform, "ann", None, 999, utc(2024, 1, 31, (23, 59, 59))).await;
+        let leap_day = utc(2024, 2, 29, (12, 0, 0));
+        assert!(admitted(&platform, "ann", None, utc(2024, 2, 1, (0, 0, 0))).await);
+        assert!(admitted(&platform, "ann", None, leap_day).await);
+        spend_at(&platform, "ann", None, 1_000, leap_day).await;
+        let march = utc(2024, 3, 1, (0, 0, 0));
+        let spent = refusal(&platform, "ann", None, march - 1).await;
+        assert_eq!((spent.spent_nanos, spent.resets_at), (1_000, march));
+        assert_eq!(spent.period, BudgetPeriod::Month);
+        assert!(admitted(&platform, "ann", None, march).await);
+
+        // November → December 2024.
+        let december = utc(2024, 12, 1, (0, 0, 0));
+        spend_at(&platform, "ann", None, 5_000, december - 1).await;
+        assert_eq!(refusal(&platform, "ann", None, december - 1).await.resets_at, december);
+        assert!(admitted(&platform, "ann", None, december).await);
+
+        // December 2024 → January 2025.
+        let new_year = utc(2025, 1, 1, (0, 0, 0));
+        spend_at(&platform, "ann", None, 600, december).await;
+        spend_at(&platform, "ann", None, 400, new_year - 1).await;
+        let spent = refusal(&platform, "ann", None, new_year - 1).await;
+        assert_eq!((spent.spent_nanos, spent.resets_at), (1_000, new_year));
+        assert!(spent.to_string().contains("monthly"), "{spent}");
+        assert!(admitted(&platform, "ann", None, new_year).await);
+        spend_at(&platform, "ann", None, 1, new_year).await;
+        assert_eq!(
+            platform.ai_spent(&ann(), BudgetPeriod::Month, new_year).await.unwrap(),
+            1
+        );
+    }
+
+    async fn ai_budget_check_covers_the_account_and_the_key(backend: Backend) {
+        let test_db = TestDatabase::fresh(backend).await;
+        let platform = platform(&test_db).await;
+        account(&platform, "ann").await;
+        api_key(&platform, "k1", "ann").await;
+        api_key(&platform, "k2", "ann").await;
+        let now = utc(2025, 6, 10, (12, 0, 0));
+        let k1 = BudgetScope::ApiKey("k1".into());
+        platform.set_ai_budget(&k1, BudgetPeriod::Day, 100).await.unwrap();
+        spend_at(&platform, "ann", Some("k1"), 100, now - 60).await;
+
+        // The key is spent; the account, and its other key, are not.
+        let spent = refusal(&platform, "ann", Some("k1"), now).await;
+        assert_eq!((spent.scope.clone(), spent.period), (k1.clone(), BudgetPeriod::Day));
+        assert!(spent.to_string().contains("this API key"));
+        assert!(admitted(&platform, "ann", Some("k2"), now).await);
+        assert!(admitted(&platform, "ann", None, now).await);
+
+        // The account's budget counts every key's spending.
+        platform.set_ai_budget(&ann(), BudgetPeriod::Month, 150).await.unwrap();
+        spend_at(&platform, "ann", Some("k2"), 50, now - 30).await;
+        let spent = refusal(&platform, "ann", Some("k2"), now).await;
+        assert_eq!((spent.scope.clone(), spent.spent_nanos), (ann(), 150));
+        // Both spent: the one that resets last (the month) is reported.
+        let spent = refusal(&platform, "ann", Some("k1"), now).await;
+        assert_eq!(spent.period, BudgetPeriod::Month);
+        assert_eq!(spent.resets_at, utc(2025, 7, 1, (0, 0, 0)));
+        // Another account is unaffected.
+        account(&platform, "bob").await;
+        assert!(admitted(&platform, "bob", None, now).await);
+    }
+}
+
+#[tokio::test]
+async fn a_closed_database_refuses_rather_than_admits() {
+    let test_db = TestDatabase::fresh(Backend::Sqlite).await;
+    let platform = platform(&test_db).await;
+    platform.db().close().await;
+    assert!(matches!(
+        platform.check_ai_budget("ann", None, 0).await,
+        Err(BudgetCheckError::Store(_))
+    ));
+}
+
+#[test]
+fn periods_start_and_end_in_utc() {
+    let t = utc(2024, 12, 31, (18, 30, 0));
+    assert_eq!(BudgetPeriod::Day.start(t), utc(2024, 12, 31, (0, 0, 0)));
+    assert_eq!(BudgetPeriod::Day.end(t), utc(2025, 1, 1, (0, 0, 0)));
+    assert_eq!(BudgetPeriod::Month.start(t), utc(2024, 12, 1, (0, 0, 0)));
+    assert_eq!(BudgetPeriod::Month.end(t), utc(2025, 1, 1, (0, 0, 0)));
+    for period in BudgetPeriod::ALL {
+        assert_eq!(BudgetPeriod::parse(period.as_str()), Some(period));
+    }
+    assert_eq!(BudgetPeriod::parse("week"), None);
+}

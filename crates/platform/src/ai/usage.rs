@@ -1,0 +1,168 @@
+//! Recording what each AI request used and cost, and summing it up per
+//! account.
+
+use meritree_store::ai_usage::{self as store, ModelTotals, NewUsage, UsageStatus};
+use meritree_store::StoreError;
+use serde::{Deserialize, Serialize};
+
+use crate::{clock, Platform};
+
+/// One gateway request's usage, as the gateway saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageRecord {
+    /// The gateway's id for the request: recording it twice records once.
+    pub request_id: String,
+    pub account_id: String,
+    /// The key a program sent the request with; `None` for a session.
+    pub api_key_id: Option<String>,
+    /// Who answered, and the upstream model.
+    pub provider: String,
+    pub model: String,
+    /// The name the caller asked for (a route, an alias or a model).
+    pub public_model: String,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    /// Billionths of a US dollar. Recorded as 0 when `cached`.
+    pub cost_nanos: u64,
+    /// Answered from the response cache: nothing was sent upstream.
+    pub cached: bool,
+    /// Whether the request succeeded (a failed stream still records what it
+    /// used).
+    pub ok: bool,
+}
+
+/// What an account's requests used since a time, per provider and model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AiUsageSummary {
+    /// Unix seconds, inclusive.
+    pub since: i64,
+    /// Costliest first.
+    pub models: Vec<ModelUsage>,
+    pub total: UsageTotals,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelUsage {
+    pub provider: String,
+    pub model: String,
+    #[serde(flatten)]
+    pub totals: UsageTotals,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageTotals {
+    pub requests: u64,
+    /// Of `requests`: answered from the cache, and failed.
+    pub cached_requests: u64,
+    pub failed_requests: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    /// Billionths of a US dollar.
+    pub cost_nanos: u64,
+}
+
+impl UsageTotals {
+    fn add(&mut self, other: &UsageTotals) {
+        self.requests = self.requests.saturating_add(other.requests);
+        self.cached_requests = self.cached_requests.saturating_add(other.cached_requests);
+        self.failed_requests = self.failed_requests.saturating_add(other.failed_requests);
+        self.input_tokens = self.input_tokens.saturating_add(other.input_tokens);
+        self.output_tokens = self.output_tokens.saturating_add(other.output_tokens);
+        self.cost_nanos = self.cost_nanos.saturating_add(other.cost_nanos);
+    }
+}
+
+impl From<ModelTotals> for ModelUsage {
+    fn from(row: ModelTotals) -> Self {
+        let n = |value: i64| u64::try_from(value).unwrap_or(0);
+        Self {
+            totals: UsageTotals {
+                requests: n(row.requests),
+                cached_requests: n(row.cached_requests),
+                failed_requests: n(row.failed_requests),
+                input_tokens: n(row.input_tokens),
+                output_tokens: n(row.output_tokens),
+                cost_nanos: n(row.cost_nanos),
+            },
+            provider: row.provider,
+            model: row.model,
+        }
+    }
+}
+
+/// The store keeps signed 64-bit integers; nothing real comes near the
+/// limit (9.2e18 tokens, or 9.2 billion dollars in one request).
+fn stored(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+impl Platform {
+    /// Records one request's usage now. Recording the same `request_id`
+    /// again is a no-op, so a failed write may be retried.
+    pub async fn record_ai_usage(&self, record: UsageRecord) -> Result<(), StoreError> {
+        self.record_ai_usage_at(record, clock::unix_secs())
+            .await
+            .map(drop)
+    }
+
+    /// [`Platform::record_ai_usage`] at the unix time `now`; whether this
+    /// call wrote the record (`false`: the request id was recorded before).
+    pub async fn record_ai_usage_at(
+        &self,
+        record: UsageRecord,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        store::insert(
+            self.db(),
+            NewUsage {
+                id: &id,
+                request_id: &record.request_id,
+                account_id: &record.account_id,
+                api_key_id: record.api_key_id.as_deref(),
+                provider: &record.provider,
+                model: &record.model,
+                public_model: &record.public_model,
+                input_tokens: stored(record.input_tokens),
+                output_tokens: stored(record.output_tokens),
+                // A cache hit sent nothing upstream, so it costs nothing.
+                cost_nanos: if record.cached {
+                    0
+                } else {
+                    stored(record.cost_nanos)
+                },
+                cached: record.cached,
+                status: if record.ok {
+                    UsageStatus::Ok
+                } else {
+                    UsageStatus::Error
+                },
+                now,
+            },
+        )
+        .await
+    }
+
+    /// What the account's requests used from `since` (unix seconds,
+    /// inclusive) on.
+    pub async fn ai_usage_summary(
+        &self,
+        account_id: &str,
+        since: i64,
+    ) -> Result<AiUsageSummary, StoreError> {
+        let models: Vec<ModelUsage> = store::summary(self.db(), account_id, since)
+            .await?
+            .into_iter()
+            .map(ModelUsage::from)
+            .collect();
+        let mut total = UsageTotals::default();
+        for model in &models {
+            total.add(&model.totals);
+        }
+        Ok(AiUsageSummary {
+            since,
+            models,
+            total,
+        })
+    }
+}

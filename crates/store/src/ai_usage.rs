@@ -1,0 +1,536 @@
+//! The AI gateway's accounting: one usage row per request, what an account
+//! or API key spent since a time, and the budgets that limit it.
+//!
+//! Usage rows are written once per gateway request id: a retried write
+//! (`ON CONFLICT (request_id) DO NOTHING`) changes nothing, so recording
+//! may be retried freely. Money is in billionths of a US dollar (`nanos`),
+//! integers only.
+
+use crate::{execute, with_pool, Database, StoreError};
+
+/// Whose spending: an account's, whatever key it used, or one API key's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scope<'a> {
+    Account(&'a str),
+    ApiKey(&'a str),
+}
+
+impl<'a> Scope<'a> {
+    /// The `scope_kind` stored for budgets.
+    pub const fn kind(self) -> &'static str {
+        match self {
+            Scope::Account(_) => "account",
+            Scope::ApiKey(_) => "api_key",
+        }
+    }
+
+    pub const fn id(self) -> &'a str {
+        match self {
+            Scope::Account(id) | Scope::ApiKey(id) => id,
+        }
+    }
+}
+
+pub struct NewUsage<'a> {
+    pub id: &'a str,
+    pub request_id: &'a str,
+    pub account_id: &'a str,
+    pub api_key_id: Option<&'a str>,
+    pub provider: &'a str,
+    pub model: &'a str,
+    pub public_model: &'a str,
+    /// Neither may be negative (the table refuses it).
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    /// Not negative; 0 for an answer from the cache.
+    pub cost_nanos: i64,
+    pub cached: bool,
+    pub status: UsageStatus,
+    pub now: i64,
+}
+
+/// How a request ended; stored as `ok` or `error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UsageStatus {
+    Ok,
+    Error,
+}
+
+impl UsageStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            UsageStatus::Ok => "ok",
+            UsageStatus::Error => "error",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct UsageRecord {
+    pub id: String,
+    pub request_id: String,
+    pub account_id: String,
+    pub api_key_id: Option<String>,
+    pub provider: String,
+    pub model: String,
+    pub public_model: String,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cost_nanos: i64,
+    pub cached: bool,
+    pub status: String,
+    pub created_at: i64,
+}
+
+const COLUMNS: &str = "id, request_id, account_id, api_key_id, provider, model, public_model, \
+     input_tokens, output_tokens, cost_nanos, cached, status, created_at";
+
+/// Writes one request's usage; `Ok(false)` when a row with this request id
+/// already exists (nothing is written, whatever the other fields say).
+/// An unknown account or key is a foreign-key error.
+pub async fn insert(db: &Database, new: NewUsage<'_>) -> Result<bool, StoreError> {
+    let written = execute!(
+        db,
+        "INSERT INTO ai_usage (id, request_id, account_id, api_key_id, provider, model, \
+             public_model, input_tokens, output_tokens, cost_nanos, cached, status, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+         ON CONFLICT (request_id) DO NOTHING",
+        new.id,
+        new.request_id,
+        new.account_id,
+        new.api_key_id,
+        new.provider,
+        new.model,
+        new.public_model,
+        new.input_tokens,
+        new.output_tokens,
+        new.cost_nanos,
+        new.cached,
+        new.status.as_str(),
+        new.now,
+    )?;
+    Ok(written == 1)
+}
+
+pub async fn find_by_request_id(
+    db: &Database,
+    request_id: &str,
+) -> Result<Option<UsageRecord>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM ai_usage WHERE request_id = $1");
+    Ok(with_pool!(db, pool => sqlx::query_as(&sql)
+        .bind(request_id)
+        .fetch_optional(pool)
+        .await)?)
+}
+
+/// What `scope` spent from `since` (a unix time, inclusive) on: the sum of
+/// its requests' costs, 0 when there were none.
+pub async fn spent_since(db: &Database, scope: Scope<'_>, since: i64) -> Result<i64, StoreError> {
+    // CAST: PostgreSQL sums BIGINT into NUMERIC.
+    let sql = match scope {
+        Scope::Account(_) => {
+            "SELECT CAST(COALESCE(SUM(cost_nanos), 0) AS BIGINT) FROM ai_usage \
+             WHERE account_id = $1 AND created_at >= $2"
+        }
+        Scope::ApiKey(_) => {
+            "SELECT CAST(COALESCE(SUM(cost_nanos), 0) AS BIGINT) FROM ai_usage \
+             WHERE api_key_id = $1 AND created_at >= $2"
+        }
+    };
+    let (spent,): (i64,) = with_pool!(db, pool => sqlx::query_as(sql)
+        .bind(scope.id())
+        .bind(since)
+        .fetch_one(pool)
+        .await)?;
+    Ok(spent)
+}
+
+/// An account's requests to one provider's model since a time.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ModelTotals {
+    pub provider: String,
+    pub model: String,
+    pub requests: i64,
+    /// Of `requests`: answered from the cache, and failed.
+    pub cached_requests: i64,
+    pub failed_requests: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cost_nanos: i64,
+}
+
+/// The account's usage from `since` (inclusive) on, per provider and
+/// model, costliest first.
+pub async fn summary(
+    db: &Database,
+    account_id: &str,
+    since: i64,
+) -> Result<Vec<ModelTotals>, StoreError> {
+    Ok(with_pool!(db, pool => sqlx::query_as(
+            "SELECT provider, model, COUNT(*) AS requests, \
+                 CAST(SUM(CASE WHEN cached THEN 1 ELSE 0 END) AS BIGINT) AS cached_requests, \
+                 CAST(SUM(CASE WHEN status = 'ok' THEN 0 ELSE 1 END) AS BIGINT) AS failed_requests, \
+                 CAST(SUM(input_tokens) AS BIGINT) AS input_tokens, \
+                 CAST(SUM(output_tokens) AS BIGINT) AS output_tokens, \
+                 CAST(SUM(cost_nanos) AS BIGINT) AS cost_nanos \
+             FROM ai_usage WHERE account_id = $1 AND created_at >= $2 \
+             GROUP BY provider, model \
+             ORDER BY cost_nanos DESC, requests DESC, provider, model",
+        )
+        .bind(account_id)
+        .bind(since)
+        .fetch_all(pool)
+        .await)?)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct BudgetRecord {
+    pub scope_kind: String,
+    pub scope_id: String,
+    /// `day` or `month`.
+    pub period: String,
+    pub limit_nanos: i64,
+    pub updated_at: i64,
+}
+
+const BUDGET_COLUMNS: &str = "scope_kind, scope_id, period, limit_nanos, updated_at";
+
+/// Sets the limit of `scope` for `period` (`day` or `month`), replacing any
+/// earlier one. `limit_nanos` must not be negative (the table refuses it).
+pub async fn set_budget(
+    db: &Database,
+    scope: Scope<'_>,
+    period: &str,
+    limit_nanos: i64,
+    now: i64,
+) -> Result<BudgetRecord, StoreError> {
+    let sql = format!(
+        "INSERT INTO ai_budgets (scope_kind, scope_id, period, limit_nanos, updated_at) \
+         VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (scope_kind, scope_id, period) \
+         DO UPDATE SET limit_nanos = excluded.limit_nanos, updated_at = excluded.updated_at \
+         RETURNING {BUDGET_COLUMNS}"
+    );
+    Ok(with_pool!(db, pool => sqlx::query_as(&sql)
+        .bind(scope.kind())
+        .bind(scope.id())
+        .bind(period)
+        .bind(limit_nanos)
+        .bind(now)
+        .fetch_one(pool)
+        .await)?)
+}
+
+/// Removes the limit; whether there was one.
+pub async fn delete_budget(
+    db: &Database,
+    scope: Scope<'_>,
+    period: &str,
+) -> Result<bool, StoreError> {
+    let deleted = execute!(
+        db,
+        "DELETE FROM ai_budgets WHERE scope_kind = $1 AND scope_id = $2 AND period = $3",
+        scope.kind(),
+        scope.id(),
+        period,
+    )?;
+    Ok(deleted == 1)
+}
+
+/// The limits of `scope`, by period.
+pub async fn budgets(db: &Database, scope: Scope<'_>) -> Result<Vec<BudgetRecord>, StoreError> {
+    let sql = format!(
+        "SELECT {BUDGET_COLUMNS} FROM ai_budgets \
+         WHERE scope_kind = $1 AND scope_id = $2 ORDER BY period"
+    );
+    Ok(with_pool!(db, pool => sqlx::query_as(&sql)
+        .bind(scope.kind())
+        .bind(scope.id())
+        .fetch_all(pool)
+        .await)?)
+}
+
+/// Every limit that applies to a request of `account_id` with `api_key_id`
+/// (the account's and the key's), in one query: what is read before each
+/// request is sent.
+pub async fn applicable_budgets(
+    db: &Database,
+    account_id: &str,
+    api_key_id: Option<&str>,
+) -> Result<Vec<BudgetRecord>, StoreError> {
+    let sql = format!(
+        "SELECT {BUDGET_COLUMNS} FROM ai_budgets \
+         WHERE (scope_kind = 'account' AND scope_id = $1) \
+            OR (scope_kind = 'api_key' AND scope_id = $2) \
+         ORDER BY scope_kind, period"
+    );
+    Ok(with_pool!(db, pool => sqlx::query_as(&sql)
+        .bind(account_id)
+        .bind(api_key_id)
+        .fetch_all(pool)
+        .await)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::{self, NewAccount};
+    use crate::api_keys::{self, NewApiKey};
+    use crate::testing::TestDatabase;
+    use crate::{test_both_backends, Backend, PoolOptions};
+
+    async fn migrated(test_db: &TestDatabase) -> Database {
+        let db = Database::connect(&test_db.target, PoolOptions::default())
+            .await
+            .expect("connect");
+        db.migrate().await.expect("migrate");
+        db
+    }
+
+    async fn account(db: &Database, id: &str) {
+        accounts::insert(
+            db,
+            NewAccount {
+                id,
+                email: Some(&format!("{id}@example.org")),
+                password_hash: None,
+                wallet_address: None,
+                role: "member",
+                now: 1,
+            },
+        )
+        .await
+        .unwrap();
+    }
+
+    async fn api_key(db: &Database, id: &str, account_id: &str) {
+        api_keys::insert(
+            db,
+            NewApiKey {
+                id,
+                account_id,
+                name: id,
+                prefix: "mt_test",
+                key_hash: &format!("hash-{id}"),
+                now: 1,
+            },
+        )
+        .await
+        .unwrap();
+    }
+
+    fn usage<'a>(
+        request_id: &'a str,
+        account_id: &'a str,
+        cost_nanos: i64,
+        now: i64,
+    ) -> NewUsage<'a> {
+        NewUsage {
+            id: request_id,
+            request_id,
+            account_id,
+            api_key_id: None,
+            provider: "openai",
+            model: "gpt-test",
+            public_model: "quality",
+            input_tokens: 10,
+            output_tokens: 5,
+            cost_nanos,
+            cached: false,
+            status: UsageStatus::Ok,
+            now,
+        }
+    }
+
+    async fn count_rows(db: &Database) -> i64 {
+        let (n,): (i64,) = with_pool!(db, pool => sqlx::query_as("SELECT COUNT(*) FROM ai_usage")
+            .fetch_one(pool)
+            .await)
+        .unwrap();
+        n
+    }
+
+    test_both_backends! {
+        async fn ai_usage_insert_is_idempotent_by_request_id(backend: Backend) {
+            let test_db = TestDatabase::fresh(backend).await;
+            let db = migrated(&test_db).await;
+            account(&db, "ann").await;
+            api_key(&db, "key1", "ann").await;
+            let first = NewUsage { api_key_id: Some("key1"), ..usage("r1", "ann", 700, 100) };
+            assert!(insert(&db, first).await.unwrap());
+            // The same request id again, even with other values and a new
+            // row id, writes nothing.
+            let again = NewUsage { id: "other", cost_nanos: 9_999, ..usage("r1", "ann", 700, 200) };
+            assert!(!insert(&db, again).await.unwrap());
+            assert_eq!(count_rows(&db).await, 1);
+            let row = find_by_request_id(&db, "r1").await.unwrap().unwrap();
+            assert_eq!(row, UsageRecord {
+                id: "r1".into(),
+                request_id: "r1".into(),
+                account_id: "ann".into(),
+                api_key_id: Some("key1".into()),
+                provider: "openai".into(),
+                model: "gpt-test".into(),
+                public_model: "quality".into(),
+                input_tokens: 10,
+                output_tokens: 5,
+                cost_nanos: 700,
+                cached: false,
+                status: "ok".into(),
+                created_at: 100,
+            });
+            assert!(find_by_request_id(&db, "r2").await.unwrap().is_none());
+        }
+
+        async fn ai_usage_refuses_what_cannot_be_accounted(backend: Backend) {
+            let test_db = TestDatabase::fresh(backend).await;
+            let db = migrated(&test_db).await;
+            account(&db, "ann").await;
+            assert!(insert(&db, usage("r1", "nobody", 1, 1)).await.is_err());
+            let unknown_key = NewUsage { api_key_id: Some("nokey"), ..usage("r2", "ann", 1, 1) };
+            assert!(insert(&db, unknown_key).await.is_err());
+            assert!(insert(&db, usage("r3", "ann", -1, 1)).await.is_err());
+            let tokens = NewUsage { output_tokens: -1, ..usage("r4", "ann", 1, 1) };
+            assert!(insert(&db, tokens).await.is_err());
+            assert_eq!(count_rows(&db).await, 0);
+            // An account with usage cannot be deleted.
+            assert!(insert(&db, usage("r6", "ann", 1, 1)).await.unwrap());
+            assert!(execute!(&db, "DELETE FROM accounts WHERE id = 'ann'").is_err());
+        }
+
+        async fn ai_usage_spent_since_sums_per_account_and_key(backend: Backend) {
+            let test_db = TestDatabase::fresh(backend).await;
+            let db = migrated(&test_db).await;
+            account(&db, "ann").await;
+            account(&db, "bob").await;
+            api_key(&db, "k1", "ann").await;
+            api_key(&db, "k2", "ann").await;
+            let rows = [
+                ("r1", "ann", None, 100, 1_000),
+                ("r2", "ann", Some("k1"), 200, 1_999),
+                ("r3", "ann", Some("k1"), 400, 2_000),
+                ("r4", "ann", Some("k2"), 800, 2_500),
+                ("r5", "bob", None, 1_600, 2_500),
+            ];
+            for (request_id, account_id, key, cost, now) in rows {
+                let new = NewUsage { api_key_id: key, ..usage(request_id, account_id, cost, now) };
+                assert!(insert(&db, new).await.unwrap());
+            }
+            let spent = |scope, since| {
+                let db = db.clone();
+                async move { spent_since(&db, scope, since).await.unwrap() }
+            };
+            assert_eq!(spent(Scope::Account("ann"), 0).await, 1_500);
+            // `since` is inclusive.
+            assert_eq!(spent(Scope::Account("ann"), 2_000).await, 1_200);
+            assert_eq!(spent(Scope::Account("ann"), 2_001).await, 800);
+            assert_eq!(spent(Scope::Account("ann"), 2_501).await, 0);
+            assert_eq!(spent(Scope::ApiKey("k1"), 0).await, 600);
+            assert_eq!(spent(Scope::ApiKey("k1"), 2_000).await, 400);
+            assert_eq!(spent(Scope::ApiKey("k2"), 0).await, 800);
+            assert_eq!(spent(Scope::Account("bob"), 0).await, 1_600);
+            assert_eq!(spent(Scope::Account("carol"), 0).await, 0);
+            assert_eq!(spent(Scope::ApiKey("nokey"), 0).await, 0);
+            // Amounts past 32 bits add up exactly.
+            let big = NewUsage { api_key_id: Some("k2"), ..usage("r6", "ann", 5_000_000_000_000, 3_000) };
+            assert!(insert(&db, big).await.unwrap());
+            assert_eq!(spent(Scope::ApiKey("k2"), 0).await, 5_000_000_000_800);
+        }
+
+        async fn ai_usage_summary_groups_by_provider_and_model(backend: Backend) {
+            let test_db = TestDatabase::fresh(backend).await;
+            let db = migrated(&test_db).await;
+            account(&db, "ann").await;
+            account(&db, "bob").await;
+            let mut n = 0;
+            let mut add = |provider: &'static str, model: &'static str, account: &'static str, cost: i64, cached: bool, status: UsageStatus, now: i64| {
+                n += 1;
+                let db = db.clone();
+                let request_id = format!("r{n}");
+                async move {
+                    let new = NewUsage {
+                        provider,
+                        model,
+                        cached,
+                        status,
+                        ..usage(&request_id, account, cost, now)
+                    };
+                    assert!(insert(&db, new).await.unwrap());
+                }
+            };
+            add("openai", "gpt-test", "ann", 300, false, UsageStatus::Ok, 10).await;
+            add("openai", "gpt-test", "ann", 0, true, UsageStatus::Ok, 11).await;
+            add("openai", "gpt-test", "ann", 50, false, UsageStatus::Error, 12).await;
+            add("anthropic", "claude-test", "ann", 1_000, false, UsageStatus::Ok, 13).await;
+            add("anthropic", "claude-test", "ann", 1_000, false, UsageStatus::Ok, 5).await; // before `since`
+            add("local", "smollm2", "bob", 0, false, UsageStatus::Ok, 20).await;
+            let totals = summary(&db, "ann", 10).await.unwrap();
+            assert_eq!(totals, [
+                ModelTotals {
+                    provider: "anthropic".into(),
+                    model: "claude-test".into(),
+                    requests: 1,
+                    cached_requests: 0,
+                    failed_requests: 0,
+                    input_tokens: 10,
+                    output_tokens: 5,
+                    cost_nanos: 1_000,
+                },
+                ModelTotals {
+                    provider: "openai".into(),
+                    model: "gpt-test".into(),
+                    requests: 3,
+                    cached_requests: 1,
+                    failed_requests: 1,
+                    input_tokens: 30,
+                    output_tokens: 15,
+                    cost_nanos: 350,
+                },
+            ]);
+            assert!(summary(&db, "ann", 14).await.unwrap().is_empty());
+            assert!(summary(&db, "carol", 0).await.unwrap().is_empty());
+        }
+
+        async fn ai_budgets_upsert_list_and_delete(backend: Backend) {
+            let test_db = TestDatabase::fresh(backend).await;
+            let db = migrated(&test_db).await;
+            let ann = Scope::Account("ann");
+            let key = Scope::ApiKey("ann");
+            assert!(budgets(&db, ann).await.unwrap().is_empty());
+            let set = set_budget(&db, ann, "month", 5_000, 10).await.unwrap();
+            assert_eq!(set, BudgetRecord {
+                scope_kind: "account".into(),
+                scope_id: "ann".into(),
+                period: "month".into(),
+                limit_nanos: 5_000,
+                updated_at: 10,
+            });
+            set_budget(&db, ann, "day", 300, 11).await.unwrap();
+            // Same id, other kind: another scope.
+            set_budget(&db, key, "day", 7, 12).await.unwrap();
+            let replaced = set_budget(&db, ann, "day", 400, 13).await.unwrap();
+            assert_eq!((replaced.limit_nanos, replaced.updated_at), (400, 13));
+            let listed = budgets(&db, ann).await.unwrap();
+            assert_eq!(
+                listed.iter().map(|b| (b.period.as_str(), b.limit_nanos)).collect::<Vec<_>>(),
+                [("day", 400), ("month", 5_000)]
+            );
+            assert_eq!(budgets(&db, key).await.unwrap().len(), 1);
+            let applicable = applicable_budgets(&db, "ann", Some("ann")).await.unwrap();
+            assert_eq!(
+                applicable.iter().map(|b| (b.scope_kind.as_str(), b.period.as_str())).collect::<Vec<_>>(),
+                [("account", "day"), ("account", "month"), ("api_key", "day")]
+            );
+            assert_eq!(applicable_budgets(&db, "ann", None).await.unwrap().len(), 2);
+            assert!(applicable_budgets(&db, "bob", Some("other")).await.unwrap().is_empty());
+
+            assert!(set_budget(&db, ann, "week", 1, 14).await.is_err());
+            assert!(set_budget(&db, ann, "day", -1, 14).await.is_err());
+
+            assert!(delete_budget(&db, ann, "day").await.unwrap());
+            assert!(!delete_budget(&db, ann, "day").await.unwrap());
+            assert_eq!(budgets(&db, ann).await.unwrap().len(), 1);
+            assert_eq!(budgets(&db, key).await.unwrap().len(), 1);
+        }
+    }
+}
