@@ -106,6 +106,8 @@ pub enum ErrorCode {
     /// The chain would refuse the claim (a bad signature or proof, an
     /// expired deadline, a paused distributor); the message says which.
     ClaimRejected,
+    /// Another claim of this account is still being sent.
+    ClaimInProgress,
     /// No AI model or route of that name (see `GET /v1/models`).
     ModelNotFound,
     /// A budget of the account or API key is spent for this period; nothing
@@ -120,7 +122,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 52] = [
+    pub const ALL: [ErrorCode; 53] = [
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::InvalidRequest,
@@ -168,6 +170,7 @@ impl ErrorCode {
         ErrorCode::NothingToClaim,
         ErrorCode::NoWallet,
         ErrorCode::ClaimRejected,
+        ErrorCode::ClaimInProgress,
         ErrorCode::ModelNotFound,
         ErrorCode::BudgetExceeded,
         ErrorCode::UpstreamRejected,
@@ -225,6 +228,7 @@ impl ErrorCode {
             ErrorCode::NothingToClaim => "nothing_to_claim",
             ErrorCode::NoWallet => "no_wallet",
             ErrorCode::ClaimRejected => "claim_rejected",
+            ErrorCode::ClaimInProgress => "claim_in_progress",
             ErrorCode::ModelNotFound => "model_not_found",
             ErrorCode::BudgetExceeded => "budget_exceeded",
             ErrorCode::UpstreamRejected => "upstream_rejected",
@@ -283,6 +287,7 @@ impl ErrorCode {
             ErrorCode::NothingToClaim => 409,
             ErrorCode::NoWallet => 409,
             ErrorCode::ClaimRejected => 422,
+            ErrorCode::ClaimInProgress => 409,
             ErrorCode::ModelNotFound => 404,
             ErrorCode::BudgetExceeded => 402,
             ErrorCode::UpstreamRejected => 400,

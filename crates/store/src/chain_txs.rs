@@ -70,6 +70,20 @@ pub async fn by_key(db: &Database, key: &str) -> Result<Option<TxRecord>, StoreE
     Ok(with_pool!(db, pool => sqlx::query_as(&sql).bind(key).fetch_optional(pool).await)?)
 }
 
+/// The oldest transaction whose key starts with `prefix` that is not yet on
+/// chain (queued or sent).
+pub async fn unsent_with_key_prefix(
+    db: &Database,
+    prefix: &str,
+) -> Result<Option<TxRecord>, StoreError> {
+    // substr, not LIKE: keys may hold `_` and `%`.
+    let sql = format!(
+        "SELECT {COLUMNS} FROM chain_txs WHERE substr(idempotency_key, 1, length($1)) = $1 \
+         AND status IN ('queued', 'sent') ORDER BY created_at, id LIMIT 1"
+    );
+    Ok(with_pool!(db, pool => sqlx::query_as(&sql).bind(prefix).fetch_optional(pool).await)?)
+}
+
 pub async fn get(db: &Database, id: &str) -> Result<Option<TxRecord>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM chain_txs WHERE id = $1");
     Ok(with_pool!(db, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)?)

@@ -144,6 +144,10 @@ async fn points_become_tokens_claimed_without_gas() {
         .await
         .unwrap();
     assert_eq!(retried.id, queued.id);
+    // Another key while it is on its way: refused, not queued to fail.
+    let doubled = post_claim(&app, &session, json!({ "idempotency_key": "claim-1b" })).await;
+    assert_eq!(doubled.status(), 409);
+    assert_eq!(error_code(doubled).await, "claim_in_progress");
     let done = until_final(&app, &session, queued).await;
     assert_eq!(
         (done.status, done.succeeded),

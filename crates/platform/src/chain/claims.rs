@@ -29,6 +29,10 @@ pub enum ClaimError {
     Rejected(String),
     #[error("no such claim")]
     NoSuchClaim,
+    /// Another claim of the account is on its way; a second would pay
+    /// nothing more and fail on chain.
+    #[error("a claim of yours is still being sent; wait until it is confirmed")]
+    InProgress,
     #[error("{0}")]
     InvalidRequest(&'static str),
     #[error(transparent)]
@@ -42,6 +46,7 @@ impl ClaimError {
             ClaimError::NothingToClaim => ErrorCode::NothingToClaim,
             ClaimError::Rejected(_) => ErrorCode::ClaimRejected,
             ClaimError::NoSuchClaim => ErrorCode::NotFound,
+            ClaimError::InProgress => ErrorCode::ClaimInProgress,
             ClaimError::InvalidRequest(_) => ErrorCode::InvalidRequest,
             ClaimError::Settlement(SettlementError::Store(
                 StoreError::Query(_) | StoreError::Connect { .. },
@@ -132,6 +137,13 @@ impl Platform {
         let tx_key = format!("claim:{account_id}:{key}");
         if let Some(tx) = chain_txs::by_key(self.db(), &tx_key).await? {
             return self.claim_view(&tx).await;
+        }
+        let account_claims = format!("claim:{account_id}:");
+        if chain_txs::unsent_with_key_prefix(self.db(), &account_claims)
+            .await?
+            .is_some()
+        {
+            return Err(ClaimError::InProgress);
         }
         let settlement = self.settlement().map_err(ClaimError::from)?;
         let claimable = self.claimable(account_id).await?;
