@@ -18,6 +18,11 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/mer
 # The built client; also the server's `site.root` setting (MERITREE_<SECTION>__<KEY>).
 export MERITREE_SITE__ROOT="${MERITREE_SITE__ROOT:-$CARGO_TARGET_DIR/site}"
 
+# The embedded AI models, extracted by scripts/setup; also the server's
+# `ai.local.models_dir` setting (SECTION__SUBSECTION__KEY) and where the
+# meritree-ai tests look.
+export MERITREE_AI__LOCAL__MODELS_DIR="${MERITREE_AI__LOCAL__MODELS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/meritree/models}"
+
 free_port() { # a TCP port nothing listens on right now
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

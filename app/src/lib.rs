@@ -17,8 +17,9 @@ use leptos_router::{path, SsrMode};
 
 use crate::components::site_header::SiteHeader;
 use crate::pages::{
-    account::AccountPage, home::HomePage, not_found::NotFound, rewards::RewardsPage,
-    rounds::RoundsPage, sign_in::SignInPage, sign_up::SignUpPage, status::StatusPage,
+    account::AccountPage, home::HomePage, not_found::NotFound, playground::PlaygroundPage,
+    rewards::RewardsPage, rounds::RoundsPage, sign_in::SignInPage, sign_up::SignUpPage,
+    status::StatusPage,
 };
 use crate::session::Session;
 
@@ -62,6 +63,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/sign-in") view=SignInPage />
                     <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />
                     <Route path=path!("/rewards") view=RewardsPage ssr=SsrMode::Async />
+                    <Route path=path!("/playground") view=PlaygroundPage ssr=SsrMode::Async />
                     // Async: the public record is crawlable.
                     <Route path=path!("/rounds") view=RoundsPage ssr=SsrMode::Async />
                 </Routes>

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use meritree_ai::providers::local::LocalProvider;
 use meritree_ai::{Gateway, Provider};
 
 use crate::configuration::Settings;
@@ -10,12 +11,11 @@ use crate::startup::StartupError;
 
 pub fn start(settings: &Settings) -> Result<Arc<Gateway>, StartupError> {
     let ai = &settings.ai;
-    // The embedded CPU provider (crates/ai providers::local) is not in this
-    // build yet: with `ai.local.enabled`, only configured upstreams answer.
-    if ai.local.enabled {
-        tracing::warn!("the embedded local models are not available in this build");
-    }
-    let local: Option<Arc<dyn Provider>> = None;
+    let local: Option<Arc<dyn Provider>> = ai.local.enabled.then(|| {
+        let dir = ai.local.models_dir();
+        tracing::info!(dir = %dir.display(), "local AI models (loaded on first use)");
+        Arc::new(LocalProvider::new(dir)) as Arc<dyn Provider>
+    });
     let gateway = Gateway::build(ai, |name| std::env::var(name).ok(), local)
         .map_err(|e| StartupError::Config(e.to_string()))?;
     tracing::info!(

@@ -20,6 +20,7 @@ pub fn SiteHeader() -> impl IntoView {
                         match session.account.await {
                             Ok(Some(account)) => view! {
                                 <A href="/rewards" attr:data-testid="header-rewards">"Rewards"</A>
+                                <A href="/playground" attr:data-testid="header-playground">"Playground"</A>
                                 <A href="/account" attr:data-testid="header-account">
                                     {account.email.unwrap_or_else(|| "Account".into())}
                                 </A>

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod home;
 pub mod not_found;
+pub mod playground;
 pub mod rewards;
 pub mod rounds;
 pub mod sign_in;

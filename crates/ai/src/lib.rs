@@ -14,6 +14,7 @@ pub mod types;
 
 pub use error::ProviderError;
 pub use gateway::Gateway;
+pub use providers::local::LocalProvider;
 pub use providers::{ChatStream, HttpConfig, Provider, Timeouts};
 pub use router::{Candidate, Router};
 pub use types::*;

@@ -5,6 +5,7 @@
 //! Nothing in this crate touches the network, the disk or the clock.
 
 pub mod accounts;
+pub mod ai;
 pub mod claims;
 pub mod eip712;
 pub mod encoding;

@@ -3,6 +3,7 @@
 
 pub mod anthropic;
 pub mod gemini;
+pub mod local;
 pub mod openai;
 
 use std::collections::VecDeque;
