@@ -37,6 +37,7 @@ impl AiSettings {
                 failure_ratio: self.breaker.failure_ratio,
                 cooldown: Duration::from_secs(self.breaker.cooldown_secs),
             },
+            deadline: Duration::from_secs(self.retry.deadline_secs.max(1)),
         }
     }
 }
@@ -161,6 +162,8 @@ pub struct RetrySettings {
     pub max_attempts: u32,
     pub base_delay_ms: u64,
     pub max_delay_ms: u64,
+    /// The whole search, every candidate and retry, until an answer starts.
+    pub deadline_secs: u64,
 }
 
 impl Default for RetrySettings {
@@ -170,6 +173,7 @@ impl Default for RetrySettings {
             max_attempts: policy.max_attempts,
             base_delay_ms: policy.base_delay.as_millis() as u64,
             max_delay_ms: policy.max_delay.as_millis() as u64,
+            deadline_secs: RouterConfig::default().deadline.as_secs(),
         }
     }
 }

@@ -86,6 +86,8 @@ pub enum ConfigError {
     BadBaseUrl { name: String, url: String },
     #[error("ai provider {0:?}: no models listed")]
     NoModels(String),
+    #[error("ai provider {provider:?}: model {model:?} lists embeddings, which Anthropic's API does not offer")]
+    NoEmbeddings { provider: String, model: String },
     #[error("ai route {route:?}: candidate {candidate:?} is not a configured provider/model")]
     UnknownCandidate { route: String, candidate: String },
 }
@@ -357,6 +359,18 @@ fn validate(provider: &ProviderSettings) -> Result<(), ConfigError> {
     }
     if provider.models.is_empty() {
         return Err(ConfigError::NoModels(provider.name.clone()));
+    }
+    if provider.kind == ProviderKind::Anthropic {
+        if let Some(model) = provider
+            .models
+            .iter()
+            .find(|m| m.capabilities.contains(&Capability::Embeddings))
+        {
+            return Err(ConfigError::NoEmbeddings {
+                provider: provider.name.clone(),
+                model: model.name.clone(),
+            });
+        }
     }
     Ok(())
 }

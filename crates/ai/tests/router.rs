@@ -159,6 +159,7 @@ fn config() -> RouterConfig {
             cooldown: Duration::from_secs(30),
             ..BreakerConfig::default()
         },
+        deadline: Duration::from_secs(60),
     }
 }
 
@@ -416,4 +417,61 @@ async fn an_abandoned_probe_stream_frees_the_half_open_slot() {
     let routed = r.chat_stream(&c, &request()).await.unwrap();
     assert_eq!(collect(routed.value).await, good_stream("a"));
     assert_eq!(state(&r, "a"), BreakerState::Closed);
+}
+
+/// Never answers: a provider whose own timeouts are longer than the caller
+/// is willing to wait.
+struct Hanging;
+
+impl Provider for Hanging {
+    fn name(&self) -> &str {
+        "hanging"
+    }
+
+    fn chat<'a>(
+        &'a self,
+        _req: &'a ChatRequest,
+    ) -> BoxFuture<'a, Result<ChatResponse, ProviderError>> {
+        Box::pin(futures_util::future::pending())
+    }
+
+    fn chat_stream<'a>(
+        &'a self,
+        _req: &'a ChatRequest,
+    ) -> BoxFuture<'a, Result<ChatStream, ProviderError>> {
+        Box::pin(futures_util::future::pending())
+    }
+}
+
+#[tokio::test]
+async fn the_deadline_bounds_the_whole_search_and_spares_the_breaker() {
+    let clock = ManualClock::new();
+    let b = Scripted::new("b");
+    let mut r = Router::with_clock(
+        RouterConfig {
+            deadline: Duration::from_millis(50),
+            ..config()
+        },
+        clock.clone(),
+    );
+    r.add(Arc::new(Hanging));
+    r.add(b.clone());
+    let c = vec![
+        Candidate::new("hanging", "slow-model"),
+        Candidate::new("b", "b-model"),
+    ];
+    let started = Instant::now();
+    let err = r.chat(&c, &request()).await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let RouteError::DeadlineExceeded { attempts, .. } = err else {
+        panic!("expected the deadline, got {err:?}");
+    };
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(attempts[0].error, Some(ProviderError::Timeout));
+    // The caller's budget was spent; nothing more is sent on their behalf.
+    assert_eq!(b.calls(), 0);
+    assert_eq!(state(&r, "hanging"), BreakerState::Closed);
+
+    let err = r.chat_stream(&c, &request()).await.err().unwrap();
+    assert!(matches!(err, RouteError::DeadlineExceeded { .. }));
 }

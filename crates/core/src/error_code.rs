@@ -117,12 +117,14 @@ pub enum ErrorCode {
     UpstreamRejected,
     /// No AI provider could answer (all failed or are held off); retry later.
     UpstreamUnavailable,
+    /// No AI provider answered within the gateway's deadline; retry later.
+    UpstreamTimeout,
     /// A fault on our side; details are in the server log, not the response.
     Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 53] = [
+    pub const ALL: [ErrorCode; 54] = [
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::InvalidRequest,
@@ -175,6 +177,7 @@ impl ErrorCode {
         ErrorCode::BudgetExceeded,
         ErrorCode::UpstreamRejected,
         ErrorCode::UpstreamUnavailable,
+        ErrorCode::UpstreamTimeout,
         ErrorCode::Internal,
     ];
 
@@ -233,6 +236,7 @@ impl ErrorCode {
             ErrorCode::BudgetExceeded => "budget_exceeded",
             ErrorCode::UpstreamRejected => "upstream_rejected",
             ErrorCode::UpstreamUnavailable => "upstream_unavailable",
+            ErrorCode::UpstreamTimeout => "upstream_timeout",
             ErrorCode::Internal => "internal",
         }
     }
@@ -292,6 +296,7 @@ impl ErrorCode {
             ErrorCode::BudgetExceeded => 402,
             ErrorCode::UpstreamRejected => 400,
             ErrorCode::UpstreamUnavailable => 503,
+            ErrorCode::UpstreamTimeout => 504,
             ErrorCode::Internal => 500,
         }
     }

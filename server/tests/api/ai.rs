@@ -14,14 +14,13 @@ use base64::Engine;
 use meritree_ai::config::{
     Capability, ModelSettings, ProviderKind, ProviderSettings, RouteSettings,
 };
-use meritree_core::accounts::{AccountView, CreatedApiKey};
 use meritree_platform::ai::{BudgetPeriod, BudgetScope};
 use meritree_store::{test_both_backends, Backend};
 use reqwest::Method;
 use serde_json::{json, Value};
 use server::configuration::Settings;
 
-use crate::helpers::{error_code, spawn_app_with, TestApp};
+use crate::helpers::{admin_key, error_code, spawn_app_with, TestApp};
 
 /// An OpenAI-compatible upstream: answers, or fails with `status` while
 /// `failing` is set; counts the calls it gets.
@@ -140,24 +139,9 @@ fn upstreams_only(settings: &mut Settings, providers: Vec<ProviderSettings>) {
 /// A member with an API key, as a program would use the platform.
 async fn member_key(app: &TestApp, email: &str) -> (String, String) {
     let session = app.register(email).await;
-    let me: AccountView = app
-        .request(Method::GET, "/api/v1/user/me", &session)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let created: CreatedApiKey = app
-        .request(Method::POST, "/api/v1/user/api-keys", &session)
-        .json(&json!({ "name": "sdk" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    (me.id, created.key)
+    let me = app.get_json("/api/v1/user/me", &session).await;
+    let created = app.create_api_key(&session, "sdk").await;
+    (me["id"].as_str().unwrap().to_owned(), created.key)
 }
 
 async fn complete(app: &TestApp, key: &str, body: Value) -> reqwest::Response {
@@ -283,6 +267,105 @@ test_both_backends! {
         assert_eq!(refused.status(), 402);
         assert_eq!(error_code(refused).await, "budget_exceeded");
         assert_eq!(calls.load(Ordering::SeqCst), 2, "nothing sent once the budget is spent");
+    }
+
+    async fn members_cap_their_keys_admins_cap_accounts_over_http(backend: Backend) {
+        let (url, calls) = start_upstream(None, "Within budget").await;
+        let app = spawn_app_with(backend, |s| upstreams_only(s, vec![provider("fake", &url)])).await;
+        let session = app.register("ed@example.org").await;
+        let created = app.create_api_key(&session, "bot").await;
+        let (key, key_id) = (created.key, created.api_key.id);
+        let key_budget = format!("/api/v1/user/api-keys/{key_id}/ai-budgets/day");
+
+        // One request costs 20,000 n$ here: a 10,000 n$ daily cap lets the
+        // first through and stops the next, before the upstream.
+        let set = app
+            .request(Method::PUT, &key_budget, &session)
+            .json(&json!({ "limit_nanos": 10_000 }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(set.status(), 200);
+        assert_eq!(complete(&app, &key, hello("cost")).await.status(), 200);
+        let refused = complete(&app, &key, hello("cost")).await;
+        assert_eq!(refused.status(), 402);
+        assert_eq!(error_code(refused).await, "budget_exceeded");
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+
+        let budgets = app.get_json("/api/v1/user/ai/budgets", &session).await;
+        assert_eq!(budgets.as_array().unwrap().len(), 1);
+        assert_eq!(budgets[0]["scope"], "api_key");
+        assert_eq!(budgets[0]["api_key_id"], key_id.as_str());
+        assert_eq!(budgets[0]["limit_nanos"], 10_000);
+        assert_eq!(budgets[0]["spent_nanos"], 20_000);
+        let usage = app.get_json("/api/v1/user/ai/usage", &session).await;
+        assert_eq!(usage["total"]["requests"], 1);
+        assert_eq!(usage["total"]["cost_nanos"], 20_000);
+        assert_eq!(usage["models"][0]["provider"], "fake");
+
+        // Nobody else's key, no other period, no admin's budget.
+        let other = app.register("fi@example.org").await;
+        let foreign = app
+            .request(Method::PUT, &key_budget, &other)
+            .json(&json!({ "limit_nanos": 0 }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(foreign.status(), 404);
+        assert_eq!(error_code(foreign).await, "not_found");
+        let weekly = app
+            .request(Method::PUT, &format!("/api/v1/user/api-keys/{key_id}/ai-budgets/week"), &session)
+            .json(&json!({ "limit_nanos": 1 }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(error_code(weekly).await, "invalid_request");
+        let me = app.get_json("/api/v1/user/me", &session).await;
+        let account_budget = format!("/api/v1/admin/accounts/{}/ai-budgets/month", me["id"].as_str().unwrap());
+        let not_admin = app
+            .request(Method::PUT, &account_budget, &session)
+            .json(&json!({ "limit_nanos": 1_000_000_000 }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(error_code(not_admin).await, "forbidden");
+
+        let by_the_program = app
+            .client
+            .delete(app.url(&key_budget))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(error_code(by_the_program).await, "forbidden");
+
+        // Lifting the key's cap lets it spend again.
+        let lifted = app.request(Method::DELETE, &key_budget, &session).send().await.unwrap();
+        assert_eq!(lifted.status(), 204);
+        assert_eq!(complete(&app, &key, hello("cost")).await.status(), 200);
+
+        // An admin caps the whole account: every key stops.
+        let admin = admin_key(&app).await;
+        let capped = app
+            .client
+            .put(app.url(&account_budget))
+            .bearer_auth(&admin)
+            .json(&json!({ "limit_nanos": 40_000 }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(capped.status(), 200);
+        let refused = complete(&app, &key, hello("cost")).await;
+        assert_eq!(refused.status(), 402);
+        let unknown = app
+            .client
+            .put(app.url("/api/v1/admin/accounts/nobody/ai-budgets/day"))
+            .bearer_auth(&admin)
+            .json(&json!({ "limit_nanos": 1 }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(error_code(unknown).await, "not_found");
     }
 
     async fn a_failing_provider_is_failed_over_and_shown_held_off(backend: Backend) {

@@ -203,6 +203,34 @@ impl TestApp {
         response
     }
 
+    /// Creates an API key for the signed-in account (the only time its
+    /// secret is shown).
+    pub async fn create_api_key(
+        &self,
+        session: &Session,
+        name: &str,
+    ) -> meritree_core::accounts::CreatedApiKey {
+        let response = self
+            .request(reqwest::Method::POST, "/api/v1/user/api-keys", session)
+            .json(&serde_json::json!({ "name": name }))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 201);
+        response.json().await.expect("a created key")
+    }
+
+    /// `GET path` as the session; the JSON body of a 200.
+    pub async fn get_json(&self, path: &str, session: &Session) -> serde_json::Value {
+        let response = self
+            .request(reqwest::Method::GET, path, session)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.expect("JSON")
+    }
+
     /// Registers `email` with a good password; returns the signed-in session.
     pub async fn register(&self, email: &str) -> Session {
         let mut session = Session::default();
@@ -325,6 +353,25 @@ impl TestApp {
             .await;
         (response, session)
     }
+}
+
+/// An admin's API key. Signing in as an admin needs a TOTP code; an API key
+/// carries the role its account has now, so a member promoted in the
+/// database is an admin on the next request.
+pub async fn admin_key(app: &TestApp) -> String {
+    let session = app.register("root@example.org").await;
+    let created = app.create_api_key(&session, "ledger").await;
+    let db =
+        meritree_store::Database::connect(&app.db().target, meritree_store::PoolOptions::default())
+            .await
+            .unwrap();
+    assert!(
+        meritree_store::accounts::set_role_by_email(&db, "root@example.org", "admin", 0)
+            .await
+            .unwrap()
+    );
+    db.close().await;
+    created.key
 }
 
 /// The current code of a base32 TOTP secret, as an authenticator app shows it.

@@ -1,36 +1,10 @@
-use meritree_core::accounts::{AccountView, CreatedApiKey};
+use meritree_core::accounts::AccountView;
 use meritree_core::points::{PointsEntryView, PointsOverview, PointsReason};
-use meritree_store::{test_both_backends, Backend, Database, PoolOptions};
+use meritree_store::{test_both_backends, Backend};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{error_code, spawn_app, Session, TestApp};
-
-/// An admin's API key. Signing in as an admin needs a TOTP code; an API key
-/// carries the role its account has now, so a member promoted in the
-/// database is an admin on the next request.
-async fn admin_key(app: &TestApp) -> String {
-    let session = app.register("root@example.org").await;
-    let created: CreatedApiKey = app
-        .request(Method::POST, "/api/v1/user/api-keys", &session)
-        .json(&json!({ "name": "ledger" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let db = Database::connect(&app.db().target, PoolOptions::default())
-        .await
-        .unwrap();
-    assert!(
-        meritree_store::accounts::set_role_by_email(&db, "root@example.org", "admin", 0)
-            .await
-            .unwrap()
-    );
-    db.close().await;
-    created.key
-}
+use crate::helpers::{admin_key, error_code, spawn_app, Session, TestApp};
 
 async fn account_id(app: &TestApp, session: &Session) -> String {
     let me: AccountView = app

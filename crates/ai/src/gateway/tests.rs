@@ -186,6 +186,18 @@ fn bad_configuration_is_refused_with_the_culprit_named() {
         Some(ConfigError::BadBaseUrl { .. })
     ));
     let mut s = settings();
+    let mut anthropic = provider(
+        "claude",
+        "",
+        vec![model("c", 0, 0, &[Capability::Embeddings])],
+    );
+    anthropic.kind = ProviderKind::Anthropic;
+    s.providers.push(anthropic);
+    assert!(matches!(
+        Gateway::build(&s, keys, None).err(),
+        Some(ConfigError::NoEmbeddings { .. })
+    ));
+    let mut s = settings();
     s.routes.push(RouteSettings {
         name: "typo".into(),
         candidates: vec!["openai/gpt-bigg".into()],

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::{decode, malformed, ChatStream, Decoder, ErrorBody, Http, HttpConfig, Provider};
 use crate::error::ProviderError;
 use crate::sse::SseEvent;
-use crate::types::{ChatRequest, ChatResponse, FinishReason, Role, StreamEvent, Usage};
+use crate::types::{ChatRequest, ChatResponse, Embeddings, FinishReason, Role, StreamEvent, Usage};
 
 pub const GEMINI_BASE_URL: &str = "https://generativelanguage.googleapis.com";
 
@@ -23,7 +23,7 @@ impl Gemini {
         }
     }
 
-    fn post(&self, model: &str, method: &str, body: &WireRequest<'_>) -> reqwest::RequestBuilder {
+    fn post(&self, model: &str, method: &str, body: &impl Serialize) -> reqwest::RequestBuilder {
         // The key goes in a header, not `?key=`, so it stays out of URLs
         // that proxies and tracing spans log.
         let url = self.http.url(&format!("/v1beta/models/{model}:{method}"));
@@ -185,6 +185,39 @@ fn finish_reason(reason: &str) -> FinishReason {
     }
 }
 
+/// `batchEmbedContents`: one request per input, each naming its model.
+#[derive(Serialize)]
+struct WireEmbedRequest<'a> {
+    requests: Vec<WireEmbedContent<'a>>,
+}
+
+#[derive(Serialize)]
+struct WireEmbedContent<'a> {
+    model: String,
+    content: WireContent<'a>,
+}
+
+#[derive(Deserialize)]
+struct WireEmbeddings {
+    #[serde(default)]
+    embeddings: Vec<WireEmbedding>,
+}
+
+#[derive(Deserialize)]
+struct WireEmbedding {
+    values: Vec<f32>,
+}
+
+/// Gemini's embedding answers carry no token count; a quarter of the
+/// characters, rounded up, is Google's own rule of thumb for its tokenizer,
+/// so the request is still accounted for (and counted against budgets).
+fn estimated_tokens(inputs: &[String]) -> u64 {
+    inputs
+        .iter()
+        .map(|input| (input.chars().count() as u64).div_ceil(4))
+        .sum()
+}
+
 /// Gemini answers a wrong API key with 400 INVALID_ARGUMENT, reason
 /// `API_KEY_INVALID`: a credentials problem, not a caller's bad request.
 /// Its overload signal is 503 UNAVAILABLE ("The model is overloaded").
@@ -270,6 +303,44 @@ impl Provider for Gemini {
             );
             let events = self.http.open_sse(request, refine).await?;
             Ok(decode(events, StreamDecoder))
+        })
+    }
+
+    fn embed<'a>(
+        &'a self,
+        inputs: &'a [String],
+        model: &'a str,
+    ) -> BoxFuture<'a, Result<Embeddings, ProviderError>> {
+        Box::pin(async move {
+            let body = WireEmbedRequest {
+                requests: inputs
+                    .iter()
+                    .map(|input| WireEmbedContent {
+                        model: format!("models/{model}"),
+                        content: WireContent {
+                            role: None,
+                            parts: vec![WirePart { text: input }],
+                        },
+                    })
+                    .collect(),
+            };
+            let request = self.post(model, "batchEmbedContents", &body);
+            let body = self.http.send_json(request, refine).await?;
+            let wire: WireEmbeddings =
+                serde_json::from_slice(&body).map_err(|e| malformed("batchEmbedContents", e))?;
+            // Answers come in request order, one per input.
+            if wire.embeddings.len() != inputs.len() {
+                return Err(ProviderError::Malformed(format!(
+                    "{} embeddings for {} inputs",
+                    wire.embeddings.len(),
+                    inputs.len()
+                )));
+            }
+            Ok(Embeddings {
+                model: model.to_owned(),
+                vectors: wire.embeddings.into_iter().map(|e| e.values).collect(),
+                input_tokens: estimated_tokens(inputs),
+            })
         })
     }
 }

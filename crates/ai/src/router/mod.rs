@@ -57,10 +57,24 @@ impl Candidate {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RouterConfig {
     pub retry: RetryPolicy,
     pub breaker: BreakerConfig,
+    /// The whole search, every candidate and retry included, until an
+    /// answer (or a stream's first output) arrives. Each provider's own
+    /// timeouts bound one call; this bounds what the caller waits in all.
+    pub deadline: Duration,
+}
+
+impl Default for RouterConfig {
+    fn default() -> Self {
+        Self {
+            retry: RetryPolicy::default(),
+            breaker: BreakerConfig::default(),
+            deadline: Duration::from_secs(120),
+        }
+    }
 }
 
 /// A failed try on the way to the result, kept for logs and accounting.
@@ -95,6 +109,12 @@ pub enum RouteError {
     },
     #[error("every candidate failed")]
     Exhausted { attempts: Vec<Attempt> },
+    /// The routing deadline passed before any candidate answered.
+    #[error("no candidate answered within {deadline:?}")]
+    DeadlineExceeded {
+        deadline: Duration,
+        attempts: Vec<Attempt>,
+    },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -290,6 +310,9 @@ impl Router {
             return Err(RouteError::NoCandidates);
         }
         let retry = self.config.retry;
+        // Wall-clock time: this bounds what the caller waits, which the
+        // injected clock (breaker cooldowns, backoff) does not model.
+        let deadline = tokio::time::Instant::now() + self.config.deadline;
         let mut attempts = Vec::new();
         for candidate in candidates {
             let entry = self
@@ -313,7 +336,18 @@ impl Router {
                     clock: self.clock.clone(),
                     ticket: Some(ticket),
                 };
-                let error = match call(entry.provider.clone(), request.clone(), permit).await {
+                let called = tokio::time::timeout_at(
+                    deadline,
+                    call(entry.provider.clone(), request.clone(), permit),
+                );
+                // Cut off by the deadline, the call drops its permit unsettled:
+                // the provider may be slow only because the budget was spent
+                // elsewhere, so its breaker is not charged.
+                let Ok(result) = called.await else {
+                    attempts.push(attempt(Some(ProviderError::Timeout)));
+                    return Err(self.deadline_exceeded(attempts));
+                };
+                let error = match result {
                     Ok(value) => {
                         return Ok(Routed {
                             provider: candidate.provider.clone(),
@@ -345,11 +379,23 @@ impl Router {
                     break;
                 }
                 if n + 1 < retry.max_attempts {
-                    self.clock.sleep(retry.delay(n, fastrand::f64())).await;
+                    let pause = retry.delay(n, fastrand::f64());
+                    if tokio::time::Instant::now() + pause >= deadline {
+                        return Err(self.deadline_exceeded(attempts));
+                    }
+                    self.clock.sleep(pause).await;
                 }
             }
         }
         Err(RouteError::Exhausted { attempts })
+    }
+
+    fn deadline_exceeded(&self, attempts: Vec<Attempt>) -> RouteError {
+        tracing::warn!(deadline = ?self.config.deadline, "routing deadline passed");
+        RouteError::DeadlineExceeded {
+            deadline: self.config.deadline,
+            attempts,
+        }
     }
 }
 

@@ -8,6 +8,7 @@ use crate::fake::{check_error, check_stream_failures, collect, config, request, 
 
 const GENERATE: &str = include_str!("../fixtures/gemini/generate.json");
 const STREAM: &str = include_str!("../fixtures/gemini/stream.txt");
+const EMBED: &str = include_str!("../fixtures/gemini/embed.json");
 
 fn make(config: HttpConfig) -> Arc<dyn Provider> {
     Arc::new(Gemini::new(config))
@@ -46,6 +47,45 @@ async fn chat() {
             "generationConfig": {"maxOutputTokens": 64, "temperature": 0.5},
         })
     );
+}
+
+#[tokio::test]
+async fn embeddings_in_one_batch() {
+    let fake = serve(|| Reply::json(200, EMBED)).await;
+    let inputs = vec!["The cat sat.".to_owned(), "Hello".to_owned()];
+    let got = make(config(&fake, ""))
+        .embed(&inputs, "gemini-embedding-001")
+        .await
+        .unwrap();
+    assert_eq!(
+        got.vectors,
+        [[0.0132, -0.0271, 0.0049], [-0.0087, 0.0312, 0.0201]]
+    );
+    assert_eq!(
+        got.input_tokens,
+        3 + 2,
+        "estimated: a quarter of the characters"
+    );
+    let sent = fake.last();
+    assert_eq!(
+        sent.path,
+        "/v1beta/models/gemini-embedding-001:batchEmbedContents"
+    );
+    assert_eq!(sent.headers["x-goog-api-key"], "test-key");
+    assert_eq!(
+        sent.body,
+        serde_json::json!({"requests": [
+            {"model": "models/gemini-embedding-001", "content": {"parts": [{"text": "The cat sat."}]}},
+            {"model": "models/gemini-embedding-001", "content": {"parts": [{"text": "Hello"}]}},
+        ]})
+    );
+
+    let short = serve(|| Reply::json(200, r#"{"embeddings": [{"values": [1.0]}]}"#)).await;
+    let err = make(config(&short, ""))
+        .embed(&inputs, "gemini-embedding-001")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ProviderError::Malformed(_)), "{err:?}");
 }
 
 #[tokio::test]

@@ -17,7 +17,8 @@
 use std::fmt;
 
 use meritree_store::ai_usage::{self as store, BudgetRecord, Scope};
-use meritree_store::StoreError;
+use meritree_store::{api_keys, StoreError};
+use serde::Serialize;
 
 use super::calendar;
 use crate::{clock, Platform};
@@ -145,6 +146,23 @@ impl AiBudget {
     }
 }
 
+/// A budget as its account sees it: the limit, what the current period has
+/// spent of it, and when that period ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BudgetStatus {
+    /// `account`, or `api_key` (then `api_key_id` names the key).
+    pub scope: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_key_id: Option<String>,
+    /// `day` or `month` (UTC).
+    pub period: &'static str,
+    /// Billionths of a US dollar.
+    pub limit_nanos: u64,
+    pub spent_nanos: u64,
+    /// Unix seconds.
+    pub resets_at: i64,
+}
+
 /// A budget that is spent: the request must not be sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BudgetExceeded {
@@ -234,6 +252,45 @@ impl Platform {
             .into_iter()
             .filter_map(AiBudget::from_record)
             .collect())
+    }
+
+    /// Every budget on the account and on its live API keys, account first,
+    /// with what the period holding `now` has spent of each.
+    pub async fn ai_budget_statuses(
+        &self,
+        account_id: &str,
+        now: i64,
+    ) -> Result<Vec<BudgetStatus>, StoreError> {
+        let mut scopes = vec![BudgetScope::Account(account_id.to_owned())];
+        for key in api_keys::list(self.db(), account_id).await? {
+            scopes.push(BudgetScope::ApiKey(key.id));
+        }
+        let mut statuses = Vec::new();
+        for scope in scopes {
+            for budget in self.ai_budgets(&scope).await? {
+                statuses.push(BudgetStatus {
+                    scope: scope.kind(),
+                    api_key_id: match &scope {
+                        BudgetScope::ApiKey(id) => Some(id.clone()),
+                        BudgetScope::Account(_) => None,
+                    },
+                    period: budget.period.as_str(),
+                    limit_nanos: budget.limit_nanos,
+                    spent_nanos: self.ai_spent(&scope, budget.period, now).await?,
+                    resets_at: budget.period.end(now),
+                });
+            }
+        }
+        Ok(statuses)
+    }
+
+    /// Whether `key_id` is one of the account's live API keys: a key's
+    /// budget is its owner's to set.
+    pub async fn owns_api_key(&self, account_id: &str, key_id: &str) -> Result<bool, StoreError> {
+        Ok(api_keys::list(self.db(), account_id)
+            .await?
+            .iter()
+            .any(|key| key.id == key_id))
     }
 
     /// What `scope` spent in the `period` holding `now`, in n$.

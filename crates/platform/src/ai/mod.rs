@@ -12,7 +12,9 @@ pub mod requests;
 mod tests;
 pub mod usage;
 
-pub use self::budgets::{AiBudget, BudgetCheckError, BudgetExceeded, BudgetPeriod, BudgetScope};
+pub use self::budgets::{
+    AiBudget, BudgetCheckError, BudgetExceeded, BudgetPeriod, BudgetScope, BudgetStatus,
+};
 pub use self::cache::{CacheError, MemoryCache, RedisCache, ResponseCache};
 pub use self::requests::{AiCaller, AiError, ChatAnswer, ChatStreamAnswer, EmbedAnswer};
 pub use self::usage::{AiUsageSummary, ModelUsage, UsageRecord, UsageTotals};

@@ -63,6 +63,9 @@ pub enum AiError {
     /// Every candidate failed or was skipped by its breaker.
     #[error("no provider could answer: {0}")]
     Unavailable(String),
+    /// The gateway's deadline passed before any provider answered.
+    #[error("no provider answered in time: {0}")]
+    TimedOut(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -75,6 +78,7 @@ impl AiError {
             AiError::Model(ResolveError::Incapable { .. }) => ErrorCode::InvalidRequest,
             AiError::Budget(_) => ErrorCode::BudgetExceeded,
             AiError::Rejected { .. } => ErrorCode::UpstreamRejected,
+            AiError::TimedOut(_) => ErrorCode::UpstreamTimeout,
             AiError::Store(_) => ErrorCode::DatabaseUnavailable,
         }
     }
@@ -96,6 +100,11 @@ impl From<RouteError> for AiError {
         match error {
             RouteError::Rejected { provider, error } => Self::Rejected { provider, error },
             RouteError::Exhausted { attempts } => Self::Unavailable(describe(&attempts)),
+            RouteError::DeadlineExceeded { deadline, attempts } => Self::TimedOut(format!(
+                "{}s passed; {}",
+                deadline.as_secs(),
+                describe(&attempts)
+            )),
             other => Self::Unavailable(other.to_string()),
         }
     }

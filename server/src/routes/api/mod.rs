@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`. Unknown paths and methods answer with JSON
 //! errors, never with the app's HTML.
 
+mod ai;
 mod auth;
 mod claims;
 mod network;
@@ -29,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .merge(rewards::router())
         .merge(claims::router())
         .merge(network::router())
+        .merge(ai::router())
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no API route at this path") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
