@@ -77,6 +77,16 @@ test('a member asks the local model and watches the answer arrive token by token
   assert.ok(Number(parts[1]) > 0, `input tokens: ${summary}`);
   assert.ok(Number(parts[2]) > 0, `output tokens: ${summary}`);
   assert.equal(await page.$('[data-testid="playground-stop"]'), null, 'Stop is only offered while streaming');
+
+  // The account page counts the request, with the tokens the summary showed.
+  await page.click('[data-testid="header-account"]');
+  const usage = await page.waitForSelector('[data-testid="ai-usage-total"]');
+  assert.equal(
+    await usage.textContent(),
+    `1 request, ${parts[1]} tokens in, ${parts[2]} out: free`,
+  );
+  assert.match(await page.textContent('[data-testid="ai-usage-row"]'), /local\/smollm2-135m-instruct/);
+  assert.match(await page.textContent('[data-testid="ai-spending"]'), /No spending limits are set/);
   assert.deepEqual(env.browser.pageErrors, []);
 });
 

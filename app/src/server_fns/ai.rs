@@ -22,7 +22,7 @@ pub async fn playground_chat(
     use meritree_ai::{Candidate, ChatRequest, Message, ProviderError, Role, StreamEvent, Usage};
     use meritree_core::ai::{validate_max_tokens, validate_prompt, PlaygroundEvent};
     use meritree_core::ErrorCode;
-    use meritree_platform::ai::{AiCaller, AiError};
+    use meritree_platform::ai::AiCaller;
     use meritree_platform::principal::{Credential, Principal};
 
     let platform = super::auth::ssr::platform()?;
@@ -38,7 +38,6 @@ pub async fn playground_chat(
         role: me.role,
         credential: Credential::Session { id: me.sid },
     });
-    let ai_error = |err: AiError| AppError::new(err.code(), err.public_message());
     let request = ChatRequest {
         model: preference.as_str().to_owned(),
         messages: vec![Message::new(Role::User, prompt)],
@@ -49,10 +48,10 @@ pub async fn playground_chat(
     let answer = platform
         .ai_chat_stream(&caller, preference.as_str(), request)
         .await
-        .map_err(ai_error)?;
+        .map_err(AppError::from)?;
     let price = platform
         .ai()
-        .map_err(ai_error)?
+        .map_err(AppError::from)?
         .price(&Candidate::new(&answer.provider, &answer.model));
 
     /// A stream that broke after its first output: too late to fail over.
@@ -105,4 +104,25 @@ pub async fn playground_chat(
         .chain(rest)
         .map(Ok::<_, AppError>);
     Ok(TextStream::new(lines))
+}
+
+/// `POST /api/ai/spending`: what the account's AI requests used this UTC
+/// month, and every budget on the account and its keys.
+#[server(endpoint = "ai/spending")]
+pub async fn ai_spending() -> Result<meritree_core::ai::AiSpending, AppError> {
+    use meritree_platform::ai::{AiError, BudgetPeriod};
+    use meritree_platform::clock::unix_secs;
+
+    let platform = super::auth::ssr::platform()?;
+    let me = super::auth::ssr::signed_in(&platform)?;
+    let now = unix_secs();
+    let usage = platform
+        .ai_usage_summary(&me.sub, BudgetPeriod::Month.start(now))
+        .await
+        .map_err(AiError::from)?;
+    let budgets = platform
+        .ai_budget_statuses(&me.sub, now)
+        .await
+        .map_err(AiError::from)?;
+    Ok(meritree_core::ai::AiSpending { usage, budgets })
 }

@@ -58,3 +58,10 @@ impl From<meritree_platform::chain::ClaimError> for AppError {
         AppError::new(err.code(), err.public_message())
     }
 }
+
+#[cfg(feature = "ssr")]
+impl From<meritree_platform::ai::AiError> for AppError {
+    fn from(err: meritree_platform::ai::AiError) -> Self {
+        AppError::new(err.code(), err.public_message())
+    }
+}

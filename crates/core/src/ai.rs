@@ -209,6 +209,72 @@ pub fn format_nanodollars(nanos: u64) -> String {
     }
 }
 
+/// What an account's AI requests used since a time, per provider and model
+/// (`GET /api/v1/user/ai/usage` and the account page).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AiUsageSummary {
+    /// Unix seconds, inclusive.
+    pub since: i64,
+    /// Costliest first.
+    pub models: Vec<ModelUsage>,
+    pub total: UsageTotals,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelUsage {
+    pub provider: String,
+    pub model: String,
+    #[serde(flatten)]
+    pub totals: UsageTotals,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageTotals {
+    pub requests: u64,
+    /// Of `requests`: answered from the cache, and failed.
+    pub cached_requests: u64,
+    pub failed_requests: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    /// Billionths of a US dollar.
+    pub cost_nanos: u64,
+}
+
+impl UsageTotals {
+    pub fn add(&mut self, other: &UsageTotals) {
+        self.requests = self.requests.saturating_add(other.requests);
+        self.cached_requests = self.cached_requests.saturating_add(other.cached_requests);
+        self.failed_requests = self.failed_requests.saturating_add(other.failed_requests);
+        self.input_tokens = self.input_tokens.saturating_add(other.input_tokens);
+        self.output_tokens = self.output_tokens.saturating_add(other.output_tokens);
+        self.cost_nanos = self.cost_nanos.saturating_add(other.cost_nanos);
+    }
+}
+
+/// A spending limit as its account sees it: the limit, what the current
+/// period has spent of it, and when that period ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BudgetStatus {
+    /// `account`, or `api_key` (then `api_key_id` names the key).
+    pub scope: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_id: Option<String>,
+    /// `day` or `month` (UTC).
+    pub period: String,
+    /// Billionths of a US dollar.
+    pub limit_nanos: u64,
+    pub spent_nanos: u64,
+    /// Unix seconds.
+    pub resets_at: i64,
+}
+
+/// An account's AI spending: this month's usage and every budget on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AiSpending {
+    pub usage: AiUsageSummary,
+    pub budgets: Vec<BudgetStatus>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@ use meritree_core::accounts::AccountView;
 use crate::components::wallet::embedded::{BackUpEmbeddedWallet, CreateEmbeddedWallet};
 use crate::components::wallet::injected::BindInjectedWallet;
 
+mod ai_spending;
 mod api_keys;
 mod sessions;
 mod two_factor;
@@ -14,7 +15,7 @@ use crate::server_fns::auth::SignOut;
 use crate::session::Session;
 
 /// `/account`: the signed-in account's details, wallet, two-factor
-/// authentication, API keys and sessions.
+/// authentication, API keys, AI spending and sessions.
 #[component]
 pub fn AccountPage() -> impl IntoView {
     let session = Session::get();
@@ -67,6 +68,7 @@ fn AccountDetails(account: AccountView) -> impl IntoView {
         </Show>
         <two_factor::TwoFactor enabled=totp_enabled />
         <api_keys::ApiKeys />
+        <ai_spending::AiSpendingBox />
         <sessions::Sessions />
         <ActionForm action=sign_out>
             <button type="submit" data-testid="sign-out">"Sign out"</button>

@@ -16,9 +16,9 @@
 
 use std::fmt;
 
+pub use meritree_core::ai::BudgetStatus;
 use meritree_store::ai_usage::{self as store, BudgetRecord, Scope};
 use meritree_store::{api_keys, StoreError};
-use serde::Serialize;
 
 use super::calendar;
 use crate::{clock, Platform};
@@ -146,23 +146,6 @@ impl AiBudget {
     }
 }
 
-/// A budget as its account sees it: the limit, what the current period has
-/// spent of it, and when that period ends.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct BudgetStatus {
-    /// `account`, or `api_key` (then `api_key_id` names the key).
-    pub scope: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub api_key_id: Option<String>,
-    /// `day` or `month` (UTC).
-    pub period: &'static str,
-    /// Billionths of a US dollar.
-    pub limit_nanos: u64,
-    pub spent_nanos: u64,
-    /// Unix seconds.
-    pub resets_at: i64,
-}
-
 /// A budget that is spent: the request must not be sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BudgetExceeded {
@@ -269,12 +252,12 @@ impl Platform {
         for scope in scopes {
             for budget in self.ai_budgets(&scope).await? {
                 statuses.push(BudgetStatus {
-                    scope: scope.kind(),
+                    scope: scope.kind().to_owned(),
                     api_key_id: match &scope {
                         BudgetScope::ApiKey(id) => Some(id.clone()),
                         BudgetScope::Account(_) => None,
                     },
-                    period: budget.period.as_str(),
+                    period: budget.period.as_str().to_owned(),
                     limit_nanos: budget.limit_nanos,
                     spent_nanos: self.ai_spent(&scope, budget.period, now).await?,
                     resets_at: budget.period.end(now),

@@ -1,9 +1,9 @@
 //! Recording what each AI request used and cost, and summing it up per
 //! account.
 
+pub use meritree_core::ai::{AiUsageSummary, ModelUsage, UsageTotals};
 use meritree_store::ai_usage::{self as store, ModelTotals, NewUsage, UsageStatus};
 use meritree_store::StoreError;
-use serde::{Deserialize, Serialize};
 
 use crate::{clock, Platform};
 
@@ -31,62 +31,19 @@ pub struct UsageRecord {
     pub ok: bool,
 }
 
-/// What an account's requests used since a time, per provider and model.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AiUsageSummary {
-    /// Unix seconds, inclusive.
-    pub since: i64,
-    /// Costliest first.
-    pub models: Vec<ModelUsage>,
-    pub total: UsageTotals,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ModelUsage {
-    pub provider: String,
-    pub model: String,
-    #[serde(flatten)]
-    pub totals: UsageTotals,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UsageTotals {
-    pub requests: u64,
-    /// Of `requests`: answered from the cache, and failed.
-    pub cached_requests: u64,
-    pub failed_requests: u64,
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    /// Billionths of a US dollar.
-    pub cost_nanos: u64,
-}
-
-impl UsageTotals {
-    fn add(&mut self, other: &UsageTotals) {
-        self.requests = self.requests.saturating_add(other.requests);
-        self.cached_requests = self.cached_requests.saturating_add(other.cached_requests);
-        self.failed_requests = self.failed_requests.saturating_add(other.failed_requests);
-        self.input_tokens = self.input_tokens.saturating_add(other.input_tokens);
-        self.output_tokens = self.output_tokens.saturating_add(other.output_tokens);
-        self.cost_nanos = self.cost_nanos.saturating_add(other.cost_nanos);
-    }
-}
-
-impl From<ModelTotals> for ModelUsage {
-    fn from(row: ModelTotals) -> Self {
-        let n = |value: i64| u64::try_from(value).unwrap_or(0);
-        Self {
-            totals: UsageTotals {
-                requests: n(row.requests),
-                cached_requests: n(row.cached_requests),
-                failed_requests: n(row.failed_requests),
-                input_tokens: n(row.input_tokens),
-                output_tokens: n(row.output_tokens),
-                cost_nanos: n(row.cost_nanos),
-            },
-            provider: row.provider,
-            model: row.model,
-        }
+fn model_usage(row: ModelTotals) -> ModelUsage {
+    let n = |value: i64| u64::try_from(value).unwrap_or(0);
+    ModelUsage {
+        totals: UsageTotals {
+            requests: n(row.requests),
+            cached_requests: n(row.cached_requests),
+            failed_requests: n(row.failed_requests),
+            input_tokens: n(row.input_tokens),
+            output_tokens: n(row.output_tokens),
+            cost_nanos: n(row.cost_nanos),
+        },
+        provider: row.provider,
+        model: row.model,
     }
 }
 
@@ -153,7 +110,7 @@ impl Platform {
         let models: Vec<ModelUsage> = store::summary(self.db(), account_id, since)
             .await?
             .into_iter()
-            .map(ModelUsage::from)
+            .map(model_usage)
             .collect();
         let mut total = UsageTotals::default();
         for model in &models {
