@@ -63,6 +63,8 @@ async fn main() {
     settings.log.filter = "warn".into();
     // Measures the work, not the limiter: one IP signs in thousands of times.
     settings.rate_limits.enabled = false;
+    // No chain: these measure HTTP, auth and AI, not settlement.
+    settings.chain.embedded = false;
     let app = Application::build(settings).await.unwrap();
     let url = format!("http://{}", app.local_addr());
     tokio::spawn(app.run_until_stopped(std::future::pending()));

@@ -138,6 +138,8 @@ async fn main() {
     settings.storage.data_dir = data.path().to_owned();
     settings.log.filter = "warn".into();
     settings.rate_limits.enabled = false;
+    // No chain: these measure HTTP, auth and AI, not settlement.
+    settings.chain.embedded = false;
     settings.ai.local.enabled = false;
     settings.ai.providers = vec![ProviderSettings {
         name: "fake".into(),

@@ -104,6 +104,7 @@ struct Inner {
     rewards: RewardsPolicy,
     gateway: Option<Arc<Gateway>>,
     ai_cache: ResponseCache,
+    usage_writer: ai::usage_writer::UsageWriter,
 }
 
 impl Platform {
@@ -122,6 +123,7 @@ impl Platform {
         tracing::info!(%instance_id, backend = %db.backend(), "platform started");
         Ok(Self {
             inner: Arc::new(Inner {
+                usage_writer: ai::usage_writer::UsageWriter::spawn(db.clone()),
                 db,
                 instance_id,
                 started_at: Instant::now(),
@@ -138,6 +140,10 @@ impl Platform {
                 ai_cache: options.ai_cache,
             }),
         })
+    }
+
+    pub(crate) fn usage_writer(&self) -> &ai::usage_writer::UsageWriter {
+        &self.inner.usage_writer
     }
 
     pub fn gateway(&self) -> Option<&Arc<Gateway>> {

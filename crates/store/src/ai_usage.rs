@@ -6,6 +6,7 @@
 //! may be retried freely. Money is in billionths of a US dollar (`nanos`),
 //! integers only.
 
+use crate::database::with_tx;
 use crate::{execute, with_pool, Database, StoreError};
 
 /// Whose spending: an account's, whatever key it used, or one API key's.
@@ -31,6 +32,7 @@ impl<'a> Scope<'a> {
     }
 }
 
+#[derive(Debug, Clone, Copy)]
 pub struct NewUsage<'a> {
     pub id: &'a str,
     pub request_id: &'a str,
@@ -85,16 +87,18 @@ pub struct UsageRecord {
 const COLUMNS: &str = "id, request_id, account_id, api_key_id, provider, model, public_model, \
      input_tokens, output_tokens, cost_nanos, cached, status, created_at";
 
+const INSERT: &str = "INSERT INTO ai_usage (id, request_id, account_id, api_key_id, provider, \
+     model, public_model, input_tokens, output_tokens, cost_nanos, cached, status, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+     ON CONFLICT (request_id) DO NOTHING";
+
 /// Writes one request's usage; `Ok(false)` when a row with this request id
 /// already exists (nothing is written, whatever the other fields say).
 /// An unknown account or key is a foreign-key error.
 pub async fn insert(db: &Database, new: NewUsage<'_>) -> Result<bool, StoreError> {
     let written = execute!(
         db,
-        "INSERT INTO ai_usage (id, request_id, account_id, api_key_id, provider, model, \
-             public_model, input_tokens, output_tokens, cost_nanos, cached, status, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-         ON CONFLICT (request_id) DO NOTHING",
+        INSERT,
         new.id,
         new.request_id,
         new.account_id,
@@ -110,6 +114,36 @@ pub async fn insert(db: &Database, new: NewUsage<'_>) -> Result<bool, StoreError
         new.now,
     )?;
     Ok(written == 1)
+}
+
+/// Writes several requests' usage in one transaction, one commit for all
+/// (what lets SQLite keep up with thousands of requests a second); for
+/// each, whether it was written. Any error rolls the whole batch back.
+pub async fn insert_batch(db: &Database, rows: &[NewUsage<'_>]) -> Result<Vec<bool>, StoreError> {
+    let mut tx = db.begin_write().await?;
+    let mut written = Vec::with_capacity(rows.len());
+    for new in rows {
+        let done = with_tx!(&mut tx, conn => sqlx::query(INSERT)
+            .bind(new.id)
+            .bind(new.request_id)
+            .bind(new.account_id)
+            .bind(new.api_key_id)
+            .bind(new.provider)
+            .bind(new.model)
+            .bind(new.public_model)
+            .bind(new.input_tokens)
+            .bind(new.output_tokens)
+            .bind(new.cost_nanos)
+            .bind(new.cached)
+            .bind(new.status.as_str())
+            .bind(new.now)
+            .execute(&mut *conn)
+            .await
+            .map(|done| done.rows_affected()))?;
+        written.push(done == 1);
+    }
+    tx.commit().await?;
+    Ok(written)
 }
 
 pub async fn find_by_request_id(
@@ -396,6 +430,20 @@ mod tests {
             // An account with usage cannot be deleted.
             assert!(insert(&db, usage("r6", "ann", 1, 1)).await.unwrap());
             assert!(execute!(&db, "DELETE FROM accounts WHERE id = 'ann'").is_err());
+        }
+
+        async fn ai_usage_batches_commit_together_or_not_at_all(backend: Backend) {
+            let test_db = TestDatabase::fresh(backend).await;
+            let db = migrated(&test_db).await;
+            account(&db, "ann").await;
+            insert(&db, usage("r1", "ann", 1, 1)).await.unwrap();
+            let batch = [usage("r2", "ann", 1, 1), usage("r1", "ann", 1, 1), usage("r3", "ann", 1, 1)];
+            assert_eq!(insert_batch(&db, &batch).await.unwrap(), [true, false, true]);
+            assert_eq!(count_rows(&db).await, 3);
+            // One row the table refuses: none of the batch is written.
+            let batch = [usage("r4", "ann", 1, 1), usage("r5", "nobody", 1, 1)];
+            assert!(insert_batch(&db, &batch).await.is_err());
+            assert_eq!(count_rows(&db).await, 3);
         }
 
         async fn ai_usage_spent_since_sums_per_account_and_key(backend: Backend) {

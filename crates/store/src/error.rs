@@ -24,6 +24,9 @@ pub enum StoreError {
     Duplicate(&'static str),
     #[error("database query failed: {0}")]
     Query(#[from] sqlx::Error),
+    /// A background writer has stopped (the process is shutting down).
+    #[error("the database writer has stopped")]
+    WriterStopped,
 }
 
 /// Maps a unique-constraint violation to [`StoreError::Duplicate`] naming the

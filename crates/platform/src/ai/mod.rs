@@ -11,6 +11,7 @@ pub mod requests;
 #[cfg(test)]
 mod tests;
 pub mod usage;
+pub(crate) mod usage_writer;
 
 pub use self::budgets::{
     AiBudget, BudgetCheckError, BudgetExceeded, BudgetPeriod, BudgetScope, BudgetStatus,

@@ -2,9 +2,10 @@
 //! account.
 
 pub use meritree_core::ai::{AiUsageSummary, ModelUsage, UsageTotals};
-use meritree_store::ai_usage::{self as store, ModelTotals, NewUsage, UsageStatus};
+use meritree_store::ai_usage::{self as store, ModelTotals, UsageStatus};
 use meritree_store::StoreError;
 
+use super::usage_writer::PendingUsage;
 use crate::{clock, Platform};
 
 /// One gateway request's usage, as the gateway saw it.
@@ -69,35 +70,31 @@ impl Platform {
         record: UsageRecord,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let id = uuid::Uuid::new_v4().to_string();
-        store::insert(
-            self.db(),
-            NewUsage {
-                id: &id,
-                request_id: &record.request_id,
-                account_id: &record.account_id,
-                api_key_id: record.api_key_id.as_deref(),
-                provider: &record.provider,
-                model: &record.model,
-                public_model: &record.public_model,
-                input_tokens: stored(record.input_tokens),
-                output_tokens: stored(record.output_tokens),
-                // A cache hit sent nothing upstream, so it costs nothing.
-                cost_nanos: if record.cached {
-                    0
-                } else {
-                    stored(record.cost_nanos)
-                },
-                cached: record.cached,
-                status: if record.ok {
-                    UsageStatus::Ok
-                } else {
-                    UsageStatus::Error
-                },
-                now,
+        let usage = PendingUsage {
+            id: uuid::Uuid::new_v4().to_string(),
+            request_id: record.request_id,
+            account_id: record.account_id,
+            api_key_id: record.api_key_id,
+            provider: record.provider,
+            model: record.model,
+            public_model: record.public_model,
+            input_tokens: stored(record.input_tokens),
+            output_tokens: stored(record.output_tokens),
+            // A cache hit sent nothing upstream, so it costs nothing.
+            cost_nanos: if record.cached {
+                0
+            } else {
+                stored(record.cost_nanos)
             },
-        )
-        .await
+            cached: record.cached,
+            status: if record.ok {
+                UsageStatus::Ok
+            } else {
+                UsageStatus::Error
+            },
+            now,
+        };
+        self.usage_writer().write(usage).await
     }
 
     /// What the account's requests used from `since` (unix seconds,
