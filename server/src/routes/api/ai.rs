@@ -9,6 +9,7 @@ use axum::routing::{get, put};
 use axum::{Json, Router};
 use meritree_core::accounts::Role;
 use meritree_core::ErrorCode;
+use meritree_platform::accounts::AuthError;
 use meritree_platform::ai::{
     AiBudget, AiError, AiUsageSummary, BudgetPeriod, BudgetScope, BudgetStatus,
 };
@@ -185,8 +186,12 @@ async fn admin_scope(
             "only admins can set an account's AI budget",
         ));
     }
-    if platform.account(account_id).await.is_err() {
-        return Err(ApiError::new(ErrorCode::NotFound, "no such account"));
+    match platform.account(account_id).await {
+        Ok(_) => {}
+        Err(AuthError::Unauthenticated) => {
+            return Err(ApiError::new(ErrorCode::NotFound, "no such account"))
+        }
+        Err(other) => return Err(other.into()),
     }
     Ok(BudgetScope::Account(account_id.to_owned()))
 }
