@@ -92,27 +92,34 @@ const INSERT: &str = "INSERT INTO ai_usage (id, request_id, account_id, api_key_
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
      ON CONFLICT (request_id) DO NOTHING";
 
+/// `query` (of [`INSERT`]) with `new`'s values bound, on either backend.
+macro_rules! bind_usage {
+    ($query:expr, $new:expr) => {
+        $query
+            .bind($new.id)
+            .bind($new.request_id)
+            .bind($new.account_id)
+            .bind($new.api_key_id)
+            .bind($new.provider)
+            .bind($new.model)
+            .bind($new.public_model)
+            .bind($new.input_tokens)
+            .bind($new.output_tokens)
+            .bind($new.cost_nanos)
+            .bind($new.cached)
+            .bind($new.status.as_str())
+            .bind($new.now)
+    };
+}
+
 /// Writes one request's usage; `Ok(false)` when a row with this request id
 /// already exists (nothing is written, whatever the other fields say).
 /// An unknown account or key is a foreign-key error.
 pub async fn insert(db: &Database, new: NewUsage<'_>) -> Result<bool, StoreError> {
-    let written = execute!(
-        db,
-        INSERT,
-        new.id,
-        new.request_id,
-        new.account_id,
-        new.api_key_id,
-        new.provider,
-        new.model,
-        new.public_model,
-        new.input_tokens,
-        new.output_tokens,
-        new.cost_nanos,
-        new.cached,
-        new.status.as_str(),
-        new.now,
-    )?;
+    let written = with_pool!(db, pool => bind_usage!(sqlx::query(INSERT), new)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))?;
     Ok(written == 1)
 }
 
@@ -123,20 +130,7 @@ pub async fn insert_batch(db: &Database, rows: &[NewUsage<'_>]) -> Result<Vec<bo
     let mut tx = db.begin_write().await?;
     let mut written = Vec::with_capacity(rows.len());
     for new in rows {
-        let done = with_tx!(&mut tx, conn => sqlx::query(INSERT)
-            .bind(new.id)
-            .bind(new.request_id)
-            .bind(new.account_id)
-            .bind(new.api_key_id)
-            .bind(new.provider)
-            .bind(new.model)
-            .bind(new.public_model)
-            .bind(new.input_tokens)
-            .bind(new.output_tokens)
-            .bind(new.cost_nanos)
-            .bind(new.cached)
-            .bind(new.status.as_str())
-            .bind(new.now)
+        let done = with_tx!(&mut tx, conn => bind_usage!(sqlx::query(INSERT), new)
             .execute(&mut *conn)
             .await
             .map(|done| done.rows_affected()))?;

@@ -2,10 +2,9 @@
 //! account.
 
 pub use meritree_core::ai::{AiUsageSummary, ModelUsage, UsageTotals};
-use meritree_store::ai_usage::{self as store, ModelTotals, UsageStatus};
+use meritree_store::ai_usage::{self as store, ModelTotals, NewUsage, UsageStatus};
 use meritree_store::StoreError;
 
-use super::usage_writer::PendingUsage;
 use crate::{clock, Platform};
 
 /// One gateway request's usage, as the gateway saw it.
@@ -30,6 +29,36 @@ pub struct UsageRecord {
     /// Whether the request succeeded (a failed stream still records what it
     /// used).
     pub ok: bool,
+}
+
+impl UsageRecord {
+    /// The row to store under the row id `id` at the unix time `now`.
+    pub(crate) fn row<'a>(&'a self, id: &'a str, now: i64) -> NewUsage<'a> {
+        NewUsage {
+            id,
+            request_id: &self.request_id,
+            account_id: &self.account_id,
+            api_key_id: self.api_key_id.as_deref(),
+            provider: &self.provider,
+            model: &self.model,
+            public_model: &self.public_model,
+            input_tokens: stored(self.input_tokens),
+            output_tokens: stored(self.output_tokens),
+            // A cache hit sent nothing upstream, so it costs nothing.
+            cost_nanos: if self.cached {
+                0
+            } else {
+                stored(self.cost_nanos)
+            },
+            cached: self.cached,
+            status: if self.ok {
+                UsageStatus::Ok
+            } else {
+                UsageStatus::Error
+            },
+            now,
+        }
+    }
 }
 
 fn model_usage(row: ModelTotals) -> ModelUsage {
@@ -70,31 +99,8 @@ impl Platform {
         record: UsageRecord,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let usage = PendingUsage {
-            id: uuid::Uuid::new_v4().to_string(),
-            request_id: record.request_id,
-            account_id: record.account_id,
-            api_key_id: record.api_key_id,
-            provider: record.provider,
-            model: record.model,
-            public_model: record.public_model,
-            input_tokens: stored(record.input_tokens),
-            output_tokens: stored(record.output_tokens),
-            // A cache hit sent nothing upstream, so it costs nothing.
-            cost_nanos: if record.cached {
-                0
-            } else {
-                stored(record.cost_nanos)
-            },
-            cached: record.cached,
-            status: if record.ok {
-                UsageStatus::Ok
-            } else {
-                UsageStatus::Error
-            },
-            now,
-        };
-        self.usage_writer().write(usage).await
+        let id = uuid::Uuid::new_v4().to_string();
+        self.usage_writer().write(record, id, now).await
     }
 
     /// What the account's requests used from `since` (unix seconds,

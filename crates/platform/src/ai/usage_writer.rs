@@ -5,55 +5,22 @@
 //! one transaction, and each request still waits until its own row is
 //! committed, so nothing is answered before it is accounted for.
 
-use meritree_store::ai_usage::{self as store, NewUsage, UsageStatus};
+use meritree_store::ai_usage::{self as store, NewUsage};
 use meritree_store::{Database, StoreError};
 use tokio::sync::{mpsc, oneshot};
+
+use super::usage::UsageRecord;
 
 /// Rows per transaction at most: bounds one commit's latency.
 const MAX_BATCH: usize = 256;
 /// Requests waiting for the writer at most; more wait to be queued.
 const QUEUE: usize = 4_096;
 
-/// A usage row that owns its fields, to cross to the writer task.
-#[derive(Debug, Clone)]
-pub(crate) struct PendingUsage {
-    pub id: String,
-    pub request_id: String,
-    pub account_id: String,
-    pub api_key_id: Option<String>,
-    pub provider: String,
-    pub model: String,
-    pub public_model: String,
-    pub input_tokens: i64,
-    pub output_tokens: i64,
-    pub cost_nanos: i64,
-    pub cached: bool,
-    pub status: UsageStatus,
-    pub now: i64,
-}
-
-impl PendingUsage {
-    fn row(&self) -> NewUsage<'_> {
-        NewUsage {
-            id: &self.id,
-            request_id: &self.request_id,
-            account_id: &self.account_id,
-            api_key_id: self.api_key_id.as_deref(),
-            provider: &self.provider,
-            model: &self.model,
-            public_model: &self.public_model,
-            input_tokens: self.input_tokens,
-            output_tokens: self.output_tokens,
-            cost_nanos: self.cost_nanos,
-            cached: self.cached,
-            status: self.status,
-            now: self.now,
-        }
-    }
-}
-
+/// A record on its way to the writer task, with its row id and time.
 struct Job {
-    usage: PendingUsage,
+    record: UsageRecord,
+    id: String,
+    now: i64,
     done: oneshot::Sender<Result<bool, StoreError>>,
 }
 
@@ -72,15 +39,31 @@ impl UsageWriter {
         Self { queue }
     }
 
-    /// Writes `usage` with whatever else is waiting; whether this call wrote
-    /// it (`false`: its request id was recorded before).
-    pub async fn write(&self, usage: PendingUsage) -> Result<bool, StoreError> {
+    /// Writes `record` (row `id`, time `now`) with whatever else is waiting;
+    /// whether this call wrote it (`false`: its request id was recorded before).
+    pub async fn write(
+        &self,
+        record: UsageRecord,
+        id: String,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         let (done, written) = oneshot::channel();
         self.queue
-            .send(Job { usage, done })
+            .send(Job {
+                record,
+                id,
+                now,
+                done,
+            })
             .await
             .map_err(|_| writer_gone())?;
         written.await.map_err(|_| writer_gone())?
+    }
+}
+
+impl Job {
+    fn row(&self) -> NewUsage<'_> {
+        self.record.row(&self.id, self.now)
     }
 }
 
@@ -92,7 +75,7 @@ async fn run(db: Database, mut queue: mpsc::Receiver<Job>) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut jobs, MAX_BATCH).await > 0 {
         if jobs.len() > 1 {
-            let rows: Vec<NewUsage<'_>> = jobs.iter().map(|job| job.usage.row()).collect();
+            let rows: Vec<NewUsage<'_>> = jobs.iter().map(Job::row).collect();
             let batch = store::insert_batch(&db, &rows).await;
             drop(rows);
             match batch {
@@ -110,7 +93,7 @@ async fn run(db: Database, mut queue: mpsc::Receiver<Job>) {
             }
         }
         for job in jobs.drain(..) {
-            let written = store::insert(&db, job.usage.row()).await;
+            let written = store::insert(&db, job.row()).await;
             let _ = job.done.send(written);
         }
     }
