@@ -48,6 +48,14 @@ pub struct Usage {
     pub output_tokens: u64,
 }
 
+/// Tokens in `chars` characters of text, where no upstream counted them: a
+/// quarter of the characters, rounded up. That is Google's rule of thumb for
+/// its tokenizer and near enough for the others' on prose; it is only used
+/// so that uncounted text is still paid for, never to replace a count.
+pub fn estimate_tokens(chars: u64) -> u64 {
+    chars.div_ceil(4)
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FinishReason {

@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 use super::{decode, malformed, ChatStream, Decoder, ErrorBody, Http, HttpConfig, Provider};
 use crate::error::ProviderError;
 use crate::sse::SseEvent;
-use crate::types::{ChatRequest, ChatResponse, Embeddings, FinishReason, Role, StreamEvent, Usage};
+use crate::types::{
+    estimate_tokens, ChatRequest, ChatResponse, Embeddings, FinishReason, Role, StreamEvent, Usage,
+};
 
 pub const GEMINI_BASE_URL: &str = "https://generativelanguage.googleapis.com";
 
@@ -208,13 +210,12 @@ struct WireEmbedding {
     values: Vec<f32>,
 }
 
-/// Gemini's embedding answers carry no token count; a quarter of the
-/// characters, rounded up, is Google's own rule of thumb for its tokenizer,
-/// so the request is still accounted for (and counted against budgets).
+/// Gemini's embedding answers carry no token count: they are estimated, so
+/// the request is still accounted for (and counted against budgets).
 fn estimated_tokens(inputs: &[String]) -> u64 {
     inputs
         .iter()
-        .map(|input| (input.chars().count() as u64).div_ceil(4))
+        .map(|input| estimate_tokens(input.chars().count() as u64))
         .sum()
 }
 

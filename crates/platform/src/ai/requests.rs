@@ -13,8 +13,8 @@ use meritree_ai::config::Capability;
 use meritree_ai::gateway::ResolveError;
 use meritree_ai::router::{Attempt, RouteError, Routed};
 use meritree_ai::{
-    Candidate, ChatRequest, ChatResponse, ChatStream, EmbedRequest, Embeddings, Gateway,
-    ProviderError, StreamEvent, Usage,
+    estimate_tokens, Candidate, ChatRequest, ChatResponse, ChatStream, EmbedRequest, Embeddings,
+    Gateway, ProviderError, StreamEvent, Usage,
 };
 use meritree_core::ErrorCode;
 use meritree_store::StoreError;
@@ -258,7 +258,9 @@ impl Platform {
         let candidate = Candidate::new(&routed.provider, &routed.model);
         let metered = Metered {
             inner: routed.value,
-            usage: Usage::default(),
+            reported: Usage::default(),
+            prompt_tokens: estimated_prompt_tokens(&request),
+            sent_chars: 0,
             outcome: None,
             recorder: Some(Recorder {
                 platform: self.clone(),
@@ -408,14 +410,59 @@ impl Recorder {
     }
 }
 
-/// Passes a routed stream through, keeping the latest usage, and records
-/// it once: at `Done`, at an `Error`, or when dropped early (a client that
-/// went away still pays for what was generated).
+/// The prompt's tokens before any upstream has counted them.
+fn estimated_prompt_tokens(request: &ChatRequest) -> u64 {
+    let chars = request
+        .messages
+        .iter()
+        .map(|message| message.content.chars().count() as u64)
+        .sum();
+    estimate_tokens(chars)
+}
+
+/// Passes a routed stream through, keeping the latest usage and counting
+/// the text sent, and records it once: at `Done`, at an `Error`, or when
+/// dropped early (a client that went away still pays for the prompt and
+/// for what it was sent).
 struct Metered {
     inner: ChatStream,
-    usage: Usage,
+    /// The upstream's latest totals; zero until it reports any, which most
+    /// do only at the very end.
+    reported: Usage,
+    /// Estimated when the stream started, for a stream that ends before
+    /// the upstream's count.
+    prompt_tokens: u64,
+    /// Characters of text handed to the caller so far.
+    sent_chars: u64,
+    /// `Some(true)` once `Done` was seen, `Some(false)` once the stream failed.
     outcome: Option<bool>,
     recorder: Option<Recorder>,
+}
+
+impl Metered {
+    /// What the request is charged. A stream that ended before the
+    /// upstream's final count (client gone, upstream cut off) would
+    /// otherwise cost nothing, so each field is at least the estimate of the
+    /// prompt and of the text sent. A completed stream is charged exactly
+    /// what the upstream reported; only a field it left at zero is
+    /// estimated.
+    fn charged(&self) -> Usage {
+        let completed = self.outcome == Some(true);
+        let charge = |reported: u64, estimated: u64| {
+            if completed && reported > 0 {
+                reported
+            } else {
+                reported.max(estimated)
+            }
+        };
+        Usage {
+            input_tokens: charge(self.reported.input_tokens, self.prompt_tokens),
+            output_tokens: charge(
+                self.reported.output_tokens,
+                estimate_tokens(self.sent_chars),
+            ),
+        }
+    }
 }
 
 impl Stream for Metered {
@@ -425,16 +472,19 @@ impl Stream for Metered {
         let next = self.inner.as_mut().poll_next(cx);
         if let Poll::Ready(item) = &next {
             match item {
-                Some(Ok(StreamEvent::Usage { usage })) => self.usage = *usage,
+                Some(Ok(StreamEvent::Usage { usage })) => self.reported = *usage,
                 Some(Ok(StreamEvent::Done { .. })) => self.outcome = Some(true),
                 Some(Ok(StreamEvent::Error { .. })) | Some(Err(_)) | None => {
                     self.outcome.get_or_insert(false);
                 }
-                Some(Ok(StreamEvent::TextDelta { .. })) => {}
+                Some(Ok(StreamEvent::TextDelta { text })) => {
+                    let chars = text.chars().count() as u64;
+                    self.sent_chars = self.sent_chars.saturating_add(chars);
+                }
             }
             if let Some(ok) = self.outcome {
                 if let Some(recorder) = self.recorder.take() {
-                    recorder.finish(self.usage, ok);
+                    recorder.finish(self.charged(), ok);
                 }
             }
         }
@@ -445,7 +495,7 @@ impl Stream for Metered {
 impl Drop for Metered {
     fn drop(&mut self) {
         if let Some(recorder) = self.recorder.take() {
-            recorder.finish(self.usage, false);
+            recorder.finish(self.charged(), false);
         }
     }
 }

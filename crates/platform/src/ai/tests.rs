@@ -1,5 +1,13 @@
 //! Usage recording, summaries and budgets on both database backends.
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use meritree_ai::config::{AiSettings, Capability, ModelSettings, ProviderKind, ProviderSettings};
+use meritree_ai::{ChatRequest, Gateway, Message, ProviderError, Role, StreamEvent, Usage};
 use meritree_store::accounts::{self, NewAccount};
 use meritree_store::ai_usage::{self as store, NewUsage, UsageStatus};
 use meritree_store::api_keys::{self, NewApiKey};
@@ -11,13 +19,163 @@ use super::*;
 use crate::{Platform, PlatformOptions};
 
 async fn platform(test_db: &TestDatabase) -> Platform {
+    platform_with(test_db, PlatformOptions::default()).await
+}
+
+async fn platform_with(test_db: &TestDatabase, options: PlatformOptions) -> Platform {
     let db = Database::connect(&test_db.target, PoolOptions::default())
         .await
         .unwrap();
     db.migrate().await.unwrap();
-    Platform::start(db, PlatformOptions::default())
-        .await
-        .unwrap()
+    Platform::start(db, options).await.unwrap()
+}
+
+/// A platform whose one AI model is `fake/gpt-test` at `url`, at $1 in and
+/// $2 out per million tokens: 1,000 n$ a prompt token, 2,000 an output one.
+async fn platform_with_upstream(test_db: &TestDatabase, url: &str) -> Platform {
+    let settings = AiSettings {
+        providers: vec![ProviderSettings {
+            name: "fake".into(),
+            kind: ProviderKind::Openai,
+            base_url: url.into(),
+            api_key_env: String::new(),
+            first_byte_timeout_secs: 5,
+            total_timeout_secs: 10,
+            models: vec![ModelSettings {
+                name: "gpt-test".into(),
+                input_price: 1_000_000,
+                output_price: 2_000_000,
+                context: 8192,
+                capabilities: vec![Capability::Chat],
+            }],
+        }],
+        ..AiSettings::default()
+    };
+    let gateway = Gateway::build(&settings, |_| None, None).unwrap();
+    let options = PlatformOptions {
+        gateway: Some(Arc::new(gateway)),
+        ..PlatformOptions::default()
+    };
+    platform_with(test_db, options).await
+}
+
+/// How a scripted upstream's stream ends, after its text.
+#[derive(Debug, Clone, Copy)]
+enum Ending {
+    /// The finish reason, this usage, then `[DONE]`.
+    Complete(Usage),
+    /// The connection closes: no usage, no `[DONE]`.
+    Cut,
+    /// Nothing more, the connection open until the client leaves.
+    Stall,
+}
+
+/// An OpenAI-compatible upstream on port 0 answering every chat request with
+/// one stream chunk per piece, then `ending`. Plain HTTP/1.1 on threads:
+/// this crate has no HTTP server, and the body has to stop exactly where
+/// the script says.
+fn scripted_upstream(pieces: &'static [&'static str], ending: Ending) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for socket in listener.incoming().flatten() {
+            std::thread::spawn(move || answer(socket, pieces, ending));
+        }
+    });
+    url
+}
+
+fn answer(mut socket: TcpStream, pieces: &[&str], ending: Ending) -> std::io::Result<()> {
+    // The whole request is read first: closing a socket with unread input
+    // resets the connection, which the client would see as a transport error.
+    let mut request = BufReader::new(socket.try_clone()?);
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        request.read_line(&mut line)?;
+        let Some((name, value)) = line.trim_end().split_once(':') else {
+            break;
+        };
+        if name.eq_ignore_ascii_case("content-length") {
+            length = value.trim().parse().unwrap_or(0);
+        }
+    }
+    request.read_exact(&mut vec![0; length])?;
+
+    // Neither a length nor chunks: the body ends when the connection closes.
+    let mut response = String::from(
+        "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n",
+    );
+    let mut event = |data: serde_json::Value| response.push_str(&format!("data: {data}\n\n"));
+    for piece in pieces {
+        event(serde_json::json!({"choices": [{"index": 0, "delta": {"content": piece}}]}));
+    }
+    if let Ending::Complete(usage) = ending {
+        event(serde_json::json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}));
+        event(serde_json::json!({"choices": [], "usage": {
+            "prompt_tokens": usage.input_tokens,
+            "completion_tokens": usage.output_tokens,
+        }}));
+        response.push_str("data: [DONE]\n\n");
+    }
+    socket.write_all(response.as_bytes())?;
+    if let Ending::Stall = ending {
+        // Returns once the client has closed the connection.
+        let _ = request.read(&mut [0; 1]);
+    }
+    Ok(())
+}
+
+/// 80 characters of prompt: 20 tokens estimated.
+fn story_request() -> ChatRequest {
+    ChatRequest {
+        model: "fake/gpt-test".into(),
+        messages: vec![
+            Message::new(Role::System, "Answer in one long paragraph."),
+            Message::new(
+                Role::User,
+                "Tell me the story of the oldest tree in the forest.",
+            ),
+        ],
+        max_tokens: None,
+        temperature: None,
+        stream: true,
+    }
+}
+
+/// 25 characters of answer: 7 tokens estimated.
+const STORY: [&str; 6] = ["Once ", "upon ", "a ", "time, ", "a ", "tree "];
+
+fn ann_caller() -> AiCaller {
+    AiCaller {
+        account_id: "ann".into(),
+        api_key_id: None,
+    }
+}
+
+/// The usage row of `request_id`: a stream's is written by a task spawned
+/// when it ends, so it is waited for.
+async fn recorded(platform: &Platform, request_id: &str) -> store::UsageRecord {
+    for _ in 0..500 {
+        if let Some(row) = store::find_by_request_id(platform.db(), request_id)
+            .await
+            .unwrap()
+        {
+            return row;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("no usage row for request {request_id}");
+}
+
+/// Tokens in, tokens out, cost and status, as recorded.
+fn charged(row: &store::UsageRecord) -> (i64, i64, i64, &str) {
+    (
+        row.input_tokens,
+        row.output_tokens,
+        row.cost_nanos,
+        row.status.as_str(),
+    )
 }
 
 async fn account(platform: &Platform, id: &str) {
@@ -355,6 +513,90 @@ test_both_backends! {
         // Another account is unaffected.
         account(&platform, "bob").await;
         assert!(admitted(&platform, "bob", None, now).await);
+    }
+}
+
+test_both_backends! {
+    async fn ai_stream_dropped_by_the_client_is_charged_for_what_it_was_sent(backend: Backend) {
+        const WORDS: [&str; 40] = ["word "; 40];
+        let url = scripted_upstream(&WORDS, Ending::Stall);
+        let test_db = TestDatabase::fresh(backend).await;
+        let platform = platform_with_upstream(&test_db, &url).await;
+        account(&platform, "ann").await;
+
+        let mut answer = platform
+            .ai_chat_stream(&ann_caller(), "fake/gpt-test", story_request())
+            .await
+            .unwrap();
+        // The client reads 28 chunks and disconnects, long before the
+        // upstream's usage event.
+        for _ in 0..28 {
+            let event = answer.stream.next().await.unwrap().unwrap();
+            assert_eq!(event, StreamEvent::TextDelta { text: "word ".into() });
+        }
+        drop(answer.stream);
+
+        let row = recorded(&platform, &answer.request_id).await;
+        // 20 tokens of prompt; 28 × 5 = 140 characters sent, 35 tokens.
+        assert_eq!(charged(&row), (20, 35, 20 * 1_000 + 35 * 2_000, "error"));
+    }
+
+    async fn ai_stream_cut_by_the_upstream_is_charged_for_what_was_sent(backend: Backend) {
+        let url = scripted_upstream(&STORY, Ending::Cut);
+        let test_db = TestDatabase::fresh(backend).await;
+        let platform = platform_with_upstream(&test_db, &url).await;
+        account(&platform, "ann").await;
+
+        let answer = platform
+            .ai_chat_stream(&ann_caller(), "fake/gpt-test", story_request())
+            .await
+            .unwrap();
+        let events: Vec<StreamEvent> = answer.stream.map(Result::unwrap).collect().await;
+        let (last, text) = events.split_last().unwrap();
+        assert_eq!(*last, StreamEvent::Error { error: ProviderError::StreamBroken });
+        assert_eq!(text.len(), STORY.len());
+
+        let row = recorded(&platform, &answer.request_id).await;
+        assert_eq!(charged(&row), (20, 7, 20 * 1_000 + 7 * 2_000, "error"));
+    }
+
+    async fn ai_stream_completed_is_charged_what_the_upstream_counted(backend: Backend) {
+        let counted = Usage { input_tokens: 12, output_tokens: 4 };
+        let url = scripted_upstream(&STORY, Ending::Complete(counted));
+        let test_db = TestDatabase::fresh(backend).await;
+        let platform = platform_with_upstream(&test_db, &url).await;
+        account(&platform, "ann").await;
+
+        let answer = platform
+            .ai_chat_stream(&ann_caller(), "fake/gpt-test", story_request())
+            .await
+            .unwrap();
+        let events: Vec<StreamEvent> = answer.stream.map(Result::unwrap).collect().await;
+        assert!(matches!(events.last(), Some(StreamEvent::Done { .. })), "{events:?}");
+        assert!(events.contains(&StreamEvent::Usage { usage: counted }));
+
+        // Exactly the upstream's count, though the estimates (20 and 7)
+        // are higher.
+        let row = recorded(&platform, &answer.request_id).await;
+        assert_eq!(charged(&row), (12, 4, 12 * 1_000 + 4 * 2_000, "ok"));
+    }
+
+    async fn ai_stream_completed_without_an_output_count_is_charged_the_estimate(backend: Backend) {
+        // Text was sent, yet the upstream's count leaves the output at zero.
+        let uncounted = Usage { input_tokens: 12, output_tokens: 0 };
+        let url = scripted_upstream(&STORY, Ending::Complete(uncounted));
+        let test_db = TestDatabase::fresh(backend).await;
+        let platform = platform_with_upstream(&test_db, &url).await;
+        account(&platform, "ann").await;
+
+        let answer = platform
+            .ai_chat_stream(&ann_caller(), "fake/gpt-test", story_request())
+            .await
+            .unwrap();
+        let events: Vec<StreamEvent> = answer.stream.map(Result::unwrap).collect().await;
+        assert!(matches!(events.last(), Some(StreamEvent::Done { .. })), "{events:?}");
+        let row = recorded(&platform, &answer.request_id).await;
+        assert_eq!(charged(&row), (12, 7, 12 * 1_000 + 7 * 2_000, "ok"));
     }
 }
 
