@@ -2,7 +2,7 @@
 //! variables `MERITREE_<SECTION>__<KEY>` (e.g. `MERITREE_SERVER__PORT=8080`).
 //! Every key and its default is listed in `meritree.example.toml`.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -10,6 +10,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use meritree_ai::config::AiSettings;
 use meritree_core::eth::U256;
+use meritree_platform::access::{LimitPolicy, Origin, Site};
 use meritree_platform::rounds::RewardsPolicy;
 use meritree_platform::sessions::SessionPolicy;
 use meritree_platform::PlatformOptions;
@@ -43,10 +44,14 @@ pub struct ServerSettings {
     /// How long in-flight requests get to finish after SIGTERM/SIGINT.
     pub shutdown_grace_secs: u64,
     /// The address people reach the platform at, e.g. `https://meritree.example`.
-    /// Empty: whatever Host the request names, over plain HTTP. When set, it
-    /// is the only origin allowed to make cookie-authenticated writes, and an
-    /// `https` URL makes session cookies `Secure`.
+    /// Empty: the listen address over plain HTTP (loopback also as
+    /// `localhost`). Only this site's origins may make cookie-authenticated
+    /// writes or be named by a Sign-In With Ethereum message; an `https`
+    /// URL makes session cookies `Secure`.
     pub public_url: String,
+    /// Further origins the same site is reached at, e.g.
+    /// `["https://www.meritree.example"]`.
+    pub aliases: Vec<String>,
     /// Reverse proxies in front of the server that append to
     /// `X-Forwarded-For`; 0 takes the TCP peer as the client.
     pub trusted_proxy_hops: usize,
@@ -59,8 +64,48 @@ impl Default for ServerSettings {
             port: 3000,
             shutdown_grace_secs: 10,
             public_url: String::new(),
+            aliases: Vec::new(),
             trusted_proxy_hops: 0,
         }
+    }
+}
+
+impl ServerSettings {
+    /// Where to listen, as configured (port 0: any free port).
+    pub fn listen_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.host, self.port)
+    }
+    /// This site's origins: `public_url` and `aliases` when set, else the
+    /// address the server listens on. Checked by [`Settings::load`].
+    pub fn site(&self, local_addr: SocketAddr) -> Site {
+        let aliases = self.aliases.iter().filter_map(|a| Origin::of_url(a));
+        match Origin::of_url(&self.public_url) {
+            Some(primary) => Site::new(primary, aliases),
+            None => {
+                let listen = Site::from_listen_addr(local_addr);
+                Site::new(
+                    listen.primary().clone(),
+                    listen.origins()[1..].iter().cloned().chain(aliases),
+                )
+            }
+        }
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let url = |key: &'static str, value: &str| match Origin::of_url(value) {
+            Some(_) => Ok(()),
+            None => Err(ConfigError::Value {
+                key,
+                message: format!("{value:?} is not an http(s) URL"),
+            }),
+        };
+        if !self.public_url.trim().is_empty() {
+            url("server.public_url", &self.public_url)?;
+        }
+        for alias in &self.aliases {
+            url("server.aliases", alias)?;
+        }
+        Ok(())
     }
 }
 
@@ -103,6 +148,18 @@ pub struct RateLimitSettings {
     pub sign_in_per_email_per_hour: u32,
     pub nonce_per_ip_per_minute: u32,
     pub api_per_account_per_minute: u32,
+}
+
+impl RateLimitSettings {
+    pub fn policy(&self) -> LimitPolicy {
+        LimitPolicy {
+            enabled: self.enabled,
+            register_per_ip_per_hour: self.register_per_ip_per_hour,
+            sign_in_per_ip_per_minute: self.sign_in_per_ip_per_minute,
+            nonce_per_ip_per_minute: self.nonce_per_ip_per_minute,
+            api_per_account_per_minute: self.api_per_account_per_minute,
+        }
+    }
 }
 
 impl Default for RateLimitSettings {
@@ -336,6 +393,8 @@ impl Default for SiteSettings {
 pub enum ConfigError {
     #[error("configuration file {0} not found")]
     MissingFile(PathBuf),
+    #[error("{key}: {message}")]
+    Value { key: &'static str, message: String },
     #[error(transparent)]
     Invalid(#[from] Box<figment::Error>),
 }
@@ -348,9 +407,11 @@ impl Settings {
             Some(path) => path.to_owned(),
             None => PathBuf::from(DEFAULT_CONFIG_FILE),
         };
-        Self::figment(Toml::file(file))
+        let settings: Self = Self::figment(Toml::file(file))
             .extract()
-            .map_err(|e| Box::new(e).into())
+            .map_err(Box::new)?;
+        settings.server.check()?;
+        Ok(settings)
     }
 
     /// Defaults, then `source`, then the environment.

@@ -12,11 +12,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use meritree_core::ErrorCode;
-use meritree_platform::accounts::AuthError;
-use meritree_platform::ai::AiError;
-use meritree_platform::chain::ClaimError;
-use meritree_platform::points::PointsError;
-use meritree_platform::rounds::RoundsError;
+use meritree_platform::error::PublicError;
 use serde::Serialize;
 
 #[derive(Debug)]
@@ -78,53 +74,41 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<AuthError> for ApiError {
-    fn from(err: AuthError) -> Self {
+/// Every service error becomes an `ApiError` the same way: its stable
+/// code, its public message, and `Retry-After` when it says when to retry.
+impl<E: PublicError> From<E> for ApiError {
+    fn from(err: E) -> Self {
         let error = ApiError::new(err.code(), err.public_message());
-        match err {
-            AuthError::TooManyAttempts { retry_after } => error.with_retry_after(retry_after),
-            _ => error,
+        match err.retry_after() {
+            Some(after) => error.with_retry_after(after),
+            None => error,
         }
     }
 }
 
-impl From<ClaimError> for ApiError {
-    fn from(err: ClaimError) -> Self {
-        ApiError::new(err.code(), err.public_message())
-    }
-}
+/// A body that is not the JSON an endpoint expects.
+#[derive(Debug)]
+pub struct BadJson(ApiError);
 
-impl From<AiError> for ApiError {
-    fn from(err: AiError) -> Self {
-        ApiError::new(err.code(), err.public_message())
-    }
-}
-
-impl From<PointsError> for ApiError {
-    fn from(err: PointsError) -> Self {
-        ApiError::new(err.code(), err.public_message())
-    }
-}
-
-impl From<RoundsError> for ApiError {
-    fn from(err: RoundsError) -> Self {
-        ApiError::new(err.code(), err.public_message())
-    }
-}
-
-impl From<JsonRejection> for ApiError {
+impl From<JsonRejection> for BadJson {
     fn from(rejection: JsonRejection) -> Self {
-        match rejection {
+        BadJson(match rejection {
             JsonRejection::MissingJsonContentType(_) => ApiError::new(
                 ErrorCode::UnsupportedMediaType,
                 "send the body as application/json",
             ),
             other => ApiError::new(ErrorCode::InvalidRequest, other.body_text()),
-        }
+        })
+    }
+}
+
+impl IntoResponse for BadJson {
+    fn into_response(self) -> Response {
+        self.0.into_response()
     }
 }
 
 /// `axum::Json`, but a bad body is an [`ApiError`] like every other failure.
 #[derive(Debug, Clone, Copy, Default, FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+#[from_request(via(axum::Json), rejection(BadJson))]
 pub struct ApiJson<T>(pub T);

@@ -10,7 +10,6 @@ pub mod cli;
 pub mod configuration;
 pub mod error;
 pub mod points;
-pub mod rate_limit;
 pub mod routes;
 pub mod settlement;
 pub mod startup;

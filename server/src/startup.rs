@@ -15,9 +15,7 @@ use meritree_platform::{Platform, PlatformOptions, SignInLimit};
 use meritree_store::{Database, StoreError};
 use tokio::net::TcpListener;
 
-use crate::auth::csrf::{origin_of, OriginPolicy};
 use crate::configuration::Settings;
-use crate::rate_limit::Limits;
 use crate::routes::{self, AppState};
 
 /// The client bundle's name: `pkg/meritree.js`, `pkg/meritree_bg.wasm`,
@@ -53,15 +51,20 @@ pub async fn connect_and_migrate(settings: &Settings) -> Result<Database, StoreE
     Ok(db)
 }
 
-/// The platform's tunables from the configuration.
-pub fn platform_options(settings: &Settings) -> PlatformOptions {
+/// The platform's tunables from the configuration; `local_addr` is where
+/// the server listens, this site's origin when no public URL is set.
+pub fn platform_options(settings: &Settings, local_addr: SocketAddr) -> PlatformOptions {
+    let site = settings.server.site(local_addr);
     PlatformOptions {
         sessions: settings.auth.session_policy(),
         cookies: CookiePolicy {
-            secure: settings.server.public_url.trim().starts_with("https://"),
+            secure: site.primary().is_https(),
         },
         chain_id: settings.chain.chain_id,
-        public_origin: origin_of(&settings.server.public_url),
+        site,
+        limits: settings.rate_limits.policy(),
+        limiter: RateLimiter::in_memory(),
+        trusted_proxy_hops: settings.server.trusted_proxy_hops,
         sign_in_limit: None,
         chain: None,
         settlement: None,
@@ -97,7 +100,15 @@ impl Application {
             "" => RateLimiter::in_memory(),
             url => RateLimiter::redis(url).await.map_err(StartupError::Redis)?,
         };
-        let mut options = platform_options(&settings);
+        let addr = settings.server.listen_addr();
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartupError::Bind { addr, source })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind { addr, source })?;
+        let mut options = platform_options(&settings, local_addr);
+        options.limiter = limiter.clone();
         let redis_url = settings.cache.redis_url.trim();
         if !redis_url.is_empty() {
             options.ai_cache = ResponseCache::redis(redis_url)
@@ -116,14 +127,6 @@ impl Application {
         options.gateway = Some(crate::ai::start(&settings)?);
         let platform = Platform::start(db, options).await?;
 
-        let addr = SocketAddr::new(settings.server.host, settings.server.port);
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| StartupError::Bind { addr, source })?;
-        let local_addr = listener
-            .local_addr()
-            .map_err(|source| StartupError::Bind { addr, source })?;
-
         warn_if_client_missing(&settings.site.root);
         let leptos_options = LeptosOptions::builder()
             .output_name(OUTPUT_NAME)
@@ -134,12 +137,7 @@ impl Application {
         let router = routes::router(AppState {
             platform: platform.clone(),
             leptos_options,
-            origin_policy: OriginPolicy::new(settings.server.public_url.trim()),
-            limits: Limits::new(
-                limiter,
-                settings.rate_limits.clone(),
-                settings.server.trusted_proxy_hops,
-            ),
+            site: platform.site().clone(),
         });
 
         Ok(Self {

@@ -22,22 +22,17 @@ pub async fn playground_chat(
     use meritree_ai::{Candidate, ChatRequest, Message, ProviderError, Role, StreamEvent, Usage};
     use meritree_core::ai::{validate_max_tokens, validate_prompt, PlaygroundEvent};
     use meritree_core::ErrorCode;
+    use meritree_platform::access::{ApiScope, AuthCheck};
     use meritree_platform::ai::AiCaller;
-    use meritree_platform::principal::{Credential, Principal};
 
-    let platform = super::auth::ssr::platform()?;
-    let me = super::auth::ssr::signed_in(&platform)?;
+    let (platform, me) = super::door::authorize(AuthCheck::scope(ApiScope::Ai)).await?;
     let invalid = |err: meritree_core::ai::PromptError| {
         AppError::new(ErrorCode::InvalidRequest, err.to_string())
     };
     validate_prompt(&prompt).map_err(invalid)?;
     validate_max_tokens(max_tokens).map_err(invalid)?;
 
-    let caller = AiCaller::from(&Principal {
-        account_id: me.sub,
-        role: me.role,
-        credential: Credential::Session { id: me.sid },
-    });
+    let caller = AiCaller::from(&me);
     let request = ChatRequest {
         model: preference.as_str().to_owned(),
         messages: vec![Message::new(Role::User, prompt)],
@@ -47,11 +42,9 @@ pub async fn playground_chat(
     };
     let answer = platform
         .ai_chat_stream(&caller, preference.as_str(), request)
-        .await
-        .map_err(AppError::from)?;
+        .await?;
     let price = platform
-        .ai()
-        .map_err(AppError::from)?
+        .ai()?
         .price(&Candidate::new(&answer.provider, &answer.model));
 
     /// A stream that broke after its first output: too late to fail over.
@@ -110,18 +103,18 @@ pub async fn playground_chat(
 /// month, and every budget on the account and its keys.
 #[server(endpoint = "ai/spending")]
 pub async fn ai_spending() -> Result<meritree_core::ai::AiSpending, AppError> {
+    use meritree_platform::access::AuthCheck;
     use meritree_platform::ai::{AiError, BudgetPeriod};
     use meritree_platform::clock::unix_secs;
 
-    let platform = super::auth::ssr::platform()?;
-    let me = super::auth::ssr::signed_in(&platform)?;
+    let (platform, me) = super::door::authorize(AuthCheck::read()).await?;
     let now = unix_secs();
     let usage = platform
-        .ai_usage_summary(&me.sub, BudgetPeriod::Month.start(now))
+        .ai_usage_summary(&me.account_id, BudgetPeriod::Month.start(now))
         .await
         .map_err(AiError::from)?;
     let budgets = platform
-        .ai_budget_statuses(&me.sub, now)
+        .ai_budget_statuses(&me.account_id, now)
         .await
         .map_err(AiError::from)?;
     Ok(meritree_core::ai::AiSpending { usage, budgets })

@@ -36,32 +36,24 @@ impl FromServerFnError for AppError {
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         AppError::new(ErrorCode::Internal, value.to_string())
     }
-}
 
-#[cfg(feature = "ssr")]
-impl From<meritree_platform::accounts::AuthError> for AppError {
-    fn from(err: meritree_platform::accounts::AuthError) -> Self {
-        AppError::new(err.code(), err.public_message())
+    /// On the server, every error a server function returns leaves through
+    /// here: it answers with its code's HTTP status, as the JSON API does.
+    fn ser(&self) -> leptos::server_fn::Bytes {
+        #[cfg(feature = "ssr")]
+        super::door::set_error_status(self.code);
+        <JsonEncoding as leptos::server_fn::Encodes<Self>>::encode(self).unwrap_or_else(|_| {
+            leptos::server_fn::Bytes::from_static(
+                br#"{"code":"internal","message":"the error could not be encoded"}"#,
+            )
+        })
     }
 }
 
+/// Every service error becomes an `AppError` the same way as an API error.
 #[cfg(feature = "ssr")]
-impl From<meritree_platform::rounds::RoundsError> for AppError {
-    fn from(err: meritree_platform::rounds::RoundsError) -> Self {
-        AppError::new(err.code(), err.public_message())
-    }
-}
-
-#[cfg(feature = "ssr")]
-impl From<meritree_platform::chain::ClaimError> for AppError {
-    fn from(err: meritree_platform::chain::ClaimError) -> Self {
-        AppError::new(err.code(), err.public_message())
-    }
-}
-
-#[cfg(feature = "ssr")]
-impl From<meritree_platform::ai::AiError> for AppError {
-    fn from(err: meritree_platform::ai::AiError) -> Self {
+impl<E: meritree_platform::error::PublicError> From<E> for AppError {
+    fn from(err: E) -> Self {
         AppError::new(err.code(), err.public_message())
     }
 }

@@ -5,6 +5,8 @@
 pub mod ai;
 pub mod api_keys;
 pub mod auth;
+#[cfg(feature = "ssr")]
+pub(crate) mod door;
 pub mod error;
 pub mod rewards;
 pub mod rounds;

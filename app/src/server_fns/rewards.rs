@@ -10,9 +10,9 @@ use super::error::AppError;
 /// `POST /api/rewards/overview`: points not yet settled, settlements per round.
 #[server(endpoint = "rewards/overview")]
 pub async fn rewards_overview() -> Result<RewardsView, AppError> {
-    let platform = super::auth::ssr::platform()?;
-    let me = super::auth::ssr::signed_in(&platform)?;
-    Ok(platform.rewards_of(&me.sub).await?)
+    use meritree_platform::access::AuthCheck;
+    let (platform, me) = super::door::authorize(AuthCheck::read()).await?;
+    Ok(platform.rewards_of(&me.account_id).await?)
 }
 
 /// `POST /api/rewards/claimable`: what a claim pays now; `None` when there is
@@ -20,10 +20,11 @@ pub async fn rewards_overview() -> Result<RewardsView, AppError> {
 #[server(endpoint = "rewards/claimable")]
 pub async fn claimable_rewards() -> Result<Option<Claimable>, AppError> {
     use meritree_core::ErrorCode;
+    use meritree_platform::access::AuthCheck;
+    use meritree_platform::error::PublicError;
 
-    let platform = super::auth::ssr::platform()?;
-    let me = super::auth::ssr::signed_in(&platform)?;
-    match platform.claimable(&me.sub).await {
+    let (platform, me) = super::door::authorize(AuthCheck::read()).await?;
+    match platform.claimable(&me.account_id).await {
         Ok(claimable) => Ok(Some(claimable)),
         Err(err) if matches!(err.code(), ErrorCode::NothingToClaim | ErrorCode::NoWallet) => {
             Ok(None)
@@ -35,10 +36,10 @@ pub async fn claimable_rewards() -> Result<Option<Claimable>, AppError> {
 /// `POST /api/rewards/claim`: the platform sends the claim and pays its gas.
 #[server(endpoint = "rewards/claim")]
 pub async fn start_claim(idempotency_key: String) -> Result<ClaimView, AppError> {
-    let platform = super::auth::ssr::platform()?;
-    let me = super::auth::ssr::signed_in(&platform)?;
+    use meritree_platform::access::AuthCheck;
+    let (platform, me) = super::door::authorize(AuthCheck::session()).await?;
     Ok(platform
-        .request_claim(&me.sub, &idempotency_key, None)
+        .request_claim(&me.account_id, &idempotency_key, None)
         .await?)
 }
 
@@ -51,28 +52,20 @@ pub async fn start_claim_to(
     deadline: String,
     signature: String,
 ) -> Result<ClaimView, AppError> {
-    use std::str::FromStr;
-
-    use meritree_core::ErrorCode;
+    use meritree_platform::access::AuthCheck;
     use meritree_platform::chain::ClaimToRequest;
 
-    let platform = super::auth::ssr::platform()?;
-    let me = super::auth::ssr::signed_in(&platform)?;
-    let invalid = |what: &str| AppError::new(ErrorCode::InvalidRequest, what);
-    let request = ClaimToRequest {
-        to: FromStr::from_str(to.trim()).map_err(|_| invalid("the recipient is not an address"))?,
-        deadline: FromStr::from_str(deadline.trim()).map_err(|_| invalid("bad deadline"))?,
-        signature: FromStr::from_str(signature.trim()).map_err(|_| invalid("bad signature"))?,
-    };
+    let (platform, me) = super::door::authorize(AuthCheck::session()).await?;
+    let claim_to = ClaimToRequest::parse(Some(&to), Some(&deadline), Some(&signature))?;
     Ok(platform
-        .request_claim(&me.sub, &idempotency_key, Some(request))
+        .request_claim(&me.account_id, &idempotency_key, claim_to)
         .await?)
 }
 
 /// `POST /api/rewards/claim_progress`: one of the member's claims, now.
 #[server(endpoint = "rewards/claim_progress")]
 pub async fn claim_progress(id: String) -> Result<ClaimView, AppError> {
-    let platform = super::auth::ssr::platform()?;
-    let me = super::auth::ssr::signed_in(&platform)?;
-    Ok(platform.claim(&me.sub, &id).await?)
+    use meritree_platform::access::AuthCheck;
+    let (platform, me) = super::door::authorize(AuthCheck::read()).await?;
+    Ok(platform.claim(&me.account_id, &id).await?)
 }

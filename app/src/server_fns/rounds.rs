@@ -20,7 +20,7 @@ pub struct PublicRound {
 pub async fn list_rounds() -> Result<Vec<PublicRound>, AppError> {
     use meritree_platform::rounds::RoundsError;
 
-    let platform = super::auth::ssr::platform()?;
+    let platform = super::door::platform()?;
     let page = platform.rounds(Some(50), None).await?;
     let mut rounds = Vec::with_capacity(page.rounds.len());
     for round in page.rounds {

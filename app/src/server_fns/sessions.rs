@@ -9,24 +9,27 @@ use super::error::AppError;
 /// `POST /api/sessions/list`: the account's live sessions, this one marked.
 #[server(endpoint = "sessions/list")]
 pub async fn list_sessions() -> Result<Vec<SessionView>, AppError> {
-    let platform = super::auth::ssr::platform()?;
-    let me = super::auth::ssr::signed_in(&platform)?;
-    Ok(platform.sessions(&me.sub, &me.sid).await?)
+    use meritree_platform::access::AuthCheck;
+    let (platform, me) = super::door::authorize(AuthCheck::session()).await?;
+    let current = me.session_id().unwrap_or_default();
+    Ok(platform.sessions(&me.account_id, current).await?)
 }
 
 /// `POST /api/sessions/end`: signs another device out.
 #[server(endpoint = "sessions/end")]
 pub async fn end_other_session(id: String) -> Result<(), AppError> {
-    let platform = super::auth::ssr::platform()?;
-    let me = super::auth::ssr::signed_in(&platform)?;
-    Ok(platform.end_account_session(&me.sub, &id).await?)
+    use meritree_platform::access::AuthCheck;
+    let (platform, me) = super::door::authorize(AuthCheck::session()).await?;
+    Ok(platform.end_account_session(&me.account_id, &id).await?)
 }
 
-/// `POST /api/sessions/end_all`: signs every device out, this one included.
+/// `POST /api/sessions/end_all`: signs every device out, this one included,
+/// and revokes the account's API keys.
 #[server(endpoint = "sessions/end_all")]
 pub async fn sign_out_everywhere() -> Result<(), AppError> {
-    let platform = super::auth::ssr::platform()?;
-    let me = super::auth::ssr::signed_in(&platform)?;
-    platform.sign_out_everywhere(&me.sub).await?;
-    super::auth::ssr::end_session(&platform).await
+    use meritree_platform::access::AuthCheck;
+    let (platform, me) = super::door::authorize(AuthCheck::session()).await?;
+    platform.sign_out_everywhere(&me.account_id).await?;
+    super::door::clear_session(&platform);
+    Ok(())
 }

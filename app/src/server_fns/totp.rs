@@ -1,5 +1,5 @@
 //! Two-factor authentication from the account page: the same services as
-//! `/api/v1/user/totp`.
+//! `/api/v1/user/totp`. Each needs a fresh proof of identity.
 
 use leptos::prelude::*;
 use meritree_core::totp::TotpSetup;
@@ -10,23 +10,23 @@ use super::error::AppError;
 /// two-factor turns on once a code from it is confirmed.
 #[server(endpoint = "totp/begin")]
 pub async fn begin_totp() -> Result<TotpSetup, AppError> {
-    let platform = super::auth::ssr::platform()?;
-    let me = super::auth::ssr::signed_in(&platform)?;
-    Ok(platform.begin_totp(&me.sub).await?)
+    use meritree_platform::access::AuthCheck;
+    let (platform, me) = super::door::authorize(AuthCheck::session().fresh_proof()).await?;
+    Ok(platform.begin_totp(&me.account_id).await?)
 }
 
 /// `POST /api/totp/confirm`: turns two-factor on with a first code.
 #[server(endpoint = "totp/confirm")]
 pub async fn confirm_totp(code: String) -> Result<(), AppError> {
-    let platform = super::auth::ssr::platform()?;
-    let me = super::auth::ssr::signed_in(&platform)?;
-    Ok(platform.confirm_totp(&me.sub, &code).await?)
+    use meritree_platform::access::AuthCheck;
+    let (platform, me) = super::door::authorize(AuthCheck::session().fresh_proof()).await?;
+    Ok(platform.confirm_totp(&me.account_id, &code).await?)
 }
 
 /// `POST /api/totp/disable`: turns two-factor off (a current code is needed).
 #[server(endpoint = "totp/disable")]
 pub async fn disable_totp(code: String) -> Result<(), AppError> {
-    let platform = super::auth::ssr::platform()?;
-    let me = super::auth::ssr::signed_in(&platform)?;
-    Ok(platform.disable_totp(&me.sub, &code).await?)
+    use meritree_platform::access::AuthCheck;
+    let (platform, me) = super::door::authorize(AuthCheck::session().fresh_proof()).await?;
+    Ok(platform.disable_totp(&me.account_id, &code).await?)
 }

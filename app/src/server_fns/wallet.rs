@@ -11,9 +11,9 @@ use super::error::AppError;
 /// this site must carry.
 #[server(endpoint = "wallet/challenge")]
 pub async fn request_siwe_challenge() -> Result<SiweChallenge, AppError> {
-    let platform = super::auth::ssr::platform()?;
-    let site = ssr::site(&platform)?;
-    Ok(platform.siwe_challenge(&site).await?)
+    use super::door;
+    let platform = door::platform()?;
+    Ok(platform.siwe_challenge(&door::request(&platform)).await?)
 }
 
 /// `POST /api/wallet/sign_in`: signs in with a wallet-signed SIWE message
@@ -24,51 +24,28 @@ pub async fn wallet_sign_in(
     signature: String,
     #[server(default)] totp_code: Option<String>,
 ) -> Result<SessionInfo, AppError> {
-    let platform = super::auth::ssr::platform()?;
-    let site = ssr::site(&platform)?;
-    let totp_code = totp_code.filter(|c| !c.trim().is_empty());
+    use super::door;
+    let platform = door::platform()?;
     let signed_in = platform
         .sign_in_with_wallet(
+            &door::request(&platform),
             &message,
             &signature,
-            &site,
             totp_code.as_deref(),
-            super::auth::ssr::user_agent().as_deref(),
         )
         .await?;
-    Ok(super::auth::ssr::start_session(&platform, signed_in))
+    Ok(door::start_session(&platform, signed_in))
 }
 
-/// `POST /api/wallet/bind`: binds the signing wallet to the signed-in account.
+/// `POST /api/wallet/bind`: binds the signing wallet to the signed-in
+/// account (needs a fresh proof of identity).
 #[server(endpoint = "wallet/bind")]
 pub async fn bind_wallet(message: String, signature: String) -> Result<AccountView, AppError> {
-    let platform = super::auth::ssr::platform()?;
-    let claims = super::auth::ssr::signed_in(&platform)?;
-    let site = ssr::site(&platform)?;
+    use meritree_platform::access::AuthCheck;
+
+    use super::door;
+    let (platform, me) = door::authorize(AuthCheck::session().fresh_proof()).await?;
     Ok(platform
-        .bind_wallet(&claims.sub, &message, &signature, &site)
+        .bind_wallet(&me.account_id, &message, &signature, &door::request(&platform))
         .await?)
-}
-
-#[cfg(feature = "ssr")]
-mod ssr {
-    use http::header::HOST;
-    use http::request::Parts;
-    use leptos::prelude::*;
-    use meritree_core::ErrorCode;
-    use meritree_platform::accounts::wallet::SiteOrigin;
-    use meritree_platform::Platform;
-
-    use crate::server_fns::error::AppError;
-
-    pub fn site(platform: &Platform) -> Result<SiteOrigin, AppError> {
-        let parts = use_context::<Parts>();
-        let host = parts
-            .as_ref()
-            .and_then(|p| p.headers.get(HOST))
-            .and_then(|h| h.to_str().ok());
-        platform.site(host).ok_or_else(|| {
-            AppError::new(ErrorCode::InvalidRequest, "the request has no Host header")
-        })
-    }
 }

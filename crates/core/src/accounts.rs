@@ -293,7 +293,87 @@ pub struct ApiKeyView {
     pub prefix: String,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
+    pub scopes: Vec<ApiScope>,
+    /// Unix seconds; `None`: until revoked.
+    pub expires_at: Option<i64>,
 }
+
+/// What an API key may do. Keys never manage credentials, identity or
+/// other keys, and never act as an admin: those need a signed-in session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiScope {
+    /// The OpenAI-compatible AI gateway under `/v1`.
+    Ai,
+    /// Reading the key owner's own data.
+    Read,
+    /// Submitting work and tasks (granted explicitly).
+    Submit,
+    /// Running a compute node (granted explicitly).
+    Node,
+}
+
+impl ApiScope {
+    pub const ALL: [ApiScope; 4] = [ApiScope::Ai, ApiScope::Read, ApiScope::Submit, ApiScope::Node];
+    /// What a key gets when its creator names no scopes.
+    pub const DEFAULT: [ApiScope; 2] = [ApiScope::Ai, ApiScope::Read];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ApiScope::Ai => "ai",
+            ApiScope::Read => "read",
+            ApiScope::Submit => "submit",
+            ApiScope::Node => "node",
+        }
+    }
+
+    /// A stored or requested list, e.g. `"ai read"`; unknown names are an
+    /// error naming them, duplicates collapse, the order is canonical.
+    pub fn parse_list<'a>(
+        names: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Vec<ApiScope>, String> {
+        let mut scopes = Vec::new();
+        for name in names {
+            let scope = name.parse::<ApiScope>()?;
+            if !scopes.contains(&scope) {
+                scopes.push(scope);
+            }
+        }
+        scopes.sort();
+        Ok(scopes)
+    }
+
+    /// How a list is stored: space-separated names.
+    pub fn join(scopes: &[ApiScope]) -> String {
+        scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")
+    }
+}
+
+impl FromStr for ApiScope {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ApiScope::ALL
+            .into_iter()
+            .find(|scope| scope.as_str() == s.trim())
+            .ok_or_else(|| format!("unknown API key scope {s:?}: use ai, read, submit or node"))
+    }
+}
+
+/// A fresh proof of identity, asked for before an operation that changes
+/// credentials or where value goes (step-up authentication).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "snake_case", deny_unknown_fields)]
+pub enum IdentityProof {
+    Password { password: String },
+    Totp { code: String },
+    /// A SIWE message signed by the account's bound wallet.
+    Wallet { message: String, signature: String },
+}
+
+/// The longest an API key may be made to live; a key with no expiry lives
+/// until revoked.
+pub const MAX_API_KEY_TTL_DAYS: u32 = 366;
 
 /// A newly created API key: the only time `key` is shown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -395,6 +475,19 @@ mod tests {
         assert!(ApiKeyName::parse("   ").is_err());
         assert!(ApiKeyName::parse(&"k".repeat(65)).is_err());
         assert!(ApiKeyName::parse("a\u{7}b").is_err());
+    }
+
+    #[test]
+    fn scopes_parse_in_canonical_order_and_refuse_unknown_names() {
+        assert_eq!(
+            ApiScope::parse_list("read ai read".split(' ')),
+            Ok(vec![ApiScope::Ai, ApiScope::Read])
+        );
+        assert_eq!(ApiScope::join(&ApiScope::DEFAULT), "ai read");
+        assert!(ApiScope::parse_list(["admin"]).unwrap_err().contains("admin"));
+        for scope in ApiScope::ALL {
+            assert_eq!(scope.as_str().parse::<ApiScope>(), Ok(scope));
+        }
     }
 
     #[test]

@@ -37,6 +37,14 @@ pub enum ErrorCode {
     Forbidden,
     /// A cookie-authenticated write came from another origin.
     CsrfRejected,
+    /// Credentials, identity and admin operations need a signed-in
+    /// session; an API key cannot do them.
+    SessionRequired,
+    /// The API key's scopes do not cover this operation.
+    InsufficientScope,
+    /// Prove who you are again (password, TOTP code or wallet signature at
+    /// `/api/v1/auth/reauthenticate`), then retry.
+    ReauthenticationRequired,
     /// Another account already has this wallet bound.
     WalletTaken,
     /// This account already has a wallet; unbind it first.
@@ -124,7 +132,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 54] = [
+    pub const ALL: [ErrorCode; 57] = [
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::InvalidRequest,
@@ -138,6 +146,9 @@ impl ErrorCode {
         ErrorCode::RefreshTokenReused,
         ErrorCode::Forbidden,
         ErrorCode::CsrfRejected,
+        ErrorCode::SessionRequired,
+        ErrorCode::InsufficientScope,
+        ErrorCode::ReauthenticationRequired,
         ErrorCode::WalletTaken,
         ErrorCode::WalletAlreadyBound,
         ErrorCode::LastSignInMethod,
@@ -197,6 +208,9 @@ impl ErrorCode {
             ErrorCode::RefreshTokenReused => "refresh_token_reused",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::CsrfRejected => "csrf_rejected",
+            ErrorCode::SessionRequired => "session_required",
+            ErrorCode::InsufficientScope => "insufficient_scope",
+            ErrorCode::ReauthenticationRequired => "reauthentication_required",
             ErrorCode::WalletTaken => "wallet_taken",
             ErrorCode::WalletAlreadyBound => "wallet_already_bound",
             ErrorCode::LastSignInMethod => "last_sign_in_method",
@@ -257,6 +271,9 @@ impl ErrorCode {
             ErrorCode::RefreshTokenReused => 401,
             ErrorCode::Forbidden => 403,
             ErrorCode::CsrfRejected => 403,
+            ErrorCode::SessionRequired => 403,
+            ErrorCode::InsufficientScope => 403,
+            ErrorCode::ReauthenticationRequired => 403,
             ErrorCode::WalletTaken => 409,
             ErrorCode::WalletAlreadyBound => 409,
             ErrorCode::LastSignInMethod => 409,

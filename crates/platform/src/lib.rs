@@ -4,10 +4,12 @@
 //! HTTP handlers in `server` and server functions in `app` both call these
 //! services, so an operation has one implementation whatever the entry point.
 
+pub mod access;
 pub mod accounts;
 pub mod ai;
 pub mod chain;
 pub mod clock;
+pub mod error;
 pub mod points;
 pub mod principal;
 pub mod rate_limit;
@@ -22,6 +24,7 @@ use std::time::Instant;
 use meritree_ai::Gateway;
 use meritree_chain::Chain;
 
+use crate::access::{LimitPolicy, RequestContext, Site};
 use crate::ai::ResponseCache;
 use crate::chain::Settlement;
 use meritree_store::{instance, secrets, Database, StoreError};
@@ -38,9 +41,14 @@ pub struct PlatformOptions {
     pub cookies: CookiePolicy,
     /// The EIP-155 chain wallets sign in for (and settlement uses).
     pub chain_id: u64,
-    /// `scheme://host[:port]` people reach the platform at; `None` trusts
-    /// each request's `Host`.
-    pub public_origin: Option<String>,
+    /// The origins people reach the platform at (CSRF, SIWE).
+    pub site: Site,
+    /// Request limits per IP and per account, and where they are counted.
+    pub limits: LimitPolicy,
+    pub limiter: RateLimiter,
+    /// Reverse proxies in front of the server that append to
+    /// `X-Forwarded-For`; 0 takes the TCP peer as the client.
+    pub trusted_proxy_hops: usize,
     /// Password attempts per account, whatever the client's address: the
     /// defence against guessing spread over many IPs. `None`: no limit.
     pub sign_in_limit: Option<SignInLimit>,
@@ -72,7 +80,10 @@ impl Default for PlatformOptions {
             cookies: CookiePolicy::default(),
             // anvil's, the embedded default chain.
             chain_id: 31_337,
-            public_origin: None,
+            site: Site::from_listen_addr(std::net::SocketAddr::from(([127, 0, 0, 1], 3000))),
+            limits: LimitPolicy::default(),
+            limiter: RateLimiter::in_memory(),
+            trusted_proxy_hops: 0,
             sign_in_limit: None,
             chain: None,
             settlement: None,
@@ -97,7 +108,10 @@ struct Inner {
     sessions: SessionPolicy,
     cookie_policy: CookiePolicy,
     chain_id: u64,
-    public_origin: Option<String>,
+    site: Site,
+    limits: LimitPolicy,
+    limiter: RateLimiter,
+    trusted_proxy_hops: usize,
     sign_in_limit: Option<SignInLimit>,
     chain: Option<Chain>,
     settlement: Option<Settlement>,
@@ -131,7 +145,10 @@ impl Platform {
                 sessions: options.sessions,
                 cookie_policy: options.cookies,
                 chain_id: options.chain_id,
-                public_origin: options.public_origin,
+                site: options.site,
+                limits: options.limits,
+                limiter: options.limiter,
+                trusted_proxy_hops: options.trusted_proxy_hops,
                 sign_in_limit: options.sign_in_limit,
                 chain: options.chain,
                 settlement: options.settlement,
@@ -156,5 +173,20 @@ impl Platform {
 
     pub fn instance_id(&self) -> &str {
         &self.inner.instance_id
+    }
+
+    /// The origins people reach the platform at.
+    pub fn site(&self) -> &Site {
+        &self.inner.site
+    }
+
+    /// What the services need from a request's headers and peer address,
+    /// read one way for every door.
+    pub fn request_context(
+        &self,
+        headers: &http::HeaderMap,
+        peer: Option<std::net::SocketAddr>,
+    ) -> RequestContext {
+        RequestContext::from_headers(headers, peer, self.inner.trusted_proxy_hops)
     }
 }

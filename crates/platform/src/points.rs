@@ -9,6 +9,7 @@ use meritree_core::ErrorCode;
 use meritree_store::points::{self as store, EntryRecord, NewEntry, Posted};
 use meritree_store::{accounts, StoreError};
 
+use crate::error::{store_error_code, PublicError};
 use crate::{clock, Platform};
 
 /// A request to move points. The idempotency key makes it safe to retry:
@@ -52,21 +53,8 @@ pub enum PointsError {
     Store(#[from] StoreError),
 }
 
-impl PointsError {
-    /// What the caller may be told. Faults on our side (database, internal)
-    /// are logged here and reported without their details.
-    pub fn public_message(&self) -> String {
-        if matches!(
-            self.code(),
-            ErrorCode::Internal | ErrorCode::DatabaseUnavailable
-        ) {
-            tracing::error!(error = %self, "points operation failed");
-            return "the request could not be completed; try again".to_owned();
-        }
-        self.to_string()
-    }
-
-    pub fn code(&self) -> ErrorCode {
+impl PublicError for PointsError {
+    fn code(&self) -> ErrorCode {
         match self {
             PointsError::InvalidAmount(_) | PointsError::BalanceOverflow => {
                 ErrorCode::InvalidAmount
@@ -76,10 +64,7 @@ impl PointsError {
             PointsError::IdempotencyConflict { .. } => ErrorCode::IdempotencyConflict,
             PointsError::NoSuchAccount => ErrorCode::NotFound,
             PointsError::UnknownStoredReason { .. } => ErrorCode::Internal,
-            PointsError::Store(StoreError::Query(_) | StoreError::Connect { .. }) => {
-                ErrorCode::DatabaseUnavailable
-            }
-            PointsError::Store(_) => ErrorCode::Internal,
+            PointsError::Store(err) => store_error_code(err),
         }
     }
 }

@@ -1,9 +1,9 @@
 //! Who is making a request, whatever credential they used.
 
-use meritree_core::accounts::Role;
+use meritree_core::accounts::{ApiScope, Role};
 use meritree_store::api_keys;
 
-use crate::accounts::api_keys::KEY_PREFIX;
+use crate::accounts::api_keys::{parse_stored_scopes, KEY_PREFIX};
 use crate::accounts::AuthError;
 use crate::secret::token_digest;
 use crate::{clock, Platform};
@@ -19,8 +19,8 @@ pub struct Principal {
 pub enum Credential {
     /// A browser session (the access token's `sid`).
     Session { id: String },
-    /// A program's API key.
-    ApiKey { id: String },
+    /// A program's API key, limited to its scopes.
+    ApiKey { id: String, scopes: Vec<ApiScope> },
 }
 
 impl Principal {
@@ -30,12 +30,20 @@ impl Principal {
             Credential::ApiKey { .. } => None,
         }
     }
+
+    pub fn api_key_id(&self) -> Option<&str> {
+        match &self.credential {
+            Credential::ApiKey { id, .. } => Some(id),
+            Credential::Session { .. } => None,
+        }
+    }
 }
 
 impl Platform {
     /// Authenticates a bearer credential: an API key (`mt_…`, one indexed
-    /// lookup) or an access token (signature check, no lookup).
-    pub async fn authenticate_bearer(&self, token: &str) -> Result<Principal, AuthError> {
+    /// lookup) or an access token (signature check, no lookup). What the
+    /// credential may do is [`Platform::authorize`]'s business.
+    pub(crate) async fn authenticate_bearer(&self, token: &str) -> Result<Principal, AuthError> {
         if token.starts_with(KEY_PREFIX) {
             let (key, role) =
                 api_keys::authenticate(self.db(), &token_digest(token), clock::unix_secs())
@@ -43,8 +51,16 @@ impl Platform {
                     .ok_or(AuthError::Unauthenticated)?;
             return Ok(Principal {
                 account_id: key.account_id,
-                role: role.parse().unwrap_or(Role::Member),
-                credential: Credential::ApiKey { id: key.id },
+                // An API key never carries the admin role: admin work needs a
+                // session with two-factor.
+                role: match role.parse().unwrap_or(Role::Member) {
+                    Role::Admin => Role::Member,
+                    other => other,
+                },
+                credential: Credential::ApiKey {
+                    id: key.id,
+                    scopes: parse_stored_scopes(&key.scopes),
+                },
             });
         }
         let claims = self.authenticate(token)?;

@@ -3,6 +3,7 @@
 //! confirmation tracking. Publication: exactly once across restarts, and
 //! claims refused while the distributor is paused.
 
+use meritree_platform::error::PublicError;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;

@@ -10,6 +10,9 @@ pub struct ApiKeyRecord {
     pub prefix: String,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
+    /// Space-separated scope names.
+    pub scopes: String,
+    pub expires_at: Option<i64>,
 }
 
 pub struct NewApiKey<'a> {
@@ -18,15 +21,17 @@ pub struct NewApiKey<'a> {
     pub name: &'a str,
     pub prefix: &'a str,
     pub key_hash: &'a str,
+    pub scopes: &'a str,
+    pub expires_at: Option<i64>,
     pub now: i64,
 }
 
-const COLUMNS: &str = "id, account_id, name, prefix, created_at, last_used_at";
+const COLUMNS: &str = "id, account_id, name, prefix, created_at, last_used_at, scopes, expires_at";
 
 pub async fn insert(db: &Database, key: NewApiKey<'_>) -> Result<ApiKeyRecord, StoreError> {
     let sql = format!(
-        "INSERT INTO api_keys (id, account_id, name, prefix, key_hash, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
+        "INSERT INTO api_keys (id, account_id, name, prefix, key_hash, created_at, scopes, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {COLUMNS}"
     );
     Ok(with_pool!(db, pool => sqlx::query_as(&sql)
         .bind(key.id)
@@ -35,17 +40,47 @@ pub async fn insert(db: &Database, key: NewApiKey<'_>) -> Result<ApiKeyRecord, S
         .bind(key.prefix)
         .bind(key.key_hash)
         .bind(key.now)
+        .bind(key.scopes)
+        .bind(key.expires_at)
         .fetch_one(pool)
         .await)?)
 }
 
-/// The account's keys that are not revoked, newest first.
-pub async fn list(db: &Database, account_id: &str) -> Result<Vec<ApiKeyRecord>, StoreError> {
+/// The account's keys that are neither revoked nor expired, newest first.
+pub async fn list(
+    db: &Database,
+    account_id: &str,
+    now: i64,
+) -> Result<Vec<ApiKeyRecord>, StoreError> {
     let sql = format!(
         "SELECT {COLUMNS} FROM api_keys WHERE account_id = $1 AND revoked_at IS NULL \
-         ORDER BY created_at DESC, id"
+         AND (expires_at IS NULL OR expires_at > $2) ORDER BY created_at DESC, id"
     );
-    Ok(with_pool!(db, pool => sqlx::query_as(&sql).bind(account_id).fetch_all(pool).await)?)
+    Ok(with_pool!(db, pool => sqlx::query_as(&sql)
+        .bind(account_id)
+        .bind(now)
+        .fetch_all(pool)
+        .await)?)
+}
+
+/// Revokes every live key of the account (after a password change or
+/// "sign out everywhere") and returns them, so the owner can be told.
+pub async fn revoke_all(
+    db: &Database,
+    account_id: &str,
+    now: i64,
+) -> Result<Vec<ApiKeyRecord>, StoreError> {
+    let sql = format!(
+        "UPDATE api_keys SET revoked_at = $2 WHERE account_id = $1 AND revoked_at IS NULL \
+         AND (expires_at IS NULL OR expires_at > $2) RETURNING {COLUMNS}"
+    );
+    let mut revoked: Vec<ApiKeyRecord> = with_pool!(db, pool => sqlx::query_as(&sql)
+        .bind(account_id)
+        .bind(now)
+        .fetch_all(pool)
+        .await)?;
+    revoked.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.id.cmp(&b.id)));
+    Ok(revoked)
 }
 
 /// Revokes one of the account's keys; false if it has no such live key.
@@ -73,17 +108,23 @@ struct KeyWithRole {
     role: String,
 }
 
-/// The live key with this hash, with its account's role; records the use.
+/// The live (unrevoked, unexpired) key with this hash, with its account's
+/// role; records the use.
 pub async fn authenticate(
     db: &Database,
     key_hash: &str,
     now: i64,
 ) -> Result<Option<(ApiKeyRecord, String)>, StoreError> {
-    let sql = "SELECT k.id, k.account_id, k.name, k.prefix, k.created_at, k.last_used_at, a.role \
+    let sql = "SELECT k.id, k.account_id, k.name, k.prefix, k.created_at, k.last_used_at, \
+               k.scopes, k.expires_at, a.role \
                FROM api_keys k JOIN accounts a ON a.id = k.account_id \
-               WHERE k.key_hash = $1 AND k.revoked_at IS NULL";
-    let found: Option<KeyWithRole> =
-        with_pool!(db, pool => sqlx::query_as(sql).bind(key_hash).fetch_optional(pool).await)?;
+               WHERE k.key_hash = $1 AND k.revoked_at IS NULL \
+               AND (k.expires_at IS NULL OR k.expires_at > $2)";
+    let found: Option<KeyWithRole> = with_pool!(db, pool => sqlx::query_as(sql)
+        .bind(key_hash)
+        .bind(now)
+        .fetch_optional(pool)
+        .await)?;
     let Some(KeyWithRole { mut key, role }) = found else {
         return Ok(None);
     };

@@ -17,6 +17,7 @@ pub mod nonces;
 pub mod points;
 pub mod rounds;
 pub mod secrets;
+pub mod session_proofs;
 pub mod sessions;
 #[cfg(feature = "testing")]
 pub mod testing;

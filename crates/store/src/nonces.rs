@@ -2,10 +2,12 @@
 
 use crate::{execute, with_pool, Database, StoreError};
 
-/// Stores a freshly issued nonce and drops long-expired ones.
+/// Stores a freshly issued nonce for `domain` (the site it may sign in
+/// to) and drops long-expired ones.
 pub async fn issue(
     db: &Database,
     nonce: &str,
+    domain: &str,
     now: i64,
     expires_at: i64,
 ) -> Result<(), StoreError> {
@@ -15,25 +17,34 @@ pub async fn issue(
             .bind(now - 3600)
             .execute(pool)
             .await?;
-        sqlx::query("INSERT INTO siwe_nonces (nonce, created_at, expires_at) VALUES ($1, $2, $3)")
+        sqlx::query(
+            "INSERT INTO siwe_nonces (nonce, created_at, expires_at, domain) VALUES ($1, $2, $3, $4)",
+        )
             .bind(nonce)
             .bind(now)
             .bind(expires_at)
+            .bind(domain)
             .execute(pool)
             .await?;
         Ok(())
     })
 }
 
-/// Marks the nonce used. True only for the first use of an issued,
-/// unexpired nonce; concurrent uses see exactly one `true`.
-pub async fn consume(db: &Database, nonce: &str, now: i64) -> Result<bool, StoreError> {
+/// Marks the nonce used. True only for the first use of an unexpired
+/// nonce issued for `domain`; concurrent uses see exactly one `true`.
+pub async fn consume(
+    db: &Database,
+    nonce: &str,
+    domain: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
     let used = execute!(
         db,
         "UPDATE siwe_nonces SET used_at = $2 \
-             WHERE nonce = $1 AND used_at IS NULL AND expires_at > $2",
+             WHERE nonce = $1 AND domain = $3 AND used_at IS NULL AND expires_at > $2",
         nonce,
-        now
+        now,
+        domain
     )?;
     Ok(used == 1)
 }

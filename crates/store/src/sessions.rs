@@ -1,5 +1,6 @@
 //! Refresh tokens, stored as hashes, grouped in families (one per sign-in).
 
+use crate::database::with_tx;
 use crate::{execute, with_pool, Database, StoreError};
 
 pub struct NewRefreshToken<'a> {
@@ -14,8 +15,16 @@ pub struct NewRefreshToken<'a> {
 /// What presenting a refresh token did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rotation {
-    /// The token was live; it is now used and its successor stored.
+    /// The token was live; it is now used, its successor stored, and any
+    /// other token still live in its family superseded.
     Rotated {
+        account_id: String,
+        family_id: String,
+    },
+    /// The token had been rotated within the grace window: a concurrent
+    /// refresh (two tabs, a retried request), not a copy. The successor is
+    /// stored as one more live token of the family, which is not revoked.
+    Repeated {
         account_id: String,
         family_id: String,
     },
@@ -47,68 +56,119 @@ pub async fn insert(db: &Database, token: NewRefreshToken<'_>) -> Result<(), Sto
 }
 
 /// Uses the token with `presented_hash` and stores `successor_hash` in its
-/// family, in one transaction: of two concurrent uses only one rotates, and
-/// the other is treated as reuse.
+/// family, in one transaction.
+///
+/// A family normally has one live token. A token presented again at most
+/// `grace_secs` after it was rotated gets a successor too ([`Rotation::Repeated`]),
+/// so for a moment the family has two; the next rotation of either marks
+/// every other one used ("superseded"). Only rotation opens the grace window,
+/// and it is measured from the first rotation, so a superseded token, or a
+/// copy presented later, is reuse: a copy can never outlive the window without
+/// the family being revoked the next time both holders come back.
 pub async fn rotate(
     db: &Database,
     presented_hash: &str,
     successor_hash: &str,
     now: i64,
     expires_at: i64,
+    grace_secs: i64,
 ) -> Result<Rotation, StoreError> {
-    with_pool!(db, pool => {
-        let mut tx = pool.begin().await?;
-        let used: Option<(String, String, Option<String>)> = sqlx::query_as(
-            "UPDATE refresh_tokens SET used_at = $2 \
+    // SQLite: the write lock up front (the lookup below reads, then writes).
+    // PostgreSQL: the UPDATE locks the presented row, so of two concurrent
+    // uses one rotates and the other, once that commits, sees it rotated.
+    let mut tx = db.begin_write().await?;
+    let outcome = with_tx!(&mut tx, conn => {
+        let live: Option<(String, String, Option<String>)> = sqlx::query_as(
+            "UPDATE refresh_tokens SET used_at = $2, rotated_at = $2 \
              WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2 \
              RETURNING account_id, family_id, user_agent",
         )
         .bind(presented_hash)
         .bind(now)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut *conn)
         .await?;
 
-        if let Some((account_id, family_id, user_agent)) = used {
+        let (outcome, user_agent) = if let Some((account_id, family_id, user_agent)) = live {
+            // Tokens a repeated presentation issued next to this one: from
+            // now on whoever presents them is reuse.
+            sqlx::query(
+                "UPDATE refresh_tokens SET used_at = $2 \
+                 WHERE family_id = $1 AND used_at IS NULL AND revoked_at IS NULL",
+            )
+            .bind(&family_id)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+            (Rotation::Rotated { account_id, family_id }, user_agent)
+        } else {
+            let previous: Option<Presented> = sqlx::query_as(
+                "SELECT account_id, family_id, user_agent, used_at, rotated_at, revoked_at \
+                 FROM refresh_tokens WHERE token_hash = $1",
+            )
+            .bind(presented_hash)
+            .fetch_optional(&mut *conn)
+            .await?;
+            match previous {
+                Some(p) if p.revoked_at.is_none()
+                    && p.rotated_at.is_some_and(|at| now - at <= grace_secs) =>
+                {
+                    let repeated = Rotation::Repeated {
+                        account_id: p.account_id,
+                        family_id: p.family_id,
+                    };
+                    (repeated, p.user_agent)
+                }
+                Some(p) if p.used_at.is_some() => {
+                    sqlx::query(
+                        "UPDATE refresh_tokens SET revoked_at = $2 \
+                         WHERE family_id = $1 AND revoked_at IS NULL",
+                    )
+                    .bind(&p.family_id)
+                    .bind(now)
+                    .execute(&mut *conn)
+                    .await?;
+                    let reused = Rotation::Reused {
+                        account_id: p.account_id,
+                        family_id: p.family_id,
+                    };
+                    (reused, None)
+                }
+                _ => (Rotation::Invalid, None),
+            }
+        };
+
+        if let Rotation::Rotated { account_id, family_id }
+        | Rotation::Repeated { account_id, family_id } = &outcome
+        {
             sqlx::query(
                 "INSERT INTO refresh_tokens \
                  (token_hash, family_id, account_id, user_agent, created_at, expires_at) \
                  VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(successor_hash)
-            .bind(&family_id)
-            .bind(&account_id)
+            .bind(family_id)
+            .bind(account_id)
             .bind(user_agent)
             .bind(now)
             .bind(expires_at)
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
-            tx.commit().await?;
-            return Ok(Rotation::Rotated { account_id, family_id });
         }
+        outcome
+    });
+    tx.commit().await?;
+    Ok(outcome)
+}
 
-        let previous: Option<(String, String, Option<i64>)> = sqlx::query_as(
-            "SELECT account_id, family_id, used_at FROM refresh_tokens WHERE token_hash = $1",
-        )
-        .bind(presented_hash)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let outcome = match previous {
-            Some((account_id, family_id, Some(_used_at))) => {
-                sqlx::query(
-                    "UPDATE refresh_tokens SET revoked_at = $2 \
-                     WHERE family_id = $1 AND revoked_at IS NULL",
-                )
-                .bind(&family_id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                Rotation::Reused { account_id, family_id }
-            }
-            _ => Rotation::Invalid,
-        };
-        tx.commit().await?;
-        Ok(outcome)
-    })
+/// A presented token that could not be rotated, as [`rotate`] reads it.
+#[derive(sqlx::FromRow)]
+struct Presented {
+    account_id: String,
+    family_id: String,
+    user_agent: Option<String>,
+    used_at: Option<i64>,
+    rotated_at: Option<i64>,
+    revoked_at: Option<i64>,
 }
 
 /// Ends one sign-in (all tokens of the family). Returns how many were live.
@@ -156,7 +216,7 @@ pub async fn revoke_account_family(
     )?)
 }
 
-/// A sign-in that can still be refreshed: its family's one live token.
+/// A sign-in that can still be refreshed.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct LiveSession {
     pub family_id: String,
@@ -166,21 +226,26 @@ pub struct LiveSession {
     pub user_agent: Option<String>,
 }
 
-/// The account's live sessions, most recently active first.
+/// The account's live sessions, most recently active first. One row per
+/// family, even while a repeated refresh has left two live tokens in it (see
+/// [`rotate`]).
 pub async fn list_live(
     db: &Database,
     account_id: &str,
     now: i64,
 ) -> Result<Vec<LiveSession>, StoreError> {
+    // Every token of a family carries the sign-in's user agent, so MAX picks
+    // that one value.
     Ok(with_pool!(db, pool => sqlx::query_as(
             "SELECT t.family_id, \
                     (SELECT MIN(f.created_at) FROM refresh_tokens f WHERE f.family_id = t.family_id) \
                         AS started_at, \
-                    t.created_at AS last_seen_at, t.user_agent \
+                    MAX(t.created_at) AS last_seen_at, MAX(t.user_agent) AS user_agent \
              FROM refresh_tokens t \
              WHERE t.account_id = $1 AND t.used_at IS NULL AND t.revoked_at IS NULL \
                AND t.expires_at > $2 \
-             ORDER BY t.created_at DESC, t.family_id",
+             GROUP BY t.family_id \
+             ORDER BY last_seen_at DESC, t.family_id",
         )
         .bind(account_id)
         .bind(now)
@@ -197,4 +262,157 @@ pub async fn family_of(db: &Database, token_hash: &str) -> Result<Option<String>
         .fetch_optional(pool)
         .await)?
     .map(|(family,)| family))
+}
+
+/// Moves the account's token uses `secs` into the past, so a test can present
+/// a token as if it had been rotated that long ago.
+#[cfg(feature = "testing")]
+pub async fn backdate_uses(db: &Database, account_id: &str, secs: i64) -> Result<u64, StoreError> {
+    Ok(execute!(
+        db,
+        "UPDATE refresh_tokens SET used_at = used_at - $2, rotated_at = rotated_at - $2 \
+             WHERE account_id = $1 AND used_at IS NOT NULL",
+        account_id,
+        secs
+    )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::{self, NewAccount};
+    use crate::testing::TestDatabase;
+    use crate::{test_both_backends, Backend, PoolOptions};
+
+    const GRACE: i64 = 10;
+    const TTL: i64 = 3600;
+
+    async fn migrated(test_db: &TestDatabase) -> Database {
+        let db = Database::connect(&test_db.target, PoolOptions::default())
+            .await
+            .expect("connect");
+        db.migrate().await.expect("migrate");
+        accounts::insert(
+            &db,
+            NewAccount {
+                id: "ann",
+                email: Some("ann@example.org"),
+                password_hash: None,
+                wallet_address: None,
+                role: "member",
+                now: 1,
+            },
+        )
+        .await
+        .unwrap();
+        insert(
+            &db,
+            NewRefreshToken {
+                token_hash: "t0",
+                family_id: "f",
+                account_id: "ann",
+                user_agent: Some("browser"),
+                now: 100,
+                expires_at: 100 + TTL,
+            },
+        )
+        .await
+        .unwrap();
+        db
+    }
+
+    async fn present(db: &Database, token: &str, successor: &str, now: i64) -> Rotation {
+        rotate(db, token, successor, now, now + TTL, GRACE)
+            .await
+            .unwrap()
+    }
+
+    fn rotated() -> Rotation {
+        Rotation::Rotated {
+            account_id: "ann".into(),
+            family_id: "f".into(),
+        }
+    }
+
+    fn repeated() -> Rotation {
+        Rotation::Repeated {
+            account_id: "ann".into(),
+            family_id: "f".into(),
+        }
+    }
+
+    fn reused() -> Rotation {
+        Rotation::Reused {
+            account_id: "ann".into(),
+            family_id: "f".into(),
+        }
+    }
+
+    test_both_backends! {
+        async fn a_token_presented_again_within_the_grace_window_is_not_reuse(backend: Backend) {
+            let test_db = TestDatabase::fresh(backend).await;
+            let db = migrated(&test_db).await;
+            assert_eq!(present(&db, "t0", "t1", 200).await, rotated());
+            assert_eq!(present(&db, "t0", "t1b", 200 + GRACE).await, repeated());
+            // Both successors are live, and the family is one session.
+            assert_eq!(present(&db, "t1b", "t2b", 300).await, rotated());
+            let live = list_live(&db, "ann", 300).await.unwrap();
+            assert_eq!(live.len(), 1, "{live:?}");
+            assert_eq!((live[0].started_at, live[0].last_seen_at), (100, 300));
+            assert_eq!(live[0].user_agent.as_deref(), Some("browser"));
+            db.close().await;
+        }
+
+        async fn reuse_after_the_window_revokes_the_family(backend: Backend) {
+            let test_db = TestDatabase::fresh(backend).await;
+            let db = migrated(&test_db).await;
+            assert_eq!(present(&db, "t0", "t1", 200).await, rotated());
+            assert_eq!(present(&db, "t0", "t1b", 205).await, repeated());
+            // The window runs from the rotation, not from the last repeat.
+            assert_eq!(present(&db, "t0", "t1c", 200 + GRACE + 1).await, reused());
+            assert_eq!(present(&db, "t1", "t2", 212).await, Rotation::Invalid);
+            assert_eq!(present(&db, "t1b", "t2b", 212).await, Rotation::Invalid);
+            assert!(list_live(&db, "ann", 212).await.unwrap().is_empty());
+            db.close().await;
+        }
+
+        async fn a_superseded_token_is_reuse_even_within_the_window(backend: Backend) {
+            let test_db = TestDatabase::fresh(backend).await;
+            let db = migrated(&test_db).await;
+            assert_eq!(present(&db, "t0", "t1", 200).await, rotated());
+            assert_eq!(present(&db, "t0", "copy", 201).await, repeated());
+            // The owner rotates on; the token the repeat issued was never
+            // rotated itself, so it gets no window of its own.
+            assert_eq!(present(&db, "t1", "t2", 202).await, rotated());
+            assert_eq!(present(&db, "copy", "t3", 203).await, reused());
+            assert_eq!(present(&db, "t2", "t4", 204).await, Rotation::Invalid);
+            db.close().await;
+        }
+
+        async fn a_revoked_family_gets_no_grace(backend: Backend) {
+            let test_db = TestDatabase::fresh(backend).await;
+            let db = migrated(&test_db).await;
+            assert_eq!(present(&db, "t0", "t1", 200).await, rotated());
+            assert_eq!(revoke_family(&db, "f", 201).await.unwrap(), 2);
+            assert_eq!(present(&db, "t0", "t1b", 202).await, reused());
+            assert!(list_live(&db, "ann", 202).await.unwrap().is_empty());
+            db.close().await;
+        }
+
+        async fn concurrent_presentations_both_get_a_live_token(backend: Backend) {
+            let test_db = TestDatabase::fresh(backend).await;
+            let db = migrated(&test_db).await;
+            let now = 200;
+            let (a, b) = tokio::join!(
+                rotate(&db, "t0", "a", now, now + TTL, GRACE),
+                rotate(&db, "t0", "b", now, now + TTL, GRACE),
+            );
+            let mut outcomes = [a.unwrap(), b.unwrap()];
+            outcomes.sort_by_key(|o| matches!(o, Rotation::Repeated { .. }));
+            assert_eq!(outcomes, [rotated(), repeated()]);
+            assert_eq!(present(&db, "a", "a2", 201).await, rotated());
+            assert_eq!(present(&db, "a", "a3", 201).await, repeated());
+            db.close().await;
+        }
+    }
 }

@@ -1,44 +1,31 @@
-use axum::extract::{FromRef, FromRequestParts};
-use axum::http::header::AUTHORIZATION;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::request::Parts;
-use meritree_platform::accounts::AuthError;
-use meritree_platform::principal::Principal;
-use meritree_platform::sessions::cookies;
+use meritree_platform::access::RequestContext;
 use meritree_platform::Platform;
 
-use crate::error::ApiError;
-use crate::rate_limit::{Limits, Rule};
-
-/// The account making the request: `Authorization: Bearer <API key or
-/// access token>`, else the `mt_access` cookie. Rejects with 401
-/// `unauthenticated`, or `token_expired` (the client should refresh and
-/// retry).
+/// What the platform's front door needs from the request (credential,
+/// client address, user agent, host). Handlers pass it to
+/// [`Platform::authorize`] with the operation's `AuthCheck`, or to the
+/// sign-in services, which apply their own per-IP limits.
 #[derive(Debug, Clone)]
-pub struct CurrentAccount(pub Principal);
+pub struct Caller(pub RequestContext);
 
-impl<S> FromRequestParts<S> for CurrentAccount
+impl<S> FromRequestParts<S> for Caller
 where
     S: Send + Sync,
     Platform: FromRef<S>,
-    Limits: FromRef<S>,
 {
-    type Rejection = ApiError;
+    type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let bearer = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        let token = bearer
-            .or_else(|| cookies::get(&parts.headers, cookies::ACCESS))
-            .ok_or(AuthError::Unauthenticated)?;
-        let principal = Platform::from_ref(state)
-            .authenticate_bearer(token.trim())
-            .await?;
-        Limits::from_ref(state)
-            .check(Rule::Api, &principal.account_id)
-            .await?;
-        Ok(CurrentAccount(principal))
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| *addr);
+        Ok(Caller(
+            Platform::from_ref(state).request_context(&parts.headers, peer),
+        ))
     }
 }

@@ -12,10 +12,10 @@ use axum::http::HeaderValue;
 use axum::{middleware, Router};
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use meritree_platform::access::Site;
 use meritree_platform::Platform;
 
-use crate::auth::csrf::{self, OriginPolicy};
-use crate::rate_limit::{self, Limits};
+use crate::auth::csrf;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeader;
@@ -26,8 +26,7 @@ use tower_http::trace::TraceLayer;
 pub struct AppState {
     pub platform: Platform,
     pub leptos_options: LeptosOptions,
-    pub origin_policy: OriginPolicy,
-    pub limits: Limits,
+    pub site: Site,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -56,13 +55,8 @@ pub fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
         ))
-        // Outermost first: CSRF, then per-IP limits.
         .layer(middleware::from_fn_with_state(
-            state.limits.clone(),
-            rate_limit::per_ip,
-        ))
-        .layer(middleware::from_fn_with_state(
-            state.origin_policy.clone(),
+            state.site.clone(),
             csrf::guard,
         ))
         .with_state(state)

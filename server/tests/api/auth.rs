@@ -1,5 +1,5 @@
 use meritree_core::accounts::{AccountView, Role, SessionInfo};
-use meritree_platform::sessions::{AccessClaims, AccessTokenKey};
+use meritree_platform::sessions::{AccessClaims, AccessTokenKey, REFRESH_REUSE_GRACE_SECS};
 use meritree_store::{test_both_backends, Backend, Database, PoolOptions};
 use reqwest::Method;
 use serde_json::json;
@@ -24,6 +24,14 @@ async fn forge(app: &TestApp, claims: &AccessClaims) -> String {
         .unwrap();
     db.close().await;
     AccessTokenKey::new(&key).sign(claims)
+}
+
+/// Moves the account's refresh-token rotations past the grace window, as
+/// if they had happened long ago.
+async fn backdate_rotations(app: &TestApp, account_id: &str) {
+    meritree_store::sessions::backdate_uses(app.platform.db(), account_id, REFRESH_REUSE_GRACE_SECS + 1)
+        .await
+        .unwrap();
 }
 
 fn now() -> i64 {
@@ -178,7 +186,9 @@ test_both_backends! {
         assert_ne!(session.refresh, stolen.refresh, "the refresh token rotates");
         assert_ne!(session.access, stolen.access, "so does the access token");
 
-        // The attacker replays the old refresh token: the whole family dies.
+        // Later, the attacker replays the old refresh token: the whole family dies.
+        let account: AccountView = me(&app, &session).await.json().await.unwrap();
+        backdate_rotations(&app, &account.id).await;
         let mut attacker = stolen.clone();
         let replay = app.post_json("/api/v1/auth/refresh", &mut attacker, json!({})).await;
         assert_eq!(replay.status(), 401);
@@ -188,6 +198,67 @@ test_both_backends! {
         let legit = app.post_json("/api/v1/auth/refresh", &mut session, json!({})).await;
         assert_eq!(legit.status(), 401, "the rotated token was in the revoked family");
         assert_eq!(error_code(legit).await, "unauthenticated");
+        app.stop().await;
+    }
+
+    async fn two_refreshes_with_one_token_within_the_grace_window_both_succeed(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let session = app.register("ann@example.org").await;
+        // Two tabs whose access token expired at the same moment.
+        let (mut tab1, mut tab2) = (session.clone(), session.clone());
+        let (first, second) = tokio::join!(
+            app.post_json("/api/v1/auth/refresh", &mut tab1, json!({})),
+            app.post_json("/api/v1/auth/refresh", &mut tab2, json!({})),
+        );
+        assert_eq!(first.status(), 200);
+        assert_eq!(second.status(), 200);
+        assert_ne!(tab1.refresh, tab2.refresh, "each gets a token of its own");
+        for tab in [&tab1, &tab2] {
+            assert_eq!(me(&app, tab).await.status(), 200);
+        }
+        // A third, a moment later (a retry whose response was lost).
+        let mut retry = session.clone();
+        let third = app.post_json("/api/v1/auth/refresh", &mut retry, json!({})).await;
+        assert_eq!(third.status(), 200);
+
+        // Still one session, and it keeps refreshing.
+        let listed = app.get_json("/api/v1/user/sessions", &tab2).await;
+        assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+        let again = app.post_json("/api/v1/auth/refresh", &mut tab2, json!({})).await;
+        assert_eq!(again.status(), 200);
+        assert_eq!(me(&app, &tab2).await.status(), 200);
+
+        // That rotation superseded the other tokens: a copy cannot live on
+        // beside the session. Presenting one is reuse, and ends the family.
+        let copy = app.post_json("/api/v1/auth/refresh", &mut tab1, json!({})).await;
+        assert_eq!(copy.status(), 401);
+        assert_eq!(error_code(copy).await, "refresh_token_reused");
+        let after = app.post_json("/api/v1/auth/refresh", &mut tab2, json!({})).await;
+        assert_eq!(after.status(), 401);
+        assert_eq!(error_code(after).await, "unauthenticated");
+        app.stop().await;
+    }
+
+    async fn a_token_reused_after_the_grace_window_revokes_the_family(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let mut session = app.register("ann@example.org").await;
+        let old = session.clone();
+        let account: AccountView = me(&app, &session).await.json().await.unwrap();
+        assert_eq!(app.post_json("/api/v1/auth/refresh", &mut session, json!({})).await.status(), 200);
+        // Within the window the old token is a concurrent refresh...
+        let mut within = old.clone();
+        assert_eq!(app.post_json("/api/v1/auth/refresh", &mut within, json!({})).await.status(), 200);
+        // ...and once it has passed, a copy.
+        backdate_rotations(&app, &account.id).await;
+        let mut after = old.clone();
+        let replay = app.post_json("/api/v1/auth/refresh", &mut after, json!({})).await;
+        assert_eq!(replay.status(), 401);
+        assert_eq!(error_code(replay).await, "refresh_token_reused");
+        for mut holder in [session, within] {
+            let refresh = app.post_json("/api/v1/auth/refresh", &mut holder, json!({})).await;
+            assert_eq!(refresh.status(), 401);
+            assert_eq!(error_code(refresh).await, "unauthenticated");
+        }
         app.stop().await;
     }
 

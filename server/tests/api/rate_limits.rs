@@ -1,10 +1,11 @@
 use std::time::Duration;
 
+use meritree_platform::accounts::totp::TotpSetup;
 use meritree_store::{test_both_backends, Backend};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{error_code, spawn_app_with, Session, PASSWORD};
+use crate::helpers::{error_code, spawn_app_with, totp_code, unix_now, Session, PASSWORD};
 
 const REDIS_URL_VAR: &str = "MERITREE_TEST_REDIS_URL";
 
@@ -37,7 +38,7 @@ test_both_backends! {
         app.stop().await;
     }
 
-    async fn password_attempts_are_limited_per_email_across_ips(backend: Backend) {
+    async fn failed_password_attempts_are_limited_per_email_across_ips(backend: Backend) {
         let app = spawn_app_with(backend, |s| {
             s.rate_limits.sign_in_per_email_per_hour = 3;
             // Each attempt below claims another client address through a trusted proxy.
@@ -51,18 +52,75 @@ test_both_backends! {
                 .json(&json!({ "email": email, "password": password }))
                 .send()
         };
-        for n in 0..3 {
+        // Signing in is not a failure: it never uses up the allowance.
+        for n in 0..5 {
+            assert_eq!(attempt(n, "ann@example.org", PASSWORD).await.unwrap().status(), 200);
+        }
+        for n in 10..13 {
             let wrong = attempt(n, "Ann@Example.org", "not the password").await.unwrap();
             assert_eq!(error_code(wrong).await, "invalid_credentials");
         }
-        // The right password from a fresh address is refused too: the count is the account's.
-        let refused = attempt(10, "ann@example.org", PASSWORD).await.unwrap();
+        // The count is the account's, whatever the address.
+        let refused = attempt(20, "ann@example.org", "not the password").await.unwrap();
         assert_eq!(refused.status(), 429);
         assert!(refused.headers().contains_key("retry-after"));
         assert_eq!(error_code(refused).await, "rate_limited");
+        // The owner is not locked out by someone else's guesses...
+        let owner = attempt(21, "ann@example.org", PASSWORD).await.unwrap();
+        assert_eq!(owner.status(), 200, "the right password still signs in");
+        // ...and signing in does not reopen the allowance to guessers.
+        let wrong = attempt(22, "ann@example.org", "not the password").await.unwrap();
+        assert_eq!(wrong.status(), 429);
         app.register("bob@example.org").await;
-        let other = attempt(11, "bob@example.org", PASSWORD).await.unwrap();
-        assert_eq!(other.status(), 200, "another email has its own allowance");
+        let other = attempt(23, "bob@example.org", "not the password").await.unwrap();
+        assert_eq!(error_code(other).await, "invalid_credentials", "another email has its own allowance");
+        app.stop().await;
+    }
+
+    async fn over_the_limit_a_two_factor_account_needs_password_and_code(backend: Backend) {
+        let app = spawn_app_with(backend, |s| s.rate_limits.sign_in_per_email_per_hour = 3).await;
+        let ann = app.register("ann@example.org").await;
+        let setup: TotpSetup = app.request(Method::POST, "/api/v1/user/totp", &ann)
+            .send().await.unwrap().json().await.unwrap();
+        let confirmed = app.request(Method::POST, "/api/v1/user/totp/confirm", &ann)
+            .json(&json!({ "code": totp_code(&setup.secret, unix_now() - 30) }))
+            .send().await.unwrap();
+        assert_eq!(confirmed.status(), 204);
+        let attempt = |password: &'static str, code: Option<&'static str>| {
+            app.request(Method::POST, "/api/v1/auth/login", &Session::default())
+                .json(&json!({ "email": "ann@example.org", "password": password, "totp_code": code }))
+                .send()
+        };
+
+        // Asking for the code is the form's first step, not a failure.
+        for _ in 0..5 {
+            let step = attempt(PASSWORD, None).await.unwrap();
+            assert_eq!(error_code(step).await, "totp_required");
+        }
+        // A wrong code after the right password is a failure like a wrong password.
+        for (password, code, error) in [
+            (PASSWORD, Some("12345x"), "invalid_totp"),
+            ("not the password", None, "invalid_credentials"),
+            ("not the password", Some("12345x"), "invalid_credentials"),
+        ] {
+            assert_eq!(error_code(attempt(password, code).await.unwrap()).await, error);
+        }
+        // Over the limit, nothing short of password and code answers
+        // differently from a wrong password.
+        for (password, code) in [
+            ("not the password", None),
+            (PASSWORD, None),
+            (PASSWORD, Some("12345x")),
+        ] {
+            let refused = attempt(password, code).await.unwrap();
+            assert_eq!(refused.status(), 429, "{password} {code:?}");
+            assert_eq!(error_code(refused).await, "rate_limited");
+        }
+        let code = totp_code(&setup.secret, unix_now());
+        let owner = app.request(Method::POST, "/api/v1/auth/login", &Session::default())
+            .json(&json!({ "email": "ann@example.org", "password": PASSWORD, "totp_code": code }))
+            .send().await.unwrap();
+        assert_eq!(owner.status(), 200);
         app.stop().await;
     }
 

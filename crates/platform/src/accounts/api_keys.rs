@@ -3,8 +3,9 @@
 //! A key is `mt_` plus 256 random bits; the database keeps its SHA-256, so a
 //! leaked table yields no usable key.
 
-use meritree_core::accounts::{ApiKeyName, ApiKeyView, CreatedApiKey};
+use meritree_core::accounts::{ApiKeyName, ApiKeyView, ApiScope, CreatedApiKey, MAX_API_KEY_TTL_DAYS};
 use meritree_store::api_keys::{self as store, ApiKeyRecord, NewApiKey};
+use serde::Deserialize;
 
 use super::AuthError;
 use crate::secret::{random_token, token_digest};
@@ -15,14 +16,49 @@ pub const KEY_PREFIX: &str = "mt_";
 /// An account may hold this many live keys.
 pub const MAX_KEYS: usize = 50;
 
+/// A key to create, as its owner asks for it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewKey {
+    pub name: String,
+    /// Default: `ai` and `read`. `submit` and `node` only when asked for.
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    /// Default: until revoked.
+    #[serde(default)]
+    pub expires_in_days: Option<u32>,
+}
+
 impl Platform {
+    /// Creates a key for the account. The door requires a session with a
+    /// fresh proof of identity: a key never mints keys.
     pub async fn create_api_key(
         &self,
         account_id: &str,
-        name: &str,
+        new: NewKey,
     ) -> Result<CreatedApiKey, AuthError> {
-        let name = ApiKeyName::parse(name).map_err(AuthError::InvalidKeyName)?;
-        if store::list(self.db(), account_id).await?.len() >= MAX_KEYS {
+        let name = ApiKeyName::parse(&new.name).map_err(AuthError::InvalidKeyName)?;
+        let scopes = match &new.scopes {
+            None => ApiScope::DEFAULT.to_vec(),
+            Some(names) => ApiScope::parse_list(names.iter().map(String::as_str))
+                .map_err(AuthError::InvalidRequest)?,
+        };
+        if scopes.is_empty() {
+            return Err(AuthError::InvalidRequest(
+                "give the key at least one scope".to_owned(),
+            ));
+        }
+        let now = clock::unix_secs();
+        let expires_at = match new.expires_in_days {
+            None => None,
+            Some(days @ 1..=MAX_API_KEY_TTL_DAYS) => Some(now + i64::from(days) * 86_400),
+            Some(_) => {
+                return Err(AuthError::InvalidRequest(format!(
+                    "expires_in_days is between 1 and {MAX_API_KEY_TTL_DAYS}"
+                )))
+            }
+        };
+        if store::list(self.db(), account_id, now).await?.len() >= MAX_KEYS {
             return Err(AuthError::TooManyKeys);
         }
         let key = format!("{KEY_PREFIX}{}", random_token());
@@ -34,7 +70,9 @@ impl Platform {
                 name: name.as_str(),
                 prefix: &key[..KEY_PREFIX.len() + 6],
                 key_hash: &token_digest(&key),
-                now: clock::unix_secs(),
+                scopes: &ApiScope::join(&scopes),
+                expires_at,
+                now,
             },
         )
         .await?;
@@ -46,7 +84,7 @@ impl Platform {
     }
 
     pub async fn api_keys(&self, account_id: &str) -> Result<Vec<ApiKeyView>, AuthError> {
-        Ok(store::list(self.db(), account_id)
+        Ok(store::list(self.db(), account_id, clock::unix_secs())
             .await?
             .into_iter()
             .map(view)
@@ -61,10 +99,33 @@ impl Platform {
             Err(AuthError::NoSuchKey)
         }
     }
+
+    /// Revokes every live key of the account: a password change or "sign
+    /// out everywhere" must not leave a program holding the account.
+    pub(crate) async fn revoke_all_api_keys(
+        &self,
+        account_id: &str,
+    ) -> Result<Vec<ApiKeyView>, AuthError> {
+        let revoked = store::revoke_all(self.db(), account_id, clock::unix_secs()).await?;
+        if !revoked.is_empty() {
+            tracing::info!(account = %account_id, keys = revoked.len(), "API keys revoked");
+        }
+        Ok(revoked.into_iter().map(view).collect())
+    }
 }
 
-fn view(record: ApiKeyRecord) -> ApiKeyView {
+/// Scopes as stored; a name this build does not know grants nothing.
+pub(crate) fn parse_stored_scopes(stored: &str) -> Vec<ApiScope> {
+    stored
+        .split_whitespace()
+        .filter_map(|name| name.parse().ok())
+        .collect()
+}
+
+pub(crate) fn view(record: ApiKeyRecord) -> ApiKeyView {
     ApiKeyView {
+        scopes: parse_stored_scopes(&record.scopes),
+        expires_at: record.expires_at,
         id: record.id,
         name: record.name,
         prefix: record.prefix,

@@ -1,7 +1,9 @@
-use meritree_core::accounts::{EmailError, PasswordError};
+use meritree_core::accounts::{ApiScope, EmailError, PasswordError};
 use meritree_core::siwe::SiweError;
 use meritree_core::ErrorCode;
 use meritree_store::StoreError;
+
+use crate::error::{store_error_code, PublicError};
 
 /// Why an account or session operation was refused.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +59,18 @@ pub enum AuthError {
     NoSuchAccount,
     #[error("too many sign-in attempts for this account; try again later")]
     TooManyAttempts { retry_after: std::time::Duration },
+    #[error("too many requests; try again later")]
+    RateLimited { retry_after: std::time::Duration },
+    #[error("this needs a signed-in session; an API key cannot do it")]
+    SessionRequired,
+    #[error("this API key does not have the `{}` scope", .0.as_str())]
+    InsufficientScope(ApiScope),
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("confirm it is you (password, two-factor code or wallet signature) and try again")]
+    ReauthenticationRequired,
+    #[error("{0}")]
+    InvalidRequest(String),
     /// Logged, not shown: the RPC's detail stays in the server log.
     #[error("chain RPC unavailable: {0}")]
     ChainUnavailable(String),
@@ -64,21 +78,17 @@ pub enum AuthError {
     Store(#[from] StoreError),
 }
 
-impl AuthError {
-    /// What the caller may be told. Faults on our side (database, internal)
-    /// are logged here and reported without their details.
-    pub fn public_message(&self) -> String {
-        if matches!(
-            self.code(),
-            ErrorCode::Internal | ErrorCode::DatabaseUnavailable | ErrorCode::ChainUnavailable
-        ) {
-            tracing::error!(error = %self, "account operation failed");
-            return "the request could not be completed; try again".to_owned();
+impl PublicError for AuthError {
+    fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            AuthError::TooManyAttempts { retry_after } | AuthError::RateLimited { retry_after } => {
+                Some(*retry_after)
+            }
+            _ => None,
         }
-        self.to_string()
     }
 
-    pub fn code(&self) -> ErrorCode {
+    fn code(&self) -> ErrorCode {
         match self {
             AuthError::InvalidEmail(_) => ErrorCode::InvalidEmail,
             AuthError::WeakPassword(_) => ErrorCode::WeakPassword,
@@ -94,7 +104,9 @@ impl AuthError {
             AuthError::NoWallet => ErrorCode::NotFound,
             AuthError::LastSignInMethod => ErrorCode::LastSignInMethod,
             AuthError::EmailAlreadySet => ErrorCode::EmailAlreadySet,
-            AuthError::InvalidKeyName(_) => ErrorCode::InvalidRequest,
+            AuthError::InvalidKeyName(_) | AuthError::InvalidRequest(_) => {
+                ErrorCode::InvalidRequest
+            }
             AuthError::TooManyKeys => ErrorCode::TooManyKeys,
             AuthError::NoSuchKey | AuthError::NoSuchSession | AuthError::NoSuchAccount => {
                 ErrorCode::NotFound
@@ -104,12 +116,15 @@ impl AuthError {
             AuthError::TotpAlreadyEnabled => ErrorCode::TotpAlreadyEnabled,
             AuthError::TotpNotEnabled => ErrorCode::TotpNotEnabled,
             AuthError::TotpRequiredForAdmins => ErrorCode::TotpRequiredForAdmins,
-            AuthError::TooManyAttempts { .. } => ErrorCode::RateLimited,
-            AuthError::ChainUnavailable(_) => ErrorCode::ChainUnavailable,
-            AuthError::Store(StoreError::Query(_) | StoreError::Connect { .. }) => {
-                ErrorCode::DatabaseUnavailable
+            AuthError::TooManyAttempts { .. } | AuthError::RateLimited { .. } => {
+                ErrorCode::RateLimited
             }
-            AuthError::Store(_) => ErrorCode::Internal,
+            AuthError::SessionRequired => ErrorCode::SessionRequired,
+            AuthError::InsufficientScope(_) => ErrorCode::InsufficientScope,
+            AuthError::Forbidden(_) => ErrorCode::Forbidden,
+            AuthError::ReauthenticationRequired => ErrorCode::ReauthenticationRequired,
+            AuthError::ChainUnavailable(_) => ErrorCode::ChainUnavailable,
+            AuthError::Store(err) => store_error_code(err),
         }
     }
 }

@@ -8,12 +8,15 @@ pub mod totp;
 pub mod wallet;
 
 pub use error::AuthError;
+pub(crate) use wallet::wallet_key;
 
-use meritree_core::accounts::{AccountView, Email, NewPassword, Role};
+use meritree_core::accounts::{AccountView, ApiKeyView, Email, NewPassword, Role};
 use meritree_core::eth::{to_checksum, Address};
 use meritree_store::accounts::{self as store, AccountRecord, NewAccount};
 use meritree_store::{sessions, StoreError};
 
+use crate::access::{RequestContext, Rule};
+use crate::rate_limit::{Decision, RateLimitError};
 use crate::sessions::{SessionTokens, SignedIn};
 use crate::{clock, Platform};
 
@@ -21,10 +24,11 @@ impl Platform {
     /// Creates an email + password account and signs it in.
     pub async fn register(
         &self,
+        request: &RequestContext,
         email: &str,
         password: &str,
-        user_agent: Option<&str>,
     ) -> Result<SignedIn, AuthError> {
+        self.limit(Rule::Register, &request.ip_key()).await?;
         let email = Email::parse(email).map_err(AuthError::InvalidEmail)?;
         let password =
             NewPassword::parse(password, Some(&email)).map_err(AuthError::WeakPassword)?;
@@ -47,63 +51,94 @@ impl Platform {
             other => AuthError::Store(other),
         })?;
         tracing::info!(account = %account.id, "account registered");
-        self.sign_in_as(account, user_agent).await
+        self.sign_in_as(account, request).await
     }
 
     /// Signs in with email and password. Unknown emails and wrong passwords
     /// fail the same way and take the same time.
+    ///
+    /// The per-email limit counts failures only (a wrong password, or a
+    /// wrong TOTP code after the right password), so an attacker's guesses
+    /// cannot lock the owner out, and a successful sign-in costs nothing.
+    /// Over the limit the password is still verified, because nothing else
+    /// tells the owner from a guesser: the right credentials (password, plus
+    /// a code when two-factor is on) sign in, and anything else is
+    /// `TooManyAttempts`, the same answer whether or not the password was
+    /// right. The price, accepted so the owner is never locked out: for an
+    /// account without two-factor a guesser spread over many addresses is no
+    /// longer slowed by this limit (a right guess signs in whatever the
+    /// count), only by the per-IP limit and Argon2's cost. With two-factor on,
+    /// over the limit the password alone learns nothing; a guesser who
+    /// already has it can try codes at the per-IP rate.
     pub async fn sign_in_with_password(
         &self,
+        request: &RequestContext,
         email: &str,
         password: &str,
         totp_code: Option<&str>,
-        user_agent: Option<&str>,
     ) -> Result<SignedIn, AuthError> {
-        let account = match Email::parse(email) {
-            Ok(email) => {
-                self.count_password_attempt(&email).await?;
-                store::find_by_email(self.db(), email.as_str()).await?
-            }
-            Err(_) => None,
+        self.limit(Rule::SignIn, &request.ip_key()).await?;
+        let email = Email::parse(email).ok();
+        let account = match &email {
+            Some(email) => store::find_by_email(self.db(), email.as_str()).await?,
+            None => None,
         };
         let stored = account.as_ref().and_then(|a| a.password_hash.clone());
         if !password::verify(password.to_owned(), stored).await {
+            if let Some(email) = &email {
+                self.count_sign_in_failure(email).await?;
+            }
             return Err(AuthError::InvalidCredentials);
         }
-        let account = account.ok_or(AuthError::InvalidCredentials)?;
-        self.second_factor(&account, totp_code).await?;
-        self.sign_in_as(account, user_agent).await
+        let (Some(account), Some(email)) = (account, email) else {
+            return Err(AuthError::InvalidCredentials);
+        };
+        match self.second_factor(&account, totp_code).await {
+            Ok(()) => {}
+            // The two-step form's first step, not a failure; but over the
+            // limit it would tell that the password was right.
+            Err(AuthError::TotpRequired) => {
+                self.refuse_over_sign_in_limit(&email).await?;
+                return Err(AuthError::TotpRequired);
+            }
+            Err(AuthError::InvalidTotp) => {
+                self.count_sign_in_failure(&email).await?;
+                return Err(AuthError::InvalidTotp);
+            }
+            Err(other) => return Err(other),
+        }
+        self.sign_in_as(account, request).await
     }
 
-    /// Counts a password attempt against the email address, whether or not
-    /// it has an account (the answer must not tell). A limiter that cannot
-    /// decide lets the attempt through, as the per-IP limits do.
-    async fn count_password_attempt(&self, email: &Email) -> Result<(), AuthError> {
+    /// Counts a failed sign-in against the email address, whether or not it
+    /// has an account (the answer must not tell); `TooManyAttempts` once the
+    /// failures are over the limit.
+    async fn count_sign_in_failure(&self, email: &Email) -> Result<(), AuthError> {
         let Some(limit) = &self.inner.sign_in_limit else {
             return Ok(());
         };
-        let key = format!("sign-in:email:{}", email.as_str());
-        match limit.limiter.check(&key, limit.quota).await {
-            Ok(decision) if decision.allowed => Ok(()),
-            Ok(decision) => Err(AuthError::TooManyAttempts {
-                retry_after: decision.retry_after(),
-            }),
-            Err(err) => {
-                tracing::error!(error = %err, "sign-in limiter unavailable; attempt allowed");
-                Ok(())
-            }
-        }
+        refuse_if_exhausted(limit.limiter.check(&sign_in_key(email), limit.quota).await)
     }
 
-    /// Changes the password after checking the current one, and ends every
-    /// other session of the account.
+    /// `TooManyAttempts` if the email's failures are over the limit; counts
+    /// nothing.
+    async fn refuse_over_sign_in_limit(&self, email: &Email) -> Result<(), AuthError> {
+        let Some(limit) = &self.inner.sign_in_limit else {
+            return Ok(());
+        };
+        refuse_if_exhausted(limit.limiter.peek(&sign_in_key(email), limit.quota).await)
+    }
+
+    /// Changes the password after checking the current one, ends every
+    /// other session of the account and revokes its API keys; returns the
+    /// revoked keys, so the owner knows which programs need a new one.
     pub async fn change_password(
         &self,
         account_id: &str,
         session_id: Option<&str>,
         current: &str,
         new: &str,
-    ) -> Result<(), AuthError> {
+    ) -> Result<Vec<ApiKeyView>, AuthError> {
         let account = store::find_by_id(self.db(), account_id)
             .await?
             .ok_or(AuthError::Unauthenticated)?;
@@ -116,8 +151,9 @@ impl Platform {
         let now = clock::unix_secs();
         store::set_password_hash(self.db(), account_id, &hash, now).await?;
         let ended = sessions::revoke_account(self.db(), account_id, session_id, now).await?;
+        let revoked = self.revoke_all_api_keys(account_id).await?;
         tracing::info!(account = %account_id, other_sessions_ended = ended, "password changed");
-        Ok(())
+        Ok(revoked)
     }
 
     pub async fn account(&self, account_id: &str) -> Result<AccountView, AuthError> {
@@ -130,13 +166,34 @@ impl Platform {
     async fn sign_in_as(
         &self,
         account: AccountRecord,
-        user_agent: Option<&str>,
+        request: &RequestContext,
     ) -> Result<SignedIn, AuthError> {
-        let tokens: SessionTokens = self.start_session(&account, user_agent).await?;
+        let tokens: SessionTokens = self
+            .start_session(&account, request.user_agent.as_deref())
+            .await?;
         Ok(SignedIn {
             account: view(account),
             tokens,
         })
+    }
+}
+
+fn sign_in_key(email: &Email) -> String {
+    format!("sign-in:email:{}", email.as_str())
+}
+
+/// A limiter that cannot decide lets the attempt through, as the per-IP
+/// limits do.
+fn refuse_if_exhausted(decision: Result<Decision, RateLimitError>) -> Result<(), AuthError> {
+    match decision {
+        Ok(decision) if decision.allowed => Ok(()),
+        Ok(decision) => Err(AuthError::TooManyAttempts {
+            retry_after: decision.retry_after(),
+        }),
+        Err(err) => {
+            tracing::error!(error = %err, "sign-in limiter unavailable; attempt allowed");
+            Ok(())
+        }
     }
 }
 

@@ -71,7 +71,11 @@ impl Platform {
         self.check_totp(&account.id, code).await
     }
 
-    async fn check_totp(&self, account_id: &str, code: Option<&str>) -> Result<(), AuthError> {
+    pub(crate) async fn check_totp(
+        &self,
+        account_id: &str,
+        code: Option<&str>,
+    ) -> Result<(), AuthError> {
         let code = code
             .filter(|c| !c.trim().is_empty())
             .ok_or(AuthError::TotpRequired)?;

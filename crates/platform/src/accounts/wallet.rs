@@ -16,6 +16,7 @@ use meritree_store::{nonces, StoreError};
 use time::OffsetDateTime;
 
 use super::{password, AuthError};
+use crate::access::{RequestContext, Rule};
 use crate::sessions::SignedIn;
 use crate::{clock, Platform};
 
@@ -24,37 +25,24 @@ const NONCE_TTL_SECS: i64 = 10 * 60;
 /// The one line a Meritree sign-in message asks the user to agree to.
 pub const STATEMENT: &str = "Sign in to Meritree.";
 
-/// Where the request came to: the domain and origin a SIWE message must name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SiteOrigin {
-    /// `host[:port]`.
-    pub domain: String,
-    /// `scheme://host[:port]`.
-    pub origin: String,
-}
-
 impl Platform {
-    /// The site a request was made to: the configured public URL, else the
-    /// request's `Host` over plain HTTP.
-    pub fn site(&self, host_header: Option<&str>) -> Option<SiteOrigin> {
-        let origin = match &self.inner.public_origin {
-            Some(origin) => origin.clone(),
-            None => format!("http://{}", host_header?.trim().to_ascii_lowercase()),
-        };
-        let domain = origin.split_once("://")?.1.to_owned();
-        (!domain.is_empty()).then_some(SiteOrigin { domain, origin })
-    }
-
-    /// Issues a single-use nonce and the fields the message must carry.
-    pub async fn siwe_challenge(&self, site: &SiteOrigin) -> Result<SiweChallenge, AuthError> {
+    /// Issues a single-use nonce for this site (one of its configured
+    /// origins, never the request's `Host` as such) and the fields the
+    /// message must carry.
+    pub async fn siwe_challenge(
+        &self,
+        request: &RequestContext,
+    ) -> Result<SiweChallenge, AuthError> {
+        self.limit(Rule::Nonce, &request.ip_key()).await?;
+        let origin = self.site().for_host(request.host.as_deref());
         let nonce = alphanumeric_nonce();
         let now = clock::unix_secs();
         let expires_at = now + NONCE_TTL_SECS;
-        nonces::issue(self.db(), &nonce, now, expires_at).await?;
+        nonces::issue(self.db(), &nonce, origin.domain(), now, expires_at).await?;
         Ok(SiweChallenge {
             nonce,
-            domain: site.domain.clone(),
-            uri: site.origin.clone(),
+            domain: origin.domain().to_owned(),
+            uri: origin.as_str().to_owned(),
             chain_id: self.inner.chain_id,
             statement: STATEMENT.to_owned(),
             expires_at,
@@ -64,13 +52,13 @@ impl Platform {
     /// Signs in with a wallet; creates a wallet-only account the first time.
     pub async fn sign_in_with_wallet(
         &self,
+        request: &RequestContext,
         message: &str,
         signature: &str,
-        site: &SiteOrigin,
         totp_code: Option<&str>,
-        user_agent: Option<&str>,
     ) -> Result<SignedIn, AuthError> {
-        let wallet = self.prove_wallet(message, signature, site).await?;
+        self.limit(Rule::SignIn, &request.ip_key()).await?;
+        let wallet = self.prove_wallet(message, signature, request).await?;
         let wallet = wallet_key(&wallet);
         let account = match store::find_by_wallet(self.db(), &wallet).await? {
             Some(account) => account,
@@ -104,18 +92,20 @@ impl Platform {
             }
         };
         self.second_factor(&account, totp_code).await?;
-        self.sign_in_as(account, user_agent).await
+        self.sign_in_as(account, request).await
     }
 
-    /// Binds the signing wallet to the account.
+    /// Binds the signing wallet to the account. The door requires a fresh
+    /// proof of the account's identity: the wallet's signature proves only
+    /// the wallet.
     pub async fn bind_wallet(
         &self,
         account_id: &str,
         message: &str,
         signature: &str,
-        site: &SiteOrigin,
+        request: &RequestContext,
     ) -> Result<AccountView, AuthError> {
-        let wallet = self.prove_wallet(message, signature, site).await?;
+        let wallet = self.prove_wallet(message, signature, request).await?;
         let bound = store::bind_wallet(
             self.db(),
             account_id,
@@ -178,13 +168,16 @@ impl Platform {
         self.account(account_id).await
     }
 
-    /// Checks a signed SIWE message completely and uses up its nonce.
-    async fn prove_wallet(
+    /// Checks a signed SIWE message completely — it must name this site,
+    /// and its nonce must have been issued for that same site — and uses up
+    /// its nonce.
+    pub(crate) async fn prove_wallet(
         &self,
         message: &str,
         signature: &str,
-        site: &SiteOrigin,
+        request: &RequestContext,
     ) -> Result<Address, AuthError> {
+        let origin = self.site().for_host(request.host.as_deref());
         let signature = parse_signature_hex(signature)
             .map_err(|e| AuthError::Siwe(SiweError::InvalidSignature(e)))?;
         let nonce = message
@@ -194,8 +187,8 @@ impl Platform {
         let now = OffsetDateTime::from_unix_timestamp(clock::unix_secs())
             .unwrap_or(OffsetDateTime::UNIX_EPOCH);
         let expected = Expectations {
-            domain: &site.domain,
-            origin: &site.origin,
+            domain: origin.domain(),
+            origin: origin.as_str(),
             chain_id: self.inner.chain_id,
             nonce,
             now,
@@ -209,7 +202,7 @@ impl Platform {
             Err(err) => return Err(AuthError::Siwe(err)),
         };
         // Last, so a bad message does not burn the nonce of a good retry.
-        if !nonces::consume(self.db(), &proven.nonce, clock::unix_secs()).await? {
+        if !nonces::consume(self.db(), &proven.nonce, origin.domain(), clock::unix_secs()).await? {
             return Err(AuthError::SiweNonceInvalid);
         }
         Ok(proven.address)
@@ -245,7 +238,7 @@ impl Platform {
 }
 
 /// How wallets are stored: lower-case hex, so lookups ignore checksum case.
-fn wallet_key(address: &Address) -> String {
+pub(crate) fn wallet_key(address: &Address) -> String {
     format!("{address:#x}")
 }
 

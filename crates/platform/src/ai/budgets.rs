@@ -245,7 +245,7 @@ impl Platform {
         now: i64,
     ) -> Result<Vec<BudgetStatus>, StoreError> {
         let mut scopes = vec![BudgetScope::Account(account_id.to_owned())];
-        for key in api_keys::list(self.db(), account_id).await? {
+        for key in api_keys::list(self.db(), account_id, now).await? {
             scopes.push(BudgetScope::ApiKey(key.id));
         }
         let mut statuses = Vec::new();
@@ -270,7 +270,7 @@ impl Platform {
     /// Whether `key_id` is one of the account's live API keys: a key's
     /// budget is its owner's to set.
     pub async fn owns_api_key(&self, account_id: &str, key_id: &str) -> Result<bool, StoreError> {
-        Ok(api_keys::list(self.db(), account_id)
+        Ok(api_keys::list(self.db(), account_id, crate::clock::unix_secs())
             .await?
             .iter()
             .any(|key| key.id == key_id))

@@ -23,7 +23,8 @@ use sha2::{Digest, Sha256};
 use super::budgets::BudgetExceeded;
 use super::usage::UsageRecord;
 use crate::clock::unix_secs;
-use crate::principal::{Credential, Principal};
+use crate::error::{store_error_code, PublicError};
+use crate::principal::Principal;
 use crate::Platform;
 
 /// Who pays for a request: the account, and the API key when a program
@@ -38,10 +39,7 @@ impl From<&Principal> for AiCaller {
     fn from(principal: &Principal) -> Self {
         Self {
             account_id: principal.account_id.clone(),
-            api_key_id: match &principal.credential {
-                Credential::ApiKey { id } => Some(id.clone()),
-                Credential::Session { .. } => None,
-            },
+            api_key_id: principal.api_key_id().map(str::to_owned),
         }
     }
 }
@@ -70,8 +68,8 @@ pub enum AiError {
     Store(#[from] StoreError),
 }
 
-impl AiError {
-    pub fn code(&self) -> ErrorCode {
+impl PublicError for AiError {
+    fn code(&self) -> ErrorCode {
         match self {
             AiError::NotConfigured | AiError::Unavailable(_) => ErrorCode::UpstreamUnavailable,
             AiError::Model(ResolveError::UnknownModel(_)) => ErrorCode::ModelNotFound,
@@ -79,18 +77,7 @@ impl AiError {
             AiError::Budget(_) => ErrorCode::BudgetExceeded,
             AiError::Rejected { .. } => ErrorCode::UpstreamRejected,
             AiError::TimedOut(_) => ErrorCode::UpstreamTimeout,
-            AiError::Store(_) => ErrorCode::DatabaseUnavailable,
-        }
-    }
-
-    /// What the caller may be told; faults on our side stay in the log.
-    pub fn public_message(&self) -> String {
-        match self {
-            AiError::Store(err) => {
-                tracing::error!(error = %err, "AI request failed in the store");
-                "the platform's database is unavailable; try again".to_owned()
-            }
-            other => other.to_string(),
+            AiError::Store(err) => store_error_code(err),
         }
     }
 }

@@ -203,6 +203,8 @@ async fn api_key(platform: &Platform, id: &str, account_id: &str) {
             name: id,
             prefix: "mt_test",
             key_hash: &format!("hash-{id}"),
+            scopes: "ai read",
+            expires_at: None,
             now: 1,
         },
     )

@@ -16,6 +16,7 @@ use meritree_store::StoreError;
 
 use super::publish::{contract, wallet_key};
 use super::{SettlementError, TxKind};
+use crate::error::{store_error_code, PublicError};
 use crate::Platform;
 
 /// Why a claim was refused.
@@ -39,8 +40,8 @@ pub enum ClaimError {
     Settlement(#[from] SettlementError),
 }
 
-impl ClaimError {
-    pub fn code(&self) -> ErrorCode {
+impl PublicError for ClaimError {
+    fn code(&self) -> ErrorCode {
         match self {
             ClaimError::NoWallet => ErrorCode::NoWallet,
             ClaimError::NothingToClaim => ErrorCode::NothingToClaim,
@@ -48,21 +49,8 @@ impl ClaimError {
             ClaimError::NoSuchClaim => ErrorCode::NotFound,
             ClaimError::InProgress => ErrorCode::ClaimInProgress,
             ClaimError::InvalidRequest(_) => ErrorCode::InvalidRequest,
-            ClaimError::Settlement(SettlementError::Store(
-                StoreError::Query(_) | StoreError::Connect { .. },
-            )) => ErrorCode::DatabaseUnavailable,
+            ClaimError::Settlement(SettlementError::Store(err)) => store_error_code(err),
             ClaimError::Settlement(_) => ErrorCode::ChainUnavailable,
-        }
-    }
-
-    /// What the caller may be told; faults on our side stay in the log.
-    pub fn public_message(&self) -> String {
-        match self {
-            ClaimError::Settlement(err) => {
-                tracing::error!(error = %err, "claim failed");
-                "rewards are unavailable right now; try again".to_owned()
-            }
-            other => other.to_string(),
         }
     }
 }
@@ -79,6 +67,32 @@ pub struct ClaimToRequest {
     pub to: Address,
     pub deadline: U256,
     pub signature: Bytes,
+}
+
+impl ClaimToRequest {
+    /// The three fields as clients send them: all absent (a plain claim to
+    /// the account's own wallet) or all present (claim to `to`).
+    pub fn parse(
+        to: Option<&str>,
+        deadline: Option<&str>,
+        signature: Option<&str>,
+    ) -> Result<Option<Self>, ClaimError> {
+        let invalid = ClaimError::InvalidRequest;
+        match (to, deadline, signature) {
+            (None, None, None) => Ok(None),
+            (Some(to), Some(deadline), Some(signature)) => Ok(Some(Self {
+                to: Address::from_str(to.trim())
+                    .map_err(|_| invalid("`to` is not an address"))?,
+                deadline: U256::from_str(deadline.trim())
+                    .map_err(|_| invalid("`deadline` is not a whole number of seconds"))?,
+                signature: Bytes::from_str(signature.trim())
+                    .map_err(|_| invalid("`signature` is not hex"))?,
+            })),
+            _ => Err(invalid(
+                "claiming to another address needs `to`, `deadline` and `signature`",
+            )),
+        }
+    }
 }
 
 impl Platform {

@@ -6,7 +6,9 @@
 --          key is fully refilled, i.e. when forgetting it changes nothing
 -- ARGV[1]  emission interval T (ms)
 -- ARGV[2]  time to refill completely, burst * T (ms)
--- ARGV[3]  optional, tests only: "now" (ms) instead of the server's clock
+-- ARGV[3]  "1" to count the request; "0" to report the decision only
+--          (a peek: nothing is written)
+-- ARGV[4]  optional, tests only: "now" (ms) instead of the server's clock
 --
 -- Returns {allowed (1/0), remaining, retry_after_ms, reset_after_ms,
 -- new_tat or 0}. Quota caps its period at 2^40 ms so every number here stays
@@ -14,9 +16,10 @@
 
 local t = tonumber(ARGV[1])
 local refill = tonumber(ARGV[2])
+local record = ARGV[3] == '1'
 local now
-if ARGV[3] then
-  now = tonumber(ARGV[3])
+if ARGV[4] then
+  now = tonumber(ARGV[4])
 else
   -- Server time, not the caller's: instances with skewed clocks still agree.
   -- (Redis >= 5 replicates the script's writes, not the script, so reading
@@ -37,8 +40,10 @@ end
 local new_tat = tat + t
 
 local function store(value)
-  redis.call('SET', KEYS[1], string.format('%.0f', value),
-    'PX', string.format('%.0f', value - now))
+  if record then
+    redis.call('SET', KEYS[1], string.format('%.0f', value),
+      'PX', string.format('%.0f', value - now))
+  end
 end
 
 if new_tat > full then

@@ -75,8 +75,27 @@ impl MemoryLimiter {
     }
 
     pub fn check(&self, key: &str, quota: Quota) -> Result<Decision, RateLimitError> {
+        self.check_at(key, quota, self.now())
+    }
+
+    /// What [`MemoryLimiter::check`] would decide now, without counting
+    /// anything. Never [`RateLimitError::Full`]: it stores nothing.
+    pub fn peek(&self, key: &str, quota: Quota) -> Decision {
+        self.peek_at(key, quota, self.now())
+    }
+
+    fn now(&self) -> u64 {
         let elapsed = self.inner.epoch.elapsed().as_millis();
-        self.check_at(key, quota, u64::try_from(elapsed).unwrap_or(u64::MAX))
+        u64::try_from(elapsed).unwrap_or(u64::MAX)
+    }
+
+    fn peek_at(&self, key: &str, quota: Quota, now: u64) -> Decision {
+        let table = self
+            .inner
+            .table
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        decide(table.tats.get(key).copied(), now, quota)
     }
 
     fn check_at(&self, key: &str, quota: Quota, now: u64) -> Result<Decision, RateLimitError> {
@@ -205,6 +224,24 @@ mod tests {
         assert!(limiter.check_at("k3", hour, 2).is_ok_and(|d| !d.allowed));
         // Once the keys expire there is room again.
         assert!(limiter.check_at("later", hour, 3_600_000).is_ok());
+        assert_eq!(limiter.len(), 1);
+    }
+
+    #[test]
+    fn peeking_counts_nothing_and_never_fills_the_table() {
+        let limiter = MemoryLimiter::with_max_keys(1);
+        let quota = Quota::per_hour(2);
+        assert!(limiter.check_at("k", quota, 0).is_ok_and(|d| d.remaining == 1));
+        for _ in 0..3 {
+            let peeked = limiter.peek_at("k", quota, 10);
+            assert!(peeked.allowed && peeked.remaining == 0, "{peeked:?}");
+        }
+        assert!(limiter.check_at("k", quota, 10).is_ok_and(|d| d.allowed));
+        let peeked = limiter.peek_at("k", quota, 20);
+        assert_eq!(peeked, decide(Some(3_600_000), 20, quota));
+        assert!(!peeked.allowed);
+        // An unknown key at the cap is answered, and not added.
+        assert!(limiter.peek_at("other", quota, 20).allowed);
         assert_eq!(limiter.len(), 1);
     }
 

@@ -60,6 +60,16 @@ impl RateLimiter {
             RateLimiter::Redis(limiter) => limiter.check(key, quota).await,
         }
     }
+
+    /// What [`RateLimiter::check`] would decide for `key` now, without
+    /// counting anything: for limits on outcomes known only after the work
+    /// (e.g. failed sign-ins), where the caller counts with `check` later.
+    pub async fn peek(&self, key: &str, quota: Quota) -> Result<Decision, RateLimitError> {
+        match self {
+            RateLimiter::Memory(limiter) => Ok(limiter.peek(key, quota)),
+            RateLimiter::Redis(limiter) => limiter.peek(key, quota).await,
+        }
+    }
 }
 
 impl From<MemoryLimiter> for RateLimiter {

@@ -69,7 +69,13 @@ impl RedisLimiter {
     }
 
     pub async fn check(&self, key: &str, quota: Quota) -> Result<Decision, RateLimitError> {
-        self.run(key, quota, None).await
+        self.run(key, quota, Mode::Count, None).await
+    }
+
+    /// What [`RedisLimiter::check`] would decide now, without counting
+    /// anything.
+    pub async fn peek(&self, key: &str, quota: Quota) -> Result<Decision, RateLimitError> {
+        self.run(key, quota, Mode::Peek, None).await
     }
 
     /// Runs the script, on the server's clock unless `now_ms` is given
@@ -78,12 +84,17 @@ impl RedisLimiter {
         &self,
         key: &str,
         quota: Quota,
+        mode: Mode,
         now_ms: Option<u64>,
     ) -> Result<Decision, RateLimitError> {
         let mut invocation = GCRA.key(redis_key(key));
         invocation
             .arg(quota.emission_interval_ms())
-            .arg(quota.refill_ms());
+            .arg(quota.refill_ms())
+            .arg(match mode {
+                Mode::Count => "1",
+                Mode::Peek => "0",
+            });
         if let Some(now) = now_ms {
             invocation.arg(now);
         }
@@ -94,6 +105,13 @@ impl RedisLimiter {
                 .map_err(|_| RateLimitError::Timeout(CHECK_TIMEOUT))??;
         Ok(decision_from(reply)?)
     }
+}
+
+/// Whether the script stores its decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Count,
+    Peek,
 }
 
 fn redis_key(key: &str) -> String {
@@ -205,11 +223,19 @@ mod tests {
                     Some(tat) => conn.set(&full_key, tat).await.expect("SET"),
                     None => conn.del(&full_key).await.expect("DEL"),
                 };
-                let got = limiter
-                    .run(&key, quota, Some(now))
+                let want = decide(stored, now, quota);
+                let peeked = limiter
+                    .run(&key, quota, Mode::Peek, Some(now))
                     .await
                     .expect("run the script");
-                let want = decide(stored, now, quota);
+                assert_eq!(peeked, want, "peek: {quota:?}, stored {stored:?}");
+                let value: Option<u64> = conn.get(&full_key).await.expect("GET");
+                assert_eq!(value, stored, "a peek writes nothing");
+
+                let got = limiter
+                    .run(&key, quota, Mode::Count, Some(now))
+                    .await
+                    .expect("run the script");
                 assert_eq!(got, want, "{quota:?}, stored {stored:?}");
 
                 let value: Option<u64> = conn.get(&full_key).await.expect("GET");

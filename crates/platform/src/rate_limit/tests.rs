@@ -56,6 +56,10 @@ async fn check(limiter: &RateLimiter, key: &str, quota: Quota) -> Decision {
         .expect("the limiter decides")
 }
 
+async fn peek(limiter: &RateLimiter, key: &str, quota: Quota) -> Decision {
+    limiter.peek(key, quota).await.expect("the limiter decides")
+}
+
 test_both_backends! {
     async fn burst_is_allowed_then_refused(limiter: RateLimiter) {
         // T = 20 s: nothing refills while the test runs.
@@ -78,6 +82,27 @@ test_both_backends! {
             d.retry_after_ms
         );
         assert!(d.reset_after_ms <= 60_000 && d.reset_after_ms > 59_000);
+    }
+
+    async fn peek_reports_without_counting(limiter: RateLimiter) {
+        let quota = Quota::per_minute(2);
+        let key = unique_key("peek");
+        // As many peeks as you like: a fresh key stays fresh.
+        for _ in 0..5 {
+            let d = peek(&limiter, &key, quota).await;
+            assert!(d.allowed);
+            assert_eq!(d.remaining, 1);
+        }
+        assert!(check(&limiter, &key, quota).await.allowed);
+        assert_eq!(peek(&limiter, &key, quota).await.remaining, 0);
+        assert!(check(&limiter, &key, quota).await.allowed);
+        let refused = peek(&limiter, &key, quota).await;
+        assert!(!refused.allowed);
+        assert!((29_000..=30_000).contains(&refused.retry_after_ms), "{refused:?}");
+        // The peek agrees with what a check now decides, and changed nothing.
+        let checked = check(&limiter, &key, quota).await;
+        assert!(!checked.allowed);
+        assert!(checked.retry_after_ms <= refused.retry_after_ms);
     }
 
     async fn keys_are_independent(limiter: RateLimiter) {

@@ -13,6 +13,8 @@ use meritree_core::rounds::InvalidRoundLength;
 use meritree_core::ErrorCode;
 use meritree_store::StoreError;
 
+use crate::error::{store_error_code, PublicError};
+
 pub use close::TickReport;
 
 /// How rounds run and what a point is worth on chain.
@@ -69,30 +71,15 @@ pub enum RoundsError {
     Store(#[from] StoreError),
 }
 
-impl RoundsError {
-    pub fn code(&self) -> ErrorCode {
+impl PublicError for RoundsError {
+    fn code(&self) -> ErrorCode {
         match self {
             RoundsError::NoSuchRound(_) | RoundsError::NoTree(_) | RoundsError::NoSuchAccount => {
                 ErrorCode::NotFound
             }
-            RoundsError::Store(StoreError::Query(_) | StoreError::Connect { .. }) => {
-                ErrorCode::DatabaseUnavailable
-            }
+            RoundsError::Store(err) => store_error_code(err),
             _ => ErrorCode::Internal,
         }
-    }
-
-    /// What the caller may be told; faults on our side are logged here and
-    /// reported without their details.
-    pub fn public_message(&self) -> String {
-        if matches!(
-            self.code(),
-            ErrorCode::Internal | ErrorCode::DatabaseUnavailable
-        ) {
-            tracing::error!(error = %self, "rounds operation failed");
-            return "the request could not be completed; try again".to_owned();
-        }
-        self.to_string()
     }
 }
 

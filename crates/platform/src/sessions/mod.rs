@@ -5,14 +5,22 @@
 //! copy exists, so the whole family is revoked (RFC 6819 §5.2.2.3, OAuth 2.0
 //! Security BCP §4.14). Access tokens are stateless and live 15 minutes by
 //! default, which bounds how long a revoked session's last token still works.
+//!
+//! Except within [`REFRESH_REUSE_GRACE_SECS`] of the token's rotation: two
+//! tabs refreshing at once both send the same cookie, and a client whose
+//! response was lost retries with it. Such a repeat gets a token of its own in
+//! the same family; the family's next rotation supersedes every other token,
+//! so a copy presented within the window is still caught the next time both
+//! holders refresh (see `meritree_store::sessions::rotate`).
 
 pub mod access_token;
 pub mod cookies;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use meritree_core::accounts::{AccountView, SessionInfo, SessionView};
+use meritree_core::accounts::{AccountView, ApiKeyView, SessionInfo, SessionView};
 use meritree_store::accounts::{self as store, AccountRecord};
+use meritree_store::session_proofs;
 use meritree_store::sessions::{self, NewRefreshToken, Rotation};
 
 pub use access_token::{AccessClaims, AccessTokenKey, TokenError};
@@ -20,6 +28,12 @@ pub use access_token::{AccessClaims, AccessTokenKey, TokenError};
 use crate::accounts::{role_of, view, AuthError};
 use crate::secret::{random_bytes, random_token, token_digest};
 use crate::{clock, Platform};
+
+/// How long after a refresh token's rotation presenting it again counts as
+/// a concurrent refresh rather than reuse. Long enough for requests already
+/// in flight; short enough that a stolen copy is almost always presented
+/// after it.
+pub const REFRESH_REUSE_GRACE_SECS: i64 = 10;
 
 /// How long tokens live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +59,14 @@ pub struct SessionTokens {
     pub access_expires_at: i64,
     pub refresh_token: String,
     pub refresh_expires_at: i64,
+}
+
+/// What "sign out everywhere" ended.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SignedOut {
+    /// Refresh tokens that were still live.
+    pub sessions_ended: u64,
+    pub revoked_api_keys: Vec<ApiKeyView>,
 }
 
 #[derive(Debug, Clone)]
@@ -103,6 +125,9 @@ impl Platform {
             },
         )
         .await?;
+        // Signing in is a proof of identity: step-up operations pass for a
+        // while without asking again.
+        session_proofs::record(self.db(), &family_id, &account.id, now).await?;
         Ok(self.tokens_for(account, family_id, refresh_token, refresh_expires_at, now))
     }
 
@@ -117,22 +142,21 @@ impl Platform {
             &token_digest(&successor),
             now,
             refresh_expires_at,
+            REFRESH_REUSE_GRACE_SECS,
         )
         .await?;
-        match rotation {
+        let (account_id, family_id) = match rotation {
             Rotation::Rotated {
                 account_id,
                 family_id,
+            } => (account_id, family_id),
+            Rotation::Repeated {
+                account_id,
+                family_id,
             } => {
-                let account = store::find_by_id(self.db(), &account_id)
-                    .await?
-                    .ok_or(AuthError::Unauthenticated)?;
-                let tokens =
-                    self.tokens_for(&account, family_id, successor, refresh_expires_at, now);
-                Ok(SignedIn {
-                    account: view(account),
-                    tokens,
-                })
+                tracing::info!(account = %account_id, session = %family_id,
+                    "refresh token presented again within the grace window");
+                (account_id, family_id)
             }
             Rotation::Reused {
                 account_id,
@@ -140,10 +164,18 @@ impl Platform {
             } => {
                 tracing::warn!(account = %account_id, session = %family_id,
                     "refresh token reused: session revoked");
-                Err(AuthError::RefreshTokenReused)
+                return Err(AuthError::RefreshTokenReused);
             }
-            Rotation::Invalid => Err(AuthError::Unauthenticated),
-        }
+            Rotation::Invalid => return Err(AuthError::Unauthenticated),
+        };
+        let account = store::find_by_id(self.db(), &account_id)
+            .await?
+            .ok_or(AuthError::Unauthenticated)?;
+        let tokens = self.tokens_for(&account, family_id, successor, refresh_expires_at, now);
+        Ok(SignedIn {
+            account: view(account),
+            tokens,
+        })
     }
 
     /// Ends the session the refresh token belongs to. Unknown tokens are
@@ -195,9 +227,18 @@ impl Platform {
         Ok(())
     }
 
-    /// Ends every session of the account. Returns how many tokens were live.
-    pub async fn sign_out_everywhere(&self, account_id: &str) -> Result<u64, AuthError> {
-        Ok(sessions::revoke_account(self.db(), account_id, None, clock::unix_secs()).await?)
+    /// Ends every session of the account and revokes its API keys: after
+    /// "sign out everywhere" no credential issued before it works. Returns
+    /// the revoked keys, so the owner knows which programs need a new one.
+    pub async fn sign_out_everywhere(&self, account_id: &str) -> Result<SignedOut, AuthError> {
+        let sessions_ended =
+            sessions::revoke_account(self.db(), account_id, None, clock::unix_secs()).await?;
+        let revoked_api_keys = self.revoke_all_api_keys(account_id).await?;
+        tracing::info!(account = %account_id, sessions_ended, "signed out everywhere");
+        Ok(SignedOut {
+            sessions_ended,
+            revoked_api_keys,
+        })
     }
 
     fn tokens_for(

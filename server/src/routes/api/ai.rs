@@ -7,7 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Json, Router};
-use meritree_core::accounts::Role;
+use meritree_platform::access::AuthCheck;
 use meritree_core::ErrorCode;
 use meritree_platform::accounts::AuthError;
 use meritree_platform::ai::{
@@ -17,7 +17,7 @@ use meritree_platform::principal::Principal;
 use meritree_platform::{clock, Platform};
 use serde::Deserialize;
 
-use crate::auth::CurrentAccount;
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson};
 use crate::routes::AppState;
 
@@ -46,9 +46,10 @@ struct UsageQuery {
 /// provider and model since `since`, costliest first, with the total.
 async fn my_usage(
     State(platform): State<Platform>,
-    CurrentAccount(me): CurrentAccount,
+    Caller(request): Caller,
     query: Result<Query<UsageQuery>, QueryRejection>,
 ) -> Result<Json<AiUsageSummary>, ApiError> {
+    let me = platform.authorize(&request, AuthCheck::read()).await?;
     let Query(query) =
         query.map_err(|r| ApiError::new(ErrorCode::InvalidRequest, r.body_text()))?;
     let since = query
@@ -66,8 +67,9 @@ async fn my_usage(
 /// resets.
 async fn my_budgets(
     State(platform): State<Platform>,
-    CurrentAccount(me): CurrentAccount,
+    Caller(request): Caller,
 ) -> Result<Json<Vec<BudgetStatus>>, ApiError> {
+    let me = platform.authorize(&request, AuthCheck::read()).await?;
     let statuses = platform
         .ai_budget_statuses(&me.account_id, clock::unix_secs())
         .await
@@ -91,19 +93,13 @@ fn period(text: &str) -> Result<BudgetPeriod, ApiError> {
     })
 }
 
-/// The budget of one of `me`'s keys. Changed from a signed-in session only:
-/// a program must not lift the cap its owner put on its key.
+/// The budget of one of `me`'s keys (the door already required a session:
+/// a program must not lift the cap its owner put on its key).
 async fn own_key(
     platform: &Platform,
     me: &Principal,
     key_id: &str,
 ) -> Result<BudgetScope, ApiError> {
-    if me.session_id().is_none() {
-        return Err(ApiError::new(
-            ErrorCode::Forbidden,
-            "API key budgets are changed from a signed-in session, not with an API key",
-        ));
-    }
     if platform
         .owns_api_key(&me.account_id, key_id)
         .await
@@ -154,10 +150,11 @@ async fn delete_budget(
 /// earlier limit.
 async fn set_key_budget(
     State(platform): State<Platform>,
-    CurrentAccount(me): CurrentAccount,
+    Caller(request): Caller,
     Path((key_id, period_name)): Path<(String, String)>,
     ApiJson(body): ApiJson<NewLimit>,
 ) -> Result<Json<AiBudgetView>, ApiError> {
+    let me = platform.authorize(&request, AuthCheck::session()).await?;
     let period = period(&period_name)?;
     let scope = own_key(&platform, &me, &key_id).await?;
     set_budget(&platform, scope, period, body.limit_nanos).await
@@ -167,25 +164,16 @@ async fn set_key_budget(
 /// key's limit (204; 404 when it had none).
 async fn delete_key_budget(
     State(platform): State<Platform>,
-    CurrentAccount(me): CurrentAccount,
+    Caller(request): Caller,
     Path((key_id, period_name)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
+    let me = platform.authorize(&request, AuthCheck::session()).await?;
     let period = period(&period_name)?;
     let scope = own_key(&platform, &me, &key_id).await?;
     delete_budget(&platform, scope, period).await
 }
 
-async fn admin_scope(
-    platform: &Platform,
-    me: &Principal,
-    account_id: &str,
-) -> Result<BudgetScope, ApiError> {
-    if me.role != Role::Admin {
-        return Err(ApiError::new(
-            ErrorCode::Forbidden,
-            "only admins can set an account's AI budget",
-        ));
-    }
+async fn admin_scope(platform: &Platform, account_id: &str) -> Result<BudgetScope, ApiError> {
     match platform.account(account_id).await {
         Ok(_) => {}
         Err(AuthError::Unauthenticated) => {
@@ -200,11 +188,13 @@ async fn admin_scope(
 /// limits what an account spends in all, with any key or none.
 async fn set_account_budget(
     State(platform): State<Platform>,
-    CurrentAccount(me): CurrentAccount,
+    Caller(request): Caller,
     Path((account_id, period_name)): Path<(String, String)>,
     ApiJson(body): ApiJson<NewLimit>,
 ) -> Result<Json<AiBudgetView>, ApiError> {
-    let scope = admin_scope(&platform, &me, &account_id).await?;
+    let me = platform.authorize(&request, AuthCheck::admin()).await?;
+    let _admin = me;
+    let scope = admin_scope(&platform, &account_id).await?;
     set_budget(&platform, scope, period(&period_name)?, body.limit_nanos).await
 }
 
@@ -212,10 +202,12 @@ async fn set_account_budget(
 /// only): lifts the account's limit (204; 404 when it had none).
 async fn delete_account_budget(
     State(platform): State<Platform>,
-    CurrentAccount(me): CurrentAccount,
+    Caller(request): Caller,
     Path((account_id, period_name)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let scope = admin_scope(&platform, &me, &account_id).await?;
+    let me = platform.authorize(&request, AuthCheck::admin()).await?;
+    let _admin = me;
+    let scope = admin_scope(&platform, &account_id).await?;
     delete_budget(&platform, scope, period(&period_name)?).await
 }
 

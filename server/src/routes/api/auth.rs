@@ -1,20 +1,19 @@
 //! `/api/v1/auth`: sign-up, sign-in, session refresh, sign-out.
 
 use axum::extract::State;
-use axum::http::header::{HOST, USER_AGENT};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::post;
 use axum::{Json, Router};
-use meritree_core::ErrorCode;
-use meritree_platform::accounts::wallet::{SiteOrigin, SiweChallenge};
+use meritree_platform::access::{AuthCheck, Proof};
+use meritree_platform::accounts::wallet::SiweChallenge;
 use meritree_platform::accounts::AuthError;
 use meritree_platform::sessions::cookies::{self, CookiePolicy};
-use meritree_platform::sessions::SignedIn;
+use meritree_platform::sessions::{SignedIn, SignedOut};
 use meritree_platform::Platform;
 use serde::Deserialize;
 
-use crate::auth::CurrentAccount;
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson};
 use crate::routes::AppState;
 
@@ -27,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/logout-all", post(logout_all))
         .route("/siwe/nonce", post(siwe_nonce))
         .route("/siwe/login", post(siwe_login))
+        .route("/reauthenticate", post(reauthenticate))
 }
 
 #[derive(Deserialize)]
@@ -49,12 +49,12 @@ struct Login {
 /// signs it in (201, session cookies set).
 async fn register(
     State(platform): State<Platform>,
-    headers: HeaderMap,
+    Caller(request): Caller,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<impl IntoResponse, ApiError> {
     let cookie_policy = platform.cookie_policy();
     let signed_in = platform
-        .register(&body.email, &body.password, user_agent(&headers))
+        .register(&request, &body.email, &body.password)
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -65,16 +65,16 @@ async fn register(
 /// `POST /api/v1/auth/login`: signs in with email and password.
 async fn login(
     State(platform): State<Platform>,
-    headers: HeaderMap,
+    Caller(request): Caller,
     ApiJson(body): ApiJson<Login>,
 ) -> Result<impl IntoResponse, ApiError> {
     let cookie_policy = platform.cookie_policy();
     let signed_in = platform
         .sign_in_with_password(
+            &request,
             &body.email,
             &body.password,
             body.totp_code.as_deref(),
-            user_agent(&headers),
         )
         .await?;
     Ok(session_response(cookie_policy, signed_in))
@@ -84,10 +84,9 @@ async fn login(
 /// Sign-In With Ethereum message for this site must carry.
 async fn siwe_nonce(
     State(platform): State<Platform>,
-    headers: HeaderMap,
+    Caller(request): Caller,
 ) -> Result<Json<SiweChallenge>, ApiError> {
-    let site = site(&platform, &headers)?;
-    Ok(Json(platform.siwe_challenge(&site).await?))
+    Ok(Json(platform.siwe_challenge(&request).await?))
 }
 
 #[derive(Deserialize)]
@@ -105,29 +104,33 @@ pub(super) struct SignedMessage {
 /// message; the first sign-in of a wallet creates its account.
 async fn siwe_login(
     State(platform): State<Platform>,
-    headers: HeaderMap,
+    Caller(request): Caller,
     ApiJson(body): ApiJson<SignedMessage>,
 ) -> Result<impl IntoResponse, ApiError> {
     let cookie_policy = platform.cookie_policy();
-    let site = site(&platform, &headers)?;
     let signed_in = platform
         .sign_in_with_wallet(
+            &request,
             &body.message,
             &body.signature,
-            &site,
             body.totp_code.as_deref(),
-            user_agent(&headers),
         )
         .await?;
     Ok(session_response(cookie_policy, signed_in))
 }
 
-/// The site the request was made to, which a SIWE message must name.
-pub(super) fn site(platform: &Platform, headers: &HeaderMap) -> Result<SiteOrigin, ApiError> {
-    let host = headers.get(HOST).and_then(|h| h.to_str().ok());
-    platform
-        .site(host)
-        .ok_or_else(|| ApiError::new(ErrorCode::InvalidRequest, "the request has no Host header"))
+/// `POST /api/v1/auth/reauthenticate` (a signed-in session): proves the
+/// account's identity again — `{"method": "password", "password"}`,
+/// `{"method": "totp", "code"}` or `{"method": "wallet", "message",
+/// "signature"}` — so that for the next ten minutes operations that change
+/// credentials or where value goes are allowed (204).
+async fn reauthenticate(
+    State(platform): State<Platform>,
+    Caller(request): Caller,
+    ApiJson(proof): ApiJson<Proof>,
+) -> Result<StatusCode, ApiError> {
+    platform.reauthenticate(&request, proof).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST /api/v1/auth/refresh`: exchanges the refresh cookie for a new
@@ -158,20 +161,17 @@ async fn logout(
     Ok((StatusCode::NO_CONTENT, cookie_policy.cleared_headers()))
 }
 
-/// `POST /api/v1/auth/logout-all`: ends every session of the signed-in
-/// account, on every device.
+/// `POST /api/v1/auth/logout-all` (a signed-in session): ends every
+/// session of the account, on every device, and revokes its API keys; the
+/// answer lists the revoked keys.
 async fn logout_all(
     State(platform): State<Platform>,
-    CurrentAccount(me): CurrentAccount,
+    Caller(request): Caller,
 ) -> Result<impl IntoResponse, ApiError> {
+    let me = platform.authorize(&request, AuthCheck::session()).await?;
     let cookie_policy = platform.cookie_policy();
-    let ended = platform.sign_out_everywhere(&me.account_id).await?;
-    tracing::info!(account = %me.account_id, ended, "signed out everywhere");
-    Ok((StatusCode::NO_CONTENT, cookie_policy.cleared_headers()))
-}
-
-fn user_agent(headers: &HeaderMap) -> Option<&str> {
-    headers.get(USER_AGENT).and_then(|v| v.to_str().ok())
+    let signed_out: SignedOut = platform.sign_out_everywhere(&me.account_id).await?;
+    Ok((cookie_policy.cleared_headers(), Json(signed_out)))
 }
 
 fn session_response(cookie_policy: CookiePolicy, signed_in: SignedIn) -> impl IntoResponse {

@@ -1,20 +1,17 @@
 //! Claiming on-chain rewards without gas: the platform's relayer sends the
 //! transaction.
 
-use std::str::FromStr;
-
-use alloy::primitives::{Address, Bytes, U256};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use meritree_core::claims::{ClaimView, Claimable};
-use meritree_core::ErrorCode;
+use meritree_platform::access::AuthCheck;
 use meritree_platform::chain::ClaimToRequest;
 use meritree_platform::Platform;
 use serde::Deserialize;
 
-use crate::auth::CurrentAccount;
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson};
 use crate::routes::AppState;
 
@@ -30,8 +27,9 @@ pub fn router() -> Router<AppState> {
 /// `ClaimTo` needs.
 async fn claimable(
     State(platform): State<Platform>,
-    CurrentAccount(me): CurrentAccount,
+    Caller(request): Caller,
 ) -> Result<Json<Claimable>, ApiError> {
+    let me = platform.authorize(&request, AuthCheck::read()).await?;
     Ok(Json(platform.claimable(&me.account_id).await?))
 }
 
@@ -51,24 +49,15 @@ struct NewClaim {
 /// poll `GET /api/v1/user/claims/{id}` for pending → confirmed).
 async fn create_claim(
     State(platform): State<Platform>,
-    CurrentAccount(me): CurrentAccount,
+    Caller(request): Caller,
     ApiJson(body): ApiJson<NewClaim>,
 ) -> Result<(StatusCode, Json<ClaimView>), ApiError> {
-    let claim_to = match (body.to, body.deadline, body.signature) {
-        (None, None, None) => None,
-        (Some(to), Some(deadline), Some(signature)) => Some(ClaimToRequest {
-            to: Address::from_str(to.trim()).map_err(|_| invalid("`to` is not an address"))?,
-            deadline: U256::from_str(deadline.trim())
-                .map_err(|_| invalid("`deadline` is not a whole number of seconds"))?,
-            signature: Bytes::from_str(signature.trim())
-                .map_err(|_| invalid("`signature` is not hex"))?,
-        }),
-        _ => {
-            return Err(invalid(
-                "claiming to another address needs `to`, `deadline` and `signature`",
-            ))
-        }
-    };
+    let me = platform.authorize(&request, AuthCheck::session()).await?;
+    let claim_to = ClaimToRequest::parse(
+        body.to.as_deref(),
+        body.deadline.as_deref(),
+        body.signature.as_deref(),
+    )?;
     let claim = platform
         .request_claim(&me.account_id, &body.idempotency_key, claim_to)
         .await?;
@@ -78,12 +67,9 @@ async fn create_claim(
 /// `GET /api/v1/user/claims/{id}`: one of the account's claims.
 async fn claim(
     State(platform): State<Platform>,
-    CurrentAccount(me): CurrentAccount,
+    Caller(request): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<ClaimView>, ApiError> {
+    let me = platform.authorize(&request, AuthCheck::read()).await?;
     Ok(Json(platform.claim(&me.account_id, &id).await?))
-}
-
-fn invalid(message: &'static str) -> ApiError {
-    ApiError::new(ErrorCode::InvalidRequest, message)
 }

@@ -6,14 +6,14 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use meritree_core::accounts::Role;
+use meritree_platform::access::AuthCheck;
 use meritree_core::points::{PointsEntryView, PointsOverview, PointsReason};
 use meritree_core::ErrorCode;
 use meritree_platform::points::PointsPosting;
 use meritree_platform::Platform;
 use serde::Deserialize;
 
-use crate::auth::CurrentAccount;
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson};
 use crate::routes::AppState;
 
@@ -36,9 +36,10 @@ struct HistoryPage {
 /// `next_before` as `before` for older entries).
 async fn my_points(
     State(platform): State<Platform>,
-    CurrentAccount(me): CurrentAccount,
+    Caller(request): Caller,
     page: Result<Query<HistoryPage>, QueryRejection>,
 ) -> Result<Json<PointsOverview>, ApiError> {
+    let me = platform.authorize(&request, AuthCheck::read()).await?;
     let Query(page) = page.map_err(|r| ApiError::new(ErrorCode::InvalidRequest, r.body_text()))?;
     let balance = platform.points_balance(&me.account_id).await?;
     let history = platform
@@ -67,15 +68,10 @@ struct NewPosting {
 /// `idempotency_conflict` when it was used for a different one.
 async fn post_points(
     State(platform): State<Platform>,
-    CurrentAccount(me): CurrentAccount,
+    Caller(request): Caller,
     ApiJson(body): ApiJson<NewPosting>,
 ) -> Result<(StatusCode, Json<PointsEntryView>), ApiError> {
-    if me.role != Role::Admin {
-        return Err(ApiError::new(
-            ErrorCode::Forbidden,
-            "only admins can post points",
-        ));
-    }
+    let me = platform.authorize(&request, AuthCheck::admin()).await?;
     let posted = platform
         .post_points(PointsPosting {
             account_id: &body.account_id,

@@ -4,9 +4,10 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use meritree_core::rounds::RewardsView;
+use meritree_platform::access::AuthCheck;
 use meritree_platform::Platform;
 
-use crate::auth::CurrentAccount;
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::routes::AppState;
 
@@ -19,7 +20,8 @@ pub fn router() -> Router<AppState> {
 /// cumulative amount and proof in the newest round with a tree.
 async fn my_rewards(
     State(platform): State<Platform>,
-    CurrentAccount(me): CurrentAccount,
+    Caller(request): Caller,
 ) -> Result<Json<RewardsView>, ApiError> {
+    let me = platform.authorize(&request, AuthCheck::read()).await?;
     Ok(Json(platform.rewards_of(&me.account_id).await?))
 }

@@ -2,17 +2,18 @@
 
 use axum::extract::Path;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use meritree_core::accounts::{AccountView, ApiKeyView, CreatedApiKey, SessionView};
+use meritree_platform::access::AuthCheck;
+use meritree_platform::accounts::api_keys::NewKey;
 use meritree_platform::accounts::totp::TotpSetup;
 use meritree_platform::Platform;
 use serde::Deserialize;
 
-use super::auth::{site, SignedMessage};
-use crate::auth::CurrentAccount;
+use super::auth::SignedMessage;
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson};
 use crate::routes::AppState;
 
@@ -35,8 +36,9 @@ pub fn router() -> Router<AppState> {
 /// marks the caller's own (none when called with an API key).
 async fn list_sessions(
     State(platform): State<Platform>,
-    CurrentAccount(me): CurrentAccount,
+    Caller(request): Caller,
 ) -> Result<Json<Vec<SessionView>>, ApiError> {
+    let me = platform.authorize(&request, AuthCheck::session()).await?;
     let current = me.session_id().unwrap_or_default();
     Ok(Json(platform.sessions(&me.account_id, current).await?))
 }
@@ -45,9 +47,10 @@ async fn list_sessions(
 /// session is not this account's or has already ended).
 async fn end_session(
     State(platform): State<Platform>,
-    CurrentAccount(me): CurrentAccount,
+    Caller(request): Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    let me = platform.authorize(&request, AuthCheck::session()).await?;
     platform.end_account_session(&me.account_id, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -56,8 +59,9 @@ async fn end_session(
 /// and `otpauth://` URI once.
 async fn begin_totp(
     State(platform): State<Platform>,
-    CurrentAccount(me): CurrentAccount,
+    Caller(request): Caller,
 ) -> Result<Json<TotpSetup>, ApiError> {
+    let me = platform.authorize(&request, AuthCheck::session().fresh_proof()).await?;
     Ok(Json(platform.begin_totp(&me.account_id).await?))
 }
 
@@ -70,9 +74,10 @@ struct TotpCode {
 /// `POST /api/v1/user/totp/confirm`: turns two-factor on with a first code.
 async fn confirm_totp(
     State(platform): State<Platform>,
-    CurrentAccount(me): CurrentAccount,
+    Caller(request): Caller,
     ApiJson(body): ApiJson<TotpCode>,
 ) -> Result<StatusCode, ApiError> {
+    let me = platform.authorize(&request, AuthCheck::session().fresh_proof()).await?;
     platform.confirm_totp(&me.account_id, &body.code).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -80,9 +85,10 @@ async fn confirm_totp(
 /// `POST /api/v1/user/totp/disable`: turns two-factor off (not for admins).
 async fn disable_totp(
     State(platform): State<Platform>,
-    CurrentAccount(me): CurrentAccount,
+    Caller(request): Caller,
     ApiJson(body): ApiJson<TotpCode>,
 ) -> Result<StatusCode, ApiError> {
+    let me = platform.authorize(&request, AuthCheck::session().fresh_proof()).await?;
     platform.disable_totp(&me.account_id, &body.code).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -90,34 +96,33 @@ async fn disable_totp(
 /// `GET /api/v1/user/api-keys`: the account's live API keys (never the keys themselves).
 async fn list_api_keys(
     State(platform): State<Platform>,
-    CurrentAccount(me): CurrentAccount,
+    Caller(request): Caller,
 ) -> Result<Json<Vec<ApiKeyView>>, ApiError> {
+    let me = platform.authorize(&request, AuthCheck::session()).await?;
     Ok(Json(platform.api_keys(&me.account_id).await?))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewKey {
-    name: String,
-}
-
-/// `POST /api/v1/user/api-keys`: creates a key; the response is the only
-/// time the key is shown (201).
+/// `POST /api/v1/user/api-keys` (a session with a fresh proof of identity):
+/// creates a key — `{"name", "scopes"?: ["ai", "read", "submit", "node"],
+/// "expires_in_days"?}`, default scopes `ai` and `read`, no expiry; the
+/// response is the only time the key is shown (201).
 async fn create_api_key(
     State(platform): State<Platform>,
-    CurrentAccount(me): CurrentAccount,
+    Caller(request): Caller,
     ApiJson(body): ApiJson<NewKey>,
 ) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {
-    let created = platform.create_api_key(&me.account_id, &body.name).await?;
+    let me = platform.authorize(&request, AuthCheck::session().fresh_proof()).await?;
+    let created = platform.create_api_key(&me.account_id, body).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
 /// `DELETE /api/v1/user/api-keys/{id}`: revokes a key at once.
 async fn revoke_api_key(
     State(platform): State<Platform>,
-    CurrentAccount(me): CurrentAccount,
+    Caller(request): Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    let me = platform.authorize(&request, AuthCheck::session()).await?;
     platform.revoke_api_key(&me.account_id, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -126,13 +131,12 @@ async fn revoke_api_key(
 /// message (nonce from `/api/v1/auth/siwe/nonce`) to this account.
 async fn bind_wallet(
     State(platform): State<Platform>,
-    CurrentAccount(me): CurrentAccount,
-    headers: HeaderMap,
+    Caller(request): Caller,
     ApiJson(body): ApiJson<SignedMessage>,
 ) -> Result<Json<AccountView>, ApiError> {
-    let site = site(&platform, &headers)?;
+    let me = platform.authorize(&request, AuthCheck::session().fresh_proof()).await?;
     let account = platform
-        .bind_wallet(&me.account_id, &body.message, &body.signature, &site)
+        .bind_wallet(&me.account_id, &body.message, &body.signature, &request)
         .await?;
     Ok(Json(account))
 }
@@ -141,8 +145,9 @@ async fn bind_wallet(
 /// data. Refused when the wallet is its only way to sign in.
 async fn unbind_wallet(
     State(platform): State<Platform>,
-    CurrentAccount(me): CurrentAccount,
+    Caller(request): Caller,
 ) -> Result<Json<AccountView>, ApiError> {
+    let me = platform.authorize(&request, AuthCheck::session().fresh_proof()).await?;
     Ok(Json(platform.unbind_wallet(&me.account_id).await?))
 }
 
@@ -157,9 +162,10 @@ struct EmailLogin {
 /// password to sign in with.
 async fn add_email(
     State(platform): State<Platform>,
-    CurrentAccount(me): CurrentAccount,
+    Caller(request): Caller,
     ApiJson(body): ApiJson<EmailLogin>,
 ) -> Result<Json<AccountView>, ApiError> {
+    let me = platform.authorize(&request, AuthCheck::session().fresh_proof()).await?;
     Ok(Json(
         platform
             .add_email_login(&me.account_id, &body.email, &body.password)
@@ -170,8 +176,9 @@ async fn add_email(
 /// `GET /api/v1/user/me`: the signed-in account.
 async fn me(
     State(platform): State<Platform>,
-    CurrentAccount(me): CurrentAccount,
+    Caller(request): Caller,
 ) -> Result<Json<AccountView>, ApiError> {
+    let me = platform.authorize(&request, AuthCheck::read()).await?;
     Ok(Json(platform.account(&me.account_id).await?))
 }
 
@@ -182,14 +189,21 @@ struct PasswordChange {
     new_password: String,
 }
 
-/// `PUT /api/v1/user/password`: changes the password (the current one must
-/// be given) and ends every other session.
+#[derive(serde::Serialize)]
+struct PasswordChanged {
+    revoked_api_keys: Vec<ApiKeyView>,
+}
+
+/// `PUT /api/v1/user/password` (a session): changes the password (the
+/// current one must be given), ends every other session and revokes the
+/// account's API keys; the answer lists the revoked keys.
 async fn change_password(
     State(platform): State<Platform>,
-    CurrentAccount(me): CurrentAccount,
+    Caller(request): Caller,
     ApiJson(body): ApiJson<PasswordChange>,
-) -> Result<StatusCode, ApiError> {
-    platform
+) -> Result<Json<PasswordChanged>, ApiError> {
+    let me = platform.authorize(&request, AuthCheck::session()).await?;
+    let revoked_api_keys = platform
         .change_password(
             &me.account_id,
             me.session_id(),
@@ -197,5 +211,5 @@ async fn change_password(
             &body.new_password,
         )
         .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(Json(PasswordChanged { revoked_api_keys }))
 }

@@ -4,11 +4,12 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use meritree_platform::ai::AiCaller;
+use meritree_platform::access::{ApiScope, AuthCheck};
 use meritree_platform::Platform;
 
 use super::stream::completion_events;
 use super::wire::{Billing, ChatCompletion, ChatCompletionRequest};
-use crate::auth::CurrentAccount;
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson};
 
 /// `POST /v1/chat/completions`: a chat completion in OpenAI's format; with
@@ -18,9 +19,12 @@ use crate::error::{ApiError, ApiJson};
 /// `budget_exceeded`); `cache_ttl_secs` opts into the exact-match cache.
 pub async fn create(
     State(platform): State<Platform>,
-    CurrentAccount(me): CurrentAccount,
+    Caller(request): Caller,
     ApiJson(body): ApiJson<ChatCompletionRequest>,
 ) -> Result<Response, ApiError> {
+    let me = platform
+        .authorize(&request, AuthCheck::scope(ApiScope::Ai))
+        .await?;
     let request = body.to_chat()?;
     let caller = AiCaller::from(&me);
     let created = meritree_platform::clock::unix_secs();

@@ -2,12 +2,13 @@ use axum::extract::State;
 use axum::Json;
 use base64::Engine;
 use meritree_platform::ai::AiCaller;
+use meritree_platform::access::{ApiScope, AuthCheck};
 use meritree_platform::Platform;
 
 use super::wire::{
     Billing, EmbeddingItem, EmbeddingList, EmbeddingUsage, EmbeddingsRequest, Encoding,
 };
-use crate::auth::CurrentAccount;
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson};
 
 /// `POST /v1/embeddings`: vectors for one string or a list, in OpenAI's
@@ -15,9 +16,12 @@ use crate::error::{ApiError, ApiJson};
 /// SDK asks for) or `"float"`.
 pub async fn create(
     State(platform): State<Platform>,
-    CurrentAccount(me): CurrentAccount,
+    Caller(request): Caller,
     ApiJson(body): ApiJson<EmbeddingsRequest>,
 ) -> Result<Json<EmbeddingList>, ApiError> {
+    let me = platform
+        .authorize(&request, AuthCheck::scope(ApiScope::Ai))
+        .await?;
     let (model, inputs, encoding) = body.validate()?;
     let answer = platform
         .ai_embed(&AiCaller::from(&me), &model, inputs)

@@ -1,10 +1,11 @@
 use axum::extract::State;
 use axum::Json;
 use meritree_ai::config::Capability;
+use meritree_platform::access::{ApiScope, AuthCheck};
 use meritree_platform::Platform;
 
 use super::wire::{ModelEntry, ModelList};
-use crate::auth::CurrentAccount;
+use crate::auth::Caller;
 use crate::error::ApiError;
 
 /// `GET /v1/models`: every name `model` accepts: the preferences
@@ -12,8 +13,11 @@ use crate::error::ApiError;
 /// `provider/model`.
 pub async fn list(
     State(platform): State<Platform>,
-    CurrentAccount(_me): CurrentAccount,
+    Caller(request): Caller,
 ) -> Result<Json<ModelList>, ApiError> {
+    let _me = platform
+        .authorize(&request, AuthCheck::scope(ApiScope::Ai))
+        .await?;
     let gateway = platform.ai()?;
     let mut data: Vec<ModelEntry> = Vec::new();
     for capability in [Capability::Chat, Capability::Embeddings] {
