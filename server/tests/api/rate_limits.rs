@@ -73,7 +73,8 @@ test_both_backends! {
         assert_eq!(wrong.status(), 429);
         app.register("bob@example.org").await;
         let other = attempt(23, "bob@example.org", "not the password").await.unwrap();
-        assert_eq!(error_code(other).await, "invalid_credentials", "another email has its own allowance");
+        assert_eq!(error_code(other).await, "invalid_credentials",
+            "another email has its own allowance");
         app.stop().await;
     }
 
@@ -88,7 +89,9 @@ test_both_backends! {
         assert_eq!(confirmed.status(), 204);
         let attempt = |password: &'static str, code: Option<&'static str>| {
             app.request(Method::POST, "/api/v1/auth/login", &Session::default())
-                .json(&json!({ "email": "ann@example.org", "password": password, "totp_code": code }))
+                .json(&json!({
+                    "email": "ann@example.org", "password": password, "totp_code": code,
+                }))
                 .send()
         };
 

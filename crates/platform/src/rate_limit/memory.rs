@@ -231,7 +231,9 @@ mod tests {
     fn peeking_counts_nothing_and_never_fills_the_table() {
         let limiter = MemoryLimiter::with_max_keys(1);
         let quota = Quota::per_hour(2);
-        assert!(limiter.check_at("k", quota, 0).is_ok_and(|d| d.remaining == 1));
+        assert!(limiter
+            .check_at("k", quota, 0)
+            .is_ok_and(|d| d.remaining == 1));
         for _ in 0..3 {
             let peeked = limiter.peek_at("k", quota, 10);
             assert!(peeked.allowed && peeked.remaining == 0, "{peeked:?}");
