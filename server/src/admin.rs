@@ -15,7 +15,11 @@ pub async fn run(
     command: AdminCommand,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let db = startup::connect_and_migrate(settings).await?;
-    let platform = Platform::start(db, startup::platform_options(settings, settings.server.listen_addr())).await?;
+    let platform = Platform::start(
+        db,
+        startup::platform_options(settings, settings.server.listen_addr()),
+    )
+    .await?;
     let result = match command {
         AdminCommand::Create { email } => {
             let password = read_password()?;

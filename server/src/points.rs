@@ -13,7 +13,11 @@ pub async fn run(
     command: PointsCommand,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let db = startup::connect_and_migrate(settings).await?;
-    let platform = Platform::start(db, startup::platform_options(settings, settings.server.listen_addr())).await?;
+    let platform = Platform::start(
+        db,
+        startup::platform_options(settings, settings.server.listen_addr()),
+    )
+    .await?;
     let result = execute(&platform, command).await;
     platform.db().close().await;
     result

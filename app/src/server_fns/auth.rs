@@ -39,11 +39,27 @@ pub async fn sign_in(
 }
 
 /// `POST /api/auth/reauthenticate`: proves the account's identity again
-/// before changing credentials (the same service as
-/// `/api/v1/auth/reauthenticate`).
+/// with the password or a two-factor code, before changing credentials
+/// (the same service as `/api/v1/auth/reauthenticate`).
 #[server(endpoint = "auth/reauthenticate")]
-pub async fn reauthenticate(proof: IdentityProof) -> Result<(), AppError> {
+pub async fn reauthenticate(
+    #[server(default)] password: Option<String>,
+    #[server(default)] totp_code: Option<String>,
+) -> Result<(), AppError> {
+    use meritree_core::ErrorCode;
+
     use super::door;
+    let given = |value: Option<String>| value.filter(|v| !v.trim().is_empty());
+    let proof = match (given(password), given(totp_code)) {
+        (Some(password), _) => IdentityProof::Password { password },
+        (None, Some(code)) => IdentityProof::Totp { code },
+        (None, None) => {
+            return Err(AppError::new(
+                ErrorCode::InvalidRequest,
+                "enter your password or a two-factor code",
+            ))
+        }
+    };
     let platform = door::platform()?;
     Ok(platform
         .reauthenticate(&door::request(&platform), proof)

@@ -46,6 +46,11 @@ pub async fn bind_wallet(message: String, signature: String) -> Result<AccountVi
     use super::door;
     let (platform, me) = door::authorize(AuthCheck::session().fresh_proof()).await?;
     Ok(platform
-        .bind_wallet(&me.account_id, &message, &signature, &door::request(&platform))
+        .bind_wallet(
+            &me.account_id,
+            &message,
+            &signature,
+            &door::request(&platform),
+        )
         .await?)
 }

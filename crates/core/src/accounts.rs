@@ -314,7 +314,12 @@ pub enum ApiScope {
 }
 
 impl ApiScope {
-    pub const ALL: [ApiScope; 4] = [ApiScope::Ai, ApiScope::Read, ApiScope::Submit, ApiScope::Node];
+    pub const ALL: [ApiScope; 4] = [
+        ApiScope::Ai,
+        ApiScope::Read,
+        ApiScope::Submit,
+        ApiScope::Node,
+    ];
     /// What a key gets when its creator names no scopes.
     pub const DEFAULT: [ApiScope; 2] = [ApiScope::Ai, ApiScope::Read];
 
@@ -345,7 +350,11 @@ impl ApiScope {
 
     /// How a list is stored: space-separated names.
     pub fn join(scopes: &[ApiScope]) -> String {
-        scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")
+        scopes
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 
@@ -365,10 +374,17 @@ impl FromStr for ApiScope {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "method", rename_all = "snake_case", deny_unknown_fields)]
 pub enum IdentityProof {
-    Password { password: String },
-    Totp { code: String },
+    Password {
+        password: String,
+    },
+    Totp {
+        code: String,
+    },
     /// A SIWE message signed by the account's bound wallet.
-    Wallet { message: String, signature: String },
+    Wallet {
+        message: String,
+        signature: String,
+    },
 }
 
 /// The longest an API key may be made to live; a key with no expiry lives
@@ -484,7 +500,9 @@ mod tests {
             Ok(vec![ApiScope::Ai, ApiScope::Read])
         );
         assert_eq!(ApiScope::join(&ApiScope::DEFAULT), "ai read");
-        assert!(ApiScope::parse_list(["admin"]).unwrap_err().contains("admin"));
+        assert!(ApiScope::parse_list(["admin"])
+            .unwrap_err()
+            .contains("admin"));
         for scope in ApiScope::ALL {
             assert_eq!(scope.as_str().parse::<ApiScope>(), Ok(scope));
         }

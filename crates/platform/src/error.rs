@@ -39,9 +39,7 @@ pub trait PublicError: std::error::Error {
 fn fault_message(code: ErrorCode) -> Option<&'static str> {
     match code {
         ErrorCode::Internal => Some("the request could not be completed; try again"),
-        ErrorCode::DatabaseUnavailable => {
-            Some("the platform's database is unavailable; try again")
-        }
+        ErrorCode::DatabaseUnavailable => Some("the platform's database is unavailable; try again"),
         ErrorCode::ChainUnavailable => Some("the chain is unavailable right now; try again"),
         _ => None,
     }

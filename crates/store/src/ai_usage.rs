@@ -340,6 +340,8 @@ mod tests {
                 name: id,
                 prefix: "mt_test",
                 key_hash: &format!("hash-{id}"),
+                scopes: "ai read",
+                expires_at: None,
                 now: 1,
             },
         )

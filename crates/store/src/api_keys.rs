@@ -79,7 +79,11 @@ pub async fn revoke_all(
         .bind(now)
         .fetch_all(pool)
         .await)?;
-    revoked.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.id.cmp(&b.id)));
+    revoked.sort_by(|a, b| {
+        b.created_at
+            .cmp(&a.created_at)
+            .then_with(|| a.id.cmp(&b.id))
+    });
     Ok(revoked)
 }
 
@@ -140,4 +144,56 @@ pub async fn authenticate(
         key.last_used_at = Some(now);
     }
     Ok(Some((key, role)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::{self, NewAccount};
+    use crate::testing::TestDatabase;
+    use crate::{test_both_backends, Backend, PoolOptions};
+
+    async fn key(db: &Database, id: &str, expires_at: Option<i64>) {
+        insert(
+            db,
+            NewApiKey {
+                id,
+                account_id: "ann",
+                name: id,
+                prefix: "mt_test",
+                key_hash: &format!("hash-{id}"),
+                scopes: "ai read",
+                expires_at,
+                now: 100,
+            },
+        )
+        .await
+        .unwrap();
+    }
+
+    test_both_backends! {
+        async fn api_keys_expire_and_are_revoked_all_at_once(backend: Backend) {
+            let test_db = TestDatabase::fresh(backend).await;
+            let db = Database::connect(&test_db.target, PoolOptions::default()).await.unwrap();
+            db.migrate().await.unwrap();
+            accounts::insert(&db, NewAccount {
+                id: "ann", email: Some("ann@example.org"), password_hash: None,
+                wallet_address: None, role: "admin", now: 1,
+            }).await.unwrap();
+            key(&db, "forever", None).await;
+            key(&db, "short", Some(200)).await;
+
+            let (live, role) = authenticate(&db, "hash-short", 199).await.unwrap().unwrap();
+            assert_eq!((live.id.as_str(), live.scopes.as_str(), role.as_str()), ("short", "ai read", "admin"));
+            assert!(authenticate(&db, "hash-short", 200).await.unwrap().is_none(), "expired at 200");
+            let listed: Vec<String> = list(&db, "ann", 250).await.unwrap().into_iter().map(|k| k.id).collect();
+            assert_eq!(listed, ["forever"]);
+
+            let revoked: Vec<String> = revoke_all(&db, "ann", 300).await.unwrap().into_iter().map(|k| k.id).collect();
+            assert_eq!(revoked, ["forever"], "an expired key is not reported again");
+            assert!(authenticate(&db, "hash-forever", 301).await.unwrap().is_none());
+            assert!(revoke_all(&db, "ann", 302).await.unwrap().is_empty());
+            db.close().await;
+        }
+    }
 }

@@ -42,7 +42,12 @@ fn is_forged(site: &Site, method: &Method, headers: &HeaderMap) -> bool {
         .and_then(|v| v.to_str().ok())
         .and_then(bearer_token)
         .is_some();
-    if bearer || matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE) {
+    if bearer
+        || matches!(
+            *method,
+            Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+        )
+    {
         return false;
     }
     let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
@@ -103,12 +108,27 @@ mod tests {
             // Login CSRF: no cookies yet, but a foreign Origin.
             &[HOST_HDR, ("origin", "https://evil.test")],
             // The Host header names nothing: a spoofed one does not help.
-            &[SESSION, ("host", "evil.test"), ("origin", "http://evil.test")],
+            &[
+                SESSION,
+                ("host", "evil.test"),
+                ("origin", "http://evil.test"),
+            ],
             // Only a well-formed bearer credential exempts a request.
-            &[SESSION, ("authorization", "Basic dXNlcjpwYXNz"), ("origin", "https://evil.test")],
-            &[SESSION, ("authorization", "Bearer"), ("origin", "https://evil.test")],
+            &[
+                SESSION,
+                ("authorization", "Basic dXNlcjpwYXNz"),
+                ("origin", "https://evil.test"),
+            ],
+            &[
+                SESSION,
+                ("authorization", "Bearer"),
+                ("origin", "https://evil.test"),
+            ],
         ] {
-            assert!(is_forged(&site(), &Method::POST, &headers(pairs)), "{pairs:?}");
+            assert!(
+                is_forged(&site(), &Method::POST, &headers(pairs)),
+                "{pairs:?}"
+            );
         }
     }
 

@@ -20,7 +20,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use server::configuration::Settings;
 
-use crate::helpers::{admin_key, error_code, spawn_app_with, TestApp};
+use crate::helpers::{admin_session, error_code, spawn_app_with, TestApp};
 
 /// An OpenAI-compatible upstream: answers, or fails with `status` while
 /// `failing` is set; counts the calls it gets.
@@ -337,7 +337,7 @@ test_both_backends! {
             .send()
             .await
             .unwrap();
-        assert_eq!(error_code(by_the_program).await, "forbidden");
+        assert_eq!(error_code(by_the_program).await, "session_required");
 
         // Lifting the key's cap lets it spend again.
         let lifted = app.request(Method::DELETE, &key_budget, &session).send().await.unwrap();
@@ -345,11 +345,9 @@ test_both_backends! {
         assert_eq!(complete(&app, &key, hello("cost")).await.status(), 200);
 
         // An admin caps the whole account: every key stops.
-        let admin = admin_key(&app).await;
+        let admin = admin_session(&app).await;
         let capped = app
-            .client
-            .put(app.url(&account_budget))
-            .bearer_auth(&admin)
+            .request(Method::PUT, &account_budget, &admin)
             .json(&json!({ "limit_nanos": 40_000 }))
             .send()
             .await
@@ -358,9 +356,7 @@ test_both_backends! {
         let refused = complete(&app, &key, hello("cost")).await;
         assert_eq!(refused.status(), 402);
         let unknown = app
-            .client
-            .put(app.url("/api/v1/admin/accounts/nobody/ai-budgets/day"))
-            .bearer_auth(&admin)
+            .request(Method::PUT, "/api/v1/admin/accounts/nobody/ai-budgets/day", &admin)
             .json(&json!({ "limit_nanos": 1 }))
             .send()
             .await

@@ -44,8 +44,8 @@ test_both_backends! {
         assert_eq!(me.status(), 200);
         let account: AccountView = me.json().await.unwrap();
         assert_eq!(account.email.as_deref(), Some("ann@example.org"));
-        let keys: Vec<ApiKeyView> = app.client.get(app.url("/api/v1/user/api-keys"))
-            .bearer_auth(&created.key).send().await.unwrap().json().await.unwrap();
+        let keys: Vec<ApiKeyView> = app.request(Method::GET, "/api/v1/user/api-keys", &ann)
+            .send().await.unwrap().json().await.unwrap();
         assert!(keys[0].last_used_at.is_some());
 
         let revoke = app

@@ -355,12 +355,11 @@ impl TestApp {
     }
 }
 
-/// An admin's API key. Signing in as an admin needs a TOTP code; an API key
-/// carries the role its account has now, so a member promoted in the
-/// database is an admin on the next request.
-pub async fn admin_key(app: &TestApp) -> String {
-    let session = app.register("root@example.org").await;
-    let created = app.create_api_key(&session, "ledger").await;
+/// An admin's signed-in session. Admin work needs a session (API keys
+/// never carry the admin role); a member promoted in the database signs in
+/// again to get a session with the new role.
+pub async fn admin_session(app: &TestApp) -> Session {
+    app.register("root@example.org").await;
     let db =
         meritree_store::Database::connect(&app.db().target, meritree_store::PoolOptions::default())
             .await
@@ -371,7 +370,23 @@ pub async fn admin_key(app: &TestApp) -> String {
             .unwrap()
     );
     db.close().await;
-    created.key
+    app.sign_in("root@example.org").await
+}
+
+impl TestApp {
+    /// Signs in with email and the tests' password; the new session.
+    pub async fn sign_in(&self, email: &str) -> Session {
+        let mut session = Session::default();
+        let response = self
+            .post_json(
+                "/api/v1/auth/login",
+                &mut session,
+                serde_json::json!({ "email": email, "password": PASSWORD }),
+            )
+            .await;
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+        session
+    }
 }
 
 /// The current code of a base32 TOTP secret, as an authenticator app shows it.

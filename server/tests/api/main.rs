@@ -7,6 +7,7 @@ mod auth;
 mod binary;
 mod contract_wallet;
 mod errors;
+mod front_door;
 mod health;
 mod helpers;
 mod pages;

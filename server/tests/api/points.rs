@@ -4,7 +4,7 @@ use meritree_store::{test_both_backends, Backend};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{admin_key, error_code, spawn_app, Session, TestApp};
+use crate::helpers::{admin_session, error_code, spawn_app, Session, TestApp};
 
 async fn account_id(app: &TestApp, session: &Session) -> String {
     let me: AccountView = app
@@ -18,10 +18,8 @@ async fn account_id(app: &TestApp, session: &Session) -> String {
     me.id
 }
 
-async fn post_as(app: &TestApp, key: &str, body: serde_json::Value) -> reqwest::Response {
-    app.client
-        .post(app.url("/api/v1/admin/points"))
-        .bearer_auth(key)
+async fn post_as(app: &TestApp, admin: &Session, body: serde_json::Value) -> reqwest::Response {
+    app.request(Method::POST, "/api/v1/admin/points", admin)
         .json(&body)
         .send()
         .await
@@ -43,7 +41,7 @@ test_both_backends! {
         let app = spawn_app(backend).await;
         let ann = app.register("ann@example.org").await;
         let ann_id = account_id(&app, &ann).await;
-        let admin = admin_key(&app).await;
+        let admin = admin_session(&app).await;
 
         let fresh = my_points(&app, &ann, "").await;
         assert_eq!((fresh.balance, fresh.history.entries.len(), fresh.history.next_before), (0, 0, None));
@@ -123,7 +121,7 @@ test_both_backends! {
         let app = spawn_app(backend).await;
         let ann = app.register("ann@example.org").await;
         let ann_id = account_id(&app, &ann).await;
-        let admin = admin_key(&app).await;
+        let admin = admin_session(&app).await;
         let cases = [
             (json!({ "account_id": ann_id, "amount": 0, "reason": "referral", "idempotency_key": "k" }),
                 422, "invalid_amount"),

@@ -9,6 +9,7 @@ use crate::components::wallet::injected::BindInjectedWallet;
 
 mod ai_spending;
 mod api_keys;
+mod confirm_identity;
 mod sessions;
 mod two_factor;
 use crate::server_fns::auth::SignOut;
@@ -62,6 +63,7 @@ fn AccountDetails(account: AccountView) -> impl IntoView {
             <dt>"Role"</dt>
             <dd>{account.role.as_str()}</dd>
         </dl>
+        <confirm_identity::ConfirmIdentity />
         <Show when=move || !has_wallet fallback=|| view! { <BackUpEmbeddedWallet /> }>
             <BindInjectedWallet />
             <CreateEmbeddedWallet />

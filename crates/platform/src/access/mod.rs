@@ -123,10 +123,7 @@ impl Platform {
     /// header (an API key or an access token) when present — then the
     /// cookie is never looked at, so a bearer request cannot ride on a
     /// browser's cookie — else the access-token cookie.
-    async fn authenticate_request(
-        &self,
-        request: &RequestContext,
-    ) -> Result<Principal, AuthError> {
+    async fn authenticate_request(&self, request: &RequestContext) -> Result<Principal, AuthError> {
         let token = request.credential()?.ok_or(AuthError::Unauthenticated)?;
         self.authenticate_bearer(token).await
     }

@@ -136,8 +136,18 @@ mod tests {
     #[test]
     fn only_a_well_formed_bearer_is_a_bearer() {
         assert_eq!(bearer_token("Bearer mt_abc123"), Some("mt_abc123"));
-        assert_eq!(bearer_token("bearer a.b-c_d~e+f/g=="), Some("a.b-c_d~e+f/g=="));
-        for bad in ["Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "Bearer a b", "Bearer\ta", "Token x"] {
+        assert_eq!(
+            bearer_token("bearer a.b-c_d~e+f/g=="),
+            Some("a.b-c_d~e+f/g==")
+        );
+        for bad in [
+            "Basic dXNlcjpwYXNz",
+            "Bearer",
+            "Bearer ",
+            "Bearer a b",
+            "Bearer\ta",
+            "Token x",
+        ] {
             assert_eq!(bearer_token(bad), None, "{bad:?}");
         }
     }
@@ -145,13 +155,20 @@ mod tests {
     #[test]
     fn a_malformed_authorization_header_never_falls_back_to_the_cookie() {
         let request = RequestContext::from_headers(
-            &headers(&[("authorization", "Basic dXNlcjpwYXNz"), ("cookie", "mt_access=t")]),
+            &headers(&[
+                ("authorization", "Basic dXNlcjpwYXNz"),
+                ("cookie", "mt_access=t"),
+            ]),
             None,
             0,
         );
         assert!(!request.has_bearer());
-        assert!(matches!(request.credential(), Err(AuthError::Unauthenticated)));
-        let cookie_only = RequestContext::from_headers(&headers(&[("cookie", "mt_access=t")]), None, 0);
+        assert!(matches!(
+            request.credential(),
+            Err(AuthError::Unauthenticated)
+        ));
+        let cookie_only =
+            RequestContext::from_headers(&headers(&[("cookie", "mt_access=t")]), None, 0);
         assert_eq!(cookie_only.credential().unwrap(), Some("t"));
     }
 
@@ -162,6 +179,10 @@ mod tests {
         assert_eq!(client_ip(&forwarded, peer, 0), peer.ip());
         assert_eq!(client_ip(&forwarded, peer, 1).to_string(), "203.0.113.9");
         assert_eq!(client_ip(&forwarded, peer, 2).to_string(), "6.6.6.6");
-        assert_eq!(client_ip(&forwarded, peer, 3), peer.ip(), "too few hops: the peer");
+        assert_eq!(
+            client_ip(&forwarded, peer, 3),
+            peer.ip(),
+            "too few hops: the peer"
+        );
     }
 }

@@ -33,7 +33,9 @@ impl Origin {
 
     /// `host[:port]`: what a SIWE message's domain must be.
     pub fn domain(&self) -> &str {
-        self.0.split_once("://").map_or("", |(_, authority)| authority)
+        self.0
+            .split_once("://")
+            .map_or("", |(_, authority)| authority)
     }
 
     pub fn is_https(&self) -> bool {
@@ -122,7 +124,10 @@ mod tests {
         assert!(site.allows("https://meritree.example"));
         assert!(site.allows("https://www.meritree.example/page?x"));
         assert!(!site.allows("http://meritree.example"), "another scheme");
-        assert!(!site.allows("https://meritree.example:8443"), "another port");
+        assert!(
+            !site.allows("https://meritree.example:8443"),
+            "another port"
+        );
         assert!(!site.allows("https://evil.example"));
         assert!(!site.allows("null"));
         assert!(Origin::of_url("https://user@evil.example").is_none());
@@ -131,7 +136,10 @@ mod tests {
     #[test]
     fn a_foreign_host_never_becomes_the_site() {
         let site = site();
-        assert_eq!(site.for_host(Some("evil.example")).domain(), "meritree.example");
+        assert_eq!(
+            site.for_host(Some("evil.example")).domain(),
+            "meritree.example"
+        );
         assert_eq!(site.for_host(None).domain(), "meritree.example");
         assert_eq!(
             site.for_host(Some("WWW.meritree.example")).as_str(),

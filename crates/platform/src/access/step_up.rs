@@ -55,8 +55,13 @@ impl Platform {
     /// Notes that the principal's session has just proved its identity.
     pub(crate) async fn record_proof(&self, principal: &Principal) -> Result<(), AuthError> {
         let session = principal.session_id().ok_or(AuthError::SessionRequired)?;
-        session_proofs::record(self.db(), session, &principal.account_id, clock::unix_secs())
-            .await?;
+        session_proofs::record(
+            self.db(),
+            session,
+            &principal.account_id,
+            clock::unix_secs(),
+        )
+        .await?;
         Ok(())
     }
 

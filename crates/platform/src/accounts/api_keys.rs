@@ -3,7 +3,9 @@
 //! A key is `mt_` plus 256 random bits; the database keeps its SHA-256, so a
 //! leaked table yields no usable key.
 
-use meritree_core::accounts::{ApiKeyName, ApiKeyView, ApiScope, CreatedApiKey, MAX_API_KEY_TTL_DAYS};
+use meritree_core::accounts::{
+    ApiKeyName, ApiKeyView, ApiScope, CreatedApiKey, MAX_API_KEY_TTL_DAYS,
+};
 use meritree_store::api_keys::{self as store, ApiKeyRecord, NewApiKey};
 use serde::Deserialize;
 

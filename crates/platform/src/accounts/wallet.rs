@@ -202,7 +202,14 @@ impl Platform {
             Err(err) => return Err(AuthError::Siwe(err)),
         };
         // Last, so a bad message does not burn the nonce of a good retry.
-        if !nonces::consume(self.db(), &proven.nonce, origin.domain(), clock::unix_secs()).await? {
+        if !nonces::consume(
+            self.db(),
+            &proven.nonce,
+            origin.domain(),
+            clock::unix_secs(),
+        )
+        .await?
+        {
             return Err(AuthError::SiweNonceInvalid);
         }
         Ok(proven.address)

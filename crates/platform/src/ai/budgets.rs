@@ -270,10 +270,12 @@ impl Platform {
     /// Whether `key_id` is one of the account's live API keys: a key's
     /// budget is its owner's to set.
     pub async fn owns_api_key(&self, account_id: &str, key_id: &str) -> Result<bool, StoreError> {
-        Ok(api_keys::list(self.db(), account_id, crate::clock::unix_secs())
-            .await?
-            .iter()
-            .any(|key| key.id == key_id))
+        Ok(
+            api_keys::list(self.db(), account_id, crate::clock::unix_secs())
+                .await?
+                .iter()
+                .any(|key| key.id == key_id),
+        )
     }
 
     /// What `scope` spent in the `period` holding `now`, in n$.

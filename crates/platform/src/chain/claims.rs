@@ -81,8 +81,7 @@ impl ClaimToRequest {
         match (to, deadline, signature) {
             (None, None, None) => Ok(None),
             (Some(to), Some(deadline), Some(signature)) => Ok(Some(Self {
-                to: Address::from_str(to.trim())
-                    .map_err(|_| invalid("`to` is not an address"))?,
+                to: Address::from_str(to.trim()).map_err(|_| invalid("`to` is not an address"))?,
                 deadline: U256::from_str(deadline.trim())
                     .map_err(|_| invalid("`deadline` is not a whole number of seconds"))?,
                 signature: Bytes::from_str(signature.trim())

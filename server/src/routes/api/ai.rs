@@ -7,8 +7,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Json, Router};
-use meritree_platform::access::AuthCheck;
 use meritree_core::ErrorCode;
+use meritree_platform::access::AuthCheck;
 use meritree_platform::accounts::AuthError;
 use meritree_platform::ai::{
     AiBudget, AiError, AiUsageSummary, BudgetPeriod, BudgetScope, BudgetStatus,

@@ -61,7 +61,9 @@ async fn begin_totp(
     State(platform): State<Platform>,
     Caller(request): Caller,
 ) -> Result<Json<TotpSetup>, ApiError> {
-    let me = platform.authorize(&request, AuthCheck::session().fresh_proof()).await?;
+    let me = platform
+        .authorize(&request, AuthCheck::session().fresh_proof())
+        .await?;
     Ok(Json(platform.begin_totp(&me.account_id).await?))
 }
 
@@ -77,7 +79,9 @@ async fn confirm_totp(
     Caller(request): Caller,
     ApiJson(body): ApiJson<TotpCode>,
 ) -> Result<StatusCode, ApiError> {
-    let me = platform.authorize(&request, AuthCheck::session().fresh_proof()).await?;
+    let me = platform
+        .authorize(&request, AuthCheck::session().fresh_proof())
+        .await?;
     platform.confirm_totp(&me.account_id, &body.code).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -88,7 +92,9 @@ async fn disable_totp(
     Caller(request): Caller,
     ApiJson(body): ApiJson<TotpCode>,
 ) -> Result<StatusCode, ApiError> {
-    let me = platform.authorize(&request, AuthCheck::session().fresh_proof()).await?;
+    let me = platform
+        .authorize(&request, AuthCheck::session().fresh_proof())
+        .await?;
     platform.disable_totp(&me.account_id, &body.code).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -111,7 +117,9 @@ async fn create_api_key(
     Caller(request): Caller,
     ApiJson(body): ApiJson<NewKey>,
 ) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {
-    let me = platform.authorize(&request, AuthCheck::session().fresh_proof()).await?;
+    let me = platform
+        .authorize(&request, AuthCheck::session().fresh_proof())
+        .await?;
     let created = platform.create_api_key(&me.account_id, body).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
@@ -134,7 +142,9 @@ async fn bind_wallet(
     Caller(request): Caller,
     ApiJson(body): ApiJson<SignedMessage>,
 ) -> Result<Json<AccountView>, ApiError> {
-    let me = platform.authorize(&request, AuthCheck::session().fresh_proof()).await?;
+    let me = platform
+        .authorize(&request, AuthCheck::session().fresh_proof())
+        .await?;
     let account = platform
         .bind_wallet(&me.account_id, &body.message, &body.signature, &request)
         .await?;
@@ -147,7 +157,9 @@ async fn unbind_wallet(
     State(platform): State<Platform>,
     Caller(request): Caller,
 ) -> Result<Json<AccountView>, ApiError> {
-    let me = platform.authorize(&request, AuthCheck::session().fresh_proof()).await?;
+    let me = platform
+        .authorize(&request, AuthCheck::session().fresh_proof())
+        .await?;
     Ok(Json(platform.unbind_wallet(&me.account_id).await?))
 }
 
@@ -165,7 +177,9 @@ async fn add_email(
     Caller(request): Caller,
     ApiJson(body): ApiJson<EmailLogin>,
 ) -> Result<Json<AccountView>, ApiError> {
-    let me = platform.authorize(&request, AuthCheck::session().fresh_proof()).await?;
+    let me = platform
+        .authorize(&request, AuthCheck::session().fresh_proof())
+        .await?;
     Ok(Json(
         platform
             .add_email_login(&me.account_id, &body.email, &body.password)

@@ -3,8 +3,8 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use meritree_platform::ai::AiCaller;
 use meritree_platform::access::{ApiScope, AuthCheck};
+use meritree_platform::ai::AiCaller;
 use meritree_platform::Platform;
 
 use super::stream::completion_events;

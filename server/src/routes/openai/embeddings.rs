@@ -1,8 +1,8 @@
 use axum::extract::State;
 use axum::Json;
 use base64::Engine;
-use meritree_platform::ai::AiCaller;
 use meritree_platform::access::{ApiScope, AuthCheck};
+use meritree_platform::ai::AiCaller;
 use meritree_platform::Platform;
 
 use super::wire::{
