@@ -144,7 +144,8 @@ pub struct RateLimitSettings {
     pub enabled: bool,
     pub register_per_ip_per_hour: u32,
     pub sign_in_per_ip_per_minute: u32,
-    /// Password attempts per email address, from any number of IPs.
+    /// Failed password sign-ins per email address, from any number of IPs
+    /// (a correct sign-in is never refused by it).
     pub sign_in_per_email_per_hour: u32,
     pub nonce_per_ip_per_minute: u32,
     pub api_per_account_per_minute: u32,

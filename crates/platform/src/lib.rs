@@ -49,8 +49,9 @@ pub struct PlatformOptions {
     /// Reverse proxies in front of the server that append to
     /// `X-Forwarded-For`; 0 takes the TCP peer as the client.
     pub trusted_proxy_hops: usize,
-    /// Password attempts per account, whatever the client's address: the
-    /// defence against guessing spread over many IPs. `None`: no limit.
+    /// Failed password sign-ins per email, whatever the client's address:
+    /// the defence against guessing spread over many IPs that never locks
+    /// out the right credentials. `None`: no limit.
     pub sign_in_limit: Option<SignInLimit>,
     /// The chain RPC, for contract-wallet signatures and settlement.
     pub chain: Option<Chain>,
