@@ -2,7 +2,7 @@
 //! services as `/api/v1/auth`; sessions travel in the same HttpOnly cookies.
 
 use leptos::prelude::*;
-use meritree_core::accounts::{AccountView, IdentityProof, SessionInfo};
+use meritree_core::accounts::{AccountView, SessionInfo};
 
 use super::error::AppError;
 
@@ -46,6 +46,7 @@ pub async fn reauthenticate(
     #[server(default)] password: Option<String>,
     #[server(default)] totp_code: Option<String>,
 ) -> Result<(), AppError> {
+    use meritree_core::accounts::IdentityProof;
     use meritree_core::ErrorCode;
 
     use super::door;
