@@ -17,8 +17,15 @@ use leptos_router::{path, SsrMode};
 
 use crate::components::site_header::SiteHeader;
 use crate::pages::{
-    account::AccountPage, home::HomePage, not_found::NotFound, playground::PlaygroundPage,
-    rewards::RewardsPage, rounds::RoundsPage, sign_in::SignInPage, sign_up::SignUpPage,
+    account::AccountPage,
+    email::{ForgotPasswordPage, ResetPasswordPage, VerifyEmailPage},
+    home::HomePage,
+    not_found::NotFound,
+    playground::PlaygroundPage,
+    rewards::RewardsPage,
+    rounds::RoundsPage,
+    sign_in::SignInPage,
+    sign_up::SignUpPage,
     status::StatusPage,
 };
 use crate::session::Session;
@@ -61,6 +68,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/status") view=StatusPage ssr=SsrMode::Async />
                     <Route path=path!("/sign-up") view=SignUpPage />
                     <Route path=path!("/sign-in") view=SignInPage />
+                    <Route path=path!("/forgot-password") view=ForgotPasswordPage />
+                    <Route path=path!("/reset-password") view=ResetPasswordPage />
+                    <Route path=path!("/verify-email") view=VerifyEmailPage />
                     <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />
                     <Route path=path!("/rewards") view=RewardsPage ssr=SsrMode::Async />
                     <Route path=path!("/playground") view=PlaygroundPage ssr=SsrMode::Async />

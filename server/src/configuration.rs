@@ -11,6 +11,7 @@ use figment::Figment;
 use meritree_ai::config::AiSettings;
 use meritree_core::eth::U256;
 use meritree_platform::access::{LimitPolicy, Origin, Site};
+use meritree_platform::mailer::{MailError, Mailer};
 use meritree_platform::rounds::RewardsPolicy;
 use meritree_platform::sessions::SessionPolicy;
 use meritree_platform::PlatformOptions;
@@ -29,6 +30,7 @@ pub struct Settings {
     pub rewards: RewardsSettings,
     pub rate_limits: RateLimitSettings,
     pub cache: CacheSettings,
+    pub email: EmailSettings,
     pub ai: AiSettings,
     pub storage: StorageSettings,
     pub log: LogSettings,
@@ -149,6 +151,8 @@ pub struct RateLimitSettings {
     pub sign_in_per_email_per_hour: u32,
     pub nonce_per_ip_per_minute: u32,
     pub api_per_account_per_minute: u32,
+    /// Password-reset emails per client IP and per address.
+    pub password_reset_per_hour: u32,
 }
 
 impl RateLimitSettings {
@@ -159,6 +163,7 @@ impl RateLimitSettings {
             sign_in_per_ip_per_minute: self.sign_in_per_ip_per_minute,
             nonce_per_ip_per_minute: self.nonce_per_ip_per_minute,
             api_per_account_per_minute: self.api_per_account_per_minute,
+            password_reset_per_hour: self.password_reset_per_hour,
         }
     }
 }
@@ -172,6 +177,37 @@ impl Default for RateLimitSettings {
             sign_in_per_email_per_hour: 30,
             nonce_per_ip_per_minute: 30,
             api_per_account_per_minute: 600,
+            password_reset_per_hour: 5,
+        }
+    }
+}
+
+/// Where account emails (address verification, password reset) go.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmailSettings {
+    /// `smtp://host:port` (plain), `smtp://host:port?tls=required`
+    /// (STARTTLS) or `smtps://user:password@host:465`. Empty: each message,
+    /// with its link, is written to the log.
+    pub smtp_url: String,
+    /// The sender, e.g. `Meritree <no-reply@meritree.example>`.
+    pub from: String,
+}
+
+impl Default for EmailSettings {
+    fn default() -> Self {
+        Self {
+            smtp_url: String::new(),
+            from: meritree_platform::mailer::DEFAULT_FROM.to_owned(),
+        }
+    }
+}
+
+impl EmailSettings {
+    pub fn mailer(&self) -> Result<Mailer, MailError> {
+        match self.smtp_url.trim() {
+            "" => Mailer::log(&self.from),
+            url => Mailer::smtp(url, &self.from),
         }
     }
 }
@@ -412,6 +448,10 @@ impl Settings {
             .extract()
             .map_err(Box::new)?;
         settings.server.check()?;
+        settings.email.mailer().map_err(|e| ConfigError::Value {
+            key: "email",
+            message: e.to_string(),
+        })?;
         Ok(settings)
     }
 

@@ -65,6 +65,12 @@ pub fn platform_options(settings: &Settings, local_addr: SocketAddr) -> Platform
         limits: settings.rate_limits.policy(),
         limiter: RateLimiter::in_memory(),
         trusted_proxy_hops: settings.server.trusted_proxy_hops,
+        // Checked when the configuration was loaded.
+        mailer: settings.email.mailer().unwrap_or_else(|err| {
+            tracing::error!(error = %err, "email: falling back to the log");
+            meritree_platform::mailer::Mailer::log(meritree_platform::mailer::DEFAULT_FROM)
+                .expect("the default sender parses")
+        }),
         sign_in_limit: None,
         chain: None,
         settlement: None,

@@ -1,6 +1,7 @@
 //! One module per route.
 
 pub mod account;
+pub mod email;
 pub mod home;
 pub mod not_found;
 pub mod playground;

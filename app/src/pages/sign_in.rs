@@ -49,6 +49,7 @@ pub fn SignInPage() -> impl IntoView {
             <InjectedWalletSignIn />
             <EmbeddedWalletSignIn />
             <ImportEmbeddedWallet />
+            <p><A href="/forgot-password">"Forgot your password?"</A></p>
             <p>"New here? " <A href="/sign-up">"Create an account"</A></p>
         </section>
     }

@@ -19,20 +19,18 @@ pub async fn playground_chat(
     #[server(default)] max_tokens: Option<u32>,
 ) -> Result<TextStream<AppError>, AppError> {
     use futures_util::stream::{self, StreamExt};
-    use meritree_ai::{Candidate, ChatRequest, Message, ProviderError, Role, StreamEvent, Usage};
+    use meritree_ai::{ChatRequest, Message, Role};
     use meritree_core::ai::{validate_max_tokens, validate_prompt, PlaygroundEvent};
     use meritree_core::ErrorCode;
     use meritree_platform::access::{ApiScope, AuthCheck};
-    use meritree_platform::ai::AiCaller;
+    use meritree_platform::ai::{AiCaller, AnswerEvent};
 
-    let (platform, me) = super::door::authorize(AuthCheck::scope(ApiScope::Ai)).await?;
     let invalid = |err: meritree_core::ai::PromptError| {
         AppError::new(ErrorCode::InvalidRequest, err.to_string())
     };
     validate_prompt(&prompt).map_err(invalid)?;
     validate_max_tokens(max_tokens).map_err(invalid)?;
-
-    let caller = AiCaller::from(&me);
+    let (platform, me) = super::door::authorize(AuthCheck::scope(ApiScope::Ai)).await?;
     let request = ChatRequest {
         model: preference.as_str().to_owned(),
         messages: vec![Message::new(Role::User, prompt)],
@@ -41,61 +39,26 @@ pub async fn playground_chat(
         stream: true,
     };
     let answer = platform
-        .ai_chat_stream(&caller, preference.as_str(), request)
+        .ai_chat_stream(&AiCaller::from(&me), preference.as_str(), request)
         .await?;
-    let price = platform
-        .ai()?
-        .price(&Candidate::new(&answer.provider, &answer.model));
-
-    /// A stream that broke after its first output: too late to fail over.
-    fn failed(error: ProviderError) -> PlaygroundEvent {
-        PlaygroundEvent::Failed {
-            code: match error {
-                ProviderError::BadRequest(_) => ErrorCode::UpstreamRejected,
-                _ => ErrorCode::UpstreamUnavailable,
-            },
-            message: error.to_string(),
-        }
-    }
     let started = PlaygroundEvent::Started {
-        provider: answer.provider,
-        model: answer.model,
+        provider: answer.provider.clone(),
+        model: answer.model.clone(),
     };
-    // Each step owns the upstream stream and the latest usage; `None` once
-    // the last event is out. Dropping it early (the member stopped, or went
-    // away) drops the upstream stream, which records what was generated.
-    let rest = stream::unfold(
-        Some((answer.stream, Usage::default())),
-        move |state| async move {
-            let (mut upstream, mut usage) = state?;
-            loop {
-                let last = match upstream.next().await {
-                    Some(Ok(StreamEvent::TextDelta { text })) => {
-                        if text.is_empty() {
-                            continue;
-                        }
-                        let line = PlaygroundEvent::Text { text }.to_line();
-                        return Some((line, Some((upstream, usage))));
-                    }
-                    Some(Ok(StreamEvent::Usage { usage: latest })) => {
-                        usage = latest;
-                        continue;
-                    }
-                    Some(Ok(StreamEvent::Done { .. })) => PlaygroundEvent::Finished {
-                        input_tokens: usage.input_tokens,
-                        output_tokens: usage.output_tokens,
-                        cost_nanos: price.cost_nanos(usage),
-                    },
-                    Some(Ok(StreamEvent::Error { error })) | Some(Err(error)) => failed(error),
-                    None => failed(ProviderError::StreamBroken),
-                };
-                return Some((last.to_line(), None));
-            }
+    let rest = answer.events().map(|event| match event {
+        AnswerEvent::Text(text) => PlaygroundEvent::Text { text },
+        AnswerEvent::Finished {
+            usage, cost_nanos, ..
+        } => PlaygroundEvent::Finished {
+            input_tokens: usage.input_tokens,
+            output_tokens: usage.output_tokens,
+            cost_nanos,
         },
-    );
-    let lines = stream::once(async move { started.to_line() })
+        AnswerEvent::Failed { code, message } => PlaygroundEvent::Failed { code, message },
+    });
+    let lines = stream::once(async move { started })
         .chain(rest)
-        .map(Ok::<_, AppError>);
+        .map(|event| Ok::<_, AppError>(event.to_line()));
     Ok(TextStream::new(lines))
 }
 

@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod auth;
 #[cfg(feature = "ssr")]
 pub(crate) mod door;
+pub mod email;
 pub mod error;
 pub mod rewards;
 pub mod rounds;

@@ -35,6 +35,15 @@ impl fmt::Display for EmailError {
 impl Email {
     pub const MAX_LEN: usize = 254;
 
+    /// What the address looks like (Unicode TS #39 skeleton, lower-cased):
+    /// two addresses with the same skeleton are confusable, e.g. one with a
+    /// Cyrillic `а` and one with a Latin `a`.
+    pub fn skeleton(&self) -> String {
+        unicode_security::skeleton(&self.0)
+            .flat_map(char::to_lowercase)
+            .collect()
+    }
+
     pub fn parse(raw: &str) -> Result<Self, EmailError> {
         let email = raw.trim().to_lowercase();
         if email.is_empty() {
@@ -227,6 +236,9 @@ pub struct AccountView {
     /// EIP-55 checksummed address of the bound wallet.
     pub wallet: Option<String>,
     pub role: Role,
+    /// Whether the owner proved the email address by a link sent to it.
+    #[serde(default)]
+    pub email_verified: bool,
     /// Whether sign-in asks for a code from an authenticator app.
     pub totp_enabled: bool,
     /// Unix seconds.
@@ -506,6 +518,16 @@ mod tests {
         for scope in ApiScope::ALL {
             assert_eq!(scope.as_str().parse::<ApiScope>(), Ok(scope));
         }
+    }
+
+    #[test]
+    fn look_alike_addresses_share_a_skeleton() {
+        let latin = Email::parse("ann@example.org").unwrap();
+        let cyrillic_a = Email::parse("\u{430}nn@example.org").unwrap();
+        assert_ne!(latin, cyrillic_a);
+        assert_eq!(latin.skeleton(), cyrillic_a.skeleton());
+        let other = Email::parse("bob@example.org").unwrap();
+        assert_ne!(latin.skeleton(), other.skeleton());
     }
 
     #[test]

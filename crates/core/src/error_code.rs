@@ -83,6 +83,11 @@ pub enum ErrorCode {
     SiweMessageMismatch,
     /// This account already has an email address.
     EmailAlreadySet,
+    /// The email link expired, was already used, or is for an address the
+    /// account no longer has: ask for a new one.
+    EmailLinkInvalid,
+    /// The email address is already verified.
+    EmailAlreadyVerified,
     /// The account holds the maximum number of API keys.
     TooManyKeys,
     /// The account has two-factor authentication: send `totp_code`.
@@ -132,7 +137,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 57] = [
+    pub const ALL: [ErrorCode; 59] = [
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::InvalidRequest,
@@ -168,6 +173,8 @@ impl ErrorCode {
         ErrorCode::SiweSignerMismatch,
         ErrorCode::SiweMessageMismatch,
         ErrorCode::EmailAlreadySet,
+        ErrorCode::EmailLinkInvalid,
+        ErrorCode::EmailAlreadyVerified,
         ErrorCode::TooManyKeys,
         ErrorCode::TotpRequired,
         ErrorCode::InvalidTotp,
@@ -230,6 +237,8 @@ impl ErrorCode {
             ErrorCode::SiweSignerMismatch => "siwe_signer_mismatch",
             ErrorCode::SiweMessageMismatch => "siwe_message_mismatch",
             ErrorCode::EmailAlreadySet => "email_already_set",
+            ErrorCode::EmailLinkInvalid => "email_link_invalid",
+            ErrorCode::EmailAlreadyVerified => "email_already_verified",
             ErrorCode::TooManyKeys => "too_many_keys",
             ErrorCode::TotpRequired => "totp_required",
             ErrorCode::InvalidTotp => "invalid_totp",
@@ -293,6 +302,8 @@ impl ErrorCode {
             ErrorCode::SiweSignerMismatch => 401,
             ErrorCode::SiweMessageMismatch => 401,
             ErrorCode::EmailAlreadySet => 409,
+            ErrorCode::EmailLinkInvalid => 400,
+            ErrorCode::EmailAlreadyVerified => 409,
             ErrorCode::TooManyKeys => 409,
             ErrorCode::TotpRequired => 401,
             ErrorCode::InvalidTotp => 401,

@@ -10,6 +10,7 @@ pub mod ai;
 pub mod chain;
 pub mod clock;
 pub mod error;
+pub mod mailer;
 pub mod points;
 pub mod principal;
 pub mod rate_limit;
@@ -27,6 +28,7 @@ use meritree_chain::Chain;
 use crate::access::{LimitPolicy, RequestContext, Site};
 use crate::ai::ResponseCache;
 use crate::chain::Settlement;
+use crate::mailer::Mailer;
 use meritree_store::{instance, secrets, Database, StoreError};
 
 use crate::rate_limit::{Quota, RateLimiter};
@@ -65,6 +67,8 @@ pub struct PlatformOptions {
     /// The AI response cache: in process unless the server connects it to
     /// Redis.
     pub ai_cache: ResponseCache,
+    /// Where account emails (verification, password reset) go.
+    pub mailer: Mailer,
 }
 
 /// How many password sign-ins one email address may attempt.
@@ -91,6 +95,7 @@ impl Default for PlatformOptions {
             rewards: RewardsPolicy::default(),
             gateway: None,
             ai_cache: ResponseCache::in_memory(),
+            mailer: Mailer::log(mailer::DEFAULT_FROM).expect("the default sender parses"),
         }
     }
 }
@@ -119,6 +124,7 @@ struct Inner {
     rewards: RewardsPolicy,
     gateway: Option<Arc<Gateway>>,
     ai_cache: ResponseCache,
+    mailer: Mailer,
     usage_writer: ai::usage_writer::UsageWriter,
 }
 
@@ -135,6 +141,7 @@ impl Platform {
             clock::unix_secs(),
         )
         .await?;
+        accounts::email::backfill_skeletons(&db).await?;
         tracing::info!(%instance_id, backend = %db.backend(), "platform started");
         Ok(Self {
             inner: Arc::new(Inner {
@@ -156,6 +163,7 @@ impl Platform {
                 rewards: options.rewards,
                 gateway: options.gateway,
                 ai_cache: options.ai_cache,
+                mailer: options.mailer,
             }),
         })
     }
@@ -166,6 +174,10 @@ impl Platform {
 
     pub fn gateway(&self) -> Option<&Arc<Gateway>> {
         self.inner.gateway.as_ref()
+    }
+
+    pub fn mailer(&self) -> &Mailer {
+        &self.inner.mailer
     }
 
     pub fn db(&self) -> &Database {

@@ -222,7 +222,7 @@ mod tests {
             db.migrate().await.unwrap();
             accounts::insert(&db, NewAccount {
                 id: "ann-id",
-                email: Some("ann@example.org"),
+                email: Some("ann@example.org"), email_skeleton: None,
                 password_hash: None,
                 wallet_address: None,
                 role: "member",

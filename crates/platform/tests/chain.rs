@@ -261,6 +261,7 @@ async fn member_with_points(s: &Setup, wallet: alloy::primitives::Address, point
         meritree_store::accounts::NewAccount {
             id: &id,
             email: None,
+            email_skeleton: None,
             password_hash: None,
             wallet_address: Some(&format!("{wallet:#x}")),
             role: "member",

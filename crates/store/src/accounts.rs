@@ -12,25 +12,31 @@ pub struct AccountRecord {
     pub role: String,
     pub created_at: i64,
     pub totp_enabled_at: Option<i64>,
+    pub email_verified_at: Option<i64>,
 }
 
 pub struct NewAccount<'a> {
     pub id: &'a str,
     pub email: Option<&'a str>,
+    /// What `email` looks like (UTS #39 skeleton): unique, so look-alikes
+    /// of an existing address are refused.
+    pub email_skeleton: Option<&'a str>,
     pub password_hash: Option<&'a str>,
     pub wallet_address: Option<&'a str>,
     pub role: &'a str,
     pub now: i64,
 }
 
-const COLUMNS: &str = "id, email, password_hash, wallet_address, role, created_at, totp_enabled_at";
+const COLUMNS: &str =
+    "id, email, password_hash, wallet_address, role, created_at, totp_enabled_at, email_verified_at";
 
 /// Inserts an account; `StoreError::Duplicate("email" | "wallet_address")`
 /// when another account holds either.
 pub async fn insert(db: &Database, new: NewAccount<'_>) -> Result<AccountRecord, StoreError> {
     let sql = format!(
-        "INSERT INTO accounts (id, email, password_hash, wallet_address, role, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING {COLUMNS}"
+        "INSERT INTO accounts \
+         (id, email, password_hash, wallet_address, role, created_at, updated_at, email_skeleton) \
+         VALUES ($1, $2, $3, $4, $5, $6, $6, $7) RETURNING {COLUMNS}"
     );
     with_pool!(db, pool => sqlx::query_as(&sql)
         .bind(new.id)
@@ -39,9 +45,11 @@ pub async fn insert(db: &Database, new: NewAccount<'_>) -> Result<AccountRecord,
         .bind(new.wallet_address)
         .bind(new.role)
         .bind(new.now)
+        .bind(new.email_skeleton)
         .fetch_one(pool)
         .await)
-    .map_err(|e| duplicate_on(e, &["email", "wallet_address"]))
+    // The skeleton's column name contains "email": look for it first.
+    .map_err(|e| duplicate_on(e, &["email_skeleton", "email", "wallet_address"]))
 }
 
 pub async fn find_by_email(
@@ -104,12 +112,70 @@ pub async fn add_email_login(
     db: &Database,
     id: &str,
     email: &str,
+    email_skeleton: &str,
     password_hash: &str,
     now: i64,
 ) -> Result<bool, StoreError> {
-    let updated = execute!(db, "UPDATE accounts SET email = $2, password_hash = $3, updated_at = $4              WHERE id = $1 AND email IS NULL", id, email, password_hash, now)
-    .map_err(|e| duplicate_on(e, &["email"]))?;
+    let updated = execute!(
+        db,
+        "UPDATE accounts SET email = $2, email_skeleton = $3, password_hash = $4, \
+             email_verified_at = NULL, updated_at = $5 WHERE id = $1 AND email IS NULL",
+        id,
+        email,
+        email_skeleton,
+        password_hash,
+        now
+    )
+    .map_err(|e| duplicate_on(e, &["email_skeleton", "email"]))?;
     Ok(updated == 1)
+}
+
+/// Marks the account's address proved, if it is still `email`; false
+/// otherwise (the account changed its address since the link was sent).
+pub async fn set_email_verified(
+    db: &Database,
+    id: &str,
+    email: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let updated = execute!(
+        db,
+        "UPDATE accounts SET email_verified_at = COALESCE(email_verified_at, $3), updated_at = $3 \
+             WHERE id = $1 AND email = $2",
+        id,
+        email,
+        now
+    )?;
+    Ok(updated == 1)
+}
+
+/// Accounts with an address whose skeleton is not computed yet (created
+/// before skeletons existed): `(id, email)`, at most `limit`.
+pub async fn missing_skeletons(
+    db: &Database,
+    limit: i64,
+) -> Result<Vec<(String, String)>, StoreError> {
+    Ok(with_pool!(db, pool => sqlx::query_as(
+        "SELECT id, email FROM accounts WHERE email IS NOT NULL AND email_skeleton IS NULL \
+         ORDER BY id LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await)?)
+}
+
+/// Stores a computed skeleton; `Duplicate("email_skeleton")` when an older
+/// account already looks the same (the newer one keeps NULL, and stays
+/// usable).
+pub async fn set_skeleton(db: &Database, id: &str, skeleton: &str) -> Result<(), StoreError> {
+    execute!(
+        db,
+        "UPDATE accounts SET email_skeleton = $2 WHERE id = $1",
+        id,
+        skeleton
+    )
+    .map_err(|e| duplicate_on(e, &["email_skeleton"]))?;
+    Ok(())
 }
 
 /// Sets the role of the account with this email; false if there is none.

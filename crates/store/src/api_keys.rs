@@ -177,7 +177,7 @@ mod tests {
             let db = Database::connect(&test_db.target, PoolOptions::default()).await.unwrap();
             db.migrate().await.unwrap();
             accounts::insert(&db, NewAccount {
-                id: "ann", email: Some("ann@example.org"), password_hash: None,
+                id: "ann", email: Some("ann@example.org"), email_skeleton: None, password_hash: None,
                 wallet_address: None, role: "admin", now: 1,
             }).await.unwrap();
             key(&db, "forever", None).await;

@@ -11,6 +11,7 @@ pub mod ai_usage;
 pub mod api_keys;
 pub mod chain_txs;
 mod database;
+pub mod email_tokens;
 mod error;
 pub mod instance;
 pub mod nonces;

@@ -285,6 +285,7 @@ mod tests {
             NewAccount {
                 id,
                 email: Some(&format!("{id}@example.org")),
+                email_skeleton: None,
                 password_hash: None,
                 wallet_address: None,
                 role: "member",

@@ -514,6 +514,7 @@ mod tests {
             NewAccount {
                 id,
                 email: Some(&format!("{id}@example.org")),
+                email_skeleton: None,
                 password_hash: Some("x"),
                 wallet_address: wallet,
                 role: "member",

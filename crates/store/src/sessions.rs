@@ -297,6 +297,7 @@ mod tests {
             NewAccount {
                 id: "ann",
                 email: Some("ann@example.org"),
+                email_skeleton: None,
                 password_hash: None,
                 wallet_address: None,
                 role: "member",

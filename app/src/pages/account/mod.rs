@@ -13,6 +13,7 @@ mod confirm_identity;
 mod sessions;
 mod two_factor;
 use crate::server_fns::auth::SignOut;
+use crate::server_fns::email::ResendVerification;
 use crate::session::Session;
 
 /// `/account`: the signed-in account's details, wallet, two-factor
@@ -52,12 +53,25 @@ fn AccountDetails(account: AccountView) -> impl IntoView {
             navigate("/", Default::default());
         }
     });
+    let resend = ServerAction::<ResendVerification>::new();
+    let unverified = account.email.is_some() && !account.email_verified;
     let has_wallet = account.wallet.is_some();
     let totp_enabled = account.totp_enabled;
     view! {
         <dl class="summary">
             <dt>"Email"</dt>
             <dd data-testid="account-email">{account.email.unwrap_or_else(|| "—".into())}</dd>
+            <Show when=move || unverified>
+                <dd data-testid="email-unverified">
+                    "Not confirmed yet: open the link we emailed you. "
+                    <ActionForm action=resend attr:class="inline">
+                        <button type="submit" data-testid="resend-verification">"Send the link again"</button>
+                    </ActionForm>
+                    <Show when=move || matches!(resend.value().get(), Some(Ok(())))>
+                        <span data-testid="verification-sent">" Sent."</span>
+                    </Show>
+                </dd>
+            </Show>
             <dt>"Wallet"</dt>
             <dd data-testid="account-wallet">{account.wallet.unwrap_or_else(|| "none bound".into())}</dd>
             <dt>"Role"</dt>

@@ -20,6 +20,7 @@ pub struct LimitPolicy {
     pub sign_in_per_ip_per_minute: u32,
     pub nonce_per_ip_per_minute: u32,
     pub api_per_account_per_minute: u32,
+    pub password_reset_per_hour: u32,
 }
 
 impl Default for LimitPolicy {
@@ -30,6 +31,7 @@ impl Default for LimitPolicy {
             sign_in_per_ip_per_minute: 30,
             nonce_per_ip_per_minute: 30,
             api_per_account_per_minute: 600,
+            password_reset_per_hour: 5,
         }
     }
 }
@@ -46,6 +48,8 @@ pub enum Rule {
     Nonce,
     /// Authenticated requests per account.
     Api,
+    /// Password-reset emails per client IP and per address.
+    PasswordReset,
 }
 
 impl LimitPolicy {
@@ -55,6 +59,7 @@ impl LimitPolicy {
             Rule::SignIn => Quota::per_minute(self.sign_in_per_ip_per_minute),
             Rule::Nonce => Quota::per_minute(self.nonce_per_ip_per_minute),
             Rule::Api => Quota::per_minute(self.api_per_account_per_minute),
+            Rule::PasswordReset => Quota::per_hour(self.password_reset_per_hour),
         }
     }
 }

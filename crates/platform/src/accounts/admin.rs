@@ -26,6 +26,7 @@ impl Platform {
             NewAccount {
                 id: &uuid::Uuid::new_v4().to_string(),
                 email: Some(email.as_str()),
+                email_skeleton: Some(&email.skeleton()),
                 password_hash: Some(&hash),
                 wallet_address: None,
                 role: Role::Admin.as_str(),

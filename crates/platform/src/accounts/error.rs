@@ -37,6 +37,10 @@ pub enum AuthError {
     LastSignInMethod,
     #[error("this account already has an email address")]
     EmailAlreadySet,
+    #[error("this link expired or was already used; ask for a new one")]
+    EmailLinkInvalid,
+    #[error("this email address is already confirmed")]
+    EmailAlreadyVerified,
     #[error("{0}")]
     InvalidKeyName(&'static str),
     #[error("this account has too many API keys; revoke one first")]
@@ -104,6 +108,8 @@ impl PublicError for AuthError {
             AuthError::NoWallet => ErrorCode::NotFound,
             AuthError::LastSignInMethod => ErrorCode::LastSignInMethod,
             AuthError::EmailAlreadySet => ErrorCode::EmailAlreadySet,
+            AuthError::EmailLinkInvalid => ErrorCode::EmailLinkInvalid,
+            AuthError::EmailAlreadyVerified => ErrorCode::EmailAlreadyVerified,
             AuthError::InvalidKeyName(_) | AuthError::InvalidRequest(_) => {
                 ErrorCode::InvalidRequest
             }

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod api_keys;
+pub mod email;
 mod error;
 pub mod password;
 pub mod totp;
@@ -39,6 +40,7 @@ impl Platform {
             NewAccount {
                 id: &id,
                 email: Some(email.as_str()),
+                email_skeleton: Some(&email.skeleton()),
                 password_hash: Some(&hash),
                 wallet_address: None,
                 role: Role::Member.as_str(),
@@ -47,10 +49,11 @@ impl Platform {
         )
         .await
         .map_err(|err| match err {
-            StoreError::Duplicate("email") => AuthError::EmailTaken,
+            StoreError::Duplicate("email" | "email_skeleton") => AuthError::EmailTaken,
             other => AuthError::Store(other),
         })?;
         tracing::info!(account = %account.id, "account registered");
+        self.send_verification(&account.id, &email).await?;
         self.sign_in_as(account, request).await
     }
 
@@ -214,6 +217,7 @@ pub(crate) fn view(account: AccountRecord) -> AccountView {
                 .map(|address| to_checksum(&address))
                 .unwrap_or(stored)
         }),
+        email_verified: account.email_verified_at.is_some(),
         totp_enabled: account.totp_enabled_at.is_some(),
         created_at: account.created_at,
     }

@@ -69,6 +69,7 @@ impl Platform {
                     NewAccount {
                         id: &id,
                         email: None,
+                        email_skeleton: None,
                         password_hash: None,
                         wallet_address: Some(&wallet),
                         role: Role::Member.as_str(),
@@ -154,6 +155,7 @@ impl Platform {
             self.db(),
             account_id,
             email.as_str(),
+            &email.skeleton(),
             &hash,
             clock::unix_secs(),
         )
@@ -165,6 +167,7 @@ impl Platform {
         if !added {
             return Err(AuthError::EmailAlreadySet);
         }
+        self.send_verification(account_id, &email).await?;
         self.account(account_id).await
     }
 

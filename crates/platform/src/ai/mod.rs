@@ -4,6 +4,7 @@
 //! exact-match response cache (`cache`). Talking to models is
 //! `meritree_ai`'s job.
 
+pub mod answer_events;
 pub mod budgets;
 pub mod cache;
 mod calendar;
@@ -13,6 +14,7 @@ mod tests;
 pub mod usage;
 pub(crate) mod usage_writer;
 
+pub use self::answer_events::AnswerEvent;
 pub use self::budgets::{
     AiBudget, BudgetCheckError, BudgetExceeded, BudgetPeriod, BudgetScope, BudgetStatus,
 };

@@ -126,6 +126,8 @@ pub struct ChatStreamAnswer {
     pub request_id: String,
     pub provider: String,
     pub model: String,
+    /// What the model's tokens cost, for the answer's final event.
+    pub price: meritree_ai::pricing::Price,
     pub stream: ChatStream,
 }
 
@@ -243,6 +245,7 @@ impl Platform {
         let request_id = uuid::Uuid::new_v4().to_string();
         let routed = gateway.router().chat_stream(&candidates, &request).await?;
         let candidate = Candidate::new(&routed.provider, &routed.model);
+        let price = gateway.price(&candidate);
         let metered = Metered {
             inner: routed.value,
             reported: Usage::default(),
@@ -254,7 +257,7 @@ impl Platform {
                 caller: caller.clone(),
                 request_id: request_id.clone(),
                 public_model: public_model.to_owned(),
-                price: gateway.price(&candidate),
+                price,
                 candidate,
             }),
         };
@@ -262,6 +265,7 @@ impl Platform {
             request_id,
             provider: routed.provider,
             model: routed.model,
+            price,
             stream: Box::pin(metered),
         })
     }

@@ -184,6 +184,7 @@ async fn account(platform: &Platform, id: &str) {
         NewAccount {
             id,
             email: Some(&format!("{id}@example.org")),
+            email_skeleton: None,
             password_hash: None,
             wallet_address: None,
             role: "member",

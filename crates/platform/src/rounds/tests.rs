@@ -48,6 +48,7 @@ async fn account(db: &Database, id: &str, wallet: Option<&str>) {
         NewAccount {
             id,
             email: Some(&format!("{id}@example.org")),
+            email_skeleton: None,
             password_hash: Some("x"),
             wallet_address: wallet,
             role: "member",

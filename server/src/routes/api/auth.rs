@@ -27,6 +27,68 @@ pub fn router() -> Router<AppState> {
         .route("/siwe/nonce", post(siwe_nonce))
         .route("/siwe/login", post(siwe_login))
         .route("/reauthenticate", post(reauthenticate))
+        .route("/verify-email", post(verify_email))
+        .route("/password-reset", post(request_password_reset))
+        .route("/password-reset/confirm", post(reset_password))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EmailLink {
+    token: String,
+}
+
+/// `POST /api/v1/auth/verify-email` `{"token"}`: the token from the link
+/// sent at sign-up; the account with its address now verified.
+async fn verify_email(
+    State(platform): State<Platform>,
+    ApiJson(body): ApiJson<EmailLink>,
+) -> Result<Json<meritree_core::accounts::AccountView>, ApiError> {
+    Ok(Json(platform.verify_email(&body.token).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResetRequest {
+    email: String,
+}
+
+/// `POST /api/v1/auth/password-reset` `{"email"}`: emails a reset link if
+/// the address has an account (202 either way).
+async fn request_password_reset(
+    State(platform): State<Platform>,
+    Caller(request): Caller,
+    ApiJson(body): ApiJson<ResetRequest>,
+) -> Result<StatusCode, ApiError> {
+    platform
+        .request_password_reset(&request, &body.email)
+        .await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewPasswordByLink {
+    token: String,
+    new_password: String,
+}
+
+#[derive(serde::Serialize)]
+struct PasswordReset {
+    revoked_api_keys: Vec<meritree_core::accounts::ApiKeyView>,
+}
+
+/// `POST /api/v1/auth/password-reset/confirm` `{"token", "new_password"}`:
+/// sets the password, signs every device out and revokes every API key
+/// (listed in the answer).
+async fn reset_password(
+    State(platform): State<Platform>,
+    ApiJson(body): ApiJson<NewPasswordByLink>,
+) -> Result<Json<PasswordReset>, ApiError> {
+    let revoked_api_keys = platform
+        .reset_password(&body.token, &body.new_password)
+        .await?;
+    Ok(Json(PasswordReset { revoked_api_keys }))
 }
 
 #[derive(Deserialize)]

@@ -23,6 +23,7 @@ pub fn router() -> Router<AppState> {
         .route("/password", put(change_password))
         .route("/wallet", post(bind_wallet).delete(unbind_wallet))
         .route("/email", post(add_email))
+        .route("/email/verification", post(resend_verification))
         .route("/api-keys", get(list_api_keys).post(create_api_key))
         .route("/api-keys/{id}", delete(revoke_api_key))
         .route("/totp", post(begin_totp))
@@ -185,6 +186,17 @@ async fn add_email(
             .add_email_login(&me.account_id, &body.email, &body.password)
             .await?,
     ))
+}
+
+/// `POST /api/v1/user/email/verification` (a session): sends a new link to
+/// confirm the account's email address (202).
+async fn resend_verification(
+    State(platform): State<Platform>,
+    Caller(request): Caller,
+) -> Result<StatusCode, ApiError> {
+    let me = platform.authorize(&request, AuthCheck::session()).await?;
+    platform.resend_verification(&me.account_id).await?;
+    Ok(StatusCode::ACCEPTED)
 }
 
 /// `GET /api/v1/user/me`: the signed-in account.

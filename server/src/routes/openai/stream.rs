@@ -3,25 +3,22 @@
 use axum::body::Body;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::Response;
-use futures_util::stream::{self, StreamExt};
-use meritree_ai::StreamEvent;
+use futures_util::stream::StreamExt;
 use meritree_core::ErrorCode;
-use meritree_platform::ai::ChatStreamAnswer;
+use meritree_platform::ai::{AnswerEvent, ChatStreamAnswer};
 use serde::Serialize;
 
-use super::wire::{finish_reason, ChatChunk, ChunkChoice, Delta, WireUsage};
+use super::wire::{finish_reason, ChatChunk, ChunkChoice, Delta};
 
-struct State {
-    answer: ChatStreamAnswer,
+struct Encoder {
     id: String,
     model: String,
     created: i64,
     include_usage: bool,
-    usage: Option<WireUsage>,
     sent_role: bool,
 }
 
-impl State {
+impl Encoder {
     fn chunk(&self, delta: Delta, finish: Option<&'static str>) -> String {
         data(&ChatChunk {
             id: &self.id,
@@ -49,64 +46,16 @@ fn data(value: &impl Serialize) -> String {
 /// for, then `[DONE]`. A failure after output has started ends the stream
 /// with an `error` object (what the SDKs raise) and no `[DONE]`.
 pub fn completion_events(answer: ChatStreamAnswer, created: i64, include_usage: bool) -> Response {
-    let state = State {
+    let mut encoder = Encoder {
         id: format!("chatcmpl-{}", answer.request_id),
         model: format!("{}/{}", answer.provider, answer.model),
-        answer,
         created,
         include_usage,
-        usage: None,
         sent_role: false,
     };
-    let events = stream::unfold(Some(state), |state| async move {
-        let mut s = state?;
-        loop {
-            let Some(event) = s.answer.stream.next().await else {
-                return Some((error_event("the stream ended early"), None));
-            };
-            match event {
-                Ok(StreamEvent::TextDelta { text }) => {
-                    let role = (!s.sent_role).then_some("assistant");
-                    s.sent_role = true;
-                    let chunk = s.chunk(
-                        Delta {
-                            role,
-                            content: Some(text),
-                        },
-                        None,
-                    );
-                    return Some((chunk, Some(s)));
-                }
-                Ok(StreamEvent::Usage { usage }) => s.usage = Some(usage.into()),
-                Ok(StreamEvent::Done {
-                    finish_reason: reason,
-                }) => {
-                    let mut out =
-                        s.chunk(Delta::default(), finish_reason(&reason).or(Some("stop")));
-                    if s.include_usage {
-                        out.push_str(&data(&ChatChunk {
-                            id: &s.id,
-                            object: "chat.completion.chunk",
-                            created: s.created,
-                            model: &s.model,
-                            choices: Vec::new(),
-                            usage: Some(s.usage.take().unwrap_or(WireUsage {
-                                prompt_tokens: 0,
-                                completion_tokens: 0,
-                                total_tokens: 0,
-                            })),
-                        }));
-                    }
-                    out.push_str("data: [DONE]\n\n");
-                    return Some((out, None));
-                }
-                Ok(StreamEvent::Error { error }) | Err(error) => {
-                    return Some((error_event(&error.to_string()), None));
-                }
-            }
-        }
-    })
-    .map(Ok::<_, std::convert::Infallible>);
+    let events = answer
+        .events()
+        .map(move |event| Ok::<_, std::convert::Infallible>(encoder.encode(event)));
     Response::builder()
         .header(CONTENT_TYPE, "text/event-stream")
         .header(CACHE_CONTROL, "no-cache")
@@ -114,7 +63,45 @@ pub fn completion_events(answer: ChatStreamAnswer, created: i64, include_usage: 
         .unwrap_or_default()
 }
 
-fn error_event(message: &str) -> String {
+impl Encoder {
+    fn encode(&mut self, event: AnswerEvent) -> String {
+        match event {
+            AnswerEvent::Text(text) => {
+                let role = (!self.sent_role).then_some("assistant");
+                self.sent_role = true;
+                self.chunk(
+                    Delta {
+                        role,
+                        content: Some(text),
+                    },
+                    None,
+                )
+            }
+            AnswerEvent::Finished {
+                finish_reason: reason,
+                usage,
+                ..
+            } => {
+                let mut out = self.chunk(Delta::default(), finish_reason(&reason).or(Some("stop")));
+                if self.include_usage {
+                    out.push_str(&data(&ChatChunk {
+                        id: &self.id,
+                        object: "chat.completion.chunk",
+                        created: self.created,
+                        model: &self.model,
+                        choices: Vec::new(),
+                        usage: Some(usage.into()),
+                    }));
+                }
+                out.push_str("data: [DONE]\n\n");
+                out
+            }
+            AnswerEvent::Failed { code, message } => error_event(code, &message),
+        }
+    }
+}
+
+fn error_event(code: ErrorCode, message: &str) -> String {
     #[derive(Serialize)]
     struct Envelope<'a> {
         error: Detail<'a>,
@@ -130,7 +117,7 @@ fn error_event(message: &str) -> String {
         error: Detail {
             message,
             kind: "upstream_error",
-            code: ErrorCode::UpstreamUnavailable,
+            code,
         },
     })
 }

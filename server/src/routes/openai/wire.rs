@@ -4,13 +4,12 @@
 //! validated.
 
 use meritree_ai::{ChatRequest, ChatResponse, FinishReason, Message, Role, Usage};
+use meritree_core::ai::validate_max_tokens;
 use meritree_core::ErrorCode;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 
-/// Output tokens one request may ask for.
-const MAX_TOKENS_LIMIT: u32 = 32_768;
 /// Inputs one embeddings request may carry.
 pub const MAX_EMBEDDING_INPUTS: usize = 2_048;
 
@@ -87,13 +86,7 @@ impl ChatCompletionRequest {
             }
         }
         let max_tokens = self.max_completion_tokens.or(self.max_tokens);
-        if let Some(m) = max_tokens {
-            if m == 0 || m > MAX_TOKENS_LIMIT {
-                return Err(invalid(format!(
-                    "`max_tokens` must be between 1 and {MAX_TOKENS_LIMIT}"
-                )));
-            }
-        }
+        validate_max_tokens(max_tokens).map_err(|e| invalid(format!("`max_tokens`: {e}")))?;
         let messages = self
             .messages
             .iter()
