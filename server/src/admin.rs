@@ -23,7 +23,7 @@ pub async fn run(
     let result = match command {
         AdminCommand::Create { email } => {
             let password = read_password()?;
-            let (account, setup) = platform.create_admin(&email, &password).await?;
+            let (account, setup) = platform.accounts().create_admin(&email, &password).await?;
             println!(
                 "Created admin {} ({}).",
                 account.email.unwrap_or_default(),
@@ -36,7 +36,7 @@ pub async fn run(
             let role: Role = role.parse().map_err(|()| {
                 format!("unknown role {role:?}: use member, node_operator or admin")
             })?;
-            let (account, setup) = platform.set_role(&email, role).await?;
+            let (account, setup) = platform.accounts().set_role(&email, role).await?;
             println!(
                 "{} is now {}; their sessions were ended.",
                 email,

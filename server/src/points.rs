@@ -36,9 +36,10 @@ async fn execute(
             key,
         } => {
             let reason: PointsReason = reason.parse()?;
-            let account_id = platform.find_account_id(&account).await?;
+            let account_id = platform.points().find_account_id(&account).await?;
             let posted = platform
-                .post_points(PointsPosting {
+                .points()
+                .post(PointsPosting {
                     account_id: &account_id,
                     amount,
                     reason,

@@ -19,17 +19,18 @@ pub async fn run(platform: Platform, every: Duration) {
 /// One pass; errors are logged and the next pass tries again.
 pub async fn pass(platform: &Platform) {
     if let Err(err) = platform
-        .tick_rounds(meritree_platform::clock::unix_secs())
+        .rounds()
+        .tick(meritree_platform::clock::unix_secs())
         .await
     {
         tracing::warn!(error = %err, "closing rounds failed; retrying next tick");
     }
-    match platform.publish_rounds().await {
+    match platform.chain().publish_rounds().await {
         Ok(done) if done != Default::default() => tracing::info!(?done, "root publication"),
         Ok(_) | Err(SettlementError::NoChain) => {}
         Err(err) => tracing::warn!(error = %err, "publishing roots failed; retrying next tick"),
     }
-    match platform.pump_outbox().await {
+    match platform.chain().pump_outbox().await {
         Ok(done) if done != Default::default() => tracing::debug!(?done, "outbox pass"),
         Ok(_) | Err(SettlementError::NoChain) => {}
         Err(err) => tracing::warn!(error = %err, "outbox pass failed; retrying next tick"),

@@ -39,7 +39,8 @@ pub async fn playground_chat(
         stream: true,
     };
     let answer = platform
-        .ai_chat_stream(&AiCaller::from(&me), preference.as_str(), request)
+        .ai()
+        .chat_stream(&AiCaller::from(&me), preference.as_str(), request)
         .await?;
     let started = PlaygroundEvent::Started {
         provider: answer.provider.clone(),
@@ -73,11 +74,13 @@ pub async fn ai_spending() -> Result<meritree_core::ai::AiSpending, AppError> {
     let (platform, me) = super::door::authorize(AuthCheck::read()).await?;
     let now = unix_secs();
     let usage = platform
-        .ai_usage_summary(&me.account_id, BudgetPeriod::Month.start(now))
+        .ai()
+        .usage_summary(&me.account_id, BudgetPeriod::Month.start(now))
         .await
         .map_err(AiError::from)?;
     let budgets = platform
-        .ai_budget_statuses(&me.account_id, now)
+        .ai()
+        .budget_statuses(&me.account_id, now)
         .await
         .map_err(AiError::from)?;
     Ok(meritree_core::ai::AiSpending { usage, budgets })

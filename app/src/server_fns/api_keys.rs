@@ -10,7 +10,7 @@ use super::error::AppError;
 pub async fn list_api_keys() -> Result<Vec<ApiKeyView>, AppError> {
     use meritree_platform::access::AuthCheck;
     let (platform, me) = super::door::authorize(AuthCheck::session()).await?;
-    Ok(platform.api_keys(&me.account_id).await?)
+    Ok(platform.accounts().api_keys(&me.account_id).await?)
 }
 
 /// `POST /api/api_keys/create`: a new key with the default scopes (`ai`,
@@ -29,7 +29,10 @@ pub async fn create_api_key(
         scopes,
         expires_in_days,
     };
-    Ok(platform.create_api_key(&me.account_id, new).await?)
+    Ok(platform
+        .accounts()
+        .create_api_key(&me.account_id, new)
+        .await?)
 }
 
 /// `POST /api/api_keys/revoke`: revokes one of the account's keys at once.
@@ -37,5 +40,8 @@ pub async fn create_api_key(
 pub async fn revoke_api_key(id: String) -> Result<(), AppError> {
     use meritree_platform::access::AuthCheck;
     let (platform, me) = super::door::authorize(AuthCheck::session()).await?;
-    Ok(platform.revoke_api_key(&me.account_id, &id).await?)
+    Ok(platform
+        .accounts()
+        .revoke_api_key(&me.account_id, &id)
+        .await?)
 }

@@ -12,6 +12,7 @@ pub async fn register(email: String, password: String) -> Result<SessionInfo, Ap
     use super::door;
     let platform = door::platform()?;
     let signed_in = platform
+        .accounts()
         .register(&door::request(&platform), &email, &password)
         .await?;
     Ok(door::start_session(&platform, signed_in))
@@ -28,6 +29,7 @@ pub async fn sign_in(
     use super::door;
     let platform = door::platform()?;
     let signed_in = platform
+        .accounts()
         .sign_in_with_password(
             &door::request(&platform),
             &email,
@@ -82,7 +84,7 @@ pub async fn sign_out() -> Result<(), AppError> {
         .await
     {
         if let Some(session) = me.session_id() {
-            platform.end_session(session).await?;
+            platform.sessions().end_session(session).await?;
         }
     }
     door::clear_session(&platform);
@@ -99,7 +101,7 @@ pub async fn current_account() -> Result<Option<AccountView>, AppError> {
     let Some(me) = platform.optional_caller(&door::request(&platform)).await else {
         return Ok(None);
     };
-    match platform.account(&me.account_id).await {
+    match platform.accounts().account(&me.account_id).await {
         Ok(account) => Ok(Some(account)),
         Err(AuthError::Unauthenticated) => Ok(None),
         Err(err) => Err(err.into()),

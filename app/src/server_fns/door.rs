@@ -58,13 +58,18 @@ fn set_headers(headers: HeaderMap) {
 
 /// Sets the session cookies of a sign-in.
 pub fn start_session(platform: &Platform, signed_in: SignedIn) -> SessionInfo {
-    set_headers(platform.cookie_policy().session_headers(&signed_in.tokens));
+    set_headers(
+        platform
+            .sessions()
+            .cookie_policy()
+            .session_headers(&signed_in.tokens),
+    );
     signed_in.info()
 }
 
 /// Clears the session cookies.
 pub fn clear_session(platform: &Platform) {
-    set_headers(platform.cookie_policy().cleared_headers());
+    set_headers(platform.sessions().cookie_policy().cleared_headers());
 }
 
 /// The status an error answers with: its code's, as on the JSON API.

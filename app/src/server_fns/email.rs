@@ -10,7 +10,10 @@ use super::error::AppError;
 /// `POST /api/email/verify`: uses the link sent to the address.
 #[server(endpoint = "email/verify")]
 pub async fn verify_email(token: String) -> Result<AccountView, AppError> {
-    Ok(super::door::platform()?.verify_email(&token).await?)
+    Ok(super::door::platform()?
+        .accounts()
+        .verify_email(&token)
+        .await?)
 }
 
 /// `POST /api/email/resend`: a new link for the signed-in account's address.
@@ -18,7 +21,10 @@ pub async fn verify_email(token: String) -> Result<AccountView, AppError> {
 pub async fn resend_verification() -> Result<(), AppError> {
     use meritree_platform::access::AuthCheck;
     let (platform, me) = super::door::authorize(AuthCheck::session()).await?;
-    Ok(platform.resend_verification(&me.account_id).await?)
+    Ok(platform
+        .accounts()
+        .resend_verification(&me.account_id)
+        .await?)
 }
 
 /// `POST /api/email/reset_request`: emails a reset link if the address has
@@ -28,6 +34,7 @@ pub async fn request_password_reset(email: String) -> Result<(), AppError> {
     use super::door;
     let platform = door::platform()?;
     Ok(platform
+        .accounts()
         .request_password_reset(&door::request(&platform), &email)
         .await?)
 }
@@ -36,6 +43,7 @@ pub async fn request_password_reset(email: String) -> Result<(), AppError> {
 #[server(endpoint = "email/reset")]
 pub async fn reset_password(token: String, new_password: String) -> Result<(), AppError> {
     super::door::platform()?
+        .accounts()
         .reset_password(&token, &new_password)
         .await?;
     Ok(())

@@ -12,7 +12,7 @@ use super::error::AppError;
 pub async fn rewards_overview() -> Result<RewardsView, AppError> {
     use meritree_platform::access::AuthCheck;
     let (platform, me) = super::door::authorize(AuthCheck::read()).await?;
-    Ok(platform.rewards_of(&me.account_id).await?)
+    Ok(platform.rounds().rewards_of(&me.account_id).await?)
 }
 
 /// `POST /api/rewards/claimable`: what a claim pays now; `None` when there is
@@ -24,7 +24,7 @@ pub async fn claimable_rewards() -> Result<Option<Claimable>, AppError> {
     use meritree_platform::error::PublicError;
 
     let (platform, me) = super::door::authorize(AuthCheck::read()).await?;
-    match platform.claimable(&me.account_id).await {
+    match platform.chain().claimable(&me.account_id).await {
         Ok(claimable) => Ok(Some(claimable)),
         Err(err) if matches!(err.code(), ErrorCode::NothingToClaim | ErrorCode::NoWallet) => {
             Ok(None)
@@ -39,6 +39,7 @@ pub async fn start_claim(idempotency_key: String) -> Result<ClaimView, AppError>
     use meritree_platform::access::AuthCheck;
     let (platform, me) = super::door::authorize(AuthCheck::session()).await?;
     Ok(platform
+        .chain()
         .request_claim(&me.account_id, &idempotency_key, None)
         .await?)
 }
@@ -58,6 +59,7 @@ pub async fn start_claim_to(
     let (platform, me) = super::door::authorize(AuthCheck::session()).await?;
     let claim_to = ClaimToRequest::parse(Some(&to), Some(&deadline), Some(&signature))?;
     Ok(platform
+        .chain()
         .request_claim(&me.account_id, &idempotency_key, claim_to)
         .await?)
 }
@@ -67,5 +69,5 @@ pub async fn start_claim_to(
 pub async fn claim_progress(id: String) -> Result<ClaimView, AppError> {
     use meritree_platform::access::AuthCheck;
     let (platform, me) = super::door::authorize(AuthCheck::read()).await?;
-    Ok(platform.claim(&me.account_id, &id).await?)
+    Ok(platform.chain().claim(&me.account_id, &id).await?)
 }

@@ -21,11 +21,12 @@ pub async fn list_rounds() -> Result<Vec<PublicRound>, AppError> {
     use meritree_platform::rounds::RoundsError;
 
     let platform = super::door::platform()?;
-    let page = platform.rounds(Some(50), None).await?;
+    let page = platform.rounds().list(Some(50), None).await?;
     let mut rounds = Vec::with_capacity(page.rounds.len());
     for round in page.rounds {
         let publish_tx_hash = match &round.publish_tx {
             Some(id) => platform
+                .chain()
                 .transaction_hash(id)
                 .await
                 .map_err(RoundsError::from)?,

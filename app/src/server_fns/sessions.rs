@@ -12,7 +12,7 @@ pub async fn list_sessions() -> Result<Vec<SessionView>, AppError> {
     use meritree_platform::access::AuthCheck;
     let (platform, me) = super::door::authorize(AuthCheck::session()).await?;
     let current = me.session_id().unwrap_or_default();
-    Ok(platform.sessions(&me.account_id, current).await?)
+    Ok(platform.sessions().list(&me.account_id, current).await?)
 }
 
 /// `POST /api/sessions/end`: signs another device out.
@@ -20,7 +20,10 @@ pub async fn list_sessions() -> Result<Vec<SessionView>, AppError> {
 pub async fn end_other_session(id: String) -> Result<(), AppError> {
     use meritree_platform::access::AuthCheck;
     let (platform, me) = super::door::authorize(AuthCheck::session()).await?;
-    Ok(platform.end_account_session(&me.account_id, &id).await?)
+    Ok(platform
+        .sessions()
+        .end_account_session(&me.account_id, &id)
+        .await?)
 }
 
 /// `POST /api/sessions/end_all`: signs every device out, this one included,
@@ -29,7 +32,10 @@ pub async fn end_other_session(id: String) -> Result<(), AppError> {
 pub async fn sign_out_everywhere() -> Result<(), AppError> {
     use meritree_platform::access::AuthCheck;
     let (platform, me) = super::door::authorize(AuthCheck::session()).await?;
-    platform.sign_out_everywhere(&me.account_id).await?;
+    platform
+        .sessions()
+        .sign_out_everywhere(&me.account_id)
+        .await?;
     super::door::clear_session(&platform);
     Ok(())
 }

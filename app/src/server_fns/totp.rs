@@ -12,7 +12,7 @@ use super::error::AppError;
 pub async fn begin_totp() -> Result<TotpSetup, AppError> {
     use meritree_platform::access::AuthCheck;
     let (platform, me) = super::door::authorize(AuthCheck::session().fresh_proof()).await?;
-    Ok(platform.begin_totp(&me.account_id).await?)
+    Ok(platform.accounts().begin_totp(&me.account_id).await?)
 }
 
 /// `POST /api/totp/confirm`: turns two-factor on with a first code.
@@ -20,7 +20,10 @@ pub async fn begin_totp() -> Result<TotpSetup, AppError> {
 pub async fn confirm_totp(code: String) -> Result<(), AppError> {
     use meritree_platform::access::AuthCheck;
     let (platform, me) = super::door::authorize(AuthCheck::session().fresh_proof()).await?;
-    Ok(platform.confirm_totp(&me.account_id, &code).await?)
+    Ok(platform
+        .accounts()
+        .confirm_totp(&me.account_id, &code)
+        .await?)
 }
 
 /// `POST /api/totp/disable`: turns two-factor off (a current code is needed).
@@ -28,5 +31,8 @@ pub async fn confirm_totp(code: String) -> Result<(), AppError> {
 pub async fn disable_totp(code: String) -> Result<(), AppError> {
     use meritree_platform::access::AuthCheck;
     let (platform, me) = super::door::authorize(AuthCheck::session().fresh_proof()).await?;
-    Ok(platform.disable_totp(&me.account_id, &code).await?)
+    Ok(platform
+        .accounts()
+        .disable_totp(&me.account_id, &code)
+        .await?)
 }

@@ -13,7 +13,10 @@ use super::error::AppError;
 pub async fn request_siwe_challenge() -> Result<SiweChallenge, AppError> {
     use super::door;
     let platform = door::platform()?;
-    Ok(platform.siwe_challenge(&door::request(&platform)).await?)
+    Ok(platform
+        .accounts()
+        .siwe_challenge(&door::request(&platform))
+        .await?)
 }
 
 /// `POST /api/wallet/sign_in`: signs in with a wallet-signed SIWE message
@@ -27,6 +30,7 @@ pub async fn wallet_sign_in(
     use super::door;
     let platform = door::platform()?;
     let signed_in = platform
+        .accounts()
         .sign_in_with_wallet(
             &door::request(&platform),
             &message,
@@ -46,6 +50,7 @@ pub async fn bind_wallet(message: String, signature: String) -> Result<AccountVi
     use super::door;
     let (platform, me) = door::authorize(AuthCheck::session().fresh_proof()).await?;
     Ok(platform
+        .accounts()
         .bind_wallet(
             &me.account_id,
             &message,

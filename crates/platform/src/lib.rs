@@ -4,6 +4,31 @@
 //! HTTP handlers in `server` and server functions in `app` both call these
 //! services, so an operation has one implementation whatever the entry point.
 
+/// Declares a service: a view of the platform's shared handles (database,
+/// chain, gateway, limits) reached by name, e.g. `platform.accounts()`, so
+/// every operation lives in its domain and the doors find it there.
+macro_rules! service {
+    ($(#[$doc:meta])* $service:ident, $accessor:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy)]
+        pub struct $service<'a>(&'a $crate::Platform);
+
+        impl std::ops::Deref for $service<'_> {
+            type Target = $crate::Platform;
+
+            fn deref(&self) -> &$crate::Platform {
+                self.0
+            }
+        }
+
+        impl $crate::Platform {
+            pub fn $accessor(&self) -> $service<'_> {
+                $service(self)
+            }
+        }
+    };
+}
+
 pub mod access;
 pub mod accounts;
 pub mod ai;

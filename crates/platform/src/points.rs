@@ -9,8 +9,14 @@ use meritree_core::ErrorCode;
 use meritree_store::points::{self as store, EntryRecord, NewEntry, Posted};
 use meritree_store::{accounts, StoreError};
 
+use crate::clock;
 use crate::error::{store_error_code, PublicError};
-use crate::{clock, Platform};
+
+service!(
+    /// The points ledger: postings and what an account holds.
+    Points,
+    points
+);
 
 /// A request to move points. The idempotency key makes it safe to retry:
 /// posting the same key again for the same account returns the first entry.
@@ -69,13 +75,10 @@ impl PublicError for PointsError {
     }
 }
 
-impl Platform {
+impl Points<'_> {
     /// Posts one ledger entry: validated here, then written with its balance
     /// change in one transaction, at most once per (account, key).
-    pub async fn post_points(
-        &self,
-        posting: PointsPosting<'_>,
-    ) -> Result<PostedPoints, PointsError> {
+    pub async fn post(&self, posting: PointsPosting<'_>) -> Result<PostedPoints, PointsError> {
         points::check_amount(posting.reason, posting.amount).map_err(PointsError::InvalidAmount)?;
         let key =
             IdempotencyKey::parse(posting.idempotency_key).map_err(PointsError::InvalidRequest)?;
@@ -127,7 +130,7 @@ impl Platform {
         }
     }
 
-    pub async fn points_balance(&self, account_id: &str) -> Result<PointsBalance, PointsError> {
+    pub async fn balance(&self, account_id: &str) -> Result<PointsBalance, PointsError> {
         Ok(PointsBalance {
             balance: store::balance(self.db(), account_id).await?,
         })
@@ -135,7 +138,7 @@ impl Platform {
 
     /// A page of the account's entries, newest first: `limit` clamped to
     /// 1..=100 (20 when absent), older than the entry `before` when given.
-    pub async fn points_history(
+    pub async fn history(
         &self,
         account_id: &str,
         limit: Option<u32>,
@@ -199,6 +202,7 @@ fn view(record: EntryRecord) -> Result<PointsEntryView, PointsError> {
 
 #[cfg(test)]
 mod tests {
+    use crate::Platform;
     use meritree_store::accounts::NewAccount;
     use meritree_store::testing::TestDatabase;
     use meritree_store::{test_both_backends, Backend, Database, PoolOptions};
@@ -229,18 +233,18 @@ mod tests {
                 now: 1,
             }).await.unwrap();
             let platform = Platform::start(db, Default::default()).await.unwrap();
-            assert_eq!(platform.find_account_id("Ann@Example.org").await.unwrap(), "ann-id");
-            assert_eq!(platform.find_account_id("ann-id").await.unwrap(), "ann-id");
-            assert!(matches!(platform.find_account_id("bob@example.org").await, Err(PointsError::NoSuchAccount)));
+            assert_eq!(platform.points().find_account_id("Ann@Example.org").await.unwrap(), "ann-id");
+            assert_eq!(platform.points().find_account_id("ann-id").await.unwrap(), "ann-id");
+            assert!(matches!(platform.points().find_account_id("bob@example.org").await, Err(PointsError::NoSuchAccount)));
 
-            let first = platform.post_points(PointsPosting {
+            let first = platform.points().post(PointsPosting {
                 reference: Some("task:7"),
                 ..posting("ann-id", 40, "task:7")
             }).await.unwrap();
             assert!(!first.replayed);
             assert_eq!(first.entry.reason, PointsReason::TaskReward);
             assert_eq!(first.entry.reference.as_deref(), Some("task:7"));
-            let again = platform.post_points(PointsPosting {
+            let again = platform.points().post(PointsPosting {
                 reference: Some("task:7"),
                 ..posting("ann-id", 40, "task:7")
             }).await.unwrap();
@@ -257,18 +261,18 @@ mod tests {
                 (posting("nobody", 1, "k"), ErrorCode::NotFound),
             ];
             for (posting, code) in refusals {
-                let err = platform.post_points(posting).await.unwrap_err();
+                let err = platform.points().post(posting).await.unwrap_err();
                 assert_eq!(err.code(), code, "{posting:?}: {err}");
             }
-            assert_eq!(platform.points_balance("ann-id").await.unwrap().balance, 40);
+            assert_eq!(platform.points().balance("ann-id").await.unwrap().balance, 40);
 
             for i in 0..3 {
-                platform.post_points(posting("ann-id", 1, &format!("more:{i}"))).await.unwrap();
+                platform.points().post(posting("ann-id", 1, &format!("more:{i}"))).await.unwrap();
             }
-            let page = platform.points_history("ann-id", Some(3), None).await.unwrap();
+            let page = platform.points().history("ann-id", Some(3), None).await.unwrap();
             assert_eq!(page.entries.len(), 3);
             assert_eq!(page.next_before, Some(page.entries[2].id));
-            let last = platform.points_history("ann-id", Some(3), page.next_before).await.unwrap();
+            let last = platform.points().history("ann-id", Some(3), page.next_before).await.unwrap();
             assert_eq!(last.entries, vec![first.entry]);
             assert_eq!(last.next_before, None);
         }

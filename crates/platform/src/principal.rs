@@ -63,7 +63,7 @@ impl Platform {
                 },
             });
         }
-        let claims = self.authenticate(token)?;
+        let claims = self.sessions().authenticate(token)?;
         Ok(Principal {
             account_id: claims.sub,
             role: claims.role,

@@ -129,11 +129,13 @@ async fn transactions_are_sent_once_with_gap_free_nonces() {
     let to = s.deployed.distributor;
     let first = s
         .platform
+        .chain()
         .queue_transaction(TxKind::SetRoot, "set_root:1", to, &set_root(1))
         .await
         .unwrap();
     let again = s
         .platform
+        .chain()
         .queue_transaction(TxKind::SetRoot, "set_root:1", to, &set_root(1))
         .await
         .unwrap();
@@ -142,10 +144,10 @@ async fn transactions_are_sent_once_with_gap_free_nonces() {
         "a retried request finds its transaction"
     );
 
-    let pass = s.platform.pump_outbox().await.unwrap();
+    let pass = s.platform.chain().pump_outbox().await.unwrap();
     assert_eq!((pass.sent, pass.mined), (1, 0));
     await_mined(&s, &first.id).await;
-    let pass = s.platform.pump_outbox().await.unwrap();
+    let pass = s.platform.chain().pump_outbox().await.unwrap();
     assert_eq!((pass.sent, pass.mined, pass.confirmed), (0, 1, 1));
     assert_eq!(chain_round(&s).await, 1);
     let sent = chain_txs::get(&s.db, &first.id).await.unwrap().unwrap();
@@ -156,10 +158,11 @@ async fn transactions_are_sent_once_with_gap_free_nonces() {
     // A call that would revert fails without taking a nonce ...
     let doomed = s
         .platform
+        .chain()
         .queue_transaction(TxKind::SetRoot, "replay:1", to, &set_root(1))
         .await
         .unwrap();
-    let pass = s.platform.pump_outbox().await.unwrap();
+    let pass = s.platform.chain().pump_outbox().await.unwrap();
     assert_eq!(pass.failed, 1);
     let doomed = chain_txs::get(&s.db, &doomed.id).await.unwrap().unwrap();
     assert_eq!((doomed.status.as_str(), doomed.nonce), ("failed", None));
@@ -167,12 +170,13 @@ async fn transactions_are_sent_once_with_gap_free_nonces() {
     // ... so the next one takes the next nonce.
     let second = s
         .platform
+        .chain()
         .queue_transaction(TxKind::SetRoot, "set_root:2", to, &set_root(2))
         .await
         .unwrap();
-    s.platform.pump_outbox().await.unwrap();
+    s.platform.chain().pump_outbox().await.unwrap();
     await_mined(&s, &second.id).await;
-    s.platform.pump_outbox().await.unwrap();
+    s.platform.chain().pump_outbox().await.unwrap();
     let second = chain_txs::get(&s.db, &second.id).await.unwrap().unwrap();
     assert_eq!(second.nonce, Some(first_nonce + 1));
     assert_eq!(chain_round(&s).await, 2);
@@ -184,6 +188,7 @@ async fn a_crash_after_the_nonce_was_given_sends_with_that_nonce() {
     let s = setup(Duration::from_secs(3600)).await;
     let tx = s
         .platform
+        .chain()
         .queue_transaction(
             TxKind::SetRoot,
             "set_root:1",
@@ -202,9 +207,9 @@ async fn a_crash_after_the_nonce_was_given_sends_with_that_nonce() {
         .await
         .unwrap();
 
-    s.platform.pump_outbox().await.unwrap();
+    s.platform.chain().pump_outbox().await.unwrap();
     await_mined(&s, &tx.id).await;
-    s.platform.pump_outbox().await.unwrap();
+    s.platform.chain().pump_outbox().await.unwrap();
     let done = chain_txs::get(&s.db, &tx.id).await.unwrap().unwrap();
     assert_eq!(done.nonce, Some(nonce));
     assert_eq!(done.status, "confirmed");
@@ -224,6 +229,7 @@ async fn a_stuck_transaction_is_replaced_with_higher_fees() {
 
     let tx = s
         .platform
+        .chain()
         .queue_transaction(
             TxKind::SetRoot,
             "set_root:1",
@@ -232,9 +238,9 @@ async fn a_stuck_transaction_is_replaced_with_higher_fees() {
         )
         .await
         .unwrap();
-    let pass = s.platform.pump_outbox().await.unwrap();
+    let pass = s.platform.chain().pump_outbox().await.unwrap();
     assert_eq!((pass.sent, pass.mined), (1, 0));
-    let pass = s.platform.pump_outbox().await.unwrap();
+    let pass = s.platform.chain().pump_outbox().await.unwrap();
     assert_eq!(pass.bumped, 1, "not mined within bump_after: re-sent");
     let bumped = chain_txs::get(&s.db, &tx.id).await.unwrap().unwrap();
     let hashes = bumped.hashes();
@@ -242,7 +248,7 @@ async fn a_stuck_transaction_is_replaced_with_higher_fees() {
     assert_eq!(bumped.sends, 2);
 
     let _: serde_json::Value = provider.raw_request("evm_mine".into(), ()).await.unwrap();
-    s.platform.pump_outbox().await.unwrap();
+    s.platform.chain().pump_outbox().await.unwrap();
     let mined = chain_txs::get(&s.db, &tx.id).await.unwrap().unwrap();
     assert_eq!(
         mined.mined_hash.as_deref(),
@@ -271,7 +277,8 @@ async fn member_with_points(s: &Setup, wallet: alloy::primitives::Address, point
     .await
     .unwrap();
     s.platform
-        .post_points(meritree_platform::points::PointsPosting {
+        .points()
+        .post(meritree_platform::points::PointsPosting {
             account_id: &id,
             amount: points,
             reason: meritree_core::points::PointsReason::TaskReward,
@@ -303,8 +310,8 @@ async fn set_root_txs(db: &Database) -> usize {
 /// Runs publication and the outbox until nothing moves.
 async fn settle(platform: &Platform) {
     for _ in 0..6 {
-        platform.publish_rounds().await.unwrap();
-        platform.pump_outbox().await.unwrap();
+        platform.chain().publish_rounds().await.unwrap();
+        platform.chain().pump_outbox().await.unwrap();
     }
 }
 
@@ -314,13 +321,14 @@ async fn a_root_computed_before_a_crash_is_published_once_after_restart() {
     let wallet = alloy::primitives::Address::repeat_byte(0x42);
     let account = member_with_points(&s, wallet, 7).await;
     let start = 1_800_000_000 - 1_800_000_000 % ROUND_SECS;
-    s.platform.tick_rounds(start + 1).await.unwrap();
+    s.platform.rounds().tick(start + 1).await.unwrap();
     // Round 1 closes: settled, tree and root stored ...
     s.platform
-        .tick_rounds(start + ROUND_SECS + 1)
+        .rounds()
+        .tick(start + ROUND_SECS + 1)
         .await
         .unwrap();
-    let round = s.platform.round(1).await.unwrap();
+    let round = s.platform.rounds().round(1).await.unwrap();
     assert_eq!(round.status.as_str(), "closing");
     // ... and the process dies before publishing: the first platform never
     // publishes again. A new one starts on the same database.
@@ -336,7 +344,7 @@ async fn a_root_computed_before_a_crash_is_published_once_after_restart() {
 
     assert_eq!(set_root_txs(&s.db).await, 1, "one setRoot for round 1");
     assert_eq!(chain_round(&s).await, 1);
-    let published = restarted.round(1).await.unwrap();
+    let published = restarted.rounds().round(1).await.unwrap();
     assert_eq!(published.status.as_str(), "confirmed");
     let provider = ProviderBuilder::new().connect_http(s.anvil.url().parse().unwrap());
     let on_chain_root = RewardDistributor::new(s.deployed.distributor, provider)
@@ -349,10 +357,11 @@ async fn a_root_computed_before_a_crash_is_published_once_after_restart() {
     // The root landed but the crash came before it was recorded: the chain
     // says so, and no second setRoot is sent.
     s.platform
-        .tick_rounds(start + 2 * ROUND_SECS + 1)
+        .rounds()
+        .tick(start + 2 * ROUND_SECS + 1)
         .await
         .unwrap();
-    let round2 = restarted.round(2).await.unwrap();
+    let round2 = restarted.rounds().round(2).await.unwrap();
     let root2 = B256::from_str(round2.root.as_deref().unwrap()).unwrap();
     let key = PrivateKeySigner::from_str(anvil::DEV_KEY_0).unwrap();
     let signer = ProviderBuilder::new()
@@ -373,7 +382,7 @@ async fn a_root_computed_before_a_crash_is_published_once_after_restart() {
         "round 2 was found on chain, not sent again"
     );
     assert_eq!(
-        restarted.round(2).await.unwrap().status.as_str(),
+        restarted.rounds().round(2).await.unwrap().status.as_str(),
         "confirmed"
     );
 
@@ -387,6 +396,7 @@ async fn a_root_computed_before_a_crash_is_published_once_after_restart() {
         .await
         .unwrap();
     let refused = restarted
+        .chain()
         .request_claim(&account, "claim-1", None)
         .await
         .unwrap_err();

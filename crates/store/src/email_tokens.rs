@@ -1,7 +1,7 @@
 //! Single-use links sent by email (verify an address, reset a password),
 //! stored as hashes.
 
-use crate::{execute, with_pool, Database, StoreError};
+use crate::{with_pool, Database, StoreError};
 
 /// What a link is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,7 +99,7 @@ pub async fn consume(
 /// Expires every token at `now`, for tests of expired links.
 #[cfg(feature = "testing")]
 pub async fn expire_all(db: &Database, now: i64) -> Result<u64, StoreError> {
-    Ok(execute!(
+    Ok(crate::execute!(
         db,
         "UPDATE email_tokens SET expires_at = $1",
         now

@@ -259,7 +259,7 @@ test_both_backends! {
 
         // 20,000 n$ spent so far; a budget of 30,000 allows one more request.
         app.platform
-            .set_ai_budget(&BudgetScope::Account(account.clone()), BudgetPeriod::Day, 30_000)
+            .ai().set_budget(&BudgetScope::Account(account.clone()), BudgetPeriod::Day, 30_000)
             .await
             .unwrap();
         assert_eq!(complete(&app, &key, hello("cost")).await.status(), 200);

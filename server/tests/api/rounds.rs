@@ -38,7 +38,8 @@ async fn account_id(app: &TestApp, session: &Session) -> String {
 
 async fn credit(app: &TestApp, account_id: &str, amount: i64) {
     app.platform
-        .post_points(PointsPosting {
+        .points()
+        .post(PointsPosting {
             account_id,
             amount,
             reason: PointsReason::TaskReward,
@@ -60,7 +61,7 @@ test_both_backends! {
         let bob_id = account_id(&app, &bob).await;
         let nobody = Session::default();
 
-        app.platform.tick_rounds(unix_now() as i64).await.unwrap();
+        app.platform.rounds().tick(unix_now() as i64).await.unwrap();
         let page: RoundsPage = get_json(&app, "/api/v1/rounds", &nobody).await;
         assert_eq!(page.rounds.len(), 1);
         let first = page.rounds[0].clone();
@@ -71,7 +72,7 @@ test_both_backends! {
 
         credit(&app, &ann_id, 30).await;
         credit(&app, &bob_id, 50).await;
-        let report = app.platform.tick_rounds(first.ends_at).await.unwrap();
+        let report = app.platform.rounds().tick(first.ends_at).await.unwrap();
         assert_eq!((report.closed, report.opened, report.settled), (vec![1], vec![2], 1));
 
         let export: serde_json::Value = get_json(&app, "/api/v1/rounds/1/export", &nobody).await;
@@ -118,7 +119,7 @@ test_both_backends! {
         assert_eq!(anonymous.status(), 401);
 
         // A second tick at the same instant changes nothing.
-        let report = app.platform.tick_rounds(first.ends_at).await.unwrap();
+        let report = app.platform.rounds().tick(first.ends_at).await.unwrap();
         assert_eq!((report.closed.len(), report.opened.len(), report.settled), (0, 0, 0));
         let again: serde_json::Value = get_json(&app, "/api/v1/rounds/1/export", &nobody).await;
         assert_eq!(again, export);

@@ -22,7 +22,8 @@ use crate::helpers::{
 
 async fn credit(app: &TestApp, account_id: &str, points: i64, key: &str) {
     app.platform
-        .post_points(PointsPosting {
+        .points()
+        .post(PointsPosting {
             account_id,
             amount: points,
             reason: PointsReason::TaskReward,

@@ -37,9 +37,12 @@ impl Platform {
                     return Err(AuthError::InvalidCredentials);
                 }
             }
-            Proof::Totp { code } => self.check_totp(&account.id, Some(&code)).await?,
+            Proof::Totp { code } => self.accounts().check_totp(&account.id, Some(&code)).await?,
             Proof::Wallet { message, signature } => {
-                let signer = self.prove_wallet(&message, &signature, request).await?;
+                let signer = self
+                    .accounts()
+                    .prove_wallet(&message, &signature, request)
+                    .await?;
                 if account.wallet_address.as_deref() != Some(wallet_key(&signer).as_str()) {
                     return Err(AuthError::Forbidden(
                         "sign with the wallet bound to this account",

@@ -1,14 +1,15 @@
 //! Operator actions from the command line: creating admins, changing roles.
 
+use super::Accounts;
 use meritree_core::accounts::{AccountView, Email, NewPassword, Role};
 use meritree_store::accounts::{self as store, NewAccount};
 use meritree_store::{totp as totp_store, StoreError};
 
 use super::totp::{new_enabled_secret, TotpSetup};
 use super::{password, view, AuthError};
-use crate::{clock, Platform};
+use crate::clock;
 
-impl Platform {
+impl Accounts<'_> {
     /// Creates an admin account with TOTP already enabled; the setup is
     /// returned once for the operator's authenticator app.
     pub async fn create_admin(

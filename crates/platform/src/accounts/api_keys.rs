@@ -3,6 +3,7 @@
 //! A key is `mt_` plus 256 random bits; the database keeps its SHA-256, so a
 //! leaked table yields no usable key.
 
+use super::Accounts;
 use meritree_core::accounts::{
     ApiKeyName, ApiKeyView, ApiScope, CreatedApiKey, MAX_API_KEY_TTL_DAYS,
 };
@@ -10,8 +11,8 @@ use meritree_store::api_keys::{self as store, ApiKeyRecord, NewApiKey};
 use serde::Deserialize;
 
 use super::AuthError;
+use crate::clock;
 use crate::secret::{random_token, token_digest};
-use crate::{clock, Platform};
 
 /// Every API key starts with this, which tells it apart from an access token.
 pub const KEY_PREFIX: &str = "mt_";
@@ -31,7 +32,7 @@ pub struct NewKey {
     pub expires_in_days: Option<u32>,
 }
 
-impl Platform {
+impl Accounts<'_> {
     /// Creates a key for the account. The door requires a session with a
     /// fresh proof of identity: a key never mints keys.
     pub async fn create_api_key(

@@ -6,6 +6,7 @@
 //! address has an account, and send in the background so the answer's
 //! timing does not tell either.
 
+use super::Accounts;
 use meritree_core::accounts::{AccountView, ApiKeyView, Email, NewPassword};
 use meritree_store::accounts as store;
 use meritree_store::email_tokens::{self, NewEmailToken, Purpose};
@@ -13,15 +14,15 @@ use meritree_store::sessions;
 
 use super::{password, AuthError};
 use crate::access::{RequestContext, Rule};
+use crate::clock;
 use crate::secret::{random_token, token_digest};
-use crate::{clock, Platform};
 
 /// How long a verification link works.
 pub const VERIFY_TTL_SECS: i64 = 24 * 3600;
 /// How long a password-reset link works.
 pub const RESET_TTL_SECS: i64 = 3600;
 
-impl Platform {
+impl Accounts<'_> {
     /// Sends a link that proves the account owns `email`. A failure to send
     /// is logged; the member can ask again.
     pub(crate) async fn send_verification(
@@ -30,6 +31,7 @@ impl Platform {
         email: &Email,
     ) -> Result<(), AuthError> {
         let link = self
+            .accounts()
             .email_link(account_id, email, Purpose::VerifyEmail, VERIFY_TTL_SECS)
             .await?;
         let body = format!(
@@ -93,9 +95,9 @@ impl Platform {
         self.limit(Rule::PasswordReset, &request.ip_key()).await?;
         let email = Email::parse(email).map_err(AuthError::InvalidEmail)?;
         self.limit(Rule::PasswordReset, email.as_str()).await?;
-        let platform = self.clone();
+        let platform = self.0.clone();
         tokio::spawn(async move {
-            if let Err(err) = platform.send_reset_link(&email).await {
+            if let Err(err) = platform.accounts().send_reset_link(&email).await {
                 tracing::error!(error = %err, "password reset link not sent");
             }
         });
@@ -107,6 +109,7 @@ impl Platform {
             return Ok(());
         };
         let link = self
+            .accounts()
             .email_link(&account.id, email, Purpose::ResetPassword, RESET_TTL_SECS)
             .await?;
         let body = format!(

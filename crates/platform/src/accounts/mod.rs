@@ -17,11 +17,17 @@ use meritree_store::accounts::{self as store, AccountRecord, NewAccount};
 use meritree_store::{sessions, StoreError};
 
 use crate::access::{RequestContext, Rule};
+use crate::clock;
 use crate::rate_limit::{Decision, RateLimitError};
 use crate::sessions::{SessionTokens, SignedIn};
-use crate::{clock, Platform};
 
-impl Platform {
+service!(
+    /// Accounts: registration, sign-in with a password or a wallet, credentials (password, email, wallet, two-factor, API keys), admins.
+    Accounts,
+    accounts
+);
+
+impl Accounts<'_> {
     /// Creates an email + password account and signs it in.
     pub async fn register(
         &self,
@@ -172,6 +178,7 @@ impl Platform {
         request: &RequestContext,
     ) -> Result<SignedIn, AuthError> {
         let tokens: SessionTokens = self
+            .sessions()
             .start_session(&account, request.user_agent.as_deref())
             .await?;
         Ok(SignedIn {

@@ -2,20 +2,21 @@
 //! Optional for everyone, required for admins (enrolled when an admin is
 //! created, and never removable while the account is an admin).
 
+use super::Accounts;
 use meritree_core::accounts::Role;
 use meritree_core::totp;
 use meritree_store::accounts::AccountRecord;
 use meritree_store::totp as store;
 
 use super::AuthError;
+use crate::clock;
 use crate::secret::random_bytes;
-use crate::{clock, Platform};
 
 pub use meritree_core::totp::TotpSetup;
 
 const ISSUER: &str = "Meritree";
 
-impl Platform {
+impl Accounts<'_> {
     /// Starts enrolment: a new secret, active once a code from it is confirmed.
     pub async fn begin_totp(&self, account_id: &str) -> Result<TotpSetup, AuthError> {
         let account = self.account(account_id).await?;

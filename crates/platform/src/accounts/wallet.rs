@@ -7,6 +7,7 @@
 //! the wallet's own `isValidSignature` through the chain RPC, when one is
 //! configured.
 
+use super::Accounts;
 use meritree_core::accounts::{AccountView, Email, NewPassword, Role};
 use meritree_core::eth::{parse_signature_hex, personal_sign_hash, Address};
 pub use meritree_core::siwe::SiweChallenge;
@@ -17,15 +18,15 @@ use time::OffsetDateTime;
 
 use super::{password, AuthError};
 use crate::access::{RequestContext, Rule};
+use crate::clock;
 use crate::sessions::SignedIn;
-use crate::{clock, Platform};
 
 /// How long an issued nonce can be used.
 const NONCE_TTL_SECS: i64 = 10 * 60;
 /// The one line a Meritree sign-in message asks the user to agree to.
 pub const STATEMENT: &str = "Sign in to Meritree.";
 
-impl Platform {
+impl Accounts<'_> {
     /// Issues a single-use nonce for this site (one of its configured
     /// origins, never the request's `Host` as such) and the fields the
     /// message must carry.
@@ -199,6 +200,7 @@ impl Platform {
         let proven = match verify_signed_message(message, &signature, &expected) {
             Ok(proven) => proven,
             Err(err @ (SiweError::SignerMismatch { .. } | SiweError::InvalidSignature(_))) => self
+                .accounts()
                 .prove_contract_wallet(message, &signature, &expected)
                 .await?
                 .ok_or(AuthError::Siwe(err))?,
@@ -219,7 +221,7 @@ impl Platform {
     }
 }
 
-impl Platform {
+impl Accounts<'_> {
     /// The message, if its address is a contract wallet that accepts the
     /// signature (EIP-1271). `None` without a chain, or when it refuses.
     async fn prove_contract_wallet(

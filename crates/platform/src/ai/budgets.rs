@@ -14,6 +14,7 @@
 //! caller's own concurrency (which its rate limit bounds) times one
 //! request's cost.
 
+use super::Ai;
 use std::fmt;
 
 pub use meritree_core::ai::BudgetStatus;
@@ -21,7 +22,7 @@ use meritree_store::ai_usage::{self as store, BudgetRecord, Scope};
 use meritree_store::{api_keys, StoreError};
 
 use super::calendar;
-use crate::{clock, Platform};
+use crate::clock;
 
 /// Whose spending a budget limits.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -192,11 +193,11 @@ fn to_nanos(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
 
-impl Platform {
+impl Ai<'_> {
     /// Sets the limit of `scope` for `period`, replacing any earlier one.
     /// Limits above `i64::MAX` n$ (about 9.2 billion dollars) are stored as
     /// that.
-    pub async fn set_ai_budget(
+    pub async fn set_budget(
         &self,
         scope: &BudgetScope,
         period: BudgetPeriod,
@@ -220,7 +221,7 @@ impl Platform {
     }
 
     /// Removes the limit; whether there was one.
-    pub async fn delete_ai_budget(
+    pub async fn delete_budget(
         &self,
         scope: &BudgetScope,
         period: BudgetPeriod,
@@ -229,7 +230,7 @@ impl Platform {
     }
 
     /// The limits set on `scope`, day before month.
-    pub async fn ai_budgets(&self, scope: &BudgetScope) -> Result<Vec<AiBudget>, StoreError> {
+    pub async fn budgets(&self, scope: &BudgetScope) -> Result<Vec<AiBudget>, StoreError> {
         let records = store::budgets(self.db(), scope.store()).await?;
         Ok(records
             .into_iter()
@@ -239,7 +240,7 @@ impl Platform {
 
     /// Every budget on the account and on its live API keys, account first,
     /// with what the period holding `now` has spent of each.
-    pub async fn ai_budget_statuses(
+    pub async fn budget_statuses(
         &self,
         account_id: &str,
         now: i64,
@@ -250,7 +251,7 @@ impl Platform {
         }
         let mut statuses = Vec::new();
         for scope in scopes {
-            for budget in self.ai_budgets(&scope).await? {
+            for budget in self.budgets(&scope).await? {
                 statuses.push(BudgetStatus {
                     scope: scope.kind().to_owned(),
                     api_key_id: match &scope {
@@ -259,7 +260,7 @@ impl Platform {
                     },
                     period: budget.period.as_str().to_owned(),
                     limit_nanos: budget.limit_nanos,
-                    spent_nanos: self.ai_spent(&scope, budget.period, now).await?,
+                    spent_nanos: self.spent(&scope, budget.period, now).await?,
                     resets_at: budget.period.end(now),
                 });
             }
@@ -279,7 +280,7 @@ impl Platform {
     }
 
     /// What `scope` spent in the `period` holding `now`, in n$.
-    pub async fn ai_spent(
+    pub async fn spent(
         &self,
         scope: &BudgetScope,
         period: BudgetPeriod,
@@ -297,7 +298,7 @@ impl Platform {
     /// the one that resets last is returned (nothing is admitted before
     /// then). Call it before anything is sent upstream; see the module
     /// documentation for what concurrent requests may overshoot.
-    pub async fn check_ai_budget(
+    pub async fn check_budget(
         &self,
         account_id: &str,
         api_key_id: Option<&str>,
@@ -306,7 +307,7 @@ impl Platform {
         let records = store::applicable_budgets(self.db(), account_id, api_key_id).await?;
         let mut refusal: Option<BudgetExceeded> = None;
         for budget in records.into_iter().filter_map(AiBudget::from_record) {
-            let spent = self.ai_spent(&budget.scope, budget.period, now).await?;
+            let spent = self.spent(&budget.scope, budget.period, now).await?;
             if spent < budget.limit_nanos {
                 continue;
             }

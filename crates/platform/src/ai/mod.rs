@@ -22,6 +22,12 @@ pub use self::cache::{CacheError, MemoryCache, RedisCache, ResponseCache};
 pub use self::requests::{AiCaller, AiError, ChatAnswer, ChatStreamAnswer, EmbedAnswer};
 pub use self::usage::{AiUsageSummary, ModelUsage, UsageRecord, UsageTotals};
 
+service!(
+    /// AI for accounts: requests through the gateway, budgets, usage, the response cache.
+    Ai,
+    ai
+);
+
 /// A budget check that could not admit a request: spent, or unreadable.
 impl From<BudgetCheckError> for AiError {
     fn from(error: BudgetCheckError) -> Self {

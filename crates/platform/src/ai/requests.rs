@@ -3,6 +3,7 @@
 //! asked to, route, price the usage and record it. The HTTP API and the
 //! playground both come through here.
 
+use super::Ai;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -139,9 +140,10 @@ pub struct EmbedAnswer {
     pub cost_nanos: u64,
 }
 
-impl Platform {
-    pub fn ai(&self) -> Result<&Arc<Gateway>, AiError> {
-        self.gateway().ok_or(AiError::NotConfigured)
+impl<'a> Ai<'a> {
+    /// The gateway, or `NotConfigured` when AI is off on this platform.
+    pub fn configured(&self) -> Result<&'a Arc<Gateway>, AiError> {
+        self.0.gateway().ok_or(AiError::NotConfigured)
     }
 
     /// Checks budgets and resolves `public_model`: everything that must
@@ -152,9 +154,9 @@ impl Platform {
         public_model: &str,
         capability: Capability,
     ) -> Result<(Arc<Gateway>, Vec<Candidate>), AiError> {
-        let gateway = self.ai()?.clone();
+        let gateway = self.configured()?.clone();
         let candidates = gateway.resolve(public_model, capability)?;
-        self.check_ai_budget(
+        self.check_budget(
             &caller.account_id,
             caller.api_key_id.as_deref(),
             unix_secs(),
@@ -165,7 +167,7 @@ impl Platform {
 
     /// A complete answer. With `cache_ttl`, an identical earlier request of
     /// the same account is answered from the cache (recorded at zero cost).
-    pub async fn ai_chat(
+    pub async fn chat(
         &self,
         caller: &AiCaller,
         public_model: &str,
@@ -176,7 +178,7 @@ impl Platform {
         let request_id = uuid::Uuid::new_v4().to_string();
         let cache_key = cache_ttl.map(|_| cache_key(caller, public_model, &request));
         if let Some(key) = &cache_key {
-            if let Some(hit) = self.ai_cache_get(key).await {
+            if let Some(hit) = self.cache_get(key).await {
                 if let Ok(cached) = serde_json::from_slice::<CachedChat>(&hit) {
                     self.record(
                         caller,
@@ -221,7 +223,7 @@ impl Platform {
                 response: routed.value.clone(),
             };
             if let Ok(bytes) = serde_json::to_vec(&cached) {
-                self.ai_cache_put(key, bytes, ttl).await;
+                self.cache_put(key, bytes, ttl).await;
             }
         }
         Ok(ChatAnswer {
@@ -235,7 +237,7 @@ impl Platform {
     }
 
     /// A streamed answer: resolves once the first output is in hand.
-    pub async fn ai_chat_stream(
+    pub async fn chat_stream(
         &self,
         caller: &AiCaller,
         public_model: &str,
@@ -253,7 +255,7 @@ impl Platform {
             sent_chars: 0,
             outcome: None,
             recorder: Some(Recorder {
-                platform: self.clone(),
+                platform: self.0.clone(),
                 caller: caller.clone(),
                 request_id: request_id.clone(),
                 public_model: public_model.to_owned(),
@@ -270,13 +272,14 @@ impl Platform {
         })
     }
 
-    pub async fn ai_embed(
+    pub async fn embed(
         &self,
         caller: &AiCaller,
         public_model: &str,
         inputs: Vec<String>,
     ) -> Result<EmbedAnswer, AiError> {
         let (gateway, candidates) = self
+            .ai()
             .admit(caller, public_model, Capability::Embeddings)
             .await?;
         let request_id = uuid::Uuid::new_v4().to_string();
@@ -322,7 +325,7 @@ impl Platform {
         cached: bool,
         ok: bool,
     ) -> Result<(), StoreError> {
-        self.record_ai_usage(UsageRecord {
+        self.record_usage(UsageRecord {
             request_id: request_id.to_owned(),
             account_id: caller.account_id.clone(),
             api_key_id: caller.api_key_id.clone(),
@@ -383,6 +386,7 @@ impl Recorder {
             let cost = self.price.cost_nanos(usage);
             let recorded = self
                 .platform
+                .ai()
                 .record(
                     &self.caller,
                     &self.request_id,

@@ -269,14 +269,14 @@ async fn refusal(
     key: Option<&str>,
     now: i64,
 ) -> BudgetExceeded {
-    match platform.check_ai_budget(account, key, now).await {
+    match platform.ai().check_budget(account, key, now).await {
         Err(BudgetCheckError::Exceeded(exceeded)) => exceeded,
         other => panic!("expected a spent budget, got {other:?}"),
     }
 }
 
 async fn admitted(platform: &Platform, account: &str, key: Option<&str>, now: i64) -> bool {
-    match platform.check_ai_budget(account, key, now).await {
+    match platform.ai().check_budget(account, key, now).await {
         Ok(()) => true,
         Err(BudgetCheckError::Exceeded(_)) => false,
         Err(other) => panic!("{other}"),
@@ -294,15 +294,15 @@ test_both_backends! {
         account(&platform, "ann").await;
         api_key(&platform, "k1", "ann").await;
 
-        platform.record_ai_usage(record("r1", "ann", Some("k1"), 700)).await.unwrap();
+        platform.ai().record_usage(record("r1", "ann", Some("k1"), 700)).await.unwrap();
         // A retry of the same request records nothing more.
-        platform.record_ai_usage(record("r1", "ann", Some("k1"), 700)).await.unwrap();
-        assert!(!platform.record_ai_usage_at(record("r1", "ann", None, 5), 1).await.unwrap());
+        platform.ai().record_usage(record("r1", "ann", Some("k1"), 700)).await.unwrap();
+        assert!(!platform.ai().record_usage_at(record("r1", "ann", None, 5), 1).await.unwrap());
         // A cache hit costs nothing, whatever the caller computed.
         let hit = UsageRecord { cached: true, ..record("r2", "ann", None, 700) };
-        platform.record_ai_usage(hit).await.unwrap();
+        platform.ai().record_usage(hit).await.unwrap();
         let failed = UsageRecord { ok: false, ..record("r3", "ann", Some("k1"), 50) };
-        platform.record_ai_usage(failed).await.unwrap();
+        platform.ai().record_usage(failed).await.unwrap();
 
         let row = store::find_by_request_id(platform.db(), "r2").await.unwrap().unwrap();
         assert_eq!((row.cost_nanos, row.cached, row.status.as_str()), (0, true, "ok"));
@@ -311,10 +311,10 @@ test_both_backends! {
 
         let now = crate::clock::unix_secs();
         let key = BudgetScope::ApiKey("k1".into());
-        assert_eq!(platform.ai_spent(&ann(), BudgetPeriod::Day, now).await.unwrap(), 750);
-        assert_eq!(platform.ai_spent(&key, BudgetPeriod::Month, now).await.unwrap(), 750);
+        assert_eq!(platform.ai().spent(&ann(), BudgetPeriod::Day, now).await.unwrap(), 750);
+        assert_eq!(platform.ai().spent(&key, BudgetPeriod::Month, now).await.unwrap(), 750);
 
-        let summary = platform.ai_usage_summary("ann", 0).await.unwrap();
+        let summary = platform.ai().usage_summary("ann", 0).await.unwrap();
         assert_eq!(summary.since, 0);
         assert_eq!(summary.models.len(), 1);
         assert_eq!(summary.models[0].provider, "openai");
@@ -327,12 +327,12 @@ test_both_backends! {
             cost_nanos: 750,
         });
         assert_eq!(summary.models[0].totals, summary.total);
-        let later = platform.ai_usage_summary("ann", now + 10).await.unwrap();
+        let later = platform.ai().usage_summary("ann", now + 10).await.unwrap();
         assert!(later.models.is_empty());
         assert_eq!(later.total, UsageTotals::default());
 
         // Unknown accounts are refused, not recorded.
-        assert!(platform.record_ai_usage(record("r4", "nobody", None, 1)).await.is_err());
+        assert!(platform.ai().record_usage(record("r4", "nobody", None, 1)).await.is_err());
     }
 
     async fn ai_usage_summary_per_model_costliest_first(backend: Backend) {
@@ -353,9 +353,9 @@ test_both_backends! {
                 model: model.into(),
                 ..record(&format!("r{i}"), "ann", None, cost)
             };
-            platform.record_ai_usage_at(usage, 1_000).await.unwrap();
+            platform.ai().record_usage_at(usage, 1_000).await.unwrap();
         }
-        let summary = platform.ai_usage_summary("ann", 1_000).await.unwrap();
+        let summary = platform.ai().usage_summary("ann", 1_000).await.unwrap();
         let rows: Vec<_> = summary
             .models
             .iter()
@@ -363,7 +363,7 @@ test_both_backends! {
             .collect();
         assert_eq!(rows, [("anthropic", 1, 900), ("openai", 2, 300), ("local", 1, 0)]);
         assert_eq!((summary.total.requests, summary.total.cost_nanos), (4, 1_200));
-        assert!(platform.ai_usage_summary("ann", 1_001).await.unwrap().models.is_empty());
+        assert!(platform.ai().usage_summary("ann", 1_001).await.unwrap().models.is_empty());
         // The JSON view flattens each model's totals.
         let json = serde_json::to_value(&summary).unwrap();
         assert_eq!(json["models"][0]["cost_nanos"], 900);
@@ -373,31 +373,31 @@ test_both_backends! {
     async fn ai_budgets_are_set_replaced_listed_and_deleted(backend: Backend) {
         let test_db = TestDatabase::fresh(backend).await;
         let platform = platform(&test_db).await;
-        assert!(platform.ai_budgets(&ann()).await.unwrap().is_empty());
-        let set = platform.set_ai_budget(&ann(), BudgetPeriod::Month, 5_000).await.unwrap();
+        assert!(platform.ai().budgets(&ann()).await.unwrap().is_empty());
+        let set = platform.ai().set_budget(&ann(), BudgetPeriod::Month, 5_000).await.unwrap();
         assert_eq!((set.scope, set.period, set.limit_nanos), (ann(), BudgetPeriod::Month, 5_000));
-        platform.set_ai_budget(&ann(), BudgetPeriod::Day, 300).await.unwrap();
-        platform.set_ai_budget(&ann(), BudgetPeriod::Day, 400).await.unwrap();
+        platform.ai().set_budget(&ann(), BudgetPeriod::Day, 300).await.unwrap();
+        platform.ai().set_budget(&ann(), BudgetPeriod::Day, 400).await.unwrap();
         let key = BudgetScope::ApiKey("ann".into());
-        platform.set_ai_budget(&key, BudgetPeriod::Day, 7).await.unwrap();
+        platform.ai().set_budget(&key, BudgetPeriod::Day, 7).await.unwrap();
         // Out of i64's range: stored as the largest limit there is.
-        let huge = platform.set_ai_budget(&key, BudgetPeriod::Month, u64::MAX).await.unwrap();
+        let huge = platform.ai().set_budget(&key, BudgetPeriod::Month, u64::MAX).await.unwrap();
         assert_eq!(huge.limit_nanos, i64::MAX as u64);
 
         let listed: Vec<_> = platform
-            .ai_budgets(&ann())
+            .ai().budgets(&ann())
             .await
             .unwrap()
             .into_iter()
             .map(|b| (b.period, b.limit_nanos))
             .collect();
         assert_eq!(listed, [(BudgetPeriod::Day, 400), (BudgetPeriod::Month, 5_000)]);
-        assert_eq!(platform.ai_budgets(&key).await.unwrap().len(), 2);
+        assert_eq!(platform.ai().budgets(&key).await.unwrap().len(), 2);
 
-        assert!(platform.delete_ai_budget(&ann(), BudgetPeriod::Day).await.unwrap());
-        assert!(!platform.delete_ai_budget(&ann(), BudgetPeriod::Day).await.unwrap());
-        assert_eq!(platform.ai_budgets(&ann()).await.unwrap().len(), 1);
-        assert_eq!(platform.ai_budgets(&key).await.unwrap().len(), 2);
+        assert!(platform.ai().delete_budget(&ann(), BudgetPeriod::Day).await.unwrap());
+        assert!(!platform.ai().delete_budget(&ann(), BudgetPeriod::Day).await.unwrap());
+        assert_eq!(platform.ai().budgets(&ann()).await.unwrap().len(), 1);
+        assert_eq!(platform.ai().budgets(&key).await.unwrap().len(), 2);
     }
 
     async fn ai_budget_check_counts_only_the_current_day(backend: Backend) {
@@ -409,7 +409,7 @@ test_both_backends! {
         spend_at(&platform, "ann", None, 1_000, midnight - 1).await;
         assert!(admitted(&platform, "ann", None, midnight).await);
 
-        platform.set_ai_budget(&ann(), BudgetPeriod::Day, 500).await.unwrap();
+        platform.ai().set_budget(&ann(), BudgetPeriod::Day, 500).await.unwrap();
         // The previous day's 1,000 does not count on this one...
         assert!(admitted(&platform, "ann", None, midnight).await);
         // ...but did on that day.
@@ -437,9 +437,9 @@ test_both_backends! {
         assert!(admitted(&platform, "ann", None, midnight + 86_400).await);
 
         // A limit of 0 allows nothing.
-        platform.set_ai_budget(&ann(), BudgetPeriod::Day, 0).await.unwrap();
+        platform.ai().set_budget(&ann(), BudgetPeriod::Day, 0).await.unwrap();
         assert!(!admitted(&platform, "ann", None, midnight + 86_400).await);
-        platform.delete_ai_budget(&ann(), BudgetPeriod::Day).await.unwrap();
+        platform.ai().delete_budget(&ann(), BudgetPeriod::Day).await.unwrap();
         assert!(admitted(&platform, "ann", None, midnight + 10).await);
     }
 
@@ -447,7 +447,7 @@ test_both_backends! {
         let test_db = TestDatabase::fresh(backend).await;
         let platform = platform(&test_db).await;
         account(&platform, "ann").await;
-        platform.set_ai_budget(&ann(), BudgetPeriod::Month, 1_000).await.unwrap();
+        platform.ai().set_budget(&ann(), BudgetPeriod::Month, 1_000).await.unwrap();
 
         // Time only moves forward, as in production: every check sees only
         // what was recorded before it.
@@ -481,7 +481,7 @@ test_both_backends! {
         assert!(admitted(&platform, "ann", None, new_year).await);
         spend_at(&platform, "ann", None, 1, new_year).await;
         assert_eq!(
-            platform.ai_spent(&ann(), BudgetPeriod::Month, new_year).await.unwrap(),
+            platform.ai().spent(&ann(), BudgetPeriod::Month, new_year).await.unwrap(),
             1
         );
     }
@@ -494,7 +494,7 @@ test_both_backends! {
         api_key(&platform, "k2", "ann").await;
         let now = utc(2025, 6, 10, (12, 0, 0));
         let k1 = BudgetScope::ApiKey("k1".into());
-        platform.set_ai_budget(&k1, BudgetPeriod::Day, 100).await.unwrap();
+        platform.ai().set_budget(&k1, BudgetPeriod::Day, 100).await.unwrap();
         spend_at(&platform, "ann", Some("k1"), 100, now - 60).await;
 
         // The key is spent; the account, and its other key, are not.
@@ -505,7 +505,7 @@ test_both_backends! {
         assert!(admitted(&platform, "ann", None, now).await);
 
         // The account's budget counts every key's spending.
-        platform.set_ai_budget(&ann(), BudgetPeriod::Month, 150).await.unwrap();
+        platform.ai().set_budget(&ann(), BudgetPeriod::Month, 150).await.unwrap();
         spend_at(&platform, "ann", Some("k2"), 50, now - 30).await;
         let spent = refusal(&platform, "ann", Some("k2"), now).await;
         assert_eq!((spent.scope.clone(), spent.spent_nanos), (ann(), 150));
@@ -528,7 +528,7 @@ test_both_backends! {
         account(&platform, "ann").await;
 
         let mut answer = platform
-            .ai_chat_stream(&ann_caller(), "fake/gpt-test", story_request())
+            .ai().chat_stream(&ann_caller(), "fake/gpt-test", story_request())
             .await
             .unwrap();
         // The client reads 28 chunks and disconnects, long before the
@@ -551,7 +551,7 @@ test_both_backends! {
         account(&platform, "ann").await;
 
         let answer = platform
-            .ai_chat_stream(&ann_caller(), "fake/gpt-test", story_request())
+            .ai().chat_stream(&ann_caller(), "fake/gpt-test", story_request())
             .await
             .unwrap();
         let events: Vec<StreamEvent> = answer.stream.map(Result::unwrap).collect().await;
@@ -571,7 +571,7 @@ test_both_backends! {
         account(&platform, "ann").await;
 
         let answer = platform
-            .ai_chat_stream(&ann_caller(), "fake/gpt-test", story_request())
+            .ai().chat_stream(&ann_caller(), "fake/gpt-test", story_request())
             .await
             .unwrap();
         let events: Vec<StreamEvent> = answer.stream.map(Result::unwrap).collect().await;
@@ -593,7 +593,7 @@ test_both_backends! {
         account(&platform, "ann").await;
 
         let answer = platform
-            .ai_chat_stream(&ann_caller(), "fake/gpt-test", story_request())
+            .ai().chat_stream(&ann_caller(), "fake/gpt-test", story_request())
             .await
             .unwrap();
         let events: Vec<StreamEvent> = answer.stream.map(Result::unwrap).collect().await;
@@ -609,7 +609,7 @@ async fn a_closed_database_refuses_rather_than_admits() {
     let platform = platform(&test_db).await;
     platform.db().close().await;
     assert!(matches!(
-        platform.check_ai_budget("ann", None, 0).await,
+        platform.ai().check_budget("ann", None, 0).await,
         Err(BudgetCheckError::Store(_))
     ));
 }

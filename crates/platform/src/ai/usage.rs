@@ -1,11 +1,12 @@
 //! Recording what each AI request used and cost, and summing it up per
 //! account.
 
+use super::Ai;
 pub use meritree_core::ai::{AiUsageSummary, ModelUsage, UsageTotals};
 use meritree_store::ai_usage::{self as store, ModelTotals, NewUsage, UsageStatus};
 use meritree_store::StoreError;
 
-use crate::{clock, Platform};
+use crate::clock;
 
 /// One gateway request's usage, as the gateway saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,29 +84,25 @@ fn stored(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
-impl Platform {
+impl Ai<'_> {
     /// Records one request's usage now. Recording the same `request_id`
     /// again is a no-op, so a failed write may be retried.
-    pub async fn record_ai_usage(&self, record: UsageRecord) -> Result<(), StoreError> {
-        self.record_ai_usage_at(record, clock::unix_secs())
+    pub async fn record_usage(&self, record: UsageRecord) -> Result<(), StoreError> {
+        self.record_usage_at(record, clock::unix_secs())
             .await
             .map(drop)
     }
 
     /// [`Platform::record_ai_usage`] at the unix time `now`; whether this
     /// call wrote the record (`false`: the request id was recorded before).
-    pub async fn record_ai_usage_at(
-        &self,
-        record: UsageRecord,
-        now: i64,
-    ) -> Result<bool, StoreError> {
+    pub async fn record_usage_at(&self, record: UsageRecord, now: i64) -> Result<bool, StoreError> {
         let id = uuid::Uuid::new_v4().to_string();
         self.usage_writer().write(record, id, now).await
     }
 
     /// What the account's requests used from `since` (unix seconds,
     /// inclusive) on.
-    pub async fn ai_usage_summary(
+    pub async fn usage_summary(
         &self,
         account_id: &str,
         since: i64,

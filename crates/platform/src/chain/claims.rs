@@ -2,6 +2,7 @@
 //! pays the gas; tokens always go to the member's wallet, or to the address
 //! the wallet named by signing an EIP-712 `ClaimTo`.
 
+use super::OnChain;
 use std::str::FromStr;
 
 use alloy::primitives::{Address, Bytes, B256, U256};
@@ -17,7 +18,6 @@ use meritree_store::StoreError;
 use super::publish::{contract, wallet_key};
 use super::{SettlementError, TxKind};
 use crate::error::{store_error_code, PublicError};
-use crate::Platform;
 
 /// Why a claim was refused.
 #[derive(Debug, thiserror::Error)]
@@ -94,7 +94,7 @@ impl ClaimToRequest {
     }
 }
 
-impl Platform {
+impl OnChain<'_> {
     /// What the account can claim now, from the newest published root.
     pub async fn claimable(&self, account_id: &str) -> Result<Claimable, ClaimError> {
         let settlement = self.settlement().map_err(ClaimError::from)?;
@@ -201,6 +201,7 @@ impl Platform {
             });
         }
         let tx = self
+            .chain()
             .queue_transaction(TxKind::Claim, &tx_key, settlement.distributor, &calldata)
             .await?;
         tracing::info!(account = %account_id, claim = %tx.id, "claim queued");
@@ -221,6 +222,7 @@ impl Platform {
 
     async fn published_leaf(&self, account_id: &str) -> Result<(Address, LeafRecord), ClaimError> {
         let account = self
+            .accounts()
             .account(account_id)
             .await
             .map_err(|_| ClaimError::NoWallet)?;

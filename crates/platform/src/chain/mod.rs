@@ -18,6 +18,12 @@ pub use claims::{ClaimError, ClaimToRequest};
 pub use outbox::{OutboxPass, TxKind};
 pub use publish::PublishPass;
 
+service!(
+    /// The chain: the transaction outbox, root publication, relayed claims.
+    OnChain,
+    chain
+);
+
 /// What settlement needs: the platform's key and the deployed contracts.
 #[derive(Debug, Clone)]
 pub struct Settlement {

@@ -11,6 +11,7 @@
 //! One instance pumps the outbox of a given key at a time (the store's
 //! unique nonce column refuses a second claimant of a nonce).
 
+use super::OnChain;
 use std::str::FromStr;
 
 use alloy::primitives::{Address, Bytes, TxHash};
@@ -19,7 +20,7 @@ use meritree_chain::ChainError;
 use meritree_store::chain_txs::{self, NewTx, Sent, TxRecord};
 
 use super::{Settlement, SettlementError};
-use crate::{clock, Platform};
+use crate::clock;
 
 /// What a transaction is for (the outbox's `kind` column).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +50,7 @@ pub struct OutboxPass {
     pub failed: usize,
 }
 
-impl Platform {
+impl OnChain<'_> {
     pub(crate) fn settlement(&self) -> Result<&Settlement, SettlementError> {
         self.inner
             .settlement

@@ -4,6 +4,7 @@
 //! contract refuses a round number that does not increase, so no round ever
 //! gets two roots and none is skipped.
 
+use super::OnChain;
 use std::str::FromStr;
 
 use alloy::primitives::{Address, B256, U256};
@@ -14,7 +15,7 @@ use meritree_store::chain_txs;
 use meritree_store::rounds::{self, RoundRecord};
 
 use super::{Settlement, SettlementError, TxKind};
-use crate::{clock, Platform};
+use crate::clock;
 
 /// Rounds looked at per pass; the rest wait for the next.
 const BATCH: u32 = 32;
@@ -29,7 +30,7 @@ pub struct PublishPass {
     pub waiting: Option<(i64, String)>,
 }
 
-impl Platform {
+impl OnChain<'_> {
     /// Moves closed rounds towards `confirmed`: queues `setRoot` for the
     /// oldest unpublished round (after the funding check), marks rounds
     /// whose transaction was mined, and confirms them once final.
@@ -84,6 +85,7 @@ impl Platform {
                         newRound: round.number as u64,
                     };
                     let tx = self
+                        .chain()
                         .queue_transaction(
                             TxKind::SetRoot,
                             &format!("set_root:{}", round.number),
@@ -149,6 +151,7 @@ impl Platform {
             amount: shortfall,
         };
         let tx = self
+            .chain()
             .queue_transaction(
                 TxKind::Fund,
                 &format!("fund:round:{}", round.number),

@@ -1,12 +1,11 @@
 //! The public face of the platform's own transactions: the hash a block
 //! explorer knows, for pages that link a round to its `setRoot`.
 
+use super::OnChain;
 use meritree_store::chain_txs;
 use meritree_store::StoreError;
 
-use crate::Platform;
-
-impl Platform {
+impl OnChain<'_> {
     /// The hash of an outbox transaction: the mined one, else the latest
     /// sent (fee bumps replace it); `None` before it is first sent or for an
     /// unknown id.

@@ -4,6 +4,7 @@
 //! are once per (round, account), the tree is derived from them, and a
 //! round leaves `open` once.
 
+use super::Rounds;
 use std::collections::HashMap;
 use std::str::FromStr;
 
@@ -15,7 +16,6 @@ use meritree_store::rounds::{
 };
 
 use super::RoundsError;
-use crate::Platform;
 
 /// Passes of open-then-close per tick. Two suffice (close the due round,
 /// open the next, which ends after now); the rest absorb other instances
@@ -35,12 +35,12 @@ pub struct TickReport {
     pub settled: usize,
 }
 
-impl Platform {
+impl Rounds<'_> {
     /// Makes sure a round is open and closes every round due at `now`, in
     /// order: settles each bound account's balance, builds the tree over
     /// every wallet's cumulative total, stores it and marks the round
     /// `closing`. Safe to call at any time, from any number of instances.
-    pub async fn tick_rounds(&self, now: i64) -> Result<TickReport, RoundsError> {
+    pub async fn tick(&self, now: i64) -> Result<TickReport, RoundsError> {
         let schedule = RoundSchedule::new(self.inner.rewards.round_secs)
             .map_err(RoundsError::InvalidPolicy)?;
         let mut report = TickReport::default();

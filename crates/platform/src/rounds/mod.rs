@@ -17,6 +17,12 @@ use crate::error::{store_error_code, PublicError};
 
 pub use close::TickReport;
 
+service!(
+    /// Settlement rounds: opening and closing them, and what they paid.
+    Rounds,
+    rounds
+);
+
 /// How rounds run and what a point is worth on chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RewardsPolicy {

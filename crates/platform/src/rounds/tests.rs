@@ -61,7 +61,8 @@ async fn account(db: &Database, id: &str, wallet: Option<&str>) {
 
 async fn credit(platform: &Platform, id: &str, amount: i64, key: &str) {
     platform
-        .post_points(PointsPosting {
+        .points()
+        .post(PointsPosting {
             account_id: id,
             amount,
             reason: PointsReason::TaskReward,
@@ -114,42 +115,42 @@ test_both_backends! {
         account(&db, "bob", None).await;
         let platform = platform(&db, 1000).await;
 
-        let report = platform.tick_rounds(T0 + 123).await.unwrap();
+        let report = platform.rounds().tick(T0 + 123).await.unwrap();
         assert_eq!(report, TickReport { opened: vec![1], ..Default::default() });
-        let first = platform.round(1).await.unwrap();
+        let first = platform.rounds().round(1).await.unwrap();
         assert_eq!((first.starts_at, first.ends_at, first.status), (T0, T0 + 600, RoundStatus::Open));
-        assert_eq!(platform.tick_rounds(T0 + 599).await.unwrap(), TickReport::default());
-        assert!(matches!(platform.round_export(1).await, Err(RoundsError::NoTree(1))));
+        assert_eq!(platform.rounds().tick(T0 + 599).await.unwrap(), TickReport::default());
+        assert!(matches!(platform.rounds().export(1).await, Err(RoundsError::NoTree(1))));
 
         credit(&platform, "ann", 30, "t1").await;
         credit(&platform, "bob", 50, "t1").await;
-        let report = platform.tick_rounds(T0 + 600).await.unwrap();
+        let report = platform.rounds().tick(T0 + 600).await.unwrap();
         assert_eq!(report, TickReport { opened: vec![2], closed: vec![1], settled: 1 });
-        let export = platform.round_export(1).await.unwrap();
+        let export = platform.rounds().export(1).await.unwrap();
         assert_export(&export, &[(ANN, 30_000)]);
         assert!(export.leaves[0].proof.is_empty(), "one leaf is its own root");
-        let closed = platform.round(1).await.unwrap();
+        let closed = platform.rounds().round(1).await.unwrap();
         assert_eq!(closed.status, RoundStatus::Closing);
         assert_eq!((closed.leaf_count, closed.total_amount.as_deref()), (Some(1), Some("30000")));
         assert_eq!(closed.root.as_deref(), Some(export.root.as_str()));
-        assert_eq!(platform.points_balance("ann").await.unwrap().balance, 0);
-        assert_eq!(platform.points_balance("bob").await.unwrap().balance, 50);
+        assert_eq!(platform.points().balance("ann").await.unwrap().balance, 0);
+        assert_eq!(platform.points().balance("bob").await.unwrap().balance, 50);
 
         // Again at the same time: nothing changes.
-        assert_eq!(platform.tick_rounds(T0 + 600).await.unwrap(), TickReport::default());
-        assert_eq!(platform.round_export(1).await.unwrap(), export);
+        assert_eq!(platform.rounds().tick(T0 + 600).await.unwrap(), TickReport::default());
+        assert_eq!(platform.rounds().export(1).await.unwrap(), export);
         assert_eq!(settlement_entries(&db, "ann").await, 1);
 
         // Bob binds a wallet; both settle in round 2, Ann cumulatively.
         accounts::bind_wallet(&db, "bob", BOB, 2).await.unwrap();
         credit(&platform, "ann", 12, "t2").await;
-        let report = platform.tick_rounds(T0 + 1200).await.unwrap();
+        let report = platform.rounds().tick(T0 + 1200).await.unwrap();
         assert_eq!(report, TickReport { opened: vec![3], closed: vec![2], settled: 2 });
-        let export = platform.round_export(2).await.unwrap();
+        let export = platform.rounds().export(2).await.unwrap();
         assert_export(&export, &[(ANN, 42_000), (BOB, 50_000)]);
-        assert_eq!(platform.round(2).await.unwrap().total_amount.as_deref(), Some("92000"));
+        assert_eq!(platform.rounds().round(2).await.unwrap().total_amount.as_deref(), Some("92000"));
 
-        let rewards = platform.rewards_of("ann").await.unwrap();
+        let rewards = platform.rounds().rewards_of("ann").await.unwrap();
         assert_eq!(rewards.points_balance, 0);
         assert_eq!(rewards.wallet.as_deref().map(str::to_lowercase).as_deref(), Some(ANN));
         assert_eq!(
@@ -160,14 +161,14 @@ test_both_backends! {
         assert_eq!((claim.round, claim.status, claim.leaf.amount.as_str()), (2, RoundStatus::Closing, "42000"));
         assert_eq!(claim.root, export.root);
         assert_eq!(claim.leaf.proof, export.leaves[0].proof);
-        assert!(matches!(platform.rewards_of("nobody").await, Err(RoundsError::NoSuchAccount)));
+        assert!(matches!(platform.rounds().rewards_of("nobody").await, Err(RoundsError::NoSuchAccount)));
 
-        let page = platform.rounds(Some(2), None).await.unwrap();
+        let page = platform.rounds().list(Some(2), None).await.unwrap();
         assert_eq!(page.rounds.iter().map(|r| r.number).collect::<Vec<_>>(), [3, 2]);
-        let rest = platform.rounds(Some(2), page.next_before).await.unwrap();
+        let rest = platform.rounds().list(Some(2), page.next_before).await.unwrap();
         assert_eq!(rest.rounds.iter().map(|r| r.number).collect::<Vec<_>>(), [1]);
         assert_eq!(rest.next_before, None);
-        assert!(matches!(platform.round(9).await, Err(RoundsError::NoSuchRound(9))));
+        assert!(matches!(platform.rounds().round(9).await, Err(RoundsError::NoSuchRound(9))));
         assert!(points::mismatched_balances(&db).await.unwrap().is_empty());
     }
 
@@ -175,12 +176,12 @@ test_both_backends! {
         let test_db = TestDatabase::fresh(backend).await;
         let db = database(&test_db).await;
         let platform = platform(&db, 1).await;
-        platform.tick_rounds(T0).await.unwrap();
-        platform.tick_rounds(T0 + 600).await.unwrap();
-        let export = platform.round_export(1).await.unwrap();
+        platform.rounds().tick(T0).await.unwrap();
+        platform.rounds().tick(T0 + 600).await.unwrap();
+        let export = platform.rounds().export(1).await.unwrap();
         assert_eq!(export.root, format!("{:#x}", B256::ZERO));
         assert!(export.leaves.is_empty());
-        assert_eq!(platform.round(1).await.unwrap().leaf_count, Some(0));
+        assert_eq!(platform.rounds().round(1).await.unwrap().leaf_count, Some(0));
     }
 
     async fn rounds_a_crash_mid_close_converges(backend: Backend) {
@@ -189,7 +190,7 @@ test_both_backends! {
         account(&db, "ann", Some(ANN)).await;
         account(&db, "cat", Some(CAT)).await;
         let platform = platform(&db, 1).await;
-        platform.tick_rounds(T0).await.unwrap();
+        platform.rounds().tick(T0).await.unwrap();
         credit(&platform, "ann", 30, "t1").await;
         credit(&platform, "cat", 20, "t1").await;
 
@@ -199,26 +200,26 @@ test_both_backends! {
         // Points Ann earns meanwhile wait for round 2.
         credit(&platform, "ann", 5, "t2").await;
 
-        let report = platform.tick_rounds(T0 + 601).await.unwrap();
+        let report = platform.rounds().tick(T0 + 601).await.unwrap();
         assert_eq!(report, TickReport { opened: vec![2], closed: vec![1], settled: 1 });
-        assert_export(&platform.round_export(1).await.unwrap(), &[(ANN, 30), (CAT, 20)]);
+        assert_export(&platform.rounds().export(1).await.unwrap(), &[(ANN, 30), (CAT, 20)]);
         assert_eq!(settlement_entries(&db, "ann").await, 1);
         assert_eq!(settlement_entries(&db, "cat").await, 1);
-        assert_eq!(platform.points_balance("ann").await.unwrap().balance, 5);
+        assert_eq!(platform.points().balance("ann").await.unwrap().balance, 5);
 
         // Died after the tree was stored, before round 2 opened: the next
         // tick opens it where round 1 ended.
         let fresh = TestDatabase::fresh(backend).await;
         let db = database(&fresh).await;
         let platform = self::platform(&db, 1).await;
-        platform.tick_rounds(T0).await.unwrap();
+        platform.rounds().tick(T0).await.unwrap();
         let closed = store::close(&db, store::ClosingRound {
             number: 1, root: "0x00", total_amount: "0", leaves: &[], settlements: 0, now: T0 + 600,
         }).await.unwrap();
         assert_eq!(closed, store::Closed::Closed);
-        let report = platform.tick_rounds(T0 + 605).await.unwrap();
+        let report = platform.rounds().tick(T0 + 605).await.unwrap();
         assert_eq!(report, TickReport { opened: vec![2], ..Default::default() });
-        let second = platform.round(2).await.unwrap();
+        let second = platform.rounds().round(2).await.unwrap();
         assert_eq!((second.starts_at, second.ends_at), (T0 + 600, T0 + 1200));
     }
 
@@ -227,19 +228,19 @@ test_both_backends! {
         let db = database(&test_db).await;
         account(&db, "ann", Some(ANN)).await;
         let before = platform(&db, 1).await;
-        before.tick_rounds(T0 + 10).await.unwrap();
+        before.rounds().tick(T0 + 10).await.unwrap();
         credit(&before, "ann", 30, "t1").await;
         drop(before);
 
         // Down for 25 minutes past round 1's end.
         let after = platform(&db, 1).await;
         let now = T0 + 600 + 1500;
-        let report = after.tick_rounds(now).await.unwrap();
+        let report = after.rounds().tick(now).await.unwrap();
         assert_eq!(report, TickReport { opened: vec![2], closed: vec![1], settled: 1 });
-        let second = after.round(2).await.unwrap();
+        let second = after.rounds().round(2).await.unwrap();
         assert_eq!((second.starts_at, second.ends_at), (T0 + 600, T0 + 2400), "one long round");
-        assert_eq!(after.tick_rounds(now).await.unwrap(), TickReport::default());
-        assert_export(&after.round_export(1).await.unwrap(), &[(ANN, 30)]);
+        assert_eq!(after.rounds().tick(now).await.unwrap(), TickReport::default());
+        assert_export(&after.rounds().export(1).await.unwrap(), &[(ANN, 30)]);
         assert_eq!(settlement_entries(&db, "ann").await, 1);
     }
 
@@ -250,14 +251,14 @@ test_both_backends! {
             account(&db, id, Some(wallet)).await;
         }
         let first = platform(&db, 1).await;
-        first.tick_rounds(T0).await.unwrap();
+        first.rounds().tick(T0).await.unwrap();
         for (i, id) in ["ann", "bob", "cat"].into_iter().enumerate() {
             credit(&first, id, 10 * (i as i64 + 1), "t1").await;
         }
         let tasks: Vec<_> = (0..4)
             .map(|_| {
                 let db = db.clone();
-                tokio::spawn(async move { platform(&db, 1).await.tick_rounds(T0 + 700).await.unwrap() })
+                tokio::spawn(async move { platform(&db, 1).await.rounds().tick(T0 + 700).await.unwrap() })
             })
             .collect();
         let (mut closed, mut opened, mut settled) = (Vec::new(), Vec::new(), 0);
@@ -268,7 +269,7 @@ test_both_backends! {
             settled += report.settled;
         }
         assert_eq!((closed, opened, settled), (vec![1], vec![2], 3));
-        assert_export(&first.round_export(1).await.unwrap(), &[(ANN, 10), (BOB, 20), (CAT, 30)]);
+        assert_export(&first.rounds().export(1).await.unwrap(), &[(ANN, 10), (BOB, 20), (CAT, 30)]);
         assert!(points::mismatched_balances(&db).await.unwrap().is_empty());
     }
 
@@ -277,20 +278,20 @@ test_both_backends! {
         let db = database(&test_db).await;
         account(&db, "ann", Some(ANN)).await;
         let generous = platform(&db, 1000).await;
-        generous.tick_rounds(T0).await.unwrap();
+        generous.rounds().tick(T0).await.unwrap();
         credit(&generous, "ann", 30, "t1").await;
-        generous.tick_rounds(T0 + 600).await.unwrap();
+        generous.rounds().tick(T0 + 600).await.unwrap();
 
         // Lowering the units would lower Ann's total: the round stays open.
         let stingy = platform(&db, 1).await;
         credit(&stingy, "ann", 1, "t2").await;
-        let err = stingy.tick_rounds(T0 + 1200).await.unwrap_err();
+        let err = stingy.rounds().tick(T0 + 1200).await.unwrap_err();
         assert!(matches!(err, RoundsError::CumulativeDecrease { round: 2, .. }), "{err}");
-        assert_eq!(stingy.round(2).await.unwrap().status, RoundStatus::Open);
+        assert_eq!(stingy.rounds().round(2).await.unwrap().status, RoundStatus::Open);
 
         // Restored, the next tick closes it with the points settled before.
-        let report = generous.tick_rounds(T0 + 1200).await.unwrap();
+        let report = generous.rounds().tick(T0 + 1200).await.unwrap();
         assert_eq!(report, TickReport { opened: vec![3], closed: vec![2], settled: 0 });
-        assert_export(&generous.round_export(2).await.unwrap(), &[(ANN, 31_000)]);
+        assert_export(&generous.rounds().export(2).await.unwrap(), &[(ANN, 31_000)]);
     }
 }

@@ -1,5 +1,6 @@
 //! What the API and pages show of rounds and of a member's rewards.
 
+use super::Rounds;
 use std::str::FromStr;
 
 use meritree_core::eth::{to_checksum, Address};
@@ -12,15 +13,14 @@ use meritree_store::rounds::{self as store, LeafRecord, RoundRecord};
 use meritree_store::{accounts, points};
 
 use super::RoundsError;
-use crate::Platform;
 
 /// Settlements a rewards view lists, newest first.
 const SETTLEMENTS_SHOWN: u32 = 100;
 
-impl Platform {
+impl Rounds<'_> {
     /// A page of rounds, newest first: `limit` clamped to 1..=100 (20 when
     /// absent), numbered below `before` when given.
-    pub async fn rounds(
+    pub async fn list(
         &self,
         limit: Option<u32>,
         before: Option<i64>,
@@ -55,7 +55,7 @@ impl Platform {
 
     /// The public export of a round with a tree: its root and every
     /// wallet's cumulative amount and proof.
-    pub async fn round_export(&self, number: i64) -> Result<RoundExport, RoundsError> {
+    pub async fn export(&self, number: i64) -> Result<RoundExport, RoundsError> {
         let round = self.round(number).await?;
         let Some(root) = round.root.filter(|_| round.status.has_tree()) else {
             return Err(RoundsError::NoTree(number));

@@ -26,8 +26,14 @@ use meritree_store::sessions::{self, NewRefreshToken, Rotation};
 pub use access_token::{AccessClaims, AccessTokenKey, TokenError};
 
 use crate::accounts::{role_of, view, AuthError};
+use crate::clock;
 use crate::secret::{random_bytes, random_token, token_digest};
-use crate::{clock, Platform};
+
+service!(
+    /// Sessions: access tokens, refresh rotation, signing out.
+    Sessions,
+    sessions
+);
 
 /// How long after a refresh token's rotation presenting it again counts as
 /// a concurrent refresh rather than reuse. Long enough for requests already
@@ -86,7 +92,7 @@ impl SignedIn {
     }
 }
 
-impl Platform {
+impl Sessions<'_> {
     /// How session cookies are written for this deployment.
     pub fn cookie_policy(&self) -> cookies::CookiePolicy {
         self.inner.cookie_policy
@@ -194,7 +200,7 @@ impl Platform {
     }
 
     /// The account's live sessions; `current` marks the one with id `current_id`.
-    pub async fn sessions(
+    pub async fn list(
         &self,
         account_id: &str,
         current_id: &str,
@@ -233,7 +239,7 @@ impl Platform {
     pub async fn sign_out_everywhere(&self, account_id: &str) -> Result<SignedOut, AuthError> {
         let sessions_ended =
             sessions::revoke_account(self.db(), account_id, None, clock::unix_secs()).await?;
-        let revoked_api_keys = self.revoke_all_api_keys(account_id).await?;
+        let revoked_api_keys = self.accounts().revoke_all_api_keys(account_id).await?;
         tracing::info!(account = %account_id, sessions_ended, "signed out everywhere");
         Ok(SignedOut {
             sessions_ended,

@@ -56,7 +56,8 @@ async fn my_usage(
         .since
         .unwrap_or_else(|| BudgetPeriod::Month.start(clock::unix_secs()));
     let summary = platform
-        .ai_usage_summary(&me.account_id, since)
+        .ai()
+        .usage_summary(&me.account_id, since)
         .await
         .map_err(AiError::from)?;
     Ok(Json(summary))
@@ -71,7 +72,8 @@ async fn my_budgets(
 ) -> Result<Json<Vec<BudgetStatus>>, ApiError> {
     let me = platform.authorize(&request, AuthCheck::read()).await?;
     let statuses = platform
-        .ai_budget_statuses(&me.account_id, clock::unix_secs())
+        .ai()
+        .budget_statuses(&me.account_id, clock::unix_secs())
         .await
         .map_err(AiError::from)?;
     Ok(Json(statuses))
@@ -101,6 +103,7 @@ async fn own_key(
     key_id: &str,
 ) -> Result<BudgetScope, ApiError> {
     if platform
+        .ai()
         .owns_api_key(&me.account_id, key_id)
         .await
         .map_err(AiError::from)?
@@ -118,7 +121,8 @@ async fn set_budget(
     limit_nanos: u64,
 ) -> Result<Json<AiBudgetView>, ApiError> {
     let budget = platform
-        .set_ai_budget(&scope, period, limit_nanos)
+        .ai()
+        .set_budget(&scope, period, limit_nanos)
         .await
         .map_err(AiError::from)?;
     tracing::info!(scope = scope.kind(), id = scope.id(), %period, limit_nanos, "AI budget set");
@@ -131,7 +135,8 @@ async fn delete_budget(
     period: BudgetPeriod,
 ) -> Result<StatusCode, ApiError> {
     if platform
-        .delete_ai_budget(&scope, period)
+        .ai()
+        .delete_budget(&scope, period)
         .await
         .map_err(AiError::from)?
     {
@@ -174,7 +179,7 @@ async fn delete_key_budget(
 }
 
 async fn admin_scope(platform: &Platform, account_id: &str) -> Result<BudgetScope, ApiError> {
-    match platform.account(account_id).await {
+    match platform.accounts().account(account_id).await {
         Ok(_) => {}
         Err(AuthError::Unauthenticated) => {
             return Err(ApiError::new(ErrorCode::NotFound, "no such account"))

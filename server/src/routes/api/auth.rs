@@ -44,7 +44,7 @@ async fn verify_email(
     State(platform): State<Platform>,
     ApiJson(body): ApiJson<EmailLink>,
 ) -> Result<Json<meritree_core::accounts::AccountView>, ApiError> {
-    Ok(Json(platform.verify_email(&body.token).await?))
+    Ok(Json(platform.accounts().verify_email(&body.token).await?))
 }
 
 #[derive(Deserialize)]
@@ -61,6 +61,7 @@ async fn request_password_reset(
     ApiJson(body): ApiJson<ResetRequest>,
 ) -> Result<StatusCode, ApiError> {
     platform
+        .accounts()
         .request_password_reset(&request, &body.email)
         .await?;
     Ok(StatusCode::ACCEPTED)
@@ -86,6 +87,7 @@ async fn reset_password(
     ApiJson(body): ApiJson<NewPasswordByLink>,
 ) -> Result<Json<PasswordReset>, ApiError> {
     let revoked_api_keys = platform
+        .accounts()
         .reset_password(&body.token, &body.new_password)
         .await?;
     Ok(Json(PasswordReset { revoked_api_keys }))
@@ -114,8 +116,9 @@ async fn register(
     Caller(request): Caller,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let cookie_policy = platform.cookie_policy();
+    let cookie_policy = platform.sessions().cookie_policy();
     let signed_in = platform
+        .accounts()
         .register(&request, &body.email, &body.password)
         .await?;
     Ok((
@@ -130,8 +133,9 @@ async fn login(
     Caller(request): Caller,
     ApiJson(body): ApiJson<Login>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let cookie_policy = platform.cookie_policy();
+    let cookie_policy = platform.sessions().cookie_policy();
     let signed_in = platform
+        .accounts()
         .sign_in_with_password(
             &request,
             &body.email,
@@ -148,7 +152,7 @@ async fn siwe_nonce(
     State(platform): State<Platform>,
     Caller(request): Caller,
 ) -> Result<Json<SiweChallenge>, ApiError> {
-    Ok(Json(platform.siwe_challenge(&request).await?))
+    Ok(Json(platform.accounts().siwe_challenge(&request).await?))
 }
 
 #[derive(Deserialize)]
@@ -169,8 +173,9 @@ async fn siwe_login(
     Caller(request): Caller,
     ApiJson(body): ApiJson<SignedMessage>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let cookie_policy = platform.cookie_policy();
+    let cookie_policy = platform.sessions().cookie_policy();
     let signed_in = platform
+        .accounts()
         .sign_in_with_wallet(
             &request,
             &body.message,
@@ -201,11 +206,11 @@ async fn refresh(
     State(platform): State<Platform>,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, impl IntoResponse> {
-    let cookie_policy = platform.cookie_policy();
+    let cookie_policy = platform.sessions().cookie_policy();
     let Some(token) = cookies::get(&headers, cookies::REFRESH) else {
         return Err(cleared(cookie_policy, AuthError::Unauthenticated.into()));
     };
-    match platform.refresh_session(token).await {
+    match platform.sessions().refresh_session(token).await {
         Ok(signed_in) => Ok(session_response(cookie_policy, signed_in)),
         Err(err) => Err(cleared(cookie_policy, err.into())),
     }
@@ -216,9 +221,9 @@ async fn logout(
     State(platform): State<Platform>,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
-    let cookie_policy = platform.cookie_policy();
+    let cookie_policy = platform.sessions().cookie_policy();
     if let Some(token) = cookies::get(&headers, cookies::REFRESH) {
-        platform.sign_out(token).await?;
+        platform.sessions().sign_out(token).await?;
     }
     Ok((StatusCode::NO_CONTENT, cookie_policy.cleared_headers()))
 }
@@ -231,8 +236,11 @@ async fn logout_all(
     Caller(request): Caller,
 ) -> Result<impl IntoResponse, ApiError> {
     let me = platform.authorize(&request, AuthCheck::session()).await?;
-    let cookie_policy = platform.cookie_policy();
-    let signed_out: SignedOut = platform.sign_out_everywhere(&me.account_id).await?;
+    let cookie_policy = platform.sessions().cookie_policy();
+    let signed_out: SignedOut = platform
+        .sessions()
+        .sign_out_everywhere(&me.account_id)
+        .await?;
     Ok((cookie_policy.cleared_headers(), Json(signed_out)))
 }
 

@@ -30,7 +30,7 @@ async fn claimable(
     Caller(request): Caller,
 ) -> Result<Json<Claimable>, ApiError> {
     let me = platform.authorize(&request, AuthCheck::read()).await?;
-    Ok(Json(platform.claimable(&me.account_id).await?))
+    Ok(Json(platform.chain().claimable(&me.account_id).await?))
 }
 
 #[derive(Deserialize)]
@@ -59,6 +59,7 @@ async fn create_claim(
         body.signature.as_deref(),
     )?;
     let claim = platform
+        .chain()
         .request_claim(&me.account_id, &body.idempotency_key, claim_to)
         .await?;
     Ok((StatusCode::ACCEPTED, Json(claim)))
@@ -71,5 +72,5 @@ async fn claim(
     Path(id): Path<String>,
 ) -> Result<Json<ClaimView>, ApiError> {
     let me = platform.authorize(&request, AuthCheck::read()).await?;
-    Ok(Json(platform.claim(&me.account_id, &id).await?))
+    Ok(Json(platform.chain().claim(&me.account_id, &id).await?))
 }

@@ -41,9 +41,10 @@ async fn my_points(
 ) -> Result<Json<PointsOverview>, ApiError> {
     let me = platform.authorize(&request, AuthCheck::read()).await?;
     let Query(page) = page.map_err(|r| ApiError::new(ErrorCode::InvalidRequest, r.body_text()))?;
-    let balance = platform.points_balance(&me.account_id).await?;
+    let balance = platform.points().balance(&me.account_id).await?;
     let history = platform
-        .points_history(&me.account_id, page.limit, page.before)
+        .points()
+        .history(&me.account_id, page.limit, page.before)
         .await?;
     Ok(Json(PointsOverview {
         balance: balance.balance,
@@ -73,7 +74,8 @@ async fn post_points(
 ) -> Result<(StatusCode, Json<PointsEntryView>), ApiError> {
     let me = platform.authorize(&request, AuthCheck::admin()).await?;
     let posted = platform
-        .post_points(PointsPosting {
+        .points()
+        .post(PointsPosting {
             account_id: &body.account_id,
             amount: body.amount,
             reason: body.reason,

@@ -23,5 +23,5 @@ async fn my_rewards(
     Caller(request): Caller,
 ) -> Result<Json<RewardsView>, ApiError> {
     let me = platform.authorize(&request, AuthCheck::read()).await?;
-    Ok(Json(platform.rewards_of(&me.account_id).await?))
+    Ok(Json(platform.rounds().rewards_of(&me.account_id).await?))
 }

@@ -37,7 +37,9 @@ async fn list_rounds(
 ) -> Result<Json<RoundsPage>, ApiError> {
     let Query(query) =
         query.map_err(|r| ApiError::new(ErrorCode::InvalidRequest, r.body_text()))?;
-    Ok(Json(platform.rounds(query.limit, query.before).await?))
+    Ok(Json(
+        platform.rounds().list(query.limit, query.before).await?,
+    ))
 }
 
 /// `GET /api/v1/rounds/{n}`: one round; 404 when there is no round `n`.
@@ -45,7 +47,7 @@ async fn get_round(
     State(platform): State<Platform>,
     number: Result<Path<i64>, PathRejection>,
 ) -> Result<Json<RoundView>, ApiError> {
-    Ok(Json(platform.round(round_number(number)?).await?))
+    Ok(Json(platform.rounds().round(round_number(number)?).await?))
 }
 
 /// `GET /api/v1/rounds/{n}/export`: `{round, root, leaves: [{address,
@@ -55,7 +57,7 @@ async fn export_round(
     State(platform): State<Platform>,
     number: Result<Path<i64>, PathRejection>,
 ) -> Result<Json<RoundExport>, ApiError> {
-    Ok(Json(platform.round_export(round_number(number)?).await?))
+    Ok(Json(platform.rounds().export(round_number(number)?).await?))
 }
 
 fn round_number(number: Result<Path<i64>, PathRejection>) -> Result<i64, ApiError> {

@@ -41,7 +41,9 @@ async fn list_sessions(
 ) -> Result<Json<Vec<SessionView>>, ApiError> {
     let me = platform.authorize(&request, AuthCheck::session()).await?;
     let current = me.session_id().unwrap_or_default();
-    Ok(Json(platform.sessions(&me.account_id, current).await?))
+    Ok(Json(
+        platform.sessions().list(&me.account_id, current).await?,
+    ))
 }
 
 /// `DELETE /api/v1/user/sessions/{id}`: signs one device out (404 when the
@@ -52,7 +54,10 @@ async fn end_session(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let me = platform.authorize(&request, AuthCheck::session()).await?;
-    platform.end_account_session(&me.account_id, &id).await?;
+    platform
+        .sessions()
+        .end_account_session(&me.account_id, &id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -65,7 +70,7 @@ async fn begin_totp(
     let me = platform
         .authorize(&request, AuthCheck::session().fresh_proof())
         .await?;
-    Ok(Json(platform.begin_totp(&me.account_id).await?))
+    Ok(Json(platform.accounts().begin_totp(&me.account_id).await?))
 }
 
 #[derive(Deserialize)]
@@ -83,7 +88,10 @@ async fn confirm_totp(
     let me = platform
         .authorize(&request, AuthCheck::session().fresh_proof())
         .await?;
-    platform.confirm_totp(&me.account_id, &body.code).await?;
+    platform
+        .accounts()
+        .confirm_totp(&me.account_id, &body.code)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -96,7 +104,10 @@ async fn disable_totp(
     let me = platform
         .authorize(&request, AuthCheck::session().fresh_proof())
         .await?;
-    platform.disable_totp(&me.account_id, &body.code).await?;
+    platform
+        .accounts()
+        .disable_totp(&me.account_id, &body.code)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -106,7 +117,7 @@ async fn list_api_keys(
     Caller(request): Caller,
 ) -> Result<Json<Vec<ApiKeyView>>, ApiError> {
     let me = platform.authorize(&request, AuthCheck::session()).await?;
-    Ok(Json(platform.api_keys(&me.account_id).await?))
+    Ok(Json(platform.accounts().api_keys(&me.account_id).await?))
 }
 
 /// `POST /api/v1/user/api-keys` (a session with a fresh proof of identity):
@@ -121,7 +132,10 @@ async fn create_api_key(
     let me = platform
         .authorize(&request, AuthCheck::session().fresh_proof())
         .await?;
-    let created = platform.create_api_key(&me.account_id, body).await?;
+    let created = platform
+        .accounts()
+        .create_api_key(&me.account_id, body)
+        .await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -132,7 +146,10 @@ async fn revoke_api_key(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let me = platform.authorize(&request, AuthCheck::session()).await?;
-    platform.revoke_api_key(&me.account_id, &id).await?;
+    platform
+        .accounts()
+        .revoke_api_key(&me.account_id, &id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -147,6 +164,7 @@ async fn bind_wallet(
         .authorize(&request, AuthCheck::session().fresh_proof())
         .await?;
     let account = platform
+        .accounts()
         .bind_wallet(&me.account_id, &body.message, &body.signature, &request)
         .await?;
     Ok(Json(account))
@@ -161,7 +179,9 @@ async fn unbind_wallet(
     let me = platform
         .authorize(&request, AuthCheck::session().fresh_proof())
         .await?;
-    Ok(Json(platform.unbind_wallet(&me.account_id).await?))
+    Ok(Json(
+        platform.accounts().unbind_wallet(&me.account_id).await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -183,6 +203,7 @@ async fn add_email(
         .await?;
     Ok(Json(
         platform
+            .accounts()
             .add_email_login(&me.account_id, &body.email, &body.password)
             .await?,
     ))
@@ -195,7 +216,10 @@ async fn resend_verification(
     Caller(request): Caller,
 ) -> Result<StatusCode, ApiError> {
     let me = platform.authorize(&request, AuthCheck::session()).await?;
-    platform.resend_verification(&me.account_id).await?;
+    platform
+        .accounts()
+        .resend_verification(&me.account_id)
+        .await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -205,7 +229,7 @@ async fn me(
     Caller(request): Caller,
 ) -> Result<Json<AccountView>, ApiError> {
     let me = platform.authorize(&request, AuthCheck::read()).await?;
-    Ok(Json(platform.account(&me.account_id).await?))
+    Ok(Json(platform.accounts().account(&me.account_id).await?))
 }
 
 #[derive(Deserialize)]
@@ -230,6 +254,7 @@ async fn change_password(
 ) -> Result<Json<PasswordChanged>, ApiError> {
     let me = platform.authorize(&request, AuthCheck::session()).await?;
     let revoked_api_keys = platform
+        .accounts()
         .change_password(
             &me.account_id,
             me.session_id(),

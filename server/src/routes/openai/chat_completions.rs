@@ -31,7 +31,8 @@ pub async fn create(
     if body.stream {
         let include_usage = body.stream_options.is_some_and(|o| o.include_usage);
         let answer = platform
-            .ai_chat_stream(&caller, &body.model, request)
+            .ai()
+            .chat_stream(&caller, &body.model, request)
             .await?;
         return Ok(completion_events(answer, created, include_usage));
     }
@@ -40,7 +41,8 @@ pub async fn create(
         .filter(|&s| s > 0)
         .map(|s| Duration::from_secs(s.into()));
     let answer = platform
-        .ai_chat(&caller, &body.model, request, cache_ttl)
+        .ai()
+        .chat(&caller, &body.model, request, cache_ttl)
         .await?;
     let completion = ChatCompletion::new(
         format!("chatcmpl-{}", answer.request_id),

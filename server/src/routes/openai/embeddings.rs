@@ -24,7 +24,8 @@ pub async fn create(
         .await?;
     let (model, inputs, encoding) = body.validate()?;
     let answer = platform
-        .ai_embed(&AiCaller::from(&me), &model, inputs)
+        .ai()
+        .embed(&AiCaller::from(&me), &model, inputs)
         .await?;
     let data = answer
         .embeddings

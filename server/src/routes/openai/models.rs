@@ -18,7 +18,7 @@ pub async fn list(
     let _me = platform
         .authorize(&request, AuthCheck::scope(ApiScope::Ai))
         .await?;
-    let gateway = platform.ai()?;
+    let gateway = platform.ai().configured()?;
     let mut data: Vec<ModelEntry> = Vec::new();
     for capability in [Capability::Chat, Capability::Embeddings] {
         for id in gateway.public_names(capability) {

@@ -21,11 +21,11 @@ mod redis;
 #[cfg(test)]
 mod tests;
 
+use crate::ai::Ai;
 use std::time::Duration;
 
 pub use self::memory::MemoryCache;
 pub use self::redis::RedisCache;
-use crate::Platform;
 
 /// Larger values are not cached, on either backend.
 pub const MAX_VALUE_BYTES: usize = 1 << 20;
@@ -108,19 +108,19 @@ pub enum CacheError {
     Timeout(Duration),
 }
 
-impl Platform {
+impl Ai<'_> {
     /// The AI response cache ([`crate::PlatformOptions::ai_cache`]).
     pub fn ai_cache(&self) -> &ResponseCache {
         &self.inner.ai_cache
     }
 
     /// [`ResponseCache::get`] on the platform's cache.
-    pub async fn ai_cache_get(&self, key: &str) -> Option<Vec<u8>> {
+    pub async fn cache_get(&self, key: &str) -> Option<Vec<u8>> {
         self.ai_cache().get(key).await
     }
 
     /// [`ResponseCache::put`] on the platform's cache.
-    pub async fn ai_cache_put(&self, key: &str, value: Vec<u8>, ttl: Duration) {
+    pub async fn cache_put(&self, key: &str, value: Vec<u8>, ttl: Duration) {
         self.ai_cache().put(key, value, ttl).await
     }
 }
