@@ -68,14 +68,273 @@ impl PublicError for StoreError {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use meritree_ai::gateway::ResolveError;
+    use meritree_ai::ProviderError;
+    use meritree_core::accounts::{ApiScope, EmailError, PasswordError};
+    use meritree_core::points::AmountError;
+    use meritree_core::rounds::InvalidRoundLength;
+    use meritree_core::siwe::SiweError;
+
     use super::*;
+    use crate::accounts::AuthError;
+    use crate::ai::budgets::{BudgetExceeded, BudgetPeriod, BudgetScope};
+    use crate::ai::AiError;
+    use crate::chain::{ClaimError, SettlementError};
+    use crate::points::PointsError;
+    use crate::rounds::RoundsError;
+
+    fn store() -> StoreError {
+        StoreError::WriterStopped
+    }
+
+    /// One of every variant of every service error. The matches below do
+    /// not compile when a variant is added without being listed here.
+    fn every_service_error() -> Vec<Box<dyn PublicError>> {
+        let auth = vec![
+            AuthError::InvalidEmail(EmailError::Malformed),
+            AuthError::WeakPassword(PasswordError::TooShort),
+            AuthError::EmailTaken,
+            AuthError::InvalidCredentials,
+            AuthError::Unauthenticated,
+            AuthError::TokenExpired,
+            AuthError::RefreshTokenReused,
+            AuthError::Siwe(SiweError::Expired),
+            AuthError::SiweNonceInvalid,
+            AuthError::WalletTaken,
+            AuthError::WalletAlreadyBound,
+            AuthError::NoWallet,
+            AuthError::LastSignInMethod,
+            AuthError::EmailAlreadySet,
+            AuthError::EmailLinkInvalid,
+            AuthError::EmailAlreadyVerified,
+            AuthError::InvalidKeyName("bad"),
+            AuthError::TooManyKeys,
+            AuthError::NoSuchKey,
+            AuthError::TotpRequired,
+            AuthError::InvalidTotp,
+            AuthError::TotpAlreadyEnabled,
+            AuthError::TotpNotEnabled,
+            AuthError::TotpRequiredForAdmins,
+            AuthError::NoSuchSession,
+            AuthError::NoSuchAccount,
+            AuthError::TooManyAttempts {
+                retry_after: Duration::from_secs(3),
+            },
+            AuthError::RateLimited {
+                retry_after: Duration::from_secs(3),
+            },
+            AuthError::SessionRequired,
+            AuthError::InsufficientScope(ApiScope::Ai),
+            AuthError::Forbidden("no"),
+            AuthError::ReauthenticationRequired,
+            AuthError::InvalidRequest("bad".into()),
+            AuthError::ChainUnavailable("rpc detail".into()),
+            AuthError::Store(store()),
+        ];
+        for err in &auth {
+            match err {
+                AuthError::InvalidEmail(_)
+                | AuthError::WeakPassword(_)
+                | AuthError::EmailTaken
+                | AuthError::InvalidCredentials
+                | AuthError::Unauthenticated
+                | AuthError::TokenExpired
+                | AuthError::RefreshTokenReused
+                | AuthError::Siwe(_)
+                | AuthError::SiweNonceInvalid
+                | AuthError::WalletTaken
+                | AuthError::WalletAlreadyBound
+                | AuthError::NoWallet
+                | AuthError::LastSignInMethod
+                | AuthError::EmailAlreadySet
+                | AuthError::EmailLinkInvalid
+                | AuthError::EmailAlreadyVerified
+                | AuthError::InvalidKeyName(_)
+                | AuthError::TooManyKeys
+                | AuthError::NoSuchKey
+                | AuthError::TotpRequired
+                | AuthError::InvalidTotp
+                | AuthError::TotpAlreadyEnabled
+                | AuthError::TotpNotEnabled
+                | AuthError::TotpRequiredForAdmins
+                | AuthError::NoSuchSession
+                | AuthError::NoSuchAccount
+                | AuthError::TooManyAttempts { .. }
+                | AuthError::RateLimited { .. }
+                | AuthError::SessionRequired
+                | AuthError::InsufficientScope(_)
+                | AuthError::Forbidden(_)
+                | AuthError::ReauthenticationRequired
+                | AuthError::InvalidRequest(_)
+                | AuthError::ChainUnavailable(_)
+                | AuthError::Store(_) => {}
+            }
+        }
+        let ai = vec![
+            AiError::NotConfigured,
+            AiError::Model(ResolveError::UnknownModel("m".into())),
+            AiError::Budget(BudgetExceeded {
+                scope: BudgetScope::Account("a".into()),
+                period: BudgetPeriod::Day,
+                limit_nanos: 1,
+                spent_nanos: 1,
+                resets_at: 0,
+            }),
+            AiError::Rejected {
+                provider: "p".into(),
+                error: ProviderError::BadRequest("x".into()),
+            },
+            AiError::Unavailable("all down".into()),
+            AiError::TimedOut("late".into()),
+            AiError::Store(store()),
+        ];
+        for err in &ai {
+            match err {
+                AiError::NotConfigured
+                | AiError::Model(_)
+                | AiError::Budget(_)
+                | AiError::Rejected { .. }
+                | AiError::Unavailable(_)
+                | AiError::TimedOut(_)
+                | AiError::Store(_) => {}
+            }
+        }
+        let claims = vec![
+            ClaimError::NoWallet,
+            ClaimError::NothingToClaim,
+            ClaimError::Rejected("paused".into()),
+            ClaimError::NoSuchClaim,
+            ClaimError::InProgress,
+            ClaimError::InvalidRequest("bad"),
+            ClaimError::Settlement(SettlementError::NoChain),
+            ClaimError::Settlement(SettlementError::Store(store())),
+            ClaimError::Settlement(SettlementError::Corrupt("detail".into())),
+        ];
+        for err in &claims {
+            match err {
+                ClaimError::NoWallet
+                | ClaimError::NothingToClaim
+                | ClaimError::Rejected(_)
+                | ClaimError::NoSuchClaim
+                | ClaimError::InProgress
+                | ClaimError::InvalidRequest(_)
+                | ClaimError::Settlement(_) => {}
+            }
+        }
+        let points = vec![
+            PointsError::InvalidAmount(AmountError::Zero),
+            PointsError::InvalidRequest("bad"),
+            PointsError::InsufficientPoints { balance: 3 },
+            PointsError::BalanceOverflow,
+            PointsError::IdempotencyConflict {
+                key: "k".into(),
+                entry_id: 1,
+            },
+            PointsError::NoSuchAccount,
+            PointsError::UnknownStoredReason {
+                id: 1,
+                reason: "x".into(),
+            },
+            PointsError::Store(store()),
+        ];
+        for err in &points {
+            match err {
+                PointsError::InvalidAmount(_)
+                | PointsError::InvalidRequest(_)
+                | PointsError::InsufficientPoints { .. }
+                | PointsError::BalanceOverflow
+                | PointsError::IdempotencyConflict { .. }
+                | PointsError::NoSuchAccount
+                | PointsError::UnknownStoredReason { .. }
+                | PointsError::Store(_) => {}
+            }
+        }
+        let rounds = vec![
+            RoundsError::NoSuchRound(1),
+            RoundsError::NoTree(1),
+            RoundsError::NoSuchAccount,
+            RoundsError::InvalidPolicy(InvalidRoundLength),
+            RoundsError::CumulativeDecrease {
+                round: 1,
+                wallet: "w".into(),
+                previous: "2".into(),
+                next: "1".into(),
+            },
+            RoundsError::AmountOverflow { wallet: "w".into() },
+            RoundsError::Contention("busy".into()),
+            RoundsError::Corrupt("detail".into()),
+            RoundsError::Store(store()),
+        ];
+        for err in &rounds {
+            match err {
+                RoundsError::NoSuchRound(_)
+                | RoundsError::NoTree(_)
+                | RoundsError::NoSuchAccount
+                | RoundsError::InvalidPolicy(_)
+                | RoundsError::CumulativeDecrease { .. }
+                | RoundsError::AmountOverflow { .. }
+                | RoundsError::Contention(_)
+                | RoundsError::Corrupt(_)
+                | RoundsError::Store(_) => {}
+            }
+        }
+        let mut all: Vec<Box<dyn PublicError>> = Vec::new();
+        all.extend(
+            auth.into_iter()
+                .map(|e| Box::new(e) as Box<dyn PublicError>),
+        );
+        all.extend(ai.into_iter().map(|e| Box::new(e) as Box<dyn PublicError>));
+        all.extend(
+            claims
+                .into_iter()
+                .map(|e| Box::new(e) as Box<dyn PublicError>),
+        );
+        all.extend(
+            points
+                .into_iter()
+                .map(|e| Box::new(e) as Box<dyn PublicError>),
+        );
+        all.extend(
+            rounds
+                .into_iter()
+                .map(|e| Box::new(e) as Box<dyn PublicError>),
+        );
+        all.push(Box::new(store()));
+        all
+    }
+
+    #[test]
+    fn every_service_error_maps_to_a_stable_code_and_a_safe_message() {
+        for err in every_service_error() {
+            let code = err.code();
+            assert!(ErrorCode::ALL.contains(&code), "{err}: {code}");
+            assert!((400..600).contains(&code.http_status()), "{err}: {code}");
+            let message = err.public_message();
+            assert!(!message.trim().is_empty(), "{err}");
+            if fault_message(code).is_some() {
+                // Faults on our side never show their detail.
+                for detail in ["rpc detail", "detail", "writer"] {
+                    assert!(!message.contains(detail), "{err} leaked into {message:?}");
+                }
+            } else {
+                assert_eq!(message, err.to_string(), "a refusal says what it is");
+            }
+            assert_eq!(
+                err.retry_after().is_some(),
+                code == ErrorCode::RateLimited,
+                "{err}: only rate limits say when to retry"
+            );
+        }
+    }
 
     #[test]
     fn faults_hide_their_detail_and_refusals_keep_theirs() {
         let fault = StoreError::WriterStopped;
         assert_eq!(fault.code(), ErrorCode::DatabaseUnavailable);
         assert!(!fault.public_message().contains("writer"));
-        let refusal = crate::accounts::AuthError::EmailTaken;
+        let refusal = AuthError::EmailTaken;
         assert_eq!(refusal.public_message(), refusal.to_string());
     }
 }
