@@ -134,8 +134,8 @@ impl Default for AuthSettings {
 impl AuthSettings {
     pub fn session_policy(&self) -> SessionPolicy {
         SessionPolicy {
-            access_ttl_secs: i64::from(self.access_token_minutes.max(1)) * 60,
-            refresh_ttl_secs: i64::from(self.refresh_token_days.max(1)) * 86_400,
+            access_ttl_secs: i64::from(self.access_token_minutes) * 60,
+            refresh_ttl_secs: i64::from(self.refresh_token_days) * 86_400,
         }
     }
 }
@@ -189,7 +189,7 @@ pub struct EmailSettings {
     /// `smtp://host:port` (plain), `smtp://host:port?tls=required`
     /// (STARTTLS) or `smtps://user:password@host:465`. Empty: each message,
     /// with its link, is written to the log.
-    pub smtp_url: String,
+    pub smtp_url: Secret,
     /// The sender, e.g. `Meritree <no-reply@meritree.example>`.
     pub from: String,
 }
@@ -197,7 +197,7 @@ pub struct EmailSettings {
 impl Default for EmailSettings {
     fn default() -> Self {
         Self {
-            smtp_url: String::new(),
+            smtp_url: Secret::default(),
             from: meritree_platform::mailer::DEFAULT_FROM.to_owned(),
         }
     }
@@ -205,9 +205,9 @@ impl Default for EmailSettings {
 
 impl EmailSettings {
     pub fn mailer(&self) -> Result<Mailer, MailError> {
-        match self.smtp_url.trim() {
-            "" => Mailer::log(&self.from),
-            url => Mailer::smtp(url, &self.from),
+        match self.smtp_url.get() {
+            None => Mailer::log(&self.from),
+            Some(url) => Mailer::smtp(url, &self.from),
         }
     }
 }
@@ -217,7 +217,7 @@ impl EmailSettings {
 pub struct CacheSettings {
     /// `redis://host:port/db`: rate limits (and later pub-sub and the
     /// response cache) shared by every instance. Empty: in process.
-    pub redis_url: String,
+    pub redis_url: Secret,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -291,7 +291,7 @@ impl Default for RewardsSettings {
 impl RewardsSettings {
     pub fn policy(&self) -> RewardsPolicy {
         RewardsPolicy {
-            round_secs: self.round_secs.max(1),
+            round_secs: self.round_secs,
             token_units_per_point: self.token_units_per_point.0,
         }
     }
@@ -349,7 +349,7 @@ pub struct StorageSettings {
     /// Where the embedded database and other local state live.
     pub data_dir: PathBuf,
     /// `postgres://…` for PostgreSQL; empty for SQLite at `<data_dir>/meritree.db`.
-    pub database_url: String,
+    pub database_url: Secret,
     pub max_connections: u32,
     pub acquire_timeout_secs: u64,
 }
@@ -359,7 +359,7 @@ impl Default for StorageSettings {
         let pool = PoolOptions::default();
         Self {
             data_dir: PathBuf::from("data"),
-            database_url: String::new(),
+            database_url: Secret::default(),
             max_connections: pool.max_connections,
             acquire_timeout_secs: pool.acquire_timeout.as_secs(),
         }
@@ -368,19 +368,18 @@ impl Default for StorageSettings {
 
 impl StorageSettings {
     pub fn database_target(&self) -> Result<DatabaseTarget, StoreError> {
-        if self.database_url.trim().is_empty() {
-            Ok(DatabaseTarget::SqliteFile(
+        match self.database_url.get() {
+            None => Ok(DatabaseTarget::SqliteFile(
                 self.data_dir.join("meritree.db"),
-            ))
-        } else {
-            DatabaseTarget::parse(self.database_url.trim())
+            )),
+            Some(url) => DatabaseTarget::parse(url),
         }
     }
 
     pub fn pool_options(&self) -> PoolOptions {
         PoolOptions {
-            max_connections: self.max_connections.max(1),
-            acquire_timeout: Duration::from_secs(self.acquire_timeout_secs.max(1)),
+            max_connections: self.max_connections,
+            acquire_timeout: Duration::from_secs(self.acquire_timeout_secs),
         }
     }
 }
@@ -426,6 +425,43 @@ impl Default for SiteSettings {
     }
 }
 
+/// A setting that may carry a password (a database, Redis or SMTP URL):
+/// written and read as plain text, never printed — `Debug` says only
+/// whether it is set. Blank means absent.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The value, or `None` when absent (blank).
+    pub fn get(&self) -> Option<&str> {
+        let value = self.0.trim();
+        (!value.is_empty()).then_some(value)
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.get().is_some() {
+            "Secret(redacted)"
+        } else {
+            "Secret(absent)"
+        })
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Self(value)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Self {
+        Self(value.to_owned())
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("configuration file {0} not found")]
@@ -437,6 +473,96 @@ pub enum ConfigError {
 }
 
 impl Settings {
+    /// Numbers that would make no sense are refused, naming their key,
+    /// instead of being quietly raised to something that works.
+    fn check_numbers(&self) -> Result<(), ConfigError> {
+        fn within<T: PartialOrd + std::fmt::Display + Copy>(
+            key: &'static str,
+            value: T,
+            min: T,
+            max: T,
+        ) -> Result<(), ConfigError> {
+            if value < min || value > max {
+                return Err(ConfigError::Value {
+                    key,
+                    message: format!("{value} is out of range: use {min} to {max}"),
+                });
+            }
+            Ok(())
+        }
+        within(
+            "auth.access_token_minutes",
+            self.auth.access_token_minutes,
+            1,
+            24 * 60,
+        )?;
+        within(
+            "auth.refresh_token_days",
+            self.auth.refresh_token_days,
+            1,
+            366,
+        )?;
+        within("rewards.round_secs", self.rewards.round_secs, 1, u64::MAX)?;
+        within(
+            "storage.max_connections",
+            self.storage.max_connections,
+            1,
+            10_000,
+        )?;
+        within(
+            "storage.acquire_timeout_secs",
+            self.storage.acquire_timeout_secs,
+            1,
+            3_600,
+        )?;
+        within("chain.tick_secs", self.chain.tick_secs, 1, 3_600)?;
+        within("ai.retry.max_attempts", self.ai.retry.max_attempts, 1, 100)?;
+        within(
+            "ai.retry.deadline_secs",
+            self.ai.retry.deadline_secs,
+            1,
+            3_600,
+        )?;
+        within(
+            "ai.breaker.consecutive_failures",
+            self.ai.breaker.consecutive_failures,
+            1,
+            10_000,
+        )?;
+        if self.rate_limits.enabled {
+            let r = &self.rate_limits;
+            for (key, value) in [
+                (
+                    "rate_limits.register_per_ip_per_hour",
+                    r.register_per_ip_per_hour,
+                ),
+                (
+                    "rate_limits.sign_in_per_ip_per_minute",
+                    r.sign_in_per_ip_per_minute,
+                ),
+                (
+                    "rate_limits.sign_in_per_email_per_hour",
+                    r.sign_in_per_email_per_hour,
+                ),
+                (
+                    "rate_limits.nonce_per_ip_per_minute",
+                    r.nonce_per_ip_per_minute,
+                ),
+                (
+                    "rate_limits.api_per_account_per_minute",
+                    r.api_per_account_per_minute,
+                ),
+                (
+                    "rate_limits.password_reset_per_hour",
+                    r.password_reset_per_hour,
+                ),
+            ] {
+                within(key, value, 1, u32::MAX)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Loads the configuration. A file named explicitly must exist.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         let file = match file {
@@ -448,6 +574,7 @@ impl Settings {
             .extract()
             .map_err(Box::new)?;
         settings.server.check()?;
+        settings.check_numbers()?;
         settings.email.mailer().map_err(|e| ConfigError::Value {
             key: "email",
             message: e.to_string(),
@@ -513,6 +640,56 @@ mod tests {
             );
             Ok(())
         });
+    }
+
+    #[test]
+    fn out_of_range_numbers_and_bad_urls_are_refused_by_name() {
+        for (key, value) in [
+            ("MERITREE_AUTH__ACCESS_TOKEN_MINUTES", "0"),
+            ("MERITREE_STORAGE__MAX_CONNECTIONS", "0"),
+            ("MERITREE_CHAIN__TICK_SECS", "0"),
+            ("MERITREE_RATE_LIMITS__API_PER_ACCOUNT_PER_MINUTE", "0"),
+            ("MERITREE_SERVER__PUBLIC_URL", "meritree.example"),
+            ("MERITREE_EMAIL__SMTP_URL", "ftp://mail.example"),
+        ] {
+            Jail::expect_with(|jail| {
+                jail.clear_env();
+                jail.set_env(key, value);
+                let err = Settings::load(None).unwrap_err().to_string();
+                let section = key
+                    .trim_start_matches("MERITREE_")
+                    .split("__")
+                    .next()
+                    .unwrap();
+                assert!(
+                    err.to_lowercase().contains(&section.to_lowercase()),
+                    "{key}: {err}"
+                );
+                Ok(())
+            });
+        }
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.set_env("MERITREE_RATE_LIMITS__ENABLED", "false");
+            jail.set_env("MERITREE_RATE_LIMITS__API_PER_ACCOUNT_PER_MINUTE", "0");
+            assert!(
+                Settings::load(None).is_ok(),
+                "quotas of a disabled limiter do not matter"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let mut settings = Settings::default();
+        settings.storage.database_url = "postgres://meritree:hunter2@db/meritree".into();
+        settings.cache.redis_url = "redis://:hunter2@cache".into();
+        settings.email.smtp_url = "smtps://me:hunter2@mail.example".into();
+        let printed = format!("{settings:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("Secret(redacted)"));
+        assert_eq!(Secret::from("  ").get(), None);
     }
 
     #[test]

@@ -102,9 +102,20 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let db = connect_and_migrate(&settings).await?;
-        let limiter = match settings.cache.redis_url.trim() {
-            "" => RateLimiter::in_memory(),
-            url => RateLimiter::redis(url).await.map_err(StartupError::Redis)?,
+        // One Redis connection for the instance, when configured.
+        let redis = match settings.cache.redis_url.get() {
+            None => None,
+            Some(url) => Some(
+                meritree_platform::redis_connection::connect(url)
+                    .await
+                    .map_err(|e| StartupError::Config(format!("cache.redis_url: {e}")))?,
+            ),
+        };
+        let limiter = match &redis {
+            None => RateLimiter::in_memory(),
+            Some(conn) => RateLimiter::on_redis(conn.clone())
+                .await
+                .map_err(StartupError::Redis)?,
         };
         let addr = settings.server.listen_addr();
         let listener = TcpListener::bind(addr)
@@ -115,11 +126,8 @@ impl Application {
             .map_err(|source| StartupError::Bind { addr, source })?;
         let mut options = platform_options(&settings, local_addr);
         options.limiter = limiter.clone();
-        let redis_url = settings.cache.redis_url.trim();
-        if !redis_url.is_empty() {
-            options.ai_cache = ResponseCache::redis(redis_url)
-                .await
-                .map_err(|e| StartupError::Config(format!("cache.redis_url: {e}")))?;
+        if let Some(conn) = redis {
+            options.ai_cache = ResponseCache::on_redis(conn);
         }
         if settings.rate_limits.enabled {
             options.sign_in_limit = Some(SignInLimit {
@@ -151,7 +159,7 @@ impl Application {
             router,
             platform,
             shutdown_grace: Duration::from_secs(settings.server.shutdown_grace_secs),
-            tick: Duration::from_secs(settings.chain.tick_secs.max(1)),
+            tick: Duration::from_secs(settings.chain.tick_secs),
             anvil: chain.anvil,
         })
     }

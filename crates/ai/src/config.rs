@@ -26,18 +26,18 @@ impl AiSettings {
     pub fn router_config(&self) -> RouterConfig {
         RouterConfig {
             retry: RetryPolicy {
-                max_attempts: self.retry.max_attempts.max(1),
+                max_attempts: self.retry.max_attempts,
                 base_delay: Duration::from_millis(self.retry.base_delay_ms),
                 max_delay: Duration::from_millis(self.retry.max_delay_ms),
             },
             breaker: BreakerConfig {
-                consecutive_failures: self.breaker.consecutive_failures.max(1),
+                consecutive_failures: self.breaker.consecutive_failures,
                 window: Duration::from_secs(self.breaker.window_secs),
                 min_requests: self.breaker.min_requests,
                 failure_ratio: self.breaker.failure_ratio,
                 cooldown: Duration::from_secs(self.breaker.cooldown_secs),
             },
-            deadline: Duration::from_secs(self.retry.deadline_secs.max(1)),
+            deadline: Duration::from_secs(self.retry.deadline_secs),
         }
     }
 }

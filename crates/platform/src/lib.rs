@@ -39,6 +39,7 @@ pub mod mailer;
 pub mod points;
 pub mod principal;
 pub mod rate_limit;
+pub mod redis_connection;
 pub mod rounds;
 mod secret;
 pub mod sessions;

@@ -78,6 +78,7 @@ impl PublicError for PointsError {
 impl Points<'_> {
     /// Posts one ledger entry: validated here, then written with its balance
     /// change in one transaction, at most once per (account, key).
+    #[tracing::instrument(skip_all)]
     pub async fn post(&self, posting: PointsPosting<'_>) -> Result<PostedPoints, PointsError> {
         points::check_amount(posting.reason, posting.amount).map_err(PointsError::InvalidAmount)?;
         let key =

@@ -61,8 +61,25 @@ pub fn router(state: AppState) -> Router {
         ))
         .with_state(state)
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// One span per request, carrying its id, so every log line of a request
+/// (services log inside it) can be found by the `x-request-id` the client
+/// got back.
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!(
+        "request",
+        id = %id,
+        method = %request.method(),
+        path = %request.uri().path(),
+    )
 }
 
 /// The wasm client, its JS glue and CSS. Release builds ship `.br` and `.gz`

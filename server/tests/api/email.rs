@@ -12,7 +12,7 @@ use crate::mail_sink::MailSink;
 async fn app_with_mail(backend: Backend) -> (TestApp, MailSink) {
     let sink = MailSink::start().await;
     let url = sink.url.clone();
-    let app = spawn_app_with(backend, move |s| s.email.smtp_url = url).await;
+    let app = spawn_app_with(backend, move |s| s.email.smtp_url = url.into()).await;
     (app, sink)
 }
 

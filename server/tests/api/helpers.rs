@@ -68,7 +68,8 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
     settings.storage.database_url = match &db.target {
         DatabaseTarget::SqliteFile(path) => format!("sqlite:{}", path.display()),
         DatabaseTarget::Postgres(url) => url.clone(),
-    };
+    }
+    .into();
     settings.site.root = data_dir.path().join("site");
     // Tests that settle on chain ask for it (`with_embedded_chain`).
     settings.chain.embedded = false;

@@ -147,7 +147,7 @@ test_both_backends! {
 #[tokio::test]
 async fn instances_sharing_redis_share_limits() {
     let configure = |s: &mut server::configuration::Settings| {
-        s.cache.redis_url = redis_url();
+        s.cache.redis_url = redis_url().into();
         // One a second, so the refill below takes a second, not minutes.
         s.rate_limits.nonce_per_ip_per_minute = 60;
     };

@@ -88,6 +88,7 @@ impl AuthCheck {
 impl Platform {
     /// The one authorization step: who is calling, may they do this, and
     /// are they within their rate limit.
+    #[tracing::instrument(skip_all)]
     pub async fn authorize(
         &self,
         request: &RequestContext,

@@ -20,6 +20,7 @@ pub const FRESH_FOR_SECS: i64 = 10 * 60;
 impl Platform {
     /// Proves the signed-in session's identity again; operations that need
     /// a fresh proof then pass for [`FRESH_FOR_SECS`].
+    #[tracing::instrument(skip_all)]
     pub async fn reauthenticate(
         &self,
         request: &RequestContext,

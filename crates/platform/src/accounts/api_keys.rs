@@ -35,6 +35,7 @@ pub struct NewKey {
 impl Accounts<'_> {
     /// Creates a key for the account. The door requires a session with a
     /// fresh proof of identity: a key never mints keys.
+    #[tracing::instrument(skip_all)]
     pub async fn create_api_key(
         &self,
         account_id: &str,
@@ -94,6 +95,7 @@ impl Accounts<'_> {
             .collect())
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn revoke_api_key(&self, account_id: &str, key_id: &str) -> Result<(), AuthError> {
         if store::revoke(self.db(), account_id, key_id, clock::unix_secs()).await? {
             tracing::info!(account = %account_id, key = %key_id, "API key revoked");

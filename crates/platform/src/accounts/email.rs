@@ -68,6 +68,7 @@ impl Accounts<'_> {
 
     /// Uses a verification link: the account's address is proved, if it is
     /// still the address the link was sent to.
+    #[tracing::instrument(skip_all)]
     pub async fn verify_email(&self, token: &str) -> Result<AccountView, AuthError> {
         let now = clock::unix_secs();
         let (account_id, email) = email_tokens::consume(
@@ -87,6 +88,7 @@ impl Accounts<'_> {
 
     /// Sends a password-reset link if `email` belongs to an account; answers
     /// the same either way.
+    #[tracing::instrument(skip_all)]
     pub async fn request_password_reset(
         &self,
         request: &RequestContext,
@@ -126,6 +128,7 @@ impl Accounts<'_> {
     /// Uses a reset link: sets the new password, ends every session and
     /// revokes every API key (whoever had them no longer should), and counts
     /// the address as proved. Returns the revoked keys.
+    #[tracing::instrument(skip_all)]
     pub async fn reset_password(
         &self,
         token: &str,

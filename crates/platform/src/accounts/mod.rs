@@ -29,6 +29,7 @@ service!(
 
 impl Accounts<'_> {
     /// Creates an email + password account and signs it in.
+    #[tracing::instrument(skip_all)]
     pub async fn register(
         &self,
         request: &RequestContext,
@@ -79,6 +80,7 @@ impl Accounts<'_> {
     /// count), only by the per-IP limit and Argon2's cost. With two-factor on,
     /// over the limit the password alone learns nothing; a guesser who
     /// already has it can try codes at the per-IP rate.
+    #[tracing::instrument(skip_all)]
     pub async fn sign_in_with_password(
         &self,
         request: &RequestContext,
@@ -141,6 +143,7 @@ impl Accounts<'_> {
     /// Changes the password after checking the current one, ends every
     /// other session of the account and revokes its API keys; returns the
     /// revoked keys, so the owner knows which programs need a new one.
+    #[tracing::instrument(skip_all)]
     pub async fn change_password(
         &self,
         account_id: &str,

@@ -18,6 +18,7 @@ const ISSUER: &str = "Meritree";
 
 impl Accounts<'_> {
     /// Starts enrolment: a new secret, active once a code from it is confirmed.
+    #[tracing::instrument(skip_all)]
     pub async fn begin_totp(&self, account_id: &str) -> Result<TotpSetup, AuthError> {
         let account = self.account(account_id).await?;
         let secret = random_bytes::<{ totp::SECRET_LEN }>();
@@ -29,6 +30,7 @@ impl Accounts<'_> {
     }
 
     /// Confirms enrolment with a code from the app.
+    #[tracing::instrument(skip_all)]
     pub async fn confirm_totp(&self, account_id: &str, code: &str) -> Result<(), AuthError> {
         let state = store::state(self.db(), account_id)
             .await?
@@ -48,6 +50,7 @@ impl Accounts<'_> {
     }
 
     /// Turns TOTP off (a current code proves the owner asks). Admins keep it.
+    #[tracing::instrument(skip_all)]
     pub async fn disable_totp(&self, account_id: &str, code: &str) -> Result<(), AuthError> {
         let account = self.account(account_id).await?;
         if account.role == Role::Admin {

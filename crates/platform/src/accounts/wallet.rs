@@ -51,6 +51,7 @@ impl Accounts<'_> {
     }
 
     /// Signs in with a wallet; creates a wallet-only account the first time.
+    #[tracing::instrument(skip_all)]
     pub async fn sign_in_with_wallet(
         &self,
         request: &RequestContext,
@@ -100,6 +101,7 @@ impl Accounts<'_> {
     /// Binds the signing wallet to the account. The door requires a fresh
     /// proof of the account's identity: the wallet's signature proves only
     /// the wallet.
+    #[tracing::instrument(skip_all)]
     pub async fn bind_wallet(
         &self,
         account_id: &str,
@@ -128,6 +130,7 @@ impl Accounts<'_> {
 
     /// Unbinds the wallet; the account keeps its data and history. Refused
     /// when the wallet is the account's only way to sign in.
+    #[tracing::instrument(skip_all)]
     pub async fn unbind_wallet(&self, account_id: &str) -> Result<AccountView, AuthError> {
         if !store::unbind_wallet(self.db(), account_id, clock::unix_secs()).await? {
             let account = self.account(account_id).await?;
@@ -142,6 +145,7 @@ impl Accounts<'_> {
     }
 
     /// Gives a wallet-only account an email and password.
+    #[tracing::instrument(skip_all)]
     pub async fn add_email_login(
         &self,
         account_id: &str,

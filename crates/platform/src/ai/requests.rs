@@ -167,6 +167,7 @@ impl<'a> Ai<'a> {
 
     /// A complete answer. With `cache_ttl`, an identical earlier request of
     /// the same account is answered from the cache (recorded at zero cost).
+    #[tracing::instrument(skip_all)]
     pub async fn chat(
         &self,
         caller: &AiCaller,
@@ -237,6 +238,7 @@ impl<'a> Ai<'a> {
     }
 
     /// A streamed answer: resolves once the first output is in hand.
+    #[tracing::instrument(skip_all)]
     pub async fn chat_stream(
         &self,
         caller: &AiCaller,
@@ -272,6 +274,7 @@ impl<'a> Ai<'a> {
         })
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn embed(
         &self,
         caller: &AiCaller,

@@ -136,6 +136,7 @@ impl OnChain<'_> {
     /// Relays a claim of everything claimable to the account's wallet
     /// (`claim_to: None`) or to the address its wallet signed for.
     /// Idempotent per `key`: a retry returns the same claim.
+    #[tracing::instrument(skip_all)]
     pub async fn request_claim(
         &self,
         account_id: &str,

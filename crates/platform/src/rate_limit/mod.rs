@@ -50,6 +50,11 @@ impl RateLimiter {
         Ok(RedisLimiter::connect(url).await?.into())
     }
 
+    /// A limiter on the instance's shared Redis connection.
+    pub async fn on_redis(conn: ::redis::aio::ConnectionManager) -> Result<Self, RateLimitError> {
+        Ok(RedisLimiter::with_connection(conn).await?.into())
+    }
+
     /// Counts one request against `key` if `quota` allows it.
     ///
     /// A refused request is not counted, so a client retrying after
@@ -100,4 +105,13 @@ pub enum RateLimitError {
     /// none of them has expired; keys it already tracks still work.
     #[error("in-process rate limiter is full: {0} keys are live")]
     Full(usize),
+}
+
+impl From<crate::redis_connection::RedisConnectError> for RateLimitError {
+    fn from(err: crate::redis_connection::RedisConnectError) -> Self {
+        match err {
+            crate::redis_connection::RedisConnectError::Redis(e) => RateLimitError::Redis(e),
+            crate::redis_connection::RedisConnectError::Timeout(t) => RateLimitError::Timeout(t),
+        }
+    }
 }

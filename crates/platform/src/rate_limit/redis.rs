@@ -11,28 +11,21 @@ use std::fmt;
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::aio::ConnectionManager;
 use ::redis::{ErrorKind, RedisError, Script};
 use meritree_core::rate_limit::{Decision, Quota};
 
 use super::RateLimitError;
+use crate::redis_connection;
 
 /// Prepended to every key, so the limiter's keys cannot collide with
 /// anything else stored in the same Redis database.
 const KEY_PREFIX: &str = "meritree:rate_limit:";
 
-/// Bounds `connect` as a whole, including its retries.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-/// Bounds one connection attempt, at start and when reconnecting.
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Bounds one check, including waiting for a reconnection in progress: a
 /// rate limit sits in front of requests and must not stall them while Redis
 /// is away; the caller gets an error to apply its failure policy to instead.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(1);
-/// Reconnection attempts (with exponential backoff) after a connection
-/// drops; the next command after they run out starts another round.
-const RECONNECT_RETRIES: usize = 2;
-const MAX_RECONNECT_DELAY_MS: u64 = 500;
 
 /// Sent by hash (EVALSHA), loaded on `connect`, and reloaded by the `redis`
 /// crate when the server answers NOSCRIPT (after a restart or SCRIPT FLUSH).
@@ -46,25 +39,18 @@ pub struct RedisLimiter {
 }
 
 impl RedisLimiter {
-    /// Connects to `url` (`redis://[[user]:password@]host[:port][/db]` or
-    /// `unix:///path/to/socket`; `rediss://` is refused, as this build leaves
-    /// TLS out) and loads the script, so a server that cannot run it is found
-    /// at start-up rather than on a request. Gives up after 3 seconds.
+    /// Connects to `url` (see [`crate::redis_connection::connect`]) and
+    /// loads the script, so a server that cannot run it is found at start.
     pub async fn connect(url: &str) -> Result<Self, RateLimitError> {
-        let client = ::redis::Client::open(url)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(ATTEMPT_TIMEOUT)
-            .set_response_timeout(CHECK_TIMEOUT)
-            .set_number_of_retries(RECONNECT_RETRIES)
-            .set_max_delay(MAX_RECONNECT_DELAY_MS);
-        let connecting = async {
-            let mut conn = ConnectionManager::new_with_config(client, config).await?;
-            GCRA.prepare_invoke().load_async(&mut conn).await?;
-            Ok::<_, RedisError>(conn)
-        };
-        let conn = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
+        Self::with_connection(redis_connection::connect(url).await?).await
+    }
+
+    /// Uses the instance's shared connection; loads the script.
+    pub async fn with_connection(mut conn: ConnectionManager) -> Result<Self, RateLimitError> {
+        let timeout = redis_connection::CONNECT_TIMEOUT;
+        tokio::time::timeout(timeout, GCRA.prepare_invoke().load_async(&mut conn))
             .await
-            .map_err(|_| RateLimitError::Timeout(CONNECT_TIMEOUT))??;
+            .map_err(|_| RateLimitError::Timeout(timeout))??;
         Ok(Self { conn })
     }
 
@@ -160,7 +146,10 @@ mod tests {
         let started = Instant::now();
         let result = RedisLimiter::connect("redis://127.0.0.1:1/").await;
         assert!(result.is_err(), "connected to port 1?");
-        assert!(started.elapsed() <= CONNECT_TIMEOUT + Duration::from_millis(500));
+        assert!(
+            started.elapsed()
+                <= crate::redis_connection::CONNECT_TIMEOUT + Duration::from_millis(500)
+        );
     }
 
     #[tokio::test]

@@ -40,6 +40,7 @@ impl Rounds<'_> {
     /// order: settles each bound account's balance, builds the tree over
     /// every wallet's cumulative total, stores it and marks the round
     /// `closing`. Safe to call at any time, from any number of instances.
+    #[tracing::instrument(skip_all)]
     pub async fn tick(&self, now: i64) -> Result<TickReport, RoundsError> {
         let schedule = RoundSchedule::new(self.inner.rewards.round_secs)
             .map_err(RoundsError::InvalidPolicy)?;

@@ -138,6 +138,7 @@ impl Sessions<'_> {
     }
 
     /// Rotates the refresh token and issues a fresh access token.
+    #[tracing::instrument(skip_all)]
     pub async fn refresh_session(&self, refresh_token: &str) -> Result<SignedIn, AuthError> {
         let successor = random_token();
         let now = clock::unix_secs();
@@ -236,6 +237,7 @@ impl Sessions<'_> {
     /// Ends every session of the account and revokes its API keys: after
     /// "sign out everywhere" no credential issued before it works. Returns
     /// the revoked keys, so the owner knows which programs need a new one.
+    #[tracing::instrument(skip_all)]
     pub async fn sign_out_everywhere(&self, account_id: &str) -> Result<SignedOut, AuthError> {
         let sessions_ended =
             sessions::revoke_account(self.db(), account_id, None, clock::unix_secs()).await?;

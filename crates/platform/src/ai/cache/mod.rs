@@ -48,6 +48,11 @@ impl ResponseCache {
         Ok(RedisCache::connect(url).await?.into())
     }
 
+    /// A cache on the instance's shared Redis connection.
+    pub fn on_redis(conn: ::redis::aio::ConnectionManager) -> Self {
+        RedisCache::with_connection(conn).into()
+    }
+
     /// The value stored under `key`, unless it expired; `None` also when
     /// Redis failed (logged).
     pub async fn get(&self, key: &str) -> Option<Vec<u8>> {
@@ -106,6 +111,15 @@ pub enum CacheError {
     Redis(#[from] ::redis::RedisError),
     #[error("Redis response cache did not answer within {0:?}")]
     Timeout(Duration),
+}
+
+impl From<crate::redis_connection::RedisConnectError> for CacheError {
+    fn from(err: crate::redis_connection::RedisConnectError) -> Self {
+        match err {
+            crate::redis_connection::RedisConnectError::Redis(e) => CacheError::Redis(e),
+            crate::redis_connection::RedisConnectError::Timeout(t) => CacheError::Timeout(t),
+        }
+    }
 }
 
 impl Ai<'_> {

@@ -6,24 +6,19 @@
 use std::fmt;
 use std::time::Duration;
 
-use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::aio::ConnectionManager;
 use ::redis::RedisError;
 
 use super::CacheError;
+use crate::redis_connection;
 
 /// Prepended to every key, so cache entries cannot collide with anything
 /// else stored in the same Redis database.
 const KEY_PREFIX: &str = "meritree:ai_cache:";
 
-/// Bounds `connect` as a whole, including its retries.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-/// Bounds one connection attempt, at start and when reconnecting.
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Bounds one command, including waiting for a reconnection in progress.
 /// A miss costs one upstream call, so a slow Redis must not cost more.
 const COMMAND_TIMEOUT: Duration = Duration::from_millis(500);
-const RECONNECT_RETRIES: usize = 2;
-const MAX_RECONNECT_DELAY_MS: u64 = 500;
 
 /// Cheap to clone: clones share one connection.
 #[derive(Clone)]
@@ -32,25 +27,14 @@ pub struct RedisCache {
 }
 
 impl RedisCache {
-    /// Connects to `url` (`redis://[[user]:password@]host[:port][/db]` or
-    /// `unix:///path/to/socket`; no TLS in this build) and checks the server
-    /// answers. Gives up after 3 seconds.
+    /// Connects to `url` (see [`crate::redis_connection::connect`]).
     pub async fn connect(url: &str) -> Result<Self, CacheError> {
-        let client = ::redis::Client::open(url)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(ATTEMPT_TIMEOUT)
-            .set_response_timeout(COMMAND_TIMEOUT)
-            .set_number_of_retries(RECONNECT_RETRIES)
-            .set_max_delay(MAX_RECONNECT_DELAY_MS);
-        let connecting = async {
-            let mut conn = ConnectionManager::new_with_config(client, config).await?;
-            ::redis::cmd("PING").query_async::<()>(&mut conn).await?;
-            Ok::<_, RedisError>(conn)
-        };
-        let conn = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
-            .await
-            .map_err(|_| CacheError::Timeout(CONNECT_TIMEOUT))??;
-        Ok(Self { conn })
+        Ok(Self::with_connection(redis_connection::connect(url).await?))
+    }
+
+    /// Uses the instance's shared connection.
+    pub fn with_connection(conn: ConnectionManager) -> Self {
+        Self { conn }
     }
 
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, CacheError> {
