@@ -1,6 +1,7 @@
 //! The points ledger's services: posting entries (rewards, adjustments,
 //! settlements) and reading an account's balance and history.
 
+use meritree_core::accounts::AccountId;
 use meritree_core::points::{
     self, AmountError, IdempotencyKey, PointsBalance, PointsEntryView, PointsHistory, PointsReason,
     PointsReference,
@@ -131,7 +132,7 @@ impl Points<'_> {
         }
     }
 
-    pub async fn balance(&self, account_id: &str) -> Result<PointsBalance, PointsError> {
+    pub async fn balance(&self, account_id: &AccountId) -> Result<PointsBalance, PointsError> {
         Ok(PointsBalance {
             balance: store::balance(self.db(), account_id).await?,
         })
@@ -141,7 +142,7 @@ impl Points<'_> {
     /// 1..=100 (20 when absent), older than the entry `before` when given.
     pub async fn history(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         limit: Option<u32>,
         before: Option<i64>,
     ) -> Result<PointsHistory, PointsError> {
@@ -265,15 +266,15 @@ mod tests {
                 let err = platform.points().post(posting).await.unwrap_err();
                 assert_eq!(err.code(), code, "{posting:?}: {err}");
             }
-            assert_eq!(platform.points().balance("ann-id").await.unwrap().balance, 40);
+            assert_eq!(platform.points().balance(&"ann-id".into()).await.unwrap().balance, 40);
 
             for i in 0..3 {
                 platform.points().post(posting("ann-id", 1, &format!("more:{i}"))).await.unwrap();
             }
-            let page = platform.points().history("ann-id", Some(3), None).await.unwrap();
+            let page = platform.points().history(&"ann-id".into(), Some(3), None).await.unwrap();
             assert_eq!(page.entries.len(), 3);
             assert_eq!(page.next_before, Some(page.entries[2].id));
-            let last = platform.points().history("ann-id", Some(3), page.next_before).await.unwrap();
+            let last = platform.points().history(&"ann-id".into(), Some(3), page.next_before).await.unwrap();
             assert_eq!(last.entries, vec![first.entry]);
             assert_eq!(last.next_before, None);
         }

@@ -1,6 +1,6 @@
 //! Who is making a request, whatever credential they used.
 
-use meritree_core::accounts::{ApiScope, Role};
+use meritree_core::accounts::{AccountId, ApiScope, Role};
 use meritree_store::api_keys;
 
 use crate::accounts::api_keys::{parse_stored_scopes, KEY_PREFIX};
@@ -10,7 +10,7 @@ use crate::{clock, Platform};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
-    pub account_id: String,
+    pub account_id: AccountId,
     pub role: Role,
     pub credential: Credential,
 }
@@ -50,7 +50,7 @@ impl Platform {
                     .await?
                     .ok_or(AuthError::Unauthenticated)?;
             return Ok(Principal {
-                account_id: key.account_id,
+                account_id: key.account_id.into(),
                 // An API key never carries the admin role: admin work needs a
                 // session with two-factor.
                 role: match role.parse().unwrap_or(Role::Member) {
@@ -65,7 +65,7 @@ impl Platform {
         }
         let claims = self.sessions().authenticate(token)?;
         Ok(Principal {
-            account_id: claims.sub,
+            account_id: claims.sub.into(),
             role: claims.role,
             credential: Credential::Session { id: claims.sid },
         })

@@ -397,7 +397,7 @@ async fn a_root_computed_before_a_crash_is_published_once_after_restart() {
         .unwrap();
     let refused = restarted
         .chain()
-        .request_claim(&account, "claim-1", None)
+        .request_claim(&account.as_str().into(), "claim-1", None)
         .await
         .unwrap_err();
     assert_eq!(

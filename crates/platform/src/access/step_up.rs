@@ -38,7 +38,11 @@ impl Platform {
                     return Err(AuthError::InvalidCredentials);
                 }
             }
-            Proof::Totp { code } => self.accounts().check_totp(&account.id, Some(&code)).await?,
+            Proof::Totp { code } => {
+                self.accounts()
+                    .check_totp(&me.account_id, Some(&code))
+                    .await?
+            }
             Proof::Wallet { message, signature } => {
                 let signer = self
                     .accounts()

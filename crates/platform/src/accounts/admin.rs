@@ -70,6 +70,6 @@ impl Accounts<'_> {
         // A role change takes effect at the next sign-in.
         meritree_store::sessions::revoke_account(self.db(), &account.id, None, now).await?;
         tracing::info!(account = %account.id, role = role.as_str(), "role changed");
-        Ok((self.account(&account.id).await?, setup))
+        Ok((self.account(&account.id.as_str().into()).await?, setup))
     }
 }

@@ -4,6 +4,7 @@
 //! leaked table yields no usable key.
 
 use super::Accounts;
+use meritree_core::accounts::AccountId;
 use meritree_core::accounts::{
     ApiKeyName, ApiKeyView, ApiScope, CreatedApiKey, MAX_API_KEY_TTL_DAYS,
 };
@@ -38,7 +39,7 @@ impl Accounts<'_> {
     #[tracing::instrument(skip_all)]
     pub async fn create_api_key(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         new: NewKey,
     ) -> Result<CreatedApiKey, AuthError> {
         let name = ApiKeyName::parse(&new.name).map_err(AuthError::InvalidKeyName)?;
@@ -87,7 +88,7 @@ impl Accounts<'_> {
         })
     }
 
-    pub async fn api_keys(&self, account_id: &str) -> Result<Vec<ApiKeyView>, AuthError> {
+    pub async fn api_keys(&self, account_id: &AccountId) -> Result<Vec<ApiKeyView>, AuthError> {
         Ok(store::list(self.db(), account_id, clock::unix_secs())
             .await?
             .into_iter()
@@ -96,7 +97,11 @@ impl Accounts<'_> {
     }
 
     #[tracing::instrument(skip_all)]
-    pub async fn revoke_api_key(&self, account_id: &str, key_id: &str) -> Result<(), AuthError> {
+    pub async fn revoke_api_key(
+        &self,
+        account_id: &AccountId,
+        key_id: &str,
+    ) -> Result<(), AuthError> {
         if store::revoke(self.db(), account_id, key_id, clock::unix_secs()).await? {
             tracing::info!(account = %account_id, key = %key_id, "API key revoked");
             Ok(())
@@ -109,7 +114,7 @@ impl Accounts<'_> {
     /// out everywhere" must not leave a program holding the account.
     pub(crate) async fn revoke_all_api_keys(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
     ) -> Result<Vec<ApiKeyView>, AuthError> {
         let revoked = store::revoke_all(self.db(), account_id, clock::unix_secs()).await?;
         if !revoked.is_empty() {

@@ -7,6 +7,7 @@
 //! timing does not tell either.
 
 use super::Accounts;
+use meritree_core::accounts::AccountId;
 use meritree_core::accounts::{AccountView, ApiKeyView, Email, NewPassword};
 use meritree_store::accounts as store;
 use meritree_store::email_tokens::{self, NewEmailToken, Purpose};
@@ -27,7 +28,7 @@ impl Accounts<'_> {
     /// is logged; the member can ask again.
     pub(crate) async fn send_verification(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         email: &Email,
     ) -> Result<(), AuthError> {
         let link = self
@@ -49,7 +50,7 @@ impl Accounts<'_> {
     }
 
     /// Sends a new verification link for the account's unverified address.
-    pub async fn resend_verification(&self, account_id: &str) -> Result<(), AuthError> {
+    pub async fn resend_verification(&self, account_id: &AccountId) -> Result<(), AuthError> {
         let account = store::find_by_id(self.db(), account_id)
             .await?
             .ok_or(AuthError::Unauthenticated)?;
@@ -83,7 +84,7 @@ impl Accounts<'_> {
             return Err(AuthError::EmailLinkInvalid);
         }
         tracing::info!(account = %account_id, "email verified");
-        self.account(&account_id).await
+        self.account(&account_id.into()).await
     }
 
     /// Sends a password-reset link if `email` belongs to an account; answers
@@ -112,7 +113,12 @@ impl Accounts<'_> {
         };
         let link = self
             .accounts()
-            .email_link(&account.id, email, Purpose::ResetPassword, RESET_TTL_SECS)
+            .email_link(
+                &account.id.as_str().into(),
+                email,
+                Purpose::ResetPassword,
+                RESET_TTL_SECS,
+            )
             .await?;
         let body = format!(
             "Someone asked to reset the password of your Meritree account. To choose a new \
@@ -161,14 +167,16 @@ impl Accounts<'_> {
         store::set_password_hash(self.db(), &account_id, &hash, now).await?;
         store::set_email_verified(self.db(), &account_id, &email, now).await?;
         let ended = sessions::revoke_account(self.db(), &account_id, None, now).await?;
-        let revoked = self.revoke_all_api_keys(&account_id).await?;
+        let revoked = self
+            .revoke_all_api_keys(&account_id.as_str().into())
+            .await?;
         tracing::info!(account = %account_id, sessions_ended = ended, "password reset by email");
         Ok(revoked)
     }
 
     async fn email_link(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         email: &Email,
         purpose: Purpose,
         ttl_secs: i64,

@@ -11,6 +11,7 @@ pub mod wallet;
 pub use error::AuthError;
 pub(crate) use wallet::wallet_key;
 
+use meritree_core::accounts::AccountId;
 use meritree_core::accounts::{AccountView, ApiKeyView, Email, NewPassword, Role};
 use meritree_core::eth::{to_checksum, Address};
 use meritree_store::accounts::{self as store, AccountRecord, NewAccount};
@@ -60,7 +61,8 @@ impl Accounts<'_> {
             other => AuthError::Store(other),
         })?;
         tracing::info!(account = %account.id, "account registered");
-        self.send_verification(&account.id, &email).await?;
+        self.send_verification(&account.id.as_str().into(), &email)
+            .await?;
         self.sign_in_as(account, request).await
     }
 
@@ -146,7 +148,7 @@ impl Accounts<'_> {
     #[tracing::instrument(skip_all)]
     pub async fn change_password(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         session_id: Option<&str>,
         current: &str,
         new: &str,
@@ -168,7 +170,7 @@ impl Accounts<'_> {
         Ok(revoked)
     }
 
-    pub async fn account(&self, account_id: &str) -> Result<AccountView, AuthError> {
+    pub async fn account(&self, account_id: &AccountId) -> Result<AccountView, AuthError> {
         store::find_by_id(self.db(), account_id)
             .await?
             .map(view)

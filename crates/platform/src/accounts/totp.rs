@@ -3,6 +3,7 @@
 //! created, and never removable while the account is an admin).
 
 use super::Accounts;
+use meritree_core::accounts::AccountId;
 use meritree_core::accounts::Role;
 use meritree_core::totp;
 use meritree_store::accounts::AccountRecord;
@@ -19,7 +20,7 @@ const ISSUER: &str = "Meritree";
 impl Accounts<'_> {
     /// Starts enrolment: a new secret, active once a code from it is confirmed.
     #[tracing::instrument(skip_all)]
-    pub async fn begin_totp(&self, account_id: &str) -> Result<TotpSetup, AuthError> {
+    pub async fn begin_totp(&self, account_id: &AccountId) -> Result<TotpSetup, AuthError> {
         let account = self.account(account_id).await?;
         let secret = random_bytes::<{ totp::SECRET_LEN }>();
         if !store::begin_enrolment(self.db(), account_id, &secret).await? {
@@ -31,7 +32,7 @@ impl Accounts<'_> {
 
     /// Confirms enrolment with a code from the app.
     #[tracing::instrument(skip_all)]
-    pub async fn confirm_totp(&self, account_id: &str, code: &str) -> Result<(), AuthError> {
+    pub async fn confirm_totp(&self, account_id: &AccountId, code: &str) -> Result<(), AuthError> {
         let state = store::state(self.db(), account_id)
             .await?
             .ok_or(AuthError::Unauthenticated)?;
@@ -51,7 +52,7 @@ impl Accounts<'_> {
 
     /// Turns TOTP off (a current code proves the owner asks). Admins keep it.
     #[tracing::instrument(skip_all)]
-    pub async fn disable_totp(&self, account_id: &str, code: &str) -> Result<(), AuthError> {
+    pub async fn disable_totp(&self, account_id: &AccountId, code: &str) -> Result<(), AuthError> {
         let account = self.account(account_id).await?;
         if account.role == Role::Admin {
             return Err(AuthError::TotpRequiredForAdmins);
@@ -72,12 +73,12 @@ impl Accounts<'_> {
         if account.totp_enabled_at.is_none() {
             return Ok(());
         }
-        self.check_totp(&account.id, code).await
+        self.check_totp(&account.id.as_str().into(), code).await
     }
 
     pub(crate) async fn check_totp(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         code: Option<&str>,
     ) -> Result<(), AuthError> {
         let code = code

@@ -8,6 +8,7 @@
 //! configured.
 
 use super::Accounts;
+use meritree_core::accounts::AccountId;
 use meritree_core::accounts::{AccountView, Email, NewPassword, Role};
 use meritree_core::eth::{parse_signature_hex, personal_sign_hash, Address};
 pub use meritree_core::siwe::SiweChallenge;
@@ -104,7 +105,7 @@ impl Accounts<'_> {
     #[tracing::instrument(skip_all)]
     pub async fn bind_wallet(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         message: &str,
         signature: &str,
         request: &RequestContext,
@@ -131,7 +132,7 @@ impl Accounts<'_> {
     /// Unbinds the wallet; the account keeps its data and history. Refused
     /// when the wallet is the account's only way to sign in.
     #[tracing::instrument(skip_all)]
-    pub async fn unbind_wallet(&self, account_id: &str) -> Result<AccountView, AuthError> {
+    pub async fn unbind_wallet(&self, account_id: &AccountId) -> Result<AccountView, AuthError> {
         if !store::unbind_wallet(self.db(), account_id, clock::unix_secs()).await? {
             let account = self.account(account_id).await?;
             return Err(if account.wallet.is_none() {
@@ -148,7 +149,7 @@ impl Accounts<'_> {
     #[tracing::instrument(skip_all)]
     pub async fn add_email_login(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         email: &str,
         password: &str,
     ) -> Result<AccountView, AuthError> {

@@ -15,6 +15,7 @@
 //! request's cost.
 
 use super::Ai;
+use meritree_core::accounts::AccountId;
 use std::fmt;
 
 pub use meritree_core::ai::BudgetStatus;
@@ -242,10 +243,10 @@ impl Ai<'_> {
     /// with what the period holding `now` has spent of each.
     pub async fn budget_statuses(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         now: i64,
     ) -> Result<Vec<BudgetStatus>, StoreError> {
-        let mut scopes = vec![BudgetScope::Account(account_id.to_owned())];
+        let mut scopes = vec![BudgetScope::Account(account_id.to_string())];
         for key in api_keys::list(self.db(), account_id, now).await? {
             scopes.push(BudgetScope::ApiKey(key.id));
         }
@@ -270,7 +271,11 @@ impl Ai<'_> {
 
     /// Whether `key_id` is one of the account's live API keys: a key's
     /// budget is its owner's to set.
-    pub async fn owns_api_key(&self, account_id: &str, key_id: &str) -> Result<bool, StoreError> {
+    pub async fn owns_api_key(
+        &self,
+        account_id: &AccountId,
+        key_id: &str,
+    ) -> Result<bool, StoreError> {
         Ok(
             api_keys::list(self.db(), account_id, crate::clock::unix_secs())
                 .await?
@@ -300,7 +305,7 @@ impl Ai<'_> {
     /// documentation for what concurrent requests may overshoot.
     pub async fn check_budget(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         api_key_id: Option<&str>,
         now: i64,
     ) -> Result<(), BudgetCheckError> {

@@ -4,6 +4,7 @@
 //! playground both come through here.
 
 use super::Ai;
+use meritree_core::accounts::AccountId;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -32,7 +33,7 @@ use crate::Platform;
 /// sent it (budgets and usage are kept for both).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AiCaller {
-    pub account_id: String,
+    pub account_id: AccountId,
     pub api_key_id: Option<String>,
 }
 
@@ -330,7 +331,7 @@ impl<'a> Ai<'a> {
     ) -> Result<(), StoreError> {
         self.record_usage(UsageRecord {
             request_id: request_id.to_owned(),
-            account_id: caller.account_id.clone(),
+            account_id: caller.account_id.to_string(),
             api_key_id: caller.api_key_id.clone(),
             provider: candidate.provider.clone(),
             model: candidate.model.clone(),

@@ -269,14 +269,14 @@ async fn refusal(
     key: Option<&str>,
     now: i64,
 ) -> BudgetExceeded {
-    match platform.ai().check_budget(account, key, now).await {
+    match platform.ai().check_budget(&account.into(), key, now).await {
         Err(BudgetCheckError::Exceeded(exceeded)) => exceeded,
         other => panic!("expected a spent budget, got {other:?}"),
     }
 }
 
 async fn admitted(platform: &Platform, account: &str, key: Option<&str>, now: i64) -> bool {
-    match platform.ai().check_budget(account, key, now).await {
+    match platform.ai().check_budget(&account.into(), key, now).await {
         Ok(()) => true,
         Err(BudgetCheckError::Exceeded(_)) => false,
         Err(other) => panic!("{other}"),
@@ -314,7 +314,7 @@ test_both_backends! {
         assert_eq!(platform.ai().spent(&ann(), BudgetPeriod::Day, now).await.unwrap(), 750);
         assert_eq!(platform.ai().spent(&key, BudgetPeriod::Month, now).await.unwrap(), 750);
 
-        let summary = platform.ai().usage_summary("ann", 0).await.unwrap();
+        let summary = platform.ai().usage_summary(&"ann".into(), 0).await.unwrap();
         assert_eq!(summary.since, 0);
         assert_eq!(summary.models.len(), 1);
         assert_eq!(summary.models[0].provider, "openai");
@@ -327,7 +327,7 @@ test_both_backends! {
             cost_nanos: 750,
         });
         assert_eq!(summary.models[0].totals, summary.total);
-        let later = platform.ai().usage_summary("ann", now + 10).await.unwrap();
+        let later = platform.ai().usage_summary(&"ann".into(), now + 10).await.unwrap();
         assert!(later.models.is_empty());
         assert_eq!(later.total, UsageTotals::default());
 
@@ -355,7 +355,7 @@ test_both_backends! {
             };
             platform.ai().record_usage_at(usage, 1_000).await.unwrap();
         }
-        let summary = platform.ai().usage_summary("ann", 1_000).await.unwrap();
+        let summary = platform.ai().usage_summary(&"ann".into(), 1_000).await.unwrap();
         let rows: Vec<_> = summary
             .models
             .iter()
@@ -363,7 +363,7 @@ test_both_backends! {
             .collect();
         assert_eq!(rows, [("anthropic", 1, 900), ("openai", 2, 300), ("local", 1, 0)]);
         assert_eq!((summary.total.requests, summary.total.cost_nanos), (4, 1_200));
-        assert!(platform.ai().usage_summary("ann", 1_001).await.unwrap().models.is_empty());
+        assert!(platform.ai().usage_summary(&"ann".into(), 1_001).await.unwrap().models.is_empty());
         // The JSON view flattens each model's totals.
         let json = serde_json::to_value(&summary).unwrap();
         assert_eq!(json["models"][0]["cost_nanos"], 900);
@@ -609,7 +609,7 @@ async fn a_closed_database_refuses_rather_than_admits() {
     let platform = platform(&test_db).await;
     platform.db().close().await;
     assert!(matches!(
-        platform.ai().check_budget("ann", None, 0).await,
+        platform.ai().check_budget(&"ann".into(), None, 0).await,
         Err(BudgetCheckError::Store(_))
     ));
 }

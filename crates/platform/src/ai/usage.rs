@@ -2,6 +2,7 @@
 //! account.
 
 use super::Ai;
+use meritree_core::accounts::AccountId;
 pub use meritree_core::ai::{AiUsageSummary, ModelUsage, UsageTotals};
 use meritree_store::ai_usage::{self as store, ModelTotals, NewUsage, UsageStatus};
 use meritree_store::StoreError;
@@ -104,7 +105,7 @@ impl Ai<'_> {
     /// inclusive) on.
     pub async fn usage_summary(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         since: i64,
     ) -> Result<AiUsageSummary, StoreError> {
         let models: Vec<ModelUsage> = store::summary(self.db(), account_id, since)

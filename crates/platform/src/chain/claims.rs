@@ -3,6 +3,7 @@
 //! the wallet named by signing an EIP-712 `ClaimTo`.
 
 use super::OnChain;
+use meritree_core::accounts::AccountId;
 use std::str::FromStr;
 
 use alloy::primitives::{Address, Bytes, B256, U256};
@@ -96,7 +97,7 @@ impl ClaimToRequest {
 
 impl OnChain<'_> {
     /// What the account can claim now, from the newest published root.
-    pub async fn claimable(&self, account_id: &str) -> Result<Claimable, ClaimError> {
+    pub async fn claimable(&self, account_id: &AccountId) -> Result<Claimable, ClaimError> {
         let settlement = self.settlement().map_err(ClaimError::from)?;
         let (wallet, leaf) = self.published_leaf(account_id).await?;
         let distributor =
@@ -139,7 +140,7 @@ impl OnChain<'_> {
     #[tracing::instrument(skip_all)]
     pub async fn request_claim(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         key: &str,
         claim_to: Option<ClaimToRequest>,
     ) -> Result<ClaimView, ClaimError> {
@@ -210,7 +211,11 @@ impl OnChain<'_> {
     }
 
     /// One of the account's claims, as it stands now.
-    pub async fn claim(&self, account_id: &str, claim_id: &str) -> Result<ClaimView, ClaimError> {
+    pub async fn claim(
+        &self,
+        account_id: &AccountId,
+        claim_id: &str,
+    ) -> Result<ClaimView, ClaimError> {
         let tx = chain_txs::get(self.db(), claim_id)
             .await?
             .filter(|tx| {
@@ -221,7 +226,10 @@ impl OnChain<'_> {
         self.claim_view(&tx).await
     }
 
-    async fn published_leaf(&self, account_id: &str) -> Result<(Address, LeafRecord), ClaimError> {
+    async fn published_leaf(
+        &self,
+        account_id: &AccountId,
+    ) -> Result<(Address, LeafRecord), ClaimError> {
         let account = self
             .accounts()
             .account(account_id)

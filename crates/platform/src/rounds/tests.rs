@@ -133,8 +133,8 @@ test_both_backends! {
         assert_eq!(closed.status, RoundStatus::Closing);
         assert_eq!((closed.leaf_count, closed.total_amount.as_deref()), (Some(1), Some("30000")));
         assert_eq!(closed.root.as_deref(), Some(export.root.as_str()));
-        assert_eq!(platform.points().balance("ann").await.unwrap().balance, 0);
-        assert_eq!(platform.points().balance("bob").await.unwrap().balance, 50);
+        assert_eq!(platform.points().balance(&"ann".into()).await.unwrap().balance, 0);
+        assert_eq!(platform.points().balance(&"bob".into()).await.unwrap().balance, 50);
 
         // Again at the same time: nothing changes.
         assert_eq!(platform.rounds().tick(T0 + 600).await.unwrap(), TickReport::default());
@@ -150,7 +150,7 @@ test_both_backends! {
         assert_export(&export, &[(ANN, 42_000), (BOB, 50_000)]);
         assert_eq!(platform.rounds().round(2).await.unwrap().total_amount.as_deref(), Some("92000"));
 
-        let rewards = platform.rounds().rewards_of("ann").await.unwrap();
+        let rewards = platform.rounds().rewards_of(&"ann".into()).await.unwrap();
         assert_eq!(rewards.points_balance, 0);
         assert_eq!(rewards.wallet.as_deref().map(str::to_lowercase).as_deref(), Some(ANN));
         assert_eq!(
@@ -161,7 +161,7 @@ test_both_backends! {
         assert_eq!((claim.round, claim.status, claim.leaf.amount.as_str()), (2, RoundStatus::Closing, "42000"));
         assert_eq!(claim.root, export.root);
         assert_eq!(claim.leaf.proof, export.leaves[0].proof);
-        assert!(matches!(platform.rounds().rewards_of("nobody").await, Err(RoundsError::NoSuchAccount)));
+        assert!(matches!(platform.rounds().rewards_of(&"nobody".into()).await, Err(RoundsError::NoSuchAccount)));
 
         let page = platform.rounds().list(Some(2), None).await.unwrap();
         assert_eq!(page.rounds.iter().map(|r| r.number).collect::<Vec<_>>(), [3, 2]);
@@ -205,7 +205,7 @@ test_both_backends! {
         assert_export(&platform.rounds().export(1).await.unwrap(), &[(ANN, 30), (CAT, 20)]);
         assert_eq!(settlement_entries(&db, "ann").await, 1);
         assert_eq!(settlement_entries(&db, "cat").await, 1);
-        assert_eq!(platform.points().balance("ann").await.unwrap().balance, 5);
+        assert_eq!(platform.points().balance(&"ann".into()).await.unwrap().balance, 5);
 
         // Died after the tree was stored, before round 2 opened: the next
         // tick opens it where round 1 ended.

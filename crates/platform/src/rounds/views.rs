@@ -1,6 +1,7 @@
 //! What the API and pages show of rounds and of a member's rewards.
 
 use super::Rounds;
+use meritree_core::accounts::AccountId;
 use std::str::FromStr;
 
 use meritree_core::eth::{to_checksum, Address};
@@ -81,7 +82,7 @@ impl Rounds<'_> {
 
     /// The account's unsettled points, what it settled in each round, and
     /// what its bound wallet can claim after the newest round with a tree.
-    pub async fn rewards_of(&self, account_id: &str) -> Result<RewardsView, RoundsError> {
+    pub async fn rewards_of(&self, account_id: &AccountId) -> Result<RewardsView, RoundsError> {
         let account = accounts::find_by_id(self.db(), account_id)
             .await?
             .ok_or(RoundsError::NoSuchAccount)?;

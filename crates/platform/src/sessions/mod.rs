@@ -18,6 +18,7 @@ pub mod cookies;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use meritree_core::accounts::AccountId;
 use meritree_core::accounts::{AccountView, ApiKeyView, SessionInfo, SessionView};
 use meritree_store::accounts::{self as store, AccountRecord};
 use meritree_store::session_proofs;
@@ -203,7 +204,7 @@ impl Sessions<'_> {
     /// The account's live sessions; `current` marks the one with id `current_id`.
     pub async fn list(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         current_id: &str,
     ) -> Result<Vec<SessionView>, AuthError> {
         let live = sessions::list_live(self.db(), account_id, clock::unix_secs()).await?;
@@ -222,7 +223,7 @@ impl Sessions<'_> {
     /// Ends one of the account's sessions (a device it no longer trusts).
     pub async fn end_account_session(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         session_id: &str,
     ) -> Result<(), AuthError> {
         let ended =
@@ -238,7 +239,10 @@ impl Sessions<'_> {
     /// "sign out everywhere" no credential issued before it works. Returns
     /// the revoked keys, so the owner knows which programs need a new one.
     #[tracing::instrument(skip_all)]
-    pub async fn sign_out_everywhere(&self, account_id: &str) -> Result<SignedOut, AuthError> {
+    pub async fn sign_out_everywhere(
+        &self,
+        account_id: &AccountId,
+    ) -> Result<SignedOut, AuthError> {
         let sessions_ended =
             sessions::revoke_account(self.db(), account_id, None, clock::unix_secs()).await?;
         let revoked_api_keys = self.accounts().revoke_all_api_keys(account_id).await?;

@@ -179,7 +179,7 @@ async fn delete_key_budget(
 }
 
 async fn admin_scope(platform: &Platform, account_id: &str) -> Result<BudgetScope, ApiError> {
-    match platform.accounts().account(account_id).await {
+    match platform.accounts().account(&account_id.into()).await {
         Ok(_) => {}
         Err(AuthError::Unauthenticated) => {
             return Err(ApiError::new(ErrorCode::NotFound, "no such account"))
