@@ -237,6 +237,15 @@ pub struct RewardsView {
     pub claim: Option<RewardsClaim>,
 }
 
+/// A round as the public page lists it: with the hash of its `setRoot`
+/// transaction, which anyone can look up on chain (the API gives the
+/// platform's own id for it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicRound {
+    pub round: RoundView,
+    pub publish_tx_hash: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

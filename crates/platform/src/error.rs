@@ -188,6 +188,10 @@ mod tests {
             },
             AiError::Unavailable("all down".into()),
             AiError::TimedOut("late".into()),
+            AiError::InvalidPeriod,
+            AiError::NoSuchKey,
+            AiError::NoSuchAccount,
+            AiError::NoSuchBudget,
             AiError::Store(store()),
         ];
         for err in &ai {
@@ -198,6 +202,10 @@ mod tests {
                 | AiError::Rejected { .. }
                 | AiError::Unavailable(_)
                 | AiError::TimedOut(_)
+                | AiError::InvalidPeriod
+                | AiError::NoSuchKey
+                | AiError::NoSuchAccount
+                | AiError::NoSuchBudget
                 | AiError::Store(_) => {}
             }
         }

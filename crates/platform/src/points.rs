@@ -3,8 +3,8 @@
 
 use meritree_core::accounts::AccountId;
 use meritree_core::points::{
-    self, AmountError, IdempotencyKey, PointsBalance, PointsEntryView, PointsHistory, PointsReason,
-    PointsReference,
+    self, AmountError, IdempotencyKey, PointsBalance, PointsEntryView, PointsHistory,
+    PointsOverview, PointsReason, PointsReference,
 };
 use meritree_core::ErrorCode;
 use meritree_store::points::{self as store, EntryRecord, NewEntry, Posted};
@@ -135,6 +135,20 @@ impl Points<'_> {
     pub async fn balance(&self, account_id: &AccountId) -> Result<PointsBalance, PointsError> {
         Ok(PointsBalance {
             balance: store::balance(self.db(), account_id).await?,
+        })
+    }
+
+    /// The balance and a page of the entries: what the account's points
+    /// page shows.
+    pub async fn overview(
+        &self,
+        account_id: &AccountId,
+        limit: Option<u32>,
+        before: Option<i64>,
+    ) -> Result<PointsOverview, PointsError> {
+        Ok(PointsOverview {
+            balance: self.balance(account_id).await?.balance,
+            history: self.history(account_id, limit, before).await?,
         })
     }
 

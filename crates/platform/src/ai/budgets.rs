@@ -14,7 +14,7 @@
 //! caller's own concurrency (which its rate limit bounds) times one
 //! request's cost.
 
-use super::Ai;
+use super::{Ai, AiError};
 use meritree_core::accounts::AccountId;
 use std::fmt;
 
@@ -330,6 +330,71 @@ impl Ai<'_> {
         match refusal {
             Some(exceeded) => Err(exceeded.into()),
             None => Ok(()),
+        }
+    }
+}
+
+/// Whose budget a change is for. Which callers may name which target is
+/// the door's `AuthCheck` (a key's owner from a session; admins for an
+/// account); that the target exists and is the caller's is checked here.
+#[derive(Debug, Clone, Copy)]
+pub enum BudgetTarget<'a> {
+    /// One of `owner`'s live API keys.
+    OwnKey {
+        owner: &'a AccountId,
+        key_id: &'a str,
+    },
+    /// A whole account.
+    Account(&'a AccountId),
+}
+
+impl Ai<'_> {
+    /// Sets the limit of `target` for `period` (`day` or `month`),
+    /// replacing any earlier one.
+    #[tracing::instrument(skip_all)]
+    pub async fn limit(
+        &self,
+        target: BudgetTarget<'_>,
+        period: &str,
+        limit_nanos: u64,
+    ) -> Result<AiBudget, AiError> {
+        let period = BudgetPeriod::parse(period).ok_or(AiError::InvalidPeriod)?;
+        let scope = self.scope_of(target).await?;
+        let budget = self.set_budget(&scope, period, limit_nanos).await?;
+        tracing::info!(scope = scope.kind(), id = scope.id(), %period, limit_nanos, "AI budget set");
+        Ok(budget)
+    }
+
+    /// Lifts the limit of `target` for `period`.
+    #[tracing::instrument(skip_all)]
+    pub async fn lift(&self, target: BudgetTarget<'_>, period: &str) -> Result<(), AiError> {
+        let period = BudgetPeriod::parse(period).ok_or(AiError::InvalidPeriod)?;
+        let scope = self.scope_of(target).await?;
+        if !self.delete_budget(&scope, period).await? {
+            return Err(AiError::NoSuchBudget);
+        }
+        tracing::info!(scope = scope.kind(), id = scope.id(), %period, "AI budget removed");
+        Ok(())
+    }
+
+    async fn scope_of(&self, target: BudgetTarget<'_>) -> Result<BudgetScope, AiError> {
+        match target {
+            BudgetTarget::OwnKey { owner, key_id } => {
+                if self.owns_api_key(owner, key_id).await? {
+                    Ok(BudgetScope::ApiKey(key_id.to_owned()))
+                } else {
+                    Err(AiError::NoSuchKey)
+                }
+            }
+            BudgetTarget::Account(account_id) => {
+                if meritree_store::accounts::find_by_id(self.db(), account_id)
+                    .await?
+                    .is_none()
+                {
+                    return Err(AiError::NoSuchAccount);
+                }
+                Ok(BudgetScope::Account(account_id.to_string()))
+            }
         }
     }
 }

@@ -17,6 +17,7 @@ pub(crate) mod usage_writer;
 pub use self::answer_events::AnswerEvent;
 pub use self::budgets::{
     AiBudget, BudgetCheckError, BudgetExceeded, BudgetPeriod, BudgetScope, BudgetStatus,
+    BudgetTarget,
 };
 pub use self::cache::{CacheError, MemoryCache, RedisCache, ResponseCache};
 pub use self::requests::{AiCaller, AiError, ChatAnswer, ChatStreamAnswer, EmbedAnswer};

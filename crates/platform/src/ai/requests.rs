@@ -66,6 +66,14 @@ pub enum AiError {
     /// The gateway's deadline passed before any provider answered.
     #[error("no provider answered in time: {0}")]
     TimedOut(String),
+    #[error("the budget period is `day` or `month`")]
+    InvalidPeriod,
+    #[error("no such API key")]
+    NoSuchKey,
+    #[error("no such account")]
+    NoSuchAccount,
+    #[error("no budget for this period")]
+    NoSuchBudget,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -79,6 +87,10 @@ impl PublicError for AiError {
             AiError::Budget(_) => ErrorCode::BudgetExceeded,
             AiError::Rejected { .. } => ErrorCode::UpstreamRejected,
             AiError::TimedOut(_) => ErrorCode::UpstreamTimeout,
+            AiError::InvalidPeriod => ErrorCode::InvalidRequest,
+            AiError::NoSuchKey | AiError::NoSuchAccount | AiError::NoSuchBudget => {
+                ErrorCode::NotFound
+            }
             AiError::Store(err) => store_error_code(err),
         }
     }

@@ -7,8 +7,8 @@ use std::str::FromStr;
 use meritree_core::eth::{to_checksum, Address};
 use meritree_core::points::page_size;
 use meritree_core::rounds::{
-    RewardsClaim, RewardsView, RoundExport, RoundExportLeaf, RoundLeafView, RoundStatus, RoundView,
-    RoundsPage, SettledPoints,
+    PublicRound, RewardsClaim, RewardsView, RoundExport, RoundExportLeaf, RoundLeafView,
+    RoundStatus, RoundView, RoundsPage, SettledPoints,
 };
 use meritree_store::rounds::{self as store, LeafRecord, RoundRecord};
 use meritree_store::{accounts, points};
@@ -21,6 +21,24 @@ const SETTLEMENTS_SHOWN: u32 = 100;
 impl Rounds<'_> {
     /// A page of rounds, newest first: `limit` clamped to 1..=100 (20 when
     /// absent), numbered below `before` when given.
+    /// The newest `limit` rounds with the hash of each one's `setRoot`
+    /// transaction: the public record.
+    pub async fn list_public(&self, limit: u32) -> Result<Vec<PublicRound>, RoundsError> {
+        let page = self.list(Some(limit), None).await?;
+        let mut rounds = Vec::with_capacity(page.rounds.len());
+        for round in page.rounds {
+            let publish_tx_hash = match &round.publish_tx {
+                Some(id) => self.chain().transaction_hash(id).await?,
+                None => None,
+            };
+            rounds.push(PublicRound {
+                round,
+                publish_tx_hash,
+            });
+        }
+        Ok(rounds)
+    }
+
     pub async fn list(
         &self,
         limit: Option<u32>,

@@ -9,11 +9,9 @@ use axum::routing::{get, put};
 use axum::{Json, Router};
 use meritree_core::ErrorCode;
 use meritree_platform::access::AuthCheck;
-use meritree_platform::accounts::AuthError;
 use meritree_platform::ai::{
-    AiBudget, AiError, AiUsageSummary, BudgetPeriod, BudgetScope, BudgetStatus,
+    AiBudget, AiError, AiUsageSummary, BudgetPeriod, BudgetStatus, BudgetTarget,
 };
-use meritree_platform::principal::Principal;
 use meritree_platform::{clock, Platform};
 use serde::Deserialize;
 
@@ -86,83 +84,26 @@ struct NewLimit {
     limit_nanos: u64,
 }
 
-fn period(text: &str) -> Result<BudgetPeriod, ApiError> {
-    BudgetPeriod::parse(text).ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::InvalidRequest,
-            "the budget period is `day` or `month`",
-        )
-    })
-}
-
-/// The budget of one of `me`'s keys (the door already required a session:
-/// a program must not lift the cap its owner put on its key).
-async fn own_key(
-    platform: &Platform,
-    me: &Principal,
-    key_id: &str,
-) -> Result<BudgetScope, ApiError> {
-    if platform
-        .ai()
-        .owns_api_key(&me.account_id, key_id)
-        .await
-        .map_err(AiError::from)?
-    {
-        Ok(BudgetScope::ApiKey(key_id.to_owned()))
-    } else {
-        Err(ApiError::new(ErrorCode::NotFound, "no such API key"))
-    }
-}
-
-async fn set_budget(
-    platform: &Platform,
-    scope: BudgetScope,
-    period: BudgetPeriod,
-    limit_nanos: u64,
-) -> Result<Json<AiBudgetView>, ApiError> {
-    let budget = platform
-        .ai()
-        .set_budget(&scope, period, limit_nanos)
-        .await
-        .map_err(AiError::from)?;
-    tracing::info!(scope = scope.kind(), id = scope.id(), %period, limit_nanos, "AI budget set");
-    Ok(Json(AiBudgetView::from(budget)))
-}
-
-async fn delete_budget(
-    platform: &Platform,
-    scope: BudgetScope,
-    period: BudgetPeriod,
-) -> Result<StatusCode, ApiError> {
-    if platform
-        .ai()
-        .delete_budget(&scope, period)
-        .await
-        .map_err(AiError::from)?
-    {
-        tracing::info!(scope = scope.kind(), id = scope.id(), %period, "AI budget removed");
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::new(
-            ErrorCode::NotFound,
-            "no budget for this period",
-        ))
-    }
-}
-
-/// `PUT /api/v1/user/api-keys/{id}/ai-budgets/{day|month}`: limits what one
+/// `PUT /api/v1/user/api-keys/{id}/ai-budgets/{day|month}` (a session: a
+/// program must not lift the cap its owner put on its key): limits what one
 /// of the account's keys may spend per UTC day or month, replacing any
 /// earlier limit.
 async fn set_key_budget(
     State(platform): State<Platform>,
     Caller(request): Caller,
-    Path((key_id, period_name)): Path<(String, String)>,
+    Path((key_id, period)): Path<(String, String)>,
     ApiJson(body): ApiJson<NewLimit>,
 ) -> Result<Json<AiBudgetView>, ApiError> {
     let me = platform.authorize(&request, AuthCheck::session()).await?;
-    let period = period(&period_name)?;
-    let scope = own_key(&platform, &me, &key_id).await?;
-    set_budget(&platform, scope, period, body.limit_nanos).await
+    let target = BudgetTarget::OwnKey {
+        owner: &me.account_id,
+        key_id: &key_id,
+    };
+    let budget = platform
+        .ai()
+        .limit(target, &period, body.limit_nanos)
+        .await?;
+    Ok(Json(AiBudgetView::from(budget)))
 }
 
 /// `DELETE /api/v1/user/api-keys/{id}/ai-budgets/{day|month}`: lifts the
@@ -170,23 +111,15 @@ async fn set_key_budget(
 async fn delete_key_budget(
     State(platform): State<Platform>,
     Caller(request): Caller,
-    Path((key_id, period_name)): Path<(String, String)>,
+    Path((key_id, period)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let me = platform.authorize(&request, AuthCheck::session()).await?;
-    let period = period(&period_name)?;
-    let scope = own_key(&platform, &me, &key_id).await?;
-    delete_budget(&platform, scope, period).await
-}
-
-async fn admin_scope(platform: &Platform, account_id: &str) -> Result<BudgetScope, ApiError> {
-    match platform.accounts().account(&account_id.into()).await {
-        Ok(_) => {}
-        Err(AuthError::Unauthenticated) => {
-            return Err(ApiError::new(ErrorCode::NotFound, "no such account"))
-        }
-        Err(other) => return Err(other.into()),
-    }
-    Ok(BudgetScope::Account(account_id.to_owned()))
+    let target = BudgetTarget::OwnKey {
+        owner: &me.account_id,
+        key_id: &key_id,
+    };
+    platform.ai().lift(target, &period).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `PUT /api/v1/admin/accounts/{id}/ai-budgets/{day|month}` (admins only):
@@ -194,13 +127,17 @@ async fn admin_scope(platform: &Platform, account_id: &str) -> Result<BudgetScop
 async fn set_account_budget(
     State(platform): State<Platform>,
     Caller(request): Caller,
-    Path((account_id, period_name)): Path<(String, String)>,
+    Path((account_id, period)): Path<(String, String)>,
     ApiJson(body): ApiJson<NewLimit>,
 ) -> Result<Json<AiBudgetView>, ApiError> {
-    let me = platform.authorize(&request, AuthCheck::admin()).await?;
-    let _admin = me;
-    let scope = admin_scope(&platform, &account_id).await?;
-    set_budget(&platform, scope, period(&period_name)?, body.limit_nanos).await
+    platform.authorize(&request, AuthCheck::admin()).await?;
+    let account_id = account_id.into();
+    let target = BudgetTarget::Account(&account_id);
+    let budget = platform
+        .ai()
+        .limit(target, &period, body.limit_nanos)
+        .await?;
+    Ok(Json(AiBudgetView::from(budget)))
 }
 
 /// `DELETE /api/v1/admin/accounts/{id}/ai-budgets/{day|month}` (admins
@@ -208,12 +145,15 @@ async fn set_account_budget(
 async fn delete_account_budget(
     State(platform): State<Platform>,
     Caller(request): Caller,
-    Path((account_id, period_name)): Path<(String, String)>,
+    Path((account_id, period)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let me = platform.authorize(&request, AuthCheck::admin()).await?;
-    let _admin = me;
-    let scope = admin_scope(&platform, &account_id).await?;
-    delete_budget(&platform, scope, period(&period_name)?).await
+    platform.authorize(&request, AuthCheck::admin()).await?;
+    let account_id = account_id.into();
+    platform
+        .ai()
+        .lift(BudgetTarget::Account(&account_id), &period)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// A budget as set.

@@ -41,15 +41,12 @@ async fn my_points(
 ) -> Result<Json<PointsOverview>, ApiError> {
     let me = platform.authorize(&request, AuthCheck::read()).await?;
     let Query(page) = page.map_err(|r| ApiError::new(ErrorCode::InvalidRequest, r.body_text()))?;
-    let balance = platform.points().balance(&me.account_id).await?;
-    let history = platform
-        .points()
-        .history(&me.account_id, page.limit, page.before)
-        .await?;
-    Ok(Json(PointsOverview {
-        balance: balance.balance,
-        history,
-    }))
+    Ok(Json(
+        platform
+            .points()
+            .overview(&me.account_id, page.limit, page.before)
+            .await?,
+    ))
 }
 
 #[derive(Deserialize)]
