@@ -46,11 +46,11 @@ pub struct ServerSettings {
     /// How long in-flight requests get to finish after SIGTERM/SIGINT.
     pub shutdown_grace_secs: u64,
     /// The address people reach the platform at, e.g. `https://meritree.example`.
-    /// Empty: the listen address over plain HTTP (loopback also as
+    /// Unset: the listen address over plain HTTP (loopback also as
     /// `localhost`). Only this site's origins may make cookie-authenticated
     /// writes or be named by a Sign-In With Ethereum message; an `https`
     /// URL makes session cookies `Secure`.
-    pub public_url: String,
+    pub public_url: Option<String>,
     /// Further origins the same site is reached at, e.g.
     /// `["https://www.meritree.example"]`.
     pub aliases: Vec<String>,
@@ -65,7 +65,7 @@ impl Default for ServerSettings {
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: 3000,
             shutdown_grace_secs: 10,
-            public_url: String::new(),
+            public_url: None,
             aliases: Vec::new(),
             trusted_proxy_hops: 0,
         }
@@ -81,7 +81,7 @@ impl ServerSettings {
     /// address the server listens on. Checked by [`Settings::load`].
     pub fn site(&self, local_addr: SocketAddr) -> Site {
         let aliases = self.aliases.iter().filter_map(|a| Origin::of_url(a));
-        match Origin::of_url(&self.public_url) {
+        match self.public_url.as_deref().and_then(Origin::of_url) {
             Some(primary) => Site::new(primary, aliases),
             None => {
                 let listen = Site::from_listen_addr(local_addr);
@@ -101,8 +101,8 @@ impl ServerSettings {
                 message: format!("{value:?} is not an http(s) URL"),
             }),
         };
-        if !self.public_url.trim().is_empty() {
-            url("server.public_url", &self.public_url)?;
+        if let Some(public_url) = &self.public_url {
+            url("server.public_url", public_url)?;
         }
         for alias in &self.aliases {
             url("server.aliases", alias)?;

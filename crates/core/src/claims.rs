@@ -14,6 +14,25 @@ pub enum ClaimStatus {
 }
 
 impl ClaimStatus {
+    pub const ALL: [ClaimStatus; 5] = [
+        ClaimStatus::Queued,
+        ClaimStatus::Sent,
+        ClaimStatus::Mined,
+        ClaimStatus::Confirmed,
+        ClaimStatus::Failed,
+    ];
+
+    /// How the status is stored (a claim's, or any platform transaction's).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ClaimStatus::Queued => "queued",
+            ClaimStatus::Sent => "sent",
+            ClaimStatus::Mined => "mined",
+            ClaimStatus::Confirmed => "confirmed",
+            ClaimStatus::Failed => "failed",
+        }
+    }
+
     pub fn parse(text: &str) -> Option<Self> {
         Some(match text {
             "queued" => ClaimStatus::Queued,

@@ -12,6 +12,7 @@
 //! unique nonce column refuses a second claimant of a nonce).
 
 use super::OnChain;
+use meritree_core::claims::ClaimStatus;
 use std::str::FromStr;
 
 use alloy::primitives::{Address, Bytes, TxHash};
@@ -86,7 +87,7 @@ impl OnChain<'_> {
         let settlement = self.settlement()?;
         let mut pass = OutboxPass::default();
         let mut just_sent = Vec::new();
-        for tx in chain_txs::with_status(self.db(), "queued").await? {
+        for tx in chain_txs::with_status(self.db(), ClaimStatus::Queued.as_str()).await? {
             match self.send_queued(settlement, &tx).await? {
                 true => {
                     pass.sent += 1;
@@ -96,7 +97,7 @@ impl OnChain<'_> {
             }
         }
         let head = settlement.sender.block_number().await?;
-        let sent = chain_txs::with_status(self.db(), "sent").await?;
+        let sent = chain_txs::with_status(self.db(), ClaimStatus::Sent.as_str()).await?;
         // What this pass sent gets its first look (and bump) on the next.
         for tx in sent.into_iter().filter(|tx| !just_sent.contains(&tx.id)) {
             match self.track_sent(settlement, &tx).await? {
@@ -105,7 +106,7 @@ impl OnChain<'_> {
                 Tracked::Waiting | Tracked::Requeued => {}
             }
         }
-        for tx in chain_txs::with_status(self.db(), "mined").await? {
+        for tx in chain_txs::with_status(self.db(), ClaimStatus::Mined.as_str()).await? {
             let block = u64::try_from(tx.mined_block.unwrap_or_default()).unwrap_or_default();
             if head + 1 >= block + settlement.confirmations {
                 chain_txs::mark_confirmed(self.db(), &tx.id, clock::unix_secs()).await?;

@@ -5,6 +5,8 @@
 //! gets two roots and none is skipped.
 
 use super::OnChain;
+use meritree_core::claims::ClaimStatus;
+use meritree_core::rounds::RoundStatus;
 use std::str::FromStr;
 
 use alloy::primitives::{Address, B256, U256};
@@ -40,7 +42,7 @@ impl OnChain<'_> {
         let distributor = RewardDistributor::new(settlement.distributor, provider);
         let mut pass = PublishPass::default();
 
-        for round in rounds::with_status(self.db(), "closing", BATCH).await? {
+        for round in rounds::with_status(self.db(), RoundStatus::Closing.as_str(), BATCH).await? {
             let on_chain = i64::try_from(distributor.round().call().await.map_err(contract)?)
                 .unwrap_or(i64::MAX);
             if on_chain >= round.number {
@@ -64,7 +66,9 @@ impl OnChain<'_> {
                     .await?;
                     pass.published.push(round.number);
                 }
-                Some(tx) if tx.status == "failed" || tx.succeeded == Some(false) => {
+                Some(tx)
+                    if tx.status == ClaimStatus::Failed.as_str() || tx.succeeded == Some(false) =>
+                {
                     let why = format!("setRoot transaction {} did not succeed", tx.id);
                     tracing::error!(round = round.number, %why, "root publication failed");
                     pass.waiting = Some((round.number, why));
@@ -101,11 +105,11 @@ impl OnChain<'_> {
             }
         }
 
-        for round in rounds::with_status(self.db(), "published", BATCH).await? {
+        for round in rounds::with_status(self.db(), RoundStatus::Published.as_str(), BATCH).await? {
             let final_ = match &round.publish_tx {
                 Some(id) => chain_txs::get(self.db(), id)
                     .await?
-                    .is_some_and(|tx| tx.status == "confirmed"),
+                    .is_some_and(|tx| tx.status == ClaimStatus::Confirmed.as_str()),
                 // Found on chain without our record of the transaction.
                 None => true,
             };
