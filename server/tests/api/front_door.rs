@@ -151,6 +151,13 @@ test_both_backends! {
             assert_eq!(response.status(), 403, "{method} {path}");
             assert_eq!(error_code(response).await, "session_required", "{method} {path}");
         }
+        // The pages' server functions apply the same rules to a key.
+        for path in ["/api/api_keys/create", "/api/totp/begin", "/api/sessions/end_all"] {
+            let response = app.client.post(app.url(path)).bearer_auth(k)
+                .form(&[("name", "escape")]).send().await.unwrap();
+            assert_eq!(response.status(), 403, "{path}");
+            assert_eq!(server_fn_error(response).await, "session_required", "{path}");
+        }
         // What a default key is for still works.
         assert_eq!(with_key(&app, Method::GET, "/api/v1/user/me", k).send().await.unwrap().status(), 200);
         assert_eq!(with_key(&app, Method::GET, "/v1/models", k).send().await.unwrap().status(), 200);
