@@ -151,8 +151,13 @@ pub struct RateLimitSettings {
     pub sign_in_per_email_per_hour: u32,
     pub nonce_per_ip_per_minute: u32,
     pub api_per_account_per_minute: u32,
-    /// Password-reset emails per client IP and per address.
-    pub password_reset_per_hour: u32,
+    /// Emails sent on request (password reset, verification again) per
+    /// client IP, per address and per account.
+    pub emails_per_hour: u32,
+    /// Wrong passwords and two-factor codes per account outside sign-in's
+    /// per-email limit (second factors, re-authentication, password
+    /// changes); over it even a right guess waits.
+    pub secret_failures_per_account_per_hour: u32,
 }
 
 impl RateLimitSettings {
@@ -163,7 +168,8 @@ impl RateLimitSettings {
             sign_in_per_ip_per_minute: self.sign_in_per_ip_per_minute,
             nonce_per_ip_per_minute: self.nonce_per_ip_per_minute,
             api_per_account_per_minute: self.api_per_account_per_minute,
-            password_reset_per_hour: self.password_reset_per_hour,
+            emails_per_hour: self.emails_per_hour,
+            secret_failures_per_account_per_hour: self.secret_failures_per_account_per_hour,
         }
     }
 }
@@ -177,7 +183,8 @@ impl Default for RateLimitSettings {
             sign_in_per_email_per_hour: 30,
             nonce_per_ip_per_minute: 30,
             api_per_account_per_minute: 600,
-            password_reset_per_hour: 5,
+            emails_per_hour: 5,
+            secret_failures_per_account_per_hour: 10,
         }
     }
 }
@@ -552,9 +559,10 @@ impl Settings {
                     "rate_limits.api_per_account_per_minute",
                     r.api_per_account_per_minute,
                 ),
+                ("rate_limits.emails_per_hour", r.emails_per_hour),
                 (
-                    "rate_limits.password_reset_per_hour",
-                    r.password_reset_per_hour,
+                    "rate_limits.secret_failures_per_account_per_hour",
+                    r.secret_failures_per_account_per_hour,
                 ),
             ] {
                 within(key, value, 1, u32::MAX)?;

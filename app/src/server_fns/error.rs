@@ -34,7 +34,14 @@ impl FromServerFnError for AppError {
     /// Transport failures (offline, a 5xx proxy page) keep their detail in
     /// the message.
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        AppError::new(ErrorCode::Internal, value.to_string())
+        let code = match value {
+            // The request's arguments did not decode: the caller's mistake.
+            ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_) => {
+                ErrorCode::InvalidRequest
+            }
+            _ => ErrorCode::Internal,
+        };
+        AppError::new(code, value.to_string())
     }
 
     /// On the server, every error a server function returns leaves through

@@ -36,11 +36,14 @@ pub trait PublicError: std::error::Error {
 
 /// The message for a fault on our side, whose detail stays in the log;
 /// `None` for refusals the caller can act on.
-fn fault_message(code: ErrorCode) -> Option<&'static str> {
+pub(crate) fn fault_message(code: ErrorCode) -> Option<&'static str> {
     match code {
         ErrorCode::Internal => Some("the request could not be completed; try again"),
         ErrorCode::DatabaseUnavailable => Some("the platform's database is unavailable; try again"),
         ErrorCode::ChainUnavailable => Some("the chain is unavailable right now; try again"),
+        // The detail names providers, models and their addresses.
+        ErrorCode::UpstreamUnavailable => Some("no AI provider could answer; try again later"),
+        ErrorCode::UpstreamTimeout => Some("no AI provider answered in time; try again later"),
         _ => None,
     }
 }

@@ -130,6 +130,19 @@ pub async fn add_email_login(
     Ok(updated == 1)
 }
 
+/// Unbinds the account's wallet whatever else it has (a password reset of
+/// an address nobody had proved); true if one was bound.
+pub async fn unbind_any_wallet(db: &Database, id: &str, now: i64) -> Result<bool, StoreError> {
+    let updated = execute!(
+        db,
+        "UPDATE accounts SET wallet_address = NULL, updated_at = $2 \
+             WHERE id = $1 AND wallet_address IS NOT NULL",
+        id,
+        now
+    )?;
+    Ok(updated == 1)
+}
+
 /// Marks the account's address proved, if it is still `email`; false
 /// otherwise (the account changed its address since the link was sent).
 pub async fn set_email_verified(
@@ -157,7 +170,7 @@ pub async fn missing_skeletons(
 ) -> Result<Vec<(String, String)>, StoreError> {
     Ok(with_pool!(db, pool => sqlx::query_as(
         "SELECT id, email FROM accounts WHERE email IS NOT NULL AND email_skeleton IS NULL \
-         ORDER BY id LIMIT $1",
+         ORDER BY created_at, id LIMIT $1",
     )
     .bind(limit)
     .fetch_all(pool)

@@ -127,4 +127,50 @@ test_both_backends! {
         assert_eq!(other.status(), 201);
         app.stop().await;
     }
+
+    async fn a_reset_of_an_address_nobody_proved_removes_what_its_holder_added(backend: Backend) {
+        let (app, sink) = app_with_mail(backend).await;
+        // Someone registers the victim's address first and binds a wallet.
+        let squatter = app.register("victim@example.org").await;
+        sink.next_to("victim@example.org").await;
+        let wallet = crate::helpers::TestWallet::anvil(2);
+        let challenge = app.challenge().await;
+        let message = app.siwe_message(&wallet, &challenge);
+        let bound = app.request(Method::POST, "/api/v1/user/wallet", &squatter)
+            .json(&json!({ "message": message, "signature": wallet.sign(&message) }))
+            .send().await.unwrap();
+        assert_eq!(bound.status(), 200);
+
+        // The owner proves the inbox with a reset link.
+        let asked = app.client.post(app.url("/api/v1/auth/password-reset"))
+            .json(&json!({ "email": "victim@example.org" })).send().await.unwrap();
+        assert_eq!(asked.status(), 202);
+        let token = sink.next_to("victim@example.org").await.token_for("reset-password").unwrap();
+        let reset = app.client.post(app.url("/api/v1/auth/password-reset/confirm"))
+            .json(&json!({ "token": token, "new_password": "the owner's passphrase" })).send().await.unwrap();
+        assert_eq!(reset.status(), 200);
+
+        let (by_wallet, _) = app.wallet_sign_in(&wallet).await;
+        let body: serde_json::Value = by_wallet.json().await.unwrap();
+        let account: AccountView = serde_json::from_value(body["account"].clone()).unwrap();
+        assert_ne!(account.email.as_deref(), Some("victim@example.org"), "the squatter's wallet no longer opens it");
+        app.stop().await;
+    }
+
+    async fn verification_emails_cannot_flood_an_inbox(backend: Backend) {
+        let (app, sink) = app_with_mail(backend).await;
+        let ann = app.register("ann@example.org").await;
+        sink.next_to("ann@example.org").await;
+        let mut refused = false;
+        for _ in 0..8 {
+            let resend = app.request(Method::POST, "/api/v1/user/email/verification", &ann).send().await.unwrap();
+            if resend.status() == 429 {
+                refused = true;
+                break;
+            }
+            assert_eq!(resend.status(), 202);
+        }
+        assert!(refused, "the sixth request within the hour is refused");
+        app.stop().await;
+    }
 }

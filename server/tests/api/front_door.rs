@@ -8,8 +8,8 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::helpers::{
-    admin_session, error_code, spawn_app, spawn_app_with, Challenge, Session, TestApp, TestWallet,
-    PASSWORD,
+    admin_session, error_code, spawn_app, spawn_app_with, totp_code, unix_now, Challenge, Session,
+    TestApp, TestWallet, PASSWORD,
 };
 
 /// A server function called as the page would: a form-encoded POST from
@@ -326,6 +326,64 @@ test_both_backends! {
             .bearer_auth("mt_not_a_key")
             .send().await.unwrap();
         assert_eq!(bad_bearer.status(), 401);
+        app.stop().await;
+    }
+
+    async fn knowing_the_password_does_not_make_codes_or_passwords_guessable(backend: Backend) {
+        let app = spawn_app_with(backend, |s| s.rate_limits.secret_failures_per_account_per_hour = 3).await;
+        let ann = app.register("ann@example.org").await;
+        let setup: meritree_core::totp::TotpSetup = app.request(Method::POST, "/api/v1/user/totp", &ann)
+            .send().await.unwrap().json().await.unwrap();
+        let confirmed = app.request(Method::POST, "/api/v1/user/totp/confirm", &ann)
+            .json(&json!({ "code": totp_code(&setup.secret, unix_now() - 30) })).send().await.unwrap();
+        assert_eq!(confirmed.status(), 204);
+
+        // Someone with the password guesses codes: three wrong ones, then
+        // even the right code waits.
+        let mut s = Session::default();
+        for _ in 0..3 {
+            let wrong = app.post_json("/api/v1/auth/login", &mut s,
+                json!({ "email": "ann@example.org", "password": PASSWORD, "totp_code": "000000" })).await;
+            assert_eq!(error_code(wrong).await, "invalid_totp");
+        }
+        let right = app.post_json("/api/v1/auth/login", &mut s, json!({
+            "email": "ann@example.org", "password": PASSWORD,
+            "totp_code": totp_code(&setup.secret, unix_now()),
+        })).await;
+        assert_eq!(right.status(), 429);
+        assert!(right.headers().contains_key("retry-after"));
+
+        // A stolen session guessing the password through a password change
+        // or re-authentication is held back the same way.
+        let bob = app.register("bob@example.org").await;
+        for _ in 0..3 {
+            let wrong = app.request(Method::PUT, "/api/v1/user/password", &bob)
+                .json(&json!({ "current_password": "guess guess guess", "new_password": "taken over account" }))
+                .send().await.unwrap();
+            assert_eq!(error_code(wrong).await, "invalid_credentials");
+        }
+        let reauth = app.request(Method::POST, "/api/v1/auth/reauthenticate", &bob)
+            .json(&json!({ "method": "password", "password": PASSWORD })).send().await.unwrap();
+        assert_eq!(error_code(reauth).await, "rate_limited");
+        app.stop().await;
+    }
+
+    async fn admin_work_needs_a_fresh_proof_and_keys_are_not_visitors(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let ann = app.register("ann@example.org").await;
+        let me: AccountView = serde_json::from_value(app.get_json("/api/v1/user/me", &ann).await).unwrap();
+        let admin = admin_session(&app).await;
+        age_proof(&app, &admin).await;
+        let posting = json!({ "account_id": me.id, "amount": 5, "reason": "admin_adjustment", "idempotency_key": "k" });
+        let stale = app.request(Method::POST, "/api/v1/admin/points", &admin).json(&posting).send().await.unwrap();
+        assert_eq!(error_code(stale).await, "reauthentication_required");
+
+        // A key (of any scope) is not a signed-in visitor of the pages.
+        let created = key(&app, &ann, json!({ "name": "ai only", "scopes": ["ai"] })).await;
+        let visitor = app.client.post(app.url("/api/auth/current_account"))
+            .bearer_auth(&created.key).send().await.unwrap();
+        assert_eq!(visitor.status(), 200);
+        assert_eq!(visitor.json::<serde_json::Value>().await.unwrap(), serde_json::Value::Null);
         app.stop().await;
     }
 }

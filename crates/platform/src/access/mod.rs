@@ -66,10 +66,13 @@ impl AuthCheck {
         }
     }
 
-    /// An admin's signed-in session.
+    /// An admin's signed-in session with a fresh proof of identity: a
+    /// stolen admin cookie is not enough, and checking the proof also
+    /// checks the session was not ended (a demoted admin's last token).
     pub const fn admin() -> Self {
         Self {
             admin: true,
+            fresh_proof: true,
             ..Self::session()
         }
     }
@@ -114,10 +117,11 @@ impl Platform {
         Ok(principal)
     }
 
-    /// The caller, if the request carries a valid credential; for pages
-    /// that show more to a signed-in visitor but are public.
+    /// The signed-in visitor, if the request carries a live session; for
+    /// pages that show more to a signed-in visitor but are public. API keys
+    /// are not visitors.
     pub async fn optional_caller(&self, request: &RequestContext) -> Option<Principal> {
-        self.authenticate_request(request).await.ok()
+        self.authorize(request, AuthCheck::session()).await.ok()
     }
 
     /// The credential the request carries: an `Authorization: Bearer`

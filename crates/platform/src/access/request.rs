@@ -80,10 +80,17 @@ impl RequestContext {
         matches!(self.credential, Presented::Bearer(_))
     }
 
-    /// What per-IP limits count the request under.
+    /// What per-IP limits count the request under: the address, or for
+    /// IPv6 its /64, which one client usually holds whole.
     pub fn ip_key(&self) -> String {
-        self.client_ip
-            .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+        match self.client_ip {
+            None => "unknown".to_owned(),
+            Some(IpAddr::V4(v4)) => v4.to_string(),
+            Some(IpAddr::V6(v6)) => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        }
     }
 }
 
@@ -170,6 +177,23 @@ mod tests {
         let cookie_only =
             RequestContext::from_headers(&headers(&[("cookie", "mt_access=t")]), None, 0);
         assert_eq!(cookie_only.credential().unwrap(), Some("t"));
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_64() {
+        let at = |ip: &str| RequestContext {
+            client_ip: Some(ip.parse().unwrap()),
+            ..RequestContext::default()
+        };
+        assert_eq!(
+            at("2001:db8:1:2::1").ip_key(),
+            at("2001:db8:1:2:ffff::9").ip_key()
+        );
+        assert_ne!(
+            at("2001:db8:1:2::1").ip_key(),
+            at("2001:db8:1:3::1").ip_key()
+        );
+        assert_eq!(at("203.0.113.7").ip_key(), "203.0.113.7");
     }
 
     #[test]

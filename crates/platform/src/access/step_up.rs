@@ -10,7 +10,7 @@ use meritree_store::accounts as store;
 use meritree_store::session_proofs;
 
 use super::{AuthCheck, RequestContext, Rule};
-use crate::accounts::{password, wallet_key, AuthError};
+use crate::accounts::{wallet_key, AuthError};
 use crate::principal::Principal;
 use crate::{clock, Platform};
 
@@ -34,9 +34,7 @@ impl Platform {
             .ok_or(AuthError::Unauthenticated)?;
         match proof {
             Proof::Password { password } => {
-                if !password::verify(password, account.password_hash.clone()).await {
-                    return Err(AuthError::InvalidCredentials);
-                }
+                self.accounts().check_password(&account, &password).await?
             }
             Proof::Totp { code } => {
                 self.accounts()

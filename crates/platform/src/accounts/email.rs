@@ -64,6 +64,9 @@ impl Accounts<'_> {
         if account.email_verified_at.is_some() {
             return Err(AuthError::EmailAlreadyVerified);
         }
+        // An inbox is not to be flooded from one account.
+        self.limit(Rule::Email, account_id).await?;
+        self.limit(Rule::Email, email.as_str()).await?;
         self.send_verification(account_id, &email).await
     }
 
@@ -95,9 +98,9 @@ impl Accounts<'_> {
         request: &RequestContext,
         email: &str,
     ) -> Result<(), AuthError> {
-        self.limit(Rule::PasswordReset, &request.ip_key()).await?;
+        self.limit(Rule::Email, &request.ip_key()).await?;
         let email = Email::parse(email).map_err(AuthError::InvalidEmail)?;
-        self.limit(Rule::PasswordReset, email.as_str()).await?;
+        self.limit(Rule::Email, email.as_str()).await?;
         let platform = self.0.clone();
         tokio::spawn(async move {
             if let Err(err) = platform.accounts().send_reset_link(&email).await {
@@ -164,6 +167,14 @@ impl Accounts<'_> {
             return Err(AuthError::EmailLinkInvalid);
         }
         let hash = password::hash(password.expose().to_owned()).await;
+        if account.email_verified_at.is_none() {
+            // Whoever registered this address before its owner proved it
+            // may have bound a wallet or two-factor of their own: the
+            // owner gets the account back without them.
+            store::unbind_any_wallet(self.db(), &account_id, now).await?;
+            meritree_store::totp::disable(self.db(), &account_id).await?;
+            tracing::warn!(account = %account_id, "reset of an unverified address: wallet and two-factor removed");
+        }
         store::set_password_hash(self.db(), &account_id, &hash, now).await?;
         store::set_email_verified(self.db(), &account_id, &email, now).await?;
         let ended = sessions::revoke_account(self.db(), &account_id, None, now).await?;

@@ -142,6 +142,23 @@ impl Accounts<'_> {
         refuse_if_exhausted(limit.limiter.peek(&sign_in_key(email), limit.quota).await)
     }
 
+    /// Checks the password of a signed-in account (re-authentication, a
+    /// password change): wrong ones count against the account, so a stolen
+    /// session cannot guess at the API's rate.
+    pub(crate) async fn check_password(
+        &self,
+        account: &AccountRecord,
+        password: &str,
+    ) -> Result<(), AuthError> {
+        let id = account.id.as_str();
+        self.refuse_while_failing(Rule::SecretFailure, id).await?;
+        if !password::verify(password.to_owned(), account.password_hash.clone()).await {
+            self.count_failure(Rule::SecretFailure, id).await;
+            return Err(AuthError::InvalidCredentials);
+        }
+        Ok(())
+    }
+
     /// Changes the password after checking the current one, ends every
     /// other session of the account and revokes its API keys; returns the
     /// revoked keys, so the owner knows which programs need a new one.
@@ -156,9 +173,7 @@ impl Accounts<'_> {
         let account = store::find_by_id(self.db(), account_id)
             .await?
             .ok_or(AuthError::Unauthenticated)?;
-        if !password::verify(current.to_owned(), account.password_hash.clone()).await {
-            return Err(AuthError::InvalidCredentials);
-        }
+        self.check_password(&account, current).await?;
         let email = account.email.as_deref().and_then(|e| Email::parse(e).ok());
         let new = NewPassword::parse(new, email.as_ref()).map_err(AuthError::WeakPassword)?;
         let hash = password::hash(new.expose().to_owned()).await;

@@ -10,6 +10,7 @@ use meritree_store::accounts::AccountRecord;
 use meritree_store::totp as store;
 
 use super::AuthError;
+use crate::access::Rule;
 use crate::clock;
 use crate::secret::random_bytes;
 
@@ -77,6 +78,20 @@ impl Accounts<'_> {
     }
 
     pub(crate) async fn check_totp(
+        &self,
+        account_id: &AccountId,
+        code: Option<&str>,
+    ) -> Result<(), AuthError> {
+        self.refuse_while_failing(Rule::SecretFailure, account_id)
+            .await?;
+        let checked = self.verify_totp(account_id, code).await;
+        if matches!(checked, Err(AuthError::InvalidTotp)) {
+            self.count_failure(Rule::SecretFailure, account_id).await;
+        }
+        checked
+    }
+
+    async fn verify_totp(
         &self,
         account_id: &AccountId,
         code: Option<&str>,

@@ -28,13 +28,20 @@ pub enum AnswerEvent {
 
 impl AnswerEvent {
     fn failed(error: ProviderError) -> Self {
-        AnswerEvent::Failed {
-            code: match error {
-                ProviderError::BadRequest(_) => ErrorCode::UpstreamRejected,
-                _ => ErrorCode::UpstreamUnavailable,
-            },
-            message: error.to_string(),
-        }
+        let code = match error {
+            ProviderError::BadRequest(_) => ErrorCode::UpstreamRejected,
+            _ => ErrorCode::UpstreamUnavailable,
+        };
+        // A rejection says what was wrong with the request; anything else
+        // names providers and their addresses, which stay in the log.
+        let message = match crate::error::fault_message(code) {
+            Some(generic) => {
+                tracing::warn!(%error, "answer broke after it started");
+                generic.to_owned()
+            }
+            None => error.to_string(),
+        };
+        AnswerEvent::Failed { code, message }
     }
 }
 
