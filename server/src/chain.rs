@@ -30,10 +30,10 @@ pub struct ChainParts {
 
 pub async fn start(settings: &Settings, db: &Database) -> Result<ChainParts, StartupError> {
     let chain_settings = &settings.chain;
-    match chain_settings.rpc_url.trim() {
-        "" if chain_settings.embedded => start_embedded(settings, db).await,
-        "" => Ok(ChainParts::default()),
-        url => {
+    match chain_settings.rpc_url.as_deref().map(str::trim) {
+        None if chain_settings.embedded => start_embedded(settings, db).await,
+        None => Ok(ChainParts::default()),
+        Some(url) => {
             let chain = Chain::connect(url, chain_settings.chain_id).await?;
             let settlement = configured_settlement(settings, &chain)?;
             if settlement.is_none() {
@@ -143,9 +143,12 @@ fn configured_settlement(
     let Ok(key) = std::env::var(&chain_settings.signer_key_env) else {
         return Ok(None);
     };
-    if chain_settings.distributor_address.trim().is_empty() {
+    let (Some(distributor), Some(token)) = (
+        chain_settings.distributor_address,
+        chain_settings.token_address,
+    ) else {
         return Ok(None);
-    }
+    };
     let key = PrivateKeySigner::from_str(key.trim()).map_err(|_| {
         StartupError::Config(format!(
             "{} is not a private key",
@@ -154,8 +157,8 @@ fn configured_settlement(
     })?;
     Ok(Some(Settlement {
         sender: Sender::new(chain.clone(), key),
-        distributor: parse_address(&chain_settings.distributor_address)?,
-        token: parse_address(&chain_settings.token_address)?,
+        distributor,
+        token,
         confirmations: chain_settings.confirmations,
         bump_after: Duration::from_secs(chain_settings.bump_after_secs),
         from_block: chain_settings.deployed_block,
@@ -163,11 +166,15 @@ fn configured_settlement(
     }))
 }
 
-fn parse_address(text: &str) -> Result<Address, StartupError> {
-    Address::from_str(text.trim())
-        .map_err(|_| StartupError::Config(format!("not an address: {text:?}")))
-}
-
 fn chain_error(err: alloy::transports::TransportError) -> StartupError {
     StartupError::Chain(err.into())
+}
+
+/// An address the platform stored when it deployed the contracts.
+fn parse_address(text: &str) -> Result<Address, StartupError> {
+    Address::from_str(text.trim()).map_err(|_| {
+        StartupError::Config(format!(
+            "stored contract address is not an address: {text:?}"
+        ))
+    })
 }

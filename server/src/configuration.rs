@@ -9,7 +9,7 @@ use std::time::Duration;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use meritree_ai::config::AiSettings;
-use meritree_core::eth::U256;
+use meritree_core::eth::{Address, U256};
 use meritree_platform::access::{LimitPolicy, Origin, Site};
 use meritree_platform::mailer::{MailError, Mailer};
 use meritree_platform::rounds::RewardsPolicy;
@@ -234,9 +234,9 @@ pub struct ChainSettings {
     /// chain of the embedded default.
     pub chain_id: u64,
     /// JSON-RPC endpoint of that chain, for contract-wallet (EIP-1271)
-    /// signatures and settlement. Empty: the embedded local chain, if
+    /// signatures and settlement. Unset: the embedded local chain, if
     /// `embedded`, else none.
-    pub rpc_url: String,
+    pub rpc_url: Option<String>,
     /// With no `rpc_url`: start a local anvil (state kept in the data
     /// directory) and deploy the contracts on it.
     pub embedded: bool,
@@ -246,8 +246,8 @@ pub struct ChainSettings {
     /// (hex) on a configured chain; it publishes roots and relays claims.
     pub signer_key_env: String,
     /// The distributor and reward token on a configured chain.
-    pub distributor_address: String,
-    pub token_address: String,
+    pub distributor_address: Option<Address>,
+    pub token_address: Option<Address>,
     /// The block the distributor was deployed in (scans of its events start there).
     pub deployed_block: u64,
     /// Blocks on top of a transaction's own before it counts as final.
@@ -262,12 +262,12 @@ impl Default for ChainSettings {
     fn default() -> Self {
         Self {
             chain_id: PlatformOptions::default().chain_id,
-            rpc_url: String::new(),
+            rpc_url: None,
             embedded: true,
             anvil_bin: PathBuf::from(meritree_chain::anvil::DEFAULT_BINARY),
             signer_key_env: "MERITREE_CHAIN_KEY".into(),
-            distributor_address: String::new(),
-            token_address: String::new(),
+            distributor_address: None,
+            token_address: None,
             deployed_block: 0,
             confirmations: 1,
             bump_after_secs: 30,
@@ -659,6 +659,7 @@ mod tests {
             ("MERITREE_RATE_LIMITS__API_PER_ACCOUNT_PER_MINUTE", "0"),
             ("MERITREE_SERVER__PUBLIC_URL", "meritree.example"),
             ("MERITREE_EMAIL__SMTP_URL", "ftp://mail.example"),
+            ("MERITREE_CHAIN__DISTRIBUTOR_ADDRESS", "0xnot-an-address"),
         ] {
             Jail::expect_with(|jail| {
                 jail.clear_env();

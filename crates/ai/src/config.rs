@@ -48,16 +48,16 @@ impl AiSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct LocalSettings {
     pub enabled: bool,
-    /// Where `scripts/setup` extracted the weights. Empty: the cache
+    /// Where `scripts/setup` extracted the weights. Unset: the cache
     /// directory (`$XDG_CACHE_HOME/meritree/models` or `~/.cache/meritree/models`).
-    pub models_dir: String,
+    pub models_dir: Option<std::path::PathBuf>,
 }
 
 impl LocalSettings {
     /// `models_dir`, or the cache directory `scripts/setup` fills.
     pub fn models_dir(&self) -> std::path::PathBuf {
-        if !self.models_dir.trim().is_empty() {
-            return self.models_dir.trim().into();
+        if let Some(dir) = &self.models_dir {
+            return dir.clone();
         }
         let cache = std::env::var_os("XDG_CACHE_HOME")
             .filter(|v| !v.is_empty())
@@ -72,7 +72,7 @@ impl Default for LocalSettings {
     fn default() -> Self {
         Self {
             enabled: true,
-            models_dir: String::new(),
+            models_dir: None,
         }
     }
 }

@@ -68,7 +68,7 @@ async fn a_contract_wallet_signs_in_through_eip1271() {
     let owner = TestWallet::anvil(1);
     let contract = deploy_contract_wallet(anvil.url(), owner.address).await;
     let app = spawn_app_with(Backend::Sqlite, |s| {
-        s.chain.rpc_url = anvil.url().to_owned()
+        s.chain.rpc_url = Some(anvil.url().to_owned())
     })
     .await;
 
