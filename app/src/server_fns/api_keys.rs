@@ -1,7 +1,7 @@
 //! API keys from the account page: the same services as `/api/v1/user/api-keys`.
 
 use leptos::prelude::*;
-use meritree_core::accounts::{ApiKeyView, CreatedApiKey};
+use meritree_core::accounts::{ApiKeyId, ApiKeyView, CreatedApiKey};
 
 use super::error::AppError;
 
@@ -37,7 +37,7 @@ pub async fn create_api_key(
 
 /// `POST /api/api_keys/revoke`: revokes one of the account's keys at once.
 #[server(endpoint = "api_keys/revoke")]
-pub async fn revoke_api_key(id: String) -> Result<(), AppError> {
+pub async fn revoke_api_key(id: ApiKeyId) -> Result<(), AppError> {
     use meritree_platform::access::AuthCheck;
     let (platform, me) = super::door::authorize(AuthCheck::session()).await?;
     Ok(platform

@@ -2,7 +2,7 @@
 //! `/api/v1/user/sessions` and `/api/v1/auth/logout-all`.
 
 use leptos::prelude::*;
-use meritree_core::accounts::SessionView;
+use meritree_core::accounts::{SessionId, SessionView};
 
 use super::error::AppError;
 
@@ -11,13 +11,15 @@ use super::error::AppError;
 pub async fn list_sessions() -> Result<Vec<SessionView>, AppError> {
     use meritree_platform::access::AuthCheck;
     let (platform, me) = super::door::authorize(AuthCheck::session()).await?;
-    let current = me.session_id().unwrap_or_default();
-    Ok(platform.sessions().list(&me.account_id, current).await?)
+    Ok(platform
+        .sessions()
+        .list(&me.account_id, me.session_id())
+        .await?)
 }
 
 /// `POST /api/sessions/end`: signs another device out.
 #[server(endpoint = "sessions/end")]
-pub async fn end_other_session(id: String) -> Result<(), AppError> {
+pub async fn end_other_session(id: SessionId) -> Result<(), AppError> {
     use meritree_platform::access::AuthCheck;
     let (platform, me) = super::door::authorize(AuthCheck::session()).await?;
     Ok(platform

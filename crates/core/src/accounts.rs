@@ -231,7 +231,7 @@ impl FromStr for Role {
 /// An account as its owner sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountView {
-    pub id: String,
+    pub id: AccountId,
     pub email: Option<String>,
     /// EIP-55 checksummed address of the bound wallet.
     pub wallet: Option<String>,
@@ -259,7 +259,7 @@ pub struct SessionInfo {
 /// One of the account's signed-in devices, for the account page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionView {
-    pub id: String,
+    pub id: SessionId,
     /// Unix seconds.
     pub started_at: i64,
     /// Unix seconds of the last refresh.
@@ -299,7 +299,7 @@ impl ApiKeyName {
 /// An API key as listed to its owner (the key itself is never shown again).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiKeyView {
-    pub id: String,
+    pub id: ApiKeyId,
     pub name: String,
     /// The key's first characters, e.g. `mt_3fA9x`.
     pub prefix: String,
@@ -310,44 +310,62 @@ pub struct ApiKeyView {
     pub expires_at: Option<i64>,
 }
 
-/// An account's id. Services take this, not a bare string, so another id
-/// (a key's, a session's) cannot be passed where an account is meant; it
-/// reads as `&str` wherever text is wanted (the store, logs).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct AccountId(String);
+/// Declares an id type: services take these, not bare strings, so one kind
+/// of id cannot be passed where another is meant; each reads as `&str`
+/// wherever text is wanted (the store, logs, URLs).
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
 
-impl AccountId {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(id: String) -> Self {
+                Self(id)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(id: &str) -> Self {
+                Self(id.to_owned())
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
 }
 
-impl From<String> for AccountId {
-    fn from(id: String) -> Self {
-        Self(id)
-    }
-}
-
-impl From<&str> for AccountId {
-    fn from(id: &str) -> Self {
-        Self(id.to_owned())
-    }
-}
-
-impl std::ops::Deref for AccountId {
-    type Target = str;
-
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for AccountId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+id_type!(
+    /// An account's id.
+    AccountId
+);
+id_type!(
+    /// A session's id: the refresh-token family a sign-in started.
+    SessionId
+);
+id_type!(
+    /// An API key's id (never the key itself).
+    ApiKeyId
+);
 
 /// What an API key may do. Keys never manage credentials, identity or
 /// other keys, and never act as an admin: those need a signed-in session.

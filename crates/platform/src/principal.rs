@@ -1,6 +1,6 @@
 //! Who is making a request, whatever credential they used.
 
-use meritree_core::accounts::{AccountId, ApiScope, Role};
+use meritree_core::accounts::{AccountId, ApiKeyId, ApiScope, Role, SessionId};
 use meritree_store::api_keys;
 
 use crate::accounts::api_keys::{parse_stored_scopes, KEY_PREFIX};
@@ -18,20 +18,20 @@ pub struct Principal {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credential {
     /// A browser session (the access token's `sid`).
-    Session { id: String },
+    Session { id: SessionId },
     /// A program's API key, limited to its scopes.
-    ApiKey { id: String, scopes: Vec<ApiScope> },
+    ApiKey { id: ApiKeyId, scopes: Vec<ApiScope> },
 }
 
 impl Principal {
-    pub fn session_id(&self) -> Option<&str> {
+    pub fn session_id(&self) -> Option<&SessionId> {
         match &self.credential {
             Credential::Session { id } => Some(id),
             Credential::ApiKey { .. } => None,
         }
     }
 
-    pub fn api_key_id(&self) -> Option<&str> {
+    pub fn api_key_id(&self) -> Option<&ApiKeyId> {
         match &self.credential {
             Credential::ApiKey { id, .. } => Some(id),
             Credential::Session { .. } => None,
@@ -58,7 +58,7 @@ impl Platform {
                     other => other,
                 },
                 credential: Credential::ApiKey {
-                    id: key.id,
+                    id: key.id.into(),
                     scopes: parse_stored_scopes(&key.scopes),
                 },
             });
@@ -67,7 +67,9 @@ impl Platform {
         Ok(Principal {
             account_id: claims.sub.into(),
             role: claims.role,
-            credential: Credential::Session { id: claims.sid },
+            credential: Credential::Session {
+                id: claims.sid.into(),
+            },
         })
     }
 }

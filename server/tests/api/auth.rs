@@ -140,7 +140,7 @@ test_both_backends! {
         let session = app.register("ann@example.org").await;
         let account: AccountView = me(&app, &session).await.json().await.unwrap();
         let claims = AccessClaims {
-            sub: account.id.clone(),
+            sub: account.id.to_string(),
             role: Role::Member,
             sid: "s".into(),
             iat: now() - 10,

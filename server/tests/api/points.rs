@@ -15,7 +15,7 @@ async fn account_id(app: &TestApp, session: &Session) -> String {
         .json()
         .await
         .unwrap();
-    me.id
+    me.id.to_string()
 }
 
 async fn post_as(app: &TestApp, admin: &Session, body: serde_json::Value) -> reqwest::Response {

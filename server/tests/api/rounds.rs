@@ -34,6 +34,7 @@ async fn account_id(app: &TestApp, session: &Session) -> String {
     get_json::<AccountView>(app, "/api/v1/user/me", session)
         .await
         .id
+        .to_string()
 }
 
 async fn credit(app: &TestApp, account_id: &str, amount: i64) {

@@ -4,7 +4,7 @@
 //! leaked table yields no usable key.
 
 use super::Accounts;
-use meritree_core::accounts::AccountId;
+use meritree_core::accounts::{AccountId, ApiKeyId};
 use meritree_core::accounts::{
     ApiKeyName, ApiKeyView, ApiScope, CreatedApiKey, MAX_API_KEY_TTL_DAYS,
 };
@@ -100,7 +100,7 @@ impl Accounts<'_> {
     pub async fn revoke_api_key(
         &self,
         account_id: &AccountId,
-        key_id: &str,
+        key_id: &ApiKeyId,
     ) -> Result<(), AuthError> {
         if store::revoke(self.db(), account_id, key_id, clock::unix_secs()).await? {
             tracing::info!(account = %account_id, key = %key_id, "API key revoked");
@@ -136,7 +136,7 @@ pub(crate) fn view(record: ApiKeyRecord) -> ApiKeyView {
     ApiKeyView {
         scopes: parse_stored_scopes(&record.scopes),
         expires_at: record.expires_at,
-        id: record.id,
+        id: record.id.into(),
         name: record.name,
         prefix: record.prefix,
         created_at: record.created_at,

@@ -11,7 +11,7 @@ pub mod wallet;
 pub use error::AuthError;
 pub(crate) use wallet::wallet_key;
 
-use meritree_core::accounts::AccountId;
+use meritree_core::accounts::{AccountId, SessionId};
 use meritree_core::accounts::{AccountView, ApiKeyView, Email, NewPassword, Role};
 use meritree_core::eth::{to_checksum, Address};
 use meritree_store::accounts::{self as store, AccountRecord, NewAccount};
@@ -166,7 +166,7 @@ impl Accounts<'_> {
     pub async fn change_password(
         &self,
         account_id: &AccountId,
-        session_id: Option<&str>,
+        session_id: Option<&SessionId>,
         current: &str,
         new: &str,
     ) -> Result<Vec<ApiKeyView>, AuthError> {
@@ -179,7 +179,13 @@ impl Accounts<'_> {
         let hash = password::hash(new.expose().to_owned()).await;
         let now = clock::unix_secs();
         store::set_password_hash(self.db(), account_id, &hash, now).await?;
-        let ended = sessions::revoke_account(self.db(), account_id, session_id, now).await?;
+        let ended = sessions::revoke_account(
+            self.db(),
+            account_id,
+            session_id.map(SessionId::as_str),
+            now,
+        )
+        .await?;
         let revoked = self.revoke_all_api_keys(account_id).await?;
         tracing::info!(account = %account_id, other_sessions_ended = ended, "password changed");
         Ok(revoked)
@@ -235,7 +241,7 @@ pub(crate) fn role_of(account: &AccountRecord) -> Role {
 pub(crate) fn view(account: AccountRecord) -> AccountView {
     AccountView {
         role: role_of(&account),
-        id: account.id,
+        id: account.id.into(),
         email: account.email,
         // Stored lower-case for lookups; shown checksummed (EIP-55).
         wallet: account.wallet_address.map(|stored| {

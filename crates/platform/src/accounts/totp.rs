@@ -27,7 +27,10 @@ impl Accounts<'_> {
         if !store::begin_enrolment(self.db(), account_id, &secret).await? {
             return Err(AuthError::TotpAlreadyEnabled);
         }
-        let label = account.email.or(account.wallet).unwrap_or(account.id);
+        let label = account
+            .email
+            .or(account.wallet)
+            .unwrap_or_else(|| account.id.to_string());
         Ok(setup(&label, &secret))
     }
 

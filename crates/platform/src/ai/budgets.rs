@@ -15,7 +15,7 @@
 //! request's cost.
 
 use super::{Ai, AiError};
-use meritree_core::accounts::AccountId;
+use meritree_core::accounts::{AccountId, ApiKeyId};
 use std::fmt;
 
 pub use meritree_core::ai::BudgetStatus;
@@ -274,13 +274,13 @@ impl Ai<'_> {
     pub async fn owns_api_key(
         &self,
         account_id: &AccountId,
-        key_id: &str,
+        key_id: &ApiKeyId,
     ) -> Result<bool, StoreError> {
         Ok(
             api_keys::list(self.db(), account_id, crate::clock::unix_secs())
                 .await?
                 .iter()
-                .any(|key| key.id == key_id),
+                .any(|key| key.id == key_id.as_str()),
         )
     }
 
@@ -342,7 +342,7 @@ pub enum BudgetTarget<'a> {
     /// One of `owner`'s live API keys.
     OwnKey {
         owner: &'a AccountId,
-        key_id: &'a str,
+        key_id: &'a ApiKeyId,
     },
     /// A whole account.
     Account(&'a AccountId),
@@ -381,7 +381,7 @@ impl Ai<'_> {
         match target {
             BudgetTarget::OwnKey { owner, key_id } => {
                 if self.owns_api_key(owner, key_id).await? {
-                    Ok(BudgetScope::ApiKey(key_id.to_owned()))
+                    Ok(BudgetScope::ApiKey(key_id.to_string()))
                 } else {
                     Err(AiError::NoSuchKey)
                 }

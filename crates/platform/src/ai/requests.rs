@@ -41,7 +41,7 @@ impl From<&Principal> for AiCaller {
     fn from(principal: &Principal) -> Self {
         Self {
             account_id: principal.account_id.clone(),
-            api_key_id: principal.api_key_id().map(str::to_owned),
+            api_key_id: principal.api_key_id().map(ToString::to_string),
         }
     }
 }

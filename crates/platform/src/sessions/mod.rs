@@ -18,7 +18,7 @@ pub mod cookies;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use meritree_core::accounts::AccountId;
+use meritree_core::accounts::{AccountId, SessionId};
 use meritree_core::accounts::{AccountView, ApiKeyView, SessionInfo, SessionView};
 use meritree_store::accounts::{self as store, AccountRecord};
 use meritree_store::session_proofs;
@@ -196,7 +196,7 @@ impl Sessions<'_> {
     }
 
     /// Ends the session with this id (the access token's `sid`).
-    pub async fn end_session(&self, session_id: &str) -> Result<(), AuthError> {
+    pub async fn end_session(&self, session_id: &SessionId) -> Result<(), AuthError> {
         sessions::revoke_family(self.db(), session_id, clock::unix_secs()).await?;
         Ok(())
     }
@@ -205,14 +205,14 @@ impl Sessions<'_> {
     pub async fn list(
         &self,
         account_id: &AccountId,
-        current_id: &str,
+        current_id: Option<&SessionId>,
     ) -> Result<Vec<SessionView>, AuthError> {
         let live = sessions::list_live(self.db(), account_id, clock::unix_secs()).await?;
         Ok(live
             .into_iter()
             .map(|s| SessionView {
-                current: s.family_id == current_id,
-                id: s.family_id,
+                current: current_id.is_some_and(|id| s.family_id == id.as_str()),
+                id: s.family_id.into(),
                 started_at: s.started_at,
                 last_seen_at: s.last_seen_at,
                 user_agent: s.user_agent,
@@ -224,7 +224,7 @@ impl Sessions<'_> {
     pub async fn end_account_session(
         &self,
         account_id: &AccountId,
-        session_id: &str,
+        session_id: &SessionId,
     ) -> Result<(), AuthError> {
         let ended =
             sessions::revoke_account_family(self.db(), account_id, session_id, clock::unix_secs())

@@ -7,6 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Json, Router};
+use meritree_core::accounts::ApiKeyId;
 use meritree_core::ErrorCode;
 use meritree_platform::access::AuthCheck;
 use meritree_platform::ai::{
@@ -91,7 +92,7 @@ struct NewLimit {
 async fn set_key_budget(
     State(platform): State<Platform>,
     Caller(request): Caller,
-    Path((key_id, period)): Path<(String, String)>,
+    Path((key_id, period)): Path<(ApiKeyId, String)>,
     ApiJson(body): ApiJson<NewLimit>,
 ) -> Result<Json<AiBudgetView>, ApiError> {
     let me = platform.authorize(&request, AuthCheck::session()).await?;
@@ -111,7 +112,7 @@ async fn set_key_budget(
 async fn delete_key_budget(
     State(platform): State<Platform>,
     Caller(request): Caller,
-    Path((key_id, period)): Path<(String, String)>,
+    Path((key_id, period)): Path<(ApiKeyId, String)>,
 ) -> Result<StatusCode, ApiError> {
     let me = platform.authorize(&request, AuthCheck::session()).await?;
     let target = BudgetTarget::OwnKey {

@@ -5,7 +5,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
-use meritree_core::accounts::{AccountView, ApiKeyView, CreatedApiKey, SessionView};
+use meritree_core::accounts::{
+    AccountView, ApiKeyId, ApiKeyView, CreatedApiKey, SessionId, SessionView,
+};
 use meritree_platform::access::AuthCheck;
 use meritree_platform::accounts::api_keys::NewKey;
 use meritree_platform::accounts::totp::TotpSetup;
@@ -40,9 +42,11 @@ async fn list_sessions(
     Caller(request): Caller,
 ) -> Result<Json<Vec<SessionView>>, ApiError> {
     let me = platform.authorize(&request, AuthCheck::session()).await?;
-    let current = me.session_id().unwrap_or_default();
     Ok(Json(
-        platform.sessions().list(&me.account_id, current).await?,
+        platform
+            .sessions()
+            .list(&me.account_id, me.session_id())
+            .await?,
     ))
 }
 
@@ -51,7 +55,7 @@ async fn list_sessions(
 async fn end_session(
     State(platform): State<Platform>,
     Caller(request): Caller,
-    Path(id): Path<String>,
+    Path(id): Path<SessionId>,
 ) -> Result<StatusCode, ApiError> {
     let me = platform.authorize(&request, AuthCheck::session()).await?;
     platform
@@ -143,7 +147,7 @@ async fn create_api_key(
 async fn revoke_api_key(
     State(platform): State<Platform>,
     Caller(request): Caller,
-    Path(id): Path<String>,
+    Path(id): Path<ApiKeyId>,
 ) -> Result<StatusCode, ApiError> {
     let me = platform.authorize(&request, AuthCheck::session()).await?;
     platform
