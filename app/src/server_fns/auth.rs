@@ -91,6 +91,17 @@ pub async fn sign_out() -> Result<(), AppError> {
     Ok(())
 }
 
+/// `POST /api/auth/set_handle`: chooses or changes the public handle.
+#[server(endpoint = "auth/set_handle")]
+pub async fn set_handle(handle: String) -> Result<AccountView, AppError> {
+    use meritree_platform::access::AuthCheck;
+    let (platform, me) = super::door::authorize(AuthCheck::session()).await?;
+    Ok(platform
+        .accounts()
+        .set_handle(&me.account_id, &handle)
+        .await?)
+}
+
 /// `POST /api/auth/current_account`: the signed-in account, if any.
 #[server(endpoint = "auth/current_account")]
 pub async fn current_account() -> Result<Option<AccountView>, AppError> {

@@ -236,6 +236,9 @@ pub struct AccountView {
     /// EIP-55 checksummed address of the bound wallet.
     pub wallet: Option<String>,
     pub role: Role,
+    /// The public handle, once chosen.
+    #[serde(default)]
+    pub handle: Option<String>,
     /// Whether the owner proved the email address by a link sent to it.
     #[serde(default)]
     pub email_verified: bool,
@@ -267,6 +270,98 @@ pub struct SessionView {
     pub user_agent: Option<String>,
     /// Whether this is the session making the request.
     pub current: bool,
+}
+
+/// A member's public handle, shown on their public pages (`/u/{handle}`):
+/// 3 to 30 characters of lower-case ASCII letters, digits, `_` and `-`,
+/// starting with a letter, and not a word the site uses for itself. ASCII
+/// only, so no handle can look like another one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Handle(String);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandleError {
+    TooShort,
+    TooLong,
+    BadStart,
+    BadCharacter,
+    Reserved,
+}
+
+impl fmt::Display for HandleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            HandleError::TooShort => "a handle has at least 3 characters",
+            HandleError::TooLong => "a handle has at most 30 characters",
+            HandleError::BadStart => "a handle starts with a letter",
+            HandleError::BadCharacter => "use letters a to z, digits, _ and -",
+            HandleError::Reserved => "that handle is reserved",
+        })
+    }
+}
+
+impl Handle {
+    pub const MIN_CHARS: usize = 3;
+    pub const MAX_CHARS: usize = 30;
+    /// Words that name the site's own pages and roles.
+    const RESERVED: [&'static str; 12] = [
+        "admin",
+        "api",
+        "account",
+        "meritree",
+        "moderator",
+        "operator",
+        "root",
+        "rounds",
+        "search",
+        "support",
+        "system",
+        "leaderboard",
+    ];
+
+    /// Trims and lower-cases, then checks the rule.
+    pub fn parse(raw: &str) -> Result<Self, HandleError> {
+        let handle = raw.trim().to_ascii_lowercase();
+        let chars = handle.chars().count();
+        if chars < Self::MIN_CHARS {
+            return Err(HandleError::TooShort);
+        }
+        if chars > Self::MAX_CHARS {
+            return Err(HandleError::TooLong);
+        }
+        if !handle
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+        {
+            return Err(HandleError::BadCharacter);
+        }
+        if !handle.starts_with(|c: char| c.is_ascii_lowercase()) {
+            return Err(HandleError::BadStart);
+        }
+        if Self::RESERVED.contains(&handle.as_str()) {
+            return Err(HandleError::Reserved);
+        }
+        Ok(Self(handle))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Handle {
+    type Error = HandleError;
+
+    fn try_from(raw: String) -> Result<Self, HandleError> {
+        Handle::parse(&raw)
+    }
+}
+
+impl From<Handle> for String {
+    fn from(handle: Handle) -> Self {
+        handle.0
+    }
 }
 
 /// A label for an API key: 1 to 64 characters after trimming, no control
@@ -585,6 +680,19 @@ mod tests {
         assert_eq!(latin.skeleton(), cyrillic_a.skeleton());
         let other = Email::parse("bob@example.org").unwrap();
         assert_ne!(latin.skeleton(), other.skeleton());
+    }
+
+    #[test]
+    fn handles_follow_one_rule() {
+        assert_eq!(Handle::parse("  Ann_Lee-7 ").unwrap().as_str(), "ann_lee-7");
+        assert_eq!(Handle::parse("an"), Err(HandleError::TooShort));
+        assert_eq!(Handle::parse(&"a".repeat(31)), Err(HandleError::TooLong));
+        assert_eq!(Handle::parse("7ann"), Err(HandleError::BadStart));
+        assert_eq!(Handle::parse("_ann"), Err(HandleError::BadStart));
+        assert_eq!(Handle::parse("ann lee"), Err(HandleError::BadCharacter));
+        assert_eq!(Handle::parse("\u{430}nn"), Err(HandleError::BadCharacter));
+        assert_eq!(Handle::parse("Admin"), Err(HandleError::Reserved));
+        assert!(serde_json::from_str::<Handle>("\"x\"").is_err());
     }
 
     #[test]

@@ -88,6 +88,10 @@ pub enum ErrorCode {
     EmailLinkInvalid,
     /// The email address is already verified.
     EmailAlreadyVerified,
+    /// The public handle breaks the handle rule (the message says how).
+    InvalidHandle,
+    /// Another member has this handle.
+    HandleTaken,
     /// The account holds the maximum number of API keys.
     TooManyKeys,
     /// The account has two-factor authentication: send `totp_code`.
@@ -137,7 +141,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 59] = [
+    pub const ALL: [ErrorCode; 61] = [
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::InvalidRequest,
@@ -175,6 +179,8 @@ impl ErrorCode {
         ErrorCode::EmailAlreadySet,
         ErrorCode::EmailLinkInvalid,
         ErrorCode::EmailAlreadyVerified,
+        ErrorCode::InvalidHandle,
+        ErrorCode::HandleTaken,
         ErrorCode::TooManyKeys,
         ErrorCode::TotpRequired,
         ErrorCode::InvalidTotp,
@@ -239,6 +245,8 @@ impl ErrorCode {
             ErrorCode::EmailAlreadySet => "email_already_set",
             ErrorCode::EmailLinkInvalid => "email_link_invalid",
             ErrorCode::EmailAlreadyVerified => "email_already_verified",
+            ErrorCode::InvalidHandle => "invalid_handle",
+            ErrorCode::HandleTaken => "handle_taken",
             ErrorCode::TooManyKeys => "too_many_keys",
             ErrorCode::TotpRequired => "totp_required",
             ErrorCode::InvalidTotp => "invalid_totp",
@@ -304,6 +312,8 @@ impl ErrorCode {
             ErrorCode::EmailAlreadySet => 409,
             ErrorCode::EmailLinkInvalid => 400,
             ErrorCode::EmailAlreadyVerified => 409,
+            ErrorCode::InvalidHandle => 422,
+            ErrorCode::HandleTaken => 409,
             ErrorCode::TooManyKeys => 409,
             ErrorCode::TotpRequired => 401,
             ErrorCode::InvalidTotp => 401,

@@ -112,6 +112,8 @@ mod tests {
             AuthError::EmailAlreadySet,
             AuthError::EmailLinkInvalid,
             AuthError::EmailAlreadyVerified,
+            AuthError::InvalidHandle(meritree_core::accounts::HandleError::TooShort),
+            AuthError::HandleTaken,
             AuthError::InvalidKeyName("bad"),
             AuthError::TooManyKeys,
             AuthError::NoSuchKey,
@@ -154,6 +156,8 @@ mod tests {
                 | AuthError::EmailAlreadySet
                 | AuthError::EmailLinkInvalid
                 | AuthError::EmailAlreadyVerified
+                | AuthError::InvalidHandle(_)
+                | AuthError::HandleTaken
                 | AuthError::InvalidKeyName(_)
                 | AuthError::TooManyKeys
                 | AuthError::NoSuchKey

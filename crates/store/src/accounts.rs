@@ -13,6 +13,7 @@ pub struct AccountRecord {
     pub created_at: i64,
     pub totp_enabled_at: Option<i64>,
     pub email_verified_at: Option<i64>,
+    pub handle: Option<String>,
 }
 
 pub struct NewAccount<'a> {
@@ -28,7 +29,8 @@ pub struct NewAccount<'a> {
 }
 
 const COLUMNS: &str =
-    "id, email, password_hash, wallet_address, role, created_at, totp_enabled_at, email_verified_at";
+    "id, email, password_hash, wallet_address, role, created_at, totp_enabled_at, email_verified_at, \
+     handle";
 
 /// Inserts an account; `StoreError::Duplicate("email" | "wallet_address")`
 /// when another account holds either.
@@ -140,6 +142,25 @@ pub async fn unbind_any_wallet(db: &Database, id: &str, now: i64) -> Result<bool
         id,
         now
     )?;
+    Ok(updated == 1)
+}
+
+/// Sets the account's public handle; `Duplicate("handle")` when another
+/// account has it.
+pub async fn set_handle(
+    db: &Database,
+    id: &str,
+    handle: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let updated = execute!(
+        db,
+        "UPDATE accounts SET handle = $2, updated_at = $3 WHERE id = $1",
+        id,
+        handle,
+        now
+    )
+    .map_err(|e| duplicate_on(e, &["handle"]))?;
     Ok(updated == 1)
 }
 

@@ -343,4 +343,27 @@ test_both_backends! {
         assert_eq!(app.post_json("/api/v1/auth/refresh", &mut s, json!({})).await.status(), 200);
         app.stop().await;
     }
+
+    async fn a_member_chooses_a_unique_public_handle_by_the_shared_rule(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let ann = app.register("ann@example.org").await;
+        let bob = app.register("bob@example.org").await;
+        let set = |session: &Session, handle: &str| {
+            app.request(Method::PUT, "/api/v1/user/handle", session)
+                .json(&json!({ "handle": handle }))
+                .send()
+        };
+        let chosen = set(&ann, " Ann_Lee ").await.unwrap();
+        assert_eq!(chosen.status(), 200);
+        let account: AccountView = chosen.json().await.unwrap();
+        assert_eq!(account.handle.as_deref(), Some("ann_lee"));
+        assert_eq!(error_code(set(&bob, "ANN_LEE").await.unwrap()).await, "handle_taken");
+        for bad in ["ab", "7up", "root", "ann lee"] {
+            assert_eq!(error_code(set(&bob, bad).await.unwrap()).await, "invalid_handle", "{bad}");
+        }
+        assert_eq!(set(&bob, "bob").await.unwrap().status(), 200);
+        let me: AccountView = serde_json::from_value(app.get_json("/api/v1/user/me", &ann).await).unwrap();
+        assert_eq!(me.handle.as_deref(), Some("ann_lee"));
+        app.stop().await;
+    }
 }

@@ -10,6 +10,7 @@ use crate::components::wallet::injected::BindInjectedWallet;
 mod ai_spending;
 mod api_keys;
 mod confirm_identity;
+mod handle;
 mod sessions;
 mod two_factor;
 use crate::server_fns::auth::SignOut;
@@ -56,6 +57,7 @@ fn AccountDetails(account: AccountView) -> impl IntoView {
     let resend = ServerAction::<ResendVerification>::new();
     let unverified = account.email.is_some() && !account.email_verified;
     let has_wallet = account.wallet.is_some();
+    let handle = account.handle.clone();
     let totp_enabled = account.totp_enabled;
     view! {
         <dl class="summary">
@@ -77,6 +79,7 @@ fn AccountDetails(account: AccountView) -> impl IntoView {
             <dt>"Role"</dt>
             <dd>{account.role.as_str()}</dd>
         </dl>
+        <handle::PublicHandle current=handle />
         <confirm_identity::ConfirmIdentity />
         <Show when=move || !has_wallet fallback=|| view! { <BackUpEmbeddedWallet /> }>
             <BindInjectedWallet />

@@ -1,4 +1,4 @@
-use meritree_core::accounts::{ApiScope, EmailError, PasswordError};
+use meritree_core::accounts::{ApiScope, EmailError, HandleError, PasswordError};
 use meritree_core::siwe::SiweError;
 use meritree_core::ErrorCode;
 use meritree_store::StoreError;
@@ -37,6 +37,10 @@ pub enum AuthError {
     LastSignInMethod,
     #[error("this account already has an email address")]
     EmailAlreadySet,
+    #[error("{0}")]
+    InvalidHandle(HandleError),
+    #[error("another member has this handle")]
+    HandleTaken,
     #[error("this link expired or was already used; ask for a new one")]
     EmailLinkInvalid,
     #[error("this email address is already confirmed")]
@@ -108,6 +112,8 @@ impl PublicError for AuthError {
             AuthError::NoWallet => ErrorCode::NotFound,
             AuthError::LastSignInMethod => ErrorCode::LastSignInMethod,
             AuthError::EmailAlreadySet => ErrorCode::EmailAlreadySet,
+            AuthError::InvalidHandle(_) => ErrorCode::InvalidHandle,
+            AuthError::HandleTaken => ErrorCode::HandleTaken,
             AuthError::EmailLinkInvalid => ErrorCode::EmailLinkInvalid,
             AuthError::EmailAlreadyVerified => ErrorCode::EmailAlreadyVerified,
             AuthError::InvalidKeyName(_) | AuthError::InvalidRequest(_) => {

@@ -12,7 +12,7 @@ pub use error::AuthError;
 pub(crate) use wallet::wallet_key;
 
 use meritree_core::accounts::{AccountId, SessionId};
-use meritree_core::accounts::{AccountView, ApiKeyView, Email, NewPassword, Role};
+use meritree_core::accounts::{AccountView, ApiKeyView, Email, Handle, NewPassword, Role};
 use meritree_core::eth::{to_checksum, Address};
 use meritree_store::accounts::{self as store, AccountRecord, NewAccount};
 use meritree_store::{sessions, StoreError};
@@ -142,6 +142,27 @@ impl Accounts<'_> {
         refuse_if_exhausted(limit.limiter.peek(&sign_in_key(email), limit.quota).await)
     }
 
+    /// Chooses (or changes) the account's public handle; `HandleTaken` when
+    /// another member has it.
+    #[tracing::instrument(skip_all)]
+    pub async fn set_handle(
+        &self,
+        account_id: &AccountId,
+        handle: &str,
+    ) -> Result<AccountView, AuthError> {
+        let handle = Handle::parse(handle).map_err(AuthError::InvalidHandle)?;
+        let set = store::set_handle(self.db(), account_id, handle.as_str(), clock::unix_secs())
+            .await
+            .map_err(|err| match err {
+                StoreError::Duplicate(_) => AuthError::HandleTaken,
+                other => other.into(),
+            })?;
+        if !set {
+            return Err(AuthError::Unauthenticated);
+        }
+        self.account(account_id).await
+    }
+
     /// Checks the password of a signed-in account (re-authentication, a
     /// password change): wrong ones count against the account, so a stolen
     /// session cannot guess at the API's rate.
@@ -251,6 +272,7 @@ pub(crate) fn view(account: AccountRecord) -> AccountView {
                 .unwrap_or(stored)
         }),
         email_verified: account.email_verified_at.is_some(),
+        handle: account.handle,
         totp_enabled: account.totp_enabled_at.is_some(),
         created_at: account.created_at,
     }

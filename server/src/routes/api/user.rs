@@ -22,6 +22,7 @@ use crate::routes::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/me", get(me))
+        .route("/handle", put(set_handle))
         .route("/password", put(change_password))
         .route("/wallet", post(bind_wallet).delete(unbind_wallet))
         .route("/email", post(add_email))
@@ -225,6 +226,28 @@ async fn resend_verification(
         .resend_verification(&me.account_id)
         .await?;
     Ok(StatusCode::ACCEPTED)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewHandle {
+    handle: String,
+}
+
+/// `PUT /api/v1/user/handle` (a session): chooses or changes the public
+/// handle (422 `invalid_handle`, 409 `handle_taken`).
+async fn set_handle(
+    State(platform): State<Platform>,
+    Caller(request): Caller,
+    ApiJson(body): ApiJson<NewHandle>,
+) -> Result<Json<AccountView>, ApiError> {
+    let me = platform.authorize(&request, AuthCheck::session()).await?;
+    Ok(Json(
+        platform
+            .accounts()
+            .set_handle(&me.account_id, &body.handle)
+            .await?,
+    ))
 }
 
 /// `GET /api/v1/user/me`: the signed-in account.
