@@ -4,19 +4,11 @@ import assert from 'node:assert/strict';
 import { startServer } from '../support/server.mjs';
 import { launchBrowser, openHydrated, withServerAndBrowser } from '../support/browser.mjs';
 import { currentStep, totpCode } from '../support/totp.mjs';
+import { PASSWORD, signUp as signUpAt } from '../support/accounts.mjs';
 
 const env = withServerAndBrowser({ before, after }, startServer);
 
-const PASSWORD = 'correct horse battery staple';
-
-async function signUp(page, email) {
-  await page.goto(`${env.server.url}/sign-up`);
-  await page.waitForSelector('body[data-hydrated="true"]');
-  await page.fill('input[name="email"]', email);
-  await page.fill('input[name="password"]', PASSWORD);
-  await page.click('button[type="submit"]');
-  await page.waitForURL(`${env.server.url}/account`);
-}
+const signUp = (page, email) => signUpAt(page, env.server.url, email);
 
 const me = (key) =>
   fetch(`${env.server.url}/api/v1/user/me`, { headers: { authorization: `Bearer ${key}` } });

@@ -386,4 +386,49 @@ test_both_backends! {
         assert_eq!(visitor.json::<serde_json::Value>().await.unwrap(), serde_json::Value::Null);
         app.stop().await;
     }
+
+    async fn this_changes_new_edges_refuse_strangers_keys_and_malformed_input_at_both_doors(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let ann = app.register("ann@example.org").await;
+        let k = key(&app, &ann, json!({ "name": "all", "scopes": ["ai", "read", "submit", "node"] })).await.key;
+        let api = [
+            (Method::PUT, "/api/v1/user/handle", json!({ "handle": "ann" })),
+            (Method::POST, "/api/v1/user/email/verification", json!(null)),
+            (Method::POST, "/api/v1/auth/reauthenticate", json!({ "method": "password", "password": PASSWORD })),
+        ];
+        for (method, path, body) in &api {
+            let with_body = |request: reqwest::RequestBuilder| {
+                if body.is_null() { request } else { request.json(body) }
+            };
+            let stranger = with_body(app.client.request(method.clone(), app.url(path))).send().await.unwrap();
+            assert_eq!(error_code(stranger).await, "unauthenticated", "{path} as a stranger");
+            let by_key = with_body(with_key(&app, method.clone(), path, &k)).send().await.unwrap();
+            assert_eq!(error_code(by_key).await, "session_required", "{path} with a key");
+            if !body.is_null() {
+                let malformed = app.request(method.clone(), path, &ann)
+                    .header("content-type", "application/json").body("{\"nope\": 1").send().await.unwrap();
+                assert_eq!(error_code(malformed).await, "invalid_request", "{path} malformed");
+            }
+        }
+        let fns = [
+            ("/api/auth/set_handle", &[("handle", "ann")][..]),
+            ("/api/email/resend", &[][..]),
+            ("/api/auth/reauthenticate", &[("password", PASSWORD)][..]),
+        ];
+        for (path, form) in fns {
+            let stranger = app.client.post(app.url(path)).form(form).send().await.unwrap();
+            assert_eq!(stranger.status(), 401, "{path} as a stranger");
+            assert_eq!(server_fn_error(stranger).await, "unauthenticated", "{path}");
+            let by_key = app.client.post(app.url(path)).bearer_auth(&k).form(form).send().await.unwrap();
+            assert_eq!(server_fn_error(by_key).await, "session_required", "{path} with a key");
+        }
+        // A server function missing its argument is the caller's mistake.
+        let malformed = server_fn(&app, "/api/auth/set_handle", &ann, &[]).await;
+        assert_eq!(malformed.status(), 400);
+        assert_eq!(server_fn_error(malformed).await, "invalid_request");
+        let bad_handle = server_fn(&app, "/api/auth/set_handle", &ann, &[("handle", "7 up")]).await;
+        assert_eq!(bad_handle.status(), 422);
+        assert_eq!(server_fn_error(bad_handle).await, "invalid_handle");
+        app.stop().await;
+    }
 }

@@ -75,6 +75,12 @@ impl LimitPolicy {
 }
 
 impl Platform {
+    /// Counts one request under `rule` for `subject` (an IP or an account
+    /// id); `RateLimited` with the wait when over the limit.
+    pub async fn limit(&self, rule: Rule, subject: &str) -> Result<(), AuthError> {
+        self.decide(rule, subject, Counting::Count).await
+    }
+
     /// Refuses while `subject`'s failures under `rule` are over the quota;
     /// counts nothing (see [`Platform::count_failure`]).
     pub(crate) async fn refuse_while_failing(
@@ -82,21 +88,7 @@ impl Platform {
         rule: Rule,
         subject: &str,
     ) -> Result<(), AuthError> {
-        let policy = &self.inner.limits;
-        if !policy.enabled {
-            return Ok(());
-        }
-        let key = format!("{rule:?}:{subject}");
-        match self.inner.limiter.peek(&key, policy.quota(rule)).await {
-            Ok(decision) if decision.allowed => Ok(()),
-            Ok(decision) => Err(AuthError::RateLimited {
-                retry_after: decision.retry_after(),
-            }),
-            Err(err) => {
-                tracing::error!(error = %err, rule = ?rule, "rate limiter unavailable; attempt allowed");
-                Ok(())
-            }
-        }
+        self.decide(rule, subject, Counting::Peek).await
     }
 
     /// Counts one failure of `subject` under `rule`.
@@ -105,15 +97,18 @@ impl Platform {
         let _ = self.limit(rule, subject).await;
     }
 
-    /// Counts one request under `rule` for `subject` (an IP or an account
-    /// id); `RateLimited` with the wait when over the limit.
-    pub async fn limit(&self, rule: Rule, subject: &str) -> Result<(), AuthError> {
+    async fn decide(&self, rule: Rule, subject: &str, counting: Counting) -> Result<(), AuthError> {
         let policy = &self.inner.limits;
         if !policy.enabled {
             return Ok(());
         }
         let key = format!("{rule:?}:{subject}");
-        match self.inner.limiter.check(&key, policy.quota(rule)).await {
+        let quota = policy.quota(rule);
+        let decided = match counting {
+            Counting::Count => self.inner.limiter.check(&key, quota).await,
+            Counting::Peek => self.inner.limiter.peek(&key, quota).await,
+        };
+        match decided {
             Ok(decision) if decision.allowed => Ok(()),
             Ok(decision) => {
                 tracing::info!(rule = ?rule, "rate limited");
@@ -127,4 +122,11 @@ impl Platform {
             }
         }
     }
+}
+
+/// Whether a decision counts the request or only looks.
+#[derive(Debug, Clone, Copy)]
+enum Counting {
+    Count,
+    Peek,
 }
