@@ -110,6 +110,15 @@ pub enum ErrorCode {
     InsufficientPoints,
     /// This idempotency key was already used for a different posting.
     IdempotencyConflict,
+    /// The title or body breaks a rule (the message says which).
+    InvalidSubmission,
+    /// Choose a public handle before submitting work: entries are shown
+    /// under it.
+    HandleRequired,
+    /// The account submitted as many works to this round as it may.
+    SubmissionLimitReached,
+    /// The submission is not waiting for a moderator's decision.
+    NotInReview,
     /// Too many requests: wait for `Retry-After` seconds.
     RateLimited,
     /// The database did not answer; the request may be retried.
@@ -141,7 +150,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 61] = [
+    pub const ALL: [ErrorCode; 65] = [
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::InvalidRequest,
@@ -190,6 +199,10 @@ impl ErrorCode {
         ErrorCode::InvalidAmount,
         ErrorCode::InsufficientPoints,
         ErrorCode::IdempotencyConflict,
+        ErrorCode::InvalidSubmission,
+        ErrorCode::HandleRequired,
+        ErrorCode::SubmissionLimitReached,
+        ErrorCode::NotInReview,
         ErrorCode::RateLimited,
         ErrorCode::DatabaseUnavailable,
         ErrorCode::ChainUnavailable,
@@ -256,6 +269,10 @@ impl ErrorCode {
             ErrorCode::InvalidAmount => "invalid_amount",
             ErrorCode::InsufficientPoints => "insufficient_points",
             ErrorCode::IdempotencyConflict => "idempotency_conflict",
+            ErrorCode::InvalidSubmission => "invalid_submission",
+            ErrorCode::HandleRequired => "handle_required",
+            ErrorCode::SubmissionLimitReached => "submission_limit_reached",
+            ErrorCode::NotInReview => "not_in_review",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::DatabaseUnavailable => "database_unavailable",
             ErrorCode::ChainUnavailable => "chain_unavailable",
@@ -323,6 +340,10 @@ impl ErrorCode {
             ErrorCode::InvalidAmount => 422,
             ErrorCode::InsufficientPoints => 409,
             ErrorCode::IdempotencyConflict => 409,
+            ErrorCode::InvalidSubmission => 422,
+            ErrorCode::HandleRequired => 409,
+            ErrorCode::SubmissionLimitReached => 429,
+            ErrorCode::NotInReview => 409,
             ErrorCode::RateLimited => 429,
             ErrorCode::DatabaseUnavailable => 503,
             ErrorCode::ChainUnavailable => 503,

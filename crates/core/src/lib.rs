@@ -11,12 +11,14 @@ pub mod eip712;
 pub mod encoding;
 pub mod error_code;
 pub mod eth;
+pub mod live;
 pub mod merkle;
 pub mod points;
 pub mod rate_limit;
 pub mod rounds;
 pub mod siwe;
 pub mod status;
+pub mod submissions;
 pub mod totp;
 pub mod wallet;
 

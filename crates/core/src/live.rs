@@ -1,0 +1,88 @@
+//! Live updates: the events the server pushes over `/api/v1/ws`, one
+//! definition for the server that sends them and the browser that reads
+//! them. Each frame is an [`Envelope`]: a sequence number (per instance,
+//! for resuming after a reconnect) and the event.
+
+use serde::{Deserialize, Serialize};
+
+use crate::submissions::{EntryView, Stage, SubmissionId, SubmissionStatus};
+
+/// Who an event is for. Public events go to every socket; an account's
+/// own events only to that account's sockets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "to", content = "account", rename_all = "snake_case")]
+pub enum Audience {
+    Everyone,
+    Account(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LiveEvent {
+    /// A round's standing changed: an entry arrived, or it opened or paid.
+    Round {
+        round: i64,
+        entries: u32,
+        ends_at: i64,
+        paid: bool,
+    },
+    /// A round's leaderboard after an entry was scored or the pool paid.
+    Leaderboard { round: i64, top: Vec<EntryView> },
+    /// A submission moved: a stage began or ended, or it reached a status.
+    Submission {
+        id: SubmissionId,
+        round: i64,
+        status: SubmissionStatus,
+        /// The stage now running, while evaluating.
+        stage: Option<Stage>,
+        score: Option<u32>,
+    },
+    /// Points reached the account's ledger.
+    PointsCredited {
+        amount: i64,
+        balance: i64,
+        reference: Option<String>,
+    },
+}
+
+/// One frame on the socket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    /// Increases by one per event this instance sent; a client reconnects
+    /// with `?since=<last seq>` to receive what it missed, when the server
+    /// still holds it.
+    pub seq: u64,
+    pub event: LiveEvent,
+}
+
+/// Close codes the server uses, beside the standard ones.
+pub mod close_code {
+    /// The client read too slowly and its queue filled: reconnect.
+    pub const TOO_SLOW: u16 = 4008;
+    /// The credential expired or was revoked: sign in again.
+    pub const UNAUTHENTICATED: u16 = 4001;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_have_a_stable_shape() {
+        let frame = Envelope {
+            seq: 7,
+            event: LiveEvent::Submission {
+                id: "s1".into(),
+                round: 3,
+                status: SubmissionStatus::Evaluating,
+                stage: Some(Stage::Quality),
+                score: None,
+            },
+        };
+        let json = serde_json::to_value(&frame).unwrap();
+        assert_eq!(json["seq"], 7);
+        assert_eq!(json["event"]["type"], "submission");
+        assert_eq!(json["event"]["stage"], "quality");
+        assert_eq!(serde_json::from_value::<Envelope>(json).unwrap(), frame);
+    }
+}

@@ -1,0 +1,122 @@
+//! What "the same text" means: a normal form that ignores case, spacing,
+//! punctuation and Markdown markup, its fingerprint for exact copies, and
+//! the cosine similarity of embeddings for near-duplicates.
+
+use sha2::{Digest, Sha256};
+
+/// Lower case, letters and digits only, words separated by one space. Two
+/// works with the same normal form are copies whatever their formatting.
+pub fn normalise(title: &str, body: &str) -> String {
+    let mut out = String::with_capacity(title.len() + body.len() + 1);
+    for word in title
+        .split(|c: char| !c.is_alphanumeric())
+        .chain(body.split(|c: char| !c.is_alphanumeric()))
+        .filter(|w| !w.is_empty())
+    {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.extend(word.chars().flat_map(char::to_lowercase));
+    }
+    out
+}
+
+/// The SHA-256 of the normal form, in hex: equal for exact copies.
+pub fn fingerprint(title: &str, body: &str) -> String {
+    let digest = Sha256::digest(normalise(title, body).as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Cosine similarity of two vectors of the same length; 0 for an empty or
+/// zero vector, so a missing embedding never counts as a copy.
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    if a.len() != b.len() || a.is_empty() {
+        return 0.0;
+    }
+    let (mut dot, mut aa, mut bb) = (0.0_f32, 0.0_f32, 0.0_f32);
+    for (x, y) in a.iter().zip(b) {
+        dot += x * y;
+        aa += x * x;
+        bb += y * y;
+    }
+    if aa == 0.0 || bb == 0.0 {
+        return 0.0;
+    }
+    dot / (aa.sqrt() * bb.sqrt())
+}
+
+/// Scales `v` to unit length (left as is when it is zero), so the inner
+/// product of two stored vectors is their cosine.
+pub fn unit(mut v: Vec<f32>) -> Vec<f32> {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 && norm.is_finite() {
+        v.iter_mut().for_each(|x| *x /= norm);
+    }
+    v
+}
+
+/// Little-endian f32s: how vectors are stored in either database.
+pub fn vector_to_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// The inverse of [`vector_to_bytes`]; `None` for a length that is not a
+/// whole number of f32s or a value that is not finite.
+pub fn vector_from_bytes(bytes: &[u8]) -> Option<Vec<f32>> {
+    if bytes.len() % 4 != 0 {
+        return None;
+    }
+    bytes
+        .chunks_exact(4)
+        .map(|c| {
+            let x = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+            x.is_finite().then_some(x)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn copies_with_other_formatting_share_a_fingerprint() {
+        let a = fingerprint("My Poem", "# Roses\n\nare *red*,  violets are blue.");
+        let b = fingerprint("my poem!", "Roses are red — violets ARE blue");
+        assert_eq!(a, b);
+        assert_ne!(a, fingerprint("My Poem", "Roses are red, violets are green."));
+        assert_eq!(normalise("Été", "ÇA va"), "été ça va");
+    }
+
+    #[test]
+    fn cosine_of_known_vectors() {
+        assert!((cosine(&[1.0, 0.0], &[1.0, 0.0]) - 1.0).abs() < 1e-6);
+        assert!(cosine(&[1.0, 0.0], &[0.0, 1.0]).abs() < 1e-6);
+        assert_eq!(cosine(&[0.0, 0.0], &[1.0, 0.0]), 0.0);
+        assert_eq!(cosine(&[1.0], &[1.0, 0.0]), 0.0);
+    }
+
+    proptest! {
+        #[test]
+        fn vectors_survive_storage(v in proptest::collection::vec(-1e6_f32..1e6, 0..64)) {
+            prop_assert_eq!(vector_from_bytes(&vector_to_bytes(&v)), Some(v));
+        }
+
+        #[test]
+        fn unit_vectors_have_cosine_as_inner_product(
+            a in proptest::collection::vec(-10.0_f32..10.0, 8),
+            b in proptest::collection::vec(-10.0_f32..10.0, 8),
+        ) {
+            let (ua, ub) = (unit(a.clone()), unit(b.clone()));
+            let dot: f32 = ua.iter().zip(&ub).map(|(x, y)| x * y).sum();
+            prop_assert!((dot - cosine(&a, &b)).abs() < 1e-4);
+        }
+    }
+
+    #[test]
+    fn stored_garbage_is_refused() {
+        assert_eq!(vector_from_bytes(&[0, 0, 0]), None);
+        assert_eq!(vector_from_bytes(&f32::NAN.to_le_bytes()), None);
+    }
+}
