@@ -102,9 +102,19 @@ impl FraudPolicy {
                 });
             }
         };
-        burst(FraudKind::AccountBurst, seen.by_account, self.max_per_account, "account");
+        burst(
+            FraudKind::AccountBurst,
+            seen.by_account,
+            self.max_per_account,
+            "account",
+        );
         if let Some(count) = seen.by_address {
-            burst(FraudKind::AddressBurst, count, self.max_per_address, "network address");
+            burst(
+                FraudKind::AddressBurst,
+                count,
+                self.max_per_address,
+                "network address",
+            );
         }
         if let Some(count) = seen.by_wallet {
             burst(FraudKind::WalletBurst, count, self.max_per_wallet, "wallet");
@@ -194,7 +204,9 @@ mod tests {
         );
         assert_eq!(decision.payout_percent, 25);
         assert!(decision.hold);
-        assert!(decision.flags[0].detail.contains("6 submissions from this account"));
+        assert!(decision.flags[0]
+            .detail
+            .contains("6 submissions from this account"));
     }
 
     proptest! {

@@ -40,9 +40,17 @@ impl Default for Rubric {
         Self {
             scale: 10,
             criteria: vec![
-                criterion("relevance", "How well the work answers the round's theme.", 3),
+                criterion(
+                    "relevance",
+                    "How well the work answers the round's theme.",
+                    3,
+                ),
                 criterion("craft", "Clarity, structure and care in the writing.", 4),
-                criterion("insight", "Whether it says something fresh and worth reading.", 3),
+                criterion(
+                    "insight",
+                    "Whether it says something fresh and worth reading.",
+                    3,
+                ),
             ],
         }
     }
@@ -289,7 +297,9 @@ pub fn weighted_score(breakdown: &[CriterionScore]) -> u32 {
     if den == 0 {
         return 0;
     }
-    u32::try_from((2 * num + den) / (2 * den)).unwrap_or(100).min(100)
+    u32::try_from((2 * num + den) / (2 * den))
+        .unwrap_or(100)
+        .min(100)
 }
 
 #[cfg(test)]
@@ -319,31 +329,48 @@ mod tests {
     fn anything_off_schema_is_refused_not_guessed() {
         let rubric = Rubric::default();
         let refused = |text: &str| Verdict::parse(&rubric, text).unwrap_err();
-        assert!(matches!(refused("The work scores 8/10."), VerdictError::NotJson(_)));
+        assert!(matches!(
+            refused("The work scores 8/10."),
+            VerdictError::NotJson(_)
+        ));
         assert!(matches!(
             refused(&format!("Sure! {}", answer(1, 1, 1))),
             VerdictError::NotJson(_)
         ));
-        assert!(matches!(refused(&answer(11, 1, 1)), VerdictError::OutOfScale { .. }));
-        assert!(matches!(refused(&answer(-1, 1, 1)), VerdictError::OutOfScale { .. }));
+        assert!(matches!(
+            refused(&answer(11, 1, 1)),
+            VerdictError::OutOfScale { .. }
+        ));
+        assert!(matches!(
+            refused(&answer(-1, 1, 1)),
+            VerdictError::OutOfScale { .. }
+        ));
         assert!(matches!(
             refused(r#"{"scores": {"relevance": 1, "craft": 1}, "safe": true, "reason": "x"}"#),
             VerdictError::MissingCriterion(_)
         ));
         assert!(matches!(
-            refused(r#"{"scores": {"relevance": 1, "craft": 1, "insight": 1, "wit": 2}, "safe": true, "reason": "x"}"#),
+            refused(
+                r#"{"scores": {"relevance": 1, "craft": 1, "insight": 1, "wit": 2}, "safe": true, "reason": "x"}"#
+            ),
             VerdictError::UnknownCriterion(_)
         ));
         assert!(matches!(
-            refused(r#"{"scores": {"relevance": 1, "craft": 1, "insight": 1}, "safe": true, "reason": "x", "bonus": 1}"#),
+            refused(
+                r#"{"scores": {"relevance": 1, "craft": 1, "insight": 1}, "safe": true, "reason": "x", "bonus": 1}"#
+            ),
             VerdictError::NotJson(_)
         ));
         assert!(matches!(
-            refused(r#"{"scores": {"relevance": 1.5, "craft": 1, "insight": 1}, "safe": true, "reason": "x"}"#),
+            refused(
+                r#"{"scores": {"relevance": 1.5, "craft": 1, "insight": 1}, "safe": true, "reason": "x"}"#
+            ),
             VerdictError::NotJson(_)
         ));
         assert_eq!(
-            refused(r#"{"scores": {"relevance": 1, "craft": 1, "insight": 1}, "safe": true, "reason": "  "}"#),
+            refused(
+                r#"{"scores": {"relevance": 1, "craft": 1, "insight": 1}, "safe": true, "reason": "  "}"#
+            ),
             VerdictError::EmptyReason
         );
     }
@@ -360,7 +387,12 @@ mod tests {
         let mut rubric = Rubric::default();
         rubric.criteria[0].weight = 0;
         assert!(rubric.check().is_err());
-        assert!(Rubric { scale: 5, criteria: vec![] }.check().is_err());
+        assert!(Rubric {
+            scale: 5,
+            criteria: vec![]
+        }
+        .check()
+        .is_err());
     }
 
     #[test]
@@ -370,7 +402,9 @@ mod tests {
             schema["properties"]["scores"]["required"],
             json!(["relevance", "craft", "insight"])
         );
-        assert!(Rubric::default().system_prompt().contains("\"craft\": <0-10>"));
+        assert!(Rubric::default()
+            .system_prompt()
+            .contains("\"craft\": <0-10>"));
     }
 
     proptest! {

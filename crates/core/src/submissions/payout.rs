@@ -14,7 +14,10 @@ pub enum PayoutRule {
     /// Each entry scoring above `threshold` gets a share proportional to how
     /// far above it scored; no account gets more than `per_account_cap`
     /// from one round.
-    Proportional { threshold: u32, per_account_cap: u64 },
+    Proportional {
+        threshold: u32,
+        per_account_cap: u64,
+    },
     /// The `n` best entries above score 0 share the pool equally.
     TopN { n: u32 },
 }
@@ -146,7 +149,11 @@ mod tests {
         let paid = payouts(
             1_000,
             rule,
-            &[entry("a", "x", 90), entry("b", "y", 60), entry("c", "z", 50)],
+            &[
+                entry("a", "x", 90),
+                entry("b", "y", 60),
+                entry("c", "z", 50),
+            ],
         );
         // Weights 40 and 10 of 50: 800 and 200; the entry at the threshold gets nothing.
         assert_eq!(paid, vec![("a".into(), 800), ("b".into(), 200)]);
@@ -161,9 +168,17 @@ mod tests {
         let paid = payouts(
             1_000,
             rule,
-            &[entry("a", "x", 50), entry("b", "x", 50), entry("c", "y", 50)],
+            &[
+                entry("a", "x", 50),
+                entry("b", "x", 50),
+                entry("c", "y", 50),
+            ],
         );
-        let by_x: u64 = paid.iter().filter(|(id, _)| id != "c").map(|(_, p)| p).sum();
+        let by_x: u64 = paid
+            .iter()
+            .filter(|(id, _)| id != "c")
+            .map(|(_, p)| p)
+            .sum();
         assert_eq!(by_x, 400);
         assert_eq!(paid.iter().find(|(id, _)| id == "c").unwrap().1, 333);
     }
@@ -175,7 +190,12 @@ mod tests {
         let paid = payouts(
             900,
             PayoutRule::TopN { n: 3 },
-            &[entry("a", "x", 90), entry("b", "y", 80), flagged, entry("d", "w", 10)],
+            &[
+                entry("a", "x", 90),
+                entry("b", "y", 80),
+                flagged,
+                entry("d", "w", 10),
+            ],
         );
         assert_eq!(
             paid,
@@ -184,28 +204,28 @@ mod tests {
     }
 
     fn arb_entries() -> impl Strategy<Value = Vec<PayoutEntry>> {
-        proptest::collection::vec(
-            (0_u32..=100, 0_u8..6, 0_u32..=100, 0_i64..1_000),
-            0..40,
-        )
-        .prop_map(|rows| {
-            rows.into_iter()
-                .enumerate()
-                .map(|(i, (score, account, percent, created_at))| PayoutEntry {
-                    id: format!("s{i:03}"),
-                    account: format!("acct{account}"),
-                    score,
-                    payout_percent: percent,
-                    created_at,
-                })
-                .collect()
-        })
+        proptest::collection::vec((0_u32..=100, 0_u8..6, 0_u32..=100, 0_i64..1_000), 0..40)
+            .prop_map(|rows| {
+                rows.into_iter()
+                    .enumerate()
+                    .map(|(i, (score, account, percent, created_at))| PayoutEntry {
+                        id: format!("s{i:03}"),
+                        account: format!("acct{account}"),
+                        score,
+                        payout_percent: percent,
+                        created_at,
+                    })
+                    .collect()
+            })
     }
 
     fn arb_rule() -> impl Strategy<Value = PayoutRule> {
         prop_oneof![
             (0_u32..=100, 0_u64..10_000).prop_map(|(threshold, per_account_cap)| {
-                PayoutRule::Proportional { threshold, per_account_cap }
+                PayoutRule::Proportional {
+                    threshold,
+                    per_account_cap,
+                }
             }),
             (1_u32..20).prop_map(|n| PayoutRule::TopN { n }),
         ]

@@ -85,7 +85,10 @@ mod tests {
         let a = fingerprint("My Poem", "# Roses\n\nare *red*,  violets are blue.");
         let b = fingerprint("my poem!", "Roses are red — violets ARE blue");
         assert_eq!(a, b);
-        assert_ne!(a, fingerprint("My Poem", "Roses are red, violets are green."));
+        assert_ne!(
+            a,
+            fingerprint("My Poem", "Roses are red, violets are green.")
+        );
         assert_eq!(normalise("Été", "ÇA va"), "été ça va");
     }
 

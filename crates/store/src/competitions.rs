@@ -1,0 +1,203 @@
+//! Rounds as competitions: a theme set ahead, and the pool shared out once.
+//!
+//! Sharing a pool is one transaction: it marks the round paid, claims every
+//! scored entry not yet paid (the round's own and late ones from earlier
+//! rounds), writes each entry's reward and posts it to the ledger. A crash
+//! leaves all of it or none, and a second run finds the round paid.
+
+use crate::database::with_tx;
+use crate::points::{lock_balance, post_locked, NewEntry, Posted};
+use crate::{with_pool, Database, StoreError};
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct CompetitionRecord {
+    pub round: i64,
+    pub theme: Option<String>,
+    pub pool: Option<i64>,
+    pub rule: Option<String>,
+    pub paid_at: Option<i64>,
+}
+
+pub async fn get(db: &Database, round: i64) -> Result<Option<CompetitionRecord>, StoreError> {
+    Ok(with_pool!(db, pool => sqlx::query_as(
+        "SELECT round, theme, pool, rule, paid_at FROM competitions WHERE round = $1",
+    )
+    .bind(round)
+    .fetch_optional(pool)
+    .await)?)
+}
+
+/// Sets a round's theme. False when the round's pool was already paid.
+pub async fn set_theme(db: &Database, round: i64, theme: &str) -> Result<bool, StoreError> {
+    let changed = crate::execute!(
+        db,
+        "INSERT INTO competitions (round, theme) VALUES ($1, $2) \
+         ON CONFLICT (round) DO UPDATE SET theme = excluded.theme \
+         WHERE competitions.paid_at IS NULL",
+        round,
+        theme,
+    )?;
+    Ok(changed == 1)
+}
+
+/// Closed rounds whose pool is unpaid and may be paid at `now`: every
+/// entry of the round has finished evaluating, or `deadline_secs` passed
+/// since it ended (entries still unfinished then go to a later pool).
+/// Oldest first.
+pub async fn payable(db: &Database, now: i64, deadline_secs: i64) -> Result<Vec<i64>, StoreError> {
+    let rows: Vec<(i64,)> = with_pool!(db, pool => sqlx::query_as(
+        "SELECT r.number FROM rounds r LEFT JOIN competitions c ON c.round = r.number \
+         WHERE r.ends_at <= $1 AND c.paid_at IS NULL \
+         AND (r.ends_at + $2 <= $1 OR NOT EXISTS (SELECT 1 FROM submissions s \
+              WHERE s.round = r.number AND s.status IN ('evaluating', 'in_review'))) \
+         ORDER BY r.number LIMIT 16",
+    )
+    .bind(now)
+    .bind(deadline_secs)
+    .fetch_all(pool)
+    .await)?;
+    Ok(rows.into_iter().map(|(n,)| n).collect())
+}
+
+/// An entry a pool is shared among.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PoolEntry {
+    pub id: String,
+    pub account_id: String,
+    pub score: i64,
+    pub payout_percent: i64,
+    pub created_at: i64,
+}
+
+/// A credit the payout posted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credit {
+    pub submission_id: String,
+    pub account_id: String,
+    pub points: i64,
+    pub balance_after: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PoolPaid {
+    Paid {
+        entries: usize,
+        credits: Vec<Credit>,
+    },
+    /// Paid before (by another instance, or before a restart).
+    AlreadyPaid,
+}
+
+pub struct PoolPayout<'a> {
+    pub round: i64,
+    pub pool: i64,
+    /// The rule as JSON, kept with the round.
+    pub rule: &'a str,
+    pub now: i64,
+}
+
+/// Shares `payout.pool` among the round's entries with `share`, which gets
+/// the claimed entries and returns `(submission id, points)` for those that
+/// earn something.
+pub async fn pay<F>(db: &Database, payout: PoolPayout<'_>, share: F) -> Result<PoolPaid, StoreError>
+where
+    F: FnOnce(&[PoolEntry]) -> Vec<(String, u64)>,
+{
+    let round = payout.round;
+    let mut tx = db.begin_write().await?;
+    let lock = format!(
+        "SELECT paid_at FROM competitions WHERE round = $1{}",
+        tx.for_update()
+    );
+    let entries: Vec<PoolEntry> = with_tx!(&mut tx, conn => {
+        sqlx::query("INSERT INTO competitions (round) VALUES ($1) ON CONFLICT (round) DO NOTHING")
+            .bind(round)
+            .execute(&mut *conn)
+            .await?;
+        let (paid_at,): (Option<i64>,) = sqlx::query_as(&lock).bind(round).fetch_one(&mut *conn).await?;
+        if paid_at.is_some() {
+            return Ok(PoolPaid::AlreadyPaid);
+        }
+        sqlx::query(
+            "UPDATE submissions SET paid_round = $1, reward = 0 \
+             WHERE status = 'scored' AND paid_round IS NULL AND round <= $1",
+        )
+        .bind(round)
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query_as(
+            "SELECT id, account_id, score, payout_percent, created_at FROM submissions \
+             WHERE paid_round = $1",
+        )
+        .bind(round)
+        .fetch_all(&mut *conn)
+        .await?
+    });
+    let shares = share(&entries);
+    let by_id: std::collections::HashMap<&str, &PoolEntry> =
+        entries.iter().map(|e| (e.id.as_str(), e)).collect();
+    let mut credits = Vec::with_capacity(shares.len());
+    for (id, points) in shares {
+        let Some(entry) = by_id.get(id.as_str()).copied() else {
+            continue;
+        };
+        let points = i64::try_from(points).map_err(|_| overflow())?;
+        with_tx!(&mut tx, conn => sqlx::query("UPDATE submissions SET reward = $2 WHERE id = $1")
+            .bind(&id)
+            .bind(points)
+            .execute(&mut *conn)
+            .await
+            .map(drop))?;
+        let balance = lock_balance(&mut tx, &entry.account_id, payout.now)
+            .await?
+            .ok_or(StoreError::Query(sqlx::Error::RowNotFound))?;
+        let reference = format!("submission:{id}");
+        let key = format!("pool:{round}:{id}");
+        let posted = post_locked(
+            &mut tx,
+            &NewEntry {
+                account_id: &entry.account_id,
+                amount: points,
+                reason: "content_reward",
+                reference: Some(&reference),
+                idempotency_key: &key,
+                now: payout.now,
+            },
+            balance,
+        )
+        .await?;
+        let Posted::Created(posted) = posted else {
+            // Dropping the transaction rolls the whole payout back.
+            return Err(StoreError::Query(sqlx::Error::Protocol(format!(
+                "the ledger refused the pool payout of {id}: {posted:?}"
+            ))));
+        };
+        credits.push(Credit {
+            submission_id: id,
+            account_id: entry.account_id.clone(),
+            points,
+            balance_after: posted.balance_after,
+        });
+    }
+    with_tx!(&mut tx, conn => sqlx::query(
+        "UPDATE competitions SET pool = $2, rule = $3, paid_at = $4 WHERE round = $1",
+    )
+    .bind(round)
+    .bind(payout.pool)
+    .bind(payout.rule)
+    .bind(payout.now)
+    .execute(&mut *conn)
+    .await
+    .map(drop))?;
+    tx.commit().await?;
+    Ok(PoolPaid::Paid {
+        entries: entries.len(),
+        credits,
+    })
+}
+
+fn overflow() -> StoreError {
+    StoreError::Query(sqlx::Error::Protocol(
+        "a payout does not fit in 64 bits".into(),
+    ))
+}
