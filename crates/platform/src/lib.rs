@@ -34,7 +34,10 @@ pub mod accounts;
 pub mod ai;
 pub mod chain;
 pub mod clock;
+pub mod competitions;
 pub mod error;
+pub mod evaluation;
+pub mod live;
 pub mod mailer;
 pub mod points;
 pub mod principal;
@@ -44,6 +47,7 @@ pub mod rounds;
 mod secret;
 pub mod sessions;
 pub mod status;
+pub mod submissions;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -54,6 +58,8 @@ use meritree_chain::Chain;
 use crate::access::{LimitPolicy, RequestContext, Site};
 use crate::ai::ResponseCache;
 use crate::chain::Settlement;
+use crate::evaluation::PipelineState;
+use crate::live::Hub;
 use crate::mailer::Mailer;
 use meritree_store::{instance, secrets, Database, StoreError};
 
@@ -61,6 +67,7 @@ use crate::rate_limit::{Quota, RateLimiter};
 use crate::rounds::RewardsPolicy;
 use crate::sessions::cookies::CookiePolicy;
 use crate::sessions::{AccessTokenKey, SessionPolicy};
+pub use crate::submissions::WorkPolicy;
 
 /// Tunables the server reads from its configuration.
 #[derive(Debug, Clone)]
@@ -95,6 +102,8 @@ pub struct PlatformOptions {
     pub ai_cache: ResponseCache,
     /// Where account emails (verification, password reset) go.
     pub mailer: Mailer,
+    /// How work is taken in, evaluated and paid.
+    pub work: WorkPolicy,
 }
 
 /// How many password sign-ins one email address may attempt.
@@ -122,6 +131,7 @@ impl Default for PlatformOptions {
             gateway: None,
             ai_cache: ResponseCache::in_memory(),
             mailer: Mailer::log(mailer::DEFAULT_FROM).expect("the default sender parses"),
+            work: WorkPolicy::default(),
         }
     }
 }
@@ -152,6 +162,9 @@ struct Inner {
     ai_cache: ResponseCache,
     mailer: Mailer,
     usage_writer: ai::usage_writer::UsageWriter,
+    work: WorkPolicy,
+    hub: Hub,
+    pipeline: PipelineState,
 }
 
 impl Platform {
@@ -190,6 +203,9 @@ impl Platform {
                 gateway: options.gateway,
                 ai_cache: options.ai_cache,
                 mailer: options.mailer,
+                work: options.work,
+                hub: Hub::new(),
+                pipeline: PipelineState::default(),
             }),
         })
     }
@@ -200,6 +216,20 @@ impl Platform {
 
     pub fn gateway(&self) -> Option<&Arc<Gateway>> {
         self.inner.gateway.as_ref()
+    }
+
+    /// How work is taken in, evaluated and paid.
+    pub fn work_policy(&self) -> &WorkPolicy {
+        &self.inner.work
+    }
+
+    /// Where services publish live events.
+    pub fn hub(&self) -> &Hub {
+        &self.inner.hub
+    }
+
+    pub(crate) fn pipeline(&self) -> &PipelineState {
+        &self.inner.pipeline
     }
 
     pub fn mailer(&self) -> &Mailer {

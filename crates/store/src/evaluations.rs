@@ -314,13 +314,27 @@ pub async fn put_vector(
     Ok(())
 }
 
-/// `(submission id, author, created_at, vector)` of every stored embedding,
-/// for rebuilding the in-process index.
-pub async fn all_vectors(db: &Database) -> Result<Vec<(String, String, i64, Vec<u8>)>, StoreError> {
+/// A stored embedding: `(submission id, author, created_at, model, vector)`.
+pub type VectorRow = (String, String, i64, String, Vec<u8>);
+
+/// Every stored embedding, for rebuilding the in-process index.
+pub async fn all_vectors(db: &Database) -> Result<Vec<VectorRow>, StoreError> {
     Ok(with_pool!(db, pool => sqlx::query_as(
-        "SELECT v.submission_id, s.account_id, s.created_at, v.vector \
+        "SELECT v.submission_id, s.account_id, s.created_at, v.model, v.vector \
          FROM submission_vectors v JOIN submissions s ON s.id = v.submission_id",
     )
     .fetch_all(pool)
     .await)?)
+}
+
+/// Closes a job that has nothing left to run.
+pub async fn close_job(db: &Database, id: &str, now: i64) -> Result<(), StoreError> {
+    execute!(
+        db,
+        "UPDATE evaluation_jobs SET state = 'done', lease_until = 0, updated_at = $2 \
+         WHERE submission_id = $1",
+        id,
+        now,
+    )?;
+    Ok(())
 }

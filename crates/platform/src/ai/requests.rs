@@ -145,6 +145,15 @@ pub struct ChatStreamAnswer {
     pub stream: ChatStream,
 }
 
+/// What the platform's own request got, and from whom.
+#[derive(Debug, Clone)]
+pub struct PlatformAnswer<T> {
+    pub provider: String,
+    pub model: String,
+    pub value: T,
+    pub cost_nanos: u64,
+}
+
 #[derive(Debug, Clone)]
 pub struct EmbedAnswer {
     pub request_id: String,
@@ -326,6 +335,55 @@ impl<'a> Ai<'a> {
             provider: routed.provider,
             embeddings: routed.value,
             cost_nanos: cost,
+        })
+    }
+
+    /// A request the platform makes for itself (evaluating work): routed
+    /// like any other, charged to no account and held to no budget; the
+    /// caller records what it cost with the result it was for.
+    #[tracing::instrument(skip_all)]
+    pub async fn platform_chat(
+        &self,
+        public_model: &str,
+        request: &ChatRequest,
+    ) -> Result<PlatformAnswer<ChatResponse>, AiError> {
+        let gateway = self.configured()?;
+        let candidates = gateway.resolve(public_model, Capability::Chat)?;
+        let routed = gateway.router().chat(&candidates, request).await?;
+        let candidate = Candidate::new(&routed.provider, &routed.model);
+        let cost_nanos = gateway.price(&candidate).cost_nanos(routed.value.usage);
+        Ok(PlatformAnswer {
+            provider: routed.provider,
+            model: routed.model,
+            value: routed.value,
+            cost_nanos,
+        })
+    }
+
+    /// Embeddings the platform asks for itself (see [`Self::platform_chat`]).
+    #[tracing::instrument(skip_all)]
+    pub async fn platform_embed(
+        &self,
+        public_model: &str,
+        inputs: Vec<String>,
+    ) -> Result<PlatformAnswer<Embeddings>, AiError> {
+        let gateway = self.configured()?;
+        let candidates = gateway.resolve(public_model, Capability::Embeddings)?;
+        let request = EmbedRequest {
+            model: public_model.to_owned(),
+            inputs,
+        };
+        let routed = gateway.router().embed(&candidates, &request).await?;
+        let candidate = Candidate::new(&routed.provider, &routed.model);
+        let cost_nanos = gateway.price(&candidate).cost_nanos(Usage {
+            input_tokens: routed.value.input_tokens,
+            output_tokens: 0,
+        });
+        Ok(PlatformAnswer {
+            provider: routed.provider,
+            model: routed.model,
+            value: routed.value,
+            cost_nanos,
         })
     }
 

@@ -1,0 +1,184 @@
+//! Rounds as competitions: each round's theme, its entries and leaderboard,
+//! and sharing its pool once it closes.
+//!
+//! A pool is paid when its round has ended and every entry of it finished
+//! evaluating, or at the payout deadline; entries that finish later join
+//! the next pool paid. Payouts are ledger credits posted after the round
+//! closed, so they settle (and become claimable) with the next round's
+//! Merkle root.
+
+use meritree_core::live::{Audience, LiveEvent};
+use meritree_core::submissions::payout::{payouts, PayoutEntry};
+use meritree_core::submissions::{CompetitionView, EntryView, Title};
+use meritree_store::competitions::{self as store, PoolPaid, PoolPayout};
+use meritree_store::StoreError;
+
+use crate::clock;
+use crate::submissions::{entry_view, SubmissionError, PAGE};
+
+service!(
+    /// Rounds as competitions: themes, standings and pools.
+    Competitions,
+    competitions
+);
+
+/// A pool this call shared out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaidPool {
+    pub round: i64,
+    pub entries: usize,
+    pub credited: i64,
+}
+
+impl Competitions<'_> {
+    /// The round's theme: an admin's, or the configured default.
+    pub async fn theme(&self, round: i64) -> Result<String, StoreError> {
+        Ok(store::get(self.db(), round)
+            .await?
+            .and_then(|c| c.theme)
+            .unwrap_or_else(|| self.work_policy().default_theme.clone()))
+    }
+
+    /// Sets a round's theme ahead of time (or while it runs, before it pays).
+    pub async fn set_theme(&self, round: i64, theme: &str) -> Result<(), SubmissionError> {
+        let theme = Title::parse(theme).map_err(SubmissionError::Invalid)?;
+        if round < 1 {
+            return Err(SubmissionError::InvalidRequest("rounds are numbered from 1"));
+        }
+        if !store::set_theme(self.db(), round, theme.as_str()).await? {
+            return Err(SubmissionError::InvalidRequest("that round's pool is already paid"));
+        }
+        Ok(())
+    }
+
+    /// A round's page: theme, pool, times and entries.
+    pub async fn view(&self, round: i64) -> Result<CompetitionView, SubmissionError> {
+        let record = meritree_store::rounds::get(self.db(), round)
+            .await?
+            .ok_or(SubmissionError::NotFound)?;
+        let competition = store::get(self.db(), round).await?;
+        let policy = self.work_policy();
+        let entries = meritree_store::submissions::in_round(self.db(), round, PAGE)
+            .await?
+            .into_iter()
+            .map(entry_view)
+            .collect();
+        let paid = competition.as_ref().and_then(|c| c.paid_at);
+        Ok(CompetitionView {
+            round,
+            theme: self.theme(round).await?,
+            pool: competition
+                .as_ref()
+                .and_then(|c| c.pool)
+                .and_then(|p| u64::try_from(p).ok())
+                .unwrap_or(policy.pool),
+            rule: competition
+                .as_ref()
+                .and_then(|c| c.rule.as_deref())
+                .and_then(|r| serde_json::from_str(r).ok())
+                .unwrap_or(policy.rule),
+            starts_at: record.starts_at,
+            ends_at: record.ends_at,
+            paid_at: paid,
+            entries,
+        })
+    }
+
+    /// A round's scored entries, best first.
+    pub async fn leaderboard(&self, round: i64) -> Result<Vec<EntryView>, SubmissionError> {
+        meritree_store::rounds::get(self.db(), round)
+            .await?
+            .ok_or(SubmissionError::NotFound)?;
+        Ok(meritree_store::submissions::leaderboard(self.db(), round, PAGE)
+            .await?
+            .into_iter()
+            .map(entry_view)
+            .collect())
+    }
+
+    /// Pays every pool that is due at `now`; safe on any number of
+    /// instances at once (each pool is paid in one transaction, once).
+    #[tracing::instrument(skip_all)]
+    pub async fn pay_due(&self, now: i64) -> Result<Vec<PaidPool>, StoreError> {
+        let policy = self.work_policy().clone();
+        let mut paid = Vec::new();
+        for round in store::payable(self.db(), now, policy.payout_deadline_secs).await? {
+            let rule = serde_json::to_string(&policy.rule).expect("rules serialise");
+            let outcome = store::pay(
+                self.db(),
+                PoolPayout {
+                    round,
+                    pool: i64::try_from(policy.pool).unwrap_or(i64::MAX),
+                    rule: &rule,
+                    now,
+                },
+                |entries| {
+                    let entries: Vec<PayoutEntry> = entries
+                        .iter()
+                        .map(|e| PayoutEntry {
+                            id: e.id.clone(),
+                            account: e.account_id.clone(),
+                            score: u32::try_from(e.score.clamp(0, 100)).unwrap_or(0),
+                            payout_percent: u32::try_from(e.payout_percent.clamp(0, 100))
+                                .unwrap_or(0),
+                            created_at: e.created_at,
+                        })
+                        .collect();
+                    payouts(policy.pool, policy.rule, &entries)
+                },
+            )
+            .await?;
+            let PoolPaid::Paid { entries, credits } = outcome else {
+                continue;
+            };
+            let credited = credits.iter().map(|c| c.points).sum();
+            tracing::info!(round, entries, credited, "round pool paid");
+            for credit in &credits {
+                self.hub().publish(
+                    Audience::Account(credit.account_id.clone()),
+                    LiveEvent::PointsCredited {
+                        amount: credit.points,
+                        balance: credit.balance_after,
+                        reference: Some(format!("submission:{}", credit.submission_id)),
+                    },
+                );
+            }
+            if entries > 0 {
+                self.announce_leaderboard(round).await;
+            }
+            paid.push(PaidPool {
+                round,
+                entries,
+                credited,
+            });
+        }
+        Ok(paid)
+    }
+
+    /// Sends the round's standing and leaderboard to every page.
+    pub async fn announce_leaderboard(&self, round: i64) {
+        let (Ok(view), Ok(top)) = (self.view(round).await, self.leaderboard(round).await) else {
+            return;
+        };
+        self.hub().publish(
+            Audience::Everyone,
+            LiveEvent::Round {
+                round,
+                entries: u32::try_from(view.entries.len()).unwrap_or(u32::MAX),
+                ends_at: view.ends_at,
+                paid: view.paid_at.is_some(),
+            },
+        );
+        self.hub()
+            .publish(Audience::Everyone, LiveEvent::Leaderboard { round, top });
+    }
+
+    /// The open round's number, for pages that show "this round".
+    pub async fn current_round(&self) -> Result<Option<i64>, StoreError> {
+        let now = clock::unix_secs();
+        Ok(meritree_store::rounds::current(self.db())
+            .await?
+            .filter(|r| r.ends_at > now)
+            .map(|r| r.number))
+    }
+}

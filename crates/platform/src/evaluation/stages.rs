@@ -1,0 +1,366 @@
+//! The four stages. Each reads the submission, does its one check and says
+//! what it found, with a record of its inputs, outputs, model and timing.
+//! The rules they apply live in `meritree_core::submissions`.
+
+use meritree_ai::{ChatRequest, Message, Role};
+use meritree_core::submissions::fraud::Observations;
+use meritree_core::submissions::judge::Verdict;
+use meritree_core::submissions::{text, Stage, SubmissionStatus};
+use meritree_store::evaluations::{self as store, StageRecord};
+use meritree_store::submissions::{self as submissions, CountBy, SubmissionRecord};
+use serde_json::json;
+
+use super::{Evaluation, OwnedResult, StageFailure, StageOutcome};
+use crate::ai::AiError;
+use crate::clock;
+
+pub(super) async fn run(
+    ev: &Evaluation<'_>,
+    stage: Stage,
+    work: &SubmissionRecord,
+    attempts: i64,
+) -> Result<StageOutcome, StageFailure> {
+    let timer = Timer::start(stage);
+    match stage {
+        Stage::Moderation => moderation(ev, work, timer),
+        Stage::Originality => originality(ev, work, timer).await,
+        Stage::Quality => quality(ev, work, timer, attempts).await,
+        Stage::Fraud => fraud(ev, work, timer).await,
+    }
+}
+
+/// Times a stage and builds its record.
+struct Timer {
+    stage: Stage,
+    started_ms: u64,
+}
+
+impl Timer {
+    fn start(stage: Stage) -> Self {
+        Self {
+            stage,
+            started_ms: clock::unix_ms(),
+        }
+    }
+
+    fn record(
+        &self,
+        outcome: &str,
+        by: Option<(&str, &str)>,
+        input: serde_json::Value,
+        output: serde_json::Value,
+        summary: impl Into<String>,
+    ) -> StageRecord {
+        let now = clock::unix_ms();
+        StageRecord {
+            stage: self.stage.as_str().to_owned(),
+            outcome: outcome.to_owned(),
+            provider: by.map(|(p, _)| p.to_owned()),
+            model: by.map(|(_, m)| m.to_owned()),
+            input: input.to_string(),
+            output: output.to_string(),
+            summary: summary.into(),
+            started_at_ms: i64::try_from(self.started_ms).unwrap_or(i64::MAX),
+            duration_ms: i64::try_from(now.saturating_sub(self.started_ms)).unwrap_or(i64::MAX),
+        }
+    }
+}
+
+/// What an AI error means for the stage: an upstream that refused the
+/// request will refuse it again; anything else may pass later.
+fn ai_failure(timer: &Timer, input: serde_json::Value, error: AiError) -> StageFailure {
+    let message = error.to_string();
+    let record = timer.record("error", None, input, json!({ "error": message }), message.clone());
+    match error {
+        AiError::Rejected { .. } | AiError::Model(_) | AiError::NotConfigured => {
+            StageFailure::GiveUp {
+                record,
+                reason: format!("the AI gateway refused the evaluation: {message}"),
+            }
+        }
+        _ => StageFailure::Retry {
+            record,
+            error: message,
+        },
+    }
+}
+
+/// The block list: whole words of the normalised text.
+fn moderation(
+    ev: &Evaluation<'_>,
+    work: &SubmissionRecord,
+    timer: Timer,
+) -> Result<StageOutcome, StageFailure> {
+    let normal = text::normalise(&work.title, &work.body);
+    let words: std::collections::HashSet<&str> = normal.split(' ').collect();
+    let blocked: Vec<&String> = ev
+        .work_policy()
+        .block_list
+        .iter()
+        .filter(|w| words.contains(w.to_lowercase().as_str()))
+        .collect();
+    let (outcome, summary) = if blocked.is_empty() {
+        ("ok", "Nothing on the block list".to_owned())
+    } else {
+        ("flagged", "Held for a moderator: the text uses a blocked word".to_owned())
+    };
+    Ok(StageOutcome {
+        record: timer.record(
+            outcome,
+            None,
+            json!({ "block_list_size": ev.work_policy().block_list.len() }),
+            json!({ "blocked": blocked }),
+            summary,
+        ),
+        result: OwnedResult::default(),
+        next: Some(Stage::Originality),
+    })
+}
+
+/// Exact copies by fingerprint, then near-duplicates by embedding. A copy
+/// skips the judge.
+async fn originality(
+    ev: &Evaluation<'_>,
+    work: &SubmissionRecord,
+    timer: Timer,
+) -> Result<StageOutcome, StageFailure> {
+    if let Some(earlier) =
+        submissions::earlier_with_fingerprint(ev.db(), &work.fingerprint, &work.id, work.created_at)
+            .await?
+    {
+        return Ok(StageOutcome {
+            record: timer.record(
+                "duplicate",
+                None,
+                json!({ "fingerprint": work.fingerprint }),
+                json!({ "copy_of": earlier.id }),
+                "An exact copy of earlier work",
+            ),
+            result: OwnedResult {
+                duplicate_of: Some(earlier.id),
+                similarity: Some(1.0),
+                ..Default::default()
+            },
+            next: Some(Stage::Fraud),
+        });
+    }
+    let policy = ev.work_policy();
+    let text = format!("{}\n\n{}", work.title, work.body);
+    let input = json!({ "model": policy.embedding_model, "chars": text.chars().count() });
+    let answer = ev
+        .ai()
+        .platform_embed(&policy.embedding_model, vec![text])
+        .await
+        .map_err(|e| ai_failure(&timer, input.clone(), e))?;
+    let Some(vector) = answer.value.vectors.into_iter().next() else {
+        let record = timer.record("error", None, input, json!({}), "no embedding came back");
+        return Err(StageFailure::Retry {
+            record,
+            error: "the embedding provider returned no vector".into(),
+        });
+    };
+    if vector.is_empty() || vector.iter().any(|x| !x.is_finite()) {
+        let record = timer.record("error", None, input, json!({}), "unusable embedding");
+        return Err(StageFailure::Retry {
+            record,
+            error: "the embedding provider returned an unusable vector".into(),
+        });
+    }
+    let model = format!("{}/{}", answer.provider, answer.model);
+    let unit = text::unit(vector);
+    store::put_vector(ev.db(), &work.id, &model, &text::vector_to_bytes(&unit)).await?;
+    let nearest = ev
+        .index()
+        .nearest_earlier(&work.id, work.created_at, &model, &unit);
+    ev.index()
+        .add(&work.id, &work.account_id, work.created_at, &model, unit);
+    let by = Some((answer.provider.as_str(), answer.model.as_str()));
+    let threshold = policy.duplicate_similarity;
+    let output = json!({
+        "nearest": nearest.as_ref().map(|n| &n.id),
+        "similarity": nearest.as_ref().map(|n| n.similarity),
+        "threshold": threshold,
+        "cost_nanos": answer.cost_nanos,
+    });
+    match nearest.filter(|n| n.similarity >= threshold) {
+        Some(near) => Ok(StageOutcome {
+            record: timer.record(
+                "duplicate",
+                by,
+                input,
+                output,
+                format!("A near-duplicate of earlier work ({:.0}% similar)", near.similarity * 100.0),
+            ),
+            result: OwnedResult {
+                duplicate_of: Some(near.id),
+                similarity: Some(f64::from(near.similarity)),
+                ..Default::default()
+            },
+            next: Some(Stage::Fraud),
+        }),
+        None => Ok(StageOutcome {
+            record: timer.record("ok", by, input, output, "Original: no close earlier work"),
+            result: OwnedResult::default(),
+            next: Some(Stage::Quality),
+        }),
+    }
+}
+
+/// The LLM judge, asked for the rubric's JSON and read strictly.
+async fn quality(
+    ev: &Evaluation<'_>,
+    work: &SubmissionRecord,
+    timer: Timer,
+    attempts: i64,
+) -> Result<StageOutcome, StageFailure> {
+    let policy = ev.work_policy();
+    let theme = ev.competitions().theme(work.round).await?;
+    let rubric = &policy.rubric;
+    let request = ChatRequest {
+        model: policy.judge_model.clone(),
+        messages: vec![
+            Message::new(Role::System, rubric.system_prompt()),
+            Message::new(Role::User, rubric.user_prompt(&theme, &work.title, &work.body)),
+        ],
+        max_tokens: Some(400),
+        temperature: Some(0.0),
+        stream: false,
+    };
+    let input = json!({ "route": policy.judge_model, "request": request, "rubric": rubric });
+    let answer = ev
+        .ai()
+        .platform_chat(&policy.judge_model, &request)
+        .await
+        .map_err(|e| ai_failure(&timer, input.clone(), e))?;
+    let by = Some((answer.provider.as_str(), answer.model.as_str()));
+    let output = json!({ "text": answer.value.text, "usage": answer.value.usage, "cost_nanos": answer.cost_nanos });
+    let verdict = match Verdict::parse(rubric, &answer.value.text) {
+        Ok(verdict) => verdict,
+        Err(error) => {
+            let record = timer.record("error", by, input, output, format!("Unusable answer: {error}"));
+            if attempts >= i64::from(policy.judge_attempts) {
+                return Err(StageFailure::GiveUp {
+                    record,
+                    reason: format!(
+                        "the judge did not answer in the required form after {attempts} tries"
+                    ),
+                });
+            }
+            return Err(StageFailure::Retry {
+                record,
+                error: error.to_string(),
+            });
+        }
+    };
+    let (outcome, summary) = if verdict.safe {
+        ("ok", format!("Scored {} of 100: {}", verdict.score, verdict.reason))
+    } else {
+        ("flagged", "Held for a moderator: the judge found it unsafe to publish".to_owned())
+    };
+    Ok(StageOutcome {
+        record: timer.record(outcome, by, input, output, summary),
+        result: OwnedResult {
+            score: Some(i64::from(verdict.score)),
+            breakdown: Some(serde_json::to_string(&verdict.breakdown).expect("scores serialise")),
+            reason: Some(verdict.reason),
+            ..Default::default()
+        },
+        next: Some(Stage::Fraud),
+    })
+}
+
+/// Bursts, clusters and self-copies; then the submission's final status.
+async fn fraud(
+    ev: &Evaluation<'_>,
+    work: &SubmissionRecord,
+    timer: Timer,
+) -> Result<StageOutcome, StageFailure> {
+    let policy = &ev.work_policy().fraud;
+    let since = work.created_at - policy.window_secs;
+    let db = ev.db();
+    let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
+    let by_account = count(
+        submissions::count_between(db, CountBy::Account(&work.account_id), since, work.created_at)
+            .await?,
+    );
+    let by_address = match &work.client_ip {
+        Some(ip) => Some(count(
+            submissions::count_between(db, CountBy::ClientIp(ip), since, work.created_at).await?,
+        )),
+        None => None,
+    };
+    let by_wallet = match submissions::wallet_of(db, &work.account_id).await? {
+        Some(wallet) => Some(count(
+            submissions::count_between(db, CountBy::Wallet(&wallet), since, work.created_at)
+                .await?,
+        )),
+        None => None,
+    };
+    let original = match &work.duplicate_of {
+        Some(id) => submissions::get(db, id).await?,
+        None => None,
+    };
+    let observations = Observations {
+        by_account,
+        by_address,
+        by_wallet,
+        cluster_with: original
+            .as_ref()
+            .filter(|o| {
+                o.account_id != work.account_id
+                    && o.client_ip.is_some()
+                    && o.client_ip == work.client_ip
+            })
+            .map(|o| o.id.clone()),
+        copies_own: original
+            .as_ref()
+            .filter(|o| o.account_id == work.account_id)
+            .map(|o| o.id.clone()),
+    };
+    let decision = policy.decide(&observations);
+    let held_before = store::stages(db, &work.id)
+        .await?
+        .iter()
+        .any(|s| s.outcome == "flagged");
+    let final_status = if work.duplicate_of.is_some() {
+        SubmissionStatus::Duplicate
+    } else if decision.hold || held_before {
+        SubmissionStatus::InReview
+    } else {
+        SubmissionStatus::Scored
+    };
+    let summary = if decision.flags.is_empty() {
+        "No fraud signals".to_owned()
+    } else {
+        decision
+            .flags
+            .iter()
+            .map(|f| f.detail.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let outcome = if decision.hold { "flagged" } else { "ok" };
+    let flags = serde_json::to_string(&decision.flags).expect("flags serialise");
+    Ok(StageOutcome {
+        record: timer.record(
+            outcome,
+            None,
+            json!({
+                "by_account": by_account, "by_address": by_address, "by_wallet": by_wallet,
+                "cluster_with": observations.cluster_with, "copies_own": observations.copies_own,
+                "policy": policy,
+            }),
+            json!({ "flags": decision.flags, "payout_percent": decision.payout_percent, "hold": decision.hold }),
+            summary,
+        ),
+        result: OwnedResult {
+            flags: Some(flags),
+            payout_percent: Some(i64::from(decision.payout_percent)),
+            reason: (final_status == SubmissionStatus::Duplicate)
+                .then(|| "A copy of earlier work: it earns nothing".to_owned()),
+            final_status: Some(final_status),
+            ..Default::default()
+        },
+        next: None,
+    })
+}

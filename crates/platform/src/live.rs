@@ -1,0 +1,150 @@
+//! The live-event hub: services publish [`LiveEvent`]s with their audience;
+//! each connected socket subscribes and keeps the events meant for it.
+//!
+//! In process by default. Every event carries this instance's sequence
+//! number, and the last [`RECENT`] events are kept so a client that
+//! reconnects with the last number it saw gets what it missed.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use meritree_core::live::{Audience, Envelope, LiveEvent};
+use tokio::sync::broadcast;
+
+/// Events kept for resuming clients.
+pub const RECENT: usize = 1024;
+/// Events the broadcast channel holds for its slowest receiver; a socket
+/// that falls further behind is closed (`close_code::TOO_SLOW`).
+const CHANNEL: usize = 4096;
+
+/// One event with who it is for.
+#[derive(Debug, Clone)]
+pub struct Addressed {
+    pub audience: Audience,
+    pub envelope: Envelope,
+}
+
+impl Addressed {
+    /// Whether a socket of `account` (or an anonymous one) receives it.
+    pub fn is_for(&self, account: Option<&str>) -> bool {
+        match &self.audience {
+            Audience::Everyone => true,
+            Audience::Account(id) => account == Some(id.as_str()),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Hub {
+    inner: Arc<HubInner>,
+}
+
+struct HubInner {
+    sender: broadcast::Sender<Addressed>,
+    seq: AtomicU64,
+    recent: Mutex<VecDeque<Addressed>>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Hub {
+    pub fn new() -> Self {
+        let (sender, _) = broadcast::channel(CHANNEL);
+        Self {
+            inner: Arc::new(HubInner {
+                sender,
+                seq: AtomicU64::new(0),
+                recent: Mutex::new(VecDeque::with_capacity(RECENT)),
+            }),
+        }
+    }
+
+    /// Sends `event` to this instance's sockets; nobody listening is fine.
+    pub fn publish(&self, audience: Audience, event: LiveEvent) {
+        let mut recent = self.inner.recent.lock().expect("hub lock");
+        // Numbered under the lock, so `recent` is in order.
+        let seq = self.inner.seq.fetch_add(1, Ordering::Relaxed) + 1;
+        let addressed = Addressed {
+            audience,
+            envelope: Envelope { seq, event },
+        };
+        if recent.len() == RECENT {
+            recent.pop_front();
+        }
+        recent.push_back(addressed.clone());
+        drop(recent);
+        let _ = self.inner.sender.send(addressed);
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Addressed> {
+        self.inner.sender.subscribe()
+    }
+
+    /// The kept events after `since`, or `None` when some of them are no
+    /// longer kept (the client must reload what it shows).
+    pub fn since(&self, since: u64) -> Option<Vec<Addressed>> {
+        let recent = self.inner.recent.lock().expect("hub lock");
+        let oldest = recent.front().map_or(since + 1, |a| a.envelope.seq);
+        if since + 1 < oldest && since < self.inner.seq.load(Ordering::Relaxed) {
+            return None;
+        }
+        Some(
+            recent
+                .iter()
+                .filter(|a| a.envelope.seq > since)
+                .cloned()
+                .collect(),
+        )
+    }
+
+    /// The newest sequence number sent.
+    pub fn last_seq(&self) -> u64 {
+        self.inner.seq.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round(n: i64) -> LiveEvent {
+        LiveEvent::Round {
+            round: n,
+            entries: 0,
+            ends_at: 0,
+            paid: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn subscribers_get_events_in_order_and_resume_from_a_number() {
+        let hub = Hub::new();
+        let mut socket = hub.subscribe();
+        hub.publish(Audience::Everyone, round(1));
+        hub.publish(Audience::Account("a".into()), round(2));
+        let first = socket.recv().await.unwrap();
+        let second = socket.recv().await.unwrap();
+        assert_eq!((first.envelope.seq, second.envelope.seq), (1, 2));
+        assert!(first.is_for(None));
+        assert!(second.is_for(Some("a")) && !second.is_for(Some("b")) && !second.is_for(None));
+        let missed = hub.since(1).unwrap();
+        assert_eq!(missed.len(), 1);
+        assert_eq!(missed[0].envelope.seq, 2);
+    }
+
+    #[test]
+    fn a_gap_older_than_what_is_kept_asks_for_a_reload() {
+        let hub = Hub::new();
+        for n in 0..(RECENT as i64 + 10) {
+            hub.publish(Audience::Everyone, round(n));
+        }
+        assert!(hub.since(3).is_none());
+        assert_eq!(hub.since(hub.last_seq()).unwrap().len(), 0);
+        assert_eq!(hub.since(hub.last_seq() - 5).unwrap().len(), 5);
+    }
+}

@@ -1,0 +1,388 @@
+//! Submitted work: submitting into the open round, and every public view of
+//! it (a work's page, a round's entries and leaderboard, a member's page,
+//! search), plus the moderators' queue. Evaluation is
+//! [`crate::evaluation`]'s; sharing a round's pool is
+//! [`crate::competitions`]'s.
+
+pub mod markdown;
+mod views;
+
+use meritree_core::accounts::AccountId;
+use meritree_core::live::{Audience, LiveEvent};
+use meritree_core::submissions::fraud::FraudPolicy;
+use meritree_core::submissions::judge::Rubric;
+use meritree_core::submissions::payout::PayoutRule;
+use meritree_core::submissions::{
+    text, Body, NewSubmission, SearchResults, Stage, SubmissionId, SubmissionStatus,
+    SubmissionView, Title, WorkError,
+};
+use meritree_core::ErrorCode;
+use meritree_store::submissions::{self as store, Inserted};
+use meritree_store::{accounts, StoreError};
+
+use crate::access::RequestContext;
+use crate::clock;
+use crate::error::{store_error_code, PublicError};
+use crate::principal::Principal;
+
+pub use views::{entry_view, submission_view};
+
+service!(
+    /// Submitted work and its public views.
+    Submissions,
+    submissions
+);
+
+/// How work is taken in, judged and paid, from the `[work]` configuration.
+#[derive(Debug, Clone)]
+pub struct WorkPolicy {
+    /// Submissions one account may make per round.
+    pub max_per_round: u32,
+    /// The theme of a round no admin set one for.
+    pub default_theme: String,
+    /// Points shared out per round.
+    pub pool: u64,
+    pub rule: PayoutRule,
+    /// Seconds after a round ends that its pool waits for unfinished
+    /// evaluations; entries finishing later go to a later pool.
+    pub payout_deadline_secs: i64,
+    /// The gateway name the judge is asked through.
+    pub judge_model: String,
+    pub rubric: Rubric,
+    /// Judge answers tried per submission before it fails.
+    pub judge_attempts: u32,
+    /// The gateway name embeddings come from. Vectors from different
+    /// models are never compared.
+    pub embedding_model: String,
+    /// Cosine similarity at or above which work is a near-duplicate.
+    pub duplicate_similarity: f32,
+    /// Words (matched case-insensitively, as whole words) that send work
+    /// to the moderators.
+    pub block_list: Vec<String>,
+    pub fraud: FraudPolicy,
+    /// Tries of one stage after provider errors before the job is dead.
+    pub max_attempts: u32,
+}
+
+impl Default for WorkPolicy {
+    fn default() -> Self {
+        Self {
+            max_per_round: 3,
+            default_theme: "Anything worth reading".into(),
+            pool: 1_000,
+            rule: PayoutRule::default(),
+            payout_deadline_secs: 300,
+            judge_model: "quality".into(),
+            rubric: Rubric::default(),
+            judge_attempts: 3,
+            embedding_model: "local/all-minilm-l6-v2".into(),
+            duplicate_similarity: 0.9,
+            block_list: Vec::new(),
+            fraud: FraudPolicy::default(),
+            max_attempts: 5,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SubmissionError {
+    #[error("{0}")]
+    Invalid(WorkError),
+    #[error("{0}")]
+    InvalidRequest(&'static str),
+    #[error("choose a public handle on your account page first: entries are shown under it")]
+    HandleRequired,
+    #[error("you have submitted {limit} works to this round, the most one member may")]
+    LimitReached { limit: u32 },
+    #[error("work cannot be evaluated on this platform: its AI gateway is off")]
+    EvaluationUnavailable,
+    #[error("no such submission")]
+    NotFound,
+    #[error("this work is not waiting for a moderator")]
+    NotInReview,
+    #[error("this evaluation is not in the dead letters")]
+    NotDead,
+    #[error("no such member")]
+    NoSuchMember,
+    #[error("rounds: {0}")]
+    Rounds(#[from] crate::rounds::RoundsError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl PublicError for SubmissionError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            SubmissionError::Invalid(_) => ErrorCode::InvalidSubmission,
+            SubmissionError::InvalidRequest(_) => ErrorCode::InvalidRequest,
+            SubmissionError::HandleRequired => ErrorCode::HandleRequired,
+            SubmissionError::LimitReached { .. } => ErrorCode::SubmissionLimitReached,
+            SubmissionError::EvaluationUnavailable => ErrorCode::UpstreamUnavailable,
+            SubmissionError::NotFound | SubmissionError::NoSuchMember => ErrorCode::NotFound,
+            SubmissionError::NotInReview | SubmissionError::NotDead => ErrorCode::NotInReview,
+            SubmissionError::Rounds(err) => err.code(),
+            SubmissionError::Store(err) => store_error_code(err),
+        }
+    }
+}
+
+/// A submission and whether this call made it (false: a retry with the
+/// same idempotency key got the first one back).
+#[derive(Debug, Clone)]
+pub struct Submitted {
+    pub submission: SubmissionView,
+    pub created: bool,
+}
+
+/// Entries and leaderboard lines a page shows at most.
+pub const PAGE: u32 = 200;
+
+impl Submissions<'_> {
+    /// Takes `work` from `principal` into the open round and queues its
+    /// evaluation. Retrying with the same idempotency key returns the same
+    /// submission.
+    #[tracing::instrument(skip_all)]
+    pub async fn submit(
+        &self,
+        principal: &Principal,
+        request: &RequestContext,
+        work: NewSubmission,
+    ) -> Result<Submitted, SubmissionError> {
+        let title = Title::parse(&work.title).map_err(SubmissionError::Invalid)?;
+        let body = Body::parse(&work.body).map_err(SubmissionError::Invalid)?;
+        let key = meritree_core::points::IdempotencyKey::parse(&work.idempotency_key)
+            .map_err(SubmissionError::InvalidRequest)?;
+        if self.gateway().is_none() {
+            return Err(SubmissionError::EvaluationUnavailable);
+        }
+        let account = accounts::find_by_id(self.db(), &principal.account_id)
+            .await?
+            .ok_or(SubmissionError::NoSuchMember)?;
+        if account.handle.is_none() {
+            return Err(SubmissionError::HandleRequired);
+        }
+        let now = clock::unix_secs();
+        let round = self.open_round(now).await?;
+        let id = SubmissionId::from(uuid::Uuid::new_v4().to_string());
+        let body_html = markdown::render(body.as_str());
+        let fingerprint = text::fingerprint(title.as_str(), body.as_str());
+        let client_ip = request.client_ip.map(|ip| ip.to_string());
+        let inserted = store::insert(
+            self.db(),
+            store::NewSubmission {
+                id: &id,
+                account_id: &principal.account_id,
+                round: round.number,
+                idempotency_key: key.as_str(),
+                title: title.as_str(),
+                body: body.as_str(),
+                body_html: &body_html,
+                fingerprint: &fingerprint,
+                client_ip: client_ip.as_deref(),
+                stage: Stage::Moderation.as_str(),
+                now,
+                max_per_round: Some(self.work_policy().max_per_round),
+            },
+        )
+        .await?;
+        let (record, created) = match inserted {
+            Inserted::Created(record) => (record, true),
+            Inserted::Replayed(record) => (record, false),
+            Inserted::LimitReached { limit } => return Err(SubmissionError::LimitReached { limit }),
+        };
+        if created {
+            tracing::info!(submission = %record.id, round = record.round, "work submitted");
+            self.evaluation().wake();
+            let entries = store::count_in_round(self.db(), round.number).await?;
+            self.hub().publish(
+                Audience::Everyone,
+                LiveEvent::Round {
+                    round: round.number,
+                    entries: u32::try_from(entries).unwrap_or(u32::MAX),
+                    ends_at: round.ends_at,
+                    paid: false,
+                },
+            );
+        }
+        Ok(Submitted {
+            submission: submission_view(record, Vec::new()),
+            created,
+        })
+    }
+
+    /// The open round, opening one if the settlement loop has not yet.
+    async fn open_round(
+        &self,
+        now: i64,
+    ) -> Result<meritree_store::rounds::RoundRecord, SubmissionError> {
+        if let Some(round) = meritree_store::rounds::current(self.db()).await? {
+            if round.ends_at > now {
+                return Ok(round);
+            }
+        }
+        self.rounds().tick(now).await?;
+        meritree_store::rounds::current(self.db())
+            .await?
+            .ok_or(SubmissionError::Rounds(crate::rounds::RoundsError::Contention(
+                "no round is open".into(),
+            )))
+    }
+
+    /// A work's page: the work, each stage's record and its reward.
+    /// Anyone may read it; the stages' inputs (prompts) stay with the
+    /// platform, their results are public.
+    pub async fn get(&self, id: &SubmissionId) -> Result<SubmissionView, SubmissionError> {
+        let record = store::get(self.db(), id)
+            .await?
+            .ok_or(SubmissionError::NotFound)?;
+        let stages = meritree_store::evaluations::stages(self.db(), id).await?;
+        Ok(submission_view(record, stages))
+    }
+
+    /// Whether `account` may see a held or rejected work's reason: its
+    /// author may.
+    pub async fn author_of(&self, id: &SubmissionId) -> Result<AccountId, SubmissionError> {
+        let record = store::get(self.db(), id)
+            .await?
+            .ok_or(SubmissionError::NotFound)?;
+        Ok(AccountId::from(record.account_id))
+    }
+
+    /// A member's public page.
+    pub async fn profile(
+        &self,
+        handle: &str,
+    ) -> Result<meritree_core::submissions::ProfileView, SubmissionError> {
+        let handle = meritree_core::accounts::Handle::parse(handle)
+            .map_err(|_| SubmissionError::NoSuchMember)?;
+        let account = store::account_by_handle(self.db(), handle.as_str())
+            .await?
+            .ok_or(SubmissionError::NoSuchMember)?;
+        let submissions = store::by_account(self.db(), &account, PAGE)
+            .await?
+            .into_iter()
+            .map(entry_view)
+            .collect();
+        Ok(meritree_core::submissions::ProfileView {
+            handle: handle.as_str().to_owned(),
+            submissions,
+            earned: store::earned(self.db(), &account).await?,
+        })
+    }
+
+    /// Members who earned most from pools, all time.
+    pub async fn top_earners(
+        &self,
+    ) -> Result<Vec<meritree_core::submissions::EarnerView>, SubmissionError> {
+        Ok(store::top_earners(self.db(), 50)
+            .await?
+            .into_iter()
+            .map(|(handle, earned, entries)| meritree_core::submissions::EarnerView {
+                handle,
+                earned,
+                entries,
+            })
+            .collect())
+    }
+
+    /// Full-text search over scored work, `limit` hits from `offset`.
+    pub async fn search(
+        &self,
+        query: &str,
+        offset: u32,
+    ) -> Result<SearchResults, SubmissionError> {
+        const LIMIT: u32 = 20;
+        if query.chars().count() > 200 {
+            return Err(SubmissionError::InvalidRequest("a search has at most 200 characters"));
+        }
+        if offset > 10_000 {
+            return Err(SubmissionError::InvalidRequest("offset is at most 10000"));
+        }
+        let words: Vec<String> = query
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .take(12)
+            .map(str::to_lowercase)
+            .collect();
+        let mut hits = store::search(self.db(), &words, LIMIT + 1, offset).await?;
+        let more = hits.len() > LIMIT as usize;
+        hits.truncate(LIMIT as usize);
+        Ok(SearchResults {
+            query: query.to_owned(),
+            hits: hits.into_iter().map(views::search_hit).collect(),
+            next_offset: more.then_some(offset + LIMIT),
+        })
+    }
+
+    /// Work held for a moderator, oldest first.
+    pub async fn review_queue(&self) -> Result<Vec<SubmissionView>, SubmissionError> {
+        Ok(store::in_review(self.db(), PAGE)
+            .await?
+            .into_iter()
+            .map(|r| submission_view(r, Vec::new()))
+            .collect())
+    }
+
+    /// A moderator's decision on held work: approved work takes part in
+    /// its round's pool (or a later one); rejected work earns nothing and
+    /// its author sees `reason`.
+    #[tracing::instrument(skip_all)]
+    pub async fn moderate(
+        &self,
+        id: &SubmissionId,
+        approve: bool,
+        reason: Option<&str>,
+    ) -> Result<SubmissionView, SubmissionError> {
+        let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+        if reason.is_some_and(|r| r.chars().count() > 300) {
+            return Err(SubmissionError::InvalidRequest("a reason has at most 300 characters"));
+        }
+        if !approve && reason.is_none() {
+            return Err(SubmissionError::InvalidRequest("say why the work is rejected"));
+        }
+        let status = if approve {
+            SubmissionStatus::Scored
+        } else {
+            SubmissionStatus::Rejected
+        };
+        let decided = store::decide_review(
+            self.db(),
+            id,
+            status.as_str(),
+            reason,
+            clock::unix_secs(),
+        )
+        .await?;
+        if !decided {
+            store::get(self.db(), id)
+                .await?
+                .ok_or(SubmissionError::NotFound)?;
+            return Err(SubmissionError::NotInReview);
+        }
+        tracing::info!(submission = %id, status = %status.as_str(), "moderated");
+        let view = self.get(id).await?;
+        self.evaluation().announce(&view);
+        Ok(view)
+    }
+
+    /// Evaluations that ran out of retries.
+    pub async fn dead_letters(&self) -> Result<Vec<(SubmissionView, Option<String>)>, SubmissionError> {
+        Ok(meritree_store::evaluations::dead_letters(self.db(), PAGE)
+            .await?
+            .into_iter()
+            .map(|(r, error)| (submission_view(r, Vec::new()), error))
+            .collect())
+    }
+
+    /// Puts a dead evaluation back in the queue where it stopped.
+    pub async fn retry_evaluation(&self, id: &SubmissionId) -> Result<(), SubmissionError> {
+        if !meritree_store::evaluations::requeue(self.db(), id, clock::unix_secs()).await? {
+            store::get(self.db(), id)
+                .await?
+                .ok_or(SubmissionError::NotFound)?;
+            return Err(SubmissionError::NotDead);
+        }
+        self.evaluation().wake();
+        Ok(())
+    }
+}
