@@ -14,7 +14,10 @@ use meritree_platform::access::{LimitPolicy, Origin, Site};
 use meritree_platform::mailer::{MailError, Mailer};
 use meritree_platform::rounds::RewardsPolicy;
 use meritree_platform::sessions::SessionPolicy;
-use meritree_platform::PlatformOptions;
+use meritree_core::submissions::fraud::FraudPolicy;
+use meritree_core::submissions::judge::Rubric;
+use meritree_core::submissions::payout::PayoutRule;
+use meritree_platform::{PlatformOptions, WorkPolicy};
 use meritree_store::{DatabaseTarget, PoolOptions, StoreError};
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +31,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub chain: ChainSettings,
     pub rewards: RewardsSettings,
+    pub work: WorkSettings,
     pub rate_limits: RateLimitSettings,
     pub cache: CacheSettings,
     pub email: EmailSettings,
@@ -304,6 +308,81 @@ impl RewardsSettings {
     }
 }
 
+/// How work is taken in, evaluated and paid (`[work]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkSettings {
+    /// Submissions one account may make per round.
+    pub max_per_round: u32,
+    /// The theme of rounds no admin set one for.
+    pub default_theme: String,
+    /// Points each round's pool shares out.
+    pub pool: u64,
+    /// `{kind = "proportional", threshold, per_account_cap}` or
+    /// `{kind = "top_n", n}`.
+    pub rule: PayoutRule,
+    /// Seconds a closed round's pool waits for unfinished evaluations.
+    pub payout_deadline_secs: i64,
+    /// The gateway name the judge is asked through.
+    pub judge_model: String,
+    /// Answers asked of the judge before a submission fails.
+    pub judge_attempts: u32,
+    pub rubric: Rubric,
+    /// The gateway name embeddings come from.
+    pub embedding_model: String,
+    /// Cosine similarity at or above which work is a near-duplicate.
+    pub duplicate_similarity: f32,
+    /// Whole words that send work to the moderators.
+    pub block_list: Vec<String>,
+    pub fraud: FraudPolicy,
+    /// Tries of a stage after provider errors before it is dead-lettered.
+    pub max_attempts: u32,
+    /// Evaluation workers in this instance.
+    pub workers: u32,
+}
+
+impl Default for WorkSettings {
+    fn default() -> Self {
+        let policy = WorkPolicy::default();
+        Self {
+            max_per_round: policy.max_per_round,
+            default_theme: policy.default_theme,
+            pool: policy.pool,
+            rule: policy.rule,
+            payout_deadline_secs: policy.payout_deadline_secs,
+            judge_model: policy.judge_model,
+            judge_attempts: policy.judge_attempts,
+            rubric: policy.rubric,
+            embedding_model: policy.embedding_model,
+            duplicate_similarity: policy.duplicate_similarity,
+            block_list: policy.block_list,
+            fraud: policy.fraud,
+            max_attempts: policy.max_attempts,
+            workers: 2,
+        }
+    }
+}
+
+impl WorkSettings {
+    pub fn policy(&self) -> WorkPolicy {
+        WorkPolicy {
+            max_per_round: self.max_per_round,
+            default_theme: self.default_theme.clone(),
+            pool: self.pool,
+            rule: self.rule,
+            payout_deadline_secs: self.payout_deadline_secs,
+            judge_model: self.judge_model.clone(),
+            rubric: self.rubric.clone(),
+            judge_attempts: self.judge_attempts,
+            embedding_model: self.embedding_model.clone(),
+            duplicate_similarity: self.duplicate_similarity,
+            block_list: self.block_list.clone(),
+            fraud: self.fraud.clone(),
+            max_attempts: self.max_attempts,
+        }
+    }
+}
+
 /// A positive token amount, written as a decimal string because it
 /// outgrows TOML's 64-bit integers (an integer is accepted too, as
 /// environment variables arrive as numbers).
@@ -510,6 +589,25 @@ impl Settings {
             366,
         )?;
         within("rewards.round_secs", self.rewards.round_secs, 1, u64::MAX)?;
+        within("work.max_per_round", self.work.max_per_round, 1, 10_000)?;
+        within("work.pool", self.work.pool, 0, i64::MAX as u64)?;
+        within("work.payout_deadline_secs", self.work.payout_deadline_secs, 0, 7 * 86_400)?;
+        within("work.judge_attempts", self.work.judge_attempts, 1, 20)?;
+        within("work.max_attempts", self.work.max_attempts, 1, 100)?;
+        within("work.workers", self.work.workers, 1, 64)?;
+        within("work.fraud.window_secs", self.work.fraud.window_secs, 1, 30 * 86_400)?;
+        if !(self.work.duplicate_similarity > 0.0 && self.work.duplicate_similarity <= 1.0) {
+            return Err(ConfigError::Value {
+                key: "work.duplicate_similarity",
+                message: format!("{} is out of range: use above 0 to 1", self.work.duplicate_similarity),
+            });
+        }
+        if let Err(err) = self.work.rubric.check() {
+            return Err(ConfigError::Value {
+                key: "work.rubric",
+                message: err.to_string(),
+            });
+        }
         within(
             "storage.max_connections",
             self.storage.max_connections,

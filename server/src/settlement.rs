@@ -25,6 +25,15 @@ pub async fn pass(platform: &Platform) {
     {
         tracing::warn!(error = %err, "closing rounds failed; retrying next tick");
     }
+    match platform
+        .competitions()
+        .pay_due(meritree_platform::clock::unix_secs())
+        .await
+    {
+        Ok(paid) if !paid.is_empty() => tracing::info!(?paid, "round pools paid"),
+        Ok(_) => {}
+        Err(err) => tracing::warn!(error = %err, "paying round pools failed; retrying next tick"),
+    }
     match platform.chain().publish_rounds().await {
         Ok(done) if done != Default::default() => tracing::info!(?done, "root publication"),
         Ok(_) | Err(SettlementError::NoChain) => {}

@@ -8,6 +8,7 @@ use std::time::Duration;
 use leptos::config::LeptosOptions;
 use meritree_chain::anvil::Anvil;
 use meritree_chain::ChainError;
+use meritree_platform::evaluation;
 use meritree_platform::ai::ResponseCache;
 use meritree_platform::rate_limit::{Quota, RateLimitError, RateLimiter};
 use meritree_platform::sessions::cookies::CookiePolicy;
@@ -75,6 +76,7 @@ pub fn platform_options(settings: &Settings, local_addr: SocketAddr) -> Platform
         chain: None,
         settlement: None,
         rewards: settings.rewards.policy(),
+        work: settings.work.policy(),
         gateway: None,
         ai_cache: ResponseCache::in_memory(),
     }
@@ -96,6 +98,8 @@ pub struct Application {
     shutdown_grace: Duration,
     /// How often the settlement loop runs.
     tick: Duration,
+    /// Evaluation workers to run.
+    workers: u32,
     anvil: Option<Anvil>,
 }
 
@@ -160,6 +164,7 @@ impl Application {
             platform,
             shutdown_grace: Duration::from_secs(settings.server.shutdown_grace_secs),
             tick: Duration::from_secs(settings.chain.tick_secs),
+            workers: settings.work.workers,
             anvil: chain.anvil,
         })
     }
@@ -190,6 +195,11 @@ impl Application {
         let addr = self.local_addr();
         tracing::info!(%addr, url = %format!("http://{addr}"), "listening");
         let settlement = tokio::spawn(crate::settlement::run(self.platform.clone(), self.tick));
+        let indexed = self.platform.evaluation().rebuild_index().await?;
+        tracing::info!(vectors = indexed, "near-duplicate index loaded");
+        let workers: Vec<_> = (0..self.workers)
+            .map(|_| tokio::spawn(evaluation::run_worker(self.platform.clone())))
+            .collect();
 
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let service = self
@@ -214,6 +224,7 @@ impl Application {
             }
         };
         settlement.abort();
+        workers.iter().for_each(|w| w.abort());
         if let Some(anvil) = self.anvil {
             anvil.stop().await;
         }

@@ -204,24 +204,6 @@ impl Evaluation<'_> {
         Ok(ran)
     }
 
-    /// The worker loop: runs jobs while there are any, then waits for the
-    /// bell or a second (retries come due, other instances queue work).
-    pub async fn work(self) {
-        loop {
-            let bell = self.pipeline().bell.clone();
-            let rung = bell.notified();
-            match self.run_next().await {
-                Ok(Ran::Idle) => {
-                    let _ = tokio::time::timeout(Duration::from_secs(1), rung).await;
-                }
-                Ok(_) => {}
-                Err(error) => {
-                    tracing::error!(%error, "evaluation worker: the database failed; retrying");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-            }
-        }
-    }
 
     fn announce_stage(&self, submission: &meritree_store::submissions::SubmissionRecord, stage: Stage) {
         self.hub().publish(
@@ -258,6 +240,25 @@ impl Evaluation<'_> {
     async fn announce_final(&self, id: &str) {
         if let Ok(view) = self.submissions().get(&id.to_owned().into()).await {
             self.announce(&view);
+        }
+    }
+}
+
+/// A worker: runs jobs while there are any, then waits for the bell or a
+/// second (retries come due, other instances queue work).
+pub async fn run_worker(platform: crate::Platform) {
+    loop {
+        let bell = platform.pipeline().bell.clone();
+        let rung = bell.notified();
+        match platform.evaluation().run_next().await {
+            Ok(Ran::Idle) => {
+                let _ = tokio::time::timeout(Duration::from_secs(1), rung).await;
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::error!(%error, "evaluation worker: the database failed; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
         }
     }
 }

@@ -8,6 +8,7 @@ mod network;
 mod points;
 mod rewards;
 mod rounds;
+mod submissions;
 mod user;
 
 use axum::extract::State;
@@ -27,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .nest("/user", user::router())
         .merge(points::router())
         .merge(rounds::router())
+        .merge(submissions::router())
         .merge(rewards::router())
         .merge(claims::router())
         .merge(network::router())

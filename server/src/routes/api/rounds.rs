@@ -60,7 +60,7 @@ async fn export_round(
     Ok(Json(platform.rounds().export(round_number(number)?).await?))
 }
 
-fn round_number(number: Result<Path<i64>, PathRejection>) -> Result<i64, ApiError> {
+pub(super) fn round_number(number: Result<Path<i64>, PathRejection>) -> Result<i64, ApiError> {
     number.map(|Path(n)| n).map_err(|_| {
         ApiError::new(
             ErrorCode::InvalidRequest,

@@ -1,0 +1,221 @@
+//! Submitted work over HTTP: submitting (a session or a key with the
+//! `submit` scope), reading a work, a round's entries and leaderboard, a
+//! member's page, search, and the moderators' routes.
+
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use meritree_core::submissions::{
+    CompetitionView, EarnerView, EntryView, NewSubmission, ProfileView, SearchResults,
+    SubmissionId, SubmissionView,
+};
+use meritree_core::ErrorCode;
+use meritree_platform::access::{ApiScope, AuthCheck};
+use meritree_platform::Platform;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiJson};
+use crate::routes::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/submissions", post(submit))
+        .route("/submissions/{id}", get(get_submission))
+        .route("/rounds/{n}/entries", get(round_entries))
+        .route("/rounds/{n}/leaderboard", get(round_leaderboard))
+        .route("/leaderboard", get(all_time))
+        .route("/members/{handle}", get(profile))
+        .route("/search", get(search))
+        .route("/admin/review", get(review_queue))
+        .route("/admin/review/{id}", post(moderate))
+        .route("/admin/evaluations/dead", get(dead_letters))
+        .route("/admin/evaluations/{id}/retry", post(retry_evaluation))
+        .route("/admin/rounds/{n}/theme", put(set_theme))
+}
+
+/// `POST /api/v1/submissions` (a session, or a key with `submit`):
+/// `{title, body, idempotency_key}` into the open round. 201 with the
+/// submission; 200 with the same one when the key was used before.
+async fn submit(
+    State(platform): State<Platform>,
+    Caller(request): Caller,
+    ApiJson(work): ApiJson<NewSubmission>,
+) -> Result<(StatusCode, Json<SubmissionView>), ApiError> {
+    let me = platform
+        .authorize(&request, AuthCheck::scope(ApiScope::Submit))
+        .await?;
+    let submitted = platform.submissions().submit(&me, &request, work).await?;
+    let status = if submitted.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(submitted.submission)))
+}
+
+/// `GET /api/v1/submissions/{id}`: the work, its stages and its reward.
+async fn get_submission(
+    State(platform): State<Platform>,
+    Path(id): Path<SubmissionId>,
+) -> Result<Json<SubmissionView>, ApiError> {
+    Ok(Json(platform.submissions().get(&id).await?))
+}
+
+/// `GET /api/v1/rounds/{n}/entries`: the round's theme, pool, rule and
+/// entries (oldest first).
+async fn round_entries(
+    State(platform): State<Platform>,
+    number: Result<Path<i64>, PathRejection>,
+) -> Result<Json<CompetitionView>, ApiError> {
+    Ok(Json(platform.competitions().view(round_number(number)?).await?))
+}
+
+/// `GET /api/v1/rounds/{n}/leaderboard`: the round's scored entries, best
+/// first.
+async fn round_leaderboard(
+    State(platform): State<Platform>,
+    number: Result<Path<i64>, PathRejection>,
+) -> Result<Json<Vec<EntryView>>, ApiError> {
+    Ok(Json(
+        platform
+            .competitions()
+            .leaderboard(round_number(number)?)
+            .await?,
+    ))
+}
+
+/// `GET /api/v1/leaderboard`: members by points earned from pools.
+async fn all_time(State(platform): State<Platform>) -> Result<Json<Vec<EarnerView>>, ApiError> {
+    Ok(Json(platform.submissions().top_earners().await?))
+}
+
+/// `GET /api/v1/members/{handle}`: a member's published work and earnings.
+async fn profile(
+    State(platform): State<Platform>,
+    Path(handle): Path<String>,
+) -> Result<Json<ProfileView>, ApiError> {
+    Ok(Json(platform.submissions().profile(&handle).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SearchQuery {
+    q: String,
+    #[serde(default)]
+    offset: u32,
+}
+
+/// `GET /api/v1/search?q=&offset=`: scored work matching the words, best
+/// first, 20 a page; snippets mark matches between U+0002 and U+0003.
+async fn search(
+    State(platform): State<Platform>,
+    query: Result<Query<SearchQuery>, QueryRejection>,
+) -> Result<Json<SearchResults>, ApiError> {
+    let Query(query) =
+        query.map_err(|r| ApiError::new(ErrorCode::InvalidRequest, r.body_text()))?;
+    Ok(Json(
+        platform
+            .submissions()
+            .search(&query.q, query.offset)
+            .await?,
+    ))
+}
+
+/// `GET /api/v1/admin/review` (admin): work held for a moderator.
+async fn review_queue(
+    State(platform): State<Platform>,
+    Caller(request): Caller,
+) -> Result<Json<Vec<SubmissionView>>, ApiError> {
+    platform.authorize(&request, AuthCheck::admin()).await?;
+    Ok(Json(platform.submissions().review_queue().await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Decision {
+    approve: bool,
+    reason: Option<String>,
+}
+
+/// `POST /api/v1/admin/review/{id}` (admin): `{approve, reason}`; a
+/// rejection needs a reason, which the author sees.
+async fn moderate(
+    State(platform): State<Platform>,
+    Caller(request): Caller,
+    Path(id): Path<SubmissionId>,
+    ApiJson(decision): ApiJson<Decision>,
+) -> Result<Json<SubmissionView>, ApiError> {
+    platform.authorize(&request, AuthCheck::admin()).await?;
+    Ok(Json(
+        platform
+            .submissions()
+            .moderate(&id, decision.approve, decision.reason.as_deref())
+            .await?,
+    ))
+}
+
+#[derive(Serialize)]
+struct DeadLetter {
+    submission: SubmissionView,
+    last_error: Option<String>,
+}
+
+/// `GET /api/v1/admin/evaluations/dead` (admin): evaluations that ran out
+/// of retries, with their last error.
+async fn dead_letters(
+    State(platform): State<Platform>,
+    Caller(request): Caller,
+) -> Result<Json<Vec<DeadLetter>>, ApiError> {
+    platform.authorize(&request, AuthCheck::admin()).await?;
+    let letters = platform.submissions().dead_letters().await?;
+    Ok(Json(
+        letters
+            .into_iter()
+            .map(|(submission, last_error)| DeadLetter {
+                submission,
+                last_error,
+            })
+            .collect(),
+    ))
+}
+
+/// `POST /api/v1/admin/evaluations/{id}/retry` (admin): requeues a dead
+/// evaluation where it stopped. 204.
+async fn retry_evaluation(
+    State(platform): State<Platform>,
+    Caller(request): Caller,
+    Path(id): Path<SubmissionId>,
+) -> Result<StatusCode, ApiError> {
+    platform.authorize(&request, AuthCheck::admin()).await?;
+    platform.submissions().retry_evaluation(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Theme {
+    theme: String,
+}
+
+/// `PUT /api/v1/admin/rounds/{n}/theme` (admin): `{theme}` for round `n`,
+/// ahead of time or while it runs. 204.
+async fn set_theme(
+    State(platform): State<Platform>,
+    Caller(request): Caller,
+    number: Result<Path<i64>, PathRejection>,
+    ApiJson(body): ApiJson<Theme>,
+) -> Result<StatusCode, ApiError> {
+    platform.authorize(&request, AuthCheck::admin()).await?;
+    platform
+        .competitions()
+        .set_theme(round_number(number)?, &body.theme)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn round_number(number: Result<Path<i64>, PathRejection>) -> Result<i64, ApiError> {
+    super::rounds::round_number(number)
+}
