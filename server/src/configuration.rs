@@ -10,13 +10,13 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use meritree_ai::config::AiSettings;
 use meritree_core::eth::{Address, U256};
+use meritree_core::submissions::fraud::FraudPolicy;
+use meritree_core::submissions::judge::Rubric;
+use meritree_core::submissions::payout::PayoutRule;
 use meritree_platform::access::{LimitPolicy, Origin, Site};
 use meritree_platform::mailer::{MailError, Mailer};
 use meritree_platform::rounds::RewardsPolicy;
 use meritree_platform::sessions::SessionPolicy;
-use meritree_core::submissions::fraud::FraudPolicy;
-use meritree_core::submissions::judge::Rubric;
-use meritree_core::submissions::payout::PayoutRule;
 use meritree_platform::{PlatformOptions, WorkPolicy};
 use meritree_store::{DatabaseTarget, PoolOptions, StoreError};
 use serde::{Deserialize, Serialize};
@@ -591,15 +591,28 @@ impl Settings {
         within("rewards.round_secs", self.rewards.round_secs, 1, u64::MAX)?;
         within("work.max_per_round", self.work.max_per_round, 1, 10_000)?;
         within("work.pool", self.work.pool, 0, i64::MAX as u64)?;
-        within("work.payout_deadline_secs", self.work.payout_deadline_secs, 0, 7 * 86_400)?;
+        within(
+            "work.payout_deadline_secs",
+            self.work.payout_deadline_secs,
+            0,
+            7 * 86_400,
+        )?;
         within("work.judge_attempts", self.work.judge_attempts, 1, 20)?;
         within("work.max_attempts", self.work.max_attempts, 1, 100)?;
         within("work.workers", self.work.workers, 1, 64)?;
-        within("work.fraud.window_secs", self.work.fraud.window_secs, 1, 30 * 86_400)?;
+        within(
+            "work.fraud.window_secs",
+            self.work.fraud.window_secs,
+            1,
+            30 * 86_400,
+        )?;
         if !(self.work.duplicate_similarity > 0.0 && self.work.duplicate_similarity <= 1.0) {
             return Err(ConfigError::Value {
                 key: "work.duplicate_similarity",
-                message: format!("{} is out of range: use above 0 to 1", self.work.duplicate_similarity),
+                message: format!(
+                    "{} is out of range: use above 0 to 1",
+                    self.work.duplicate_similarity
+                ),
             });
         }
         if let Err(err) = self.work.rubric.check() {

@@ -43,10 +43,14 @@ impl Competitions<'_> {
     pub async fn set_theme(&self, round: i64, theme: &str) -> Result<(), SubmissionError> {
         let theme = Title::parse(theme).map_err(SubmissionError::Invalid)?;
         if round < 1 {
-            return Err(SubmissionError::InvalidRequest("rounds are numbered from 1"));
+            return Err(SubmissionError::InvalidRequest(
+                "rounds are numbered from 1",
+            ));
         }
         if !store::set_theme(self.db(), round, theme.as_str()).await? {
-            return Err(SubmissionError::InvalidRequest("that round's pool is already paid"));
+            return Err(SubmissionError::InvalidRequest(
+                "that round's pool is already paid",
+            ));
         }
         Ok(())
     }
@@ -89,11 +93,13 @@ impl Competitions<'_> {
         meritree_store::rounds::get(self.db(), round)
             .await?
             .ok_or(SubmissionError::NotFound)?;
-        Ok(meritree_store::submissions::leaderboard(self.db(), round, PAGE)
-            .await?
-            .into_iter()
-            .map(entry_view)
-            .collect())
+        Ok(
+            meritree_store::submissions::leaderboard(self.db(), round, PAGE)
+                .await?
+                .into_iter()
+                .map(entry_view)
+                .collect(),
+        )
     }
 
     /// Pays every pool that is due at `now`; safe on any number of

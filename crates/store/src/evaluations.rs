@@ -314,13 +314,13 @@ pub async fn put_vector(
     Ok(())
 }
 
-/// A stored embedding: `(submission id, author, created_at, model, vector)`.
+/// A stored embedding: `(submission id, author, seq, model, vector)`.
 pub type VectorRow = (String, String, i64, String, Vec<u8>);
 
 /// Every stored embedding, for rebuilding the in-process index.
 pub async fn all_vectors(db: &Database) -> Result<Vec<VectorRow>, StoreError> {
     Ok(with_pool!(db, pool => sqlx::query_as(
-        "SELECT v.submission_id, s.account_id, s.created_at, v.model, v.vector \
+        "SELECT v.submission_id, s.account_id, s.seq, v.model, v.vector \
          FROM submission_vectors v JOIN submissions s ON s.id = v.submission_id",
     )
     .fetch_all(pool)

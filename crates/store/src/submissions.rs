@@ -31,12 +31,14 @@ pub struct SubmissionRecord {
     pub reward: Option<i64>,
     pub created_at: i64,
     pub evaluated_at: Option<i64>,
+    /// Arrival order: a lower `seq` came first.
+    pub seq: i64,
 }
 
 pub(crate) const COLUMNS: &str = "s.id, s.account_id, a.handle, s.round, s.idempotency_key, \
     s.title, s.body, s.body_html, s.fingerprint, s.client_ip, s.status, s.stage, s.score, \
     s.breakdown, s.reason, s.duplicate_of, s.similarity, s.flags, s.payout_percent, \
-    s.paid_round, s.reward, s.created_at, s.evaluated_at";
+    s.paid_round, s.reward, s.created_at, s.evaluated_at, s.seq";
 pub(crate) const FROM: &str = "submissions s JOIN accounts a ON a.id = s.account_id";
 
 pub struct NewSubmission<'a> {
@@ -223,8 +225,8 @@ pub async fn top_earners(db: &Database, limit: u32) -> Result<Vec<(String, i64, 
     .await)?)
 }
 
-/// The earliest other submission with this fingerprint, made before
-/// `before` (ties by id): what an exact copy copies.
+/// The first submission with this fingerprint that arrived before `seq`:
+/// what an exact copy copies.
 pub async fn earlier_with_fingerprint(
     db: &Database,
     fingerprint: &str,
@@ -233,8 +235,7 @@ pub async fn earlier_with_fingerprint(
 ) -> Result<Option<SubmissionRecord>, StoreError> {
     let sql = format!(
         "SELECT {COLUMNS} FROM {FROM} WHERE s.fingerprint = $1 AND s.id <> $2 \
-         AND (s.created_at < $3 OR (s.created_at = $3 AND s.id < $2)) \
-         ORDER BY s.created_at, s.id LIMIT 1"
+         AND s.seq < $3 ORDER BY s.seq LIMIT 1"
     );
     Ok(with_pool!(db, pool => sqlx::query_as(&sql)
         .bind(fingerprint)

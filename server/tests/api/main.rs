@@ -20,3 +20,4 @@ mod sessions;
 mod settlement;
 mod totp;
 mod wallet;
+mod work;

@@ -381,8 +381,10 @@ mod tests {
         let mut rubric = Rubric::default();
         rubric.criteria[1].name = "relevance".into();
         assert!(rubric.check().is_err());
-        let mut rubric = Rubric::default();
-        rubric.scale = 0;
+        let rubric = Rubric {
+            scale: 0,
+            ..Default::default()
+        };
         assert!(rubric.check().is_err());
         let mut rubric = Rubric::default();
         rubric.criteria[0].weight = 0;

@@ -86,11 +86,10 @@ pub fn payouts(pool: u64, rule: PayoutRule, entries: &[PayoutEntry]) -> Vec<(Str
                 .iter()
                 .zip(weights)
                 .map(|(e, w)| {
-                    let share = if total == 0 {
-                        0
-                    } else {
-                        u64::try_from(u128::from(pool) * w / total).unwrap_or(0)
-                    };
+                    let share = (u128::from(pool) * w)
+                        .checked_div(total)
+                        .and_then(|s| u64::try_from(s).ok())
+                        .unwrap_or(0);
                     let paid = paid_to.entry(e.account.as_str()).or_default();
                     let share = share.min(per_account_cap.saturating_sub(*paid));
                     *paid += share;

@@ -63,7 +63,7 @@ pub fn vector_to_bytes(v: &[f32]) -> Vec<u8> {
 /// The inverse of [`vector_to_bytes`]; `None` for a length that is not a
 /// whole number of f32s or a value that is not finite.
 pub fn vector_from_bytes(bytes: &[u8]) -> Option<Vec<f32>> {
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return None;
     }
     bytes

@@ -13,7 +13,7 @@ use meritree_core::submissions::text;
 struct Entry {
     id: String,
     account_id: String,
-    created_at: i64,
+    seq: i64,
     model: String,
     vector: Arc<[f32]>,
 }
@@ -34,7 +34,7 @@ pub struct VectorIndex {
 impl VectorIndex {
     /// Adds a work's vector (normalised here); a second add of one id is
     /// ignored.
-    pub fn add(&self, id: &str, account_id: &str, created_at: i64, model: &str, vector: Vec<f32>) {
+    pub fn add(&self, id: &str, account_id: &str, seq: i64, model: &str, vector: Vec<f32>) {
         let mut entries = self.entries.write().expect("index lock");
         if entries.iter().any(|e| e.id == id) {
             return;
@@ -42,18 +42,17 @@ impl VectorIndex {
         entries.push(Entry {
             id: id.to_owned(),
             account_id: account_id.to_owned(),
-            created_at,
+            seq,
             model: model.to_owned(),
             vector: text::unit(vector).into(),
         });
     }
 
-    /// The most similar work of the same model made before `(created_at,
-    /// id)`, other than `id` itself.
+    /// The most similar work of the same model that arrived before `seq`.
     pub fn nearest_earlier(
         &self,
         id: &str,
-        created_at: i64,
+        seq: i64,
         model: &str,
         vector: &[f32],
     ) -> Option<Neighbour> {
@@ -62,10 +61,7 @@ impl VectorIndex {
         entries
             .iter()
             .filter(|e| {
-                e.id != id
-                    && e.model == model
-                    && e.vector.len() == query.len()
-                    && (e.created_at, e.id.as_str()) < (created_at, id)
+                e.id != id && e.model == model && e.vector.len() == query.len() && e.seq < seq
             })
             .map(|e| {
                 let similarity: f32 = e.vector.iter().zip(&query).map(|(a, b)| a * b).sum();
@@ -99,7 +95,9 @@ mod tests {
         index.add("b", "y", 2, "m", vec![0.6, 0.8, 0.0]);
         index.add("c", "y", 3, "other", vec![0.0, 1.0, 0.0]);
         index.add("late", "z", 9, "m", vec![0.0, 1.0, 0.0]);
-        let near = index.nearest_earlier("new", 5, "m", &[0.0, 2.0, 0.0]).unwrap();
+        let near = index
+            .nearest_earlier("new", 5, "m", &[0.0, 2.0, 0.0])
+            .unwrap();
         assert_eq!(near.id, "b");
         assert!((near.similarity - 0.8).abs() < 1e-6);
         assert_eq!(index.nearest_earlier("a", 1, "m", &[1.0, 0.0, 0.0]), None);

@@ -60,9 +60,15 @@ pub(crate) struct OwnedResult {
 /// Why a stage did not finish.
 pub(crate) enum StageFailure {
     /// Worth another try later (a provider error, an answer off schema).
-    Retry { record: StageRecord, error: String },
+    Retry {
+        record: Box<StageRecord>,
+        error: String,
+    },
     /// No retry can help: the submission fails now.
-    GiveUp { record: StageRecord, reason: String },
+    GiveUp {
+        record: Box<StageRecord>,
+        reason: String,
+    },
     Store(StoreError),
 }
 
@@ -104,9 +110,9 @@ impl Evaluation<'_> {
 
     /// Loads every stored embedding into the index (at start).
     pub async fn rebuild_index(&self) -> Result<usize, StoreError> {
-        for (id, account, created_at, model, bytes) in store::all_vectors(self.db()).await? {
+        for (id, account, seq, model, bytes) in store::all_vectors(self.db()).await? {
             match meritree_core::submissions::text::vector_from_bytes(&bytes) {
-                Some(vector) => self.index().add(&id, &account, created_at, &model, vector),
+                Some(vector) => self.index().add(&id, &account, seq, &model, vector),
                 None => tracing::error!(submission = %id, "stored embedding unreadable; skipped"),
             }
         }
@@ -204,8 +210,11 @@ impl Evaluation<'_> {
         Ok(ran)
     }
 
-
-    fn announce_stage(&self, submission: &meritree_store::submissions::SubmissionRecord, stage: Stage) {
+    fn announce_stage(
+        &self,
+        submission: &meritree_store::submissions::SubmissionRecord,
+        stage: Stage,
+    ) {
         self.hub().publish(
             Audience::Everyone,
             LiveEvent::Submission {

@@ -70,16 +70,22 @@ impl Timer {
 /// request will refuse it again; anything else may pass later.
 fn ai_failure(timer: &Timer, input: serde_json::Value, error: AiError) -> StageFailure {
     let message = error.to_string();
-    let record = timer.record("error", None, input, json!({ "error": message }), message.clone());
+    let record = timer.record(
+        "error",
+        None,
+        input,
+        json!({ "error": message }),
+        message.clone(),
+    );
     match error {
         AiError::Rejected { .. } | AiError::Model(_) | AiError::NotConfigured => {
             StageFailure::GiveUp {
-                record,
+                record: Box::new(record),
                 reason: format!("the AI gateway refused the evaluation: {message}"),
             }
         }
         _ => StageFailure::Retry {
-            record,
+            record: Box::new(record),
             error: message,
         },
     }
@@ -102,7 +108,10 @@ fn moderation(
     let (outcome, summary) = if blocked.is_empty() {
         ("ok", "Nothing on the block list".to_owned())
     } else {
-        ("flagged", "Held for a moderator: the text uses a blocked word".to_owned())
+        (
+            "flagged",
+            "Held for a moderator: the text uses a blocked word".to_owned(),
+        )
     };
     Ok(StageOutcome {
         record: timer.record(
@@ -125,7 +134,7 @@ async fn originality(
     timer: Timer,
 ) -> Result<StageOutcome, StageFailure> {
     if let Some(earlier) =
-        submissions::earlier_with_fingerprint(ev.db(), &work.fingerprint, &work.id, work.created_at)
+        submissions::earlier_with_fingerprint(ev.db(), &work.fingerprint, &work.id, work.seq)
             .await?
     {
         return Ok(StageOutcome {
@@ -155,14 +164,14 @@ async fn originality(
     let Some(vector) = answer.value.vectors.into_iter().next() else {
         let record = timer.record("error", None, input, json!({}), "no embedding came back");
         return Err(StageFailure::Retry {
-            record,
+            record: Box::new(record),
             error: "the embedding provider returned no vector".into(),
         });
     };
     if vector.is_empty() || vector.iter().any(|x| !x.is_finite()) {
         let record = timer.record("error", None, input, json!({}), "unusable embedding");
         return Err(StageFailure::Retry {
-            record,
+            record: Box::new(record),
             error: "the embedding provider returned an unusable vector".into(),
         });
     }
@@ -171,9 +180,9 @@ async fn originality(
     store::put_vector(ev.db(), &work.id, &model, &text::vector_to_bytes(&unit)).await?;
     let nearest = ev
         .index()
-        .nearest_earlier(&work.id, work.created_at, &model, &unit);
+        .nearest_earlier(&work.id, work.seq, &model, &unit);
     ev.index()
-        .add(&work.id, &work.account_id, work.created_at, &model, unit);
+        .add(&work.id, &work.account_id, work.seq, &model, unit);
     let by = Some((answer.provider.as_str(), answer.model.as_str()));
     let threshold = policy.duplicate_similarity;
     let output = json!({
@@ -189,7 +198,10 @@ async fn originality(
                 by,
                 input,
                 output,
-                format!("A near-duplicate of earlier work ({:.0}% similar)", near.similarity * 100.0),
+                format!(
+                    "A near-duplicate of earlier work ({:.0}% similar)",
+                    near.similarity * 100.0
+                ),
             ),
             result: OwnedResult {
                 duplicate_of: Some(near.id),
@@ -220,7 +232,10 @@ async fn quality(
         model: policy.judge_model.clone(),
         messages: vec![
             Message::new(Role::System, rubric.system_prompt()),
-            Message::new(Role::User, rubric.user_prompt(&theme, &work.title, &work.body)),
+            Message::new(
+                Role::User,
+                rubric.user_prompt(&theme, &work.title, &work.body),
+            ),
         ],
         max_tokens: Some(400),
         temperature: Some(0.0),
@@ -237,25 +252,37 @@ async fn quality(
     let verdict = match Verdict::parse(rubric, &answer.value.text) {
         Ok(verdict) => verdict,
         Err(error) => {
-            let record = timer.record("error", by, input, output, format!("Unusable answer: {error}"));
+            let record = timer.record(
+                "error",
+                by,
+                input,
+                output,
+                format!("Unusable answer: {error}"),
+            );
             if attempts >= i64::from(policy.judge_attempts) {
                 return Err(StageFailure::GiveUp {
-                    record,
+                    record: Box::new(record),
                     reason: format!(
                         "the judge did not answer in the required form after {attempts} tries"
                     ),
                 });
             }
             return Err(StageFailure::Retry {
-                record,
+                record: Box::new(record),
                 error: error.to_string(),
             });
         }
     };
     let (outcome, summary) = if verdict.safe {
-        ("ok", format!("Scored {} of 100: {}", verdict.score, verdict.reason))
+        (
+            "ok",
+            format!("Scored {} of 100: {}", verdict.score, verdict.reason),
+        )
     } else {
-        ("flagged", "Held for a moderator: the judge found it unsafe to publish".to_owned())
+        (
+            "flagged",
+            "Held for a moderator: the judge found it unsafe to publish".to_owned(),
+        )
     };
     Ok(StageOutcome {
         record: timer.record(outcome, by, input, output, summary),
@@ -280,8 +307,13 @@ async fn fraud(
     let db = ev.db();
     let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
     let by_account = count(
-        submissions::count_between(db, CountBy::Account(&work.account_id), since, work.created_at)
-            .await?,
+        submissions::count_between(
+            db,
+            CountBy::Account(&work.account_id),
+            since,
+            work.created_at,
+        )
+        .await?,
     );
     let by_address = match &work.client_ip {
         Some(ip) => Some(count(

@@ -25,7 +25,9 @@ mod tests {
         let html = render("# Title\n\nSome *emphasis* and a [link](https://example.org).");
         assert!(html.contains("<h1>Title</h1>"));
         assert!(html.contains("<em>emphasis</em>"));
-        assert!(html.contains(r#"<a href="https://example.org" rel="noopener noreferrer nofollow">link</a>"#));
+        assert!(html.contains(
+            r#"<a href="https://example.org" rel="noopener noreferrer nofollow">link</a>"#
+        ));
     }
 
     #[test]
@@ -40,7 +42,15 @@ mod tests {
             "![tracker](https://evil.example/pixel.png)",
         ] {
             let html = render(attack);
-            for bad in ["<script", "onerror", "javascript:", "<iframe", "onclick", "style=", "<img"] {
+            for bad in [
+                "<script",
+                "onerror",
+                "javascript:",
+                "<iframe",
+                "onclick",
+                "style=",
+                "<img",
+            ] {
                 assert!(!html.contains(bad), "{attack:?} left {bad:?} in {html:?}");
             }
         }

@@ -188,7 +188,9 @@ impl Submissions<'_> {
         let (record, created) = match inserted {
             Inserted::Created(record) => (record, true),
             Inserted::Replayed(record) => (record, false),
-            Inserted::LimitReached { limit } => return Err(SubmissionError::LimitReached { limit }),
+            Inserted::LimitReached { limit } => {
+                return Err(SubmissionError::LimitReached { limit })
+            }
         };
         if created {
             tracing::info!(submission = %record.id, round = record.round, "work submitted");
@@ -223,9 +225,9 @@ impl Submissions<'_> {
         self.rounds().tick(now).await?;
         meritree_store::rounds::current(self.db())
             .await?
-            .ok_or(SubmissionError::Rounds(crate::rounds::RoundsError::Contention(
-                "no round is open".into(),
-            )))
+            .ok_or(SubmissionError::Rounds(
+                crate::rounds::RoundsError::Contention("no round is open".into()),
+            ))
     }
 
     /// A work's page: the work, each stage's record and its reward.
@@ -277,23 +279,23 @@ impl Submissions<'_> {
         Ok(store::top_earners(self.db(), 50)
             .await?
             .into_iter()
-            .map(|(handle, earned, entries)| meritree_core::submissions::EarnerView {
-                handle,
-                earned,
-                entries,
-            })
+            .map(
+                |(handle, earned, entries)| meritree_core::submissions::EarnerView {
+                    handle,
+                    earned,
+                    entries,
+                },
+            )
             .collect())
     }
 
     /// Full-text search over scored work, `limit` hits from `offset`.
-    pub async fn search(
-        &self,
-        query: &str,
-        offset: u32,
-    ) -> Result<SearchResults, SubmissionError> {
+    pub async fn search(&self, query: &str, offset: u32) -> Result<SearchResults, SubmissionError> {
         const LIMIT: u32 = 20;
         if query.chars().count() > 200 {
-            return Err(SubmissionError::InvalidRequest("a search has at most 200 characters"));
+            return Err(SubmissionError::InvalidRequest(
+                "a search has at most 200 characters",
+            ));
         }
         if offset > 10_000 {
             return Err(SubmissionError::InvalidRequest("offset is at most 10000"));
@@ -335,24 +337,23 @@ impl Submissions<'_> {
     ) -> Result<SubmissionView, SubmissionError> {
         let reason = reason.map(str::trim).filter(|r| !r.is_empty());
         if reason.is_some_and(|r| r.chars().count() > 300) {
-            return Err(SubmissionError::InvalidRequest("a reason has at most 300 characters"));
+            return Err(SubmissionError::InvalidRequest(
+                "a reason has at most 300 characters",
+            ));
         }
         if !approve && reason.is_none() {
-            return Err(SubmissionError::InvalidRequest("say why the work is rejected"));
+            return Err(SubmissionError::InvalidRequest(
+                "say why the work is rejected",
+            ));
         }
         let status = if approve {
             SubmissionStatus::Scored
         } else {
             SubmissionStatus::Rejected
         };
-        let decided = store::decide_review(
-            self.db(),
-            id,
-            status.as_str(),
-            reason,
-            clock::unix_secs(),
-        )
-        .await?;
+        let decided =
+            store::decide_review(self.db(), id, status.as_str(), reason, clock::unix_secs())
+                .await?;
         if !decided {
             store::get(self.db(), id)
                 .await?
@@ -366,7 +367,9 @@ impl Submissions<'_> {
     }
 
     /// Evaluations that ran out of retries.
-    pub async fn dead_letters(&self) -> Result<Vec<(SubmissionView, Option<String>)>, SubmissionError> {
+    pub async fn dead_letters(
+        &self,
+    ) -> Result<Vec<(SubmissionView, Option<String>)>, SubmissionError> {
         Ok(meritree_store::evaluations::dead_letters(self.db(), PAGE)
             .await?
             .into_iter()

@@ -24,6 +24,7 @@ CREATE TABLE submissions (
     reward          BIGINT  CHECK (reward >= 0),
     created_at      BIGINT  NOT NULL,
     evaluated_at    BIGINT,
+    seq             BIGSERIAL,
     -- Full-text search: English stemming, a GIN index.
     search          TSVECTOR GENERATED ALWAYS AS
                         (to_tsvector('english', title || ' ' || body)) STORED,
@@ -34,6 +35,7 @@ CREATE INDEX submissions_account ON submissions (account_id, created_at);
 CREATE INDEX submissions_fingerprint ON submissions (fingerprint, created_at);
 CREATE INDEX submissions_unpaid ON submissions (status, paid_round);
 CREATE INDEX submissions_client_ip ON submissions (client_ip, created_at);
+CREATE INDEX submissions_seq ON submissions (seq);
 CREATE INDEX submissions_search ON submissions USING GIN (search);
 
 CREATE TABLE submission_vectors (

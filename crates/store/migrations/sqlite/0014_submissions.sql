@@ -34,8 +34,15 @@ CREATE TABLE submissions (
     reward          INTEGER CHECK (reward >= 0),
     created_at      INTEGER NOT NULL,
     evaluated_at    INTEGER,
+    -- Arrival order, total (set from the rowid by the trigger below): what
+    -- "earlier work" means for copies, whatever the clock says.
+    seq             INTEGER,
     UNIQUE (account_id, idempotency_key)
 );
+CREATE TRIGGER submissions_seq AFTER INSERT ON submissions BEGIN
+    UPDATE submissions SET seq = new.rowid WHERE id = new.id;
+END;
+CREATE INDEX submissions_seq ON submissions (seq);
 CREATE INDEX submissions_round ON submissions (round, created_at);
 CREATE INDEX submissions_account ON submissions (account_id, created_at);
 CREATE INDEX submissions_fingerprint ON submissions (fingerprint, created_at);

@@ -70,7 +70,9 @@ async fn round_entries(
     State(platform): State<Platform>,
     number: Result<Path<i64>, PathRejection>,
 ) -> Result<Json<CompetitionView>, ApiError> {
-    Ok(Json(platform.competitions().view(round_number(number)?).await?))
+    Ok(Json(
+        platform.competitions().view(round_number(number)?).await?,
+    ))
 }
 
 /// `GET /api/v1/rounds/{n}/leaderboard`: the round's scored entries, best

@@ -1,0 +1,346 @@
+//! Work that pays, end to end over HTTP: a member submits, the pipeline
+//! (moderation, originality, the judge, fraud checks) evaluates against a
+//! fake judge upstream that speaks OpenAI's wire format, the round closes
+//! and its pool is paid into the ledger once.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use meritree_ai::config::{Capability, ModelSettings, ProviderKind, ProviderSettings};
+use meritree_store::{test_both_backends, Backend};
+use reqwest::Method;
+use serde_json::{json, Value};
+use server::configuration::Settings;
+
+use crate::helpers::{admin_session, error_code, spawn_app_with, Session, TestApp};
+
+/// What the fake judge answers: JSON scores, or text off the schema.
+#[derive(Clone)]
+struct Judge {
+    reply: Arc<Mutex<String>>,
+    calls: Arc<AtomicU32>,
+}
+
+fn scores(relevance: u32, craft: u32, insight: u32) -> String {
+    json!({"scores": {"relevance": relevance, "craft": craft, "insight": insight},
+           "safe": true, "reason": "Clear, on theme and well made."})
+    .to_string()
+}
+
+async fn chat(State(judge): State<Judge>, Json(body): Json<Value>) -> Json<Value> {
+    judge.calls.fetch_add(1, Ordering::SeqCst);
+    let reply = judge.reply.lock().unwrap().clone();
+    Json(json!({
+        "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": body["model"],
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 200, "completion_tokens": 40, "total_tokens": 240}
+    }))
+}
+
+/// A bag-of-words embedding: the same words in another order give the
+/// same vector; different words, a different one.
+async fn embeddings(Json(body): Json<Value>) -> Json<Value> {
+    let inputs: Vec<String> = match &body["input"] {
+        Value::Array(items) => items
+            .iter()
+            .map(|v| v.as_str().unwrap_or_default().to_owned())
+            .collect(),
+        other => vec![other.as_str().unwrap_or_default().to_owned()],
+    };
+    let data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let mut v = vec![0.0_f32; 64];
+            for word in text
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+            {
+                let h = word
+                    .to_lowercase()
+                    .bytes()
+                    .fold(7_u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+                v[(h % 64) as usize] += 1.0;
+            }
+            json!({"object": "embedding", "index": i, "embedding": v})
+        })
+        .collect();
+    Json(
+        json!({"object": "list", "data": data, "model": body["model"],
+                "usage": {"prompt_tokens": 3, "total_tokens": 3}}),
+    )
+}
+
+async fn start_judge(reply: String) -> (String, Judge) {
+    let judge = Judge {
+        reply: Arc::new(Mutex::new(reply)),
+        calls: Arc::new(AtomicU32::new(0)),
+    };
+    let app = Router::new()
+        .route("/v1/chat/completions", post(chat))
+        .route("/v1/embeddings", post(embeddings))
+        .with_state(judge.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, judge)
+}
+
+fn judged_by(settings: &mut Settings, url: &str) {
+    settings.ai.local.enabled = false;
+    settings.ai.retry.base_delay_ms = 1;
+    settings.ai.retry.max_delay_ms = 2;
+    let model = |name: &str, capability| ModelSettings {
+        name: name.into(),
+        input_price: 1_000_000,
+        output_price: 2_000_000,
+        context: 8192,
+        capabilities: vec![capability],
+    };
+    settings.ai.providers = vec![ProviderSettings {
+        name: "judge".into(),
+        kind: ProviderKind::Openai,
+        base_url: url.into(),
+        api_key_env: String::new(),
+        first_byte_timeout_secs: 5,
+        total_timeout_secs: 10,
+        models: vec![
+            model("judge-1", Capability::Chat),
+            model("bow-64", Capability::Embeddings),
+        ],
+    }];
+    settings.work.judge_model = "judge/judge-1".into();
+    settings.work.embedding_model = "judge/bow-64".into();
+    settings.work.block_list = vec!["forbiddenword".into()];
+    settings.work.pool = 1_000;
+    settings.work.max_attempts = 2;
+    settings.work.judge_attempts = 2;
+}
+
+/// A member with a handle, signed in.
+async fn member(app: &TestApp, email: &str, handle: &str) -> Session {
+    let session = app.register(email).await;
+    let response = app
+        .request(Method::PUT, "/api/v1/user/handle", &session)
+        .json(&json!({ "handle": handle }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    session
+}
+
+async fn submit(
+    app: &TestApp,
+    session: &Session,
+    title: &str,
+    body: &str,
+    key: &str,
+) -> reqwest::Response {
+    app.request(Method::POST, "/api/v1/submissions", session)
+        .json(&json!({ "title": title, "body": body, "idempotency_key": key }))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Polls the work until it leaves `evaluating` (the server's own workers
+/// evaluate it).
+async fn evaluated(app: &TestApp, id: &str) -> Value {
+    for _ in 0..400 {
+        let work: Value = app
+            .get(&format!("/api/v1/submissions/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if work["status"] != "evaluating" {
+            return work;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("{id} was never evaluated");
+}
+
+const POEM: &str = "The river keeps its own counsel,\nbending where the **old stones** ask it to.";
+
+test_both_backends! {
+    async fn submitted_work_is_judged_ranked_and_paid_once(backend: Backend) {
+        let (url, judge) = start_judge(scores(9, 8, 7)).await;
+        let app = spawn_app_with(backend, |s| judged_by(s, &url)).await;
+        let alice = member(&app, "alice@example.org", "alice").await;
+
+        let response = submit(&app, &alice, "A river poem", POEM, "k-1").await;
+        assert_eq!(response.status(), 201);
+        let created: Value = response.json().await.unwrap();
+        let id = created["id"].as_str().unwrap().to_owned();
+        assert!(created["body_html"].as_str().unwrap().contains("<strong>old stones</strong>"));
+        // A retry with the same key is the same submission, not a second.
+        let again = submit(&app, &alice, "A river poem", POEM, "k-1").await;
+        assert_eq!(again.status(), 200);
+        assert_eq!(again.json::<Value>().await.unwrap()["id"], id.as_str());
+
+        let work = evaluated(&app, &id).await;
+        assert_eq!(work["status"], "scored", "{work}");
+        // (3·9 + 4·8 + 3·7)·100 / (10·10) = 80
+        assert_eq!(work["score"], 80);
+        assert_eq!(work["reason"], "Clear, on theme and well made.");
+        assert_eq!(work["breakdown"].as_array().unwrap().len(), 3);
+        let stages: Vec<&str> = work["stages"].as_array().unwrap().iter().map(|s| s["stage"].as_str().unwrap()).collect();
+        assert_eq!(stages, ["moderation", "originality", "quality", "fraud"]);
+        assert_eq!(work["stages"][2]["provider"], "judge");
+        assert_eq!(judge.calls.load(Ordering::SeqCst), 1, "judged once");
+
+        // The round closes and its pool pays the only entry, once.
+        let round = work["round"].as_i64().unwrap();
+        let later = meritree_platform::clock::unix_secs() + 3 * 600;
+        app.platform.rounds().tick(later).await.unwrap();
+        let paid = app.platform.competitions().pay_due(later).await.unwrap();
+        assert_eq!(paid.len(), 1);
+        assert_eq!((paid[0].round, paid[0].entries, paid[0].credited), (round, 1, 500));
+        assert!(app.platform.competitions().pay_due(later).await.unwrap().is_empty());
+
+        let work: Value = app.get(&format!("/api/v1/submissions/{id}")).await.json().await.unwrap();
+        assert_eq!(work["reward"], 500, "capped at the default 500 per member");
+        assert_eq!(work["paid_in_round"], round);
+        let points = app.get_json("/api/v1/user/points", &alice).await;
+        assert_eq!(points["balance"], 500, "{points}");
+
+        let board: Value = app.get(&format!("/api/v1/rounds/{round}/leaderboard")).await.json().await.unwrap();
+        assert_eq!(board[0]["author"], "alice");
+        assert_eq!(board[0]["reward"], 500);
+        let entries: Value = app.get(&format!("/api/v1/rounds/{round}/entries")).await.json().await.unwrap();
+        assert!(entries["paid_at"].is_i64());
+        assert_eq!(entries["theme"], "Anything worth reading");
+        let profile: Value = app.get("/api/v1/members/alice").await.json().await.unwrap();
+        assert_eq!(profile["earned"], 500);
+        let found: Value = app.get("/api/v1/search?q=stones%20river").await.json().await.unwrap();
+        assert_eq!(found["hits"][0]["id"], id.as_str());
+        assert!(found["hits"][0]["snippet"].as_str().unwrap().contains('\u{2}'));
+        let nothing: Value = app.get("/api/v1/search?q=zebra").await.json().await.unwrap();
+        assert_eq!(nothing["hits"], json!([]));
+    }
+
+    async fn copies_and_paraphrases_earn_nothing_original_work_passes(backend: Backend) {
+        let (url, _judge) = start_judge(scores(6, 6, 6)).await;
+        let app = spawn_app_with(backend, |s| judged_by(s, &url)).await;
+        let alice = member(&app, "alice@example.org", "alice").await;
+        let bob = member(&app, "bob@example.org", "bob").await;
+
+        let first = submit(&app, &alice, "Morning light", "Sunlight spills across the quiet kitchen table.", "a").await;
+        let first: Value = first.json().await.unwrap();
+        let first_id = first["id"].as_str().unwrap();
+        assert_eq!(evaluated(&app, first_id).await["status"], "scored");
+
+        let copy: Value = submit(&app, &bob, "MORNING LIGHT!", "Sunlight spills — across the quiet kitchen table", "b").await.json().await.unwrap();
+        let copy = evaluated(&app, copy["id"].as_str().unwrap()).await;
+        assert_eq!(copy["status"], "duplicate");
+        assert_eq!(copy["duplicate_of"], first_id);
+        assert_eq!(copy["stages"][1]["summary"], "An exact copy of earlier work");
+        assert_eq!(copy["stages"].as_array().unwrap().len(), 3, "the judge is skipped");
+        // The copy came from the same address as the original's author.
+        assert_eq!(copy["flags"][0]["kind"], "shared_address_cluster");
+
+        let paraphrase: Value = submit(&app, &bob, "Light of morning", "Across the quiet kitchen table, sunlight spills.", "c").await.json().await.unwrap();
+        let paraphrase = evaluated(&app, paraphrase["id"].as_str().unwrap()).await;
+        assert_eq!(paraphrase["status"], "duplicate", "{paraphrase}");
+        assert_eq!(paraphrase["duplicate_of"], first_id);
+
+        let other: Value = submit(&app, &bob, "Tide tables", "Harbour cranes lift rusted containers at dusk.", "d").await.json().await.unwrap();
+        assert_eq!(evaluated(&app, other["id"].as_str().unwrap()).await["status"], "scored");
+    }
+
+    async fn unusable_judges_fail_into_dead_letters_an_admin_can_retry(backend: Backend) {
+        let (url, judge) = start_judge("I think it is quite good, maybe 8/10.".into()).await;
+        let app = spawn_app_with(backend, |s| judged_by(s, &url)).await;
+        let alice = member(&app, "alice@example.org", "alice").await;
+        let created: Value = submit(&app, &alice, "A river poem", POEM, "k").await.json().await.unwrap();
+        let id = created["id"].as_str().unwrap().to_owned();
+        // The first unusable answer is retried after a backoff of seconds.
+        let work = evaluated(&app, &id).await;
+        assert_eq!(work["status"], "failed", "{work}");
+        assert!(work["reason"].as_str().unwrap().contains("required form"), "{work}");
+        assert!(work["score"].is_null(), "an unparsable answer is never guessed into a score");
+
+        let admin = admin_session(&app).await;
+        let dead = app.get_json("/api/v1/admin/evaluations/dead", &admin).await;
+        assert_eq!(dead[0]["submission"]["id"], id.as_str());
+        *judge.reply.lock().unwrap() = scores(5, 5, 5);
+        let retried = app.request(Method::POST, &format!("/api/v1/admin/evaluations/{id}/retry"), &admin).send().await.unwrap();
+        assert_eq!(retried.status(), 204);
+        let work = evaluated(&app, &id).await;
+        assert_eq!((work["status"].as_str(), work["score"].as_i64()), (Some("scored"), Some(50)));
+        let again = app.request(Method::POST, &format!("/api/v1/admin/evaluations/{id}/retry"), &admin).send().await.unwrap();
+        assert_eq!(error_code(again).await, "not_in_review");
+    }
+
+    async fn flagged_work_waits_for_a_moderator_whose_reason_the_author_sees(backend: Backend) {
+        let (url, _judge) = start_judge(scores(9, 9, 9)).await;
+        let app = spawn_app_with(backend, |s| judged_by(s, &url)).await;
+        let alice = member(&app, "alice@example.org", "alice").await;
+        let held: Value = submit(&app, &alice, "Rant", "This uses a ForbiddenWord on purpose.", "k").await.json().await.unwrap();
+        let id = held["id"].as_str().unwrap().to_owned();
+        let work = evaluated(&app, &id).await;
+        assert_eq!(work["status"], "in_review");
+        assert_eq!(work["stages"][0]["outcome"], "flagged");
+
+        let stranger = app.request(Method::GET, "/api/v1/admin/review", &alice).send().await.unwrap();
+        assert_eq!(error_code(stranger).await, "forbidden");
+        let admin = admin_session(&app).await;
+        let queue = app.get_json("/api/v1/admin/review", &admin).await;
+        assert_eq!(queue[0]["id"], id.as_str());
+        let no_reason = app.request(Method::POST, &format!("/api/v1/admin/review/{id}"), &admin)
+            .json(&json!({"approve": false})).send().await.unwrap();
+        assert_eq!(error_code(no_reason).await, "invalid_request");
+        let rejected = app.request(Method::POST, &format!("/api/v1/admin/review/{id}"), &admin)
+            .json(&json!({"approve": false, "reason": "Breaks the house rules on language."})).send().await.unwrap();
+        assert_eq!(rejected.status(), 200);
+        let work: Value = app.get(&format!("/api/v1/submissions/{id}")).await.json().await.unwrap();
+        assert_eq!(work["status"], "rejected");
+        assert_eq!(work["reason"], "Breaks the house rules on language.");
+        let twice = app.request(Method::POST, &format!("/api/v1/admin/review/{id}"), &admin)
+            .json(&json!({"approve": true})).send().await.unwrap();
+        assert_eq!(error_code(twice).await, "not_in_review");
+    }
+
+    async fn bad_submissions_get_clear_errors_and_keys_need_the_submit_scope(backend: Backend) {
+        let (url, _judge) = start_judge(scores(5, 5, 5)).await;
+        let app = spawn_app_with(backend, |s| { judged_by(s, &url); s.work.max_per_round = 2; }).await;
+        let nameless = app.register("nameless@example.org").await;
+        assert_eq!(error_code(submit(&app, &nameless, "A title", "A body", "k").await).await, "handle_required");
+
+        let alice = member(&app, "alice@example.org", "alice").await;
+        assert_eq!(error_code(submit(&app, &alice, "ab", "A body", "k").await).await, "invalid_submission");
+        assert_eq!(error_code(submit(&app, &alice, "A title", "  ", "k").await).await, "invalid_submission");
+        assert_eq!(error_code(submit(&app, &alice, "A title", "nul \u{0} byte", "k").await).await, "invalid_submission");
+        assert_eq!(error_code(submit(&app, &alice, "A title", "A body", "").await).await, "invalid_request");
+        let anonymous = app.client.post(app.url("/api/v1/submissions"))
+            .json(&json!({"title": "A title", "body": "A body", "idempotency_key": "k"})).send().await.unwrap();
+        assert_eq!(error_code(anonymous).await, "unauthenticated");
+
+        // A key with the default scopes cannot submit; one granted `submit` can.
+        let plain = app.create_api_key(&alice, "plain").await;
+        let refused = app.client.post(app.url("/api/v1/submissions")).bearer_auth(&plain.key)
+            .json(&json!({"title": "A title", "body": "A body", "idempotency_key": "k"})).send().await.unwrap();
+        assert_eq!(error_code(refused).await, "insufficient_scope");
+        let response = app.request(Method::POST, "/api/v1/user/api-keys", &alice)
+            .json(&json!({"name": "bot", "scopes": ["submit"]})).send().await.unwrap();
+        assert_eq!(response.status(), 201);
+        let bot: Value = response.json().await.unwrap();
+        let by_key = app.client.post(app.url("/api/v1/submissions")).bearer_auth(bot["key"].as_str().unwrap())
+            .json(&json!({"title": "First", "body": "One body", "idempotency_key": "k1"})).send().await.unwrap();
+        assert_eq!(by_key.status(), 201);
+
+        assert_eq!(submit(&app, &alice, "Second", "Two bodies", "k2").await.status(), 201);
+        let third = submit(&app, &alice, "Third", "Three bodies", "k3").await;
+        assert_eq!(third.status(), 429);
+        assert_eq!(error_code(third).await, "submission_limit_reached");
+        assert_eq!(app.get("/api/v1/submissions/no-such-id").await.status(), 404);
+        assert_eq!(app.get("/api/v1/members/nobody").await.status(), 404);
+        assert_eq!(app.get("/api/v1/rounds/999999/leaderboard").await.status(), 404);
+    }
+}
