@@ -37,6 +37,8 @@ pub enum LiveEvent {
         stage: Option<Stage>,
         score: Option<u32>,
     },
+    /// Events were missed and are no longer kept: reload what is shown.
+    Resync,
     /// Points reached the account's ledger.
     PointsCredited {
         amount: i64,

@@ -344,3 +344,99 @@ test_both_backends! {
         assert_eq!(app.get("/api/v1/rounds/999999/leaderboard").await.status(), 404);
     }
 }
+
+/// The next frame on the socket, as JSON.
+async fn next_frame(
+    socket: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+) -> Value {
+    use futures_util::StreamExt;
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("a frame within 10 s")
+            .expect("the socket stays open")
+            .unwrap();
+        if let tokio_tungstenite::tungstenite::Message::Text(text) = message {
+            return serde_json::from_str(&text).unwrap();
+        }
+    }
+}
+
+test_both_backends! {
+    async fn the_live_socket_follows_work_through_its_stages_to_the_points(backend: Backend) {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let (url, _judge) = start_judge(scores(9, 9, 9)).await;
+        let app = spawn_app_with(backend, |s| judged_by(s, &url)).await;
+        let alice = member(&app, "alice@example.org", "alice").await;
+        let socket_url = format!("ws://{}/api/v1/ws", app.addr);
+
+        // Another site's page cannot open a socket carrying the member's cookies.
+        let mut forged = socket_url.as_str().into_client_request().unwrap();
+        forged.headers_mut().insert("origin", "https://evil.example".parse().unwrap());
+        forged.headers_mut().insert("cookie", alice.cookie_header().parse().unwrap());
+        match tokio_tungstenite::connect_async(forged).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 403),
+            other => panic!("a foreign origin was let in: {:?}", other.map(|(_, r)| r.status())),
+        }
+
+        let mut request = socket_url.as_str().into_client_request().unwrap();
+        request.headers_mut().insert("origin", app.origin().parse().unwrap());
+        request.headers_mut().insert("cookie", alice.cookie_header().parse().unwrap());
+        let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        let (mut stranger, _) = tokio_tungstenite::connect_async(socket_url.as_str()).await.unwrap();
+
+        let created: Value = submit(&app, &alice, "A river poem", POEM, "k").await.json().await.unwrap();
+        let id = created["id"].as_str().unwrap().to_owned();
+        let mut stages = Vec::new();
+        let mut last_seq = 0;
+        loop {
+            let frame = next_frame(&mut socket).await;
+            assert!(frame["seq"].as_u64().unwrap() > last_seq, "frames arrive in order");
+            last_seq = frame["seq"].as_u64().unwrap();
+            let event = &frame["event"];
+            if event["type"] == "submission" && event["id"] == id.as_str() {
+                if let Some(stage) = event["stage"].as_str() {
+                    if stages.last().map(String::as_str) != Some(stage) {
+                        stages.push(stage.to_owned());
+                    }
+                }
+                if event["status"] == "scored" {
+                    assert_eq!(event["score"], 90);
+                    break;
+                }
+            }
+        }
+        assert_eq!(stages, ["moderation", "originality", "quality", "fraud"]);
+
+        let later = meritree_platform::clock::unix_secs() + 3 * 600;
+        app.platform.rounds().tick(later).await.unwrap();
+        app.platform.competitions().pay_due(later).await.unwrap();
+        let credited = loop {
+            let frame = next_frame(&mut socket).await;
+            if frame["event"]["type"] == "points_credited" {
+                break frame;
+            }
+        };
+        assert_eq!(credited["event"]["amount"], 500);
+        assert_eq!(credited["event"]["balance"], 500);
+
+        // A socket without a credential sees the public events only.
+        loop {
+            let frame = next_frame(&mut stranger).await;
+            assert_ne!(frame["event"]["type"], "points_credited", "another member's points are private");
+            if frame["event"]["type"] == "leaderboard" {
+                assert_eq!(frame["event"]["top"][0]["author"], "alice");
+                break;
+            }
+        }
+
+        // A reconnect with the last number seen gets nothing twice.
+        let mut resumed = format!("{socket_url}?since={}", credited["seq"]).into_client_request().unwrap();
+        resumed.headers_mut().insert("cookie", alice.cookie_header().parse().unwrap());
+        let (mut again, _) = tokio_tungstenite::connect_async(resumed).await.unwrap();
+        let frame = next_frame(&mut again).await;
+        assert!(frame["seq"].as_u64().unwrap() > credited["seq"].as_u64().unwrap());
+    }
+}

@@ -4,6 +4,7 @@
 mod ai;
 mod auth;
 mod claims;
+mod live;
 mod network;
 mod points;
 mod rewards;
@@ -29,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .merge(points::router())
         .merge(rounds::router())
         .merge(submissions::router())
+        .merge(live::router())
         .merge(rewards::router())
         .merge(claims::router())
         .merge(network::router())
