@@ -5,6 +5,7 @@
 //! which takes over that HTML in the browser.
 
 pub mod components;
+pub mod live;
 pub mod pages;
 pub mod server_fns;
 pub mod session;
@@ -27,6 +28,10 @@ use crate::pages::{
     sign_in::SignInPage,
     sign_up::SignUpPage,
     status::StatusPage,
+    work::{
+        leaderboard::LeaderboardPage, member::MemberPage, round::RoundPage, search::SearchPage,
+        submission::SubmissionPage, submit::SubmitPage,
+    },
 };
 use crate::session::Session;
 
@@ -52,6 +57,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     Session::provide();
+    live::Live::provide();
     mark_hydrated();
 
     view! {
@@ -76,6 +82,13 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/playground") view=PlaygroundPage ssr=SsrMode::Async />
                     // Async: the public record is crawlable.
                     <Route path=path!("/rounds") view=RoundsPage ssr=SsrMode::Async />
+                    // Async: the public pages of work are crawlable.
+                    <Route path=path!("/rounds/:n") view=RoundPage ssr=SsrMode::Async />
+                    <Route path=path!("/s/:id") view=SubmissionPage ssr=SsrMode::Async />
+                    <Route path=path!("/u/:handle") view=MemberPage ssr=SsrMode::Async />
+                    <Route path=path!("/leaderboard") view=LeaderboardPage ssr=SsrMode::Async />
+                    <Route path=path!("/search") view=SearchPage ssr=SsrMode::Async />
+                    <Route path=path!("/submit") view=SubmitPage />
                 </Routes>
             </main>
         </Router>

@@ -3,7 +3,7 @@
 // come from scripts/build (MERITREE_BIN, MERITREE_SITE__ROOT).
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,10 +13,13 @@ const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 // The embedded chain's anvil, installed by scripts/setup.
 const ANVIL_BIN = join(REPO_ROOT, 'contracts/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil');
 
-export async function startServer({ env = {} } = {}) {
+/** `config`: the text of a `meritree.toml` to serve with (for what
+ * environment variables cannot say, such as AI providers). */
+export async function startServer({ env = {}, config } = {}) {
   const bin = process.env.MERITREE_BIN;
   if (!bin) throw new Error('MERITREE_BIN is not set: run the browser tests through scripts/test');
   const dataDir = mkdtempSync(join(tmpdir(), 'meritree-e2e-'));
+  if (config) writeFileSync(join(dataDir, 'meritree.toml'), config);
   const child = spawn(bin, ['serve'], {
     cwd: dataDir,
     env: {

@@ -13,12 +13,15 @@ pub fn SiteHeader() -> impl IntoView {
                 "Meritree"
             </A>
             <nav>
+                <A href="/leaderboard">"Leaderboard"</A>
+                <A href="/search">"Search"</A>
                 <A href="/rounds">"Rounds"</A>
                 <A href="/status">"Status"</A>
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {
                         match session.account.await {
                             Ok(Some(account)) => view! {
+                                <A href="/submit" attr:data-testid="header-submit">"Submit"</A>
                                 <A href="/rewards" attr:data-testid="header-rewards">"Rewards"</A>
                                 <A href="/playground" attr:data-testid="header-playground">"Playground"</A>
                                 <A href="/account" attr:data-testid="header-account">

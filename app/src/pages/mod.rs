@@ -10,3 +10,4 @@ pub mod rounds;
 pub mod sign_in;
 pub mod sign_up;
 pub mod status;
+pub mod work;

@@ -15,3 +15,4 @@ pub mod sessions;
 pub mod status;
 pub mod totp;
 pub mod wallet;
+pub mod work;

@@ -364,8 +364,9 @@ pub struct SearchHit {
     pub round: i64,
     pub author: Option<String>,
     pub title: String,
-    /// Plain text around the matches; matches between `[` and `]` markers
-    /// are rendered as `<mark>` by the page, never as raw HTML.
+    /// Plain text around the matches; each match sits between U+0002 and
+    /// U+0003 (characters a submission can never hold), which the page
+    /// renders as `<mark>`, never as raw HTML.
     pub snippet: String,
     pub score: Option<u32>,
 }

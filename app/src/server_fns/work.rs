@@ -1,0 +1,92 @@
+//! Submitted work for the pages: the same services as `/api/v1/submissions`,
+//! `/api/v1/rounds/{n}/…`, `/api/v1/members/…` and `/api/v1/search`.
+
+use leptos::prelude::*;
+use meritree_core::submissions::{
+    CompetitionView, EarnerView, EntryView, ProfileView, SearchResults, SubmissionView,
+};
+
+use super::error::AppError;
+
+/// `POST /api/work/submit`: submits work into the open round (a session).
+#[server(endpoint = "work/submit")]
+pub async fn submit_work(
+    title: String,
+    body: String,
+    idempotency_key: String,
+) -> Result<SubmissionView, AppError> {
+    use meritree_core::submissions::NewSubmission;
+    use meritree_platform::access::{ApiScope, AuthCheck};
+    let (platform, me) = super::door::authorize(AuthCheck::scope(ApiScope::Submit)).await?;
+    let request = super::door::request(&platform);
+    let work = NewSubmission {
+        title,
+        body,
+        idempotency_key,
+    };
+    Ok(platform
+        .submissions()
+        .submit(&me, &request, work)
+        .await?
+        .submission)
+}
+
+/// `POST /api/work/submission`: a work, its stages and its reward.
+#[server(endpoint = "work/submission")]
+pub async fn submission(id: String) -> Result<SubmissionView, AppError> {
+    let platform = super::door::platform()?;
+    Ok(platform.submissions().get(&id.into()).await?)
+}
+
+/// A round's competition and its leaderboard.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RoundBoard {
+    pub competition: CompetitionView,
+    pub leaderboard: Vec<EntryView>,
+    /// The server's clock, which the page counts down from.
+    pub now: i64,
+}
+
+/// `POST /api/work/round`: round `number`'s theme, pool, entries and
+/// leaderboard; the open round when `number` is `None`.
+#[server(endpoint = "work/round")]
+pub async fn round_standing(number: Option<i64>) -> Result<Option<RoundBoard>, AppError> {
+    let platform = super::door::platform()?;
+    let competitions = platform.competitions();
+    let number = match number {
+        Some(n) => n,
+        None => match competitions.current_round().await? {
+            Some(n) => n,
+            None => return Ok(None),
+        },
+    };
+    Ok(Some(RoundBoard {
+        competition: competitions.view(number).await?,
+        leaderboard: competitions.leaderboard(number).await?,
+        now: meritree_platform::clock::unix_secs(),
+    }))
+}
+
+/// `POST /api/work/earners`: members by points earned, all time.
+#[server(endpoint = "work/earners")]
+pub async fn top_earners() -> Result<Vec<EarnerView>, AppError> {
+    Ok(super::door::platform()?.submissions().top_earners().await?)
+}
+
+/// `POST /api/work/member`: a member's public page.
+#[server(endpoint = "work/member")]
+pub async fn member(handle: String) -> Result<ProfileView, AppError> {
+    Ok(super::door::platform()?
+        .submissions()
+        .profile(&handle)
+        .await?)
+}
+
+/// `POST /api/work/search`: scored work matching `query`.
+#[server(endpoint = "work/search")]
+pub async fn search(query: String, offset: u32) -> Result<SearchResults, AppError> {
+    Ok(super::door::platform()?
+        .submissions()
+        .search(&query, offset)
+        .await?)
+}

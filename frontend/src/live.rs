@@ -1,0 +1,69 @@
+//! The live-event socket (`/api/v1/ws`) for `app::live`: opened on the
+//! page's own origin (so the session cookie and the Origin check apply),
+//! reopened a second after it closes, resuming from the last frame seen.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use meritree_core::live::Envelope;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
+use web_sys::{MessageEvent, WebSocket};
+
+pub struct Socket;
+
+impl app::live::LiveSocket for Socket {
+    fn open(&self, on_frame: Box<dyn Fn(Envelope)>) {
+        connect(Rc::new(on_frame), Rc::new(Cell::new(None)));
+    }
+}
+
+/// How long to wait before reconnecting.
+const RECONNECT_MS: i32 = 1_000;
+
+fn connect(on_frame: Rc<Box<dyn Fn(Envelope)>>, last_seq: Rc<Cell<Option<u64>>>) {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let location = window.location();
+    let (Ok(protocol), Ok(host)) = (location.protocol(), location.host()) else {
+        return;
+    };
+    let scheme = if protocol == "https:" { "wss" } else { "ws" };
+    let resume = last_seq
+        .get()
+        .map(|seq| format!("?since={seq}"))
+        .unwrap_or_default();
+    let Ok(socket) = WebSocket::new(&format!("{scheme}://{host}/api/v1/ws{resume}")) else {
+        return;
+    };
+
+    let frames = on_frame.clone();
+    let seen = last_seq.clone();
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+        let Some(text) = event.data().as_string() else {
+            return;
+        };
+        // A frame this build cannot read is skipped, not fatal.
+        if let Ok(envelope) = serde_json::from_str::<Envelope>(&text) {
+            seen.set(Some(envelope.seq));
+            frames(envelope);
+        }
+    });
+    socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    on_message.forget();
+
+    let on_close = Closure::<dyn FnMut()>::new(move || {
+        let (frames, seen) = (on_frame.clone(), last_seq.clone());
+        let retry = Closure::<dyn FnMut()>::new(move || connect(frames.clone(), seen.clone()));
+        if let Some(window) = web_sys::window() {
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
+                retry.as_ref().unchecked_ref(),
+                RECONNECT_MS,
+            );
+        }
+        retry.forget();
+    });
+    socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+    on_close.forget();
+}
