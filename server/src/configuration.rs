@@ -337,6 +337,9 @@ pub struct WorkSettings {
     pub fraud: FraudPolicy,
     /// Tries of a stage after provider errors before it is dead-lettered.
     pub max_attempts: u32,
+    /// Seconds a worker holds a job before another instance may take it
+    /// over (after a crash).
+    pub lease_secs: i64,
     /// Evaluation workers in this instance.
     pub workers: u32,
 }
@@ -358,6 +361,7 @@ impl Default for WorkSettings {
             block_list: policy.block_list,
             fraud: policy.fraud,
             max_attempts: policy.max_attempts,
+            lease_secs: policy.lease_secs,
             workers: 2,
         }
     }
@@ -379,6 +383,7 @@ impl WorkSettings {
             block_list: self.block_list.clone(),
             fraud: self.fraud.clone(),
             max_attempts: self.max_attempts,
+            lease_secs: self.lease_secs,
         }
     }
 }
@@ -600,6 +605,7 @@ impl Settings {
         within("work.judge_attempts", self.work.judge_attempts, 1, 20)?;
         within("work.max_attempts", self.work.max_attempts, 1, 100)?;
         within("work.workers", self.work.workers, 1, 64)?;
+        within("work.lease_secs", self.work.lease_secs, 1, 3_600)?;
         within(
             "work.fraud.window_secs",
             self.work.fraud.window_secs,

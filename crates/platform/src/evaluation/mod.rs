@@ -31,8 +31,6 @@ service!(
     evaluation
 );
 
-/// How long a worker holds a job before another may take it over.
-const LEASE_SECS: i64 = 120;
 /// The longest wait between tries of a failing stage.
 const MAX_BACKOFF_SECS: i64 = 300;
 
@@ -126,7 +124,7 @@ impl Evaluation<'_> {
         let Some(Leased {
             submission,
             attempts,
-        }) = store::lease_next(self.db(), now, LEASE_SECS).await?
+        }) = store::lease_next(self.db(), now, self.work_policy().lease_secs).await?
         else {
             return Ok(Ran::Idle);
         };

@@ -62,6 +62,10 @@ pub struct WorkPolicy {
     pub fraud: FraudPolicy,
     /// Tries of one stage after provider errors before the job is dead.
     pub max_attempts: u32,
+    /// Seconds a worker holds a job; a crashed worker's job is taken over
+    /// after this. Longer than the gateway's deadline, so a slow model is
+    /// never judged twice.
+    pub lease_secs: i64,
 }
 
 impl Default for WorkPolicy {
@@ -80,6 +84,7 @@ impl Default for WorkPolicy {
             block_list: Vec::new(),
             fraud: FraudPolicy::default(),
             max_attempts: 5,
+            lease_secs: 180,
         }
     }
 }
