@@ -130,8 +130,8 @@ impl Application {
             .map_err(|source| StartupError::Bind { addr, source })?;
         let mut options = platform_options(&settings, local_addr);
         options.limiter = limiter.clone();
-        if let Some(conn) = redis {
-            options.ai_cache = ResponseCache::on_redis(conn);
+        if let Some(conn) = &redis {
+            options.ai_cache = ResponseCache::on_redis(conn.clone());
         }
         if settings.rate_limits.enabled {
             options.sign_in_limit = Some(SignInLimit {
@@ -144,6 +144,10 @@ impl Application {
         options.settlement = chain.settlement;
         options.gateway = Some(crate::ai::start(&settings)?);
         let platform = Platform::start(db, options).await?;
+        if let (Some(conn), Some(url)) = (redis, settings.cache.redis_url.get()) {
+            meritree_platform::live::redis::bridge(&platform, url, conn)
+                .map_err(|e| StartupError::Config(format!("cache.redis_url: {e}")))?;
+        }
 
         warn_if_client_missing(&settings.site.root);
         let leptos_options = LeptosOptions::builder()

@@ -338,3 +338,15 @@ pub async fn close_job(db: &Database, id: &str, now: i64) -> Result<(), StoreErr
     )?;
     Ok(())
 }
+
+/// One stored embedding, for an instance that learns of it from another.
+pub async fn vector(db: &Database, id: &str) -> Result<Option<VectorRow>, StoreError> {
+    Ok(with_pool!(db, pool => sqlx::query_as(
+        "SELECT v.submission_id, s.account_id, s.seq, v.model, v.vector \
+         FROM submission_vectors v JOIN submissions s ON s.id = v.submission_id \
+         WHERE v.submission_id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await)?)
+}

@@ -332,3 +332,73 @@ test_both_backends! {
         assert!(frame["seq"].as_u64().unwrap() > credited["seq"].as_u64().unwrap());
     }
 }
+
+/// Two instances on one PostgreSQL database and one Redis: a socket on
+/// either sees the other's events, and both indexes learn every embedding.
+#[tokio::test]
+async fn two_instances_share_live_events_and_the_duplicate_index() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let redis = std::env::var("MERITREE_TEST_REDIS_URL")
+        .expect("MERITREE_TEST_REDIS_URL is not set: run the tests through scripts/test");
+    let (url, _judge) = start_judge(scores(7, 7, 7)).await;
+    let first = spawn_app_with(Backend::Postgres, |s| {
+        judged_by(s, &url);
+        s.cache.redis_url = redis.clone().into();
+    })
+    .await;
+    let database = first.db().target.clone();
+    let second = spawn_app_with(Backend::Postgres, |s| {
+        judged_by(s, &url);
+        s.cache.redis_url = redis.clone().into();
+        s.storage.database_url = match &database {
+            meritree_store::DatabaseTarget::Postgres(url) => url.clone(),
+            other => panic!("{other:?}"),
+        }
+        .into();
+    })
+    .await;
+    let alice = member(&first, "alice@example.org", "alice").await;
+
+    let mut sockets = Vec::new();
+    for app in [&first, &second] {
+        let mut request = format!("ws://{}/api/v1/ws", app.addr)
+            .into_client_request()
+            .unwrap();
+        request
+            .headers_mut()
+            .insert("origin", app.origin().parse().unwrap());
+        sockets.push(tokio_tungstenite::connect_async(request).await.unwrap().0);
+    }
+    // Give both subscriptions a moment to be in place on Redis.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let created: Value = submit(&first, &alice, "A river poem", POEM, "k")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    for socket in &mut sockets {
+        loop {
+            let frame = next_frame(socket).await;
+            if frame["event"]["type"] == "submission"
+                && frame["event"]["id"] == id.as_str()
+                && frame["event"]["status"] == "scored"
+            {
+                break;
+            }
+        }
+    }
+    for app in [&first, &second] {
+        for _ in 0..100 {
+            if app.platform.evaluation().index().len() == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            app.platform.evaluation().index().len(),
+            1,
+            "each instance indexed the embedding"
+        );
+    }
+}

@@ -5,6 +5,7 @@
 //! Exact search over every vector of the same model: recall 1 by
 //! construction, linear in the number of stored works.
 
+use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
 
 use meritree_core::submissions::text;
@@ -28,18 +29,24 @@ pub struct Neighbour {
 
 #[derive(Clone, Default)]
 pub struct VectorIndex {
-    entries: Arc<RwLock<Vec<Entry>>>,
+    inner: Arc<RwLock<Inner>>,
+}
+
+#[derive(Default)]
+struct Inner {
+    entries: Vec<Entry>,
+    ids: HashSet<String>,
 }
 
 impl VectorIndex {
     /// Adds a work's vector (normalised here); a second add of one id is
     /// ignored.
     pub fn add(&self, id: &str, account_id: &str, seq: i64, model: &str, vector: Vec<f32>) {
-        let mut entries = self.entries.write().expect("index lock");
-        if entries.iter().any(|e| e.id == id) {
+        let mut inner = self.inner.write().expect("index lock");
+        if !inner.ids.insert(id.to_owned()) {
             return;
         }
-        entries.push(Entry {
+        inner.entries.push(Entry {
             id: id.to_owned(),
             account_id: account_id.to_owned(),
             seq,
@@ -57,8 +64,9 @@ impl VectorIndex {
         vector: &[f32],
     ) -> Option<Neighbour> {
         let query = text::unit(vector.to_vec());
-        let entries = self.entries.read().expect("index lock");
-        entries
+        let inner = self.inner.read().expect("index lock");
+        inner
+            .entries
             .iter()
             .filter(|e| {
                 e.id != id && e.model == model && e.vector.len() == query.len() && e.seq < seq
@@ -76,7 +84,7 @@ impl VectorIndex {
     }
 
     pub fn len(&self) -> usize {
-        self.entries.read().expect("index lock").len()
+        self.inner.read().expect("index lock").entries.len()
     }
 
     pub fn is_empty(&self) -> bool {

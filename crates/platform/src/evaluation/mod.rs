@@ -117,6 +117,17 @@ impl Evaluation<'_> {
         Ok(self.index().len())
     }
 
+    /// Adds a stored embedding to this instance's index (another instance
+    /// stored it).
+    pub async fn index_stored(&self, id: &str) -> Result<(), StoreError> {
+        if let Some((id, account, seq, model, bytes)) = store::vector(self.db(), id).await? {
+            if let Some(vector) = meritree_core::submissions::text::vector_from_bytes(&bytes) {
+                self.index().add(&id, &account, seq, &model, vector);
+            }
+        }
+        Ok(())
+    }
+
     /// Leases the next due job and runs its current stage.
     #[tracing::instrument(skip_all)]
     pub async fn run_next(&self) -> Result<Ran, StoreError> {

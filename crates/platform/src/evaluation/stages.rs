@@ -183,6 +183,9 @@ async fn originality(
         .nearest_earlier(&work.id, work.seq, &model, &unit);
     ev.index()
         .add(&work.id, &work.account_id, work.seq, &model, unit);
+    ev.hub().forward(crate::live::Bridged::Vector {
+        submission_id: work.id.clone(),
+    });
     let by = Some((answer.provider.as_str(), answer.model.as_str()));
     let threshold = policy.duplicate_similarity;
     let output = json!({

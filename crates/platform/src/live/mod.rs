@@ -1,16 +1,21 @@
 //! The live-event hub: services publish [`LiveEvent`]s with their audience;
 //! each connected socket subscribes and keeps the events meant for it.
 //!
-//! In process by default. Every event carries this instance's sequence
-//! number, and the last [`RECENT`] events are kept so a client that
-//! reconnects with the last number it saw gets what it missed.
+//! In process by default; with Redis, every event is also forwarded to the
+//! other instances on the same database ([`redis`]), which deliver it to
+//! their own sockets. Every event carries the delivering instance's
+//! sequence number, and the last [`RECENT`] events are kept so a client
+//! that reconnects with the last number it saw gets what it missed.
+
+pub mod redis;
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use meritree_core::live::{Audience, Envelope, LiveEvent};
-use tokio::sync::broadcast;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, mpsc};
 
 /// Events kept for resuming clients.
 pub const RECENT: usize = 1024;
@@ -44,6 +49,21 @@ struct HubInner {
     sender: broadcast::Sender<Addressed>,
     seq: AtomicU64,
     recent: Mutex<VecDeque<Addressed>>,
+    /// Where events go for the other instances, once a bridge is attached.
+    bridge: OnceLock<mpsc::Sender<Bridged>>,
+}
+
+/// What one instance tells the others.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Bridged {
+    /// An event for the sockets.
+    Live {
+        audience: Audience,
+        event: LiveEvent,
+    },
+    /// A submission's embedding was stored: add it to the index.
+    Vector { submission_id: String },
 }
 
 impl Default for Hub {
@@ -60,12 +80,39 @@ impl Hub {
                 sender,
                 seq: AtomicU64::new(0),
                 recent: Mutex::new(VecDeque::with_capacity(RECENT)),
+                bridge: OnceLock::new(),
             }),
         }
     }
 
-    /// Sends `event` to this instance's sockets; nobody listening is fine.
+    /// Sends `event` to the sockets of this instance and, through the
+    /// bridge, of the others.
     pub fn publish(&self, audience: Audience, event: LiveEvent) {
+        self.forward(Bridged::Live {
+            audience: audience.clone(),
+            event: event.clone(),
+        });
+        self.deliver(audience, event);
+    }
+
+    /// Tells the other instances about something that is not for sockets.
+    pub fn forward(&self, message: Bridged) {
+        if let Some(bridge) = self.inner.bridge.get() {
+            // A full queue means Redis is away or slow: the other instances
+            // miss this one (their clients resync), this instance goes on.
+            if bridge.try_send(message).is_err() {
+                tracing::warn!("live bridge queue full: an event was not forwarded");
+            }
+        }
+    }
+
+    /// Attaches the bridge that carries forwarded messages away; once.
+    pub fn attach_bridge(&self, bridge: mpsc::Sender<Bridged>) {
+        let _ = self.inner.bridge.set(bridge);
+    }
+
+    /// Sends `event` to this instance's sockets; nobody listening is fine.
+    pub fn deliver(&self, audience: Audience, event: LiveEvent) {
         let mut recent = self.inner.recent.lock().expect("hub lock");
         // Numbered under the lock, so `recent` is in order.
         let seq = self.inner.seq.fetch_add(1, Ordering::Relaxed) + 1;
