@@ -108,12 +108,17 @@ impl Evaluation<'_> {
 
     /// Loads every stored embedding into the index (at start).
     pub async fn rebuild_index(&self) -> Result<usize, StoreError> {
+        let mut rows = Vec::new();
         for (id, account, seq, model, bytes) in store::all_vectors(self.db()).await? {
             match meritree_core::submissions::text::vector_from_bytes(&bytes) {
-                Some(vector) => self.index().add(&id, &account, seq, &model, vector),
+                Some(vector) => rows.push((id, account, seq, model, vector)),
                 None => tracing::error!(submission = %id, "stored embedding unreadable; skipped"),
             }
         }
+        let index = self.index().clone();
+        tokio::task::spawn_blocking(move || index.add_many(rows))
+            .await
+            .expect("indexing does not panic");
         Ok(self.index().len())
     }
 
