@@ -199,11 +199,27 @@ impl Application {
         let addr = self.local_addr();
         tracing::info!(%addr, url = %format!("http://{addr}"), "listening");
         let settlement = tokio::spawn(crate::settlement::run(self.platform.clone(), self.tick));
-        let indexed = self.platform.evaluation().rebuild_index().await?;
-        tracing::info!(vectors = indexed, "near-duplicate index loaded");
-        let workers: Vec<_> = (0..self.workers)
-            .map(|_| tokio::spawn(evaluation::run_worker(self.platform.clone())))
-            .collect();
+        // The index is rebuilt while the server already serves; evaluation
+        // waits for it, so no work is checked against a partial index.
+        let evaluation = tokio::spawn({
+            let platform = self.platform.clone();
+            let workers = self.workers;
+            async move {
+                match platform.evaluation().rebuild_index().await {
+                    Ok(vectors) => tracing::info!(vectors, "near-duplicate index loaded"),
+                    Err(error) => {
+                        tracing::error!(%error, "near-duplicate index not loaded; evaluation is off");
+                        return;
+                    }
+                }
+                let workers: Vec<_> = (0..workers)
+                    .map(|_| tokio::spawn(evaluation::run_worker(platform.clone())))
+                    .collect();
+                // Aborting this task drops the guard, which aborts the workers.
+                let _guard = AbortOnDrop(workers);
+                std::future::pending::<()>().await;
+            }
+        });
 
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let service = self
@@ -228,13 +244,22 @@ impl Application {
             }
         };
         settlement.abort();
-        workers.iter().for_each(|w| w.abort());
+        evaluation.abort();
         if let Some(anvil) = self.anvil {
             anvil.stop().await;
         }
         self.platform.db().close().await;
         tracing::info!("stopped");
         result.map_err(StartupError::Serve)
+    }
+}
+
+/// Aborts its tasks when dropped.
+struct AbortOnDrop(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.iter().for_each(tokio::task::JoinHandle::abort);
     }
 }
 

@@ -37,6 +37,7 @@ pub async fn playground_chat(
         max_tokens,
         temperature: None,
         stream: true,
+        ..Default::default()
     };
     let answer = platform
         .ai()

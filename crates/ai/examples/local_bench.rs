@@ -56,6 +56,7 @@ async fn generate(provider: &LocalProvider, prompt: &str) -> Run {
         max_tokens: Some(NEW_TOKENS),
         temperature: Some(0.0),
         stream: true,
+        ..Default::default()
     };
     let started = Instant::now();
     let mut events = provider.chat_stream(&request).await.expect("chat");

@@ -45,6 +45,7 @@ fn chat(content: &str, max_tokens: u32) -> ChatRequest {
         max_tokens: Some(max_tokens),
         temperature: Some(0.0),
         stream: false,
+        ..Default::default()
     }
 }
 

@@ -144,6 +144,7 @@ fn request() -> ChatRequest {
         max_tokens: None,
         temperature: None,
         stream: false,
+        ..Default::default()
     }
 }
 

@@ -196,6 +196,7 @@ mod tests {
             AiError::Unavailable("all down".into()),
             AiError::TimedOut("late".into()),
             AiError::InvalidPeriod,
+            AiError::Unsupported("seed".into()),
             AiError::NoSuchKey,
             AiError::NoSuchAccount,
             AiError::NoSuchBudget,
@@ -210,6 +211,7 @@ mod tests {
                 | AiError::Unavailable(_)
                 | AiError::TimedOut(_)
                 | AiError::InvalidPeriod
+                | AiError::Unsupported(_)
                 | AiError::NoSuchKey
                 | AiError::NoSuchAccount
                 | AiError::NoSuchBudget

@@ -20,7 +20,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use server::configuration::Settings;
 
-use crate::helpers::{admin_session, error_code, spawn_app_with, TestApp};
+use crate::helpers::{admin_session, error_code, spawn_app, spawn_app_with, TestApp};
 
 /// An OpenAI-compatible upstream: answers, or fails with `status` while
 /// `failing` is set; counts the calls it gets.
@@ -401,5 +401,54 @@ test_both_backends! {
         let response = complete(&app, &key, hello("primary/gpt-test")).await;
         assert_eq!(response.status(), 503);
         assert_eq!(error_code(response).await, "upstream_unavailable");
+    }
+}
+
+test_both_backends! {
+    async fn stop_seed_and_response_format_reach_the_provider_and_tools_are_refused(backend: Backend) {
+        let (url, judge) = crate::fake_judge::start_judge("{\"ok\": true}".into()).await;
+        let app = spawn_app_with(backend, |s| crate::fake_judge::judged_by(s, &url)).await;
+        let (_, key) = member_key(&app, "sdk@example.org").await;
+        let schema = json!({"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]});
+        let response = complete(&app, &key, json!({
+            "model": "judge/judge-1",
+            "messages": [{"role": "user", "content": "Answer in JSON"}],
+            "stop": ["\n\n", "END"],
+            "seed": 42,
+            "response_format": {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema, "strict": true}},
+        })).await;
+        assert_eq!(response.status(), 200);
+        let sent = judge.last_request.lock().unwrap().clone();
+        assert_eq!(sent["stop"], json!(["\n\n", "END"]));
+        assert_eq!(sent["seed"], 42);
+        assert_eq!(sent["response_format"]["type"], "json_schema");
+        assert_eq!(sent["response_format"]["json_schema"]["schema"], schema);
+
+        for (field, value) in [
+            ("tools", json!([{"type": "function", "function": {"name": "f"}}])),
+            ("logprobs", json!(true)),
+            ("stop", json!(["a", "b", "c", "d", "e"])),
+        ] {
+            let mut body = json!({"model": "judge/judge-1", "messages": [{"role": "user", "content": "hi"}]});
+            body[field] = value;
+            let refused = complete(&app, &key, body).await;
+            assert_eq!(refused.status(), 400, "{field}");
+            assert_eq!(error_code(refused).await, "invalid_request");
+        }
+    }
+
+    async fn a_form_no_provider_can_guarantee_is_a_400_not_an_outage(backend: Backend) {
+        // Only the embedded model, which cannot constrain its output yet.
+        let app = spawn_app(backend).await;
+        let (_, key) = member_key(&app, "sdk@example.org").await;
+        let response = complete(&app, &key, json!({
+            "model": "local/smollm2-135m-instruct",
+            "messages": [{"role": "user", "content": "hi"}],
+            "response_format": {"type": "json_object"},
+        })).await;
+        assert_eq!(response.status(), 400);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "invalid_request");
+        assert!(body["error"]["message"].as_str().unwrap().contains("response_format"), "{body}");
     }
 }

@@ -22,6 +22,8 @@ pub struct Judge {
     pub calls: Arc<AtomicU32>,
     /// While set, chat answers wait.
     pub hold: Arc<AtomicBool>,
+    /// The last chat request's body, as the upstream received it.
+    pub last_request: Arc<Mutex<Value>>,
 }
 
 pub fn scores(relevance: u32, craft: u32, insight: u32) -> String {
@@ -32,6 +34,7 @@ pub fn scores(relevance: u32, craft: u32, insight: u32) -> String {
 
 async fn chat(State(judge): State<Judge>, Json(body): Json<Value>) -> Json<Value> {
     judge.calls.fetch_add(1, Ordering::SeqCst);
+    *judge.last_request.lock().unwrap() = body.clone();
     while judge.hold.load(Ordering::SeqCst) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -82,6 +85,7 @@ pub async fn start_judge(reply: String) -> (String, Judge) {
         reply: Arc::new(Mutex::new(reply)),
         calls: Arc::new(AtomicU32::new(0)),
         hold: Arc::new(AtomicBool::new(false)),
+        last_request: Arc::new(Mutex::new(Value::Null)),
     };
     let app = Router::new()
         .route("/v1/chat/completions", post(chat))

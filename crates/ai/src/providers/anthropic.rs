@@ -50,6 +50,20 @@ struct WireRequest<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     temperature: Option<f32>,
     stream: bool,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    stop_sequences: &'a [String],
+}
+
+/// What Anthropic's Messages API cannot honour: a seed, and a guaranteed
+/// JSON form (it has no `response_format`).
+fn unsupported(req: &ChatRequest) -> Option<ProviderError> {
+    if req.seed.is_some() {
+        return Some(ProviderError::Unsupported("seed".into()));
+    }
+    if req.response_format.as_ref().is_some_and(|f| f.constrains()) {
+        return Some(ProviderError::Unsupported("response_format".into()));
+    }
+    None
 }
 
 #[derive(Serialize)]
@@ -89,6 +103,7 @@ impl<'a> WireRequest<'a> {
             messages,
             temperature: req.temperature,
             stream,
+            stop_sequences: &req.stop,
         }
     }
 }
@@ -268,6 +283,9 @@ impl Provider for Anthropic {
         req: &'a ChatRequest,
     ) -> BoxFuture<'a, Result<ChatResponse, ProviderError>> {
         Box::pin(async move {
+            if let Some(refused) = unsupported(req) {
+                return Err(refused);
+            }
             let request = self.post(&WireRequest::new(req, false));
             let body = self.http.send_json(request, refine).await?;
             let wire: WireResponse =
@@ -297,6 +315,9 @@ impl Provider for Anthropic {
         req: &'a ChatRequest,
     ) -> BoxFuture<'a, Result<ChatStream, ProviderError>> {
         Box::pin(async move {
+            if let Some(refused) = unsupported(req) {
+                return Err(refused);
+            }
             let request = self.post(&WireRequest::new(req, true));
             let events = self.http.open_sse(request, refine).await?;
             Ok(decode(events, StreamDecoder::default()))

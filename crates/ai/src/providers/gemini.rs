@@ -7,7 +7,8 @@ use super::{decode, malformed, ChatStream, Decoder, ErrorBody, Http, HttpConfig,
 use crate::error::ProviderError;
 use crate::sse::SseEvent;
 use crate::types::{
-    estimate_tokens, ChatRequest, ChatResponse, Embeddings, FinishReason, Role, StreamEvent, Usage,
+    estimate_tokens, ChatRequest, ChatResponse, Embeddings, FinishReason, ResponseFormat, Role,
+    StreamEvent, Usage,
 };
 
 pub const GEMINI_BASE_URL: &str = "https://generativelanguage.googleapis.com";
@@ -43,7 +44,7 @@ struct WireRequest<'a> {
     contents: Vec<WireContent<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     system_instruction: Option<WireContent<'a>>,
-    generation_config: WireGenerationConfig,
+    generation_config: WireGenerationConfig<'a>,
 }
 
 #[derive(Serialize)]
@@ -60,11 +61,21 @@ struct WirePart<'a> {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct WireGenerationConfig {
+struct WireGenerationConfig<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     max_output_tokens: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     temperature: Option<f32>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    stop_sequences: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seed: Option<u64>,
+    /// `application/json` for either JSON form.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_mime_type: Option<&'static str>,
+    /// The schema of `json_schema`, as JSON Schema.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_json_schema: Option<&'a serde_json::Value>,
 }
 
 impl<'a> WireRequest<'a> {
@@ -99,6 +110,17 @@ impl<'a> WireRequest<'a> {
             generation_config: WireGenerationConfig {
                 max_output_tokens: req.max_tokens,
                 temperature: req.temperature,
+                stop_sequences: &req.stop,
+                seed: req.seed,
+                response_mime_type: req
+                    .response_format
+                    .as_ref()
+                    .filter(|f| f.constrains())
+                    .map(|_| "application/json"),
+                response_json_schema: match &req.response_format {
+                    Some(ResponseFormat::JsonSchema { json_schema }) => Some(&json_schema.schema),
+                    _ => None,
+                },
             },
         }
     }

@@ -9,7 +9,8 @@ use super::{decode, malformed, ChatStream, Decoder, ErrorBody, Http, HttpConfig,
 use crate::error::ProviderError;
 use crate::sse::SseEvent;
 use crate::types::{
-    ChatRequest, ChatResponse, Embeddings, FinishReason, Message, StreamEvent, Usage,
+    ChatRequest, ChatResponse, Embeddings, FinishReason, Message, ResponseFormat, StreamEvent,
+    Usage,
 };
 
 /// `base_url` includes the API version, as the official SDKs take it:
@@ -53,6 +54,12 @@ struct WireRequest<'a> {
     stream: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     stream_options: Option<StreamOptions>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    stop: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seed: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_format: Option<&'a ResponseFormat>,
 }
 
 #[derive(Serialize)]
@@ -72,6 +79,9 @@ impl<'a> WireRequest<'a> {
             stream_options: stream.then_some(StreamOptions {
                 include_usage: true,
             }),
+            stop: &req.stop,
+            seed: req.seed,
+            response_format: req.response_format.as_ref(),
         }
     }
 }

@@ -156,6 +156,7 @@ pub fn request(model: &str) -> ChatRequest {
         max_tokens: Some(64),
         temperature: Some(0.5),
         stream: false,
+        ..Default::default()
     }
 }
 

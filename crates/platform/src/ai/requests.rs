@@ -60,6 +60,10 @@ pub enum AiError {
         provider: String,
         error: ProviderError,
     },
+    /// No candidate can honour a part of the request (`response_format`,
+    /// `seed`): the caller asked for something this platform cannot give.
+    #[error("no provider for this model supports `{0}`")]
+    Unsupported(String),
     /// Every candidate failed or was skipped by its breaker.
     #[error("no provider could answer: {0}")]
     Unavailable(String),
@@ -87,7 +91,7 @@ impl PublicError for AiError {
             AiError::Budget(_) => ErrorCode::BudgetExceeded,
             AiError::Rejected { .. } => ErrorCode::UpstreamRejected,
             AiError::TimedOut(_) => ErrorCode::UpstreamTimeout,
-            AiError::InvalidPeriod => ErrorCode::InvalidRequest,
+            AiError::InvalidPeriod | AiError::Unsupported(_) => ErrorCode::InvalidRequest,
             AiError::NoSuchKey | AiError::NoSuchAccount | AiError::NoSuchBudget => {
                 ErrorCode::NotFound
             }
@@ -100,7 +104,10 @@ impl From<RouteError> for AiError {
     fn from(error: RouteError) -> Self {
         match error {
             RouteError::Rejected { provider, error } => Self::Rejected { provider, error },
-            RouteError::Exhausted { attempts } => Self::Unavailable(describe(&attempts)),
+            RouteError::Exhausted { attempts } => match unsupported(&attempts) {
+                Some(what) => Self::Unsupported(what),
+                None => Self::Unavailable(describe(&attempts)),
+            },
             RouteError::DeadlineExceeded { deadline, attempts } => Self::TimedOut(format!(
                 "{}s passed; {}",
                 deadline.as_secs(),
@@ -109,6 +116,18 @@ impl From<RouteError> for AiError {
             other => Self::Unavailable(other.to_string()),
         }
     }
+}
+
+/// What every attempt refused as unsupported, when that is why all failed.
+fn unsupported(attempts: &[Attempt]) -> Option<String> {
+    let mut what = None;
+    for attempt in attempts {
+        match &attempt.error {
+            Some(ProviderError::Unsupported(field)) => what = Some(field.clone()),
+            _ => return None,
+        }
+    }
+    what
 }
 
 fn describe(attempts: &[Attempt]) -> String {

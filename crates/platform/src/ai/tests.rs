@@ -140,6 +140,7 @@ fn story_request() -> ChatRequest {
         max_tokens: None,
         temperature: None,
         stream: true,
+        ..Default::default()
     }
 }
 

@@ -243,6 +243,7 @@ async fn quality(
         max_tokens: Some(400),
         temperature: Some(0.0),
         stream: false,
+        ..Default::default()
     };
     let input = json!({ "route": policy.judge_model, "request": request, "rubric": rubric });
     let answer = ev

@@ -1,9 +1,10 @@
 //! OpenAI's request and response JSON, as the official SDKs send and read
-//! it, and the translation to and from the gateway's own types. Unknown
-//! request fields are ignored (SDKs send many); the ones we read are
-//! validated.
+//! it, and the translation to and from the gateway's own types. Fields we
+//! read are validated; fields asking for what no provider here does (tools,
+//! log-probabilities, audio, …) are refused with a 400 rather than dropped;
+//! other fields (`user`, `metadata`, …) are ignored.
 
-use meritree_ai::{ChatRequest, ChatResponse, FinishReason, Message, Role, Usage};
+use meritree_ai::{ChatRequest, ChatResponse, FinishReason, Message, ResponseFormat, Role, Usage};
 use meritree_core::ai::validate_max_tokens;
 use meritree_core::ErrorCode;
 use serde::{Deserialize, Serialize};
@@ -34,7 +35,40 @@ pub struct ChatCompletionRequest {
     /// account from the cache, and keep this answer for that many seconds.
     #[serde(default)]
     pub cache_ttl_secs: Option<u32>,
+    /// A string or up to four strings.
+    #[serde(default)]
+    pub stop: Option<Stop>,
+    #[serde(default)]
+    pub seed: Option<u64>,
+    #[serde(default)]
+    pub response_format: Option<ResponseFormat>,
+    /// Every other field, to refuse the ones that cannot be honoured.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Stop {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// Fields no provider behind this gateway honours: refused, not dropped.
+const UNSUPPORTED_FIELDS: [&str; 12] = [
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "functions",
+    "function_call",
+    "logprobs",
+    "top_logprobs",
+    "logit_bias",
+    "audio",
+    "modalities",
+    "prediction",
+    "web_search_options",
+];
 
 #[derive(Debug, Default, Deserialize)]
 pub struct StreamOptions {
@@ -85,6 +119,31 @@ impl ChatCompletionRequest {
                 return Err(invalid("`temperature` must be between 0 and 2"));
             }
         }
+        if let Some(field) = UNSUPPORTED_FIELDS
+            .iter()
+            .find(|f| self.other.get(**f).is_some_and(|v| !v.is_null()))
+        {
+            return Err(invalid(format!(
+                "`{field}` is not supported by this gateway"
+            )));
+        }
+        let stop = match &self.stop {
+            None => Vec::new(),
+            Some(Stop::One(s)) => vec![s.clone()],
+            Some(Stop::Many(list)) => list.clone(),
+        };
+        if stop.len() > 4 || stop.iter().any(|s| s.is_empty() || s.chars().count() > 64) {
+            return Err(invalid(
+                "`stop`: up to 4 non-empty sequences of at most 64 characters",
+            ));
+        }
+        if let Some(ResponseFormat::JsonSchema { json_schema }) = &self.response_format {
+            if !json_schema.schema.is_object() {
+                return Err(invalid(
+                    "`response_format.json_schema.schema` must be a JSON object",
+                ));
+            }
+        }
         let max_tokens = self.max_completion_tokens.or(self.max_tokens);
         validate_max_tokens(max_tokens).map_err(|e| invalid(format!("`max_tokens`: {e}")))?;
         let messages = self
@@ -102,6 +161,9 @@ impl ChatCompletionRequest {
             max_tokens,
             temperature: self.temperature,
             stream: self.stream,
+            stop,
+            seed: self.seed,
+            response_format: self.response_format.clone(),
         })
     }
 }

@@ -25,7 +25,7 @@ use self::chat::{ChatModel, Job};
 use self::embed::EmbeddingModel;
 use super::{ChatStream, Provider};
 use crate::error::ProviderError;
-use crate::types::{ChatRequest, ChatResponse, Embeddings, StreamEvent, Usage};
+use crate::types::{ChatRequest, ChatResponse, Embeddings, FinishReason, StreamEvent, Usage};
 
 pub use self::chat::{CONTEXT_LENGTH, DEFAULT_MAX_TOKENS};
 pub use self::embed::{
@@ -149,6 +149,11 @@ impl LocalProvider {
             Some(t) if t > 0.0 => Some(f64::from(t)),
             _ => None,
         };
+        if req.response_format.as_ref().is_some_and(|f| f.constrains()) {
+            // No constrained decoding here yet: the answer's form could not
+            // be guaranteed, so the router tries another candidate.
+            return Err(ProviderError::Unsupported("response_format".into()));
+        }
         let model = self.chat_model().await?;
 
         let too_long = |size: &str| {
@@ -173,9 +178,10 @@ impl LocalProvider {
         let job = Job {
             max_tokens: max_tokens as usize,
             temperature,
-            seed: fastrand::u64(..),
+            seed: req.seed.unwrap_or_else(|| fastrand::u64(..)),
             prompt,
         };
+        let mut stops = StopSequences::new(req.stop.clone());
 
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::task::spawn_blocking(move || {
@@ -184,15 +190,24 @@ impl LocalProvider {
                 &job,
                 || tx.is_closed(),
                 |text| {
-                    tx.send(Ok(StreamEvent::TextDelta {
-                        text: text.to_owned(),
-                    }))
-                    .is_ok()
+                    let (ready, go_on) = stops.push(text);
+                    let sent = ready.is_empty()
+                        || tx.send(Ok(StreamEvent::TextDelta { text: ready })).is_ok();
+                    sent && go_on
                 },
             );
             match outcome {
                 Ok(outcome) => {
-                    if let Some(finish) = outcome.finish {
+                    let rest = stops.finish();
+                    if !rest.is_empty() {
+                        let _ = tx.send(Ok(StreamEvent::TextDelta { text: rest }));
+                    }
+                    let finish = if stops.stopped() {
+                        Some(FinishReason::Stop)
+                    } else {
+                        outcome.finish
+                    };
+                    if let Some(finish) = finish {
                         let usage = Usage {
                             input_tokens,
                             output_tokens: outcome.output_tokens as u64,
@@ -362,4 +377,84 @@ fn unavailable(e: LoadOrPanic) -> ProviderError {
 fn internal(doing: &str, e: impl std::fmt::Display) -> ProviderError {
     tracing::error!(error = %e, "local model failed while {doing}");
     ProviderError::Server(500)
+}
+
+/// Ends the answer at the first stop sequence: text is held back while it
+/// could still be the start of one, and the sequence itself is never sent.
+struct StopSequences {
+    stops: Vec<String>,
+    pending: String,
+    stopped: bool,
+}
+
+impl StopSequences {
+    fn new(stops: Vec<String>) -> Self {
+        Self {
+            stops: stops.into_iter().filter(|s| !s.is_empty()).collect(),
+            pending: String::new(),
+            stopped: false,
+        }
+    }
+
+    /// Text ready to send, and whether to keep generating.
+    fn push(&mut self, piece: &str) -> (String, bool) {
+        if self.stopped {
+            return (String::new(), false);
+        }
+        self.pending.push_str(piece);
+        if let Some(at) = self
+            .stops
+            .iter()
+            .filter_map(|s| self.pending.find(s.as_str()))
+            .min()
+        {
+            self.stopped = true;
+            let ready = self.pending[..at].to_owned();
+            self.pending.clear();
+            return (ready, false);
+        }
+        let hold = self.stops.iter().map(|s| s.len() - 1).max().unwrap_or(0);
+        let mut cut = self.pending.len().saturating_sub(hold);
+        while !self.pending.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let ready: String = self.pending.drain(..cut).collect();
+        (ready, true)
+    }
+
+    /// What is still held back once generation ended on its own.
+    fn finish(&mut self) -> String {
+        std::mem::take(&mut self.pending)
+    }
+
+    fn stopped(&self) -> bool {
+        self.stopped
+    }
+}
+
+#[cfg(test)]
+mod stop_tests {
+    use super::StopSequences;
+
+    #[test]
+    fn the_answer_ends_before_the_first_stop_even_across_pieces() {
+        let mut stops = StopSequences::new(vec!["END".into(), "\n\n".into()]);
+        let mut sent = String::new();
+        for piece in ["Hello wor", "ld E", "N", "D and more"] {
+            let (ready, go_on) = stops.push(piece);
+            sent.push_str(&ready);
+            if !go_on {
+                break;
+            }
+        }
+        assert_eq!(sent, "Hello world ");
+        assert!(stops.stopped());
+    }
+
+    #[test]
+    fn without_stops_everything_passes_at_once() {
+        let mut stops = StopSequences::new(Vec::new());
+        assert_eq!(stops.push("été"), ("été".to_owned(), true));
+        assert_eq!(stops.finish(), "");
+    }
 }

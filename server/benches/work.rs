@@ -1,0 +1,288 @@
+//! Work that pays, printed as numbers (run: `cargo bench -p server --bench
+//! work`): the platform on SQLite in front of a fake judge that answers at
+//! once (model time excluded), everything on the same 2 cores.
+//!
+//! - submissions taken in per second (the service, no HTTP);
+//! - pipeline throughput: every stage of every submission (moderation,
+//!   fingerprint and embedding through the gateway and the HNSW index, the
+//!   judge through the gateway, fraud counts), with 4 workers;
+//! - closing a round: sharing one pool among all its entries, ledger
+//!   credits included;
+//! - ledger postings through the points service, one at a time and 8 at once.
+
+use std::time::{Duration, Instant};
+
+use axum::routing::post;
+use axum::{Json, Router};
+use meritree_ai::config::{Capability, ModelSettings, ProviderKind, ProviderSettings};
+use meritree_core::accounts::Role;
+use meritree_core::points::PointsReason;
+use meritree_core::submissions::payout::PayoutRule;
+use meritree_core::submissions::NewSubmission;
+use meritree_platform::access::RequestContext;
+use meritree_platform::evaluation::Ran;
+use meritree_platform::points::PointsPosting;
+use meritree_platform::principal::{Credential, Principal};
+use meritree_platform::Platform;
+use serde_json::{json, Value};
+use server::configuration::Settings;
+use server::startup::Application;
+
+mod support;
+use support::report;
+
+const ENTRIES: usize = 10_000;
+const MEMBERS: usize = 100;
+const WORKERS: usize = 4;
+
+async fn chat(Json(body): Json<Value>) -> Json<Value> {
+    let content = json!({"scores": {"relevance": 7, "craft": 8, "insight": 6}, "safe": true, "reason": "Fine."}).to_string();
+    Json(json!({
+        "id": "c", "object": "chat.completion", "created": 1, "model": body["model"],
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 200, "completion_tokens": 40, "total_tokens": 240}
+    }))
+}
+
+/// A 384-dimension vector from the words' hashes: distinct texts, distinct
+/// vectors, at the size of all-MiniLM-L6-v2's.
+async fn embeddings(Json(body): Json<Value>) -> Json<Value> {
+    let text = body["input"][0]
+        .as_str()
+        .or(body["input"].as_str())
+        .unwrap_or_default();
+    let mut v = vec![0.0_f32; 384];
+    for word in text.split_whitespace() {
+        let h = word
+            .bytes()
+            .fold(7_u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+        v[(h % 384) as usize] += 1.0;
+        v[((h >> 20) % 384) as usize] += 0.5;
+    }
+    Json(
+        json!({"object": "list", "data": [{"object": "embedding", "index": 0, "embedding": v}],
+                "model": body["model"], "usage": {"prompt_tokens": 3, "total_tokens": 3}}),
+    )
+}
+
+async fn start_judge() -> String {
+    let app = Router::new()
+        .route("/v1/chat/completions", post(chat))
+        .route("/v1/embeddings", post(embeddings));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+fn settings(dir: &std::path::Path, judge: &str) -> Settings {
+    let mut settings = Settings::default();
+    settings.server.port = 0;
+    settings.storage.data_dir = dir.to_owned();
+    settings.storage.database_url = format!("sqlite:{}", dir.join("bench.db").display()).into();
+    settings.chain.embedded = false;
+    settings.rate_limits.enabled = false;
+    settings.ai.local.enabled = false;
+    let model = |name: &str, capability| ModelSettings {
+        name: name.into(),
+        input_price: 1_000_000,
+        output_price: 2_000_000,
+        context: 8192,
+        capabilities: vec![capability],
+    };
+    settings.ai.providers = vec![ProviderSettings {
+        name: "judge".into(),
+        kind: ProviderKind::Openai,
+        base_url: judge.into(),
+        api_key_env: String::new(),
+        first_byte_timeout_secs: 5,
+        total_timeout_secs: 10,
+        models: vec![
+            model("judge-1", Capability::Chat),
+            model("embed-384", Capability::Embeddings),
+        ],
+    }];
+    settings.work.judge_model = "judge/judge-1".into();
+    settings.work.embedding_model = "judge/embed-384".into();
+    settings.work.max_per_round = u32::try_from(ENTRIES).unwrap();
+    settings.work.pool = 1_000_000;
+    settings.work.rule = PayoutRule::Proportional {
+        threshold: 10,
+        per_account_cap: 1_000_000,
+    };
+    settings.work.fraud.max_per_account = u32::MAX;
+    settings.work.fraud.max_per_address = u32::MAX;
+    settings
+}
+
+async fn members(platform: &Platform) -> Vec<Principal> {
+    let mut members = Vec::new();
+    for i in 0..MEMBERS {
+        let signed_in = platform
+            .accounts()
+            .register(
+                &RequestContext::default(),
+                &format!("m{i}@bench.example"),
+                "correct horse battery staple",
+            )
+            .await
+            .unwrap();
+        platform
+            .accounts()
+            .set_handle(&signed_in.account.id, &format!("member{i}"))
+            .await
+            .unwrap();
+        members.push(Principal {
+            account_id: signed_in.account.id,
+            role: Role::Member,
+            credential: Credential::Session { id: "bench".into() },
+        });
+    }
+    members
+}
+
+fn words(i: usize) -> String {
+    // Distinct texts: no two are copies of each other.
+    (0..40)
+        .map(|w| format!("w{}", (i * 7919 + w * 104_729) % 1_000_003))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let judge = start_judge().await;
+    let dir = tempfile::tempdir().unwrap();
+    let app = Application::build(settings(dir.path(), &judge))
+        .await
+        .unwrap();
+    let platform = app.platform().clone();
+    let members = members(&platform).await;
+
+    // Taken in.
+    let request = RequestContext::default();
+    let started = Instant::now();
+    let mut submit_samples = Vec::with_capacity(ENTRIES);
+    for i in 0..ENTRIES {
+        let sent = Instant::now();
+        platform
+            .submissions()
+            .submit(
+                &members[i % MEMBERS],
+                &request,
+                NewSubmission {
+                    title: format!("Work {i}"),
+                    body: words(i),
+                    idempotency_key: format!("k{i}"),
+                },
+            )
+            .await
+            .unwrap();
+        submit_samples.push(sent.elapsed());
+    }
+    let taken = started.elapsed();
+    report("submit (service, one at a time)", &mut submit_samples);
+    println!(
+        "submissions taken in            {:.0}/s",
+        ENTRIES as f64 / taken.as_secs_f64()
+    );
+
+    // Evaluated.
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..WORKERS {
+        let platform = platform.clone();
+        workers.push(tokio::spawn(async move {
+            let mut stages = 0_usize;
+            while platform.evaluation().run_next().await.unwrap() != Ran::Idle {
+                stages += 1;
+            }
+            stages
+        }));
+    }
+    let mut stages = 0;
+    for worker in workers {
+        stages += worker.await.unwrap();
+    }
+    let evaluated = started.elapsed();
+    println!(
+        "pipeline, {WORKERS} workers                {:.0} submissions/s ({stages} stages in {evaluated:.2?})",
+        ENTRIES as f64 / evaluated.as_secs_f64()
+    );
+    let round = platform
+        .competitions()
+        .current_round()
+        .await
+        .unwrap()
+        .unwrap();
+    let board = platform.competitions().leaderboard(round).await.unwrap();
+    assert_eq!(board.len(), 200.min(ENTRIES), "entries were scored");
+
+    // Paid.
+    let later = meritree_platform::clock::unix_secs() + 3 * 600;
+    platform.rounds().tick(later).await.unwrap();
+    let started = Instant::now();
+    let paid = platform.competitions().pay_due(later).await.unwrap();
+    let paying = started.elapsed();
+    let pool = paid.iter().find(|p| p.round == round).unwrap();
+    println!(
+        "round close: pool shared         {} entries, {} points in {paying:.2?}",
+        pool.entries, pool.credited
+    );
+
+    // Ledger postings.
+    let account = members[0].account_id.to_string();
+    let n = 5_000;
+    let started = Instant::now();
+    for i in 0..n {
+        platform
+            .points()
+            .post(PointsPosting {
+                account_id: &account,
+                amount: 1,
+                reason: PointsReason::TaskReward,
+                reference: None,
+                idempotency_key: &format!("one-{i}"),
+            })
+            .await
+            .unwrap();
+    }
+    println!(
+        "ledger credits, one at a time   {:.0}/s",
+        n as f64 / started.elapsed().as_secs_f64()
+    );
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for (t, member) in members.iter().take(8).enumerate() {
+        let platform = platform.clone();
+        let account = member.account_id.to_string();
+        tasks.push(tokio::spawn(async move {
+            let mut samples = Vec::new();
+            for i in 0..n / 8 {
+                let sent = Instant::now();
+                platform
+                    .points()
+                    .post(PointsPosting {
+                        account_id: &account,
+                        amount: 1,
+                        reason: PointsReason::TaskReward,
+                        reference: None,
+                        idempotency_key: &format!("eight-{t}-{i}"),
+                    })
+                    .await
+                    .unwrap();
+                samples.push(sent.elapsed());
+            }
+            samples
+        }));
+    }
+    let mut samples: Vec<Duration> = Vec::new();
+    for task in tasks {
+        samples.extend(task.await.unwrap());
+    }
+    println!(
+        "ledger credits, 8 at once       {:.0}/s",
+        n as f64 / started.elapsed().as_secs_f64()
+    );
+    report("ledger credit latency, 8 at once", &mut samples);
+}
