@@ -35,7 +35,13 @@ pub async fn submit_work(
 #[server(endpoint = "work/submission")]
 pub async fn submission(id: String) -> Result<SubmissionView, AppError> {
     let platform = super::door::platform()?;
-    Ok(platform.submissions().get(&id.into()).await?)
+    let viewer = platform
+        .optional_caller(&super::door::request(&platform))
+        .await;
+    Ok(platform
+        .submissions()
+        .get_as(&id.into(), viewer.as_ref())
+        .await?)
 }
 
 /// A round's competition and its leaderboard.

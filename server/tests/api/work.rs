@@ -179,6 +179,11 @@ test_both_backends! {
         let work = evaluated(&app, &id).await;
         assert_eq!(work["status"], "in_review");
         assert_eq!(work["stages"][0]["outcome"], "flagged");
+        // Held work is not shown to the public, only to its author.
+        assert_eq!(work["title"], "Withheld while a moderator reviews it");
+        assert_eq!(work["body_html"], "");
+        let own = app.get_json(&format!("/api/v1/submissions/{id}"), &alice).await;
+        assert_eq!(own["title"], "Rant");
 
         let stranger = app.request(Method::GET, "/api/v1/admin/review", &alice).send().await.unwrap();
         assert_eq!(error_code(stranger).await, "forbidden");
@@ -191,9 +196,13 @@ test_both_backends! {
         let rejected = app.request(Method::POST, &format!("/api/v1/admin/review/{id}"), &admin)
             .json(&json!({"approve": false, "reason": "Breaks the house rules on language."})).send().await.unwrap();
         assert_eq!(rejected.status(), 200);
-        let work: Value = app.get(&format!("/api/v1/submissions/{id}")).await.json().await.unwrap();
+        let work = app.get_json(&format!("/api/v1/submissions/{id}"), &alice).await;
         assert_eq!(work["status"], "rejected");
         assert_eq!(work["reason"], "Breaks the house rules on language.");
+        let public: Value = app.get(&format!("/api/v1/submissions/{id}")).await.json().await.unwrap();
+        assert_eq!((public["title"].as_str(), public["reason"].as_str()), (Some("Removed by a moderator"), None));
+        let entries: Value = app.get(&format!("/api/v1/rounds/{}/entries", work["round"])).await.json().await.unwrap();
+        assert_eq!(entries["entries"][0]["title"], "Removed by a moderator");
         let twice = app.request(Method::POST, &format!("/api/v1/admin/review/{id}"), &admin)
             .json(&json!({"approve": true})).send().await.unwrap();
         assert_eq!(error_code(twice).await, "not_in_review");

@@ -25,7 +25,7 @@ use crate::clock;
 use crate::error::{store_error_code, PublicError};
 use crate::principal::Principal;
 
-pub use views::{entry_view, submission_view};
+pub use views::{entry_view, public_view, submission_view};
 
 service!(
     /// Submitted work and its public views.
@@ -235,9 +235,9 @@ impl Submissions<'_> {
             ))
     }
 
-    /// A work's page: the work, each stage's record and its reward.
-    /// Anyone may read it; the stages' inputs (prompts) stay with the
-    /// platform, their results are public.
+    /// A work, each stage's record and its reward, whole (for the platform
+    /// itself; pages and the API use [`Self::get_as`]). The stages' inputs
+    /// (prompts) stay with the platform; their results are public.
     pub async fn get(&self, id: &SubmissionId) -> Result<SubmissionView, SubmissionError> {
         let record = store::get(self.db(), id)
             .await?
@@ -246,13 +246,23 @@ impl Submissions<'_> {
         Ok(submission_view(record, stages))
     }
 
-    /// Whether `account` may see a held or rejected work's reason: its
-    /// author may.
-    pub async fn author_of(&self, id: &SubmissionId) -> Result<AccountId, SubmissionError> {
+    /// A work's page as `viewer` may see it: held or removed work shows
+    /// its text and the moderator's reason only to its author and admins.
+    pub async fn get_as(
+        &self,
+        id: &SubmissionId,
+        viewer: Option<&Principal>,
+    ) -> Result<SubmissionView, SubmissionError> {
         let record = store::get(self.db(), id)
             .await?
             .ok_or(SubmissionError::NotFound)?;
-        Ok(AccountId::from(record.account_id))
+        let author = AccountId::from(record.account_id.clone());
+        let stages = meritree_store::evaluations::stages(self.db(), id).await?;
+        let view = submission_view(record, stages);
+        let entitled = viewer.is_some_and(|v| {
+            v.account_id == author || v.role == meritree_core::accounts::Role::Admin
+        });
+        Ok(if entitled { view } else { public_view(view) })
     }
 
     /// A member's public page.

@@ -64,14 +64,45 @@ fn stage_view(record: StageRecord) -> Option<StageView> {
     })
 }
 
+/// Work a moderator holds or removed is not shown to the public: only its
+/// author and admins see what it says.
+pub fn is_withheld(status: SubmissionStatus) -> bool {
+    matches!(
+        status,
+        SubmissionStatus::InReview | SubmissionStatus::Rejected
+    )
+}
+
+fn withheld_title(status: SubmissionStatus) -> String {
+    match status {
+        SubmissionStatus::Rejected => "Removed by a moderator".into(),
+        _ => "Withheld while a moderator reviews it".into(),
+    }
+}
+
+/// `view` as the public sees it: held or removed work without its text.
+pub fn public_view(mut view: SubmissionView) -> SubmissionView {
+    if is_withheld(view.status) {
+        view.title = withheld_title(view.status);
+        view.body_html = String::new();
+        view.reason = None;
+    }
+    view
+}
+
 pub fn entry_view(record: SubmissionRecord) -> EntryView {
+    let status = status_of(&record);
     EntryView {
-        status: status_of(&record),
+        status,
         score: score_of(&record),
         id: SubmissionId::from(record.id),
         round: record.round,
         author: record.handle,
-        title: record.title,
+        title: if is_withheld(status) {
+            withheld_title(status)
+        } else {
+            record.title
+        },
         reward: record.reward,
         created_at: record.created_at,
     }

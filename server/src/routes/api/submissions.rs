@@ -57,11 +57,16 @@ async fn submit(
 }
 
 /// `GET /api/v1/submissions/{id}`: the work, its stages and its reward.
+/// Held or removed work shows its text only to its author and admins.
 async fn get_submission(
     State(platform): State<Platform>,
+    Caller(request): Caller,
     Path(id): Path<SubmissionId>,
 ) -> Result<Json<SubmissionView>, ApiError> {
-    Ok(Json(platform.submissions().get(&id).await?))
+    let viewer = platform.optional_caller(&request).await;
+    Ok(Json(
+        platform.submissions().get_as(&id, viewer.as_ref()).await?,
+    ))
 }
 
 /// `GET /api/v1/rounds/{n}/entries`: the round's theme, pool, rule and
