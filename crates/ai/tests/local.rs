@@ -205,3 +205,23 @@ fn names_agree_with_the_gateway_catalogue() {
     );
     assert_eq!(local::NAME, meritree_ai::gateway::LOCAL);
 }
+
+/// The default near-duplicate threshold (`[work] duplicate_similarity`,
+/// 0.9) on all-MiniLM-L6-v2: a lightly reworded copy of a work is above
+/// it; a different work on the same theme is well below.
+#[tokio::test]
+async fn a_reworded_copy_is_above_the_duplicate_threshold_and_other_work_below() {
+    let inputs: Vec<String> = [
+        "Harbour at dusk\n\nCranes lift rusted containers while the gulls argue over the tide, and the last ferry sounds its horn.",
+        "Dusk at the harbour\n\nRusted containers are lifted by cranes while gulls argue over the tide and the final ferry sounds its horn.",
+        "Morning market\n\nStallholders stack oranges into careful pyramids while the bakery next door fills the square with the smell of bread.",
+    ]
+    .map(String::from)
+    .to_vec();
+    let out = provider().embed(&inputs, EMBEDDING_MODEL).await.unwrap();
+    let reworded = cosine(&out.vectors[0], &out.vectors[1]);
+    let other = cosine(&out.vectors[0], &out.vectors[2]);
+    println!("reworded {reworded:.3}, other {other:.3}");
+    assert!(reworded >= 0.9, "a reworded copy scored {reworded}");
+    assert!(other < 0.6, "different work scored {other}");
+}
