@@ -19,6 +19,10 @@ use leptos_router::{path, SsrMode};
 use crate::components::site_header::SiteHeader;
 use crate::pages::{
     account::AccountPage,
+    earning::{
+        leaderboard::LeaderboardPage, member::MemberPage, round::RoundPage, search::SearchPage,
+        submission::SubmissionPage, submit::SubmitPage,
+    },
     email::{ForgotPasswordPage, ResetPasswordPage, VerifyEmailPage},
     home::HomePage,
     not_found::NotFound,
@@ -28,10 +32,6 @@ use crate::pages::{
     sign_in::SignInPage,
     sign_up::SignUpPage,
     status::StatusPage,
-    work::{
-        leaderboard::LeaderboardPage, member::MemberPage, round::RoundPage, search::SearchPage,
-        submission::SubmissionPage, submit::SubmitPage,
-    },
 };
 use crate::session::Session;
 

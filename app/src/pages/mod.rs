@@ -1,6 +1,7 @@
 //! One module per route.
 
 pub mod account;
+pub mod earning;
 pub mod email;
 pub mod home;
 pub mod not_found;
@@ -10,4 +11,3 @@ pub mod rounds;
 pub mod sign_in;
 pub mod sign_up;
 pub mod status;
-pub mod work;

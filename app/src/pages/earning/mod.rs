@@ -1,4 +1,4 @@
-//! The pages of work that pays: submitting, a work's page, a round's
+//! The pages of earning: work that pays: submitting, a work's page, a round's
 //! competition, a member's page, the leaderboards and search. Public pages
 //! render on the server (crawlable, with Open Graph tags) and update live
 //! after hydration.
