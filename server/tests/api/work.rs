@@ -411,3 +411,57 @@ async fn two_instances_share_live_events_and_the_duplicate_index() {
         );
     }
 }
+
+test_both_backends! {
+    async fn both_doors_refuse_strangers_keys_without_the_scope_and_malformed_input(backend: Backend) {
+        let (url, _judge) = start_judge(scores(6, 6, 6)).await;
+        let app = spawn_app_with(backend, |s| judged_by(s, &url)).await;
+        let alice = member(&app, "alice@example.org", "alice").await;
+        let work = [("title", "A title"), ("body", "A body"), ("idempotency_key", "k")];
+        let server_fn = |session: &Session, form: &'static [(&'static str, &'static str)]| {
+            app.request(Method::POST, "/api/work/submit", session).form(form).send()
+        };
+        let code = |body: Value| body["code"].as_str().unwrap_or_default().to_owned();
+
+        // A stranger, through both doors.
+        let stranger = Session::default();
+        let fn_answer = server_fn(&stranger, &[("title", "A title"), ("body", "A body"), ("idempotency_key", "k")]).await.unwrap();
+        assert_eq!(fn_answer.status(), 401);
+        assert_eq!(code(fn_answer.json().await.unwrap()), "unauthenticated");
+        let api_answer = app.client.post(app.url("/api/v1/submissions")).json(&json!({"title": "A title", "body": "A body", "idempotency_key": "k"})).send().await.unwrap();
+        assert_eq!(error_code(api_answer).await, "unauthenticated");
+
+        // A member's key without the `submit` scope, through both doors.
+        let plain = app.create_api_key(&alice, "plain").await;
+        let fn_answer = app.client.post(app.url("/api/work/submit")).bearer_auth(&plain.key).form(&work).send().await.unwrap();
+        assert_eq!(fn_answer.status(), 403);
+        assert_eq!(code(fn_answer.json().await.unwrap()), "insufficient_scope");
+        let api_answer = app.client.post(app.url("/api/v1/submissions")).bearer_auth(&plain.key)
+            .json(&json!({"title": "A title", "body": "A body", "idempotency_key": "k"})).send().await.unwrap();
+        assert_eq!(error_code(api_answer).await, "insufficient_scope");
+        // Nor can any key moderate: admin work needs a session.
+        let review = app.client.get(app.url("/api/v1/admin/review")).bearer_auth(&plain.key).send().await.unwrap();
+        assert_eq!(review.status(), 403);
+
+        // Malformed input, through both doors.
+        let fn_answer = server_fn(&alice, &[("title", "A title")]).await.unwrap();
+        assert_eq!(fn_answer.status(), 400);
+        let fn_answer = server_fn(&alice, &[("title", "ab"), ("body", "A body"), ("idempotency_key", "k")]).await.unwrap();
+        assert_eq!(code(fn_answer.json().await.unwrap()), "invalid_submission");
+        let api_answer = app.request(Method::POST, "/api/v1/submissions", &alice)
+            .header("content-type", "application/json").body("{\"title\": ").send().await.unwrap();
+        assert_eq!(error_code(api_answer).await, "invalid_request");
+        let api_answer = app.request(Method::POST, "/api/v1/submissions", &alice)
+            .json(&json!({"title": "A title", "body": 7, "idempotency_key": "k"})).send().await.unwrap();
+        assert_eq!(error_code(api_answer).await, "invalid_request");
+        let search = app.get("/api/v1/search?q=a&offset=-1").await;
+        assert_eq!(error_code(search).await, "invalid_request");
+        let ws = app.get("/api/v1/ws?since=x").await;
+        assert_eq!(ws.status(), 400);
+
+        // The member's session passes both doors, once per key.
+        let by_fn: Value = server_fn(&alice, &[("title", "A title"), ("body", "A body"), ("idempotency_key", "k")]).await.unwrap().json().await.unwrap();
+        let by_api: Value = submit(&app, &alice, "A title", "A body", "k").await.json().await.unwrap();
+        assert_eq!(by_fn["id"], by_api["id"], "one submission for one key, whichever door");
+    }
+}
