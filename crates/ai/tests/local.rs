@@ -225,3 +225,88 @@ async fn a_reworded_copy_is_above_the_duplicate_threshold_and_other_work_below()
     assert!(reworded >= 0.9, "a reworded copy scored {reworded}");
     assert!(other < 0.6, "different work scored {other}");
 }
+
+/// A judge's answer form: scores within the scale, a flag and a reason.
+fn judge_form() -> meritree_ai::ResponseFormat {
+    meritree_ai::ResponseFormat::JsonSchema {
+        json_schema: meritree_ai::JsonSchemaFormat {
+            name: "verdict".into(),
+            strict: Some(true),
+            schema: serde_json::json!({
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["scores", "safe", "reason"],
+                "properties": {
+                    "scores": {
+                        "type": "object",
+                        "additionalProperties": false,
+                        "required": ["clarity", "originality"],
+                        "properties": {
+                            "clarity": {"type": "integer", "minimum": 0, "maximum": 10},
+                            "originality": {"type": "integer", "minimum": 0, "maximum": 10},
+                        },
+                    },
+                    "safe": {"type": "boolean"},
+                    "reason": {"type": "string", "minLength": 1, "maxLength": 120},
+                },
+            }),
+        },
+    }
+}
+
+#[tokio::test]
+async fn a_required_json_schema_is_always_met_greedy_or_sampled() {
+    let work = "Score this poem: 'The tide forgets the shore each night / \
+                and learns it back by morning light.'";
+    for (temperature, seed) in [(0.0, 1), (0.9, 7), (1.3, 42)] {
+        let mut request = chat(work, 200);
+        request.temperature = Some(temperature);
+        request.seed = Some(seed);
+        request.response_format = Some(judge_form());
+        let answer = provider().chat(&request).await.unwrap();
+        let value: serde_json::Value =
+            serde_json::from_str(&answer.text).unwrap_or_else(|e| panic!("{e}: {}", answer.text));
+        let scores = value["scores"].as_object().expect("scores");
+        assert_eq!(scores.len(), 2, "{value}");
+        for criterion in ["clarity", "originality"] {
+            let score = scores[criterion].as_i64().expect("an integer");
+            assert!((0..=10).contains(&score), "{value}");
+        }
+        assert!(value["safe"].is_boolean(), "{value}");
+        let reason = value["reason"].as_str().expect("a reason");
+        assert!((1..=120).contains(&reason.chars().count()), "{value}");
+        assert_eq!(value.as_object().unwrap().len(), 3, "{value}");
+        // The document ends the answer.
+        assert_eq!(answer.finish_reason, Some(FinishReason::Stop), "{value}");
+    }
+}
+
+#[tokio::test]
+async fn any_json_object_when_asked_for_one_and_unenforceable_schemas_are_declined() {
+    let mut request = chat("Describe a cat as JSON.", 120);
+    request.response_format = Some(meritree_ai::ResponseFormat::JsonObject);
+    let answer = provider().chat(&request).await.unwrap();
+    if answer.finish_reason == Some(FinishReason::Stop) {
+        let value: serde_json::Value =
+            serde_json::from_str(&answer.text).unwrap_or_else(|e| panic!("{e}: {}", answer.text));
+        assert!(value.is_object());
+    } else {
+        // Cut by max_tokens: still a prefix of one object, with no space.
+        assert!(answer.text.starts_with('{'), "{}", answer.text);
+    }
+
+    request.response_format = Some(meritree_ai::ResponseFormat::JsonSchema {
+        json_schema: meritree_ai::JsonSchemaFormat {
+            name: "x".into(),
+            strict: None,
+            schema: serde_json::json!({
+                "type": "object",
+                "properties": {"id": {"type": "string", "pattern": "^[a-z]+$"}},
+            }),
+        },
+    });
+    match provider().chat(&request).await {
+        Err(ProviderError::Unsupported(why)) => assert!(why.contains("pattern"), "{why}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}

@@ -438,17 +438,20 @@ test_both_backends! {
     }
 
     async fn a_form_no_provider_can_guarantee_is_a_400_not_an_outage(backend: Backend) {
-        // Only the embedded model, which cannot constrain its output yet.
+        // Only the embedded model, whose constrained decoding cannot
+        // enforce a pattern.
         let app = spawn_app(backend).await;
         let (_, key) = member_key(&app, "sdk@example.org").await;
+        let schema = json!({"type": "object", "properties": {"id": {"type": "string", "pattern": "^[a-z]+$"}}});
         let response = complete(&app, &key, json!({
             "model": "local/smollm2-135m-instruct",
             "messages": [{"role": "user", "content": "hi"}],
-            "response_format": {"type": "json_object"},
+            "response_format": {"type": "json_schema", "json_schema": {"name": "id", "schema": schema}},
         })).await;
         assert_eq!(response.status(), 400);
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["error"]["code"], "invalid_request");
-        assert!(body["error"]["message"].as_str().unwrap().contains("response_format"), "{body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("response_format") && message.contains("pattern"), "{body}");
     }
 }

@@ -11,7 +11,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::fake_judge::{judged_by, scores, start_judge};
-use crate::helpers::{admin_session, error_code, spawn_app_with, Session, TestApp};
+use crate::helpers::{admin_session, error_code, spawn_app, spawn_app_with, Session, TestApp};
 
 /// A member with a handle, signed in.
 pub async fn member(app: &TestApp, email: &str, handle: &str) -> Session {
@@ -43,7 +43,11 @@ async fn submit(
 /// Polls the work until it leaves `evaluating` (the server's own workers
 /// evaluate it).
 async fn evaluated(app: &TestApp, id: &str) -> Value {
-    for _ in 0..400 {
+    evaluated_within(app, id, Duration::from_secs(10)).await
+}
+
+async fn evaluated_within(app: &TestApp, id: &str, limit: Duration) -> Value {
+    for _ in 0..limit.as_millis() / 25 {
         let work: Value = app
             .get(&format!("/api/v1/submissions/{id}"))
             .await
@@ -464,4 +468,34 @@ test_both_backends! {
         let by_api: Value = submit(&app, &alice, "A title", "A body", "k").await.json().await.unwrap();
         assert_eq!(by_fn["id"], by_api["id"], "one submission for one key, whichever door");
     }
+}
+
+/// The embedded default, with no provider keys: the real SmolLM2 judges,
+/// by constrained decoding always in the rubric's form, and MiniLM embeds.
+/// One backend: the models are the subject here, not the store.
+#[tokio::test]
+async fn on_the_embedded_default_the_real_models_score_the_work() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let alice = member(&app, "alice@example.org", "alice").await;
+    let created: Value = submit(&app, &alice, "A river poem", POEM, "k-1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let work = evaluated_within(
+        &app,
+        created["id"].as_str().unwrap(),
+        Duration::from_secs(300),
+    )
+    .await;
+    assert_eq!(work["status"], "scored", "{work}");
+    let quality = &work["stages"][2];
+    assert_eq!(quality["stage"], "quality");
+    assert_eq!(quality["provider"], "local", "{quality}");
+    assert_eq!(quality["model"], "smollm2-135m-instruct", "{quality}");
+    let score = work["score"].as_i64().unwrap();
+    assert!((0..=100).contains(&score), "{work}");
+    assert_eq!(work["breakdown"].as_array().unwrap().len(), 3, "{work}");
+    assert!(!work["reason"].as_str().unwrap().is_empty(), "{work}");
+    assert_eq!(work["stages"][1]["provider"], "local", "embedded by MiniLM");
 }

@@ -2,7 +2,7 @@
 //! what it found, with a record of its inputs, outputs, model and timing.
 //! The rules they apply live in `meritree_core::submissions`.
 
-use meritree_ai::{ChatRequest, Message, Role};
+use meritree_ai::{ChatRequest, JsonSchemaFormat, Message, ResponseFormat, Role};
 use meritree_core::submissions::fraud::Observations;
 use meritree_core::submissions::judge::Verdict;
 use meritree_core::submissions::{text, Stage, SubmissionStatus};
@@ -243,6 +243,14 @@ async fn quality(
         max_tokens: Some(400),
         temperature: Some(0.0),
         stream: false,
+        // Only candidates that guarantee the form are asked.
+        response_format: Some(ResponseFormat::JsonSchema {
+            json_schema: JsonSchemaFormat {
+                name: "verdict".into(),
+                schema: rubric.json_schema(),
+                strict: Some(true),
+            },
+        }),
         ..Default::default()
     };
     let input = json!({ "route": policy.judge_model, "request": request, "rubric": rubric });

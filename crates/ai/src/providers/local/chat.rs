@@ -19,6 +19,7 @@ use tokenizers::pre_tokenizers::sequence::Sequence;
 use tokenizers::pre_tokenizers::PreTokenizerWrapper;
 use tokenizers::Tokenizer;
 
+use super::json_grammar::{Recogniser, Schema};
 use super::{file_size, LoadError};
 use crate::types::{FinishReason, Message, Role};
 
@@ -34,6 +35,11 @@ const PROMPT_CHUNK: usize = 512;
 /// small loops on a phrase. Deterministic, so argmax stays reproducible.
 const REPEAT_PENALTY: f32 = 1.1;
 const REPEAT_LAST_N: usize = 64;
+/// Under a required form, sampling draws from this many of the most
+/// likely tokens that keep it (argmax from one).
+const FORM_CANDIDATES: usize = 64;
+/// The most likely tokens checked against the form before sorting all.
+const FORM_HEAD: usize = 256;
 /// What the model's own chat template inserts when the conversation does
 /// not open with a system message.
 const DEFAULT_SYSTEM: &str = "You are a helpful AI assistant named SmolLM, trained by Hugging Face";
@@ -55,6 +61,9 @@ pub(super) struct ChatModel {
     im_start: u32,
     im_end: u32,
     end_of_text: u32,
+    /// What each token writes, in bytes; empty for control tokens, which
+    /// a required form never admits.
+    token_bytes: Vec<Box<[u8]>>,
     /// The longest token, in bytes: text longer than this many bytes per
     /// position of context cannot fit, whatever its tokens.
     longest_token: usize,
@@ -67,6 +76,8 @@ pub(super) struct Job {
     /// `None`: always the most likely token.
     pub temperature: Option<f64>,
     pub seed: u64,
+    /// The JSON the answer must be, if any.
+    pub form: Option<Schema>,
 }
 
 pub(super) struct Outcome {
@@ -87,6 +98,7 @@ impl ChatModel {
         let content = gguf_file::Content::read(&mut reader).map_err(|e| invalid(&e))?;
         let (tokenizer, im_start, im_end, end_of_text) =
             tokenizer_from_gguf(&content).map_err(|e| invalid(&e))?;
+        let token_bytes = token_bytes(&content).map_err(|e| invalid(&e))?;
         let weights = requantized(content, &mut reader).map_err(|e| invalid(&e))?;
         tracing::info!(
             file = %path.display(),
@@ -107,6 +119,7 @@ impl ChatModel {
             im_start,
             im_end,
             end_of_text,
+            token_bytes,
             longest_token,
         })
     }
@@ -199,7 +212,15 @@ impl ChatModel {
             .min(CONTEXT_LENGTH.saturating_sub(job.prompt.len()));
         let mut generated: Vec<u32> = Vec::new();
         let mut text = self.tokenizer.decode_stream(false);
+        let mut form = job.form.as_ref().map(Recogniser::new);
+        let candidates = match job.temperature {
+            Some(_) => FORM_CANDIDATES,
+            None => 1,
+        };
         let finish = loop {
+            if form.as_ref().is_some_and(Recogniser::is_complete) {
+                break FinishReason::Stop;
+            }
             let mut scores = logits.squeeze(0)?.to_dtype(DType::F32)?;
             if !generated.is_empty() {
                 let recent = &generated[generated.len().saturating_sub(REPEAT_LAST_N)..];
@@ -209,7 +230,13 @@ impl ChatModel {
                     recent,
                 )?;
             }
+            if let Some(form) = &form {
+                scores = self.within_form(&scores, form, candidates)?;
+            }
             let next = sampler.sample(&scores)?;
+            if let Some(form) = &mut form {
+                form.feed(&self.token_bytes[next as usize]);
+            }
             if next == self.im_end || next == self.end_of_text || next == self.im_start {
                 break FinishReason::Stop;
             }
@@ -241,6 +268,48 @@ impl ChatModel {
             output_tokens: generated.len(),
             finish: Some(finish),
         })
+    }
+}
+
+impl ChatModel {
+    /// The scores with every token that would break the form, and all but
+    /// the `candidates` most likely of the rest, set to minus infinity.
+    fn within_form(
+        &self,
+        scores: &Tensor,
+        form: &Recogniser<'_>,
+        candidates: usize,
+    ) -> candle_core::Result<Tensor> {
+        let scores: Vec<f32> = scores.to_vec1()?;
+        let keeps = |t: u32| form.accepts(&self.token_bytes[t as usize]);
+        let by_score = |a: &u32, b: &u32| scores[*b as usize].total_cmp(&scores[*a as usize]);
+        let mut order: Vec<u32> = (0..scores.len() as u32).collect();
+        // Most often the form allows what the model wants anyway: look at
+        // the head first and sort the whole vocabulary only when it fails.
+        let head = FORM_HEAD.min(order.len());
+        order.select_nth_unstable_by(head - 1, by_score);
+        order[..head].sort_unstable_by(by_score);
+        let mut allowed: Vec<u32> = order[..head]
+            .iter()
+            .copied()
+            .filter(|t| keeps(*t))
+            .take(candidates)
+            .collect();
+        if allowed.len() < candidates {
+            order[head..].sort_unstable_by(by_score);
+            let rest = order[head..].iter().copied().filter(|t| keeps(*t));
+            allowed.extend(rest.take(candidates - allowed.len()));
+        }
+        if allowed.is_empty() {
+            // The recogniser only takes prefixes that can be finished, and
+            // every single byte is a token: this cannot happen.
+            candle_core::bail!("no token continues the required form");
+        }
+        let mut masked = vec![f32::NEG_INFINITY; scores.len()];
+        for t in allowed {
+            masked[t as usize] = scores[t as usize];
+        }
+        Tensor::from_vec(masked, scores.len(), &Device::Cpu)
     }
 }
 
@@ -352,4 +421,54 @@ fn tokenizer_from_gguf(
     ])));
     tokenizer.with_decoder(Some(ByteLevel::new(false, true, true)));
     Ok((tokenizer, im_start, im_end, end_of_text))
+}
+
+/// Each token's bytes. Byte-level BPE writes every byte as a printable
+/// character (GPT-2's table: printable Latin-1 stands for itself, the other
+/// bytes for U+0100 onwards in order); control tokens, by the file's
+/// `token_type`, write nothing here.
+fn token_bytes(content: &gguf_file::Content) -> candle_core::Result<Vec<Box<[u8]>>> {
+    let printable = |b: u8| matches!(b, b'!'..=b'~' | 0xA1..=0xAC | 0xAE..=0xFF);
+    let mut byte_of = std::collections::HashMap::with_capacity(256);
+    let mut shifted = 0u32;
+    for b in 0..=255u8 {
+        let c = if printable(b) {
+            char::from(b)
+        } else {
+            shifted += 1;
+            char::from_u32(255 + shifted).expect("below U+0200")
+        };
+        byte_of.insert(c, b);
+    }
+    let get = |key: &str| {
+        content
+            .metadata
+            .get(key)
+            .ok_or_else(|| candle_core::Error::msg(format!("no `{key}` in the metadata")))
+    };
+    let kinds = match content.metadata.get("tokenizer.ggml.token_type") {
+        Some(kinds) => kinds
+            .to_vec()?
+            .iter()
+            .map(|k| k.to_i32())
+            .collect::<candle_core::Result<Vec<i32>>>()?,
+        None => Vec::new(),
+    };
+    const NORMAL: i32 = 1;
+    get("tokenizer.ggml.tokens")?
+        .to_vec()?
+        .iter()
+        .enumerate()
+        .map(|(id, token)| {
+            if kinds.get(id).is_some_and(|k| *k != NORMAL) {
+                return Ok(Box::default());
+            }
+            let bytes: Option<Vec<u8>> = token
+                .to_string()?
+                .chars()
+                .map(|c| byte_of.get(&c).copied())
+                .collect();
+            Ok(bytes.unwrap_or_default().into_boxed_slice())
+        })
+        .collect()
 }

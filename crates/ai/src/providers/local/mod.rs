@@ -13,6 +13,7 @@
 
 mod chat;
 mod embed;
+mod json_grammar;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,9 +24,12 @@ use tokio::sync::{mpsc, OnceCell};
 
 use self::chat::{ChatModel, Job};
 use self::embed::EmbeddingModel;
+use self::json_grammar::Schema;
 use super::{ChatStream, Provider};
 use crate::error::ProviderError;
-use crate::types::{ChatRequest, ChatResponse, Embeddings, FinishReason, StreamEvent, Usage};
+use crate::types::{
+    ChatRequest, ChatResponse, Embeddings, FinishReason, ResponseFormat, StreamEvent, Usage,
+};
 
 pub use self::chat::{CONTEXT_LENGTH, DEFAULT_MAX_TOKENS};
 pub use self::embed::{
@@ -149,11 +153,16 @@ impl LocalProvider {
             Some(t) if t > 0.0 => Some(f64::from(t)),
             _ => None,
         };
-        if req.response_format.as_ref().is_some_and(|f| f.constrains()) {
-            // No constrained decoding here yet: the answer's form could not
-            // be guaranteed, so the router tries another candidate.
-            return Err(ProviderError::Unsupported("response_format".into()));
-        }
+        // Enforced by constrained decoding; a schema it cannot enforce
+        // exactly is declined, so the router may try a candidate that can.
+        let form = match &req.response_format {
+            None | Some(ResponseFormat::Text) => None,
+            Some(ResponseFormat::JsonObject) => Some(Schema::AnyObject),
+            Some(ResponseFormat::JsonSchema { json_schema }) => Some(
+                Schema::root(&json_schema.schema)
+                    .map_err(|e| ProviderError::Unsupported(format!("response_format: {e}")))?,
+            ),
+        };
         let model = self.chat_model().await?;
 
         let too_long = |size: &str| {
@@ -179,6 +188,7 @@ impl LocalProvider {
             max_tokens: max_tokens as usize,
             temperature,
             seed: req.seed.unwrap_or_else(|| fastrand::u64(..)),
+            form,
             prompt,
         };
         let mut stops = StopSequences::new(req.stop.clone());
