@@ -174,6 +174,7 @@ async fn main() {
                     title: format!("Work {i}"),
                     body: words(i),
                     idempotency_key: format!("k{i}"),
+                    image: None,
                 },
             )
             .await

@@ -17,6 +17,7 @@ use meritree_platform::access::{LimitPolicy, Origin, Site};
 use meritree_platform::mailer::{MailError, Mailer};
 use meritree_platform::rounds::RewardsPolicy;
 use meritree_platform::sessions::SessionPolicy;
+use meritree_platform::submissions::images::ImageStorage;
 use meritree_platform::{PlatformOptions, WorkPolicy};
 use meritree_store::{DatabaseTarget, PoolOptions, StoreError};
 use serde::{Deserialize, Serialize};
@@ -162,6 +163,8 @@ pub struct RateLimitSettings {
     /// per-email limit (second factors, re-authentication, password
     /// changes); over it even a right guess waits.
     pub secret_failures_per_account_per_hour: u32,
+    /// Image uploads per account (each is decoded and re-encoded).
+    pub images_per_account_per_hour: u32,
 }
 
 impl RateLimitSettings {
@@ -174,6 +177,7 @@ impl RateLimitSettings {
             api_per_account_per_minute: self.api_per_account_per_minute,
             emails_per_hour: self.emails_per_hour,
             secret_failures_per_account_per_hour: self.secret_failures_per_account_per_hour,
+            images_per_account_per_hour: self.images_per_account_per_hour,
         }
     }
 }
@@ -189,6 +193,7 @@ impl Default for RateLimitSettings {
             api_per_account_per_minute: 600,
             emails_per_hour: 5,
             secret_failures_per_account_per_hour: 10,
+            images_per_account_per_hour: 60,
         }
     }
 }
@@ -332,6 +337,9 @@ pub struct WorkSettings {
     pub embedding_model: String,
     /// Cosine similarity at or above which work is a near-duplicate.
     pub duplicate_similarity: f32,
+    /// Bits of the images' difference hashes at or below which a picture
+    /// is a near-duplicate (0 to 3).
+    pub image_duplicate_distance: u32,
     /// Whole words that send work to the moderators.
     pub block_list: Vec<String>,
     pub fraud: FraudPolicy,
@@ -358,6 +366,7 @@ impl Default for WorkSettings {
             rubric: policy.rubric,
             embedding_model: policy.embedding_model,
             duplicate_similarity: policy.duplicate_similarity,
+            image_duplicate_distance: policy.image_duplicate_distance,
             block_list: policy.block_list,
             fraud: policy.fraud,
             max_attempts: policy.max_attempts,
@@ -367,8 +376,22 @@ impl Default for WorkSettings {
     }
 }
 
+impl StorageSettings {
+    /// Image files go in the database when it is PostgreSQL, which every
+    /// instance sharing it reads; under the data directory otherwise.
+    pub fn image_storage(&self) -> ImageStorage {
+        match self.database_target() {
+            Ok(target) if target.backend() == meritree_store::Backend::Postgres => {
+                ImageStorage::Database
+            }
+            _ => ImageStorage::Files(self.data_dir.join("images")),
+        }
+    }
+}
+
 impl WorkSettings {
-    pub fn policy(&self) -> WorkPolicy {
+    /// The policy, with image files kept in `image_storage`.
+    pub fn policy(&self, image_storage: ImageStorage) -> WorkPolicy {
         WorkPolicy {
             max_per_round: self.max_per_round,
             default_theme: self.default_theme.clone(),
@@ -380,6 +403,8 @@ impl WorkSettings {
             judge_attempts: self.judge_attempts,
             embedding_model: self.embedding_model.clone(),
             duplicate_similarity: self.duplicate_similarity,
+            image_duplicate_distance: self.image_duplicate_distance,
+            image_storage,
             block_list: self.block_list.clone(),
             fraud: self.fraud.clone(),
             max_attempts: self.max_attempts,
@@ -607,6 +632,12 @@ impl Settings {
         within("work.workers", self.work.workers, 1, 64)?;
         within("work.lease_secs", self.work.lease_secs, 1, 3_600)?;
         within(
+            "work.image_duplicate_distance",
+            self.work.image_duplicate_distance,
+            0,
+            meritree_core::submissions::image::MAX_SEARCHABLE_DISTANCE,
+        )?;
+        within(
             "work.fraud.window_secs",
             self.work.fraud.window_secs,
             1,
@@ -680,6 +711,10 @@ impl Settings {
                 (
                     "rate_limits.secret_failures_per_account_per_hour",
                     r.secret_failures_per_account_per_hour,
+                ),
+                (
+                    "rate_limits.images_per_account_per_hour",
+                    r.images_per_account_per_hour,
                 ),
             ] {
                 within(key, value, 1, u32::MAX)?;

@@ -76,7 +76,7 @@ pub fn platform_options(settings: &Settings, local_addr: SocketAddr) -> Platform
         chain: None,
         settlement: None,
         rewards: settings.rewards.policy(),
-        work: settings.work.policy(),
+        work: settings.work.policy(settings.storage.image_storage()),
         gateway: None,
         ai_cache: ResponseCache::in_memory(),
     }

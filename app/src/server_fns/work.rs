@@ -14,6 +14,9 @@ pub async fn submit_work(
     title: String,
     body: String,
     idempotency_key: String,
+    /// An image uploaded before (`POST /api/v1/images`), by id.
+    #[server(default)]
+    image: Option<String>,
 ) -> Result<SubmissionView, AppError> {
     use meritree_core::submissions::NewSubmission;
     use meritree_platform::access::{ApiScope, AuthCheck};
@@ -23,6 +26,7 @@ pub async fn submit_work(
         title,
         body,
         idempotency_key,
+        image,
     };
     Ok(platform
         .submissions()

@@ -112,6 +112,11 @@ pub enum ErrorCode {
     IdempotencyConflict,
     /// The title or body breaks a rule (the message says which).
     InvalidSubmission,
+    /// The upload is not a PNG, JPEG or WebP image within the limits (the
+    /// message says which).
+    InvalidImage,
+    /// The upload is larger than an image may be.
+    ImageTooLarge,
     /// Choose a public handle before submitting work: entries are shown
     /// under it.
     HandleRequired,
@@ -150,7 +155,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 65] = [
+    pub const ALL: [ErrorCode; 67] = [
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::InvalidRequest,
@@ -200,6 +205,8 @@ impl ErrorCode {
         ErrorCode::InsufficientPoints,
         ErrorCode::IdempotencyConflict,
         ErrorCode::InvalidSubmission,
+        ErrorCode::InvalidImage,
+        ErrorCode::ImageTooLarge,
         ErrorCode::HandleRequired,
         ErrorCode::SubmissionLimitReached,
         ErrorCode::NotInReview,
@@ -270,6 +277,8 @@ impl ErrorCode {
             ErrorCode::InsufficientPoints => "insufficient_points",
             ErrorCode::IdempotencyConflict => "idempotency_conflict",
             ErrorCode::InvalidSubmission => "invalid_submission",
+            ErrorCode::InvalidImage => "invalid_image",
+            ErrorCode::ImageTooLarge => "image_too_large",
             ErrorCode::HandleRequired => "handle_required",
             ErrorCode::SubmissionLimitReached => "submission_limit_reached",
             ErrorCode::NotInReview => "not_in_review",
@@ -341,6 +350,8 @@ impl ErrorCode {
             ErrorCode::InsufficientPoints => 409,
             ErrorCode::IdempotencyConflict => 409,
             ErrorCode::InvalidSubmission => 422,
+            ErrorCode::InvalidImage => 422,
+            ErrorCode::ImageTooLarge => 413,
             ErrorCode::HandleRequired => 409,
             ErrorCode::SubmissionLimitReached => 429,
             ErrorCode::NotInReview => 409,

@@ -15,6 +15,7 @@ mod database;
 pub mod email_tokens;
 mod error;
 pub mod evaluations;
+pub mod images;
 pub mod instance;
 pub mod nonces;
 pub mod points;

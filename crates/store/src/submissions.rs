@@ -33,12 +33,14 @@ pub struct SubmissionRecord {
     pub evaluated_at: Option<i64>,
     /// Arrival order: a lower `seq` came first.
     pub seq: i64,
+    /// The image it carries, if any.
+    pub image_id: Option<String>,
 }
 
 pub(crate) const COLUMNS: &str = "s.id, s.account_id, a.handle, s.round, s.idempotency_key, \
     s.title, s.body, s.body_html, s.fingerprint, s.client_ip, s.status, s.stage, s.score, \
     s.breakdown, s.reason, s.duplicate_of, s.similarity, s.flags, s.payout_percent, \
-    s.paid_round, s.reward, s.created_at, s.evaluated_at, s.seq";
+    s.paid_round, s.reward, s.created_at, s.evaluated_at, s.seq, s.image_id";
 pub(crate) const FROM: &str = "submissions s JOIN accounts a ON a.id = s.account_id";
 
 pub struct NewSubmission<'a> {
@@ -51,6 +53,7 @@ pub struct NewSubmission<'a> {
     pub body_html: &'a str,
     pub fingerprint: &'a str,
     pub client_ip: Option<&'a str>,
+    pub image_id: Option<&'a str>,
     /// The first stage to run.
     pub stage: &'a str,
     pub now: i64,
@@ -100,8 +103,8 @@ pub async fn insert(db: &Database, new: NewSubmission<'_>) -> Result<Inserted, S
         }
         sqlx::query(
             "INSERT INTO submissions (id, account_id, round, idempotency_key, title, body, \
-             body_html, fingerprint, client_ip, status, stage, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'evaluating', $10, $11)",
+             body_html, fingerprint, client_ip, status, stage, created_at, image_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'evaluating', $10, $11, $12)",
         )
         .bind(new.id)
         .bind(new.account_id)
@@ -114,6 +117,7 @@ pub async fn insert(db: &Database, new: NewSubmission<'_>) -> Result<Inserted, S
         .bind(new.client_ip)
         .bind(new.stage)
         .bind(new.now)
+        .bind(new.image_id)
         .execute(&mut *conn)
         .await?;
         sqlx::query(
@@ -370,7 +374,9 @@ pub async fn in_review(db: &Database, limit: u32) -> Result<Vec<SubmissionRecord
         .await)?)
 }
 
-/// A moderator's decision: `in_review` becomes `status` with `reason`.
+/// A moderator's decision: `in_review` becomes `status` with `reason`
+/// (an approved copy of earlier work becomes a duplicate, which earns
+/// nothing).
 /// False when the work was not in review (decided already, or never held).
 pub async fn decide_review(
     db: &Database,
@@ -381,7 +387,8 @@ pub async fn decide_review(
 ) -> Result<bool, StoreError> {
     let changed = crate::execute!(
         db,
-        "UPDATE submissions SET status = $2, reason = COALESCE($3, reason), evaluated_at = $4 \
+        "UPDATE submissions SET status = CASE WHEN $2 = 'scored' AND duplicate_of IS NOT NULL \
+         THEN 'duplicate' ELSE $2 END, reason = COALESCE($3, reason), evaluated_at = $4 \
          WHERE id = $1 AND status = 'in_review'",
         id,
         status,

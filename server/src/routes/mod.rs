@@ -2,6 +2,7 @@
 
 mod api;
 mod health;
+mod images;
 mod openai;
 
 use std::path::Path;
@@ -38,6 +39,7 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .merge(health::router())
+        .merge(images::router())
         .nest("/api/v1", api::router())
         .nest("/v1", openai::router())
         .nest_service(

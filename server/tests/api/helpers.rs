@@ -24,6 +24,11 @@ impl TestApp {
         format!("http://{}{path}", self.addr)
     }
 
+    /// The app's data directory.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.data_dir.path()
+    }
+
     /// Where this app serves the built client from (empty until a test writes to it).
     pub fn site_root(&self) -> std::path::PathBuf {
         self.data_dir.path().join("site")

@@ -13,6 +13,7 @@ mod fake_judge;
 mod front_door;
 mod health;
 mod helpers;
+mod images;
 mod mail_sink;
 mod pages;
 mod points;

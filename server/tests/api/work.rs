@@ -26,7 +26,7 @@ pub async fn member(app: &TestApp, email: &str, handle: &str) -> Session {
     session
 }
 
-async fn submit(
+pub async fn submit(
     app: &TestApp,
     session: &Session,
     title: &str,
@@ -42,7 +42,7 @@ async fn submit(
 
 /// Polls the work until it leaves `evaluating` (the server's own workers
 /// evaluate it).
-async fn evaluated(app: &TestApp, id: &str) -> Value {
+pub async fn evaluated(app: &TestApp, id: &str) -> Value {
     evaluated_within(app, id, Duration::from_secs(10)).await
 }
 
@@ -133,8 +133,12 @@ test_both_backends! {
         assert_eq!(evaluated(&app, first_id).await["status"], "scored");
 
         let copy: Value = submit(&app, &bob, "MORNING LIGHT!", "Sunlight spills — across the quiet kitchen table", "b").await.json().await.unwrap();
-        let copy = evaluated(&app, copy["id"].as_str().unwrap()).await;
-        assert_eq!(copy["status"], "duplicate");
+        let copy_id = copy["id"].as_str().unwrap();
+        let public = evaluated(&app, copy_id).await;
+        assert_eq!(public["status"], "duplicate");
+        assert_eq!((public["title"].as_str(), public["body_html"].as_str()), (Some("A copy of earlier work"), Some("")));
+        // What the stages found, and the flags, are for its author.
+        let copy = app.get_json(&format!("/api/v1/submissions/{copy_id}"), &bob).await;
         assert_eq!(copy["duplicate_of"], first_id);
         assert_eq!(copy["stages"][1]["summary"], "An exact copy of earlier work");
         assert_eq!(copy["stages"].as_array().unwrap().len(), 3, "the judge is skipped");
@@ -157,8 +161,10 @@ test_both_backends! {
         let created: Value = submit(&app, &alice, "A river poem", POEM, "k").await.json().await.unwrap();
         let id = created["id"].as_str().unwrap().to_owned();
         // The first unusable answer is retried after a backoff of seconds.
-        let work = evaluated(&app, &id).await;
-        assert_eq!(work["status"], "failed", "{work}");
+        let public = evaluated(&app, &id).await;
+        assert_eq!(public["status"], "failed", "{public}");
+        assert!(public["reason"].is_null(), "why is for its author: {public}");
+        let work = app.get_json(&format!("/api/v1/submissions/{id}"), &alice).await;
         assert!(work["reason"].as_str().unwrap().contains("required form"), "{work}");
         assert!(work["score"].is_null(), "an unparsable answer is never guessed into a score");
 

@@ -4,6 +4,7 @@
 //! and the browser checks input with the same ones as it is typed.
 
 pub mod fraud;
+pub mod image;
 pub mod judge;
 pub mod payout;
 pub mod text;
@@ -139,6 +140,9 @@ pub struct NewSubmission {
     /// The client's key for this submission: a retry with the same key
     /// returns the first submission instead of making a second.
     pub idempotency_key: String,
+    /// The id of an image uploaded before (`POST /api/v1/images`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
 }
 
 /// The evaluation stages, in the order they run.
@@ -310,6 +314,9 @@ pub struct SubmissionView {
     pub paid_in_round: Option<i64>,
     pub stages: Vec<StageView>,
     pub created_at: i64,
+    /// The image it carries, served at [`image::ImageId::url`].
+    #[serde(default)]
+    pub image: Option<image::ImageId>,
 }
 
 /// One line of a round's entries or leaderboard.

@@ -22,6 +22,7 @@ pub struct LimitPolicy {
     pub api_per_account_per_minute: u32,
     pub emails_per_hour: u32,
     pub secret_failures_per_account_per_hour: u32,
+    pub images_per_account_per_hour: u32,
 }
 
 impl Default for LimitPolicy {
@@ -34,6 +35,7 @@ impl Default for LimitPolicy {
             api_per_account_per_minute: 600,
             emails_per_hour: 5,
             secret_failures_per_account_per_hour: 10,
+            images_per_account_per_hour: 60,
         }
     }
 }
@@ -59,6 +61,8 @@ pub enum Rule {
     /// it is exhausted: knowing the password must not make the code
     /// guessable.
     SecretFailure,
+    /// Image uploads per account: each is decoded and re-encoded.
+    ImageUpload,
 }
 
 impl LimitPolicy {
@@ -70,6 +74,7 @@ impl LimitPolicy {
             Rule::Api => Quota::per_minute(self.api_per_account_per_minute),
             Rule::Email => Quota::per_hour(self.emails_per_hour),
             Rule::SecretFailure => Quota::per_hour(self.secret_failures_per_account_per_hour),
+            Rule::ImageUpload => Quota::per_hour(self.images_per_account_per_hour),
         }
     }
 }

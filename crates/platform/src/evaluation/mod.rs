@@ -250,7 +250,10 @@ impl Evaluation<'_> {
                 round: view.round,
                 status: view.status,
                 stage: view.stage,
-                score: view.score,
+                // Everyone hears this: only published work's score.
+                score: view
+                    .score
+                    .filter(|_| view.status == SubmissionStatus::Scored),
             },
         );
         if view.status == SubmissionStatus::Scored {

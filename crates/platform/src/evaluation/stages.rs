@@ -153,6 +153,25 @@ async fn originality(
             next: Some(Stage::Fraud),
         });
     }
+    if let Some(copy) = image_copy(ev, work).await? {
+        return Ok(StageOutcome {
+            record: timer.record(
+                "duplicate",
+                None,
+                json!({ "image": work.image_id }),
+                json!({ "copy_of": copy.id, "bits_apart": copy.bits }),
+                format!(
+                    "Its image is a copy of earlier work's ({} of 64 bits apart)",
+                    copy.bits
+                ),
+            ),
+            result: OwnedResult {
+                duplicate_of: Some(copy.id),
+                ..Default::default()
+            },
+            next: Some(Stage::Fraud),
+        });
+    }
     let policy = ev.work_policy();
     let text = format!("{}\n\n{}", work.title, work.body);
     let input = json!({ "model": policy.embedding_model, "chars": text.chars().count() });
@@ -219,6 +238,37 @@ async fn originality(
             next: Some(Stage::Quality),
         }),
     }
+}
+
+struct ImageCopy {
+    id: String,
+    bits: u32,
+}
+
+/// The earliest earlier work whose image's difference hash is within the
+/// configured distance of this work's image. Candidates come from the
+/// hash's bands (one must agree for hashes three bits apart or closer),
+/// then are checked bit by bit.
+async fn image_copy(
+    ev: &Evaluation<'_>,
+    work: &SubmissionRecord,
+) -> Result<Option<ImageCopy>, StageFailure> {
+    use meritree_core::submissions::image::{bands, distance};
+    let Some(image_id) = &work.image_id else {
+        return Ok(None);
+    };
+    let Some(image) = meritree_store::images::get(ev.db(), image_id).await? else {
+        return Ok(None);
+    };
+    let hash = image.hash as u64;
+    let limit = ev.work_policy().image_duplicate_distance;
+    let candidates =
+        meritree_store::images::earlier_sharing_a_band(ev.db(), bands(hash), work.seq, 1_000)
+            .await?;
+    Ok(candidates.into_iter().find_map(|(id, other)| {
+        let bits = distance(hash, other as u64);
+        (bits <= limit).then_some(ImageCopy { id, bits })
+    }))
 }
 
 /// The LLM judge, asked for the rubric's JSON and read strictly.
@@ -366,9 +416,15 @@ async fn fraud(
         .await?
         .iter()
         .any(|s| s.outcome == "flagged");
-    let final_status = if work.duplicate_of.is_some() {
+    // Content a stage flagged waits for a moderator even when it is a copy:
+    // resubmitting held work must not settle it as a duplicate (approved,
+    // a held copy becomes one). A fraud hold is about the payout, which a
+    // copy does not get, so a copy is just a copy.
+    let final_status = if held_before {
+        SubmissionStatus::InReview
+    } else if work.duplicate_of.is_some() {
         SubmissionStatus::Duplicate
-    } else if decision.hold || held_before {
+    } else if decision.hold {
         SubmissionStatus::InReview
     } else {
         SubmissionStatus::Scored

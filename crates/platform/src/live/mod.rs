@@ -136,8 +136,9 @@ impl Hub {
     /// longer kept (the client must reload what it shows).
     pub fn since(&self, since: u64) -> Option<Vec<Addressed>> {
         let recent = self.inner.recent.lock().expect("hub lock");
-        let oldest = recent.front().map_or(since + 1, |a| a.envelope.seq);
-        if since + 1 < oldest && since < self.inner.seq.load(Ordering::Relaxed) {
+        let next = since.saturating_add(1);
+        let oldest = recent.front().map_or(next, |a| a.envelope.seq);
+        if next < oldest && since < self.inner.seq.load(Ordering::Relaxed) {
             return None;
         }
         Some(

@@ -4,12 +4,16 @@
 //! [`crate::evaluation`]'s; sharing a round's pool is
 //! [`crate::competitions`]'s.
 
+pub mod images;
 pub mod markdown;
 mod views;
 
 use meritree_core::accounts::AccountId;
 use meritree_core::live::{Audience, LiveEvent};
 use meritree_core::submissions::fraud::FraudPolicy;
+use meritree_core::submissions::image::{
+    self as image_rules, ImageError, ImageFormat, ImageId, ImageView,
+};
 use meritree_core::submissions::judge::Rubric;
 use meritree_core::submissions::payout::PayoutRule;
 use meritree_core::submissions::{
@@ -56,6 +60,12 @@ pub struct WorkPolicy {
     pub embedding_model: String,
     /// Cosine similarity at or above which work is a near-duplicate.
     pub duplicate_similarity: f32,
+    /// Bits of two images' difference hashes at or below which the later
+    /// picture is a near-duplicate; at most
+    /// [`image::MAX_SEARCHABLE_DISTANCE`](meritree_core::submissions::image::MAX_SEARCHABLE_DISTANCE).
+    pub image_duplicate_distance: u32,
+    /// Where image files live.
+    pub image_storage: images::ImageStorage,
     /// Words (matched case-insensitively, as whole words) that send work
     /// to the moderators.
     pub block_list: Vec<String>,
@@ -81,6 +91,8 @@ impl Default for WorkPolicy {
             judge_attempts: 3,
             embedding_model: "local/all-minilm-l6-v2".into(),
             duplicate_similarity: 0.9,
+            image_duplicate_distance: 3,
+            image_storage: images::ImageStorage::Database,
             block_list: Vec::new(),
             fraud: FraudPolicy::default(),
             max_attempts: 5,
@@ -95,6 +107,10 @@ pub enum SubmissionError {
     Invalid(WorkError),
     #[error("{0}")]
     InvalidRequest(&'static str),
+    #[error("{0}")]
+    Image(ImageError),
+    #[error("no image with this id was uploaded: upload it first")]
+    UnknownImage,
     #[error("choose a public handle on your account page first: entries are shown under it")]
     HandleRequired,
     #[error("you have submitted {limit} works to this round, the most one member may")]
@@ -109,6 +125,10 @@ pub enum SubmissionError {
     NotDead,
     #[error("no such member")]
     NoSuchMember,
+    #[error(transparent)]
+    Access(crate::accounts::AuthError),
+    #[error("the image store failed: {0}")]
+    ImageStore(String),
     #[error("rounds: {0}")]
     Rounds(#[from] crate::rounds::RoundsError),
     #[error(transparent)]
@@ -116,16 +136,28 @@ pub enum SubmissionError {
 }
 
 impl PublicError for SubmissionError {
+    fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            SubmissionError::Access(err) => err.retry_after(),
+            _ => None,
+        }
+    }
+
     fn code(&self) -> ErrorCode {
         match self {
             SubmissionError::Invalid(_) => ErrorCode::InvalidSubmission,
             SubmissionError::InvalidRequest(_) => ErrorCode::InvalidRequest,
+            SubmissionError::Image(ImageError::TooLarge) => ErrorCode::ImageTooLarge,
+            SubmissionError::Image(_) => ErrorCode::InvalidImage,
+            SubmissionError::UnknownImage => ErrorCode::InvalidSubmission,
             SubmissionError::HandleRequired => ErrorCode::HandleRequired,
             SubmissionError::LimitReached { .. } => ErrorCode::SubmissionLimitReached,
             SubmissionError::EvaluationUnavailable => ErrorCode::UpstreamUnavailable,
             SubmissionError::NotFound | SubmissionError::NoSuchMember => ErrorCode::NotFound,
             SubmissionError::NotInReview | SubmissionError::NotDead => ErrorCode::NotInReview,
             SubmissionError::Rounds(err) => err.code(),
+            SubmissionError::Access(err) => err.code(),
+            SubmissionError::ImageStore(_) => ErrorCode::Internal,
             SubmissionError::Store(err) => store_error_code(err),
         }
     }
@@ -157,8 +189,17 @@ impl Submissions<'_> {
         let body = Body::parse(&work.body).map_err(SubmissionError::Invalid)?;
         let key = meritree_core::points::IdempotencyKey::parse(&work.idempotency_key)
             .map_err(SubmissionError::InvalidRequest)?;
+        let image = match work.image.as_deref().filter(|i| !i.is_empty()) {
+            Some(raw) => Some(ImageId::parse(raw).map_err(SubmissionError::InvalidRequest)?),
+            None => None,
+        };
         if self.gateway().is_none() {
             return Err(SubmissionError::EvaluationUnavailable);
+        }
+        if let Some(image) = &image {
+            meritree_store::images::get(self.db(), image.as_str())
+                .await?
+                .ok_or(SubmissionError::UnknownImage)?;
         }
         let account = accounts::find_by_id(self.db(), &principal.account_id)
             .await?
@@ -184,6 +225,7 @@ impl Submissions<'_> {
                 body_html: &body_html,
                 fingerprint: &fingerprint,
                 client_ip: client_ip.as_deref(),
+                image_id: image.as_ref().map(ImageId::as_str),
                 stage: Stage::Moderation.as_str(),
                 now,
                 max_per_round: Some(self.work_policy().max_per_round),
@@ -215,6 +257,79 @@ impl Submissions<'_> {
             submission: submission_view(record, Vec::new()),
             created,
         })
+    }
+
+    /// Takes an image for a later submission: checked, re-encoded without
+    /// metadata and stored once per content. Uploading the same picture
+    /// again returns the same id.
+    #[tracing::instrument(skip_all)]
+    pub async fn upload_image(
+        &self,
+        principal: &Principal,
+        content_type: &str,
+        upload: Vec<u8>,
+    ) -> Result<ImageView, SubmissionError> {
+        // The cheap checks first, so a refused upload costs no decoding
+        // and no quota.
+        image_rules::check_upload(content_type, &upload).map_err(SubmissionError::Image)?;
+        self.limit(crate::access::Rule::ImageUpload, &principal.account_id)
+            .await
+            .map_err(SubmissionError::Access)?;
+        let content_type = content_type.to_owned();
+        let prepared = tokio::task::spawn_blocking(move || images::prepare(&content_type, &upload))
+            .await
+            .map_err(|_| SubmissionError::Image(ImageError::Undecodable))?
+            .map_err(SubmissionError::Image)?;
+        let in_database = match &self.work_policy().image_storage {
+            images::ImageStorage::Files(dir) => {
+                let path = images::file_path(dir, &prepared.id, prepared.format);
+                images::write_file(&path, &prepared.file)
+                    .await
+                    .map_err(|e| SubmissionError::ImageStore(e.to_string()))?;
+                false
+            }
+            images::ImageStorage::Database => true,
+        };
+        let stored = meritree_store::images::insert(
+            self.db(),
+            meritree_store::images::NewImage {
+                id: prepared.id.as_str(),
+                format: prepared.format.as_str(),
+                width: i64::from(prepared.width),
+                height: i64::from(prepared.height),
+                bytes: prepared.file.len() as i64,
+                hash: prepared.hash,
+                bands: image_rules::bands(prepared.hash),
+                data: in_database.then_some(prepared.file.as_slice()),
+                uploaded_by: &principal.account_id,
+                now: clock::unix_secs(),
+            },
+        )
+        .await?;
+        tracing::info!(image = %stored.id, bytes = stored.bytes, "image uploaded");
+        Ok(image_view(&stored))
+    }
+
+    /// An image's file and format, for serving.
+    pub async fn image_file(&self, id: &str) -> Result<(ImageFormat, Vec<u8>), SubmissionError> {
+        let id = ImageId::parse(id).map_err(|_| SubmissionError::NotFound)?;
+        let record = meritree_store::images::get(self.db(), id.as_str())
+            .await?
+            .ok_or(SubmissionError::NotFound)?;
+        let format = ImageFormat::parse(&record.format).ok_or(SubmissionError::NotFound)?;
+        let file = match &self.work_policy().image_storage {
+            images::ImageStorage::Files(dir) => {
+                match tokio::fs::read(images::file_path(dir, &id, format)).await {
+                    Ok(file) => Some(file),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                    Err(e) => return Err(SubmissionError::ImageStore(e.to_string())),
+                }
+            }
+            images::ImageStorage::Database => {
+                meritree_store::images::data(self.db(), id.as_str()).await?
+            }
+        };
+        Ok((format, file.ok_or(SubmissionError::NotFound)?))
     }
 
     /// The open round, opening one if the settlement loop has not yet.
@@ -402,5 +517,17 @@ impl Submissions<'_> {
         }
         self.evaluation().wake();
         Ok(())
+    }
+}
+
+fn image_view(record: &meritree_store::images::ImageRecord) -> ImageView {
+    let id = ImageId::parse(&record.id).expect("stored ids are SHA-256 hex");
+    ImageView {
+        url: id.url(),
+        id,
+        format: ImageFormat::parse(&record.format).unwrap_or(ImageFormat::Png),
+        width: u32::try_from(record.width).unwrap_or(0),
+        height: u32::try_from(record.height).unwrap_or(0),
+        bytes: u64::try_from(record.bytes).unwrap_or(0),
     }
 }

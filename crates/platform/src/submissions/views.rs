@@ -49,6 +49,9 @@ pub fn submission_view(record: SubmissionRecord, stages: Vec<StageRecord>) -> Su
         paid_in_round: record.paid_round,
         stages: stages.into_iter().filter_map(stage_view).collect(),
         created_at: record.created_at,
+        image: record
+            .image_id
+            .and_then(|id| meritree_core::submissions::image::ImageId::parse(&id).ok()),
     }
 }
 
@@ -64,28 +67,38 @@ fn stage_view(record: StageRecord) -> Option<StageView> {
     })
 }
 
-/// Work a moderator holds or removed is not shown to the public: only its
-/// author and admins see what it says.
+/// Only scored work is shown to the public as written. Work still being
+/// evaluated has not passed moderation yet; held, removed, copied and
+/// failed work is not published: only its author and admins see it.
 pub fn is_withheld(status: SubmissionStatus) -> bool {
-    matches!(
-        status,
-        SubmissionStatus::InReview | SubmissionStatus::Rejected
-    )
+    status != SubmissionStatus::Scored
 }
 
 fn withheld_title(status: SubmissionStatus) -> String {
     match status {
-        SubmissionStatus::Rejected => "Removed by a moderator".into(),
-        _ => "Withheld while a moderator reviews it".into(),
+        SubmissionStatus::Evaluating => "Being evaluated",
+        SubmissionStatus::InReview => "Withheld while a moderator reviews it",
+        SubmissionStatus::Rejected => "Removed by a moderator",
+        SubmissionStatus::Duplicate => "A copy of earlier work",
+        SubmissionStatus::Failed | SubmissionStatus::Scored => "Not published",
     }
+    .into()
 }
 
-/// `view` as the public sees it: held or removed work without its text.
+/// `view` as the public sees it: unpublished work without its text, its
+/// image, its scores, its flags or what any stage said of it.
 pub fn public_view(mut view: SubmissionView) -> SubmissionView {
     if is_withheld(view.status) {
         view.title = withheld_title(view.status);
         view.body_html = String::new();
         view.reason = None;
+        view.score = None;
+        view.breakdown = Vec::new();
+        view.flags = Vec::new();
+        view.image = None;
+        for stage in &mut view.stages {
+            stage.summary = String::new();
+        }
     }
     view
 }
@@ -94,7 +107,7 @@ pub fn entry_view(record: SubmissionRecord) -> EntryView {
     let status = status_of(&record);
     EntryView {
         status,
-        score: score_of(&record),
+        score: score_of(&record).filter(|_| !is_withheld(status)),
         id: SubmissionId::from(record.id),
         round: record.round,
         author: record.handle,

@@ -2,11 +2,13 @@
 //! `submit` scope), reading a work, a round's entries and leaderboard, a
 //! member's page, search, and the moderators' routes.
 
-use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
+use meritree_core::submissions::image::{self, ImageError, ImageView};
 use meritree_core::submissions::{
     CompetitionView, EarnerView, EntryView, NewSubmission, ProfileView, SearchResults,
     SubmissionId, SubmissionView,
@@ -23,6 +25,12 @@ use crate::routes::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/submissions", post(submit))
+        .route(
+            "/images",
+            // A little over the limit is read whole, so the service's own
+            // check answers it; far over it, the connection is cut.
+            post(upload_image).layer(DefaultBodyLimit::max(image::MAX_BYTES + 64 * 1024)),
+        )
         .route("/submissions/{id}", get(get_submission))
         .route("/rounds/{n}/entries", get(round_entries))
         .route("/rounds/{n}/leaderboard", get(round_leaderboard))
@@ -54,6 +62,36 @@ async fn submit(
         StatusCode::OK
     };
     Ok((status, Json(submitted.submission)))
+}
+
+/// `POST /api/v1/images` (a session, or a key with `submit`): the file as
+/// the body, its `Content-Type` one of `image/png`, `image/jpeg`,
+/// `image/webp`; at most 5 MiB. 201 with the stored image, whose `id` a
+/// submission names; the same picture uploaded again is the same image.
+async fn upload_image(
+    State(platform): State<Platform>,
+    Caller(request): Caller,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<ImageView>), ApiError> {
+    let me = platform
+        .authorize(&request, AuthCheck::scope(ApiScope::Submit))
+        .await?;
+    let body = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::new(ErrorCode::ImageTooLarge, ImageError::TooLarge.to_string())
+        }
+        _ => ApiError::new(ErrorCode::InvalidRequest, rejection.body_text()),
+    })?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let stored = platform
+        .submissions()
+        .upload_image(&me, content_type, body.to_vec())
+        .await?;
+    Ok((StatusCode::CREATED, Json(stored)))
 }
 
 /// `GET /api/v1/submissions/{id}`: the work, its stages and its reward.

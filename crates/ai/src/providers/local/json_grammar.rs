@@ -27,6 +27,12 @@ const MAX_NUMBER_BYTES: usize = 32;
 const MAX_EXPONENT_DIGITS: usize = 2;
 /// Digits of an integer: every i64 fits.
 const MAX_INTEGER_DIGITS: u32 = 19;
+/// Schemas, properties and enum values a schema may hold in all: each
+/// token considered clones the recogniser, whose size grows with them, so
+/// a huge schema would stall the model for every other caller.
+const MAX_SCHEMA_PARTS: usize = 512;
+/// Nesting of a schema.
+const MAX_SCHEMA_DEPTH: usize = 16;
 /// Keywords that describe rather than constrain, so ignoring them keeps
 /// the schema's meaning.
 const ANNOTATIONS: [&str; 8] = [
@@ -84,14 +90,29 @@ impl Schema {
     /// The schema of a `json_schema` response format. The document itself
     /// must be an object, as OpenAI requires.
     pub fn root(schema: &Value) -> Result<Schema, SchemaError> {
-        let schema = Schema::compile(schema)?;
+        let mut budget = Budget {
+            parts: MAX_SCHEMA_PARTS,
+            depth: 0,
+        };
+        let schema = Schema::compile(schema, &mut budget)?;
         match schema {
             Schema::Object { .. } | Schema::AnyObject => Ok(schema),
             _ => refuse("the schema's root must be an object"),
         }
     }
 
-    fn compile(schema: &Value) -> Result<Schema, SchemaError> {
+    fn compile(schema: &Value, budget: &mut Budget) -> Result<Schema, SchemaError> {
+        budget.take(1)?;
+        if budget.depth >= MAX_SCHEMA_DEPTH {
+            return refuse(format!("a schema nests at most {MAX_SCHEMA_DEPTH} deep"));
+        }
+        budget.depth += 1;
+        let compiled = Schema::compile_node(schema, budget);
+        budget.depth -= 1;
+        compiled
+    }
+
+    fn compile_node(schema: &Value, budget: &mut Budget) -> Result<Schema, SchemaError> {
         let Some(map) = schema.as_object() else {
             return refuse("a schema must be an object");
         };
@@ -125,16 +146,17 @@ impl Schema {
             let Some(values) = values.as_array().filter(|v| !v.is_empty()) else {
                 return refuse("`enum` must list at least one value");
             };
+            budget.take(values.len())?;
             return Ok(Schema::OneOf(values.iter().map(encoded).collect()));
         }
         if let Some(value) = map.get("const") {
             return Ok(Schema::OneOf(vec![encoded(value)]));
         }
         Ok(match kind.and_then(Value::as_str) {
-            Some("object") => object(map)?,
+            Some("object") => object(map, budget)?,
             Some("array") => {
                 let items = match map.get("items") {
-                    Some(items) => Schema::compile(items)?,
+                    Some(items) => Schema::compile(items, budget)?,
                     None => Schema::Any,
                 };
                 let min = count(map, "minItems")?.unwrap_or(0);
@@ -192,7 +214,27 @@ impl Schema {
     }
 }
 
-fn object(map: &serde_json::Map<String, Value>) -> Result<Schema, SchemaError> {
+/// What is left of a schema's allowance while compiling it.
+struct Budget {
+    parts: usize,
+    depth: usize,
+}
+
+impl Budget {
+    fn take(&mut self, parts: usize) -> Result<(), SchemaError> {
+        self.parts = self.parts.checked_sub(parts).ok_or_else(|| {
+            SchemaError(format!(
+                "a schema holds at most {MAX_SCHEMA_PARTS} schemas, properties and enum values"
+            ))
+        })?;
+        Ok(())
+    }
+}
+
+fn object(
+    map: &serde_json::Map<String, Value>,
+    budget: &mut Budget,
+) -> Result<Schema, SchemaError> {
     let properties = match map.get("properties") {
         None => None,
         Some(Value::Object(p)) => Some(p),
@@ -222,11 +264,12 @@ fn object(map: &serde_json::Map<String, Value>) -> Result<Schema, SchemaError> {
     if let Some(name) = required.iter().find(|n| !properties.contains_key(**n)) {
         return refuse(format!("`{name}` is required but has no schema"));
     }
+    budget.take(properties.len())?;
     let mut compiled = Vec::with_capacity(properties.len());
     for (name, schema) in properties {
         compiled.push((
             encoded(&Value::String(name.clone())),
-            Schema::compile(schema)?,
+            Schema::compile(schema, budget)?,
         ));
     }
     let required = properties
@@ -1025,6 +1068,12 @@ mod tests {
             json!({"type": "object", "required": ["a"]}),
             json!({"type": "object", "properties": {"n": {"type": "integer", "minimum": 3, "maximum": 2}}}),
             json!({"type": "object", "properties": {"e": {"enum": []}}}),
+            // Too large or too deep to enforce without stalling the model.
+            json!({"type": "object", "properties": {"e": {"enum": (0..600).collect::<Vec<_>>()}}}),
+            (0..20).fold(
+                json!({"type": "integer"}),
+                |inner, _| json!({"type": "object", "properties": {"a": inner}}),
+            ),
         ] {
             assert!(Schema::root(&schema).is_err(), "{schema}");
         }
