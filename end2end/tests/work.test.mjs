@@ -1,6 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
+import { crc32, deflateSync } from 'node:zlib';
 
 import { startServer } from '../support/server.mjs';
 import { openHydrated, withServerAndBrowser } from '../support/browser.mjs';
@@ -39,6 +40,34 @@ function startJudge() {
     }
   });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+// A PNG of stripes, with a text chunk the server must strip.
+function png(width, height) {
+  const chunk = (type, data) => {
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([length, body, crc]);
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header.set([8, 2, 0, 0, 0], 8);
+  const rows = [];
+  for (let y = 0; y < height; y++) {
+    rows.push(0);
+    for (let x = 0; x < width; x++) rows.push((x * 5) % 256, (y * 7) % 256, x % 8 < 4 ? 220 : 30);
+  }
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', header),
+    chunk('tEXt', Buffer.from('Comment\0shot at 51.5N', 'latin1')),
+    chunk('IDAT', deflateSync(Buffer.from(rows))),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 let judge;
@@ -89,6 +118,13 @@ test('a member submits work, watches it evaluated live, and is paid tokens from 
   assert.equal(await page.isDisabled('[data-testid="submit-work"]'), true);
   await page.fill('[data-testid="work-title"]', 'Harbour at dusk');
   await page.fill('[data-testid="work-body"]', 'Cranes lift **rusted** containers while gulls argue over the tide.');
+  // A picture: the wrong kind is refused before it is sent, a PNG is
+  // uploaded and previewed.
+  await page.setInputFiles('[data-testid="image-file"]', { name: 'notes.gif', mimeType: 'image/gif', buffer: Buffer.from('GIF89a') });
+  assert.match(await page.textContent('[data-testid="image-error"]'), /PNG, JPEG or WebP/);
+  await page.setInputFiles('[data-testid="image-file"]', { name: 'harbour.png', mimeType: 'image/png', buffer: png(48, 32) });
+  await page.waitForSelector('[data-testid="image-preview"]');
+  assert.equal(await page.textContent('[data-testid="image-error"]'), '');
 
   // Every stage the page shows running, recorded without reloading.
   await page.evaluate(() => {
@@ -108,6 +144,10 @@ test('a member submits work, watches it evaluated live, and is paid tokens from 
   assert.equal(await page.textContent('[data-testid="work-score"]'), '80');
   assert.equal(await page.textContent('[data-testid="work-reason"]'), 'Vivid and on theme.');
   assert.equal(await page.innerHTML('.work-body strong'), 'rusted');
+  const picture = await page.$eval('[data-testid="work-image"]', (img) => ({ src: img.src, width: img.naturalWidth }));
+  assert.equal(picture.width, 48);
+  const served = Buffer.from(await (await fetch(picture.src)).arrayBuffer());
+  assert.equal(served.includes('51.5N'), false, 'the text chunk is gone');
 
   // The page is crawlable: its HTML carries the work and its Open Graph tags.
   const html = await (await fetch(page.url())).text();

@@ -35,6 +35,52 @@ pub async fn submit_work(
         .submission)
 }
 
+/// `POST /api/work/image`: an image for a later submission, as multipart
+/// form data whose first field is the file (the same service as
+/// `POST /api/v1/images`).
+#[server(endpoint = "work/image", input = leptos::server_fn::codec::MultipartFormData)]
+pub async fn upload_image(
+    data: leptos::server_fn::codec::MultipartData,
+) -> Result<meritree_core::submissions::image::ImageView, AppError> {
+    use meritree_core::submissions::image::{ImageError, MAX_BYTES};
+    use meritree_core::ErrorCode;
+    use meritree_platform::access::{ApiScope, AuthCheck};
+    let (platform, me) = super::door::authorize(AuthCheck::scope(ApiScope::Submit)).await?;
+    let unreadable = |e: &dyn std::fmt::Display| {
+        AppError::new(
+            ErrorCode::InvalidRequest,
+            format!("the upload did not arrive whole: {e}"),
+        )
+    };
+    let mut form = data
+        .into_inner()
+        .ok_or_else(|| unreadable(&"no form data"))?;
+    let mut field = form
+        .next_field()
+        .await
+        .map_err(|e| unreadable(&e))?
+        .ok_or_else(|| unreadable(&"no file in the form"))?;
+    let content_type = field
+        .content_type()
+        .map(|mime| mime.to_string())
+        .unwrap_or_default();
+    // Read no more than an image may be, whatever the body's length.
+    let mut upload = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(|e| unreadable(&e))? {
+        if upload.len() + chunk.len() > MAX_BYTES {
+            return Err(AppError::new(
+                ErrorCode::ImageTooLarge,
+                ImageError::TooLarge.to_string(),
+            ));
+        }
+        upload.extend_from_slice(&chunk);
+    }
+    Ok(platform
+        .submissions()
+        .upload_image(&me, &content_type, upload)
+        .await?)
+}
+
 /// `POST /api/work/submission`: a work, its stages and its reward.
 #[server(endpoint = "work/submission")]
 pub async fn submission(id: String) -> Result<SubmissionView, AppError> {

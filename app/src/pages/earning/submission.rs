@@ -82,6 +82,9 @@ fn Work(work: SubmissionView) -> impl IntoView {
         {(work.status == SubmissionStatus::Scored && work.reward.is_none()).then(|| view! {
             <p class="muted">"Its round's pool is shared when the round closes. Points paid then settle with the next round and become claimable tokens on the rewards page."</p>
         })}
+        {work.image.as_ref().map(|id| view! {
+            <img class="work-image" src=id.url() alt=format!("The image of {}", work.title) data-testid="work-image" />
+        })}
         <article class="work-body" inner_html=work.body_html />
     }
 }

@@ -109,20 +109,23 @@ impl std::error::Error for ImageError {}
 /// The checks that need no decoding, as the browser can make them before
 /// uploading: the size, and the declared type against the first bytes.
 pub fn check_upload(content_type: &str, bytes: &[u8]) -> Result<ImageFormat, ImageError> {
-    if bytes.is_empty() {
+    let declared = check_file(content_type, bytes.len())?;
+    match ImageFormat::sniff(bytes) {
+        Some(sniffed) if sniffed == declared => Ok(declared),
+        Some(_) => Err(ImageError::FormatMismatch),
+        None => Err(ImageError::Undecodable),
+    }
+}
+
+/// What a file picker tells before the file is read: its type and size.
+pub fn check_file(content_type: &str, size: usize) -> Result<ImageFormat, ImageError> {
+    if size == 0 {
         return Err(ImageError::Empty);
     }
-    if bytes.len() > MAX_BYTES {
+    if size > MAX_BYTES {
         return Err(ImageError::TooLarge);
     }
-    let declared = ImageFormat::from_content_type(content_type);
-    let sniffed = ImageFormat::sniff(bytes);
-    match (declared, sniffed) {
-        (Some(declared), Some(sniffed)) if declared == sniffed => Ok(declared),
-        (Some(_), Some(_)) => Err(ImageError::FormatMismatch),
-        (Some(_), None) => Err(ImageError::Undecodable),
-        (None, _) => Err(ImageError::UnsupportedFormat),
-    }
+    ImageFormat::from_content_type(content_type).ok_or(ImageError::UnsupportedFormat)
 }
 
 /// Whether a decoder may go on to the pixels of an image this large.
