@@ -204,3 +204,56 @@ test_both_backends! {
         assert_eq!(evaluated(&app, work["id"].as_str().unwrap()).await["status"], "scored");
     }
 }
+
+/// A multipart body with one file field, as a browser's `FormData` sends it.
+fn multipart(content_type: &str, file: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "----meritree-test-boundary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"x\"\r\n\
+         Content-Type: {content_type}\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+test_both_backends! {
+    async fn both_doors_take_an_upload_under_the_same_rules(backend: Backend) {
+        let app = spawn_app_with(backend, |_| {}).await;
+        let alice = member(&app, "alice@example.org", "alice").await;
+        let png = encode(&picture(64, 64), image::ImageFormat::Png);
+        let server_fn = |session: &Session, content_type: &str, file: &[u8]| {
+            let (form_type, body) = multipart(content_type, file);
+            app.request(Method::POST, "/api/work/image", session)
+                .header("content-type", form_type)
+                .body(body)
+                .send()
+        };
+        let code = |body: Value| body["code"].as_str().unwrap_or_default().to_owned();
+
+        let stranger = server_fn(&Session::default(), "image/png", &png).await.unwrap();
+        assert_eq!(stranger.status(), 401);
+        assert_eq!(code(stranger.json().await.unwrap()), "unauthenticated");
+        let plain = app.create_api_key(&alice, "plain").await;
+        let (form_type, body) = multipart("image/png", &png);
+        let keyed = app.client.post(app.url("/api/work/image")).bearer_auth(&plain.key)
+            .header("content-type", form_type).body(body).send().await.unwrap();
+        assert_eq!(keyed.status(), 403);
+        assert_eq!(code(keyed.json().await.unwrap()), "insufficient_scope");
+
+        let refused = server_fn(&alice, "image/png", b"plain text").await.unwrap();
+        assert_eq!(refused.status(), 422);
+        assert_eq!(code(refused.json().await.unwrap()), "invalid_image");
+        let oversized = [png.clone(), vec![0; 5 * 1024 * 1024]].concat();
+        let refused = server_fn(&alice, "image/png", &oversized).await.unwrap();
+        assert_eq!(refused.status(), 413);
+        assert_eq!(code(refused.json().await.unwrap()), "image_too_large");
+
+        // The same picture through either door is the same image.
+        let by_fn: Value = server_fn(&alice, "image/png", &png).await.unwrap().json().await.unwrap();
+        let by_api: Value = upload(&app, &alice, "image/png", png).await.json().await.unwrap();
+        assert_eq!(by_fn["id"], by_api["id"]);
+        assert_eq!(by_fn["width"], 64);
+    }
+}
