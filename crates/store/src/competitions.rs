@@ -6,7 +6,7 @@
 //! leaves all of it or none, and a second run finds the round paid.
 
 use crate::database::with_tx;
-use crate::points::{lock_balance, post_locked, NewEntry, Posted};
+use crate::points::{credit_many_locked, NewEntry};
 use crate::{with_pool, Database, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -136,49 +136,65 @@ where
     let shares = share(&entries);
     let by_id: std::collections::HashMap<&str, &PoolEntry> =
         entries.iter().map(|e| (e.id.as_str(), e)).collect();
-    let mut credits = Vec::with_capacity(shares.len());
-    for (id, points) in shares {
-        let Some(entry) = by_id.get(id.as_str()).copied() else {
-            continue;
-        };
-        let points = i64::try_from(points).map_err(|_| overflow())?;
-        with_tx!(&mut tx, conn => sqlx::query("UPDATE submissions SET reward = $2 WHERE id = $1")
-            .bind(&id)
-            .bind(points)
-            .execute(&mut *conn)
-            .await
-            .map(drop))?;
-        let balance = lock_balance(&mut tx, &entry.account_id, payout.now)
-            .await?
-            .ok_or(StoreError::Query(sqlx::Error::RowNotFound))?;
-        let reference = format!("submission:{id}");
-        let key = format!("pool:{round}:{id}");
-        let posted = post_locked(
-            &mut tx,
-            &NewEntry {
-                account_id: &entry.account_id,
-                amount: points,
-                reason: "content_reward",
-                reference: Some(&reference),
-                idempotency_key: &key,
-                now: payout.now,
-            },
-            balance,
-        )
-        .await?;
-        let Posted::Created(posted) = posted else {
-            // Dropping the transaction rolls the whole payout back.
-            return Err(StoreError::Query(sqlx::Error::Protocol(format!(
-                "the ledger refused the pool payout of {id}: {posted:?}"
-            ))));
-        };
-        credits.push(Credit {
-            submission_id: id,
-            account_id: entry.account_id.clone(),
-            points,
-            balance_after: posted.balance_after,
-        });
+    let mut paid: Vec<(&PoolEntry, i64)> = Vec::with_capacity(shares.len());
+    for (id, points) in &shares {
+        if let Some(entry) = by_id.get(id.as_str()).copied() {
+            paid.push((entry, i64::try_from(*points).map_err(|_| overflow())?));
+        }
     }
+    // Every claimed entry's reward, in statements of a thousand.
+    for chunk in paid.chunks(1_000) {
+        let cases = (0..chunk.len())
+            .map(|i| format!("WHEN ${} THEN CAST(${} AS BIGINT)", 2 * i + 1, 2 * i + 2))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let list = (0..chunk.len())
+            .map(|i| format!("${}", 2 * i + 1))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql =
+            format!("UPDATE submissions SET reward = CASE id {cases} END WHERE id IN ({list})");
+        with_tx!(&mut tx, conn => {
+            let mut query = sqlx::query(&sql);
+            for (entry, points) in chunk {
+                query = query.bind(entry.id.as_str()).bind(*points);
+            }
+            query.execute(&mut *conn).await.map(drop)
+        })?;
+    }
+    // The ledger credits, each once by its key, in one batch.
+    let credited: Vec<&(&PoolEntry, i64)> = paid.iter().filter(|(_, points)| *points > 0).collect();
+    let references: Vec<String> = credited
+        .iter()
+        .map(|(e, _)| format!("submission:{}", e.id))
+        .collect();
+    let keys: Vec<String> = credited
+        .iter()
+        .map(|(e, _)| format!("pool:{round}:{}", e.id))
+        .collect();
+    let new_entries: Vec<NewEntry<'_>> = credited
+        .iter()
+        .zip(references.iter().zip(&keys))
+        .map(|((entry, points), (reference, key))| NewEntry {
+            account_id: &entry.account_id,
+            amount: *points,
+            reason: "content_reward",
+            reference: Some(reference),
+            idempotency_key: key,
+            now: payout.now,
+        })
+        .collect();
+    let balances = credit_many_locked(&mut tx, &new_entries, payout.now).await?;
+    let credits = credited
+        .iter()
+        .zip(balances)
+        .map(|((entry, points), balance_after)| Credit {
+            submission_id: entry.id.clone(),
+            account_id: entry.account_id.clone(),
+            points: *points,
+            balance_after,
+        })
+        .collect();
     with_tx!(&mut tx, conn => sqlx::query(
         "UPDATE competitions SET pool = $2, rule = $3, paid_at = $4 WHERE round = $1",
     )
