@@ -37,6 +37,7 @@ pub mod clock;
 pub mod competitions;
 pub mod error;
 pub mod evaluation;
+mod group_commit;
 pub mod live;
 pub mod mailer;
 pub mod points;
@@ -162,6 +163,7 @@ struct Inner {
     ai_cache: ResponseCache,
     mailer: Mailer,
     usage_writer: ai::usage_writer::UsageWriter,
+    ledger_writer: points::LedgerWriter,
     work: WorkPolicy,
     hub: Hub,
     pipeline: PipelineState,
@@ -184,7 +186,10 @@ impl Platform {
         tracing::info!(%instance_id, backend = %db.backend(), "platform started");
         Ok(Self {
             inner: Arc::new(Inner {
-                usage_writer: ai::usage_writer::UsageWriter::spawn(db.clone()),
+                usage_writer: ai::usage_writer::UsageWriter::spawn(ai::usage_writer::UsageSink(
+                    db.clone(),
+                )),
+                ledger_writer: points::LedgerWriter::spawn(points::LedgerSink(db.clone())),
                 db,
                 instance_id,
                 started_at: Instant::now(),
@@ -208,6 +213,10 @@ impl Platform {
                 pipeline: PipelineState::default(),
             }),
         })
+    }
+
+    pub(crate) fn ledger_writer(&self) -> &points::LedgerWriter {
+        &self.inner.ledger_writer
     }
 
     pub(crate) fn usage_writer(&self) -> &ai::usage_writer::UsageWriter {

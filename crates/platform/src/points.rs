@@ -12,6 +12,7 @@ use meritree_store::{accounts, StoreError};
 
 use crate::clock;
 use crate::error::{store_error_code, PublicError};
+use crate::group_commit::{GroupCommit, Sink};
 
 service!(
     /// The points ledger: postings and what an account holds.
@@ -76,6 +77,49 @@ impl PublicError for PointsError {
     }
 }
 
+/// A posting on its way to the ledger's writer: concurrent postings are
+/// committed together (see [`crate::group_commit`]), each still checked
+/// and answered on its own.
+pub(crate) struct LedgerJob {
+    account_id: String,
+    amount: i64,
+    reason: &'static str,
+    reference: Option<String>,
+    idempotency_key: String,
+    now: i64,
+}
+
+impl LedgerJob {
+    fn entry(&self) -> NewEntry<'_> {
+        NewEntry {
+            account_id: &self.account_id,
+            amount: self.amount,
+            reason: self.reason,
+            reference: self.reference.as_deref(),
+            idempotency_key: &self.idempotency_key,
+            now: self.now,
+        }
+    }
+}
+
+pub(crate) struct LedgerSink(pub meritree_store::Database);
+
+impl Sink for LedgerSink {
+    type Job = LedgerJob;
+    type Done = Posted;
+
+    async fn batch(&self, jobs: &[LedgerJob]) -> Result<Vec<Posted>, StoreError> {
+        let entries: Vec<NewEntry<'_>> = jobs.iter().map(LedgerJob::entry).collect();
+        store::post_batch(&self.0, &entries).await
+    }
+
+    async fn one(&self, job: &LedgerJob) -> Result<Posted, StoreError> {
+        store::post(&self.0, job.entry()).await
+    }
+}
+
+pub(crate) type LedgerWriter = GroupCommit<LedgerSink>;
+
 impl Points<'_> {
     /// Posts one ledger entry: validated here, then written with its balance
     /// change in one transaction, at most once per (account, key).
@@ -89,18 +133,17 @@ impl Points<'_> {
             .map(PointsReference::parse)
             .transpose()
             .map_err(PointsError::InvalidRequest)?;
-        let outcome = store::post(
-            self.db(),
-            NewEntry {
-                account_id: posting.account_id,
+        let outcome = self
+            .ledger_writer()
+            .write(LedgerJob {
+                account_id: posting.account_id.to_owned(),
                 amount: posting.amount,
                 reason: posting.reason.as_str(),
-                reference: reference.as_ref().map(PointsReference::as_str),
-                idempotency_key: key.as_str(),
+                reference: reference.map(|r| r.as_str().to_owned()),
+                idempotency_key: key.as_str().to_owned(),
                 now: clock::unix_secs(),
-            },
-        )
-        .await?;
+            })
+            .await?;
         match outcome {
             Posted::Created(entry) => {
                 tracing::info!(
@@ -291,6 +334,56 @@ mod tests {
             let last = platform.points().history(&"ann-id".into(), Some(3), page.next_before).await.unwrap();
             assert_eq!(last.entries, vec![first.entry]);
             assert_eq!(last.next_before, None);
+        }
+    }
+
+    test_both_backends! {
+        async fn concurrent_postings_are_committed_together_and_answered_each(backend: Backend) {
+            let test_db = TestDatabase::fresh(backend).await;
+            let db = Database::connect(&test_db.target, PoolOptions::default()).await.unwrap();
+            db.migrate().await.unwrap();
+            for (id, email) in [("ann-id", "ann@example.org"), ("bob-id", "bob@example.org")] {
+                accounts::insert(&db, NewAccount {
+                    id, email: Some(email), email_skeleton: None, password_hash: None,
+                    wallet_address: None, role: "member", now: 1,
+                }).await.unwrap();
+            }
+            let platform = Platform::start(db, Default::default()).await.unwrap();
+            // 300 postings at once, to two accounts.
+            let tasks: Vec<_> = (0..300)
+                .map(|i| {
+                    let platform = platform.clone();
+                    tokio::spawn(async move {
+                        let account = if i % 2 == 0 { "ann-id" } else { "bob-id" };
+                        let key = format!("k{i}");
+                        let amount = if i < 150 { 3 } else { 1 };
+                        platform.points().post(posting(account, amount, &key)).await
+                    })
+                })
+                .collect();
+            let mut replays = 0;
+            for task in tasks {
+                let posted = task.await.unwrap().unwrap();
+                replays += usize::from(posted.replayed);
+            }
+            assert_eq!(replays, 0);
+            let ann = platform.points().balance(&"ann-id".to_owned().into()).await.unwrap();
+            assert_eq!(ann.balance, 75 * 3 + 75);
+
+            // The same key from many callers at once: one entry, the rest replays.
+            let tasks: Vec<_> = (0..50)
+                .map(|_| {
+                    let platform = platform.clone();
+                    tokio::spawn(async move { platform.points().post(posting("bob-id", 7, "same")).await })
+                })
+                .collect();
+            let mut created = 0;
+            for task in tasks {
+                created += usize::from(!task.await.unwrap().unwrap().replayed);
+            }
+            assert_eq!(created, 1);
+            let bob = platform.points().balance(&"bob-id".to_owned().into()).await.unwrap();
+            assert_eq!(bob.balance, 75 * 3 + 75 + 7);
         }
     }
 }

@@ -95,6 +95,35 @@ async fn post_once(db: &Database, new: &NewEntry<'_>) -> Result<Posted, StoreErr
     Ok(posted)
 }
 
+/// Posts each entry in order, all in one transaction (group commit): each
+/// is checked and answered as [`post`] would, and one that is refused
+/// leaves nothing behind (it runs inside a savepoint rolled back on
+/// refusal). A database error writes none of them.
+pub async fn post_batch(
+    db: &Database,
+    entries: &[NewEntry<'_>],
+) -> Result<Vec<Posted>, StoreError> {
+    let mut tx = db.begin_write().await?;
+    let mut posted = Vec::with_capacity(entries.len());
+    for new in entries {
+        with_tx!(&mut tx, conn => sqlx::query("SAVEPOINT posting").execute(&mut *conn).await.map(drop))?;
+        let outcome = match lock_balance(&mut tx, new.account_id, new.now).await? {
+            Some(balance) => post_locked(&mut tx, new, balance).await?,
+            None => Posted::NoSuchAccount,
+        };
+        let refused = !matches!(outcome, Posted::Created(_));
+        with_tx!(&mut tx, conn => {
+            if refused {
+                sqlx::query("ROLLBACK TO SAVEPOINT posting").execute(&mut *conn).await?;
+            }
+            sqlx::query("RELEASE SAVEPOINT posting").execute(&mut *conn).await?;
+        });
+        posted.push(outcome);
+    }
+    tx.commit().await?;
+    Ok(posted)
+}
+
 /// Locks the account's balance row for the rest of `tx` (creating it at 0
 /// the first time) and returns the balance; `None` when there is no such
 /// account. The first step of every write to an account's points.
@@ -710,6 +739,37 @@ mod tests {
             // Only credits.
             let mut tx = db.begin_write().await.unwrap();
             assert!(credit_many_locked(&mut tx, &[entry("ann", -1, "debit")], 102).await.is_err());
+        }
+    }
+
+    test_both_backends! {
+        async fn a_group_committed_batch_answers_each_posting_as_alone(backend: Backend) {
+            let test_db = TestDatabase::fresh(backend).await;
+            let db = migrated(&test_db).await;
+            account(&db, "ann").await;
+            account(&db, "bob").await;
+            created(post(&db, entry("ann", 10, "first")).await.unwrap());
+
+            let batch = [
+                entry("ann", 5, "a"),
+                entry("bob", -3, "overdraw"),
+                entry("ann", 10, "first"),
+                entry("ann", 11, "first"),
+                entry("nobody", 1, "x"),
+                entry("ann", -15, "spend"),
+                entry("bob", 2, "b"),
+            ];
+            let posted = post_batch(&db, &batch).await.unwrap();
+            assert!(matches!(&posted[0], Posted::Created(e) if e.balance_after == 15));
+            assert_eq!(posted[1], Posted::InsufficientBalance { balance: 0 });
+            assert!(matches!(&posted[2], Posted::Replayed(e) if e.idempotency_key == "first"));
+            assert!(matches!(&posted[3], Posted::KeyConflict(_)));
+            assert_eq!(posted[4], Posted::NoSuchAccount);
+            assert!(matches!(&posted[5], Posted::Created(e) if e.balance_after == 0));
+            assert!(matches!(&posted[6], Posted::Created(e) if e.balance_after == 2));
+            assert_eq!(balance(&db, "ann").await.unwrap(), 0);
+            assert_eq!(balance(&db, "bob").await.unwrap(), 2);
+            assert_eq!(count_entries(&db).await, 4);
         }
     }
 }

@@ -98,7 +98,9 @@ impl Ai<'_> {
     /// call wrote the record (`false`: the request id was recorded before).
     pub async fn record_usage_at(&self, record: UsageRecord, now: i64) -> Result<bool, StoreError> {
         let id = uuid::Uuid::new_v4().to_string();
-        self.usage_writer().write(record, id, now).await
+        self.usage_writer()
+            .write(super::usage_writer::UsageJob { record, id, now })
+            .await
     }
 
     /// What the account's requests used from `since` (unix seconds,
