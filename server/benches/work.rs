@@ -34,6 +34,7 @@ use support::report;
 
 const ENTRIES: usize = 10_000;
 const MEMBERS: usize = 100;
+const ROUND_SECS: u64 = 86_400;
 const WORKERS: usize = 4;
 
 async fn chat(Json(body): Json<Value>) -> Json<Value> {
@@ -83,6 +84,9 @@ fn settings(dir: &std::path::Path, judge: &str) -> Settings {
     settings.storage.database_url = format!("sqlite:{}", dir.join("bench.db").display()).into();
     settings.chain.embedded = false;
     settings.rate_limits.enabled = false;
+    // A day-long round: the run never crosses a round's end, so the
+    // settlement loop cannot pay the pool before the measured close does.
+    settings.rewards.round_secs = ROUND_SECS;
     settings.ai.local.enabled = false;
     let model = |name: &str, capability| ModelSettings {
         name: name.into(),
@@ -221,7 +225,7 @@ async fn main() {
     assert_eq!(board.len(), 200.min(ENTRIES), "entries were scored");
 
     // Paid.
-    let later = meritree_platform::clock::unix_secs() + 3 * 600;
+    let later = meritree_platform::clock::unix_secs() + 3 * ROUND_SECS as i64;
     platform.rounds().tick(later).await.unwrap();
     let started = Instant::now();
     let paid = platform.competitions().pay_due(later).await.unwrap();

@@ -249,6 +249,30 @@ pub async fn earlier_with_fingerprint(
         .await)?)
 }
 
+/// Marks `copy` (later work judged original because its check ran first)
+/// a near-duplicate of `original`, unless it was paid already or is
+/// linked to other work: evaluating, it ends as a duplicate at its fraud
+/// stage; scored, it becomes one now; held, approving it makes it one.
+/// Whether it was marked.
+pub async fn mark_later_copy(
+    db: &Database,
+    copy: &str,
+    original: &str,
+    similarity: f64,
+) -> Result<bool, StoreError> {
+    let changed = crate::execute!(
+        db,
+        "UPDATE submissions SET duplicate_of = $2, similarity = $3, \
+         status = CASE WHEN status = 'scored' THEN 'duplicate' ELSE status END \
+         WHERE id = $1 AND duplicate_of IS NULL AND paid_round IS NULL \
+         AND status IN ('evaluating', 'scored', 'in_review')",
+        copy,
+        original,
+        similarity,
+    )?;
+    Ok(changed == 1)
+}
+
 /// Who a burst is counted by.
 #[derive(Debug, Clone, Copy)]
 pub enum CountBy<'a> {

@@ -24,6 +24,8 @@ pub struct Judge {
     pub hold: Arc<AtomicBool>,
     /// The last chat request's body, as the upstream received it.
     pub last_request: Arc<Mutex<Value>>,
+    /// While set, embedding requests whose text holds this word fail (500).
+    pub fail_embeddings_with: Arc<Mutex<Option<String>>>,
 }
 
 pub fn scores(relevance: u32, craft: u32, insight: u32) -> String {
@@ -48,7 +50,10 @@ async fn chat(State(judge): State<Judge>, Json(body): Json<Value>) -> Json<Value
 
 /// A bag-of-words embedding: the same words in another order give the
 /// same vector; different words, a different one.
-async fn embeddings(Json(body): Json<Value>) -> Json<Value> {
+async fn embeddings(
+    State(judge): State<Judge>,
+    Json(body): Json<Value>,
+) -> Result<Json<Value>, axum::http::StatusCode> {
     let inputs: Vec<String> = match &body["input"] {
         Value::Array(items) => items
             .iter()
@@ -56,6 +61,12 @@ async fn embeddings(Json(body): Json<Value>) -> Json<Value> {
             .collect(),
         other => vec![other.as_str().unwrap_or_default().to_owned()],
     };
+    let failing = judge.fail_embeddings_with.lock().unwrap().clone();
+    if let Some(word) = failing {
+        if inputs.iter().any(|t| t.to_lowercase().contains(&word)) {
+            return Err(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+        }
+    }
     let data: Vec<Value> = inputs
         .iter()
         .enumerate()
@@ -74,10 +85,10 @@ async fn embeddings(Json(body): Json<Value>) -> Json<Value> {
             json!({"object": "embedding", "index": i, "embedding": v})
         })
         .collect();
-    Json(
+    Ok(Json(
         json!({"object": "list", "data": data, "model": body["model"],
                 "usage": {"prompt_tokens": 3, "total_tokens": 3}}),
-    )
+    ))
 }
 
 pub async fn start_judge(reply: String) -> (String, Judge) {
@@ -86,6 +97,7 @@ pub async fn start_judge(reply: String) -> (String, Judge) {
         calls: Arc::new(AtomicU32::new(0)),
         hold: Arc::new(AtomicBool::new(false)),
         last_request: Arc::new(Mutex::new(Value::Null)),
+        fail_embeddings_with: Arc::new(Mutex::new(None)),
     };
     let app = Router::new()
         .route("/v1/chat/completions", post(chat))

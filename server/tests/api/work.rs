@@ -154,6 +154,35 @@ test_both_backends! {
         assert_eq!(evaluated(&app, other["id"].as_str().unwrap()).await["status"], "scored");
     }
 
+    async fn a_copy_whose_check_ran_before_its_original_is_found_afterwards(backend: Backend) {
+        let (url, judge) = start_judge(scores(6, 6, 6)).await;
+        let app = spawn_app_with(backend, |s| judged_by(s, &url)).await;
+        let alice = member(&app, "alice@example.org", "alice").await;
+        let bob = member(&app, "bob@example.org", "bob").await;
+
+        // The original's embedding fails once, so its check is retried
+        // after the copy's has run.
+        *judge.fail_embeddings_with.lock().unwrap() = Some("original".into());
+        let first: Value = submit(&app, &alice, "Original morning light", "Sunlight spills across the quiet kitchen table.", "a").await.json().await.unwrap();
+        let first_id = first["id"].as_str().unwrap();
+        let copy: Value = submit(&app, &bob, "Morning light", "Across the quiet kitchen table, sunlight spills.", "b").await.json().await.unwrap();
+        let copy_id = copy["id"].as_str().unwrap();
+        assert_eq!(evaluated(&app, copy_id).await["status"], "scored", "nothing earlier was indexed yet");
+        *judge.fail_embeddings_with.lock().unwrap() = None;
+
+        let original = evaluated(&app, first_id).await;
+        assert_eq!(original["status"], "scored", "{original}");
+        let copy = app.get_json(&format!("/api/v1/submissions/{copy_id}"), &bob).await;
+        assert_eq!(copy["status"], "duplicate", "{copy}");
+        assert_eq!(copy["duplicate_of"], first_id);
+
+        // Its round's pool pays the original only.
+        let later = meritree_platform::clock::unix_secs() + 3 * 600;
+        app.platform.rounds().tick(later).await.unwrap();
+        let paid = app.platform.competitions().pay_due(later).await.unwrap();
+        assert_eq!(paid[0].entries, 1);
+    }
+
     async fn unusable_judges_fail_into_dead_letters_an_admin_can_retry(backend: Backend) {
         let (url, judge) = start_judge("I think it is quite good, maybe 8/10.".into()).await;
         let app = spawn_app_with(backend, |s| judged_by(s, &url)).await;

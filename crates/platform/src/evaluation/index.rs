@@ -182,6 +182,42 @@ impl VectorIndex {
         })
     }
 
+    /// Work of the same model that arrived after `seq` yet is already
+    /// indexed, at or above `threshold`: copies of this work whose
+    /// originality was checked before this work's was (their jobs ran
+    /// first), so they found nothing earlier.
+    pub fn similar_later(
+        &self,
+        id: &str,
+        seq: i64,
+        model: &str,
+        vector: &[f32],
+        threshold: f32,
+    ) -> Vec<Neighbour> {
+        let query = text::unit(vector.to_vec());
+        let inner = self.inner.read().expect("index lock");
+        let Some(index) = inner.models.get(model) else {
+            return Vec::new();
+        };
+        if query.len() != index.dims {
+            return Vec::new();
+        }
+        index
+            .graph
+            .search(&query, NEIGHBOURS, EF_SEARCH)
+            .into_iter()
+            .filter(|n| 1.0 - n.distance >= threshold)
+            .filter_map(|n| {
+                let entry = index.entries.get(n.d_id)?;
+                (entry.seq > seq && entry.id != id).then(|| Neighbour {
+                    id: entry.id.clone(),
+                    account_id: entry.account_id.clone(),
+                    similarity: 1.0 - n.distance,
+                })
+            })
+            .collect()
+    }
+
     pub fn len(&self) -> usize {
         self.inner.read().expect("index lock").ids.len()
     }

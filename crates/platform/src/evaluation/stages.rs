@@ -200,13 +200,16 @@ async fn originality(
     let nearest = ev
         .index()
         .nearest_earlier(&work.id, work.seq, &model, &unit);
+    let threshold = policy.duplicate_similarity;
+    let later = ev
+        .index()
+        .similar_later(&work.id, work.seq, &model, &unit, threshold);
     ev.index()
         .add(&work.id, &work.account_id, work.seq, &model, unit);
     ev.hub().forward(crate::live::Bridged::Vector {
         submission_id: work.id.clone(),
     });
     let by = Some((answer.provider.as_str(), answer.model.as_str()));
-    let threshold = policy.duplicate_similarity;
     let output = json!({
         "nearest": nearest.as_ref().map(|n| &n.id),
         "similarity": nearest.as_ref().map(|n| n.similarity),
@@ -232,12 +235,41 @@ async fn originality(
             },
             next: Some(Stage::Fraud),
         }),
-        None => Ok(StageOutcome {
-            record: timer.record("ok", by, input, output, "Original: no close earlier work"),
-            result: OwnedResult::default(),
-            next: Some(Stage::Quality),
-        }),
+        None => {
+            let copies = mark_later_copies(ev, work, later).await?;
+            let mut output = output;
+            output["later_copies"] = json!(copies);
+            Ok(StageOutcome {
+                record: timer.record("ok", by, input, output, "Original: no close earlier work"),
+                result: OwnedResult::default(),
+                next: Some(Stage::Quality),
+            })
+        }
     }
+}
+
+/// Later work that copies this one but had its originality checked first
+/// (jobs run concurrently, and a retried embedding runs late) found
+/// nothing earlier and went on as original: it is marked a copy of this
+/// work now, unless it was paid already. Marking is idempotent, so a rerun
+/// of this stage after a crash changes nothing.
+async fn mark_later_copies(
+    ev: &Evaluation<'_>,
+    work: &SubmissionRecord,
+    later: Vec<crate::evaluation::index::Neighbour>,
+) -> Result<Vec<String>, StageFailure> {
+    let mut marked = Vec::new();
+    for copy in later {
+        let similarity = f64::from(copy.similarity);
+        if submissions::mark_later_copy(ev.db(), &copy.id, &work.id, similarity).await? {
+            tracing::info!(copy = %copy.id, original = %work.id, similarity, "later work marked a copy");
+            if let Ok(view) = ev.submissions().get(&copy.id.clone().into()).await {
+                ev.announce(&view);
+            }
+            marked.push(copy.id);
+        }
+    }
+    Ok(marked)
 }
 
 struct ImageCopy {
