@@ -197,15 +197,26 @@ async fn originality(
     let model = format!("{}/{}", answer.provider, answer.model);
     let unit = text::unit(vector);
     store::put_vector(ev.db(), &work.id, &model, &text::vector_to_bytes(&unit)).await?;
-    let nearest = ev
-        .index()
-        .nearest_earlier(&work.id, work.seq, &model, &unit);
     let threshold = policy.duplicate_similarity;
-    let later = ev
-        .index()
-        .similar_later(&work.id, work.seq, &model, &unit, threshold);
-    ev.index()
-        .add(&work.id, &work.account_id, work.seq, &model, unit);
+    // Searching and inserting into the graph is milliseconds of CPU: off
+    // the async workers.
+    let (nearest, later) = {
+        let index = ev.index().clone();
+        let (id, account, seq, model) = (
+            work.id.clone(),
+            work.account_id.clone(),
+            work.seq,
+            model.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            let nearest = index.nearest_earlier(&id, seq, &model, &unit);
+            let later = index.similar_later(&id, seq, &model, &unit, threshold);
+            index.add(&id, &account, seq, &model, unit);
+            (nearest, later)
+        })
+        .await
+        .expect("the vector index does not panic")
+    };
     ev.hub().forward(crate::live::Bridged::Vector {
         submission_id: work.id.clone(),
     });
@@ -261,7 +272,10 @@ async fn mark_later_copies(
     let mut marked = Vec::new();
     for copy in later {
         let similarity = f64::from(copy.similarity);
-        if submissions::mark_later_copy(ev.db(), &copy.id, &work.id, similarity).await? {
+        if !submissions::mark_later_copy(ev.db(), &copy.id, &work.id, similarity).await? {
+            // Paid already, decided by a moderator, or linked to other work.
+            tracing::warn!(copy = %copy.id, original = %work.id, similarity, "later work resembles this but was not marked a copy");
+        } else {
             tracing::info!(copy = %copy.id, original = %work.id, similarity, "later work marked a copy");
             if let Ok(view) = ev.submissions().get(&copy.id.clone().into()).await {
                 ev.announce(&view);
