@@ -14,6 +14,11 @@ export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=wasm-ld-22
 # One target directory reused across clones and runs: a cold build on two
 # cores takes many minutes, a warm one seconds.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/meritree/target}"
+# A CI run builds each clone once: incremental caches would only fill the
+# shared target directory's disk (tens of GB over many clones).
+if [ "${CI:-}" = true ]; then
+    export CARGO_INCREMENTAL=0
+fi
 
 # The built client; also the server's `site.root` setting (MERITREE_<SECTION>__<KEY>).
 export MERITREE_SITE__ROOT="${MERITREE_SITE__ROOT:-$CARGO_TARGET_DIR/site}"
