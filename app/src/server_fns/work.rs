@@ -8,8 +8,8 @@ use meritree_core::submissions::{
 
 use super::error::AppError;
 
-/// `POST /api/work/submit`: submits work into the open round (a session).
-#[server(endpoint = "work/submit")]
+/// `POST /api/earning/submit`: submits work into the open round (a session).
+#[server(endpoint = "earning/submit")]
 pub async fn submit_work(
     title: String,
     body: String,
@@ -35,10 +35,10 @@ pub async fn submit_work(
         .submission)
 }
 
-/// `POST /api/work/image`: an image for a later submission, as multipart
+/// `POST /api/earning/image`: an image for a later submission, as multipart
 /// form data whose first field is the file (the same service as
 /// `POST /api/v1/images`).
-#[server(endpoint = "work/image", input = leptos::server_fn::codec::MultipartFormData)]
+#[server(endpoint = "earning/image", input = leptos::server_fn::codec::MultipartFormData)]
 pub async fn upload_image(
     data: leptos::server_fn::codec::MultipartData,
 ) -> Result<meritree_core::submissions::image::ImageView, AppError> {
@@ -81,8 +81,8 @@ pub async fn upload_image(
         .await?)
 }
 
-/// `POST /api/work/submission`: a work, its stages and its reward.
-#[server(endpoint = "work/submission")]
+/// `POST /api/earning/submission`: a work, its stages and its reward.
+#[server(endpoint = "earning/submission")]
 pub async fn submission(id: String) -> Result<SubmissionView, AppError> {
     let platform = super::door::platform()?;
     let viewer = platform
@@ -103,9 +103,9 @@ pub struct RoundBoard {
     pub now: i64,
 }
 
-/// `POST /api/work/round`: round `number`'s theme, pool, entries and
+/// `POST /api/earning/round`: round `number`'s theme, pool, entries and
 /// leaderboard; the open round when `number` is `None`.
-#[server(endpoint = "work/round")]
+#[server(endpoint = "earning/round")]
 pub async fn round_standing(number: Option<i64>) -> Result<Option<RoundBoard>, AppError> {
     let platform = super::door::platform()?;
     let competitions = platform.competitions();
@@ -123,14 +123,14 @@ pub async fn round_standing(number: Option<i64>) -> Result<Option<RoundBoard>, A
     }))
 }
 
-/// `POST /api/work/earners`: members by points earned, all time.
-#[server(endpoint = "work/earners")]
+/// `POST /api/earning/earners`: members by points earned, all time.
+#[server(endpoint = "earning/earners")]
 pub async fn top_earners() -> Result<Vec<EarnerView>, AppError> {
     Ok(super::door::platform()?.submissions().top_earners().await?)
 }
 
-/// `POST /api/work/member`: a member's public page.
-#[server(endpoint = "work/member")]
+/// `POST /api/earning/member`: a member's public page.
+#[server(endpoint = "earning/member")]
 pub async fn member(handle: String) -> Result<ProfileView, AppError> {
     Ok(super::door::platform()?
         .submissions()
@@ -138,8 +138,8 @@ pub async fn member(handle: String) -> Result<ProfileView, AppError> {
         .await?)
 }
 
-/// `POST /api/work/search`: scored work matching `query`.
-#[server(endpoint = "work/search")]
+/// `POST /api/earning/search`: scored work matching `query`.
+#[server(endpoint = "earning/search")]
 pub async fn search(query: String, offset: u32) -> Result<SearchResults, AppError> {
     Ok(super::door::platform()?
         .submissions()

@@ -225,7 +225,7 @@ test_both_backends! {
         let png = encode(&picture(64, 64), image::ImageFormat::Png);
         let server_fn = |session: &Session, content_type: &str, file: &[u8]| {
             let (form_type, body) = multipart(content_type, file);
-            app.request(Method::POST, "/api/work/image", session)
+            app.request(Method::POST, "/api/earning/image", session)
                 .header("content-type", form_type)
                 .body(body)
                 .send()
@@ -237,7 +237,7 @@ test_both_backends! {
         assert_eq!(code(stranger.json().await.unwrap()), "unauthenticated");
         let plain = app.create_api_key(&alice, "plain").await;
         let (form_type, body) = multipart("image/png", &png);
-        let keyed = app.client.post(app.url("/api/work/image")).bearer_auth(&plain.key)
+        let keyed = app.client.post(app.url("/api/earning/image")).bearer_auth(&plain.key)
             .header("content-type", form_type).body(body).send().await.unwrap();
         assert_eq!(keyed.status(), 403);
         assert_eq!(code(keyed.json().await.unwrap()), "insufficient_scope");

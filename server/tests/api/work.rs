@@ -458,7 +458,7 @@ test_both_backends! {
         let alice = member(&app, "alice@example.org", "alice").await;
         let work = [("title", "A title"), ("body", "A body"), ("idempotency_key", "k")];
         let server_fn = |session: &Session, form: &'static [(&'static str, &'static str)]| {
-            app.request(Method::POST, "/api/work/submit", session).form(form).send()
+            app.request(Method::POST, "/api/earning/submit", session).form(form).send()
         };
         let code = |body: Value| body["code"].as_str().unwrap_or_default().to_owned();
 
@@ -472,7 +472,7 @@ test_both_backends! {
 
         // A member's key without the `submit` scope, through both doors.
         let plain = app.create_api_key(&alice, "plain").await;
-        let fn_answer = app.client.post(app.url("/api/work/submit")).bearer_auth(&plain.key).form(&work).send().await.unwrap();
+        let fn_answer = app.client.post(app.url("/api/earning/submit")).bearer_auth(&plain.key).form(&work).send().await.unwrap();
         assert_eq!(fn_answer.status(), 403);
         assert_eq!(code(fn_answer.json().await.unwrap()), "insufficient_scope");
         let api_answer = app.client.post(app.url("/api/v1/submissions")).bearer_auth(&plain.key)
