@@ -236,28 +236,9 @@ async fn main() {
         pool.entries, pool.credited
     );
 
-    // Ledger postings.
-    let account = members[0].account_id.to_string();
-    let n = 5_000;
-    let started = Instant::now();
-    for i in 0..n {
-        platform
-            .points()
-            .post(PointsPosting {
-                account_id: &account,
-                amount: 1,
-                reason: PointsReason::TaskReward,
-                reference: None,
-                idempotency_key: &format!("one-{i}"),
-            })
-            .await
-            .unwrap();
-    }
-    println!(
-        "ledger credits, one at a time   {:.0}/s",
-        n as f64 / started.elapsed().as_secs_f64()
-    );
-    // Concurrent postings are group-committed: what callers posting at once get.
+    // Ledger postings from one caller, then from callers at once, whose
+    // postings are group-committed.
+    concurrent_credits(&platform, &members, 1, 5_000).await;
     for at_once in [8, 64] {
         concurrent_credits(&platform, &members, at_once, 20_000).await;
     }
