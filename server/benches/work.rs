@@ -9,7 +9,9 @@
 //! - closing a round: sharing one pool among all its entries, ledger
 //!   credits included;
 //! - ledger postings through the points service, one at a time, and 8 and
-//!   64 at once (group-committed).
+//!   64 at once (group-committed);
+//! - ledger postings over HTTP from 8 connections at once (an admin's
+//!   `POST /api/v1/admin/points`), the load generator in this process.
 
 use std::time::{Duration, Instant};
 
@@ -21,7 +23,6 @@ use meritree_core::points::PointsReason;
 use meritree_core::submissions::payout::PayoutRule;
 use meritree_core::submissions::NewSubmission;
 use meritree_platform::access::RequestContext;
-use meritree_platform::evaluation::Ran;
 use meritree_platform::points::PointsPosting;
 use meritree_platform::principal::{Credential, Principal};
 use meritree_platform::Platform;
@@ -162,6 +163,8 @@ async fn main() {
         .await
         .unwrap();
     let platform = app.platform().clone();
+    let url = format!("http://{}", app.local_addr());
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
     let members = members(&platform).await;
 
     // Taken in.
@@ -200,10 +203,13 @@ async fn main() {
         let platform = platform.clone();
         workers.push(tokio::spawn(async move {
             let mut stages = 0_usize;
-            while platform.evaluation().run_next().await.unwrap() != Ran::Idle {
-                stages += 1;
+            loop {
+                let ran = platform.evaluation().run_batch().await.unwrap();
+                if ran.is_empty() {
+                    break stages;
+                }
+                stages += ran.len();
             }
-            stages
         }));
     }
     let mut stages = 0;
@@ -221,6 +227,7 @@ async fn main() {
         .await
         .unwrap()
         .unwrap();
+    stage_times(&platform).await;
     let board = platform.competitions().leaderboard(round).await.unwrap();
     assert_eq!(board.len(), 200.min(ENTRIES), "entries were scored");
 
@@ -242,6 +249,102 @@ async fn main() {
     for at_once in [8, 64] {
         concurrent_credits(&platform, &members, at_once, 20_000).await;
     }
+    http_credits(&platform, &url, &members, 8, 20_000).await;
+}
+
+/// The mean time each stage took inside the pipeline, from the stage
+/// records every evaluation keeps for audit.
+async fn stage_times(platform: &Platform) {
+    let rows = meritree_store::evaluations::stage_durations(platform.db())
+        .await
+        .unwrap();
+    for (stage, n, mean_ms) in rows {
+        println!("  stage {stage:<14} n={n:<7} mean {mean_ms:.2} ms (inside the stage)");
+    }
+}
+
+/// `n` credits over HTTP (`POST /api/v1/admin/points`, an admin's session)
+/// from `connections` clients at once, each posting one after another.
+async fn http_credits(
+    platform: &Platform,
+    url: &str,
+    members: &[Principal],
+    connections: usize,
+    n: usize,
+) {
+    let email = "admin@bench.example";
+    let password = "correct horse battery staple";
+    platform
+        .accounts()
+        .register(&RequestContext::default(), email, password)
+        .await
+        .unwrap();
+    // Promoted in the store, as an operator's first admin is: admin work
+    // needs a session signed in with the role.
+    assert!(
+        meritree_store::accounts::set_role_by_email(platform.db(), email, "admin", 0)
+            .await
+            .unwrap()
+    );
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(connections)
+        .build()
+        .unwrap();
+    let login = client
+        .post(format!("{url}/api/v1/auth/login"))
+        .json(&json!({ "email": email, "password": password }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let access = login
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .find_map(|v| v.to_str().ok()?.strip_prefix("mt_access="))
+        .and_then(|v| v.split(';').next())
+        .unwrap()
+        .to_owned();
+
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for (c, member) in members.iter().cycle().take(connections).enumerate() {
+        let (client, url, access) = (client.clone(), url.to_owned(), access.clone());
+        let account = member.account_id.to_string();
+        tasks.push(tokio::spawn(async move {
+            let mut samples = Vec::new();
+            for i in 0..n / connections {
+                let sent = Instant::now();
+                let response = client
+                    .post(format!("{url}/api/v1/admin/points"))
+                    .bearer_auth(&access)
+                    .json(&json!({
+                        "account_id": account,
+                        "amount": 1,
+                        "reason": "admin_adjustment",
+                        "idempotency_key": format!("http-{c}-{i}"),
+                    }))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), 201);
+                samples.push(sent.elapsed());
+            }
+            samples
+        }));
+    }
+    let mut samples: Vec<Duration> = Vec::new();
+    for task in tasks {
+        samples.extend(task.await.unwrap());
+    }
+    println!(
+        "ledger credits over HTTP, {connections} connections {:.0}/s",
+        samples.len() as f64 / started.elapsed().as_secs_f64()
+    );
+    report(
+        &format!("HTTP credit latency, {connections} connections"),
+        &mut samples,
+    );
 }
 
 /// `n` credits from `at_once` callers, each posting to its own member.

@@ -342,6 +342,10 @@ pub struct WorkSettings {
     pub image_duplicate_distance: u32,
     /// Whole words that send work to the moderators.
     pub block_list: Vec<String>,
+    /// A moderation model (`provider/model` or a route, listed with the
+    /// `moderation` capability) asked about every text; unset, the
+    /// judge's safety verdict and the block list moderate.
+    pub moderation_model: Option<String>,
     pub fraud: FraudPolicy,
     /// Tries of a stage after provider errors before it is dead-lettered.
     pub max_attempts: u32,
@@ -368,6 +372,7 @@ impl Default for WorkSettings {
             duplicate_similarity: policy.duplicate_similarity,
             image_duplicate_distance: policy.image_duplicate_distance,
             block_list: policy.block_list,
+            moderation_model: policy.moderation_model,
             fraud: policy.fraud,
             max_attempts: policy.max_attempts,
             lease_secs: policy.lease_secs,
@@ -390,8 +395,9 @@ impl StorageSettings {
 }
 
 impl WorkSettings {
-    /// The policy, with image files kept in `image_storage`.
-    pub fn policy(&self, image_storage: ImageStorage) -> WorkPolicy {
+    /// The policy, with image files kept in `image_storage` and the
+    /// near-duplicate index saved in `index_dir`.
+    pub fn policy(&self, image_storage: ImageStorage, index_dir: PathBuf) -> WorkPolicy {
         WorkPolicy {
             max_per_round: self.max_per_round,
             default_theme: self.default_theme.clone(),
@@ -405,7 +411,9 @@ impl WorkSettings {
             duplicate_similarity: self.duplicate_similarity,
             image_duplicate_distance: self.image_duplicate_distance,
             image_storage,
+            index_dir: Some(index_dir),
             block_list: self.block_list.clone(),
+            moderation_model: self.moderation_model.clone(),
             fraud: self.fraud.clone(),
             max_attempts: self.max_attempts,
             lease_secs: self.lease_secs,

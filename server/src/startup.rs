@@ -76,7 +76,10 @@ pub fn platform_options(settings: &Settings, local_addr: SocketAddr) -> Platform
         chain: None,
         settlement: None,
         rewards: settings.rewards.policy(),
-        work: settings.work.policy(settings.storage.image_storage()),
+        work: settings.work.policy(
+            settings.storage.image_storage(),
+            settings.storage.data_dir.join("index"),
+        ),
         gateway: None,
         ai_cache: ResponseCache::in_memory(),
     }
@@ -245,6 +248,13 @@ impl Application {
         };
         settlement.abort();
         evaluation.abort();
+        match self.platform.evaluation().save_index().await {
+            Ok(vectors) if vectors > 0 => tracing::info!(vectors, "near-duplicate index saved"),
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(%error, "near-duplicate index not saved; the next start rebuilds it")
+            }
+        }
         if let Some(anvil) = self.anvil {
             anvil.stop().await;
         }

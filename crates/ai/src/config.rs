@@ -144,6 +144,9 @@ impl ModelSettings {
 pub enum Capability {
     Chat,
     Embeddings,
+    /// A moderation classifier (OpenAI's `/moderations`): flags text that
+    /// breaks a content policy, by category.
+    Moderation,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

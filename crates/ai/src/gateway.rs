@@ -88,6 +88,8 @@ pub enum ConfigError {
     NoModels(String),
     #[error("ai provider {provider:?}: model {model:?} lists embeddings, which Anthropic's API does not offer")]
     NoEmbeddings { provider: String, model: String },
+    #[error("ai provider {provider:?}: model {model:?} lists moderation, which only OpenAI-compatible APIs offer")]
+    NoModeration { provider: String, model: String },
     #[error("ai route {route:?}: candidate {candidate:?} is not a configured provider/model")]
     UnknownCandidate { route: String, candidate: String },
 }
@@ -367,6 +369,18 @@ fn validate(provider: &ProviderSettings) -> Result<(), ConfigError> {
             .find(|m| m.capabilities.contains(&Capability::Embeddings))
         {
             return Err(ConfigError::NoEmbeddings {
+                provider: provider.name.clone(),
+                model: model.name.clone(),
+            });
+        }
+    }
+    if provider.kind != ProviderKind::Openai {
+        if let Some(model) = provider
+            .models
+            .iter()
+            .find(|m| m.capabilities.contains(&Capability::Moderation))
+        {
+            return Err(ConfigError::NoModeration {
                 provider: provider.name.clone(),
                 model: model.name.clone(),
             });

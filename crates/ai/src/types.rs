@@ -144,6 +144,24 @@ pub struct EmbedRequest {
     pub inputs: Vec<String>,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModerationRequest {
+    /// As for `ChatRequest::model`: replaced by each candidate's model.
+    pub model: String,
+    pub input: String,
+}
+
+/// A moderation classifier's verdict on one text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Moderation {
+    pub model: String,
+    pub flagged: bool,
+    /// The policy categories the text was flagged for, sorted.
+    pub categories: Vec<String>,
+    /// Each category's score from 0 to 1, as the classifier reported it.
+    pub scores: std::collections::BTreeMap<String, f64>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Embeddings {
     pub model: String,

@@ -22,6 +22,9 @@ service!(
     competitions
 );
 
+/// How long leaderboard changes gather before one announcement.
+const BOARD_GATHERING: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// A pool this call shared out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PaidPool {
@@ -161,16 +164,43 @@ impl Competitions<'_> {
         Ok(paid)
     }
 
+    /// Announces the round's leaderboard shortly, once for every change
+    /// made until then: while work is scored many times a second, pages
+    /// get a few boards a second, not one query and one event per score.
+    /// Each change is followed by an announcement read after it.
+    pub fn announce_leaderboard_soon(&self, round: i64) {
+        let due = &self.pipeline().boards_due;
+        if !due.lock().expect("not poisoned").insert(round) {
+            return; // An announcement is already on its way.
+        }
+        let platform = self.0.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(BOARD_GATHERING).await;
+            // Taken off first: a change from now on schedules another.
+            platform
+                .pipeline()
+                .boards_due
+                .lock()
+                .expect("not poisoned")
+                .remove(&round);
+            platform.competitions().announce_leaderboard(round).await;
+        });
+    }
+
     /// Sends the round's standing and leaderboard to every page.
     pub async fn announce_leaderboard(&self, round: i64) {
-        let (Ok(view), Ok(top)) = (self.view(round).await, self.leaderboard(round).await) else {
+        let (Ok(view), Ok(top), Ok(entries)) = (
+            self.view(round).await,
+            self.leaderboard(round).await,
+            meritree_store::submissions::count_in_round(self.db(), round).await,
+        ) else {
             return;
         };
         self.hub().publish(
             Audience::Everyone,
             LiveEvent::Round {
                 round,
-                entries: u32::try_from(view.entries.len()).unwrap_or(u32::MAX),
+                entries: u32::try_from(entries).unwrap_or(u32::MAX),
                 ends_at: view.ends_at,
                 paid: view.paid_at.is_some(),
             },

@@ -142,18 +142,15 @@ where
             paid.push((entry, i64::try_from(*points).map_err(|_| overflow())?));
         }
     }
-    // Every claimed entry's reward, in statements of a thousand.
+    // Every claimed entry's reward, in statements of a thousand, each
+    // joined to its row by id (a `CASE` over a thousand ids would compare
+    // every row with each of them).
     for chunk in paid.chunks(1_000) {
-        let cases = (0..chunk.len())
-            .map(|i| format!("WHEN ${} THEN CAST(${} AS BIGINT)", 2 * i + 1, 2 * i + 2))
-            .collect::<Vec<_>>()
-            .join(" ");
-        let list = (0..chunk.len())
-            .map(|i| format!("${}", 2 * i + 1))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql =
-            format!("UPDATE submissions SET reward = CASE id {cases} END WHERE id IN ({list})");
+        let sql = format!(
+            "UPDATE submissions SET reward = v.column2 FROM (VALUES {}) AS v \
+             WHERE submissions.id = v.column1",
+            crate::sql::rows(chunk.len(), 2, 1)
+        );
         with_tx!(&mut tx, conn => {
             let mut query = sqlx::query(&sql);
             for (entry, points) in chunk {

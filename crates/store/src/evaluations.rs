@@ -17,39 +17,49 @@ pub struct Leased {
     pub attempts: i64,
 }
 
-/// Takes the oldest due job for `lease_secs`; `None` when none is due.
-/// Jobs whose worker died come back once their lease runs out.
-pub async fn lease_next(
+/// Takes up to `limit` due jobs, oldest first, for `lease_secs`; none
+/// when none is due. Jobs whose worker died come back once their lease
+/// runs out.
+pub async fn lease_due(
     db: &Database,
     now: i64,
     lease_secs: i64,
-) -> Result<Option<Leased>, StoreError> {
+    limit: u32,
+) -> Result<Vec<Leased>, StoreError> {
     let pick = match db {
         Database::Sqlite(_) => "",
         Database::Postgres(_) => " FOR UPDATE SKIP LOCKED",
     };
+    // Materialised: PostgreSQL may otherwise run the picking subquery
+    // more than once and lease more than `limit`.
     let sql = format!(
-        "UPDATE evaluation_jobs SET lease_until = $2, attempts = attempts + 1, updated_at = $1 \
-         WHERE submission_id = (SELECT submission_id FROM evaluation_jobs \
+        "WITH picked AS MATERIALIZED (SELECT submission_id FROM evaluation_jobs \
            WHERE state = 'queued' AND run_after <= $1 AND lease_until <= $1 \
-           ORDER BY run_after, submission_id LIMIT 1{pick}) \
+           ORDER BY run_after, submission_id LIMIT $3{pick}) \
+         UPDATE evaluation_jobs SET lease_until = $2, attempts = attempts + 1, updated_at = $1 \
+         WHERE submission_id IN (SELECT submission_id FROM picked) \
          AND lease_until <= $1 RETURNING submission_id, attempts"
     );
-    let leased: Option<(String, i64)> = with_pool!(db, pool => sqlx::query_as(&sql)
+    let leased: Vec<(String, i64)> = with_pool!(db, pool => sqlx::query_as(&sql)
         .bind(now)
         .bind(now + lease_secs)
-        .fetch_optional(pool)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
         .await)?;
-    let Some((id, attempts)) = leased else {
-        return Ok(None);
-    };
-    let submission = crate::submissions::get(db, &id)
-        .await?
-        .ok_or(StoreError::Query(sqlx::Error::RowNotFound))?;
-    Ok(Some(Leased {
-        submission,
-        attempts,
-    }))
+    let ids: Vec<&str> = leased.iter().map(|(id, _)| id.as_str()).collect();
+    let mut submissions = crate::submissions::get_many(db, &ids).await?;
+    Ok(leased
+        .into_iter()
+        .filter_map(|(id, attempts)| {
+            // A submission row cannot go while its job exists (the job
+            // references it), so each is found.
+            let submission = submissions.remove(&id)?;
+            Some(Leased {
+                submission,
+                attempts,
+            })
+        })
+        .collect())
 }
 
 /// One stage run, as recorded.
@@ -80,20 +90,40 @@ pub struct StageResult<'a> {
     pub final_status: Option<&'a str>,
 }
 
-/// Applies a finished stage: records it, writes its result and moves the
-/// submission to `next` (or ends it with `result.final_status`), releasing
-/// the job. False when the submission was not at `stage` any more.
-pub async fn complete_stage(
+/// A finished stage to apply: its record, its result, and the stage the
+/// submission moves to (`None` ends it with `result.final_status`).
+#[derive(Debug, Clone)]
+pub struct Completion<'a> {
+    pub id: &'a str,
+    /// The stage that ran: the submission must still be at it.
+    pub stage: &'a str,
+    pub next: Option<&'a str>,
+    pub record: &'a StageRecord,
+    pub result: StageResult<'a>,
+}
+
+/// Applies finished stages in one transaction: each is recorded, writes
+/// its result and moves its submission on, releasing the job. Each answer
+/// is false when that submission was not at the stage any more (another
+/// worker applied it): nothing of it is written. A database error writes
+/// none of them.
+pub async fn complete_stages(
     db: &Database,
-    id: &str,
-    stage: &str,
-    next: Option<&str>,
-    record: &StageRecord,
-    result: &StageResult<'_>,
+    completions: &[Completion<'_>],
     now: i64,
-) -> Result<bool, StoreError> {
+) -> Result<Vec<bool>, StoreError> {
     let mut tx = db.begin_write().await?;
-    let moved = with_tx!(&mut tx, conn => {
+    let mut applied = Vec::with_capacity(completions.len());
+    for completion in completions {
+        applied.push(complete_in(&mut tx, completion, now).await?);
+    }
+    tx.commit().await?;
+    Ok(applied)
+}
+
+async fn complete_in(tx: &mut Tx, c: &Completion<'_>, now: i64) -> Result<bool, StoreError> {
+    let result = &c.result;
+    let moved = with_tx!(tx, conn => {
         let updated = sqlx::query(
             "UPDATE submissions SET stage = $3, \
              duplicate_of = COALESCE($4, duplicate_of), similarity = COALESCE($5, similarity), \
@@ -104,9 +134,9 @@ pub async fn complete_stage(
              evaluated_at = CASE WHEN $11 IS NULL THEN evaluated_at ELSE $12 END \
              WHERE id = $1 AND stage = $2 AND status = 'evaluating'",
         )
-        .bind(id)
-        .bind(stage)
-        .bind(next)
+        .bind(c.id)
+        .bind(c.stage)
+        .bind(c.next)
         .bind(result.duplicate_of)
         .bind(result.similarity)
         .bind(result.score)
@@ -120,12 +150,12 @@ pub async fn complete_stage(
         .await?
         .rows_affected();
         if updated == 1 {
-            let state = if next.is_none() { "done" } else { "queued" };
+            let state = if c.next.is_none() { "done" } else { "queued" };
             sqlx::query(
                 "UPDATE evaluation_jobs SET state = $2, attempts = 0, lease_until = 0, \
                  run_after = $3, last_error = NULL, updated_at = $3 WHERE submission_id = $1",
             )
-            .bind(id)
+            .bind(c.id)
             .bind(state)
             .bind(now)
             .execute(&mut *conn)
@@ -134,8 +164,7 @@ pub async fn complete_stage(
         updated == 1
     });
     if moved {
-        insert_stage(&mut tx, id, record).await?;
-        tx.commit().await?;
+        insert_stage(tx, c.id, c.record).await?;
     }
     Ok(moved)
 }
@@ -327,6 +356,38 @@ pub async fn all_vectors(db: &Database) -> Result<Vec<VectorRow>, StoreError> {
     .await)?)
 }
 
+/// The ids of every work with a stored embedding.
+pub async fn vector_ids(db: &Database) -> Result<Vec<String>, StoreError> {
+    let rows: Vec<(String,)> = with_pool!(db, pool => sqlx::query_as(
+        "SELECT submission_id FROM submission_vectors",
+    )
+    .fetch_all(pool)
+    .await)?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+/// The stored embeddings of these works (those without one left out).
+pub async fn vectors(db: &Database, ids: &[&str]) -> Result<Vec<VectorRow>, StoreError> {
+    let mut found = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let sql = format!(
+            "SELECT v.submission_id, s.account_id, s.seq, v.model, v.vector \
+             FROM submission_vectors v JOIN submissions s ON s.id = v.submission_id \
+             WHERE v.submission_id IN ({})",
+            crate::sql::list(chunk.len(), 1)
+        );
+        let rows: Vec<VectorRow> = with_pool!(db, pool => {
+            let mut query = sqlx::query_as(&sql);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            query.fetch_all(pool).await
+        })?;
+        found.extend(rows);
+    }
+    Ok(found)
+}
+
 /// Closes a job that has nothing left to run.
 pub async fn close_job(db: &Database, id: &str, now: i64) -> Result<(), StoreError> {
     execute!(
@@ -348,5 +409,16 @@ pub async fn vector(db: &Database, id: &str) -> Result<Option<VectorRow>, StoreE
     )
     .bind(id)
     .fetch_optional(pool)
+    .await)?)
+}
+
+/// How long each stage takes, from the stage records: per stage, how many
+/// runs were recorded and their mean duration in milliseconds.
+pub async fn stage_durations(db: &Database) -> Result<Vec<(String, i64, f64)>, StoreError> {
+    Ok(with_pool!(db, pool => sqlx::query_as(
+        "SELECT stage, COUNT(*), AVG(CAST(duration_ms AS DOUBLE PRECISION)) \
+         FROM evaluation_stages GROUP BY stage ORDER BY stage",
+    )
+    .fetch_all(pool)
     .await)?)
 }

@@ -23,6 +23,7 @@ pub mod rounds;
 pub mod secrets;
 pub mod session_proofs;
 pub mod sessions;
+mod sql;
 pub mod submissions;
 #[cfg(feature = "testing")]
 pub mod testing;

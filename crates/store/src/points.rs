@@ -7,6 +7,8 @@
 //! check, the balance update and the entry insert see no concurrent post,
 //! and idempotency keys (unique per account) need no second lock.
 
+use std::collections::HashMap;
+
 use crate::database::{with_tx, Tx};
 use crate::{with_pool, Database, StoreError};
 
@@ -96,32 +98,280 @@ async fn post_once(db: &Database, new: &NewEntry<'_>) -> Result<Posted, StoreErr
 }
 
 /// Posts each entry in order, all in one transaction (group commit): each
-/// is checked and answered as [`post`] would, and one that is refused
-/// leaves nothing behind (it runs inside a savepoint rolled back on
-/// refusal). A database error writes none of them.
+/// is checked and answered as [`post`] would, in order, so a later entry
+/// sees the balance an earlier one left. The whole batch is a few
+/// set-based statements, however many entries it holds: the balance rows
+/// of every account named are locked at once, the keys looked up at once,
+/// the outcomes decided in memory, then the new entries inserted and each
+/// balance moved once. A refused entry writes nothing, not even a balance
+/// row; a database error writes none of them.
 pub async fn post_batch(
     db: &Database,
     entries: &[NewEntry<'_>],
 ) -> Result<Vec<Posted>, StoreError> {
+    let now = entries.iter().map(|e| e.now).max().unwrap_or_default();
     let mut tx = db.begin_write().await?;
-    let mut posted = Vec::with_capacity(entries.len());
-    for new in entries {
-        with_tx!(&mut tx, conn => sqlx::query("SAVEPOINT posting").execute(&mut *conn).await.map(drop))?;
-        let outcome = match lock_balance(&mut tx, new.account_id, new.now).await? {
-            Some(balance) => post_locked(&mut tx, new, balance).await?,
-            None => Posted::NoSuchAccount,
-        };
-        let refused = !matches!(outcome, Posted::Created(_));
-        with_tx!(&mut tx, conn => {
-            if refused {
-                sqlx::query("ROLLBACK TO SAVEPOINT posting").execute(&mut *conn).await?;
-            }
-            sqlx::query("RELEASE SAVEPOINT posting").execute(&mut *conn).await?;
-        });
-        posted.push(outcome);
+    let (mut balances, created_rows) = lock_balances(&mut tx, entries, now).await?;
+    let earlier = find_by_keys(&mut tx, entries).await?;
+
+    // Decided in order. An entry's outcome may name an entry of this same
+    // batch, whose id is known only once inserted.
+    enum Decided {
+        Final(Posted),
+        Create(usize),
+        Again(usize),
     }
+    let mut decided = Vec::with_capacity(entries.len());
+    let mut to_insert: Vec<(&NewEntry<'_>, i64)> = Vec::new();
+    let mut new_keys: HashMap<(&str, &str), usize> = HashMap::new();
+    for new in entries {
+        let key = (new.account_id, new.idempotency_key);
+        let outcome = if let Some(entry) = earlier.get(&key) {
+            Decided::Final(replay_or_conflict(new, entry.clone()))
+        } else if let Some(&of) = new_keys.get(&key) {
+            Decided::Again(of)
+        } else if let Some(balance) = balances.get_mut(new.account_id) {
+            match balance.checked_add(new.amount) {
+                None => Decided::Final(Posted::BalanceOverflow { balance: *balance }),
+                Some(after) if after < 0 => {
+                    Decided::Final(Posted::InsufficientBalance { balance: *balance })
+                }
+                Some(after) => {
+                    *balance = after;
+                    new_keys.insert(key, to_insert.len());
+                    to_insert.push((new, after));
+                    Decided::Create(to_insert.len() - 1)
+                }
+            }
+        } else {
+            Decided::Final(Posted::NoSuchAccount)
+        };
+        decided.push(outcome);
+    }
+
+    // Nothing to write: dropping `tx` rolls back the balance rows it made.
+    if to_insert.is_empty() {
+        return Ok(decided
+            .into_iter()
+            .map(|d| match d {
+                Decided::Final(posted) => posted,
+                Decided::Create(_) | Decided::Again(_) => unreachable!("nothing was created"),
+            })
+            .collect());
+    }
+    let inserted = insert_entries(&mut tx, &to_insert).await?;
+    let moved = moved_balances(&to_insert, &balances);
+    store_balances(&mut tx, &moved, now).await?;
+    // A balance row made for postings that were all refused goes again.
+    let unused: Vec<&str> = created_rows
+        .iter()
+        .map(String::as_str)
+        .filter(|a| moved.binary_search_by(|(m, _)| m.cmp(a)).is_err())
+        .collect();
+    delete_balance_rows(&mut tx, &unused).await?;
     tx.commit().await?;
-    Ok(posted)
+
+    Ok(decided
+        .into_iter()
+        .zip(entries)
+        .map(|(d, new)| match d {
+            Decided::Final(posted) => posted,
+            Decided::Create(i) => Posted::Created(inserted[i].clone()),
+            Decided::Again(of) => replay_or_conflict(new, inserted[of].clone()),
+        })
+        .collect())
+}
+
+/// Each account `entries` credit or debit, in account order, with its
+/// final balance.
+fn moved_balances<'a>(
+    entries: &[(&NewEntry<'a>, i64)],
+    balances: &HashMap<String, i64>,
+) -> Vec<(&'a str, i64)> {
+    let mut moved: Vec<&'a str> = entries.iter().map(|(e, _)| e.account_id).collect();
+    moved.sort_unstable();
+    moved.dedup();
+    moved.into_iter().map(|a| (a, balances[a])).collect()
+}
+
+/// Creates (at 0) and locks the balance rows of every existing account
+/// `entries` name, in account order so two batches cannot deadlock.
+/// Returns the balances, keyed by account (an account missing from them
+/// does not exist), and the accounts whose row this call created.
+async fn lock_balances(
+    tx: &mut Tx,
+    entries: &[NewEntry<'_>],
+    now: i64,
+) -> Result<(HashMap<String, i64>, Vec<String>), StoreError> {
+    let mut accounts: Vec<&str> = entries.iter().map(|e| e.account_id).collect();
+    accounts.sort_unstable();
+    accounts.dedup();
+    // Every missing row is created before any is locked, each step in
+    // account order: two batches on PostgreSQL then take their row locks in
+    // one order and cannot wait on each other in a cycle.
+    let mut created = Vec::new();
+    for chunk in accounts.chunks(BATCH_ROWS) {
+        // Selected from `accounts`, so an unknown account is left out
+        // instead of failing the statement; `WHERE` also keeps SQLite from
+        // reading `ON CONFLICT` as a join.
+        let create = format!(
+            "INSERT INTO points_balances (account_id, balance, updated_at) \
+             SELECT id, 0, $1 FROM accounts WHERE id IN ({}) ORDER BY id \
+             ON CONFLICT (account_id) DO NOTHING RETURNING account_id",
+            crate::sql::list(chunk.len(), 2)
+        );
+        let made: Vec<(String,)> = with_tx!(tx, conn => {
+            let mut insert = sqlx::query_as(&create).bind(now);
+            for account in chunk {
+                insert = insert.bind(*account);
+            }
+            insert.fetch_all(&mut *conn).await?
+        });
+        created.extend(made.into_iter().map(|(a,)| a));
+    }
+    let mut balances = HashMap::with_capacity(accounts.len());
+    for chunk in accounts.chunks(BATCH_ROWS) {
+        let lock = format!(
+            "SELECT account_id, balance FROM points_balances WHERE account_id IN ({}) \
+             ORDER BY account_id{}",
+            crate::sql::list(chunk.len(), 1),
+            tx.for_update()
+        );
+        let locked: Vec<(String, i64)> = with_tx!(tx, conn => {
+            let mut select = sqlx::query_as(&lock);
+            for account in chunk {
+                select = select.bind(*account);
+            }
+            select.fetch_all(&mut *conn).await?
+        });
+        balances.extend(locked);
+    }
+    Ok((balances, created))
+}
+
+/// The entries already posted under the keys `entries` use, by (account,
+/// key). Run under the balance locks: a concurrent post with one of these
+/// keys has either committed (and is seen) or not started.
+async fn find_by_keys<'a>(
+    tx: &mut Tx,
+    entries: &[NewEntry<'a>],
+) -> Result<HashMap<(&'a str, &'a str), EntryRecord>, StoreError> {
+    let mut found = HashMap::new();
+    for chunk in entries.chunks(BATCH_ROWS) {
+        let pairs = crate::sql::rows(chunk.len(), 2, 1);
+        let sql = format!(
+            "SELECT {COLUMNS} FROM points_entries \
+             WHERE (account_id, idempotency_key) IN (VALUES {pairs})"
+        );
+        let rows: Vec<EntryRecord> = with_tx!(tx, conn => {
+            let mut query = sqlx::query_as(&sql);
+            for new in chunk {
+                query = query.bind(new.account_id).bind(new.idempotency_key);
+            }
+            query.fetch_all(&mut *conn).await?
+        });
+        let mut rows: HashMap<(String, String), EntryRecord> = rows
+            .into_iter()
+            .map(|r| ((r.account_id.clone(), r.idempotency_key.clone()), r))
+            .collect();
+        for new in chunk {
+            let key = (new.account_id.to_owned(), new.idempotency_key.to_owned());
+            if let Some(row) = rows.remove(&key) {
+                found.insert((new.account_id, new.idempotency_key), row);
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Inserts each entry with its balance after it; returns the rows written,
+/// in the order given.
+async fn insert_entries(
+    tx: &mut Tx,
+    entries: &[(&NewEntry<'_>, i64)],
+) -> Result<Vec<EntryRecord>, StoreError> {
+    let mut inserted = Vec::with_capacity(entries.len());
+    for chunk in entries.chunks(BATCH_ROWS) {
+        let rows = crate::sql::rows(chunk.len(), 7, 1);
+        let insert = format!(
+            "INSERT INTO points_entries \
+             (account_id, amount, reason, reference, idempotency_key, balance_after, created_at) \
+             VALUES {rows} RETURNING account_id, idempotency_key, id"
+        );
+        let ids: Vec<(String, String, i64)> = with_tx!(tx, conn => {
+            let mut query = sqlx::query_as(&insert);
+            for (entry, after) in chunk {
+                query = query
+                    .bind(entry.account_id)
+                    .bind(entry.amount)
+                    .bind(entry.reason)
+                    .bind(entry.reference)
+                    .bind(entry.idempotency_key)
+                    .bind(*after)
+                    .bind(entry.now);
+            }
+            query.fetch_all(&mut *conn).await?
+        });
+        // Neither backend promises `RETURNING` in `VALUES` order.
+        let ids: HashMap<(String, String), i64> =
+            ids.into_iter().map(|(a, k, id)| ((a, k), id)).collect();
+        for (entry, after) in chunk {
+            let key = (
+                entry.account_id.to_owned(),
+                entry.idempotency_key.to_owned(),
+            );
+            let id = *ids
+                .get(&key)
+                .ok_or(StoreError::Query(sqlx::Error::RowNotFound))?;
+            inserted.push(EntryRecord {
+                id,
+                account_id: key.0,
+                amount: entry.amount,
+                reason: entry.reason.to_owned(),
+                reference: entry.reference.map(str::to_owned),
+                idempotency_key: key.1,
+                balance_after: *after,
+                created_at: entry.now,
+            });
+        }
+    }
+    Ok(inserted)
+}
+
+/// Sets each account's balance, one statement per thousand accounts.
+async fn store_balances(tx: &mut Tx, balances: &[(&str, i64)], now: i64) -> Result<(), StoreError> {
+    for chunk in balances.chunks(BATCH_ROWS) {
+        // Joined to each row by account: a `CASE` over a thousand accounts
+        // would compare every row with each of them.
+        let update = format!(
+            "UPDATE points_balances SET balance = v.column2, updated_at = $1 \
+             FROM (VALUES {}) AS v WHERE points_balances.account_id = v.column1",
+            crate::sql::rows(chunk.len(), 2, 2)
+        );
+        with_tx!(tx, conn => {
+            let mut query = sqlx::query(&update).bind(now);
+            for (account, balance) in chunk {
+                query = query.bind(*account).bind(*balance);
+            }
+            query.execute(&mut *conn).await?;
+        });
+    }
+    Ok(())
+}
+
+async fn delete_balance_rows(tx: &mut Tx, accounts: &[&str]) -> Result<(), StoreError> {
+    for chunk in accounts.chunks(BATCH_ROWS) {
+        let list = crate::sql::list(chunk.len(), 1);
+        let sql = format!("DELETE FROM points_balances WHERE account_id IN ({list})");
+        with_tx!(tx, conn => {
+            let mut query = sqlx::query(&sql);
+            for account in chunk {
+                query = query.bind(*account);
+            }
+            query.execute(&mut *conn).await?;
+        });
+    }
+    Ok(())
 }
 
 /// Locks the account's balance row for the rest of `tx` (creating it at 0
@@ -234,40 +484,8 @@ pub(crate) async fn credit_many_locked(
             bad.amount, bad.account_id
         ))));
     }
-    let mut accounts: Vec<&str> = entries.iter().map(|e| e.account_id).collect();
-    accounts.sort_unstable();
-    accounts.dedup();
-    let mut balances = std::collections::HashMap::with_capacity(accounts.len());
-    for chunk in accounts.chunks(BATCH_ROWS) {
-        let rows = joined(chunk.len(), ", ", |i| {
-            format!("(${}, 0, ${})", 2 * i + 1, 2 * i + 2)
-        });
-        let create = format!(
-            "INSERT INTO points_balances (account_id, balance, updated_at) VALUES {rows} \
-             ON CONFLICT (account_id) DO NOTHING"
-        );
-        let list = joined(chunk.len(), ", ", |i| format!("${}", i + 1));
-        let lock = format!(
-            "SELECT account_id, balance FROM points_balances WHERE account_id IN ({list}) \
-             ORDER BY account_id{}",
-            tx.for_update()
-        );
-        let locked: Vec<(String, i64)> = with_tx!(tx, conn => {
-            let mut insert = sqlx::query(&create);
-            for account in chunk {
-                insert = insert.bind(*account).bind(now);
-            }
-            insert.execute(&mut *conn).await?;
-            let mut select = sqlx::query_as(&lock);
-            for account in chunk {
-                select = select.bind(*account);
-            }
-            select.fetch_all(&mut *conn).await?
-        });
-        balances.extend(locked);
-    }
-
-    let mut after = Vec::with_capacity(entries.len());
+    let (mut balances, _) = lock_balances(tx, entries, now).await?;
+    let mut credits = Vec::with_capacity(entries.len());
     for entry in entries {
         let balance = balances
             .get_mut(entry.account_id)
@@ -278,68 +496,11 @@ pub(crate) async fn credit_many_locked(
                 entry.account_id
             )))
         })?;
-        after.push(*balance);
+        credits.push((entry, *balance));
     }
-
-    for (chunk, after) in entries.chunks(BATCH_ROWS).zip(after.chunks(BATCH_ROWS)) {
-        let rows = joined(chunk.len(), ", ", |i| {
-            let n = 7 * i;
-            format!(
-                "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                n + 1,
-                n + 2,
-                n + 3,
-                n + 4,
-                n + 5,
-                n + 6,
-                n + 7
-            )
-        });
-        let insert = format!(
-            "INSERT INTO points_entries \
-             (account_id, amount, reason, reference, idempotency_key, balance_after, created_at) \
-             VALUES {rows}"
-        );
-        with_tx!(tx, conn => {
-            let mut query = sqlx::query(&insert);
-            for (entry, after) in chunk.iter().zip(after) {
-                query = query
-                    .bind(entry.account_id)
-                    .bind(entry.amount)
-                    .bind(entry.reason)
-                    .bind(entry.reference)
-                    .bind(entry.idempotency_key)
-                    .bind(*after)
-                    .bind(entry.now);
-            }
-            query.execute(&mut *conn).await?;
-        });
-    }
-
-    let accounts: Vec<(&str, i64)> = accounts.iter().map(|a| (*a, balances[*a])).collect();
-    for chunk in accounts.chunks(BATCH_ROWS) {
-        let cases = joined(chunk.len(), " ", |i| {
-            format!("WHEN ${} THEN CAST(${} AS BIGINT)", 2 * i + 2, 2 * i + 3)
-        });
-        let list = joined(chunk.len(), ", ", |i| format!("${}", 2 * i + 2));
-        let update = format!(
-            "UPDATE points_balances SET balance = CASE account_id {cases} END, updated_at = $1 \
-             WHERE account_id IN ({list})"
-        );
-        with_tx!(tx, conn => {
-            let mut query = sqlx::query(&update).bind(now);
-            for (account, balance) in chunk {
-                query = query.bind(*account).bind(*balance);
-            }
-            query.execute(&mut *conn).await?;
-        });
-    }
-    Ok(after)
-}
-
-/// `n` pieces, each from its index, joined by `separator`.
-fn joined(n: usize, separator: &str, piece: impl Fn(usize) -> String) -> String {
-    (0..n).map(piece).collect::<Vec<_>>().join(separator)
+    insert_entries(tx, &credits).await?;
+    store_balances(tx, &moved_balances(&credits, &balances), now).await?;
+    Ok(credits.into_iter().map(|(_, after)| after).collect())
 }
 
 fn replay_or_conflict(new: &NewEntry<'_>, entry: EntryRecord) -> Posted {
@@ -770,6 +931,30 @@ mod tests {
             assert_eq!(balance(&db, "ann").await.unwrap(), 0);
             assert_eq!(balance(&db, "bob").await.unwrap(), 2);
             assert_eq!(count_entries(&db).await, 4);
+            assert!(mismatched_balances(&db).await.unwrap().is_empty());
+
+            // A key used twice in one batch posts once: the repeat replays
+            // the entry the batch wrote, or conflicts with it.
+            account(&db, "cat").await;
+            let batch = [
+                entry("bob", 4, "twice"),
+                entry("bob", 4, "twice"),
+                entry("bob", 5, "twice"),
+                entry("cat", -1, "refused"),
+            ];
+            let posted = post_batch(&db, &batch).await.unwrap();
+            let Posted::Created(first) = &posted[0] else { panic!("{posted:?}") };
+            assert_eq!(first.balance_after, 6);
+            assert_eq!(posted[1], Posted::Replayed(first.clone()));
+            assert_eq!(posted[2], Posted::KeyConflict(first.clone()));
+            assert_eq!(posted[3], Posted::InsufficientBalance { balance: 0 });
+            assert_eq!(first, &find_by_key(&db, "bob", "twice").await.unwrap().unwrap());
+            // The refused debit left not even a balance row behind.
+            let (rows,): (i64,) = with_pool!(&db, pool => sqlx::query_as(
+                    "SELECT COUNT(*) FROM points_balances WHERE account_id = 'cat'",
+                ).fetch_one(pool).await).unwrap();
+            assert_eq!(rows, 0);
+            assert_eq!(count_entries(&db).await, 5);
         }
     }
 }

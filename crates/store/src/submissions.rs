@@ -144,6 +144,29 @@ pub async fn get(db: &Database, id: &str) -> Result<Option<SubmissionRecord>, St
     Ok(with_pool!(db, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)?)
 }
 
+/// The submissions with these ids, by id (ids not found are left out).
+pub async fn get_many(
+    db: &Database,
+    ids: &[&str],
+) -> Result<std::collections::HashMap<String, SubmissionRecord>, StoreError> {
+    let mut found = std::collections::HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM {FROM} WHERE s.id IN ({})",
+            crate::sql::list(chunk.len(), 1)
+        );
+        let rows: Vec<SubmissionRecord> = with_pool!(db, pool => {
+            let mut query = sqlx::query_as(&sql);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            query.fetch_all(pool).await
+        })?;
+        found.extend(rows.into_iter().map(|r| (r.id.clone(), r)));
+    }
+    Ok(found)
+}
+
 /// A round's entries, oldest first.
 pub async fn in_round(
     db: &Database,

@@ -11,6 +11,7 @@ pub fn percentile(samples: &mut [Duration], p: f64) -> Duration {
     samples[index]
 }
 
+#[allow(dead_code)] // Each bench is its own crate; not every one reports samples.
 pub fn report(name: &str, samples: &mut [Duration]) {
     let p50 = percentile(samples, 0.50);
     let p99 = percentile(samples, 0.99);

@@ -1,7 +1,8 @@
 //! A judge upstream for tests: OpenAI's wire format on port 0, answering
 //! chat with a set reply (the judge's JSON, or text off the schema) and
 //! embeddings with a bag-of-words vector (the same words in any order give
-//! the same vector). It can hold its answers, as a slow model would.
+//! the same vector), and moderation by a trigger word. It can hold its
+//! answers, as a slow model would.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -91,6 +92,21 @@ async fn embeddings(
     ))
 }
 
+/// OpenAI's moderation answer: text with the word "threaten" in it is
+/// flagged for `harassment/threatening`, anything else passes.
+async fn moderations(Json(body): Json<Value>) -> Json<Value> {
+    let input = body["input"].as_str().unwrap_or_default().to_lowercase();
+    let threat = input.contains("threaten");
+    Json(json!({
+        "id": "modr-1", "model": body["model"],
+        "results": [{
+            "flagged": threat,
+            "categories": {"harassment": false, "harassment/threatening": threat, "violence": false},
+            "category_scores": {"harassment": 0.2, "harassment/threatening": if threat { 0.91 } else { 0.01 }, "violence": 0.03},
+        }]
+    }))
+}
+
 pub async fn start_judge(reply: String) -> (String, Judge) {
     let judge = Judge {
         reply: Arc::new(Mutex::new(reply)),
@@ -102,6 +118,7 @@ pub async fn start_judge(reply: String) -> (String, Judge) {
     let app = Router::new()
         .route("/v1/chat/completions", post(chat))
         .route("/v1/embeddings", post(embeddings))
+        .route("/v1/moderations", post(moderations))
         .with_state(judge.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/v1", listener.local_addr().unwrap());
@@ -130,6 +147,7 @@ pub fn judged_by(settings: &mut Settings, url: &str) {
         models: vec![
             model("judge-1", Capability::Chat),
             model("bow-64", Capability::Embeddings),
+            model("mod-1", Capability::Moderation),
         ],
     }];
     settings.work.judge_model = "judge/judge-1".into();

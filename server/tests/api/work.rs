@@ -247,6 +247,37 @@ test_both_backends! {
         assert_eq!(error_code(twice).await, "not_in_review");
     }
 
+    async fn a_configured_moderation_model_holds_what_it_flags(backend: Backend) {
+        let (url, _judge) = start_judge(scores(8, 8, 8)).await;
+        let app = spawn_app_with(backend, |s| {
+            judged_by(s, &url);
+            s.work.moderation_model = Some("judge/mod-1".into());
+        })
+        .await;
+        let alice = member(&app, "alice@example.org", "alice").await;
+        let threat: Value = submit(&app, &alice, "Notice", "I threaten the neighbours' cat.", "k1").await.json().await.unwrap();
+        let calm: Value = submit(&app, &alice, "Notice", POEM, "k2").await.json().await.unwrap();
+
+        let held = evaluated(&app, threat["id"].as_str().unwrap()).await;
+        assert_eq!(held["status"], "in_review");
+        let own = app.get_json(&format!("/api/v1/submissions/{}", threat["id"].as_str().unwrap()), &alice).await;
+        let stage = &own["stages"][0];
+        assert_eq!((stage["stage"].as_str(), stage["outcome"].as_str()), (Some("moderation"), Some("flagged")));
+        assert_eq!((stage["provider"].as_str(), stage["model"].as_str()), (Some("judge"), Some("mod-1")));
+        assert_eq!(
+            stage["summary"],
+            "Held for a moderator: the moderation model flagged it (harassment/threatening)"
+        );
+        let admin = admin_session(&app).await;
+        let queue = app.get_json("/api/v1/admin/review", &admin).await;
+        assert_eq!(queue[0]["id"], threat["id"]);
+
+        let passed = evaluated(&app, calm["id"].as_str().unwrap()).await;
+        assert_eq!(passed["status"], "scored");
+        let own = app.get_json(&format!("/api/v1/submissions/{}", calm["id"].as_str().unwrap()), &alice).await;
+        assert_eq!(own["stages"][0]["summary"], "The moderation model found nothing");
+    }
+
     async fn bad_submissions_get_clear_errors_and_keys_need_the_submit_scope(backend: Backend) {
         let (url, _judge) = start_judge(scores(5, 5, 5)).await;
         let app = spawn_app_with(backend, |s| { judged_by(s, &url); s.work.max_per_round = 2; }).await;
@@ -517,14 +548,18 @@ async fn on_the_embedded_default_the_real_models_score_the_work() {
         .json()
         .await
         .unwrap();
-    let work = evaluated_within(
-        &app,
-        created["id"].as_str().unwrap(),
-        Duration::from_secs(300),
-    )
-    .await;
-    assert_eq!(work["status"], "scored", "{work}");
+    let id = created["id"].as_str().unwrap();
+    let public = evaluated_within(&app, id, Duration::from_secs(300)).await;
+    // The verdict is the model's: a model this small may call the poem
+    // unsafe (which holds it for a moderator), and which it says can differ
+    // with the CPU's arithmetic. Either way it answered in form.
+    let work = app.get_json(&format!("/api/v1/submissions/{id}"), &alice).await;
     let quality = &work["stages"][2];
+    match public["status"].as_str() {
+        Some("scored") => assert_eq!(quality["outcome"], "ok", "{work}"),
+        Some("in_review") => assert_eq!(quality["outcome"], "flagged", "{work}"),
+        _ => panic!("the real judge did not give a verdict: {work}"),
+    }
     assert_eq!(quality["stage"], "quality");
     assert_eq!(quality["provider"], "local", "{quality}");
     assert_eq!(quality["model"], "smollm2-135m-instruct", "{quality}");

@@ -198,6 +198,14 @@ fn bad_configuration_is_refused_with_the_culprit_named() {
         Some(ConfigError::NoEmbeddings { .. })
     ));
     let mut s = settings();
+    let mut gemini = provider("gem", "", vec![model("g", 0, 0, &[Capability::Moderation])]);
+    gemini.kind = ProviderKind::Gemini;
+    s.providers.push(gemini);
+    assert!(matches!(
+        Gateway::build(&s, keys, None).err(),
+        Some(ConfigError::NoModeration { .. })
+    ));
+    let mut s = settings();
     s.routes.push(RouteSettings {
         name: "typo".into(),
         candidates: vec!["openai/gpt-bigg".into()],

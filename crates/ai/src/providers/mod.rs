@@ -17,7 +17,7 @@ use tokio::time::Instant;
 
 use crate::error::ProviderError;
 use crate::sse::{SseEvent, SseParser};
-use crate::types::{ChatRequest, ChatResponse, Embeddings, StreamEvent};
+use crate::types::{ChatRequest, ChatResponse, Embeddings, Moderation, StreamEvent};
 
 pub type ChatStream = BoxStream<'static, Result<StreamEvent, ProviderError>>;
 
@@ -46,6 +46,14 @@ pub trait Provider: Send + Sync {
         _model: &'a str,
     ) -> BoxFuture<'a, Result<Embeddings, ProviderError>> {
         Box::pin(async { Err(ProviderError::Unsupported("embeddings".into())) })
+    }
+
+    fn moderate<'a>(
+        &'a self,
+        _input: &'a str,
+        _model: &'a str,
+    ) -> BoxFuture<'a, Result<Moderation, ProviderError>> {
+        Box::pin(async { Err(ProviderError::Unsupported("moderation".into())) })
     }
 }
 

@@ -1,6 +1,8 @@
-//! OpenAI's chat completions and embeddings. The same wire format is spoken
+//! OpenAI's chat completions, embeddings and moderations. The same wire format is spoken
 //! by DeepSeek, llama.cpp, vLLM, Ollama and most hosted gateways, so one
 //! adapter serves them all by base URL.
+
+use std::collections::BTreeMap;
 
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
@@ -9,8 +11,8 @@ use super::{decode, malformed, ChatStream, Decoder, ErrorBody, Http, HttpConfig,
 use crate::error::ProviderError;
 use crate::sse::SseEvent;
 use crate::types::{
-    ChatRequest, ChatResponse, Embeddings, FinishReason, Message, ResponseFormat, StreamEvent,
-    Usage,
+    ChatRequest, ChatResponse, Embeddings, FinishReason, Message, Moderation, ResponseFormat,
+    StreamEvent, Usage,
 };
 
 /// `base_url` includes the API version, as the official SDKs take it:
@@ -209,6 +211,58 @@ struct WireEmbedding {
     embedding: Vec<f32>,
 }
 
+#[derive(Serialize)]
+struct WireModerationRequest<'a> {
+    model: &'a str,
+    input: &'a str,
+}
+
+#[derive(Deserialize)]
+struct WireModeration {
+    #[serde(default)]
+    model: String,
+    results: Vec<WireModerationResult>,
+}
+
+/// Categories a model does not cover come as `null` (OpenAI's legacy text
+/// models leave out `illicit`, for one).
+#[derive(Deserialize)]
+struct WireModerationResult {
+    flagged: bool,
+    categories: BTreeMap<String, Option<bool>>,
+    category_scores: BTreeMap<String, Option<f64>>,
+}
+
+/// One text's verdict from a `/moderations` answer, checked: one result,
+/// scores between 0 and 1.
+fn moderation(body: &[u8]) -> Result<Moderation, ProviderError> {
+    let wire: WireModeration =
+        serde_json::from_slice(body).map_err(|e| malformed("moderation", e))?;
+    let [result] = <[WireModerationResult; 1]>::try_from(wire.results).map_err(|results| {
+        ProviderError::Malformed(format!("{} moderation results for 1 input", results.len()))
+    })?;
+    let scores: BTreeMap<String, f64> = result
+        .category_scores
+        .into_iter()
+        .filter_map(|(name, score)| Some((name, score?)))
+        .collect();
+    if let Some((name, score)) = scores.iter().find(|(_, s)| !(0.0..=1.0).contains(*s)) {
+        return Err(ProviderError::Malformed(format!(
+            "moderation score {score} for {name:?} is not between 0 and 1"
+        )));
+    }
+    Ok(Moderation {
+        model: wire.model,
+        flagged: result.flagged,
+        categories: result
+            .categories
+            .into_iter()
+            .filter_map(|(name, hit)| (hit == Some(true)).then_some(name))
+            .collect(),
+        scores,
+    })
+}
+
 impl Provider for OpenAi {
     fn name(&self) -> &str {
         &self.http.config.name
@@ -280,6 +334,19 @@ impl Provider for OpenAi {
                 vectors: wire.data.into_iter().map(|d| d.embedding).collect(),
                 input_tokens: wire.usage.map_or(0, |u| u.prompt_tokens),
             })
+        })
+    }
+
+    fn moderate<'a>(
+        &'a self,
+        input: &'a str,
+        model: &'a str,
+    ) -> BoxFuture<'a, Result<Moderation, ProviderError>> {
+        Box::pin(async move {
+            let request = self
+                .post("/moderations")
+                .json(&WireModerationRequest { model, input });
+            moderation(&self.http.send_json(request, refine).await?)
         })
     }
 }

@@ -17,7 +17,9 @@ use serde::Serialize;
 
 use crate::error::ProviderError;
 use crate::providers::{ChatStream, Provider};
-use crate::types::{ChatRequest, ChatResponse, EmbedRequest, Embeddings, StreamEvent};
+use crate::types::{
+    ChatRequest, ChatResponse, EmbedRequest, Embeddings, Moderation, ModerationRequest, StreamEvent,
+};
 pub use breaker::{Breaker, BreakerConfig, BreakerSnapshot, BreakerState, Outcome, Ticket};
 pub use retry::RetryPolicy;
 
@@ -295,6 +297,24 @@ impl Router {
         .await
     }
 
+    /// Classifies `request.input` with the first candidate that answers.
+    pub async fn moderate(
+        &self,
+        candidates: &[Candidate],
+        request: &ModerationRequest,
+    ) -> Result<Routed<Moderation>, RouteError> {
+        self.route(
+            candidates,
+            request,
+            |provider, request, permit| async move {
+                let result = provider.moderate(&request.input, &request.model).await;
+                permit.settle(result.as_ref().map(|_| ()));
+                result
+            },
+        )
+        .await
+    }
+
     async fn route<R, T, F, Fut>(
         &self,
         candidates: &[Candidate],
@@ -414,6 +434,15 @@ impl Routable for ChatRequest {
 }
 
 impl Routable for EmbedRequest {
+    fn for_model(&self, model: &str) -> Self {
+        Self {
+            model: model.to_owned(),
+            ..self.clone()
+        }
+    }
+}
+
+impl Routable for ModerationRequest {
     fn for_model(&self, model: &str) -> Self {
         Self {
             model: model.to_owned(),

@@ -9,6 +9,7 @@ use crate::fake::{check_error, check_stream_failures, collect, config, request, 
 const CHAT: &str = include_str!("../fixtures/openai/chat.json");
 const STREAM: &str = include_str!("../fixtures/openai/chat_stream.txt");
 const EMBEDDINGS: &str = include_str!("../fixtures/openai/embeddings.json");
+const MODERATION: &str = include_str!("../fixtures/openai/moderation.json");
 
 fn make(config: HttpConfig) -> Arc<dyn Provider> {
     Arc::new(OpenAi::new(config))
@@ -88,6 +89,48 @@ async fn embeddings_come_back_in_input_order() {
     let sent = fake.last();
     assert_eq!(sent.path, "/v1/embeddings");
     assert_eq!(sent.body["input"], serde_json::json!(["a", "b"]));
+}
+
+#[tokio::test]
+async fn a_moderation_names_the_categories_it_flagged() {
+    let fake = serve(|| Reply::json(200, MODERATION)).await;
+    let got = make(config(&fake, "/v1"))
+        .moderate("I will hurt them.", "omni-moderation-latest")
+        .await
+        .unwrap();
+    assert!(got.flagged);
+    assert_eq!(got.model, "omni-moderation-latest");
+    assert_eq!(got.categories, ["violence"]);
+    assert!((got.scores["violence"] - 0.86).abs() < 0.01);
+    let sent = fake.last();
+    assert_eq!(sent.path, "/v1/moderations");
+    assert_eq!(
+        sent.body,
+        serde_json::json!({ "model": "omni-moderation-latest", "input": "I will hurt them." })
+    );
+
+    // Categories a model does not cover come as null.
+    let legacy = r#"{"model": "text-moderation-007", "results": [{"flagged": false,
+        "categories": {"hate": false, "illicit": null},
+        "category_scores": {"hate": 0.01, "illicit": null}}]}"#;
+    let fake = serve(move || Reply::json(200, legacy)).await;
+    let got = make(config(&fake, "/v1")).moderate("x", "m").await.unwrap();
+    assert!(!got.flagged && got.categories.is_empty());
+    assert_eq!(got.scores.keys().collect::<Vec<_>>(), ["hate"]);
+
+    // Anything but one result with scores from 0 to 1 is refused.
+    for body in [
+        r#"{"model": "m", "results": []}"#,
+        r#"{"model": "m", "results": [{"flagged": false, "categories": {}, "category_scores": {"hate": 1.5}}]}"#,
+        r#"{"model": "m", "results": [{"flagged": "no", "categories": {}, "category_scores": {}}]}"#,
+    ] {
+        let fake = serve(move || Reply::json(200, body)).await;
+        let refused = make(config(&fake, "/v1")).moderate("x", "m").await;
+        assert!(
+            matches!(refused, Err(ProviderError::Malformed(_))),
+            "{body}: {refused:?}"
+        );
+    }
 }
 
 #[tokio::test]

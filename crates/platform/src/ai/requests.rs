@@ -16,7 +16,7 @@ use meritree_ai::gateway::ResolveError;
 use meritree_ai::router::{Attempt, RouteError, Routed};
 use meritree_ai::{
     estimate_tokens, Candidate, ChatRequest, ChatResponse, ChatStream, EmbedRequest, Embeddings,
-    Gateway, ProviderError, StreamEvent, Usage,
+    Gateway, Moderation, ModerationRequest, ProviderError, StreamEvent, Usage,
 };
 use meritree_core::ErrorCode;
 use meritree_store::StoreError;
@@ -403,6 +403,29 @@ impl<'a> Ai<'a> {
             model: routed.model,
             value: routed.value,
             cost_nanos,
+        })
+    }
+
+    /// A moderation verdict the platform asks for itself (see
+    /// [`Self::platform_chat`]); moderation endpoints are free.
+    #[tracing::instrument(skip_all)]
+    pub async fn platform_moderate(
+        &self,
+        public_model: &str,
+        input: String,
+    ) -> Result<PlatformAnswer<Moderation>, AiError> {
+        let gateway = self.configured()?;
+        let candidates = gateway.resolve(public_model, Capability::Moderation)?;
+        let request = ModerationRequest {
+            model: public_model.to_owned(),
+            input,
+        };
+        let routed = gateway.router().moderate(&candidates, &request).await?;
+        Ok(PlatformAnswer {
+            provider: routed.provider,
+            model: routed.model,
+            value: routed.value,
+            cost_nanos: 0,
         })
     }
 

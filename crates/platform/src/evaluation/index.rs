@@ -1,18 +1,25 @@
 //! The in-process index of earlier work's embeddings, for near-duplicate
 //! search: one HNSW graph per embedding model (vectors of different models
 //! are never compared), over unit vectors, so the inner product is the
-//! cosine. Rebuilt from the database at start; each instance adds what it
-//! embeds and what the others announce (`live::Bridged::Vector`).
+//! cosine. Saved under the data directory when the server stops and loaded
+//! at start, then completed from the database (rebuilt from it when no
+//! save can be used); each instance adds what it embeds and what the
+//! others announce (`live::Bridged::Vector`).
 //!
 //! Search is approximate: recall against exact search is measured by
 //! `cargo bench -p meritree-platform --bench nearest` (docs/benchmarks.md).
 
 use std::collections::{HashMap, HashSet};
+use std::path::Path;
 use std::sync::{Arc, RwLock};
 
 use hnsw_rs::anndists::dist::Distance;
+use hnsw_rs::api::AnnT;
 use hnsw_rs::hnsw::Hnsw;
+use hnsw_rs::hnswio::HnswIo;
 use meritree_core::submissions::text;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 /// Links per node and layer: 16 is the usual trade between memory and recall.
 const LINKS: usize = 16;
@@ -35,7 +42,7 @@ impl Distance<f32> for InnerProduct {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Entry {
     id: String,
     account_id: String,
@@ -227,6 +234,161 @@ impl VectorIndex {
     }
 }
 
+/// What is saved next to a model's graph files: enough to use the graph
+/// again, and to tell whether the files are the ones written with it.
+#[derive(Serialize, Deserialize)]
+struct Manifest {
+    model: String,
+    dims: usize,
+    /// The graph's files are `<basename>.hnsw.graph` and `.hnsw.data`.
+    basename: String,
+    /// SHA-256 of the graph file, then the data file, in hex.
+    sha256: String,
+    /// By the graph's data id.
+    entries: Vec<Entry>,
+}
+
+impl VectorIndex {
+    /// Writes every model's graph under `dir`, replacing the last save.
+    /// Blocking: seconds for 100,000 vectors, while additions wait. A
+    /// model's manifest is written last and renamed into place, so a crash
+    /// mid-save leaves the previous save whole (or files a load refuses).
+    pub fn save(&self, dir: &Path) -> std::io::Result<usize> {
+        std::fs::create_dir_all(dir)?;
+        let inner = self.inner.read().expect("index lock");
+        let stamp = crate::clock::unix_ms();
+        let mut saved = 0;
+        for (model, index) in &inner.models {
+            let name = manifest_name(model);
+            let basename = format!("{name}-{stamp}");
+            index
+                .graph
+                .file_dump(dir, &basename)
+                .map_err(std::io::Error::other)?;
+            let manifest = Manifest {
+                model: model.clone(),
+                dims: index.dims,
+                sha256: files_digest(dir, &basename)?,
+                basename,
+                entries: index.entries.clone(),
+            };
+            let path = dir.join(format!("{name}.json"));
+            let previous = std::fs::read(&path)
+                .ok()
+                .and_then(|bytes| serde_json::from_slice::<Manifest>(&bytes).ok());
+            let temporary = dir.join(format!("{name}.json.tmp"));
+            std::fs::write(&temporary, serde_json::to_vec(&manifest)?)?;
+            std::fs::File::open(&temporary)?.sync_all()?;
+            std::fs::rename(&temporary, &path)?;
+            if let Some(previous) = previous.filter(|p| p.basename != manifest.basename) {
+                for file in graph_files(dir, &previous.basename) {
+                    let _ = std::fs::remove_file(file);
+                }
+            }
+            saved += index.entries.len();
+        }
+        Ok(saved)
+    }
+
+    /// Adds the graphs saved under `dir` to this (empty) index; how many
+    /// vectors they held. A model whose files are missing, altered or
+    /// unreadable is left out (and logged): the caller adds whatever the
+    /// database holds that the loaded graphs lack.
+    pub fn load(&self, dir: &Path) -> usize {
+        let Ok(listing) = std::fs::read_dir(dir) else {
+            return 0;
+        };
+        let mut inner = self.inner.write().expect("index lock");
+        for path in listing.flatten().map(|e| e.path()) {
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            match load_model(dir, &path) {
+                Ok((model, index)) => {
+                    inner.ids.extend(index.entries.iter().map(|e| e.id.clone()));
+                    inner.models.insert(model, index);
+                }
+                Err(error) => {
+                    tracing::warn!(file = %path.display(), %error, "a saved near-duplicate index was not loaded; it is rebuilt from the database")
+                }
+            }
+        }
+        inner.ids.len()
+    }
+
+    /// Empties the index.
+    pub fn clear(&self) {
+        *self.inner.write().expect("index lock") = Inner::default();
+    }
+
+    /// The ids of every indexed work.
+    pub fn ids(&self) -> HashSet<String> {
+        self.inner.read().expect("index lock").ids.clone()
+    }
+}
+
+fn load_model(dir: &Path, path: &Path) -> Result<(String, ModelIndex), String> {
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+    let digest = files_digest(dir, &manifest.basename).map_err(|e| e.to_string())?;
+    if digest != manifest.sha256 {
+        return Err("the graph files are not the ones saved with this manifest".into());
+    }
+    // The loader's graph borrows it for as long as the graph lives (for
+    // memory-mapped data, unused here), and the index lives until the
+    // process ends: the loader, a few bytes, is leaked once per model.
+    let loader: &'static mut HnswIo = Box::leak(Box::new(HnswIo::new(dir, &manifest.basename)));
+    // The loader asserts on what it reads; files that passed the digest
+    // check should never trip it, but a panic must not stop the server.
+    let graph = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        let loader = loader;
+        loader.load_hnsw::<f32, InnerProduct>()
+    }))
+    .map_err(|_| "the graph files could not be read".to_owned())?
+    .map_err(|e| e.to_string())?;
+    if graph.get_nb_point() != manifest.entries.len() {
+        return Err(format!(
+            "the graph holds {} vectors, the manifest names {}",
+            graph.get_nb_point(),
+            manifest.entries.len()
+        ));
+    }
+    Ok((
+        manifest.model,
+        ModelIndex {
+            graph,
+            dims: manifest.dims,
+            entries: manifest.entries,
+        },
+    ))
+}
+
+/// A file name for a model's manifest: model names hold `/` and more.
+fn manifest_name(model: &str) -> String {
+    let digest = Sha256::digest(model.as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn graph_files(dir: &Path, basename: &str) -> [std::path::PathBuf; 2] {
+    [
+        dir.join(format!("{basename}.hnsw.graph")),
+        dir.join(format!("{basename}.hnsw.data")),
+    ]
+}
+
+fn files_digest(dir: &Path, basename: &str) -> std::io::Result<String> {
+    let mut hasher = Sha256::new();
+    for file in graph_files(dir, basename) {
+        let mut reader = std::fs::File::open(file)?;
+        std::io::copy(&mut reader, &mut hasher)?;
+    }
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,6 +413,61 @@ mod tests {
         // Another length than the model's is never compared.
         index.add("d", "y", 4, "m", vec![1.0, 0.0]);
         assert_eq!(index.len(), 4);
+    }
+
+    #[test]
+    fn a_saved_index_loads_with_the_same_answers_and_altered_files_are_refused() {
+        let index = VectorIndex::default();
+        let rows: Vec<_> = (0..300_u32)
+            .map(|i| {
+                let v: Vec<f32> = (0..16)
+                    .map(|d| ((i * 7 + d * 13) % 17) as f32 - 8.0)
+                    .collect();
+                (
+                    format!("w{i}"),
+                    format!("a{}", i % 5),
+                    i64::from(i),
+                    "m/e".to_owned(),
+                    v,
+                )
+            })
+            .collect();
+        index.add_many(rows.clone());
+        index.add("x", "b", 999, "other/model", vec![1.0, 2.0]);
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(index.save(dir.path()).unwrap(), 301);
+        // A second save replaces the first's files.
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        index.save(dir.path()).unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 6);
+
+        let loaded = VectorIndex::default();
+        assert_eq!(loaded.load(dir.path()), 301);
+        assert_eq!(loaded.ids(), index.ids());
+        for (id, _, seq, model, v) in rows.iter().step_by(37) {
+            assert_eq!(
+                loaded.nearest_earlier(id, *seq, model, v),
+                index.nearest_earlier(id, *seq, model, v)
+            );
+        }
+        // It goes on growing.
+        loaded.add("late", "c", 1_000, "m/e", vec![1.0; 16]);
+        assert_eq!(loaded.len(), 302);
+
+        // One byte changed in a graph file: that model is not loaded.
+        let data = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.to_string_lossy().ends_with(".hnsw.data"))
+            .unwrap();
+        let mut bytes = std::fs::read(&data).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        std::fs::write(&data, bytes).unwrap();
+        let partial = VectorIndex::default();
+        let held = partial.load(dir.path());
+        assert!(held == 300 || held == 1, "{held}");
     }
 
     #[test]

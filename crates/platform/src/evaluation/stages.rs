@@ -22,7 +22,7 @@ pub(super) async fn run(
 ) -> Result<StageOutcome, StageFailure> {
     let timer = Timer::start(stage);
     match stage {
-        Stage::Moderation => moderation(ev, work, timer),
+        Stage::Moderation => moderation(ev, work, timer, attempts).await,
         Stage::Originality => originality(ev, work, timer).await,
         Stage::Quality => quality(ev, work, timer, attempts).await,
         Stage::Fraud => fraud(ev, work, timer).await,
@@ -91,39 +91,103 @@ fn ai_failure(timer: &Timer, input: serde_json::Value, error: AiError) -> StageF
     }
 }
 
-/// The block list: whole words of the normalised text.
-fn moderation(
+/// The block list (whole words of the normalised text), then the
+/// configured moderation model. Either can hold the work for a moderator;
+/// so does a model that cannot check it (it refuses the text, or fails on
+/// every try): unchecked work waits for a person rather than failing.
+async fn moderation(
     ev: &Evaluation<'_>,
     work: &SubmissionRecord,
     timer: Timer,
+    attempts: i64,
 ) -> Result<StageOutcome, StageFailure> {
+    let policy = ev.work_policy();
     let normal = text::normalise(&work.title, &work.body);
     let words: std::collections::HashSet<&str> = normal.split(' ').collect();
-    let blocked: Vec<&String> = ev
-        .work_policy()
+    let blocked: Vec<&String> = policy
         .block_list
         .iter()
         .filter(|w| words.contains(w.to_lowercase().as_str()))
         .collect();
-    let (outcome, summary) = if blocked.is_empty() {
-        ("ok", "Nothing on the block list".to_owned())
-    } else {
+    let done = |record| StageOutcome {
+        record,
+        result: OwnedResult::default(),
+        next: Some(Stage::Originality),
+    };
+    let list_input = json!({ "block_list_size": policy.block_list.len() });
+    if !blocked.is_empty() {
+        return Ok(done(timer.record(
+            "flagged",
+            None,
+            list_input,
+            json!({ "blocked": blocked }),
+            "Held for a moderator: the text uses a blocked word",
+        )));
+    }
+    let Some(model) = &policy.moderation_model else {
+        return Ok(done(timer.record(
+            "ok",
+            None,
+            list_input,
+            json!({ "blocked": blocked }),
+            "Nothing on the block list",
+        )));
+    };
+    let text = format!("{}\n\n{}", work.title, work.body);
+    let input = json!({
+        "block_list_size": policy.block_list.len(),
+        "model": model,
+        "chars": text.chars().count(),
+    });
+    let answer = match ev.ai().platform_moderate(model, text).await {
+        Ok(answer) => answer,
+        Err(error) => {
+            let message = error.to_string();
+            let last_try = attempts >= i64::from(policy.max_attempts);
+            return match ai_failure(&timer, input.clone(), error) {
+                StageFailure::Retry { .. } if last_try => Ok(unchecked(&timer, input, &message)),
+                StageFailure::GiveUp { .. } => Ok(unchecked(&timer, input, &message)),
+                retry => Err(retry),
+            };
+        }
+    };
+    let verdict = &answer.value;
+    let output = json!({
+        "blocked": blocked,
+        "flagged": verdict.flagged,
+        "categories": verdict.categories,
+        "scores": verdict.scores,
+    });
+    let by = Some((answer.provider.as_str(), answer.model.as_str()));
+    let (outcome, summary) = if verdict.flagged {
+        let why = if verdict.categories.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", verdict.categories.join(", "))
+        };
         (
             "flagged",
-            "Held for a moderator: the text uses a blocked word".to_owned(),
+            format!("Held for a moderator: the moderation model flagged it{why}"),
         )
+    } else {
+        ("ok", "The moderation model found nothing".to_owned())
     };
-    Ok(StageOutcome {
+    Ok(done(timer.record(outcome, by, input, output, summary)))
+}
+
+/// Work the moderation model could not check, held for a moderator.
+fn unchecked(timer: &Timer, input: serde_json::Value, error: &str) -> StageOutcome {
+    StageOutcome {
         record: timer.record(
-            outcome,
+            "flagged",
             None,
-            json!({ "block_list_size": ev.work_policy().block_list.len() }),
-            json!({ "blocked": blocked }),
-            summary,
+            input,
+            json!({ "error": error }),
+            format!("Held for a moderator: the moderation model could not check it ({error})"),
         ),
         result: OwnedResult::default(),
         next: Some(Stage::Originality),
-    })
+    }
 }
 
 /// Exact copies by fingerprint, then near-duplicates by embedding. A copy

@@ -13,6 +13,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use bytes::Bytes;
 use meritree_core::live::{Audience, Envelope, LiveEvent};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc};
@@ -23,11 +24,14 @@ pub const RECENT: usize = 1024;
 /// that falls further behind is closed (`close_code::TOO_SLOW`).
 const CHANNEL: usize = 4096;
 
-/// One event with who it is for.
+/// One event with who it is for. Every socket receives the same one:
+/// cloning it copies two pointers, and its frame is serialised once.
 #[derive(Debug, Clone)]
 pub struct Addressed {
     pub audience: Audience,
-    pub envelope: Envelope,
+    pub envelope: Arc<Envelope>,
+    /// `envelope` as JSON, the text frame a socket sends.
+    pub frame: Bytes,
 }
 
 impl Addressed {
@@ -116,9 +120,12 @@ impl Hub {
         let mut recent = self.inner.recent.lock().expect("hub lock");
         // Numbered under the lock, so `recent` is in order.
         let seq = self.inner.seq.fetch_add(1, Ordering::Relaxed) + 1;
+        let envelope = Envelope { seq, event };
+        let frame = Bytes::from(serde_json::to_vec(&envelope).expect("events serialise"));
         let addressed = Addressed {
             audience,
-            envelope: Envelope { seq, event },
+            envelope: Arc::new(envelope),
+            frame,
         };
         if recent.len() == RECENT {
             recent.pop_front();

@@ -66,9 +66,16 @@ pub struct WorkPolicy {
     pub image_duplicate_distance: u32,
     /// Where image files live.
     pub image_storage: images::ImageStorage,
+    /// Where the near-duplicate index is saved when the server stops (and
+    /// loaded from at start); `None` rebuilds it from the database.
+    pub index_dir: Option<std::path::PathBuf>,
     /// Words (matched case-insensitively, as whole words) that send work
     /// to the moderators.
     pub block_list: Vec<String>,
+    /// The gateway name of a provider's moderation classifier, asked about
+    /// every text the block list lets through; without one, the judge's
+    /// safety verdict is the only model check.
+    pub moderation_model: Option<String>,
     pub fraud: FraudPolicy,
     /// Tries of one stage after provider errors before the job is dead.
     pub max_attempts: u32,
@@ -93,7 +100,9 @@ impl Default for WorkPolicy {
             duplicate_similarity: 0.9,
             image_duplicate_distance: 3,
             image_storage: images::ImageStorage::Database,
+            index_dir: None,
             block_list: Vec::new(),
+            moderation_model: None,
             fraud: FraudPolicy::default(),
             max_attempts: 5,
             lease_secs: 180,

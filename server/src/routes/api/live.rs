@@ -7,7 +7,7 @@
 //! after a reconnect; a client too far behind gets `resync` and reloads.
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::header::ORIGIN;
 use axum::http::HeaderMap;
@@ -127,6 +127,6 @@ async fn send(ws: &mut WebSocket, addressed: &Addressed, account: Option<&str>) 
     if !addressed.is_for(account) {
         return true;
     }
-    let text = serde_json::to_string(&addressed.envelope).expect("events serialise");
-    ws.send(Message::Text(text.into())).await.is_ok()
+    let text = Utf8Bytes::try_from(addressed.frame.clone()).expect("serde_json writes UTF-8");
+    ws.send(Message::Text(text)).await.is_ok()
 }
