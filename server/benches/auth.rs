@@ -118,14 +118,7 @@ async fn main() {
         .send()
         .await
         .unwrap();
-    let access = login
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .find_map(|v| v.to_str().ok()?.strip_prefix("mt_access="))
-        .and_then(|v| v.split(';').next())
-        .unwrap()
-        .to_owned();
+    let access = support::access_token(&login);
     for (path, name) in [
         ("/healthz", "GET /healthz (no auth), 1 client"),
         ("/api/v1/user/me", "GET /api/v1/user/me (token + 1 query)"),

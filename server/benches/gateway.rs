@@ -172,14 +172,7 @@ async fn main() {
         .send()
         .await
         .unwrap();
-    let access = registered
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .find_map(|v| v.to_str().ok()?.strip_prefix("mt_access="))
-        .and_then(|v| v.split(';').next())
-        .unwrap()
-        .to_owned();
+    let access = support::access_token(&registered);
     let created: Value = client
         .post(format!("{url}/api/v1/user/api-keys"))
         .bearer_auth(&access)

@@ -85,6 +85,8 @@ fn settings(dir: &std::path::Path, judge: &str) -> Settings {
     settings.storage.database_url = format!("sqlite:{}", dir.join("bench.db").display()).into();
     settings.chain.embedded = false;
     settings.rate_limits.enabled = false;
+    // The benchmark runs the evaluation workers itself, after the intake.
+    settings.work.workers = 0;
     // A day-long round: the run never crosses a round's end, so the
     // settlement loop cannot pay the pool before the measured close does.
     settings.rewards.round_secs = ROUND_SECS;
@@ -297,24 +299,22 @@ async fn http_credits(
         .await
         .unwrap();
     assert_eq!(login.status(), 200);
-    let access = login
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .find_map(|v| v.to_str().ok()?.strip_prefix("mt_access="))
-        .and_then(|v| v.split(';').next())
-        .unwrap()
-        .to_owned();
+    let access = support::access_token(&login);
 
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for (c, member) in members.iter().cycle().take(connections).enumerate() {
-        let (client, url, access) = (client.clone(), url.to_owned(), access.clone());
-        let account = member.account_id.to_string();
-        tasks.push(tokio::spawn(async move {
-            let mut samples = Vec::new();
-            for i in 0..n / connections {
-                let sent = Instant::now();
+    let accounts = accounts_of(members, connections);
+    let url = url.to_owned();
+    measured(
+        &format!("ledger credits over HTTP, {connections} connections"),
+        connections,
+        n,
+        move |c, i| {
+            let (client, url, access, account) = (
+                client.clone(),
+                url.clone(),
+                access.clone(),
+                accounts[c].clone(),
+            );
+            async move {
                 let response = client
                     .post(format!("{url}/api/v1/admin/points"))
                     .bearer_auth(&access)
@@ -328,36 +328,23 @@ async fn http_credits(
                     .await
                     .unwrap();
                 assert_eq!(response.status(), 201);
-                samples.push(sent.elapsed());
             }
-            samples
-        }));
-    }
-    let mut samples: Vec<Duration> = Vec::new();
-    for task in tasks {
-        samples.extend(task.await.unwrap());
-    }
-    println!(
-        "ledger credits over HTTP, {connections} connections {:.0}/s",
-        samples.len() as f64 / started.elapsed().as_secs_f64()
-    );
-    report(
-        &format!("HTTP credit latency, {connections} connections"),
-        &mut samples,
-    );
+        },
+    )
+    .await;
 }
 
 /// `n` credits from `at_once` callers, each posting to its own member.
 async fn concurrent_credits(platform: &Platform, members: &[Principal], at_once: usize, n: usize) {
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for (t, member) in members.iter().cycle().take(at_once).enumerate() {
-        let platform = platform.clone();
-        let account = member.account_id.to_string();
-        tasks.push(tokio::spawn(async move {
-            let mut samples = Vec::new();
-            for i in 0..n / at_once {
-                let sent = Instant::now();
+    let accounts = accounts_of(members, at_once);
+    let platform = platform.clone();
+    measured(
+        &format!("ledger credits, {at_once} at once"),
+        at_once,
+        n,
+        move |t, i| {
+            let (platform, account) = (platform.clone(), accounts[t].clone());
+            async move {
                 platform
                     .points()
                     .post(PointsPosting {
@@ -369,6 +356,41 @@ async fn concurrent_credits(platform: &Platform, members: &[Principal], at_once:
                     })
                     .await
                     .unwrap();
+            }
+        },
+    )
+    .await;
+}
+
+/// The accounts of the first `n` members (again from the first when
+/// there are fewer).
+fn accounts_of(members: &[Principal], n: usize) -> std::sync::Arc<Vec<String>> {
+    std::sync::Arc::new(
+        members
+            .iter()
+            .cycle()
+            .take(n)
+            .map(|m| m.account_id.to_string())
+            .collect(),
+    )
+}
+
+/// Runs `n` calls from `callers` tasks at once, each task calling one
+/// after another (`call(task, i)`); prints the rate and the latencies.
+async fn measured<F, Fut>(name: &str, callers: usize, n: usize, call: F)
+where
+    F: Fn(usize, usize) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for task in 0..callers {
+        let call = call.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut samples = Vec::with_capacity(n / callers);
+            for i in 0..n / callers {
+                let sent = Instant::now();
+                call(task, i).await;
                 samples.push(sent.elapsed());
             }
             samples
@@ -379,11 +401,8 @@ async fn concurrent_credits(platform: &Platform, members: &[Principal], at_once:
         samples.extend(task.await.unwrap());
     }
     println!(
-        "ledger credits, {at_once} at once      {:.0}/s",
+        "{name:<40} {:.0}/s",
         samples.len() as f64 / started.elapsed().as_secs_f64()
     );
-    report(
-        &format!("ledger credit latency, {at_once} at once"),
-        &mut samples,
-    );
+    report(&format!("{name}: latency"), &mut samples);
 }

@@ -86,10 +86,12 @@ pub enum ConfigError {
     BadBaseUrl { name: String, url: String },
     #[error("ai provider {0:?}: no models listed")]
     NoModels(String),
-    #[error("ai provider {provider:?}: model {model:?} lists embeddings, which Anthropic's API does not offer")]
-    NoEmbeddings { provider: String, model: String },
-    #[error("ai provider {provider:?}: model {model:?} lists moderation, which only OpenAI-compatible APIs offer")]
-    NoModeration { provider: String, model: String },
+    #[error("ai provider {provider:?}: model {model:?} lists {capability:?}, which this kind of provider's API does not offer")]
+    NotOffered {
+        provider: String,
+        model: String,
+        capability: Capability,
+    },
     #[error("ai route {route:?}: candidate {candidate:?} is not a configured provider/model")]
     UnknownCandidate { route: String, candidate: String },
 }
@@ -362,29 +364,22 @@ fn validate(provider: &ProviderSettings) -> Result<(), ConfigError> {
     if provider.models.is_empty() {
         return Err(ConfigError::NoModels(provider.name.clone()));
     }
-    if provider.kind == ProviderKind::Anthropic {
-        if let Some(model) = provider
-            .models
-            .iter()
-            .find(|m| m.capabilities.contains(&Capability::Embeddings))
-        {
-            return Err(ConfigError::NoEmbeddings {
-                provider: provider.name.clone(),
-                model: model.name.clone(),
-            });
-        }
-    }
-    if provider.kind != ProviderKind::Openai {
-        if let Some(model) = provider
-            .models
-            .iter()
-            .find(|m| m.capabilities.contains(&Capability::Moderation))
-        {
-            return Err(ConfigError::NoModeration {
-                provider: provider.name.clone(),
-                model: model.name.clone(),
-            });
-        }
+    // Anthropic has no embeddings; only OpenAI's API has moderations.
+    let offered = |capability| match capability {
+        Capability::Chat => true,
+        Capability::Embeddings => provider.kind != ProviderKind::Anthropic,
+        Capability::Moderation => provider.kind == ProviderKind::Openai,
+    };
+    let unoffered = provider.models.iter().find_map(|m| {
+        let capability = m.capabilities.iter().copied().find(|c| !offered(*c))?;
+        Some((m, capability))
+    });
+    if let Some((model, capability)) = unoffered {
+        return Err(ConfigError::NotOffered {
+            provider: provider.name.clone(),
+            model: model.name.clone(),
+            capability,
+        });
     }
     Ok(())
 }

@@ -21,6 +21,19 @@ pub fn report(name: &str, samples: &mut [Duration]) {
     );
 }
 
+/// The access token a sign-in (or registration) answer set as a cookie.
+#[allow(dead_code)]
+pub fn access_token(signed_in: &reqwest::Response) -> String {
+    signed_in
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .find_map(|v| v.to_str().ok()?.strip_prefix("mt_access="))
+        .and_then(|v| v.split(';').next())
+        .expect("an mt_access cookie")
+        .to_owned()
+}
+
 /// Resident memory of this process, from /proc (Linux).
 #[allow(dead_code)]
 pub fn resident_mib() -> f64 {

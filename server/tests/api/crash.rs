@@ -168,11 +168,34 @@ test_both_backends! {
         assert_eq!(points["balance"].as_i64().unwrap(), paid.iter().sum::<i64>());
         assert!(points["balance"].as_i64().unwrap() > 0);
 
+        // The second start rebuilt the near-duplicate index from the
+        // database and saved it under the data directory.
+        let saved = dir.path().join("data/index");
+        until("the index to be saved", async || {
+            let manifests = std::fs::read_dir(&saved).ok()?.flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "json")).count();
+            (manifests == 1).then_some(())
+        }).await;
+
         // Killed again after paying, and back: nothing is paid twice.
         kill_9(&mut second);
         let (mut third, url) = serve(dir.path(), &database);
         tokio::time::sleep(Duration::from_secs(3)).await;
         assert_eq!(rewards(&url).await, (paid, points));
+        // The index came back with the server: earlier work reworded is a
+        // copy of it.
+        let copy = client.post(format!("{url}/api/v1/submissions")).header("origin", &url)
+            .header("cookie", &cookie)
+            .json(&json!({"title": "Work 0", "body": "the tide Gulls argue over", "idempotency_key": "again"}))
+            .send().await.unwrap();
+        assert_eq!(copy.status(), 201);
+        let copy = copy.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+        let work = until("the copy to be evaluated", async || {
+            let work: Value = client.get(format!("{url}/api/v1/submissions/{copy}")).header("cookie", &cookie)
+                .send().await.ok()?.json().await.ok()?;
+            (work["status"] != "evaluating").then_some(work)
+        }).await;
+        assert_eq!((work["status"].as_str(), work["duplicate_of"].as_str()), (Some("duplicate"), Some(ids[0].as_str())), "{work}");
         kill_9(&mut third);
     }
 }

@@ -553,7 +553,9 @@ async fn on_the_embedded_default_the_real_models_score_the_work() {
     // The verdict is the model's: a model this small may call the poem
     // unsafe (which holds it for a moderator), and which it says can differ
     // with the CPU's arithmetic. Either way it answered in form.
-    let work = app.get_json(&format!("/api/v1/submissions/{id}"), &alice).await;
+    let work = app
+        .get_json(&format!("/api/v1/submissions/{id}"), &alice)
+        .await;
     let quality = &work["stages"][2];
     match public["status"].as_str() {
         Some("scored") => assert_eq!(quality["outcome"], "ok", "{work}"),

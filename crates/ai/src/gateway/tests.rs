@@ -195,7 +195,10 @@ fn bad_configuration_is_refused_with_the_culprit_named() {
     s.providers.push(anthropic);
     assert!(matches!(
         Gateway::build(&s, keys, None).err(),
-        Some(ConfigError::NoEmbeddings { .. })
+        Some(ConfigError::NotOffered {
+            capability: Capability::Embeddings,
+            ..
+        })
     ));
     let mut s = settings();
     let mut gemini = provider("gem", "", vec![model("g", 0, 0, &[Capability::Moderation])]);
@@ -203,7 +206,10 @@ fn bad_configuration_is_refused_with_the_culprit_named() {
     s.providers.push(gemini);
     assert!(matches!(
         Gateway::build(&s, keys, None).err(),
-        Some(ConfigError::NoModeration { .. })
+        Some(ConfigError::NotOffered {
+            capability: Capability::Moderation,
+            ..
+        })
     ));
     let mut s = settings();
     s.routes.push(RouteSettings {
