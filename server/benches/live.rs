@@ -5,8 +5,9 @@
 //! The platform serves on SQLite in this process; the sockets are opened by
 //! a second copy of this program (a process holds at most 20,000 files
 //! here, and 10,000 sockets need that many on each side). Once every
-//! socket is open, the server publishes one leaderboard of 200 entries, the
-//! size `/rounds/{n}` shows, and each socket notes when it arrived; the
+//! socket is open, the server publishes what one scored entry changes on a
+//! full leaderboard (200 entries, the size `/rounds/{n}` shows), and each
+//! socket notes when it arrived; the
 //! latencies are measured from the wall clock both processes share.
 
 use std::io::{BufRead, BufReader, Write};
@@ -16,6 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::StreamExt;
 use meritree_core::live::{Audience, LiveEvent};
+use meritree_core::submissions::leaderboard;
 use meritree_core::submissions::{EntryView, SubmissionStatus};
 use server::configuration::Settings;
 use server::startup::Application;
@@ -83,22 +85,37 @@ async fn server(clients: usize) {
     // ones catch up.
     tokio::time::sleep(Duration::from_secs(2)).await;
 
-    let top: Vec<EntryView> = (0..200)
-        .map(|i| EntryView {
-            id: format!("0190c4a2-7d3e-7a31-9f1e-{i:012}").into(),
-            round: 1,
-            author: Some(format!("member{i}")),
-            title: format!("Entry number {i}: a title of a usual length"),
-            status: SubmissionStatus::Scored,
-            score: Some(90 - i / 4),
-            reward: None,
-            created_at: 1_767_000_000 + i64::from(i),
-        })
-        .collect();
+    // What an announcement sends after one entry was scored into a full
+    // board of 200: that entry, and the one it pushed off the bottom.
+    let entry = |i: u32| EntryView {
+        id: format!("0190c4a2-7d3e-7a31-9f1e-{i:012}").into(),
+        round: 1,
+        author: Some(format!("member{i}")),
+        title: format!("Entry number {i}: a title of a usual length"),
+        status: SubmissionStatus::Scored,
+        score: Some(90 - (i % 200) / 4),
+        reward: None,
+        created_at: 1_767_000_000 + i64::from(i),
+    };
+    let before: Vec<EntryView> = (0..200).map(entry).collect();
+    let mut after = before.clone();
+    after.push(EntryView {
+        score: Some(88),
+        ..entry(200)
+    });
+    leaderboard::sort(&mut after);
+    after.truncate(200);
+    let change = leaderboard::diff(&before, &after);
+    let digest = leaderboard::digest(&after);
     let published = micros_now();
-    platform
-        .hub()
-        .publish(Audience::Everyone, LiveEvent::Leaderboard { round: 1, top });
+    platform.hub().publish(
+        Audience::Everyone,
+        LiveEvent::Leaderboard {
+            round: 1,
+            change,
+            digest,
+        },
+    );
     writeln!(to_child, "{published}").unwrap();
     line.clear();
     from_child.read_line(&mut line).unwrap();
@@ -169,7 +186,7 @@ async fn sockets(url: &str, clients: usize) {
     let p99 = percentile(&mut latencies, 0.99);
     let last = latencies.last().copied().unwrap_or_default();
     println!(
-        "leaderboard (200 entries) to {clients} sockets: {received} received, p50 {p50:.1?}, p99 {p99:.1?}, last {last:.1?}"
+        "a leaderboard change (one entry in, one out of 200) to {clients} sockets: {received} received, p50 {p50:.1?}, p99 {p99:.1?}, last {last:.1?}"
     );
     std::io::stdout().flush().unwrap();
     std::process::exit(0);

@@ -5,7 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::submissions::{EntryView, Stage, SubmissionId, SubmissionStatus};
+use crate::submissions::leaderboard::BoardChange;
+use crate::submissions::{Stage, SubmissionId, SubmissionStatus};
 
 /// Who an event is for. Public events go to every socket; an account's
 /// own events only to that account's sockets.
@@ -26,8 +27,15 @@ pub enum LiveEvent {
         ends_at: i64,
         paid: bool,
     },
-    /// A round's leaderboard after an entry was scored or the pool paid.
-    Leaderboard { round: i64, top: Vec<EntryView> },
+    /// A round's leaderboard changed (an entry was scored, removed or
+    /// paid): what changed since this instance's last announcement, and
+    /// the digest of the board it leads to (see
+    /// [`leaderboard`](crate::submissions::leaderboard)).
+    Leaderboard {
+        round: i64,
+        change: BoardChange,
+        digest: String,
+    },
     /// A submission moved: a stage began or ended, or it reached a status.
     Submission {
         id: SubmissionId,

@@ -8,6 +8,7 @@
 //! Merkle root.
 
 use meritree_core::live::{Audience, LiveEvent};
+use meritree_core::submissions::leaderboard;
 use meritree_core::submissions::payout::{payouts, PayoutEntry};
 use meritree_core::submissions::{CompetitionView, EntryView, Title};
 use meritree_store::competitions::{self as store, PoolPaid, PoolPayout};
@@ -24,6 +25,32 @@ service!(
 
 /// How long leaderboard changes gather before one announcement.
 const BOARD_GATHERING: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// What this instance last announced of the newest rounds, so that
+/// announcements carry changes.
+#[derive(Debug, Default)]
+pub struct Announced {
+    rounds: std::collections::BTreeMap<i64, LastAnnounced>,
+}
+
+#[derive(Debug, Default)]
+struct LastAnnounced {
+    standing: Option<LiveEvent>,
+    board: Vec<EntryView>,
+}
+
+/// Rounds whose announcements are remembered; an older round announced
+/// again starts from an empty board (its first change is the whole board).
+const ROUNDS_REMEMBERED: usize = 4;
+
+impl Announced {
+    fn of(&mut self, round: i64) -> &mut LastAnnounced {
+        if !self.rounds.contains_key(&round) && self.rounds.len() == ROUNDS_REMEMBERED {
+            self.rounds.pop_first();
+        }
+        self.rounds.entry(round).or_default()
+    }
+}
 
 /// A pool this call shared out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,18 +118,21 @@ impl Competitions<'_> {
         })
     }
 
-    /// A round's scored entries, best first.
+    /// A round's scored entries, best first in the order pages keep
+    /// ([`leaderboard::rank`]; the database's collation may break ties
+    /// differently).
     pub async fn leaderboard(&self, round: i64) -> Result<Vec<EntryView>, SubmissionError> {
         meritree_store::rounds::get(self.db(), round)
             .await?
             .ok_or(SubmissionError::NotFound)?;
-        Ok(
+        let mut board: Vec<EntryView> =
             meritree_store::submissions::leaderboard(self.db(), round, PAGE)
                 .await?
                 .into_iter()
                 .map(entry_view)
-                .collect(),
-        )
+                .collect();
+        leaderboard::sort(&mut board);
+        Ok(board)
     }
 
     /// Pays every pool that is due at `now`; safe on any number of
@@ -187,8 +217,14 @@ impl Competitions<'_> {
         });
     }
 
-    /// Sends the round's standing and leaderboard to every page.
+    /// Sends the round's standing and what changed on its leaderboard to
+    /// every page, each only when it differs from what this instance
+    /// announced last.
     pub async fn announce_leaderboard(&self, round: i64) {
+        // Held from the read to the publication, so announcements leave in
+        // the order their boards were read and each diff starts from the
+        // board before it.
+        let mut announced = self.pipeline().announced.lock().await;
         let (Ok(view), Ok(top), Ok(entries)) = (
             self.view(round).await,
             self.leaderboard(round).await,
@@ -196,17 +232,30 @@ impl Competitions<'_> {
         ) else {
             return;
         };
-        self.hub().publish(
-            Audience::Everyone,
-            LiveEvent::Round {
-                round,
-                entries: u32::try_from(entries).unwrap_or(u32::MAX),
-                ends_at: view.ends_at,
-                paid: view.paid_at.is_some(),
-            },
-        );
-        self.hub()
-            .publish(Audience::Everyone, LiveEvent::Leaderboard { round, top });
+        let standing = LiveEvent::Round {
+            round,
+            entries: u32::try_from(entries).unwrap_or(u32::MAX),
+            ends_at: view.ends_at,
+            paid: view.paid_at.is_some(),
+        };
+        let last = announced.of(round);
+        if last.standing.as_ref() != Some(&standing) {
+            self.hub().publish(Audience::Everyone, standing.clone());
+            last.standing = Some(standing);
+        }
+        let change = leaderboard::diff(&last.board, &top);
+        if !change.is_empty() {
+            let digest = leaderboard::digest(&top);
+            self.hub().publish(
+                Audience::Everyone,
+                LiveEvent::Leaderboard {
+                    round,
+                    change,
+                    digest,
+                },
+            );
+            last.board = top;
+        }
     }
 
     /// The open round's number, for pages that show "this round".

@@ -398,7 +398,7 @@ test_both_backends! {
             let frame = next_frame(&mut stranger).await;
             assert_ne!(frame["event"]["type"], "points_credited", "another member's points are private");
             if frame["event"]["type"] == "leaderboard" {
-                assert_eq!(frame["event"]["top"][0]["author"], "alice");
+                assert_eq!(frame["event"]["change"]["changed"][0]["author"], "alice");
                 break;
             }
         }

@@ -12,13 +12,13 @@ use crate::server_fns::work::{round_standing, top_earners};
 #[component]
 pub fn LeaderboardPage() -> impl IntoView {
     let live = Live::get();
-    let changes = live.changes(|event| {
-        matches!(
-            event,
-            LiveEvent::Round { .. } | LiveEvent::Leaderboard { .. }
-        )
-    });
-    let current = Resource::new(move || changes.get(), |_| round_standing(None));
+    // The board follows leaderboard changes in place (see `Standing`).
+    let changes = live.changes(|event| matches!(event, LiveEvent::Round { .. }));
+    let stale = RwSignal::new(0_u64);
+    let current = Resource::new(
+        move || (changes.get(), stale.get()),
+        |_| round_standing(None),
+    );
     let earners = Resource::new(move || changes.get(), |_| top_earners());
     view! {
         <Title text="Leaderboard" />
@@ -27,7 +27,7 @@ pub fn LeaderboardPage() -> impl IntoView {
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match current.await {
-                        Ok(Some(standing)) => view! { <Standing standing /> }.into_any(),
+                        Ok(Some(standing)) => view! { <Standing standing stale /> }.into_any(),
                         Ok(None) => view! { <p class="muted">"No round is open right now."</p> }.into_any(),
                         Err(err) => view! { <p class="error" role="alert">{err.message}</p> }.into_any(),
                     }

@@ -6,6 +6,7 @@
 pub mod fraud;
 pub mod image;
 pub mod judge;
+pub mod leaderboard;
 pub mod payout;
 pub mod text;
 

@@ -93,13 +93,15 @@ pub enum Ran {
     Failed { submission: String },
 }
 
-/// The pipeline's shared state: the wake-up bell, the vector index and
-/// the rounds whose leaderboard is about to be announced.
+/// The pipeline's shared state: the wake-up bell, the vector index, the
+/// rounds whose leaderboard is about to be announced and what was last
+/// announced of each.
 #[derive(Clone, Default)]
 pub struct PipelineState {
     pub(crate) bell: Arc<Notify>,
     pub(crate) index: VectorIndex,
     pub(crate) boards_due: Arc<std::sync::Mutex<std::collections::HashSet<i64>>>,
+    pub(crate) announced: Arc<tokio::sync::Mutex<crate::competitions::Announced>>,
 }
 
 impl Evaluation<'_> {
