@@ -12,6 +12,8 @@
 //!   64 at once (group-committed);
 //! - ledger postings over HTTP from 8 connections at once (an admin's
 //!   `POST /api/v1/admin/points`), the load generator in this process.
+//!
+//! `WORK_ONLY=ledger` runs the ledger postings alone (for profiling them).
 
 use std::time::{Duration, Instant};
 
@@ -168,6 +170,9 @@ async fn main() {
     let url = format!("http://{}", app.local_addr());
     tokio::spawn(app.run_until_stopped(std::future::pending()));
     let members = members(&platform).await;
+    if std::env::var("WORK_ONLY").is_ok_and(|only| only == "ledger") {
+        return ledger(&platform, &members, &url).await;
+    }
 
     // Taken in.
     let request = RequestContext::default();
@@ -245,13 +250,17 @@ async fn main() {
         pool.entries, pool.credited
     );
 
-    // Ledger postings from one caller, then from callers at once, whose
-    // postings are group-committed.
-    concurrent_credits(&platform, &members, 1, 5_000).await;
+    ledger(&platform, &members, &url).await;
+}
+
+/// Ledger postings from one caller, then from callers at once, whose
+/// postings are group-committed, then over HTTP.
+async fn ledger(platform: &Platform, members: &[Principal], url: &str) {
+    concurrent_credits(platform, members, 1, 5_000).await;
     for at_once in [8, 64] {
-        concurrent_credits(&platform, &members, at_once, 20_000).await;
+        concurrent_credits(platform, members, at_once, 20_000).await;
     }
-    http_credits(&platform, &url, &members, 8, 20_000).await;
+    http_credits(platform, url, members, 8, 20_000).await;
 }
 
 /// The mean time each stage took inside the pipeline, from the stage
