@@ -11,7 +11,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, RwLockWriteGuard};
 
 use hnsw_rs::anndists::dist::Distance;
 use hnsw_rs::api::AnnT;
@@ -102,8 +102,14 @@ impl VectorIndex {
             account_id: account_id.to_owned(),
             seq,
         });
-        index.graph.insert_slice((&vector, data_id));
         inner.ids.insert(id.to_owned());
+        // Inserting explores the graph for a millisecond or more: done under
+        // a read lock, so searches and other inserts (the graph takes &self
+        // and locks its own nodes) go on meanwhile. Downgraded, never
+        // released, so a save (under the write lock) cannot see an entry
+        // whose vector is not in the graph yet.
+        let inner = RwLockWriteGuard::downgrade(inner);
+        inner.models[model].graph.insert_slice((&vector, data_id));
     }
 
     /// Adds many works at once, inserting in parallel (the rebuild at start).
@@ -250,12 +256,14 @@ struct Manifest {
 
 impl VectorIndex {
     /// Writes every model's graph under `dir`, replacing the last save.
-    /// Blocking: seconds for 100,000 vectors, while additions wait. A
+    /// Blocking: seconds for 100,000 vectors, while additions and searches
+    /// wait (it runs after the rebuild at start and when the server stops).
+    /// Under the write lock, so no insert is half done in what it writes. A
     /// model's manifest is written last and renamed into place, so a crash
     /// mid-save leaves the previous save whole (or files a load refuses).
     pub fn save(&self, dir: &Path) -> std::io::Result<usize> {
         std::fs::create_dir_all(dir)?;
-        let inner = self.inner.read().expect("index lock");
+        let inner = self.inner.write().expect("index lock");
         let stamp = crate::clock::unix_ms();
         let mut saved = 0;
         for (model, index) in &inner.models {
