@@ -118,16 +118,11 @@ where
         if paid_at.is_some() {
             return Ok(PoolPaid::AlreadyPaid);
         }
-        sqlx::query(
-            "UPDATE submissions SET paid_round = $1, reward = 0 \
-             WHERE status = 'scored' AND paid_round IS NULL AND round <= $1",
-        )
-        .bind(round)
-        .execute(&mut *conn)
-        .await?;
+        // Claimed and read in one statement: the entries this pool pays.
         sqlx::query_as(
-            "SELECT id, account_id, score, payout_percent, created_at FROM submissions \
-             WHERE paid_round = $1",
+            "UPDATE submissions SET paid_round = $1, reward = 0 \
+             WHERE status = 'scored' AND paid_round IS NULL AND round <= $1 \
+             RETURNING id, account_id, score, payout_percent, created_at",
         )
         .bind(round)
         .fetch_all(&mut *conn)
