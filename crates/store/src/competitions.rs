@@ -109,7 +109,22 @@ where
         "SELECT paid_at FROM competitions WHERE round = $1{}",
         tx.for_update()
     );
-    let entries: Vec<PoolEntry> = with_tx!(&mut tx, conn => {
+    // Read as one aggregated row, then claimed by id: `UPDATE … RETURNING`
+    // hands SQLite's rows over one at a time (see `crate::sql::json_agg`).
+    let payable = crate::sql::json_agg(
+        tx.backend(),
+        "id, account_id, score, payout_percent, created_at",
+        &format!(
+            "SELECT id, account_id, score, payout_percent, created_at FROM submissions \
+             WHERE status = 'scored' AND paid_round IS NULL AND round <= $1 ORDER BY id{}",
+            tx.for_update()
+        ),
+    );
+    let claim = format!(
+        "UPDATE submissions SET paid_round = $1, reward = 0 WHERE id IN ({})",
+        crate::sql::json_list(tx.backend(), 2)
+    );
+    let entries: String = with_tx!(&mut tx, conn => {
         sqlx::query("INSERT INTO competitions (round) VALUES ($1) ON CONFLICT (round) DO NOTHING")
             .bind(round)
             .execute(&mut *conn)
@@ -118,16 +133,28 @@ where
         if paid_at.is_some() {
             return Ok(PoolPaid::AlreadyPaid);
         }
-        // Claimed and read in one statement: the entries this pool pays.
-        sqlx::query_as(
-            "UPDATE submissions SET paid_round = $1, reward = 0 \
-             WHERE status = 'scored' AND paid_round IS NULL AND round <= $1 \
-             RETURNING id, account_id, score, payout_percent, created_at",
-        )
-        .bind(round)
-        .fetch_all(&mut *conn)
-        .await?
+        let (entries,): (String,) = sqlx::query_as(&payable).bind(round).fetch_one(&mut *conn).await?;
+        entries
     });
+    let entries: Vec<PoolEntry> = crate::sql::decode::<(String, String, i64, i64, i64)>(&entries)?
+        .into_iter()
+        .map(
+            |(id, account_id, score, payout_percent, created_at)| PoolEntry {
+                id,
+                account_id,
+                score,
+                payout_percent,
+                created_at,
+            },
+        )
+        .collect();
+    let ids = crate::sql::strings(entries.iter().map(|e| e.id.as_str()));
+    with_tx!(&mut tx, conn => sqlx::query(&claim)
+        .bind(round)
+        .bind(&ids)
+        .execute(&mut *conn)
+        .await
+        .map(drop))?;
     let shares = share(&entries);
     let by_id: std::collections::HashMap<&str, &PoolEntry> =
         entries.iter().map(|e| (e.id.as_str(), e)).collect();
@@ -137,22 +164,24 @@ where
             paid.push((entry, i64::try_from(*points).map_err(|_| overflow())?));
         }
     }
-    // Every claimed entry's reward, in statements of a thousand, each
-    // joined to its row by id (a `CASE` over a thousand ids would compare
-    // every row with each of them).
-    for chunk in paid.chunks(1_000) {
-        let sql = format!(
-            "UPDATE submissions SET reward = v.column2 FROM (VALUES {}) AS v \
-             WHERE submissions.id = v.column1",
-            crate::sql::rows(chunk.len(), 2, 1)
+    // Every claimed entry's reward in one statement, joined to each row by
+    // id (a `CASE` over thousands of ids would compare every row with each
+    // of them).
+    if !paid.is_empty() {
+        let rewards = crate::sql::json(
+            paid.iter()
+                .map(|(entry, points)| serde_json::json!({ "id": entry.id, "n": points })),
         );
-        with_tx!(&mut tx, conn => {
-            let mut query = sqlx::query(&sql);
-            for (entry, points) in chunk {
-                query = query.bind(entry.id.as_str()).bind(*points);
-            }
-            query.execute(&mut *conn).await.map(drop)
-        })?;
+        let sql = format!(
+            "UPDATE submissions SET reward = CAST(j.value ->> 'n' AS BIGINT) FROM {} \
+             WHERE submissions.id = j.value ->> 'id'",
+            crate::sql::json_rows(tx.backend(), 1)
+        );
+        with_tx!(&mut tx, conn => sqlx::query(&sql)
+            .bind(&rewards)
+            .execute(&mut *conn)
+            .await
+            .map(drop))?;
     }
     // The ledger credits, each once by its key, in one batch.
     let credited: Vec<&(&PoolEntry, i64)> = paid.iter().filter(|(_, points)| *points > 0).collect();

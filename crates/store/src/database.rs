@@ -17,7 +17,7 @@ use crate::StoreError;
 macro_rules! with_pool {
     ($db:expr, $pool:ident => $body:expr) => {
         match $db {
-            $crate::Database::Sqlite($pool) => $body,
+            $crate::Database::Sqlite($pool, _) => $body,
             $crate::Database::Postgres($pool) => $body,
         }
     };
@@ -63,6 +63,13 @@ pub(crate) enum Tx {
 }
 
 impl Tx {
+    pub(crate) fn backend(&self) -> Backend {
+        match self {
+            Tx::Sqlite(_) => Backend::Sqlite,
+            Tx::Postgres(_) => Backend::Postgres,
+        }
+    }
+
     /// `FOR UPDATE` on PostgreSQL, where row locks exist; nothing on SQLite,
     /// where [`Database::begin_write`] already holds the database's lock.
     pub(crate) fn for_update(&self) -> &'static str {
@@ -175,7 +182,10 @@ impl Default for PoolOptions {
 /// A connection pool to one of the supported backends. Cheap to clone.
 #[derive(Debug, Clone)]
 pub enum Database {
-    Sqlite(SqlitePool),
+    /// Reads and single statements go through the first pool; transactions
+    /// that write ([`Database::begin_write`]) through the second, of one
+    /// connection (see [`WriterPool`]).
+    Sqlite(SqlitePool, WriterPool),
     Postgres(PgPool),
 }
 
@@ -204,7 +214,7 @@ impl Database {
 
     pub fn backend(&self) -> Backend {
         match self {
-            Database::Sqlite(_) => Backend::Sqlite,
+            Database::Sqlite(..) => Backend::Sqlite,
             Database::Postgres(_) => Backend::Postgres,
         }
     }
@@ -212,7 +222,7 @@ impl Database {
     /// Applies the embedded migrations that have not run yet.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self {
-            Database::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
+            Database::Sqlite(pool, _) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
             Database::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
         }
         Ok(())
@@ -225,7 +235,9 @@ impl Database {
             // with SQLITE_BUSY (which busy_timeout does not retry) when
             // another writer committed in between; IMMEDIATE takes the write
             // lock up front and waits for it instead.
-            Database::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Database::Sqlite(_, writer) => {
+                Tx::Sqlite(writer.0.begin_with("BEGIN IMMEDIATE").await?)
+            }
             Database::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }
@@ -239,9 +251,50 @@ impl Database {
 
     /// Waits for in-flight queries, then closes every connection.
     pub async fn close(&self) {
-        with_pool!(self, pool => pool.close().await)
+        match self {
+            Database::Sqlite(pool, writer) => {
+                writer.0.close().await;
+                pool.close().await;
+            }
+            Database::Postgres(pool) => pool.close().await,
+        }
     }
 }
+
+/// The one connection SQLite's write transactions take turns on. SQLite
+/// runs one writer at a time whatever the pool holds; queueing for this
+/// connection instead of for the file's lock means a waiting writer is
+/// woken when the lock is free (not polling it in the busy handler), and the
+/// connection's page cache stays warm, where a write on another connection
+/// of the pool would have emptied it.
+#[derive(Debug, Clone)]
+pub struct WriterPool(SqlitePool);
+
+async fn sqlite_pool(
+    connections: u32,
+    acquire_timeout: Duration,
+    connect: SqliteConnectOptions,
+) -> Result<SqlitePool, StoreError> {
+    SqlitePoolOptions::new()
+        .max_connections(connections)
+        .acquire_timeout(acquire_timeout)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                let mut handle = conn.lock_handle().await?;
+                busy_handler::install(handle.as_raw_handle());
+                Ok(())
+            })
+        })
+        .connect_with(connect)
+        .await
+        .map_err(|source| StoreError::Connect {
+            backend: "sqlite",
+            source,
+        })
+}
+
+/// How much of a SQLite database file is mapped into memory.
+const MMAP_BYTES: u64 = 1 << 30;
 
 async fn connect_sqlite(path: &Path, options: PoolOptions) -> Result<Database, StoreError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -259,24 +312,25 @@ async fn connect_sqlite(path: &Path, options: PoolOptions) -> Result<Database, S
         // Replaced after connecting by a handler that waits in microseconds
         // (see `busy_handler`); this one covers the connection's first steps.
         .busy_timeout(Duration::from_secs(5))
-        .foreign_keys(true);
-    let pool = SqlitePoolOptions::new()
-        .max_connections(options.max_connections)
-        .acquire_timeout(options.acquire_timeout)
-        .after_connect(|conn, _| {
-            Box::pin(async move {
-                let mut handle = conn.lock_handle().await?;
-                busy_handler::install(handle.as_raw_handle());
-                Ok(())
-            })
-        })
-        .connect_with(connect)
-        .await
-        .map_err(|source| StoreError::Connect {
-            backend: "sqlite",
-            source,
-        })?;
-    Ok(Database::Sqlite(pool))
+        .foreign_keys(true)
+        // Sorts and materialised `VALUES` lists (every batched statement)
+        // build temporary tables; on a file (the default) each one opened,
+        // wrote, read and unlinked a file in the system's temp directory.
+        .pragma("temp_store", "memory")
+        // Database pages read through a memory map, not a `pread` each:
+        // every commit by another connection empties a connection's page
+        // cache, so pages are read again often. Address space, not memory.
+        .pragma("mmap_size", MMAP_BYTES.to_string());
+    let pool = sqlite_pool(
+        options.max_connections,
+        options.acquire_timeout,
+        connect.clone(),
+    )
+    .await?;
+    // A writer waits its turn as long as the busy handler would have let it
+    // wait for the file's lock.
+    let writer = WriterPool(sqlite_pool(1, busy_handler::GIVE_UP_AFTER, connect).await?);
+    Ok(Database::Sqlite(pool, writer))
 }
 
 /// How a SQLite connection waits for another's write lock.
@@ -297,7 +351,7 @@ mod busy_handler {
 
     use libsqlite3_sys::sqlite3;
 
-    const GIVE_UP_AFTER: Duration = Duration::from_secs(5);
+    pub(super) const GIVE_UP_AFTER: Duration = Duration::from_secs(5);
 
     thread_local! {
         /// When the current wait began. sqlx runs each connection on a

@@ -27,7 +27,7 @@ pub async fn lease_due(
     limit: u32,
 ) -> Result<Vec<Leased>, StoreError> {
     let pick = match db {
-        Database::Sqlite(_) => "",
+        Database::Sqlite(..) => "",
         Database::Postgres(_) => " FOR UPDATE SKIP LOCKED",
     };
     // Materialised: PostgreSQL may otherwise run the picking subquery
@@ -368,23 +368,17 @@ pub async fn vector_ids(db: &Database) -> Result<Vec<String>, StoreError> {
 
 /// The stored embeddings of these works (those without one left out).
 pub async fn vectors(db: &Database, ids: &[&str]) -> Result<Vec<VectorRow>, StoreError> {
-    let mut found = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(500) {
-        let sql = format!(
-            "SELECT v.submission_id, s.account_id, s.seq, v.model, v.vector \
-             FROM submission_vectors v JOIN submissions s ON s.id = v.submission_id \
-             WHERE v.submission_id IN ({})",
-            crate::sql::list(chunk.len(), 1)
-        );
-        let rows: Vec<VectorRow> = with_pool!(db, pool => {
-            let mut query = sqlx::query_as(&sql);
-            for id in chunk {
-                query = query.bind(*id);
-            }
-            query.fetch_all(pool).await
-        })?;
-        found.extend(rows);
+    if ids.is_empty() {
+        return Ok(Vec::new());
     }
+    let sql = format!(
+        "SELECT v.submission_id, s.account_id, s.seq, v.model, v.vector \
+         FROM submission_vectors v JOIN submissions s ON s.id = v.submission_id \
+         WHERE v.submission_id IN ({})",
+        crate::sql::json_list(db.backend(), 1)
+    );
+    let ids = crate::sql::strings(ids.iter().copied());
+    let found = with_pool!(db, pool => sqlx::query_as(&sql).bind(&ids).fetch_all(pool).await)?;
     Ok(found)
 }
 

@@ -66,6 +66,15 @@ pub enum Posted {
 const COLUMNS: &str =
     "id, account_id, amount, reason, reference, idempotency_key, balance_after, created_at";
 
+/// [`COLUMNS`], each prefixed with `table.`: for statements that join.
+fn qualified_columns(table: &str) -> String {
+    COLUMNS
+        .split(", ")
+        .map(|column| format!("{table}.{column}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Posts one entry and moves the account's balance, atomically and at most
 /// once per idempotency key.
 pub async fn post(db: &Database, new: NewEntry<'_>) -> Result<Posted, StoreError> {
@@ -209,43 +218,38 @@ async fn lock_balances(
     // Every missing row is created before any is locked, each step in
     // account order: two batches on PostgreSQL then take their row locks in
     // one order and cannot wait on each other in a cycle.
-    let mut created = Vec::new();
-    for chunk in accounts.chunks(BATCH_ROWS) {
-        // Selected from `accounts`, so an unknown account is left out
-        // instead of failing the statement; `WHERE` also keeps SQLite from
-        // reading `ON CONFLICT` as a join.
-        let create = format!(
-            "INSERT INTO points_balances (account_id, balance, updated_at) \
-             SELECT id, 0, $1 FROM accounts WHERE id IN ({}) ORDER BY id \
-             ON CONFLICT (account_id) DO NOTHING RETURNING account_id",
-            crate::sql::list(chunk.len(), 2)
-        );
-        let made: Vec<(String,)> = with_tx!(tx, conn => {
-            let mut insert = sqlx::query_as(&create).bind(now);
-            for account in chunk {
-                insert = insert.bind(*account);
-            }
-            insert.fetch_all(&mut *conn).await?
-        });
-        created.extend(made.into_iter().map(|(a,)| a));
-    }
-    let mut balances = HashMap::with_capacity(accounts.len());
-    for chunk in accounts.chunks(BATCH_ROWS) {
-        let lock = format!(
+    let accounts = crate::sql::strings(accounts);
+    // Selected from `accounts`, so an unknown account is left out instead
+    // of failing the statement; `WHERE` also keeps SQLite from reading
+    // `ON CONFLICT` as a join.
+    let create = format!(
+        "INSERT INTO points_balances (account_id, balance, updated_at) \
+         SELECT id, 0, $1 FROM accounts WHERE id IN ({}) ORDER BY id \
+         ON CONFLICT (account_id) DO NOTHING RETURNING account_id",
+        crate::sql::json_list(tx.backend(), 2)
+    );
+    let lock = crate::sql::json_agg(
+        tx.backend(),
+        "account_id, balance",
+        &format!(
             "SELECT account_id, balance FROM points_balances WHERE account_id IN ({}) \
              ORDER BY account_id{}",
-            crate::sql::list(chunk.len(), 1),
+            crate::sql::json_list(tx.backend(), 1),
             tx.for_update()
-        );
-        let locked: Vec<(String, i64)> = with_tx!(tx, conn => {
-            let mut select = sqlx::query_as(&lock);
-            for account in chunk {
-                select = select.bind(*account);
-            }
-            select.fetch_all(&mut *conn).await?
-        });
-        balances.extend(locked);
-    }
+        ),
+    );
+    let (created, (balances,)): (Vec<(String,)>, (String,)) = with_tx!(tx, conn => (
+        sqlx::query_as(&create)
+            .bind(now)
+            .bind(&accounts)
+            .fetch_all(&mut *conn)
+            .await?,
+        sqlx::query_as(&lock).bind(&accounts).fetch_one(&mut *conn).await?,
+    ));
+    let created = created.into_iter().map(|(a,)| a).collect();
+    let balances = crate::sql::decode::<(String, i64)>(&balances)?
+        .into_iter()
+        .collect();
     Ok((balances, created))
 }
 
@@ -256,29 +260,33 @@ async fn find_by_keys<'a>(
     tx: &mut Tx,
     entries: &[NewEntry<'a>],
 ) -> Result<HashMap<(&'a str, &'a str), EntryRecord>, StoreError> {
+    if entries.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let keys = crate::sql::json(
+        entries
+            .iter()
+            .map(|e| serde_json::json!({ "a": e.account_id, "k": e.idempotency_key })),
+    );
+    // A join, not `(account_id, idempotency_key) IN (…)`: SQLite answers
+    // that form by scanning the whole ledger's key index.
+    let sql = format!(
+        "SELECT {} FROM {} JOIN points_entries e \
+         ON e.account_id = j.value ->> 'a' AND e.idempotency_key = j.value ->> 'k'",
+        qualified_columns("e"),
+        crate::sql::json_rows(tx.backend(), 1)
+    );
+    let rows: Vec<EntryRecord> =
+        with_tx!(tx, conn => sqlx::query_as(&sql).bind(&keys).fetch_all(&mut *conn).await?);
+    let mut rows: HashMap<(String, String), EntryRecord> = rows
+        .into_iter()
+        .map(|r| ((r.account_id.clone(), r.idempotency_key.clone()), r))
+        .collect();
     let mut found = HashMap::new();
-    for chunk in entries.chunks(BATCH_ROWS) {
-        let pairs = crate::sql::rows(chunk.len(), 2, 1);
-        let sql = format!(
-            "SELECT {COLUMNS} FROM points_entries \
-             WHERE (account_id, idempotency_key) IN (VALUES {pairs})"
-        );
-        let rows: Vec<EntryRecord> = with_tx!(tx, conn => {
-            let mut query = sqlx::query_as(&sql);
-            for new in chunk {
-                query = query.bind(new.account_id).bind(new.idempotency_key);
-            }
-            query.fetch_all(&mut *conn).await?
-        });
-        let mut rows: HashMap<(String, String), EntryRecord> = rows
-            .into_iter()
-            .map(|r| ((r.account_id.clone(), r.idempotency_key.clone()), r))
-            .collect();
-        for new in chunk {
-            let key = (new.account_id.to_owned(), new.idempotency_key.to_owned());
-            if let Some(row) = rows.remove(&key) {
-                found.insert((new.account_id, new.idempotency_key), row);
-            }
+    for new in entries {
+        let key = (new.account_id.to_owned(), new.idempotency_key.to_owned());
+        if let Some(row) = rows.remove(&key) {
+            found.insert((new.account_id, new.idempotency_key), row);
         }
     }
     Ok(found)
@@ -290,87 +298,104 @@ async fn insert_entries(
     tx: &mut Tx,
     entries: &[(&NewEntry<'_>, i64)],
 ) -> Result<Vec<EntryRecord>, StoreError> {
+    if entries.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = crate::sql::json(entries.iter().map(|(e, after)| {
+        serde_json::json!({
+            "a": e.account_id, "n": e.amount, "r": e.reason, "f": e.reference,
+            "k": e.idempotency_key, "b": after, "t": e.now,
+        })
+    }));
+    let rows_of = crate::sql::json_rows(tx.backend(), 1);
+    let insert = format!(
+        "INSERT INTO points_entries \
+         (account_id, amount, reason, reference, idempotency_key, balance_after, created_at) \
+         SELECT j.value ->> 'a', CAST(j.value ->> 'n' AS BIGINT), j.value ->> 'r', \
+         j.value ->> 'f', j.value ->> 'k', CAST(j.value ->> 'b' AS BIGINT), \
+         CAST(j.value ->> 't' AS BIGINT) FROM {rows_of}"
+    );
+    // Read back by key rather than by `RETURNING`, whose rows SQLite hands
+    // over one at a time (see `crate::sql::json_agg`).
+    let ids = crate::sql::json_agg(
+        tx.backend(),
+        "account_id, idempotency_key, id",
+        &format!(
+            "SELECT e.account_id, e.idempotency_key, e.id FROM {rows_of} JOIN points_entries e \
+             ON e.account_id = j.value ->> 'a' AND e.idempotency_key = j.value ->> 'k'"
+        ),
+    );
+    let (ids,): (String,) = with_tx!(tx, conn => {
+        sqlx::query(&insert).bind(&rows).execute(&mut *conn).await?;
+        sqlx::query_as(&ids).bind(&rows).fetch_one(&mut *conn).await?
+    });
+    let ids: HashMap<(String, String), i64> = crate::sql::decode::<(String, String, i64)>(&ids)?
+        .into_iter()
+        .map(|(a, k, id)| ((a, k), id))
+        .collect();
     let mut inserted = Vec::with_capacity(entries.len());
-    for chunk in entries.chunks(BATCH_ROWS) {
-        let rows = crate::sql::rows(chunk.len(), 7, 1);
-        let insert = format!(
-            "INSERT INTO points_entries \
-             (account_id, amount, reason, reference, idempotency_key, balance_after, created_at) \
-             VALUES {rows} RETURNING account_id, idempotency_key, id"
+    for (entry, after) in entries {
+        let key = (
+            entry.account_id.to_owned(),
+            entry.idempotency_key.to_owned(),
         );
-        let ids: Vec<(String, String, i64)> = with_tx!(tx, conn => {
-            let mut query = sqlx::query_as(&insert);
-            for (entry, after) in chunk {
-                query = query
-                    .bind(entry.account_id)
-                    .bind(entry.amount)
-                    .bind(entry.reason)
-                    .bind(entry.reference)
-                    .bind(entry.idempotency_key)
-                    .bind(*after)
-                    .bind(entry.now);
-            }
-            query.fetch_all(&mut *conn).await?
+        let id = *ids
+            .get(&key)
+            .ok_or(StoreError::Query(sqlx::Error::RowNotFound))?;
+        inserted.push(EntryRecord {
+            id,
+            account_id: key.0,
+            amount: entry.amount,
+            reason: entry.reason.to_owned(),
+            reference: entry.reference.map(str::to_owned),
+            idempotency_key: key.1,
+            balance_after: *after,
+            created_at: entry.now,
         });
-        // Neither backend promises `RETURNING` in `VALUES` order.
-        let ids: HashMap<(String, String), i64> =
-            ids.into_iter().map(|(a, k, id)| ((a, k), id)).collect();
-        for (entry, after) in chunk {
-            let key = (
-                entry.account_id.to_owned(),
-                entry.idempotency_key.to_owned(),
-            );
-            let id = *ids
-                .get(&key)
-                .ok_or(StoreError::Query(sqlx::Error::RowNotFound))?;
-            inserted.push(EntryRecord {
-                id,
-                account_id: key.0,
-                amount: entry.amount,
-                reason: entry.reason.to_owned(),
-                reference: entry.reference.map(str::to_owned),
-                idempotency_key: key.1,
-                balance_after: *after,
-                created_at: entry.now,
-            });
-        }
     }
     Ok(inserted)
 }
 
-/// Sets each account's balance, one statement per thousand accounts.
+/// Sets each account's balance in one statement, joined to each row by
+/// account (a `CASE` over thousands of accounts would compare every row
+/// with each of them).
 async fn store_balances(tx: &mut Tx, balances: &[(&str, i64)], now: i64) -> Result<(), StoreError> {
-    for chunk in balances.chunks(BATCH_ROWS) {
-        // Joined to each row by account: a `CASE` over a thousand accounts
-        // would compare every row with each of them.
-        let update = format!(
-            "UPDATE points_balances SET balance = v.column2, updated_at = $1 \
-             FROM (VALUES {}) AS v WHERE points_balances.account_id = v.column1",
-            crate::sql::rows(chunk.len(), 2, 2)
-        );
-        with_tx!(tx, conn => {
-            let mut query = sqlx::query(&update).bind(now);
-            for (account, balance) in chunk {
-                query = query.bind(*account).bind(*balance);
-            }
-            query.execute(&mut *conn).await?;
-        });
+    if balances.is_empty() {
+        return Ok(());
     }
+    let rows = crate::sql::json(
+        balances
+            .iter()
+            .map(|(account, balance)| serde_json::json!({ "a": account, "b": balance })),
+    );
+    let update = format!(
+        "UPDATE points_balances SET balance = CAST(j.value ->> 'b' AS BIGINT), updated_at = $1 \
+         FROM {} WHERE points_balances.account_id = j.value ->> 'a'",
+        crate::sql::json_rows(tx.backend(), 2)
+    );
+    with_tx!(tx, conn => sqlx::query(&update)
+        .bind(now)
+        .bind(&rows)
+        .execute(&mut *conn)
+        .await
+        .map(drop))?;
     Ok(())
 }
 
 async fn delete_balance_rows(tx: &mut Tx, accounts: &[&str]) -> Result<(), StoreError> {
-    for chunk in accounts.chunks(BATCH_ROWS) {
-        let list = crate::sql::list(chunk.len(), 1);
-        let sql = format!("DELETE FROM points_balances WHERE account_id IN ({list})");
-        with_tx!(tx, conn => {
-            let mut query = sqlx::query(&sql);
-            for account in chunk {
-                query = query.bind(*account);
-            }
-            query.execute(&mut *conn).await?;
-        });
+    if accounts.is_empty() {
+        return Ok(());
     }
+    let sql = format!(
+        "DELETE FROM points_balances WHERE account_id IN ({})",
+        crate::sql::json_list(tx.backend(), 1)
+    );
+    let accounts = crate::sql::strings(accounts.iter().copied());
+    with_tx!(tx, conn => sqlx::query(&sql)
+        .bind(&accounts)
+        .execute(&mut *conn)
+        .await
+        .map(drop))?;
     Ok(())
 }
 
@@ -460,10 +485,6 @@ pub(crate) async fn post_locked(
         Ok(Posted::Created(entry))
     })
 }
-
-/// Rows one multi-row statement writes at most: well inside both
-/// backends' limits on bound parameters (SQLite 32,766; PostgreSQL 65,535).
-const BATCH_ROWS: usize = 1_000;
 
 /// Credits many entries inside `tx` with a few statements per thousand
 /// rows instead of four per entry: the balance rows of every account named

@@ -1,36 +1,72 @@
-//! Pieces of SQL text both backends accept, for statements whose size
-//! depends on their input.
+//! Batches bound as one JSON parameter, for statements over many rows.
+//!
+//! A placeholder per value made each batch size its own statement text
+//! (prepared again, evicting others from the statement cache), and SQLite
+//! finds a numbered parameter's name by a linear search, so binding a batch
+//! was quadratic in its size: a 10,000-entry payout spent most of its time
+//! binding. One JSON array keeps the text fixed and the binding constant.
 
-/// `rows` parenthesised tuples of `columns` placeholders each, numbered
-/// from `$first`: `rows(2, 2, 1)` is `($1, $2), ($3, $4)`. For multi-row
-/// `VALUES` lists.
-pub(crate) fn rows(rows: usize, columns: usize, first: usize) -> String {
-    (0..rows)
-        .map(|r| {
-            let tuple = (0..columns)
-                .map(|c| format!("${}", first + r * columns + c))
-                .collect::<Vec<_>>()
-                .join(", ");
-            format!("({tuple})")
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
+use crate::{Backend, StoreError};
+
+/// A `FROM` item over the JSON array of objects bound at `$param`, one row
+/// per object, named `j`: read a field with `j.value ->> 'name'` (text on
+/// PostgreSQL: `CAST` numbers).
+pub(crate) fn json_rows(backend: Backend, param: usize) -> String {
+    match backend {
+        Backend::Sqlite => format!("json_each(${param}) AS j"),
+        Backend::Postgres => format!("json_array_elements(${param}::json) AS j(value)"),
+    }
 }
 
-/// `n` placeholders numbered from `$first`, comma-separated: for `IN` lists.
-pub(crate) fn list(n: usize, first: usize) -> String {
-    (first..first + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// A subquery over the JSON array of strings bound at `$param`, for
+/// `column IN (…)`.
+pub(crate) fn json_list(backend: Backend, param: usize) -> String {
+    match backend {
+        Backend::Sqlite => format!("SELECT value FROM json_each(${param})"),
+        Backend::Postgres => {
+            format!("SELECT value FROM json_array_elements_text(${param}::json)")
+        }
+    }
+}
+
+/// A statement that returns the rows of `inner` (its `columns`) as one row
+/// holding a JSON array of arrays; read it with [`decode`]. SQLite's rows
+/// cross from its connection thread one at a time, each waking the caller
+/// on the way: a batch's rows come back in one crossing instead.
+pub(crate) fn json_agg(backend: Backend, columns: &str, inner: &str) -> String {
+    match backend {
+        Backend::Sqlite => {
+            format!("SELECT json_group_array(json_array({columns})) FROM ({inner}) AS r")
+        }
+        Backend::Postgres => format!(
+            "SELECT COALESCE(json_agg(json_build_array({columns})), '[]')::text FROM ({inner}) AS r"
+        ),
+    }
+}
+
+/// The rows a [`json_agg`] statement returned.
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(rows: &str) -> Result<Vec<T>, StoreError> {
+    serde_json::from_str(rows).map_err(|err| {
+        StoreError::Query(sqlx::Error::Decode(
+            format!("aggregated rows: {err}").into(),
+        ))
+    })
+}
+
+/// `items` as one JSON array, for [`json_rows`].
+pub(crate) fn json(items: impl IntoIterator<Item = serde_json::Value>) -> String {
+    serde_json::Value::Array(items.into_iter().collect()).to_string()
+}
+
+/// `items` as a JSON array of strings, for [`json_list`].
+pub(crate) fn strings<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+    json(items.into_iter().map(serde_json::Value::from))
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
-    fn numbers_placeholders_row_by_row() {
-        assert_eq!(super::rows(2, 2, 1), "($1, $2), ($3, $4)");
-        assert_eq!(super::rows(1, 3, 2), "($2, $3, $4)");
-        assert_eq!(super::list(3, 2), "$2, $3, $4");
+    fn strings_are_escaped_into_one_json_array() {
+        assert_eq!(super::strings(["a", "b\"c"]), r#"["a","b\"c"]"#);
     }
 }

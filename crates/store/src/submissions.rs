@@ -149,21 +149,17 @@ pub async fn get_many(
     db: &Database,
     ids: &[&str],
 ) -> Result<std::collections::HashMap<String, SubmissionRecord>, StoreError> {
-    let mut found = std::collections::HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(500) {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM {FROM} WHERE s.id IN ({})",
-            crate::sql::list(chunk.len(), 1)
-        );
-        let rows: Vec<SubmissionRecord> = with_pool!(db, pool => {
-            let mut query = sqlx::query_as(&sql);
-            for id in chunk {
-                query = query.bind(*id);
-            }
-            query.fetch_all(pool).await
-        })?;
-        found.extend(rows.into_iter().map(|r| (r.id.clone(), r)));
+    if ids.is_empty() {
+        return Ok(std::collections::HashMap::new());
     }
+    let sql = format!(
+        "SELECT {COLUMNS} FROM {FROM} WHERE s.id IN ({})",
+        crate::sql::json_list(db.backend(), 1)
+    );
+    let ids = crate::sql::strings(ids.iter().copied());
+    let rows: Vec<SubmissionRecord> =
+        with_pool!(db, pool => sqlx::query_as(&sql).bind(&ids).fetch_all(pool).await)?;
+    let found = rows.into_iter().map(|r| (r.id.clone(), r)).collect();
     Ok(found)
 }
 
@@ -367,7 +363,7 @@ pub async fn search(
         return Ok(Vec::new());
     }
     match db {
-        Database::Sqlite(pool) => {
+        Database::Sqlite(pool, _) => {
             // Each word quoted: FTS5 operators in the query stay words.
             let query = words
                 .iter()

@@ -58,7 +58,14 @@ struct ModelIndex {
     entries: Vec<Entry>,
 }
 
-/// The nearest earlier work found.
+/// What [`VectorIndex::neighbourhood`] found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Neighbourhood {
+    pub earlier: Option<Neighbour>,
+    pub similar_later: Vec<Neighbour>,
+}
+
+/// A work found near another.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Neighbour {
     pub id: String,
@@ -159,78 +166,74 @@ impl VectorIndex {
         model: &str,
         vector: &[f32],
     ) -> Option<Neighbour> {
-        let query = text::unit(vector.to_vec());
-        let inner = self.inner.read().expect("index lock");
-        let index = inner.models.get(model)?;
-        if query.len() != index.dims {
-            return None;
-        }
-        let earlier = |data_id: &usize| {
-            index
-                .entries
-                .get(*data_id)
-                .is_some_and(|e| e.seq < seq && e.id != id)
-        };
-        // Nearly all stored work is earlier than the work being checked:
-        // search unfiltered and keep the earlier ones, and only when none of
-        // the neighbours is earlier search again with the filter (which
-        // explores much more of the graph).
-        let mut found: Vec<_> = index
-            .graph
-            .search(&query, NEIGHBOURS, EF_SEARCH)
-            .into_iter()
-            .filter(|n| earlier(&n.d_id))
-            .collect();
-        if found.is_empty() {
-            found = index
-                .graph
-                .search_filter(&query, NEIGHBOURS, EF_SEARCH, Some(&earlier));
-        }
-        let best = found
-            .into_iter()
-            .min_by(|a, b| a.distance.total_cmp(&b.distance))?;
-        let entry = index.entries.get(best.d_id)?;
-        Some(Neighbour {
-            id: entry.id.clone(),
-            account_id: entry.account_id.clone(),
-            similarity: 1.0 - best.distance,
-        })
+        self.neighbourhood(id, seq, model, vector, f32::INFINITY)
+            .earlier
     }
 
-    /// Work of the same model that arrived after `seq` yet is already
-    /// indexed, at or above `threshold`: copies of this work whose
-    /// originality was checked before this work's was (their jobs ran
-    /// first), so they found nothing earlier.
-    pub fn similar_later(
+    /// What one search of the graph around a work finds: the most similar
+    /// earlier work, and later work at or above `threshold` that is already
+    /// indexed — copies of this work whose originality was checked before
+    /// this work's was (their jobs ran first), so they found nothing
+    /// earlier.
+    pub fn neighbourhood(
         &self,
         id: &str,
         seq: i64,
         model: &str,
         vector: &[f32],
         threshold: f32,
-    ) -> Vec<Neighbour> {
+    ) -> Neighbourhood {
         let query = text::unit(vector.to_vec());
         let inner = self.inner.read().expect("index lock");
         let Some(index) = inner.models.get(model) else {
-            return Vec::new();
+            return Neighbourhood::default();
         };
         if query.len() != index.dims {
-            return Vec::new();
+            return Neighbourhood::default();
         }
-        index
-            .graph
-            .search(&query, NEIGHBOURS, EF_SEARCH)
-            .into_iter()
-            .filter(|n| 1.0 - n.distance >= threshold)
-            .filter_map(|n| {
-                let entry = index.entries.get(n.d_id)?;
-                (entry.seq > seq && entry.id != id).then(|| Neighbour {
-                    id: entry.id.clone(),
-                    account_id: entry.account_id.clone(),
-                    similarity: 1.0 - n.distance,
-                })
+        let neighbour = |data_id: usize, distance: f32| {
+            index.entries.get(data_id).map(|entry| Neighbour {
+                id: entry.id.clone(),
+                account_id: entry.account_id.clone(),
+                similarity: 1.0 - distance,
             })
-            .collect()
+        };
+        let earlier = |data_id: &usize| {
+            index
+                .entries
+                .get(*data_id)
+                .is_some_and(|e| e.seq < seq && e.id != id)
+        };
+        let found = index.graph.search(&query, NEIGHBOURS, EF_SEARCH);
+        let similar_later = found
+            .iter()
+            .filter(|n| 1.0 - n.distance >= threshold)
+            .filter(|n| {
+                index
+                    .entries
+                    .get(n.d_id)
+                    .is_some_and(|e| e.seq > seq && e.id != id)
+            })
+            .filter_map(|n| neighbour(n.d_id, n.distance))
+            .collect();
+        // Nearly all stored work is earlier than the work being checked:
+        // keep the earlier ones of that search, and only when none of the
+        // neighbours is earlier search again with the filter (which explores
+        // much more of the graph).
+        let mut earliers: Vec<_> = found.into_iter().filter(|n| earlier(&n.d_id)).collect();
+        if earliers.is_empty() {
+            earliers = index
+                .graph
+                .search_filter(&query, NEIGHBOURS, EF_SEARCH, Some(&earlier));
+        }
+        let earlier = earliers
+            .into_iter()
+            .min_by(|a, b| a.distance.total_cmp(&b.distance))
+            .and_then(|best| neighbour(best.d_id, best.distance));
+        Neighbourhood {
+            earlier,
+            similar_later,
+        }
     }
 
     pub fn len(&self) -> usize {

@@ -273,10 +273,9 @@ async fn originality(
             model.clone(),
         );
         tokio::task::spawn_blocking(move || {
-            let nearest = index.nearest_earlier(&id, seq, &model, &unit);
-            let later = index.similar_later(&id, seq, &model, &unit, threshold);
+            let found = index.neighbourhood(&id, seq, &model, &unit, threshold);
             index.add(&id, &account, seq, &model, unit);
-            (nearest, later)
+            (found.earlier, found.similar_later)
         })
         .await
         .expect("the vector index does not panic")
