@@ -11,7 +11,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::sync::{Arc, RwLock, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, RwLock};
 
 use hnsw_rs::anndists::dist::Distance;
 use hnsw_rs::api::AnnT;
@@ -54,8 +54,19 @@ struct Entry {
 struct ModelIndex {
     graph: Hnsw<'static, f32, InnerProduct>,
     dims: usize,
-    /// By the graph's data id.
-    entries: Vec<Entry>,
+    /// By the graph's data id. An entry is pushed before its vector enters
+    /// the graph, so every id a search finds has one.
+    entries: RwLock<Vec<Entry>>,
+}
+
+impl ModelIndex {
+    fn new(dims: usize) -> Self {
+        Self {
+            graph: Hnsw::new(LINKS, 100_000, LAYERS, EF_CONSTRUCTION, InnerProduct),
+            dims,
+            entries: RwLock::default(),
+        }
+    }
 }
 
 /// What [`VectorIndex::neighbourhood`] found.
@@ -78,10 +89,13 @@ pub struct VectorIndex {
     inner: Arc<RwLock<Inner>>,
 }
 
+/// Adding a model, saving, loading and clearing take the write lock;
+/// searches and adds share the read lock (the graph locks its own nodes),
+/// so the evaluations in flight insert and search at once.
 #[derive(Default)]
 struct Inner {
     models: HashMap<String, ModelIndex>,
-    ids: HashSet<String>,
+    ids: Mutex<HashSet<String>>,
 }
 
 impl VectorIndex {
@@ -89,66 +103,77 @@ impl VectorIndex {
     /// vector of another length than the model's, is ignored.
     pub fn add(&self, id: &str, account_id: &str, seq: i64, model: &str, vector: Vec<f32>) {
         let vector = text::unit(vector);
-        let mut inner = self.inner.write().expect("index lock");
-        if inner.ids.contains(id) {
+        if vector.is_empty() {
             return;
         }
-        let index = inner
+        if !self
+            .inner
+            .read()
+            .expect("index lock")
             .models
-            .entry(model.to_owned())
-            .or_insert_with(|| ModelIndex {
-                graph: Hnsw::new(LINKS, 100_000, LAYERS, EF_CONSTRUCTION, InnerProduct),
-                dims: vector.len(),
-                entries: Vec::new(),
-            });
-        if vector.len() != index.dims || vector.is_empty() {
+            .contains_key(model)
+        {
+            self.inner
+                .write()
+                .expect("index lock")
+                .models
+                .entry(model.to_owned())
+                .or_insert_with(|| ModelIndex::new(vector.len()));
+        }
+        let inner = self.inner.read().expect("index lock");
+        // Gone only if the index was cleared meanwhile.
+        let Some(index) = inner.models.get(model) else {
+            return;
+        };
+        if vector.len() != index.dims {
             tracing::warn!(submission = %id, model, "an embedding of another length was not indexed");
             return;
         }
-        let data_id = index.entries.len();
-        index.entries.push(Entry {
-            id: id.to_owned(),
-            account_id: account_id.to_owned(),
-            seq,
-        });
-        inner.ids.insert(id.to_owned());
-        // Inserting explores the graph for a millisecond or more: done under
-        // a read lock, so searches and other inserts (the graph takes &self
-        // and locks its own nodes) go on meanwhile. Downgraded, never
-        // released, so a save (under the write lock) cannot see an entry
-        // whose vector is not in the graph yet.
-        let inner = RwLockWriteGuard::downgrade(inner);
-        inner.models[model].graph.insert_slice((&vector, data_id));
+        if !inner.ids.lock().expect("index ids").insert(id.to_owned()) {
+            return;
+        }
+        let data_id = {
+            let mut entries = index.entries.write().expect("index entries");
+            entries.push(Entry {
+                id: id.to_owned(),
+                account_id: account_id.to_owned(),
+                seq,
+            });
+            entries.len() - 1
+        };
+        // Exploring the graph for a millisecond or more, under the shared
+        // lock: a save (under the write lock) waits for it, so it never
+        // writes an entry whose vector is not in the graph yet.
+        index.graph.insert_slice((&vector, data_id));
     }
 
     /// Adds many works at once, inserting in parallel (the rebuild at start).
     /// Each row is `(id, account_id, seq, model, vector)`.
     pub fn add_many(&self, rows: Vec<(String, String, i64, String, Vec<f32>)>) {
         let mut inner = self.inner.write().expect("index lock");
+        let inner = &mut *inner;
+        let ids = inner.ids.get_mut().expect("index ids");
         let mut batches: HashMap<String, Vec<(Vec<f32>, usize)>> = HashMap::new();
         for (id, account_id, seq, model, vector) in rows {
             let vector = text::unit(vector);
-            if vector.is_empty() || inner.ids.contains(&id) {
+            if vector.is_empty() || ids.contains(&id) {
                 continue;
             }
             let index = inner
                 .models
                 .entry(model.clone())
-                .or_insert_with(|| ModelIndex {
-                    graph: Hnsw::new(LINKS, 100_000, LAYERS, EF_CONSTRUCTION, InnerProduct),
-                    dims: vector.len(),
-                    entries: Vec::new(),
-                });
+                .or_insert_with(|| ModelIndex::new(vector.len()));
             if vector.len() != index.dims {
                 continue;
             }
-            let data_id = index.entries.len();
-            index.entries.push(Entry {
+            let entries = index.entries.get_mut().expect("index entries");
+            entries.push(Entry {
                 id: id.clone(),
                 account_id,
                 seq,
             });
-            inner.ids.insert(id);
+            let data_id = entries.len() - 1;
+            ids.insert(id);
             batches.entry(model).or_default().push((vector, data_id));
         }
         for (model, batch) in batches {
@@ -191,26 +216,26 @@ impl VectorIndex {
         if query.len() != index.dims {
             return Neighbourhood::default();
         }
+        let found = index.graph.search(&query, NEIGHBOURS, EF_SEARCH);
+        // Read after the search, which adds do not wait for.
+        let entries = index.entries.read().expect("index entries");
         let neighbour = |data_id: usize, distance: f32| {
-            index.entries.get(data_id).map(|entry| Neighbour {
+            entries.get(data_id).map(|entry| Neighbour {
                 id: entry.id.clone(),
                 account_id: entry.account_id.clone(),
                 similarity: 1.0 - distance,
             })
         };
         let earlier = |data_id: &usize| {
-            index
-                .entries
+            entries
                 .get(*data_id)
                 .is_some_and(|e| e.seq < seq && e.id != id)
         };
-        let found = index.graph.search(&query, NEIGHBOURS, EF_SEARCH);
         let similar_later = found
             .iter()
             .filter(|n| 1.0 - n.distance >= threshold)
             .filter(|n| {
-                index
-                    .entries
+                entries
                     .get(n.d_id)
                     .is_some_and(|e| e.seq > seq && e.id != id)
             })
@@ -237,7 +262,13 @@ impl VectorIndex {
     }
 
     pub fn len(&self) -> usize {
-        self.inner.read().expect("index lock").ids.len()
+        self.inner
+            .read()
+            .expect("index lock")
+            .ids
+            .lock()
+            .expect("index ids")
+            .len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -283,7 +314,7 @@ impl VectorIndex {
                 dims: index.dims,
                 sha256: files_digest(dir, &basename)?,
                 basename,
-                entries: index.entries.clone(),
+                entries: index.entries.read().expect("index entries").clone(),
             };
             let path = dir.join(format!("{name}.json"));
             let previous = std::fs::read(&path)
@@ -298,7 +329,7 @@ impl VectorIndex {
                     let _ = std::fs::remove_file(file);
                 }
             }
-            saved += index.entries.len();
+            saved += manifest.entries.len();
         }
         Ok(saved)
     }
@@ -318,7 +349,10 @@ impl VectorIndex {
             }
             match load_model(dir, &path) {
                 Ok((model, index)) => {
-                    inner.ids.extend(index.entries.iter().map(|e| e.id.clone()));
+                    let entries = index.entries.read().expect("index entries");
+                    let ids = entries.iter().map(|e| e.id.clone());
+                    inner.ids.get_mut().expect("index ids").extend(ids);
+                    drop(entries);
                     inner.models.insert(model, index);
                 }
                 Err(error) => {
@@ -326,7 +360,7 @@ impl VectorIndex {
                 }
             }
         }
-        inner.ids.len()
+        inner.ids.get_mut().expect("index ids").len()
     }
 
     /// Empties the index.
@@ -336,7 +370,13 @@ impl VectorIndex {
 
     /// The ids of every indexed work.
     pub fn ids(&self) -> HashSet<String> {
-        self.inner.read().expect("index lock").ids.clone()
+        self.inner
+            .read()
+            .expect("index lock")
+            .ids
+            .lock()
+            .expect("index ids")
+            .clone()
     }
 }
 
@@ -371,7 +411,7 @@ fn load_model(dir: &Path, path: &Path) -> Result<(String, ModelIndex), String> {
         ModelIndex {
             graph,
             dims: manifest.dims,
-            entries: manifest.entries,
+            entries: RwLock::new(manifest.entries),
         },
     ))
 }
