@@ -59,8 +59,9 @@ pub async fn payable(db: &Database, now: i64, deadline_secs: i64) -> Result<Vec<
     Ok(rows.into_iter().map(|(n,)| n).collect())
 }
 
-/// An entry a pool is shared among.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+/// An entry a pool is shared among. Read from a `crate::sql::json_agg`
+/// row, whose arrays hold the fields in this order.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct PoolEntry {
     pub id: String,
     pub account_id: String,
@@ -136,18 +137,7 @@ where
         let (entries,): (String,) = sqlx::query_as(&payable).bind(round).fetch_one(&mut *conn).await?;
         entries
     });
-    let entries: Vec<PoolEntry> = crate::sql::decode::<(String, String, i64, i64, i64)>(&entries)?
-        .into_iter()
-        .map(
-            |(id, account_id, score, payout_percent, created_at)| PoolEntry {
-                id,
-                account_id,
-                score,
-                payout_percent,
-                created_at,
-            },
-        )
-        .collect();
+    let entries: Vec<PoolEntry> = crate::sql::decode(&entries)?;
     let ids = crate::sql::strings(entries.iter().map(|e| e.id.as_str()));
     with_tx!(&mut tx, conn => sqlx::query(&claim)
         .bind(round)

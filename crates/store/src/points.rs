@@ -66,6 +66,13 @@ pub enum Posted {
 const COLUMNS: &str =
     "id, account_id, amount, reason, reference, idempotency_key, balance_after, created_at";
 
+/// Joins a batch's rows (`j`, see `crate::sql::json_rows`, each with the
+/// account `a` and key `k`) to the entries posted under those keys (`e`),
+/// through the unique index. Not `(account_id, idempotency_key) IN (…)`:
+/// SQLite answers that form by scanning the whole ledger's key index.
+const BY_KEY: &str = "JOIN points_entries e \
+     ON e.account_id = j.value ->> 'a' AND e.idempotency_key = j.value ->> 'k'";
+
 /// [`COLUMNS`], each prefixed with `table.`: for statements that join.
 fn qualified_columns(table: &str) -> String {
     COLUMNS
@@ -268,11 +275,8 @@ async fn find_by_keys<'a>(
             .iter()
             .map(|e| serde_json::json!({ "a": e.account_id, "k": e.idempotency_key })),
     );
-    // A join, not `(account_id, idempotency_key) IN (…)`: SQLite answers
-    // that form by scanning the whole ledger's key index.
     let sql = format!(
-        "SELECT {} FROM {} JOIN points_entries e \
-         ON e.account_id = j.value ->> 'a' AND e.idempotency_key = j.value ->> 'k'",
+        "SELECT {} FROM {} {BY_KEY}",
         qualified_columns("e"),
         crate::sql::json_rows(tx.backend(), 1)
     );
@@ -320,10 +324,7 @@ async fn insert_entries(
     let ids = crate::sql::json_agg(
         tx.backend(),
         "account_id, idempotency_key, id",
-        &format!(
-            "SELECT e.account_id, e.idempotency_key, e.id FROM {rows_of} JOIN points_entries e \
-             ON e.account_id = j.value ->> 'a' AND e.idempotency_key = j.value ->> 'k'"
-        ),
+        &format!("SELECT e.account_id, e.idempotency_key, e.id FROM {rows_of} {BY_KEY}"),
     );
     let (ids,): (String,) = with_tx!(tx, conn => {
         sqlx::query(&insert).bind(&rows).execute(&mut *conn).await?;
@@ -486,8 +487,8 @@ pub(crate) async fn post_locked(
     })
 }
 
-/// Credits many entries inside `tx` with a few statements per thousand
-/// rows instead of four per entry: the balance rows of every account named
+/// Credits many entries inside `tx` with a few statements in all instead
+/// of four per entry: the balance rows of every account named
 /// are created if need be and locked (in account order, so two batches
 /// cannot deadlock), each entry's `balance_after` is computed in order,
 /// the entries are inserted and each balance is moved once. Every amount

@@ -262,13 +262,7 @@ impl VectorIndex {
     }
 
     pub fn len(&self) -> usize {
-        self.inner
-            .read()
-            .expect("index lock")
-            .ids
-            .lock()
-            .expect("index ids")
-            .len()
+        self.with_ids(HashSet::len)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -370,13 +364,19 @@ impl VectorIndex {
 
     /// The ids of every indexed work.
     pub fn ids(&self) -> HashSet<String> {
-        self.inner
-            .read()
-            .expect("index lock")
-            .ids
-            .lock()
-            .expect("index ids")
-            .clone()
+        self.with_ids(HashSet::clone)
+    }
+
+    fn with_ids<R>(&self, read: impl FnOnce(&HashSet<String>) -> R) -> R {
+        read(
+            &self
+                .inner
+                .read()
+                .expect("index lock")
+                .ids
+                .lock()
+                .expect("index ids"),
+        )
     }
 }
 
