@@ -216,7 +216,12 @@ async fn main() {
     // Evaluated.
     let started = Instant::now();
     let mut workers = Vec::new();
-    for _ in 0..WORKERS {
+    // `WORK_WORKERS=8` runs more workers (the server's `work.workers`).
+    let worker_count = std::env::var("WORK_WORKERS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(WORKERS);
+    for _ in 0..worker_count {
         let platform = platform.clone();
         workers.push(tokio::spawn(async move {
             let mut stages = 0_usize;
@@ -235,7 +240,7 @@ async fn main() {
     }
     let evaluated = started.elapsed();
     println!(
-        "pipeline, {WORKERS} workers                {:.0} submissions/s ({stages} stages in {evaluated:.2?})",
+        "pipeline, {worker_count} workers                {:.0} submissions/s ({stages} stages in {evaluated:.2?})",
         ENTRIES as f64 / evaluated.as_secs_f64()
     );
     let round = platform

@@ -9,6 +9,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Postgres, Sqlite, Transaction};
 
+use crate::checkpoints::Checkpoints;
 use crate::StoreError;
 
 /// Runs `$body` with `$pool` bound to whichever concrete pool `$db` holds, so
@@ -236,7 +237,7 @@ impl Database {
             // another writer committed in between; IMMEDIATE takes the write
             // lock up front and waits for it instead.
             Database::Sqlite(_, writer) => {
-                Tx::Sqlite(writer.0.begin_with("BEGIN IMMEDIATE").await?)
+                Tx::Sqlite(writer.pool.begin_with("BEGIN IMMEDIATE").await?)
             }
             Database::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
@@ -253,8 +254,9 @@ impl Database {
     pub async fn close(&self) {
         match self {
             Database::Sqlite(pool, writer) => {
-                writer.0.close().await;
+                writer.pool.close().await;
                 pool.close().await;
+                writer.checkpoints.close().await;
             }
             Database::Postgres(pool) => pool.close().await,
         }
@@ -266,9 +268,13 @@ impl Database {
 /// connection instead of for the file's lock means a waiting writer is
 /// woken when the lock is free (not polling it in the busy handler), and the
 /// connection's page cache stays warm, where a write on another connection
-/// of the pool would have emptied it.
+/// of the pool would have emptied it. No commit checkpoints the log: a task
+/// of its own does ([`Checkpoints`]).
 #[derive(Debug, Clone)]
-pub struct WriterPool(SqlitePool);
+pub struct WriterPool {
+    pool: SqlitePool,
+    checkpoints: Checkpoints,
+}
 
 async fn sqlite_pool(
     connections: u32,
@@ -320,7 +326,10 @@ async fn connect_sqlite(path: &Path, options: PoolOptions) -> Result<Database, S
         // Database pages read through a memory map, not a `pread` each:
         // every commit by another connection empties a connection's page
         // cache, so pages are read again often. Address space, not memory.
-        .pragma("mmap_size", MMAP_BYTES.to_string());
+        .pragma("mmap_size", MMAP_BYTES.to_string())
+        // Commits never checkpoint the log; `Checkpoints` does, off the
+        // write path.
+        .pragma("wal_autocheckpoint", "0");
     let pool = sqlite_pool(
         options.max_connections,
         options.acquire_timeout,
@@ -329,7 +338,10 @@ async fn connect_sqlite(path: &Path, options: PoolOptions) -> Result<Database, S
     .await?;
     // A writer waits its turn as long as the busy handler would have let it
     // wait for the file's lock.
-    let writer = WriterPool(sqlite_pool(1, busy_handler::GIVE_UP_AFTER, connect).await?);
+    let writer = WriterPool {
+        pool: sqlite_pool(1, busy_handler::GIVE_UP_AFTER, connect.clone()).await?,
+        checkpoints: Checkpoints::start(sqlite_pool(1, options.acquire_timeout, connect).await?),
+    };
     Ok(Database::Sqlite(pool, writer))
 }
 

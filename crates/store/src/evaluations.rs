@@ -325,6 +325,18 @@ pub async fn stages(db: &Database, id: &str) -> Result<Vec<StageRecord>, StoreEr
     .await)?)
 }
 
+/// Whether any stage of a submission's evaluation flagged it.
+pub async fn was_flagged(db: &Database, id: &str) -> Result<bool, StoreError> {
+    let (flagged,): (i64,) = with_pool!(db, pool => sqlx::query_as(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM evaluation_stages \
+         WHERE submission_id = $1 AND outcome = 'flagged' LIMIT 1) f",
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await)?;
+    Ok(flagged > 0)
+}
+
 /// Stores a submission's embedding (once; a rerun keeps the first).
 pub async fn put_vector(
     db: &Database,

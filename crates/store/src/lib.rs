@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod ai_usage;
 pub mod api_keys;
 pub mod chain_txs;
+mod checkpoints;
 pub mod competitions;
 mod database;
 pub mod email_tokens;

@@ -292,48 +292,51 @@ pub async fn mark_later_copy(
     Ok(changed == 1)
 }
 
-/// Who a burst is counted by.
-#[derive(Debug, Clone, Copy)]
-pub enum CountBy<'a> {
-    Account(&'a str),
-    ClientIp(&'a str),
-    /// Submissions by accounts bound to this wallet.
-    Wallet(&'a str),
+/// Submissions made in a window by one account, from one client address,
+/// and by every account bound to the same wallet as that account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecentCounts {
+    pub by_account: i64,
+    /// `None` when no address was given.
+    pub by_address: Option<i64>,
+    /// `None` when the account has no wallet.
+    pub by_wallet: Option<i64>,
 }
 
-/// Submissions by `who` made in `[since, until]`.
-pub async fn count_between(
+/// The three burst counts over `[since, until]`, in one statement (the
+/// fraud stage runs for every submission).
+pub async fn recent_counts(
     db: &Database,
-    who: CountBy<'_>,
+    account_id: &str,
+    client_ip: Option<&str>,
     since: i64,
     until: i64,
-) -> Result<i64, StoreError> {
-    let (filter, value) = match who {
-        CountBy::Account(id) => ("s.account_id = $1", id),
-        CountBy::ClientIp(ip) => ("s.client_ip = $1", ip),
-        CountBy::Wallet(wallet) => ("a.wallet_address = $1", wallet),
-    };
+) -> Result<RecentCounts, StoreError> {
     let sql = format!(
-        "SELECT COUNT(*) FROM {FROM} WHERE {filter} AND s.created_at >= $2 AND s.created_at <= $3"
+        "SELECT \
+           (SELECT COUNT(*) FROM submissions s \
+            WHERE s.account_id = w.id AND s.created_at BETWEEN $3 AND $4), \
+           CASE WHEN CAST($2 AS TEXT) IS NULL THEN NULL ELSE \
+            (SELECT COUNT(*) FROM submissions s \
+             WHERE s.client_ip = $2 AND s.created_at BETWEEN $3 AND $4) END, \
+           CASE WHEN w.wallet_address IS NULL THEN NULL ELSE \
+            (SELECT COUNT(*) FROM {FROM} \
+             WHERE a.wallet_address = w.wallet_address AND s.created_at BETWEEN $3 AND $4) END \
+         FROM accounts w WHERE w.id = $1"
     );
-    let (count,): (i64,) = with_pool!(db, pool => sqlx::query_as(&sql)
-        .bind(value)
+    let row: Option<(i64, Option<i64>, Option<i64>)> = with_pool!(db, pool => sqlx::query_as(&sql)
+        .bind(account_id)
+        .bind(client_ip)
         .bind(since)
         .bind(until)
-        .fetch_one(pool)
+        .fetch_optional(pool)
         .await)?;
-    Ok(count)
-}
-
-/// The wallet bound to an account, if any.
-pub async fn wallet_of(db: &Database, account_id: &str) -> Result<Option<String>, StoreError> {
-    let row: Option<(Option<String>,)> = with_pool!(db, pool => sqlx::query_as(
-        "SELECT wallet_address FROM accounts WHERE id = $1",
-    )
-    .bind(account_id)
-    .fetch_optional(pool)
-    .await)?;
-    Ok(row.and_then(|(w,)| w))
+    let (by_account, by_address, by_wallet) = row.unwrap_or((0, client_ip.map(|_| 0), None));
+    Ok(RecentCounts {
+        by_account,
+        by_address,
+        by_wallet,
+    })
 }
 
 /// The account with this public handle.

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use meritree_core::live::{Audience, LiveEvent};
-use meritree_core::submissions::{Stage, SubmissionStatus, SubmissionView};
+use meritree_core::submissions::{Stage, SubmissionId, SubmissionStatus, SubmissionView};
 use meritree_store::evaluations::{self as store, Leased, StageRecord};
 use meritree_store::StoreError;
 use tokio::sync::Notify;
@@ -251,8 +251,8 @@ impl Evaluation<'_> {
                 tracing::info!(submission = %id, stage = stage.as_str(), outcome = %done.record.outcome, "stage done");
                 if let Some(next) = done.next {
                     self.announce_stage(&job.submission, next);
-                } else if let Ok(view) = self.submissions().get(&id.clone().into()).await {
-                    self.announce(&view);
+                } else {
+                    self.announce_final(&id).await;
                 }
             }
             ran.push(Ran::Stage {
@@ -390,27 +390,46 @@ impl Evaluation<'_> {
 
     /// Tells every page showing the work where it stands now.
     pub fn announce(&self, view: &SubmissionView) {
+        self.publish_status(
+            view.id.clone(),
+            view.round,
+            view.status,
+            view.stage,
+            view.score,
+        );
+    }
+
+    fn publish_status(
+        &self,
+        id: SubmissionId,
+        round: i64,
+        status: SubmissionStatus,
+        stage: Option<Stage>,
+        score: Option<u32>,
+    ) {
         self.hub().publish(
             Audience::Everyone,
             LiveEvent::Submission {
-                id: view.id.clone(),
-                round: view.round,
-                status: view.status,
-                stage: view.stage,
+                id,
+                round,
+                status,
+                stage,
                 // Everyone hears this: only published work's score.
-                score: view
-                    .score
-                    .filter(|_| view.status == SubmissionStatus::Scored),
+                score: score.filter(|_| status == SubmissionStatus::Scored),
             },
         );
-        if view.status == SubmissionStatus::Scored {
-            self.competitions().announce_leaderboard_soon(view.round);
+        if status == SubmissionStatus::Scored {
+            self.competitions().announce_leaderboard_soon(round);
         }
     }
 
+    /// Where an evaluation ended, from the submission's row alone (the
+    /// whole view would also read every stage's record).
     async fn announce_final(&self, id: &str) {
-        if let Ok(view) = self.submissions().get(&id.to_owned().into()).await {
-            self.announce(&view);
+        if let Ok(Some(record)) = meritree_store::submissions::get(self.db(), id).await {
+            let status = crate::submissions::status_of(&record);
+            let score = crate::submissions::score_of(&record);
+            self.publish_status(record.id.into(), record.round, status, None, score);
         }
     }
 }

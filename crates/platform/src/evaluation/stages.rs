@@ -7,7 +7,7 @@ use meritree_core::submissions::fraud::Observations;
 use meritree_core::submissions::judge::Verdict;
 use meritree_core::submissions::{text, Stage, SubmissionStatus};
 use meritree_store::evaluations::{self as store, StageRecord};
-use meritree_store::submissions::{self as submissions, CountBy, SubmissionRecord};
+use meritree_store::submissions::{self as submissions, SubmissionRecord};
 use serde_json::json;
 
 use super::{Evaluation, OwnedResult, StageFailure, StageOutcome};
@@ -477,28 +477,17 @@ async fn fraud(
     let since = work.created_at - policy.window_secs;
     let db = ev.db();
     let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
-    let by_account = count(
-        submissions::count_between(
-            db,
-            CountBy::Account(&work.account_id),
-            since,
-            work.created_at,
-        )
-        .await?,
-    );
-    let by_address = match &work.client_ip {
-        Some(ip) => Some(count(
-            submissions::count_between(db, CountBy::ClientIp(ip), since, work.created_at).await?,
-        )),
-        None => None,
-    };
-    let by_wallet = match submissions::wallet_of(db, &work.account_id).await? {
-        Some(wallet) => Some(count(
-            submissions::count_between(db, CountBy::Wallet(&wallet), since, work.created_at)
-                .await?,
-        )),
-        None => None,
-    };
+    let recent = submissions::recent_counts(
+        db,
+        &work.account_id,
+        work.client_ip.as_deref(),
+        since,
+        work.created_at,
+    )
+    .await?;
+    let by_account = count(recent.by_account);
+    let by_address = recent.by_address.map(count);
+    let by_wallet = recent.by_wallet.map(count);
     let original = match &work.duplicate_of {
         Some(id) => submissions::get(db, id).await?,
         None => None,
@@ -521,10 +510,7 @@ async fn fraud(
             .map(|o| o.id.clone()),
     };
     let decision = policy.decide(&observations);
-    let held_before = store::stages(db, &work.id)
-        .await?
-        .iter()
-        .any(|s| s.outcome == "flagged");
+    let held_before = store::was_flagged(db, &work.id).await?;
     // Content a stage flagged waits for a moderator even when it is a copy:
     // resubmitting held work must not settle it as a duplicate (approved,
     // a held copy becomes one). A fraud hold is about the payout, which a

@@ -30,6 +30,7 @@ use crate::error::{store_error_code, PublicError};
 use crate::principal::Principal;
 
 pub use views::{entry_view, public_view, submission_view};
+pub(crate) use views::{score_of, status_of};
 
 service!(
     /// Submitted work and its public views.

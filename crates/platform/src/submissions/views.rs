@@ -10,14 +10,14 @@ use meritree_core::submissions::{
 use meritree_store::evaluations::StageRecord;
 use meritree_store::submissions::{Hit, SubmissionRecord};
 
-fn status_of(record: &SubmissionRecord) -> SubmissionStatus {
+pub(crate) fn status_of(record: &SubmissionRecord) -> SubmissionStatus {
     SubmissionStatus::parse(&record.status).unwrap_or_else(|| {
         tracing::error!(submission = %record.id, status = %record.status, "unknown stored status");
         SubmissionStatus::Failed
     })
 }
 
-fn score_of(record: &SubmissionRecord) -> Option<u32> {
+pub(crate) fn score_of(record: &SubmissionRecord) -> Option<u32> {
     record.score.and_then(|s| u32::try_from(s).ok())
 }
 
