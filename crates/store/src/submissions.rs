@@ -324,14 +324,14 @@ pub async fn recent_counts(
              WHERE a.wallet_address = w.wallet_address AND s.created_at BETWEEN $3 AND $4) END \
          FROM accounts w WHERE w.id = $1"
     );
-    let row: Option<(i64, Option<i64>, Option<i64>)> = with_pool!(db, pool => sqlx::query_as(&sql)
-        .bind(account_id)
-        .bind(client_ip)
-        .bind(since)
-        .bind(until)
-        .fetch_optional(pool)
-        .await)?;
-    let (by_account, by_address, by_wallet) = row.unwrap_or((0, client_ip.map(|_| 0), None));
+    // Every submission's account exists (the submission references it).
+    let (by_account, by_address, by_wallet): (i64, Option<i64>, Option<i64>) = with_pool!(db, pool => sqlx::query_as(&sql)
+            .bind(account_id)
+            .bind(client_ip)
+            .bind(since)
+            .bind(until)
+            .fetch_one(pool)
+            .await)?;
     Ok(RecentCounts {
         by_account,
         by_address,
