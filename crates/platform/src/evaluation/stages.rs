@@ -10,24 +10,22 @@ use meritree_store::evaluations::{self as store, StageRecord};
 use meritree_store::submissions::{self as submissions, SubmissionRecord};
 use serde_json::json;
 
-use super::{Evaluation, OwnedResult, Run, StageFailure, StageOutcome};
+use super::{Evaluation, OwnedResult, StageFailure, StageOutcome};
 use crate::ai::AiError;
 use crate::clock;
 
-/// Runs `stage` on the work as the lease's earlier stages left it.
 pub(super) async fn run(
     ev: &Evaluation<'_>,
     stage: Stage,
-    run: &Run,
+    work: &SubmissionRecord,
     attempts: i64,
 ) -> Result<StageOutcome, StageFailure> {
     let timer = Timer::start(stage);
-    let work = &run.work;
     match stage {
         Stage::Moderation => moderation(ev, work, timer, attempts).await,
         Stage::Originality => originality(ev, work, timer).await,
         Stage::Quality => quality(ev, work, timer, attempts).await,
-        Stage::Fraud => fraud(ev, run, timer).await,
+        Stage::Fraud => fraud(ev, work, timer).await,
     }
 }
 
@@ -262,9 +260,7 @@ async fn originality(
     }
     let model = format!("{}/{}", answer.provider, answer.model);
     let unit = text::unit(vector);
-    // Stored with the stage's result; indexed here at once, so work
-    // checked after this one finds it (adding an id twice is a no-op).
-    let stored = Some((model.clone(), text::vector_to_bytes(&unit)));
+    store::put_vector(ev.db(), &work.id, &model, &text::vector_to_bytes(&unit)).await?;
     let threshold = policy.duplicate_similarity;
     // Searching and inserting into the graph is milliseconds of CPU: off
     // the async workers.
@@ -284,6 +280,9 @@ async fn originality(
         .await
         .expect("the vector index does not panic")
     };
+    ev.hub().forward(crate::live::Bridged::Vector {
+        submission_id: work.id.clone(),
+    });
     let by = Some((answer.provider.as_str(), answer.model.as_str()));
     let output = json!({
         "nearest": nearest.as_ref().map(|n| &n.id),
@@ -306,7 +305,6 @@ async fn originality(
             result: OwnedResult {
                 duplicate_of: Some(near.id),
                 similarity: Some(f64::from(near.similarity)),
-                vector: stored,
                 ..Default::default()
             },
             next: Some(Stage::Fraud),
@@ -317,10 +315,7 @@ async fn originality(
             output["later_copies"] = json!(copies);
             Ok(StageOutcome {
                 record: timer.record("ok", by, input, output, "Original: no close earlier work"),
-                result: OwnedResult {
-                    vector: stored,
-                    ..Default::default()
-                },
+                result: OwnedResult::default(),
                 next: Some(Stage::Quality),
             })
         }
@@ -473,8 +468,11 @@ async fn quality(
 }
 
 /// Bursts, clusters and self-copies; then the submission's final status.
-async fn fraud(ev: &Evaluation<'_>, run: &Run, timer: Timer) -> Result<StageOutcome, StageFailure> {
-    let work = &run.work;
+async fn fraud(
+    ev: &Evaluation<'_>,
+    work: &SubmissionRecord,
+    timer: Timer,
+) -> Result<StageOutcome, StageFailure> {
     let policy = &ev.work_policy().fraud;
     let since = work.created_at - policy.window_secs;
     let db = ev.db();
@@ -512,10 +510,7 @@ async fn fraud(ev: &Evaluation<'_>, run: &Run, timer: Timer) -> Result<StageOutc
             .map(|o| o.id.clone()),
     };
     let decision = policy.decide(&observations);
-    // This lease's stages are not written yet; earlier leases' are, unless
-    // the lease began at the first stage (nothing before it can flag).
-    let held_before = run.flagged()
-        || (run.from != Stage::Moderation && store::was_flagged(db, &work.id).await?);
+    let held_before = store::was_flagged(db, &work.id).await?;
     // Content a stage flagged waits for a moderator even when it is a copy:
     // resubmitting held work must not settle it as a duplicate (approved,
     // a held copy becomes one). A fraud hold is about the payout, which a
