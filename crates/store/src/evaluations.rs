@@ -1,9 +1,10 @@
 //! The evaluation pipeline's durable state: jobs leased by workers, each
 //! stage's record, and the embeddings of earlier work.
 //!
-//! A stage's result and the move to the next stage are one transaction,
-//! guarded by the stage it moves from: a worker that crashed after calling
-//! a model reruns that stage, and two workers can never both apply one.
+//! The stages a worker ran under one lease are written with the move to the
+//! next stage in one transaction, guarded by the stage the run began at: a
+//! worker that crashed after calling a model reruns what it had not
+//! written, and two workers can never both apply one.
 
 use crate::database::{with_tx, Tx};
 use crate::submissions::{SubmissionRecord, COLUMNS, FROM};
@@ -90,125 +91,158 @@ pub struct StageResult<'a> {
     pub final_status: Option<&'a str>,
 }
 
-/// A finished stage to apply: its record, its result, and the stage the
-/// submission moves to (`None` ends it with `result.final_status`).
+/// Stages run one after another under one lease, to apply together: their
+/// records, their combined result (a later stage's value wins), and where
+/// the submission goes next (`None` ends it with `result.final_status`).
 #[derive(Debug, Clone)]
 pub struct Completion<'a> {
     pub id: &'a str,
-    /// The stage that ran: the submission must still be at it.
-    pub stage: &'a str,
+    /// The stage the run began at: the submission must still be at it.
+    pub from: &'a str,
     pub next: Option<&'a str>,
-    pub record: &'a StageRecord,
+    /// Each stage's record, in the order they ran.
+    pub records: &'a [StageRecord],
     pub result: StageResult<'a>,
+    /// The work's embedding, stored with the result: `(model, vector)`.
+    pub vector: Option<(&'a str, &'a [u8])>,
 }
 
-/// Applies finished stages in one transaction: each is recorded, writes
-/// its result and moves its submission on, releasing the job. Each answer
-/// is false when that submission was not at the stage any more (another
-/// worker applied it): nothing of it is written. A database error writes
-/// none of them.
+/// Applies finished runs in one transaction of a few statements, whatever
+/// their number: each moves its submission on with its result, releases
+/// its job, and records its stages. Each answer is false when that
+/// submission was not at the run's first stage any more (another worker
+/// applied it): nothing of it is written. A database error writes none.
 pub async fn complete_stages(
     db: &Database,
     completions: &[Completion<'_>],
     now: i64,
 ) -> Result<Vec<bool>, StoreError> {
+    if completions.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut tx = db.begin_write().await?;
-    let mut applied = Vec::with_capacity(completions.len());
-    for completion in completions {
-        applied.push(complete_in(&mut tx, completion, now).await?);
+    let rows = crate::sql::json_rows(tx.backend(), 1);
+    let moves = crate::sql::json(completions.iter().map(|c| {
+        let r = &c.result;
+        serde_json::json!({
+            "id": c.id, "from": c.from, "next": c.next, "dup": r.duplicate_of,
+            "sim": r.similarity, "score": r.score, "breakdown": r.breakdown,
+            "reason": r.reason, "flags": r.flags, "pay": r.payout_percent,
+            "status": r.final_status,
+        })
+    }));
+    let advance = format!(
+        "UPDATE submissions SET stage = j.value ->> 'next', \
+         duplicate_of = COALESCE(j.value ->> 'dup', submissions.duplicate_of), \
+         similarity = COALESCE(CAST(j.value ->> 'sim' AS DOUBLE PRECISION), submissions.similarity), \
+         score = COALESCE(CAST(j.value ->> 'score' AS BIGINT), submissions.score), \
+         breakdown = COALESCE(j.value ->> 'breakdown', submissions.breakdown), \
+         reason = COALESCE(j.value ->> 'reason', submissions.reason), \
+         flags = COALESCE(j.value ->> 'flags', submissions.flags), \
+         payout_percent = COALESCE(CAST(j.value ->> 'pay' AS BIGINT), submissions.payout_percent), \
+         status = COALESCE(j.value ->> 'status', submissions.status), \
+         evaluated_at = CASE WHEN j.value ->> 'status' IS NULL THEN submissions.evaluated_at ELSE $2 END \
+         FROM {rows} WHERE submissions.id = j.value ->> 'id' \
+         AND submissions.stage = j.value ->> 'from' AND submissions.status = 'evaluating' \
+         RETURNING submissions.id"
+    );
+    let moved: Vec<(String,)> = with_tx!(&mut tx, conn => sqlx::query_as(&advance)
+        .bind(&moves)
+        .bind(now)
+        .fetch_all(&mut *conn)
+        .await?);
+    let moved: std::collections::HashSet<String> = moved.into_iter().map(|(id,)| id).collect();
+    let applied: Vec<bool> = completions.iter().map(|c| moved.contains(c.id)).collect();
+    let done: Vec<&Completion<'_>> = completions
+        .iter()
+        .filter(|c| moved.contains(c.id))
+        .collect();
+    if !done.is_empty() {
+        let released = crate::sql::json(
+            done.iter()
+                .map(|c| serde_json::json!({ "id": c.id, "next": c.next })),
+        );
+        let release = format!(
+            "UPDATE evaluation_jobs SET \
+             state = CASE WHEN j.value ->> 'next' IS NULL THEN 'done' ELSE 'queued' END, \
+             attempts = 0, lease_until = 0, run_after = $2, last_error = NULL, updated_at = $2 \
+             FROM {rows} WHERE evaluation_jobs.submission_id = j.value ->> 'id'"
+        );
+        with_tx!(&mut tx, conn => sqlx::query(&release)
+            .bind(&released)
+            .bind(now)
+            .execute(&mut *conn)
+            .await
+            .map(drop))?;
+        let records: Vec<(&str, &StageRecord)> = done
+            .iter()
+            .flat_map(|c| c.records.iter().map(|r| (c.id, r)))
+            .collect();
+        insert_stages(&mut tx, &records).await?;
+        for (id, (model, vector)) in done.iter().filter_map(|c| Some((c.id, c.vector?))) {
+            with_tx!(&mut tx, conn => sqlx::query(
+                "INSERT INTO submission_vectors (submission_id, model, vector) VALUES ($1, $2, $3) \
+                 ON CONFLICT (submission_id) DO NOTHING",
+            )
+            .bind(id)
+            .bind(model)
+            .bind(vector)
+            .execute(&mut *conn)
+            .await
+            .map(drop))?;
+        }
     }
     tx.commit().await?;
     Ok(applied)
 }
 
-async fn complete_in(tx: &mut Tx, c: &Completion<'_>, now: i64) -> Result<bool, StoreError> {
-    let result = &c.result;
-    let moved = with_tx!(tx, conn => {
-        let updated = sqlx::query(
-            "UPDATE submissions SET stage = $3, \
-             duplicate_of = COALESCE($4, duplicate_of), similarity = COALESCE($5, similarity), \
-             score = COALESCE($6, score), breakdown = COALESCE($7, breakdown), \
-             reason = COALESCE($8, reason), flags = COALESCE($9, flags), \
-             payout_percent = COALESCE($10, payout_percent), \
-             status = COALESCE($11, status), \
-             evaluated_at = CASE WHEN $11 IS NULL THEN evaluated_at ELSE $12 END \
-             WHERE id = $1 AND stage = $2 AND status = 'evaluating'",
-        )
-        .bind(c.id)
-        .bind(c.stage)
-        .bind(c.next)
-        .bind(result.duplicate_of)
-        .bind(result.similarity)
-        .bind(result.score)
-        .bind(result.breakdown)
-        .bind(result.reason)
-        .bind(result.flags)
-        .bind(result.payout_percent)
-        .bind(result.final_status)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-        if updated == 1 {
-            let state = if c.next.is_none() { "done" } else { "queued" };
-            sqlx::query(
-                "UPDATE evaluation_jobs SET state = $2, attempts = 0, lease_until = 0, \
-                 run_after = $3, last_error = NULL, updated_at = $3 WHERE submission_id = $1",
-            )
-            .bind(c.id)
-            .bind(state)
-            .bind(now)
-            .execute(&mut *conn)
-            .await?;
-        }
-        updated == 1
-    });
-    if moved {
-        insert_stage(tx, c.id, c.record).await?;
+/// Records stage runs, in the order given, in one statement.
+async fn insert_stages(tx: &mut Tx, records: &[(&str, &StageRecord)]) -> Result<(), StoreError> {
+    if records.is_empty() {
+        return Ok(());
     }
-    Ok(moved)
-}
-
-async fn insert_stage(tx: &mut Tx, id: &str, r: &StageRecord) -> Result<(), StoreError> {
-    with_tx!(tx, conn => sqlx::query(
+    let rows = crate::sql::json(records.iter().enumerate().map(|(order, (id, r))| {
+        serde_json::json!({
+            "o": order, "s": id, "stage": r.stage, "outcome": r.outcome,
+            "provider": r.provider, "model": r.model, "input": r.input, "output": r.output,
+            "summary": r.summary, "at": r.started_at_ms, "ms": r.duration_ms,
+        })
+    }));
+    // Ordered so the ids, which order a submission's stages, follow the runs.
+    let insert = format!(
         "INSERT INTO evaluation_stages (submission_id, stage, outcome, provider, model, input, \
          output, summary, started_at_ms, duration_ms) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(id)
-    .bind(r.stage.as_str())
-    .bind(r.outcome.as_str())
-    .bind(r.provider.as_deref())
-    .bind(r.model.as_deref())
-    .bind(r.input.as_str())
-    .bind(r.output.as_str())
-    .bind(r.summary.as_str())
-    .bind(r.started_at_ms)
-    .bind(r.duration_ms)
-    .execute(&mut *conn)
-    .await
-    .map(drop))?;
+         SELECT j.value ->> 's', j.value ->> 'stage', j.value ->> 'outcome', \
+         j.value ->> 'provider', j.value ->> 'model', j.value ->> 'input', j.value ->> 'output', \
+         j.value ->> 'summary', CAST(j.value ->> 'at' AS BIGINT), CAST(j.value ->> 'ms' AS BIGINT) \
+         FROM {} ORDER BY CAST(j.value ->> 'o' AS BIGINT)",
+        crate::sql::json_rows(tx.backend(), 1)
+    );
+    with_tx!(tx, conn => sqlx::query(&insert).bind(&rows).execute(&mut *conn).await.map(drop))?;
     Ok(())
 }
 
 /// A stage failed in a way worth retrying: records it and puts the job
-/// back for `run_after`.
+/// back for `run_after`, with the stage's `tries` so far (the next lease
+/// counts one more).
 pub async fn retry_later(
     db: &Database,
     id: &str,
     record: &StageRecord,
     error: &str,
+    tries: i64,
     run_after: i64,
 ) -> Result<(), StoreError> {
     let mut tx = db.begin_write().await?;
-    insert_stage(&mut tx, id, record).await?;
+    insert_stages(&mut tx, &[(id, record)]).await?;
     with_tx!(&mut tx, conn => sqlx::query(
         "UPDATE evaluation_jobs SET lease_until = 0, run_after = $2, last_error = $3, \
-         updated_at = $2 WHERE submission_id = $1",
+         attempts = $4, updated_at = $2 WHERE submission_id = $1",
     )
     .bind(id)
     .bind(run_after)
     .bind(error)
+    .bind(tries)
     .execute(&mut *conn)
     .await
     .map(drop))?;
@@ -225,7 +259,7 @@ pub async fn give_up(
     now: i64,
 ) -> Result<(), StoreError> {
     let mut tx = db.begin_write().await?;
-    insert_stage(&mut tx, id, record).await?;
+    insert_stages(&mut tx, &[(id, record)]).await?;
     with_tx!(&mut tx, conn => {
         sqlx::query(
             "UPDATE submissions SET status = 'failed', reason = $2, evaluated_at = $3 \
@@ -337,24 +371,6 @@ pub async fn was_flagged(db: &Database, id: &str) -> Result<bool, StoreError> {
     Ok(flagged > 0)
 }
 
-/// Stores a submission's embedding (once; a rerun keeps the first).
-pub async fn put_vector(
-    db: &Database,
-    id: &str,
-    model: &str,
-    vector: &[u8],
-) -> Result<(), StoreError> {
-    execute!(
-        db,
-        "INSERT INTO submission_vectors (submission_id, model, vector) VALUES ($1, $2, $3) \
-         ON CONFLICT (submission_id) DO NOTHING",
-        id,
-        model,
-        vector,
-    )?;
-    Ok(())
-}
-
 /// A stored embedding: `(submission id, author, seq, model, vector)`.
 pub type VectorRow = (String, String, i64, String, Vec<u8>);
 
@@ -427,4 +443,121 @@ pub async fn stage_durations(db: &Database) -> Result<Vec<(String, i64, f64)>, S
     )
     .fetch_all(pool)
     .await)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::{self, NewAccount};
+    use crate::submissions::{self, Inserted, NewSubmission};
+    use crate::testing::TestDatabase;
+    use crate::{test_both_backends, Backend, PoolOptions};
+
+    async fn with_work(backend: Backend, ids: &[&str]) -> (TestDatabase, Database) {
+        let test_db = TestDatabase::fresh(backend).await;
+        let db = Database::connect(&test_db.target, PoolOptions::default())
+            .await
+            .expect("connect");
+        db.migrate().await.expect("migrate");
+        let account = NewAccount {
+            id: "ann",
+            email: Some("ann@example.org"),
+            email_skeleton: None,
+            password_hash: None,
+            wallet_address: None,
+            role: "member",
+            now: 1,
+        };
+        accounts::insert(&db, account).await.unwrap();
+        for id in ids {
+            let new = NewSubmission {
+                id,
+                account_id: "ann",
+                round: 1,
+                idempotency_key: id,
+                title: "A title",
+                body: "A body",
+                body_html: "<p>A body</p>",
+                fingerprint: id,
+                client_ip: None,
+                image_id: None,
+                stage: "moderation",
+                now: 10,
+                max_per_round: None,
+            };
+            let inserted = submissions::insert(&db, new).await.unwrap();
+            assert!(matches!(inserted, Inserted::Created(_)));
+        }
+        (test_db, db)
+    }
+
+    fn record(stage: &str, outcome: &str) -> StageRecord {
+        StageRecord {
+            stage: stage.into(),
+            outcome: outcome.into(),
+            provider: (stage == "quality").then(|| "judge".into()),
+            model: (stage == "quality").then(|| "judge-1".into()),
+            input: format!(r#"{{"stage":"{stage}"}}"#),
+            output: "{}".into(),
+            summary: format!("{stage} said {outcome}"),
+            started_at_ms: 1_000,
+            duration_ms: 3,
+        }
+    }
+
+    test_both_backends! {
+        async fn a_run_of_stages_is_written_once_in_order_with_its_result(backend: Backend) {
+            let (_test_db, db) = with_work(backend, &["s1", "s2"]).await;
+            let leased = lease_due(&db, 20, 60, 8).await.unwrap();
+            assert_eq!(leased.len(), 2);
+
+            // s1 ran every stage; s2 two of them, and goes on at quality.
+            let s1 = [record("moderation", "ok"), record("originality", "ok"),
+                record("quality", "ok"), record("fraud", "ok")];
+            let s2 = [record("moderation", "flagged"), record("originality", "ok")];
+            let embedding = [1_u8, 2, 3, 4];
+            let runs = [
+                Completion {
+                    id: "s1", from: "moderation", next: None, records: &s1,
+                    result: StageResult {
+                        similarity: Some(0.25), score: Some(70), breakdown: Some("{\"a\":7}"),
+                        reason: Some("Fine"), flags: Some("[]"), payout_percent: Some(90),
+                        final_status: Some("scored"), ..Default::default()
+                    },
+                    vector: Some(("m/bow", &embedding)),
+                },
+                Completion {
+                    id: "s2", from: "moderation", next: Some("quality"), records: &s2,
+                    result: StageResult::default(), vector: None,
+                },
+            ];
+            assert_eq!(complete_stages(&db, &runs, 30).await.unwrap(), vec![true, true]);
+
+            let s1_now = submissions::get(&db, "s1").await.unwrap().unwrap();
+            assert_eq!((s1_now.status.as_str(), s1_now.stage.as_deref()), ("scored", None));
+            assert_eq!((s1_now.score, s1_now.similarity, s1_now.payout_percent), (Some(70), Some(0.25), 90));
+            assert_eq!((s1_now.reason.as_deref(), s1_now.evaluated_at), (Some("Fine"), Some(30)));
+            assert_eq!(stages(&db, "s1").await.unwrap(), s1.to_vec());
+            let (_, _, _, model, stored) = vector(&db, "s1").await.unwrap().unwrap();
+            assert_eq!((model.as_str(), stored.as_slice()), ("m/bow", &embedding[..]));
+
+            let s2_now = submissions::get(&db, "s2").await.unwrap().unwrap();
+            assert_eq!((s2_now.status.as_str(), s2_now.stage.as_deref()), ("evaluating", Some("quality")));
+            assert_eq!((s2_now.score, s2_now.evaluated_at), (None, None));
+            assert_eq!(stages(&db, "s2").await.unwrap(), s2.to_vec());
+            assert!(was_flagged(&db, "s2").await.unwrap());
+            assert!(vector(&db, "s2").await.unwrap().is_none());
+
+            // The finished job is done; the other is due again at once.
+            assert_eq!(pending_count(&db).await.unwrap(), 1);
+            let again = lease_due(&db, 30, 60, 8).await.unwrap();
+            assert_eq!(again.iter().map(|l| (l.submission.id.as_str(), l.attempts)).collect::<Vec<_>>(), [("s2", 1)]);
+
+            // A second worker holding the same runs (its lease ran out)
+            // writes nothing of them.
+            assert_eq!(complete_stages(&db, &runs, 40).await.unwrap(), vec![false, false]);
+            assert_eq!(stages(&db, "s1").await.unwrap().len(), 4);
+            assert_eq!(stages(&db, "s2").await.unwrap().len(), 2);
+        }
+    }
 }

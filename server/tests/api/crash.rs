@@ -168,18 +168,18 @@ test_both_backends! {
         assert_eq!(points["balance"].as_i64().unwrap(), paid.iter().sum::<i64>());
         assert!(points["balance"].as_i64().unwrap() > 0);
 
-        // The second start rebuilt the near-duplicate index from the
-        // database and saved it under the data directory.
+        // Killed again after paying, and back: nothing is paid twice.
+        kill_9(&mut second);
+        let (mut third, url) = serve(dir.path(), &database);
+        // The second server died without saving its near-duplicate index:
+        // the third rebuilt it from the database and saved it under the
+        // data directory.
         let saved = dir.path().join("data/index");
         until("the index to be saved", async || {
             let manifests = std::fs::read_dir(&saved).ok()?.flatten()
                 .filter(|e| e.path().extension().is_some_and(|x| x == "json")).count();
             (manifests == 1).then_some(())
         }).await;
-
-        // Killed again after paying, and back: nothing is paid twice.
-        kill_9(&mut second);
-        let (mut third, url) = serve(dir.path(), &database);
         tokio::time::sleep(Duration::from_secs(3)).await;
         assert_eq!(rewards(&url).await, (paid, points));
         // The index came back with the server: earlier work reworded is a

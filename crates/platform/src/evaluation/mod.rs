@@ -1,9 +1,10 @@
 //! The evaluation pipeline: every submission is a durable job that workers
-//! lease, run one stage of, and release (docs/decisions/0011).
+//! lease, run the next stages of, and release (docs/decisions/0011, 0019).
 //!
-//! - A stage's result and the move to the next stage commit together,
-//!   guarded by the stage they move from: a crash reruns at most the stage
-//!   that was running, and nothing is applied twice.
+//! - A lease runs stages one after another while it is young (all four
+//!   when models answer quickly); their results and the move on commit
+//!   together, guarded by the stage the run began at: a crash reruns at
+//!   most what the lease had not written, and nothing is applied twice.
 //! - Provider errors put the job back with exponential backoff; after
 //!   `max_attempts` it is dead and an admin can requeue it.
 //! - Scores are never paid here: a round's pool pays scored work
@@ -14,11 +15,12 @@ mod stages;
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use meritree_core::live::{Audience, LiveEvent};
 use meritree_core::submissions::{Stage, SubmissionId, SubmissionStatus, SubmissionView};
 use meritree_store::evaluations::{self as store, Leased, StageRecord};
+use meritree_store::submissions::SubmissionRecord;
 use meritree_store::StoreError;
 use tokio::sync::Notify;
 
@@ -36,6 +38,11 @@ service!(
 /// one commits their results, instead of two per job. Small enough that a
 /// batch of slow model calls ends well inside the lease.
 const BATCH: u32 = 8;
+
+/// A lease goes on to the next stage while it is younger than this; past
+/// it, what ran is written first. Model calls that take seconds are thus
+/// written stage by stage, and a crash repeats at most one of them.
+const RUN_FOR: Duration = Duration::from_secs(1);
 
 /// The longest wait between tries of a failing stage.
 const MAX_BACKOFF_SECS: i64 = 300;
@@ -59,6 +66,67 @@ pub(crate) struct OwnedResult {
     pub flags: Option<String>,
     pub payout_percent: Option<i64>,
     pub final_status: Option<SubmissionStatus>,
+    /// The work's embedding, stored with the result: `(model, vector)`.
+    pub vector: Option<(String, Vec<u8>)>,
+}
+
+impl OwnedResult {
+    /// Adds a later stage's result: its values win where it has them.
+    fn absorb(&mut self, later: OwnedResult) {
+        self.duplicate_of = later.duplicate_of.or(self.duplicate_of.take());
+        self.similarity = later.similarity.or(self.similarity);
+        self.score = later.score.or(self.score);
+        self.breakdown = later.breakdown.or(self.breakdown.take());
+        self.reason = later.reason.or(self.reason.take());
+        self.flags = later.flags.or(self.flags.take());
+        self.payout_percent = later.payout_percent.or(self.payout_percent);
+        self.final_status = later.final_status.or(self.final_status);
+        self.vector = later.vector.or(self.vector.take());
+    }
+
+    /// The work as the database will hold it once this is written.
+    fn apply_to(&self, work: &mut SubmissionRecord) {
+        if let Some(id) = &self.duplicate_of {
+            work.duplicate_of = Some(id.clone());
+        }
+        work.similarity = self.similarity.or(work.similarity);
+        work.score = self.score.or(work.score);
+        if let Some(breakdown) = &self.breakdown {
+            work.breakdown = Some(breakdown.clone());
+        }
+        if let Some(reason) = &self.reason {
+            work.reason = Some(reason.clone());
+        }
+        if let Some(flags) = &self.flags {
+            work.flags = flags.clone();
+        }
+        work.payout_percent = self.payout_percent.unwrap_or(work.payout_percent);
+    }
+}
+
+/// What one lease of a job ran: the stages that finished, not yet written,
+/// and the one that failed, if any.
+pub(crate) struct Run {
+    /// The stage the lease began at.
+    pub from: Stage,
+    /// Tries of the lease's first stage so far, this one included.
+    attempts: i64,
+    /// The work as the finished stages leave it.
+    pub work: SubmissionRecord,
+    /// The stages that finished, and their records.
+    stages: Vec<Stage>,
+    records: Vec<StageRecord>,
+    result: OwnedResult,
+    /// Where the finished stages lead; `None` ends the evaluation.
+    next: Option<Stage>,
+    failure: Option<(Stage, StageFailure)>,
+}
+
+impl Run {
+    /// Whether a stage of this lease held the work for a moderator.
+    pub fn flagged(&self) -> bool {
+        self.records.iter().any(|r| r.outcome == "flagged")
+    }
 }
 
 /// Why a stage did not finish.
@@ -189,9 +257,9 @@ impl Evaluation<'_> {
         Ok(())
     }
 
-    /// Leases up to [`BATCH`] due jobs and runs each one's current stage,
-    /// all at once; their results commit together. Empty when no job was
-    /// due.
+    /// Leases up to [`BATCH`] due jobs and runs each one's next stages,
+    /// all jobs at once; their results commit together. Empty when no job
+    /// was due.
     #[tracing::instrument(skip_all)]
     pub async fn run_batch(&self) -> Result<Vec<Ran>, StoreError> {
         let now = clock::unix_secs();
@@ -203,10 +271,7 @@ impl Evaluation<'_> {
         let mut runnable = Vec::with_capacity(leased.len());
         for job in leased {
             match job.submission.stage.as_deref().and_then(Stage::parse) {
-                Some(stage) => {
-                    self.announce_stage(&job.submission, stage);
-                    runnable.push((job, stage));
-                }
+                Some(stage) => runnable.push((job, stage)),
                 None => {
                     // Ended (or unreadable): nothing to run; close the job.
                     tracing::error!(submission = %job.submission.id, stage = ?job.submission.stage, "job without a runnable stage");
@@ -216,49 +281,54 @@ impl Evaluation<'_> {
                 }
             }
         }
-        let outcomes = futures_util::future::join_all(
+        let leased_at = Instant::now();
+        let mut runs = futures_util::future::join_all(
             runnable
-                .iter()
-                .map(|(job, stage)| stages::run(self, *stage, &job.submission, job.attempts)),
+                .into_iter()
+                .map(|(job, from)| self.run_stages(job, from, leased_at)),
         )
         .await;
-
-        let now = clock::unix_secs();
-        let mut ran = Vec::with_capacity(runnable.len());
-        let mut finished = Vec::new();
-        for ((job, stage), outcome) in runnable.into_iter().zip(outcomes) {
-            let outcome = match outcome {
-                Ok(done) => {
-                    finished.push((job, stage, done));
-                    continue;
-                }
-                Err(StageFailure::Store(err)) => Err(err),
-                Err(failure) => self.fail(&job, stage, failure, now).await,
-            };
-            match outcome {
-                Ok(one) => ran.push(one),
-                Err(err) => failed = Some(err),
-            }
-        }
         // In submission order: two instances' batches lock rows in the
         // same order on PostgreSQL, so they cannot deadlock.
-        finished.sort_by(|a, b| a.0.submission.id.cmp(&b.0.submission.id));
-        let (applied, error) = self.complete(&finished, now).await;
+        runs.sort_by(|a, b| a.work.id.cmp(&b.work.id));
+
+        let now = clock::unix_secs();
+        let (applied, error) = self.complete(&runs, now).await;
         failed = error.or(failed);
-        for ((job, stage, done), applied) in finished.into_iter().zip(applied) {
-            let id = job.submission.id.clone();
-            if applied {
-                tracing::info!(submission = %id, stage = stage.as_str(), outcome = %done.record.outcome, "stage done");
-                if let Some(next) = done.next {
-                    self.announce_stage(&job.submission, next);
-                } else {
-                    self.announce_final(&id).await;
-                }
+        let mut ran = Vec::with_capacity(runs.len());
+        for (run, applied) in runs.into_iter().zip(applied) {
+            let id = run.work.id.clone();
+            ran.extend(run.stages.iter().map(|stage| Ran::Stage {
+                submission: id.clone(),
+                stage: *stage,
+            }));
+            if !applied {
+                // Another worker moved it on, or the write failed and the
+                // lease will run out: what failed here is not ours to record.
+                continue;
             }
-            ran.push(Ran::Stage {
-                submission: id,
-                stage,
-            });
+            for (stage, record) in run.stages.iter().zip(&run.records) {
+                tracing::info!(submission = %id, stage = stage.as_str(), outcome = %record.outcome, "stage done");
+            }
+            if run.result.vector.is_some() {
+                // Stored now: other instances can read it into their index.
+                self.hub().forward(crate::live::Bridged::Vector {
+                    submission_id: id.clone(),
+                });
+            }
+            match run.failure {
+                Some((stage, failure)) => {
+                    // The lease's first stage has had its tries; a later
+                    // one just had its first.
+                    let attempts = if stage == run.from { run.attempts } else { 1 };
+                    match self.fail(&id, stage, attempts, failure, now).await {
+                        Ok(one) => ran.push(one),
+                        Err(err) => failed = Some(err),
+                    }
+                }
+                None if run.next.is_none() => self.announce_final(&id).await,
+                None => {}
+            }
         }
         match failed {
             Some(err) => Err(err),
@@ -266,23 +336,59 @@ impl Evaluation<'_> {
         }
     }
 
-    /// Commits finished stages together; when that fails, each alone, so
-    /// one that cannot be written does not hold back the others. Whether
-    /// each was applied (one that failed was not), and the last error.
-    async fn complete(
-        &self,
-        finished: &[(Leased, Stage, StageOutcome)],
-        now: i64,
-    ) -> (Vec<bool>, Option<StoreError>) {
-        let completions: Vec<store::Completion<'_>> = finished
+    /// Runs a leased job's stages one after another, from `from`, until
+    /// one fails, the evaluation ends, or the lease has run [`RUN_FOR`].
+    async fn run_stages(&self, job: Leased, from: Stage, leased_at: Instant) -> Run {
+        let mut run = Run {
+            from,
+            attempts: job.attempts,
+            work: job.submission,
+            stages: Vec::new(),
+            records: Vec::new(),
+            result: OwnedResult::default(),
+            next: Some(from),
+            failure: None,
+        };
+        let mut attempts = job.attempts;
+        while let Some(stage) = run.next {
+            if !run.records.is_empty() && leased_at.elapsed() >= RUN_FOR {
+                break;
+            }
+            self.announce_stage(&run.work, stage);
+            match stages::run(self, stage, &run, attempts).await {
+                Ok(done) => {
+                    done.result.apply_to(&mut run.work);
+                    run.result.absorb(done.result);
+                    run.stages.push(stage);
+                    run.records.push(done.record);
+                    run.next = done.next;
+                    attempts = 1;
+                }
+                Err(failure) => {
+                    run.failure = Some((stage, failure));
+                    break;
+                }
+            }
+        }
+        run
+    }
+
+    /// Commits finished runs together; when that fails, each alone, so one
+    /// that cannot be written does not hold back the others. Whether each
+    /// was applied (a run with nothing finished has nothing to apply and
+    /// counts as applied), and the last error.
+    async fn complete(&self, runs: &[Run], now: i64) -> (Vec<bool>, Option<StoreError>) {
+        let completions: Vec<(usize, store::Completion<'_>)> = runs
             .iter()
-            .map(|(job, stage, done)| {
-                let r = &done.result;
-                store::Completion {
-                    id: &job.submission.id,
-                    stage: stage.as_str(),
-                    next: done.next.map(Stage::as_str),
-                    record: &done.record,
+            .enumerate()
+            .filter(|(_, run)| !run.records.is_empty())
+            .map(|(i, run)| {
+                let r = &run.result;
+                let completion = store::Completion {
+                    id: &run.work.id,
+                    from: run.from.as_str(),
+                    next: run.next.map(Stage::as_str),
+                    records: &run.records,
                     result: store::StageResult {
                         duplicate_of: r.duplicate_of.as_deref(),
                         similarity: r.similarity,
@@ -293,28 +399,34 @@ impl Evaluation<'_> {
                         payout_percent: r.payout_percent,
                         final_status: r.final_status.map(SubmissionStatus::as_str),
                     },
-                }
+                    vector: r.vector.as_ref().map(|(m, v)| (m.as_str(), v.as_slice())),
+                };
+                (i, completion)
             })
             .collect();
-        if completions.is_empty() {
-            return (Vec::new(), None);
-        }
-        let error = match store::complete_stages(self.db(), &completions, now).await {
-            Ok(applied) => return (applied, None),
+        let mut applied = vec![true; runs.len()];
+        let all: Vec<store::Completion<'_>> = completions.iter().map(|(_, c)| c.clone()).collect();
+        let error = match store::complete_stages(self.db(), &all, now).await {
+            Ok(written) => {
+                for ((i, _), written) in completions.iter().zip(written) {
+                    applied[*i] = written;
+                }
+                return (applied, None);
+            }
             Err(error) => error,
         };
-        if completions.len() == 1 {
-            return (vec![false], Some(error));
+        if let [(i, _)] = completions.as_slice() {
+            applied[*i] = false;
+            return (applied, Some(error));
         }
-        tracing::warn!(%error, stages = completions.len(), "stage results failed together; writing them one by one");
+        tracing::warn!(%error, runs = completions.len(), "stage results failed together; writing them one by one");
         let mut last = None;
-        let mut applied = Vec::with_capacity(completions.len());
-        for completion in &completions {
+        for (i, completion) in &completions {
             match store::complete_stages(self.db(), std::slice::from_ref(completion), now).await {
-                Ok(one) => applied.extend(one),
+                Ok(written) => applied[*i] = written.first().copied().unwrap_or(false),
                 Err(error) => {
-                    tracing::error!(submission = completion.id, %error, "a stage result could not be written; the stage runs again once its lease ends");
-                    applied.push(false);
+                    tracing::error!(submission = completion.id, %error, "a stage result could not be written; the stages run again once the lease ends");
+                    applied[*i] = false;
                     last = Some(error);
                 }
             }
@@ -326,23 +438,25 @@ impl Evaluation<'_> {
     /// dead-lettered once out of tries.
     async fn fail(
         &self,
-        job: &Leased,
+        id: &str,
         stage: Stage,
+        attempts: i64,
         failure: StageFailure,
         now: i64,
     ) -> Result<Ran, StoreError> {
-        let id = job.submission.id.clone();
+        let id = id.to_owned();
         match failure {
             StageFailure::Retry { record, error } => {
-                if job.attempts >= i64::from(self.work_policy().max_attempts) {
+                if attempts >= i64::from(self.work_policy().max_attempts) {
                     let reason = format!("evaluation stopped at {}: {error}", stage.label());
                     store::give_up(self.db(), &id, &record, &reason, now).await?;
                     tracing::warn!(submission = %id, stage = stage.as_str(), %error, "evaluation dead-lettered");
                     self.announce_final(&id).await;
                     return Ok(Ran::Failed { submission: id });
                 }
-                let backoff = (1_i64 << job.attempts.clamp(0, 16)).min(MAX_BACKOFF_SECS);
-                store::retry_later(self.db(), &id, &record, &error, now + backoff).await?;
+                let backoff = (1_i64 << attempts.clamp(0, 16)).min(MAX_BACKOFF_SECS);
+                store::retry_later(self.db(), &id, &record, &error, attempts, now + backoff)
+                    .await?;
                 tracing::warn!(submission = %id, stage = stage.as_str(), %error, backoff, "stage will be retried");
                 Ok(Ran::Retrying {
                     submission: id,
@@ -371,11 +485,7 @@ impl Evaluation<'_> {
         }
     }
 
-    fn announce_stage(
-        &self,
-        submission: &meritree_store::submissions::SubmissionRecord,
-        stage: Stage,
-    ) {
+    fn announce_stage(&self, submission: &SubmissionRecord, stage: Stage) {
         self.hub().publish(
             Audience::Everyone,
             LiveEvent::Submission {

@@ -10,22 +10,24 @@ use meritree_store::evaluations::{self as store, StageRecord};
 use meritree_store::submissions::{self as submissions, SubmissionRecord};
 use serde_json::json;
 
-use super::{Evaluation, OwnedResult, StageFailure, StageOutcome};
+use super::{Evaluation, OwnedResult, Run, StageFailure, StageOutcome};
 use crate::ai::AiError;
 use crate::clock;
 
+/// Runs `stage` on the work as the lease's earlier stages left it.
 pub(super) async fn run(
     ev: &Evaluation<'_>,
     stage: Stage,
-    work: &SubmissionRecord,
+    run: &Run,
     attempts: i64,
 ) -> Result<StageOutcome, StageFailure> {
     let timer = Timer::start(stage);
+    let work = &run.work;
     match stage {
         Stage::Moderation => moderation(ev, work, timer, attempts).await,
         Stage::Originality => originality(ev, work, timer).await,
         Stage::Quality => quality(ev, work, timer, attempts).await,
-        Stage::Fraud => fraud(ev, work, timer).await,
+        Stage::Fraud => fraud(ev, run, timer).await,
     }
 }
 
@@ -260,7 +262,9 @@ async fn originality(
     }
     let model = format!("{}/{}", answer.provider, answer.model);
     let unit = text::unit(vector);
-    store::put_vector(ev.db(), &work.id, &model, &text::vector_to_bytes(&unit)).await?;
+    // Stored with the stage's result; indexed here at once, so work
+    // checked after this one finds it (adding an id twice is a no-op).
+    let stored = Some((model.clone(), text::vector_to_bytes(&unit)));
     let threshold = policy.duplicate_similarity;
     // Searching and inserting into the graph is milliseconds of CPU: off
     // the async workers.
@@ -280,9 +284,6 @@ async fn originality(
         .await
         .expect("the vector index does not panic")
     };
-    ev.hub().forward(crate::live::Bridged::Vector {
-        submission_id: work.id.clone(),
-    });
     let by = Some((answer.provider.as_str(), answer.model.as_str()));
     let output = json!({
         "nearest": nearest.as_ref().map(|n| &n.id),
@@ -305,6 +306,7 @@ async fn originality(
             result: OwnedResult {
                 duplicate_of: Some(near.id),
                 similarity: Some(f64::from(near.similarity)),
+                vector: stored,
                 ..Default::default()
             },
             next: Some(Stage::Fraud),
@@ -315,7 +317,10 @@ async fn originality(
             output["later_copies"] = json!(copies);
             Ok(StageOutcome {
                 record: timer.record("ok", by, input, output, "Original: no close earlier work"),
-                result: OwnedResult::default(),
+                result: OwnedResult {
+                    vector: stored,
+                    ..Default::default()
+                },
                 next: Some(Stage::Quality),
             })
         }
@@ -468,11 +473,8 @@ async fn quality(
 }
 
 /// Bursts, clusters and self-copies; then the submission's final status.
-async fn fraud(
-    ev: &Evaluation<'_>,
-    work: &SubmissionRecord,
-    timer: Timer,
-) -> Result<StageOutcome, StageFailure> {
+async fn fraud(ev: &Evaluation<'_>, run: &Run, timer: Timer) -> Result<StageOutcome, StageFailure> {
+    let work = &run.work;
     let policy = &ev.work_policy().fraud;
     let since = work.created_at - policy.window_secs;
     let db = ev.db();
@@ -510,7 +512,10 @@ async fn fraud(
             .map(|o| o.id.clone()),
     };
     let decision = policy.decide(&observations);
-    let held_before = store::was_flagged(db, &work.id).await?;
+    // This lease's stages are not written yet; earlier leases' are, unless
+    // the lease began at the first stage (nothing before it can flag).
+    let held_before = run.flagged()
+        || (run.from != Stage::Moderation && store::was_flagged(db, &work.id).await?);
     // Content a stage flagged waits for a moderator even when it is a copy:
     // resubmitting held work must not settle it as a duplicate (approved,
     // a held copy becomes one). A fraud hold is about the payout, which a
