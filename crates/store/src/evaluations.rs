@@ -131,6 +131,10 @@ pub async fn complete_stages(
             "status": r.final_status,
         })
     }));
+    // The guard is a subquery that starts from the batch: written in the
+    // outer statement, SQLite chose the index on `status` and read the batch
+    // again for every submission still evaluating (a scan per commit that
+    // grew with the queue).
     let advance = format!(
         "UPDATE submissions SET stage = j.value ->> 'next', \
          duplicate_of = COALESCE(j.value ->> 'dup', submissions.duplicate_of), \
@@ -142,8 +146,9 @@ pub async fn complete_stages(
          payout_percent = COALESCE(CAST(j.value ->> 'pay' AS BIGINT), submissions.payout_percent), \
          status = COALESCE(j.value ->> 'status', submissions.status), \
          evaluated_at = CASE WHEN j.value ->> 'status' IS NULL THEN submissions.evaluated_at ELSE $2 END \
-         FROM {rows} WHERE submissions.id = j.value ->> 'id' \
-         AND submissions.stage = j.value ->> 'from' AND submissions.status = 'evaluating' \
+         FROM {rows} WHERE submissions.id = j.value ->> 'id' AND submissions.id IN ( \
+           SELECT s.id FROM {rows} CROSS JOIN submissions s WHERE s.id = j.value ->> 'id' \
+           AND s.stage = j.value ->> 'from' AND s.status = 'evaluating') \
          RETURNING submissions.id"
     );
     let moved: Vec<(String,)> = with_tx!(&mut tx, conn => sqlx::query_as(&advance)
@@ -196,29 +201,30 @@ pub async fn complete_stages(
     Ok(applied)
 }
 
-/// Records stage runs, in the order given, in one statement.
+/// Records stage runs, in the order given. One statement each, the texts
+/// bound as they are: a record's prompt is kilobytes, and inside a JSON
+/// batch SQLite would parse it again for every column it reads.
 async fn insert_stages(tx: &mut Tx, records: &[(&str, &StageRecord)]) -> Result<(), StoreError> {
-    if records.is_empty() {
-        return Ok(());
+    for (id, r) in records {
+        with_tx!(&mut *tx, conn => sqlx::query(
+            "INSERT INTO evaluation_stages (submission_id, stage, outcome, provider, model, input, \
+             output, summary, started_at_ms, duration_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(*id)
+        .bind(r.stage.as_str())
+        .bind(r.outcome.as_str())
+        .bind(r.provider.as_deref())
+        .bind(r.model.as_deref())
+        .bind(r.input.as_str())
+        .bind(r.output.as_str())
+        .bind(r.summary.as_str())
+        .bind(r.started_at_ms)
+        .bind(r.duration_ms)
+        .execute(&mut *conn)
+        .await
+        .map(drop))?;
     }
-    let rows = crate::sql::json(records.iter().enumerate().map(|(order, (id, r))| {
-        serde_json::json!({
-            "o": order, "s": id, "stage": r.stage, "outcome": r.outcome,
-            "provider": r.provider, "model": r.model, "input": r.input, "output": r.output,
-            "summary": r.summary, "at": r.started_at_ms, "ms": r.duration_ms,
-        })
-    }));
-    // Ordered so the ids, which order a submission's stages, follow the runs.
-    let insert = format!(
-        "INSERT INTO evaluation_stages (submission_id, stage, outcome, provider, model, input, \
-         output, summary, started_at_ms, duration_ms) \
-         SELECT j.value ->> 's', j.value ->> 'stage', j.value ->> 'outcome', \
-         j.value ->> 'provider', j.value ->> 'model', j.value ->> 'input', j.value ->> 'output', \
-         j.value ->> 'summary', CAST(j.value ->> 'at' AS BIGINT), CAST(j.value ->> 'ms' AS BIGINT) \
-         FROM {} ORDER BY CAST(j.value ->> 'o' AS BIGINT)",
-        crate::sql::json_rows(tx.backend(), 1)
-    );
-    with_tx!(tx, conn => sqlx::query(&insert).bind(&rows).execute(&mut *conn).await.map(drop))?;
     Ok(())
 }
 
