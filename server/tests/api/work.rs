@@ -69,6 +69,7 @@ test_both_backends! {
         let (url, judge) = start_judge(scores(9, 8, 7)).await;
         let app = spawn_app_with(backend, |s| judged_by(s, &url)).await;
         let alice = member(&app, "alice@example.org", "alice").await;
+        judge.hold.store(true, Ordering::SeqCst);
 
         let response = submit(&app, &alice, "A river poem", POEM, "k-1").await;
         assert_eq!(response.status(), 201);
@@ -79,6 +80,20 @@ test_both_backends! {
         let again = submit(&app, &alice, "A river poem", POEM, "k-1").await;
         assert_eq!(again.status(), 200);
         assert_eq!(again.json::<Value>().await.unwrap()["id"], id.as_str());
+
+        // While the judge thinks, the work's page says so (the lease has
+        // written nothing since it began at moderation).
+        let mut shown = Value::Null;
+        for _ in 0..400 {
+            let work: Value = app.get(&format!("/api/v1/submissions/{id}")).await.json().await.unwrap();
+            shown = work["stage"].clone();
+            if shown == "quality" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert_eq!(shown, "quality");
+        judge.hold.store(false, Ordering::SeqCst);
 
         let work = evaluated(&app, &id).await;
         assert_eq!(work["status"], "scored", "{work}");

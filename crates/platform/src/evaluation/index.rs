@@ -11,6 +11,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use hnsw_rs::anndists::dist::Distance;
@@ -87,6 +88,8 @@ pub struct Neighbour {
 #[derive(Clone, Default)]
 pub struct VectorIndex {
     inner: Arc<RwLock<Inner>>,
+    /// Candidates a search keeps when set; [`EF_SEARCH`] otherwise.
+    search_effort: Arc<AtomicUsize>,
 }
 
 /// Adding a model, saving, loading and clearing take the write lock;
@@ -216,7 +219,8 @@ impl VectorIndex {
         if query.len() != index.dims {
             return Neighbourhood::default();
         }
-        let found = index.graph.search(&query, NEIGHBOURS, EF_SEARCH);
+        let effort = self.search_effort();
+        let found = index.graph.search(&query, NEIGHBOURS, effort);
         // Read after the search, which adds do not wait for.
         let entries = index.entries.read().expect("index entries");
         let neighbour = |data_id: usize, distance: f32| {
@@ -249,7 +253,7 @@ impl VectorIndex {
         if earliers.is_empty() {
             earliers = index
                 .graph
-                .search_filter(&query, NEIGHBOURS, EF_SEARCH, Some(&earlier));
+                .search_filter(&query, NEIGHBOURS, effort, Some(&earlier));
         }
         let earlier = earliers
             .into_iter()
@@ -258,6 +262,19 @@ impl VectorIndex {
         Neighbourhood {
             earlier,
             similar_later,
+        }
+    }
+
+    /// Sets how many candidates a search keeps (the benchmark measures
+    /// recall and latency at several).
+    pub fn set_search_effort(&self, candidates: usize) {
+        self.search_effort.store(candidates, Ordering::Relaxed);
+    }
+
+    fn search_effort(&self) -> usize {
+        match self.search_effort.load(Ordering::Relaxed) {
+            0 => EF_SEARCH,
+            set => set.max(NEIGHBOURS),
         }
     }
 

@@ -162,14 +162,46 @@ pub enum Ran {
 }
 
 /// The pipeline's shared state: the wake-up bell, the vector index, the
-/// rounds whose leaderboard is about to be announced and what was last
-/// announced of each.
+/// stages running now, the rounds whose leaderboard is about to be
+/// announced and what was last announced of each.
 #[derive(Clone, Default)]
 pub struct PipelineState {
     pub(crate) bell: Arc<Notify>,
     pub(crate) index: VectorIndex,
+    pub(crate) running: RunningStages,
     pub(crate) boards_due: Arc<std::sync::Mutex<std::collections::HashSet<i64>>>,
     pub(crate) announced: Arc<tokio::sync::Mutex<crate::competitions::Announced>>,
+}
+
+/// The stage each of this instance's leases is running now. A lease
+/// writes its stages only when it ends, so until then the database still
+/// names the stage it began at; a work's page reads the live one here.
+#[derive(Clone, Default)]
+pub(crate) struct RunningStages(Arc<std::sync::Mutex<std::collections::HashMap<String, Stage>>>);
+
+impl RunningStages {
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Stage>> {
+        // A panic while holding it leaves a map that is still whole.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn mark(&self, id: &str, stage: Stage) {
+        self.lock().insert(id.to_owned(), stage);
+    }
+
+    /// The stage running now for `id`, when a lease here is running one.
+    pub(crate) fn stage(&self, id: &str) -> Option<Stage> {
+        self.lock().get(id).copied()
+    }
+
+    fn forget<'a>(&self, ids: impl IntoIterator<Item = &'a str>) {
+        let mut running = self.lock();
+        for id in ids {
+            running.remove(id);
+        }
+    }
 }
 
 impl Evaluation<'_> {
@@ -295,6 +327,7 @@ impl Evaluation<'_> {
         let now = clock::unix_secs();
         let (applied, error) = self.complete(&runs, now).await;
         failed = error.or(failed);
+        let ids: Vec<String> = runs.iter().map(|run| run.work.id.clone()).collect();
         let mut ran = Vec::with_capacity(runs.len());
         for (run, applied) in runs.into_iter().zip(applied) {
             let id = run.work.id.clone();
@@ -330,6 +363,10 @@ impl Evaluation<'_> {
                 None => {}
             }
         }
+        // Written (or to run again): the database says where each stands.
+        self.pipeline()
+            .running
+            .forget(ids.iter().map(String::as_str));
         match failed {
             Some(err) => Err(err),
             None => Ok(ran),
@@ -486,6 +523,7 @@ impl Evaluation<'_> {
     }
 
     fn announce_stage(&self, submission: &SubmissionRecord, stage: Stage) {
+        self.pipeline().running.mark(&submission.id, stage);
         self.hub().publish(
             Audience::Everyone,
             LiveEvent::Submission {

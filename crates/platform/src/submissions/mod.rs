@@ -364,11 +364,7 @@ impl Submissions<'_> {
     /// itself; pages and the API use [`Self::get_as`]). The stages' inputs
     /// (prompts) stay with the platform; their results are public.
     pub async fn get(&self, id: &SubmissionId) -> Result<SubmissionView, SubmissionError> {
-        let record = store::get(self.db(), id)
-            .await?
-            .ok_or(SubmissionError::NotFound)?;
-        let stages = meritree_store::evaluations::stages(self.db(), id).await?;
-        Ok(submission_view(record, stages))
+        Ok(self.load(id).await?.0)
     }
 
     /// A work's page as `viewer` may see it: held or removed work shows
@@ -378,16 +374,32 @@ impl Submissions<'_> {
         id: &SubmissionId,
         viewer: Option<&Principal>,
     ) -> Result<SubmissionView, SubmissionError> {
+        let (view, author) = self.load(id).await?;
+        let entitled = viewer.is_some_and(|v| {
+            v.account_id == author || v.role == meritree_core::accounts::Role::Admin
+        });
+        Ok(if entitled { view } else { public_view(view) })
+    }
+
+    /// A work whole, with its author; the stage it shows is the one
+    /// running now when this instance's pipeline is running one (the
+    /// database names the stage a lease began at until the lease ends).
+    async fn load(
+        &self,
+        id: &SubmissionId,
+    ) -> Result<(SubmissionView, AccountId), SubmissionError> {
         let record = store::get(self.db(), id)
             .await?
             .ok_or(SubmissionError::NotFound)?;
         let author = AccountId::from(record.account_id.clone());
         let stages = meritree_store::evaluations::stages(self.db(), id).await?;
-        let view = submission_view(record, stages);
-        let entitled = viewer.is_some_and(|v| {
-            v.account_id == author || v.role == meritree_core::accounts::Role::Admin
-        });
-        Ok(if entitled { view } else { public_view(view) })
+        let mut view = submission_view(record, stages);
+        if view.status == SubmissionStatus::Evaluating {
+            if let Some(running) = self.pipeline().running.stage(id.as_str()) {
+                view.stage = Some(running);
+            }
+        }
+        Ok((view, author))
     }
 
     /// A member's public page.
