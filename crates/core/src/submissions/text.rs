@@ -45,9 +45,22 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     dot / (aa.sqrt() * bb.sqrt())
 }
 
-/// The inner product, summed in eight lanes so the compiler can use SIMD
-/// (a single running sum must keep the order of its additions).
+/// The inner product (over the shorter length). The near-duplicate index
+/// spends most of its time here, so on x86-64 CPUs with AVX2 and FMA (all
+/// from the last decade) it runs in 256-bit registers; builds target the
+/// baseline x86-64, which has only 128-bit SSE2.
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU has both features, checked just above.
+        return unsafe { dot_avx2_fma(a, b) };
+    }
+    dot_in_lanes(a, b)
+}
+
+/// Summed in eight lanes so the compiler can use SIMD (a single running
+/// sum must keep the order of its additions).
+fn dot_in_lanes(a: &[f32], b: &[f32]) -> f32 {
     let mut lanes = [0.0_f32; 8];
     let (a_chunks, b_chunks) = (a.chunks_exact(8), b.chunks_exact(8));
     let tail: f32 = a_chunks
@@ -62,6 +75,48 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
         }
     }
     lanes.iter().sum::<f32>() + tail
+}
+
+/// Four sums of eight lanes, so consecutive fused multiply-adds do not wait
+/// for each other.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot_avx2_fma(a: &[f32], b: &[f32]) -> f32 {
+    use std::arch::x86_64::{
+        _mm256_add_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_setzero_ps, _mm256_storeu_ps,
+    };
+    let n = a.len().min(b.len());
+    let (a, b) = (a.as_ptr(), b.as_ptr());
+    let mut sums = [_mm256_setzero_ps(); 4];
+    let mut i = 0;
+    // SAFETY (every load): `i + 8 <= n`, within both slices.
+    while i + 32 <= n {
+        for (k, sum) in sums.iter_mut().enumerate() {
+            let at = i + 8 * k;
+            *sum = _mm256_fmadd_ps(_mm256_loadu_ps(a.add(at)), _mm256_loadu_ps(b.add(at)), *sum);
+        }
+        i += 32;
+    }
+    while i + 8 <= n {
+        sums[0] = _mm256_fmadd_ps(
+            _mm256_loadu_ps(a.add(i)),
+            _mm256_loadu_ps(b.add(i)),
+            sums[0],
+        );
+        i += 8;
+    }
+    let total = _mm256_add_ps(
+        _mm256_add_ps(sums[0], sums[1]),
+        _mm256_add_ps(sums[2], sums[3]),
+    );
+    let mut lanes = [0.0_f32; 8];
+    _mm256_storeu_ps(lanes.as_mut_ptr(), total);
+    let mut sum: f32 = lanes.iter().sum();
+    while i < n {
+        sum += *a.add(i) * *b.add(i);
+        i += 1;
+    }
+    sum
 }
 
 /// Scales `v` to unit length (left as is when it is zero), so the inner
@@ -98,6 +153,19 @@ pub fn vector_from_bytes(bytes: &[u8]) -> Option<Vec<f32>> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    proptest! {
+        /// The vector unit's sum is the plain one, but for rounding.
+        #[test]
+        fn dot_is_the_inner_product(
+            pairs in prop::collection::vec((-1.0_f32..1.0, -1.0_f32..1.0), 0..400),
+        ) {
+            let (a, b): (Vec<f32>, Vec<f32>) = pairs.into_iter().unzip();
+            let plain: f64 = a.iter().zip(&b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();
+            prop_assert!((f64::from(dot(&a, &b)) - plain).abs() < 1e-4);
+            prop_assert!((f64::from(dot_in_lanes(&a, &b)) - plain).abs() < 1e-4);
+        }
+    }
 
     #[test]
     fn copies_with_other_formatting_share_a_fingerprint() {
