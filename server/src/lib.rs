@@ -2,6 +2,13 @@
 //! the HTTP routes. Kept as a library so the black-box tests in `tests/` can
 //! start the real application on port 0.
 
+/// Every binary built on this library (the server, its benchmarks and
+/// tests) allocates with mimalloc: the evaluation pipeline's many small,
+/// short-lived allocations across threads cost a tenth of its CPU in
+/// glibc's allocator (docs/decisions/0020).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod admin;
 pub mod ai;
 pub mod auth;
