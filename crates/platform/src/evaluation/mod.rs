@@ -327,7 +327,10 @@ impl Evaluation<'_> {
         let now = clock::unix_secs();
         let (applied, error) = self.complete(&runs, now).await;
         failed = error.or(failed);
-        let ids: Vec<String> = runs.iter().map(|run| run.work.id.clone()).collect();
+        // Written (or to run again): the database says where each stands.
+        self.pipeline()
+            .running
+            .forget(runs.iter().map(|run| run.work.id.as_str()));
         let mut ran = Vec::with_capacity(runs.len());
         for (run, applied) in runs.into_iter().zip(applied) {
             let id = run.work.id.clone();
@@ -363,10 +366,6 @@ impl Evaluation<'_> {
                 None => {}
             }
         }
-        // Written (or to run again): the database says where each stands.
-        self.pipeline()
-            .running
-            .forget(ids.iter().map(String::as_str));
         match failed {
             Some(err) => Err(err),
             None => Ok(ran),
