@@ -1,13 +1,13 @@
 // Gas of the distributor's hot paths with a depth-20 proof (a tree of about a
-// million members). Gas is deterministic for the pinned compiler and anvil, so
-// the numbers are printed for the record and only regression ceilings are
-// asserted.
+// million members), and of node staking's. Gas is deterministic for the pinned
+// compiler and anvil, so the numbers are printed for the record and only
+// regression ceilings are asserted.
 import { StandardMerkleTree } from '@openzeppelin/merkle-tree';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { concat, hexToBytes, keccak256, numberToHex, parseEther } from 'viem';
 import { startAnvil } from './support/anvil.mjs';
-import { accounts, clients, deployRewards, read, send, signClaimTo } from './support/contracts.mjs';
+import { accounts, clients, deploy, deployRewards, read, send, signClaimTo } from './support/contracts.mjs';
 
 const { admin, updater, relayer, alice, bob, carol, mallory } = accounts;
 const DEPTH = 20;
@@ -111,5 +111,64 @@ describe('gas', () => {
     assert.ok(first <= 100_000, `first claim: ${first}`);
     assert.ok(repeat <= 65_000, `repeat claim: ${repeat}`);
     assert.ok(steadySetRoot <= 42_000, `setRoot: ${steadySetRoot}`);
+  });
+});
+
+describe('gas of NodeStaking', () => {
+  let anvil;
+  let chain;
+
+  before(async () => {
+    anvil = await startAnvil();
+    chain = clients(anvil.url);
+  });
+  after(() => anvil?.stop());
+
+  it('of stake, requestUnstake, withdraw and slash', async (t) => {
+    const measure = async (label, receiptPromise) => {
+      const b = await breakdown(chain, await receiptPromise);
+      assert.ok(b.gasUsed > b.floor, `${label} paid the EIP-7623 calldata floor`);
+      t.diagnostic(
+        `${label}: gasUsed ${b.gasUsed} = ${INTRINSIC} intrinsic + ${b.calldata} calldata ` +
+          `(${b.inputBytes} bytes) + ${b.execution} execution`,
+      );
+      return b.gasUsed;
+    };
+    const token = await deploy(chain, 'RewardToken', ['Meritree Reward', 'MRT', admin.address]);
+    const staking = await deploy(chain, 'NodeStaking', [token.address, 3600n, admin.address]);
+    const amount = parseEther('1000');
+    for (const operator of [alice, bob]) {
+      await send(chain, admin, token, 'mint', [operator.address, 2n * amount]);
+      await send(chain, operator, token, 'approve', [staking.address, 2n * amount]);
+    }
+    const call = (from, functionName, args) => send(chain, from, staking, functionName, args);
+
+    const firstStake = await measure('stake, first', call(alice, 'stake', [amount]));
+    const topUp = await measure('stake, top-up', call(alice, 'stake', [amount]));
+    const request = await measure('requestUnstake, first', call(alice, 'requestUnstake', [amount / 2n]));
+    await measure('requestUnstake, adding to a pending amount', call(alice, 'requestUnstake', [amount / 4n]));
+    await chain.testClient.increaseTime({ seconds: 3600 });
+    await chain.testClient.mine({ blocks: 1 });
+    const withdraw = await measure('withdraw', call(alice, 'withdraw', []));
+
+    await call(bob, 'stake', [amount]);
+    await call(bob, 'requestUnstake', [amount / 2n]);
+    const slashActive = await measure(
+      'slash, first, from the active stake only',
+      call(admin, 'slash', [bob.address, amount / 4n, 'missed heartbeats']),
+    );
+    await measure(
+      'slash, repeat, reaching into the pending amount',
+      call(admin, 'slash', [bob.address, amount / 2n, 'missed heartbeats']),
+    );
+
+    // A first stake, a first request, a withdrawal that empties the operator's
+    // wallet back into it and a first slash into the treasury each write a
+    // fresh slot (20,000). These ceilings only catch regressions.
+    assert.ok(firstStake <= 95_000, `first stake: ${firstStake}`);
+    assert.ok(topUp <= 50_000, `top-up stake: ${topUp}`);
+    assert.ok(request <= 60_000, `first unstake request: ${request}`);
+    assert.ok(withdraw <= 65_000, `withdraw: ${withdraw}`);
+    assert.ok(slashActive <= 80_000, `first slash: ${slashActive}`);
   });
 });
