@@ -20,6 +20,13 @@ sol!(
     "../../contracts/artifacts/RewardToken.json"
 );
 
+sol!(
+    #[sol(rpc)]
+    #[derive(Debug)]
+    NodeStaking,
+    "../../contracts/artifacts/NodeStaking.json"
+);
+
 /// The artifacts the embedded chain deploys.
 pub fn reward_distributor_artifact() -> Artifact {
     Artifact::from_json(include_str!(
@@ -33,6 +40,46 @@ pub fn reward_token_artifact() -> Artifact {
         "../../../contracts/artifacts/RewardToken.json"
     ))
     .expect("the committed artifact parses")
+}
+
+pub fn node_staking_artifact() -> Artifact {
+    Artifact::from_json(include_str!(
+        "../../../contracts/artifacts/NodeStaking.json"
+    ))
+    .expect("the committed artifact parses")
+}
+
+/// Deploys the node staking contract over `token` with an unstaking
+/// cooldown of `cooldown_secs`; `admin` holds its admin and slasher roles.
+pub async fn deploy_node_staking(
+    provider: &impl alloy::providers::Provider,
+    token: alloy::primitives::Address,
+    cooldown_secs: u64,
+    admin: alloy::primitives::Address,
+) -> Result<alloy::primitives::Address, crate::ChainError> {
+    use alloy::sol_types::SolValue;
+
+    let args = (token, cooldown_secs, admin).abi_encode_params();
+    crate::deploy::deploy(provider, &node_staking_artifact(), &args).await
+}
+
+impl crate::Chain {
+    /// An operator's active stake (what counts for running nodes).
+    pub async fn stake_of(
+        &self,
+        staking: alloy::primitives::Address,
+        operator: alloy::primitives::Address,
+    ) -> Result<alloy::primitives::U256, crate::ChainError> {
+        let contract = NodeStaking::new(staking, self.provider());
+        contract
+            .stakeOf(operator)
+            .call()
+            .await
+            .map_err(|err| match err {
+                alloy::contract::Error::TransportError(err) => crate::ChainError::Rpc(err),
+                other => crate::ChainError::Reverted(other.to_string()),
+            })
+    }
 }
 
 /// Where [`deploy_reward_contracts`] put the contracts.

@@ -150,12 +150,23 @@ pub enum ErrorCode {
     UpstreamUnavailable,
     /// No AI provider answered within the gateway's deadline; retry later.
     UpstreamTimeout,
+    /// The task or its input breaks a rule (the message says which).
+    InvalidTask,
+    /// The node's registration breaks a rule (the message says which).
+    InvalidNode,
+    /// This node does not hold the task's lease (it expired, the task went
+    /// to another node, or it was cancelled): drop the task.
+    LeaseLost,
+    /// The task already ended (completed, failed or cancelled).
+    TaskFinished,
+    /// The operator's stake on chain is below the network's minimum.
+    StakeTooLow,
     /// A fault on our side; details are in the server log, not the response.
     Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 67] = [
+    pub const ALL: [ErrorCode; 72] = [
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::InvalidRequest,
@@ -222,6 +233,11 @@ impl ErrorCode {
         ErrorCode::UpstreamRejected,
         ErrorCode::UpstreamUnavailable,
         ErrorCode::UpstreamTimeout,
+        ErrorCode::InvalidTask,
+        ErrorCode::InvalidNode,
+        ErrorCode::LeaseLost,
+        ErrorCode::TaskFinished,
+        ErrorCode::StakeTooLow,
         ErrorCode::Internal,
     ];
 
@@ -294,6 +310,11 @@ impl ErrorCode {
             ErrorCode::UpstreamRejected => "upstream_rejected",
             ErrorCode::UpstreamUnavailable => "upstream_unavailable",
             ErrorCode::UpstreamTimeout => "upstream_timeout",
+            ErrorCode::InvalidTask => "invalid_task",
+            ErrorCode::InvalidNode => "invalid_node",
+            ErrorCode::LeaseLost => "lease_lost",
+            ErrorCode::TaskFinished => "task_finished",
+            ErrorCode::StakeTooLow => "stake_too_low",
             ErrorCode::Internal => "internal",
         }
     }
@@ -367,6 +388,11 @@ impl ErrorCode {
             ErrorCode::UpstreamRejected => 400,
             ErrorCode::UpstreamUnavailable => 503,
             ErrorCode::UpstreamTimeout => 504,
+            ErrorCode::InvalidTask => 422,
+            ErrorCode::InvalidNode => 422,
+            ErrorCode::LeaseLost => 409,
+            ErrorCode::TaskFinished => 409,
+            ErrorCode::StakeTooLow => 403,
             ErrorCode::Internal => 500,
         }
     }

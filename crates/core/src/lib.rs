@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod ai;
 pub mod claims;
+pub mod compute;
 pub mod eip712;
 pub mod encoding;
 pub mod error_code;

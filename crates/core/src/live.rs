@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::compute::{NetworkStats, NodeId, NodeStatus, TaskId, TaskStatus};
 use crate::submissions::leaderboard::BoardChange;
 use crate::submissions::{Stage, SubmissionId, SubmissionStatus};
 
@@ -47,6 +48,28 @@ pub enum LiveEvent {
     },
     /// Events were missed and are no longer kept: reload what is shown.
     Resync,
+    /// A task moved or made progress (to its submitter).
+    TaskUpdate {
+        id: TaskId,
+        status: TaskStatus,
+        /// 0 to 100.
+        progress: u8,
+        node_id: Option<NodeId>,
+        /// When it should be done (unix seconds), while it runs.
+        estimated_completion: Option<i64>,
+    },
+    /// A compute node came, went or changed.
+    NodeStatus {
+        id: NodeId,
+        status: NodeStatus,
+        /// Thousandths.
+        reputation: u32,
+        /// Tasks it runs now.
+        running: u32,
+        tasks_completed: u64,
+    },
+    /// The network's figures, sent every few seconds while they change.
+    NetworkStats(NetworkStats),
     /// Points reached the account's ledger.
     PointsCredited {
         amount: i64,

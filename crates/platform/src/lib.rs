@@ -35,6 +35,7 @@ pub mod ai;
 pub mod chain;
 pub mod clock;
 pub mod competitions;
+pub mod compute;
 pub mod error;
 pub mod evaluation;
 mod group_commit;
@@ -59,6 +60,7 @@ use meritree_chain::Chain;
 use crate::access::{LimitPolicy, RequestContext, Site};
 use crate::ai::ResponseCache;
 use crate::chain::Settlement;
+use crate::compute::{ComputePolicy, ComputeState, Staking};
 use crate::evaluation::PipelineState;
 use crate::live::Hub;
 use crate::mailer::Mailer;
@@ -105,6 +107,10 @@ pub struct PlatformOptions {
     pub mailer: Mailer,
     /// How work is taken in, evaluated and paid.
     pub work: WorkPolicy,
+    /// How the compute network leases tasks and pays nodes.
+    pub compute: ComputePolicy,
+    /// The stake nodes' operators must hold on chain; `None`: staking off.
+    pub staking: Option<Staking>,
 }
 
 /// How many password sign-ins one email address may attempt.
@@ -133,6 +139,8 @@ impl Default for PlatformOptions {
             ai_cache: ResponseCache::in_memory(),
             mailer: Mailer::log(mailer::DEFAULT_FROM).expect("the default sender parses"),
             work: WorkPolicy::default(),
+            compute: ComputePolicy::default(),
+            staking: None,
         }
     }
 }
@@ -167,6 +175,9 @@ struct Inner {
     work: WorkPolicy,
     hub: Hub,
     pipeline: PipelineState,
+    compute: ComputePolicy,
+    staking: Option<Staking>,
+    compute_state: ComputeState,
 }
 
 impl Platform {
@@ -211,6 +222,9 @@ impl Platform {
                 work: options.work,
                 hub: Hub::new(),
                 pipeline: PipelineState::default(),
+                compute: options.compute,
+                staking: options.staking,
+                compute_state: ComputeState::default(),
             }),
         })
     }
@@ -235,6 +249,20 @@ impl Platform {
     /// Where services publish live events.
     pub fn hub(&self) -> &Hub {
         &self.inner.hub
+    }
+
+    /// How the compute network leases tasks and pays nodes.
+    pub fn compute_policy(&self) -> &ComputePolicy {
+        &self.inner.compute
+    }
+
+    pub(crate) fn staking(&self) -> Option<&Staking> {
+        self.inner.staking.as_ref()
+    }
+
+    /// The nodes connected to this instance.
+    pub fn compute_state(&self) -> &ComputeState {
+        &self.inner.compute_state
     }
 
     pub(crate) fn pipeline(&self) -> &PipelineState {

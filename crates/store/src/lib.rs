@@ -12,6 +12,7 @@ pub mod api_keys;
 pub mod chain_txs;
 mod checkpoints;
 pub mod competitions;
+pub mod compute;
 mod database;
 pub mod email_tokens;
 mod error;

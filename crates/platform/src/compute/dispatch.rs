@@ -1,0 +1,236 @@
+//! Leasing pending tasks to the nodes connected to this instance.
+//!
+//! Each instance knows the nodes whose sockets it holds: what they serve,
+//! how many tasks they may run, what they hold now. When a task arrives, a
+//! node frees a slot or connects, the dispatcher wakes, reads the oldest
+//! pending tasks for the models its free nodes serve, and leases each to
+//! the best of them: serving its model, with a free slot, the most
+//! reputable, then the least loaded. Leasing is a compare-and-set in the
+//! store, so instances dispatching at once never lease one task twice.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use meritree_core::compute::protocol::ToNode;
+use meritree_core::compute::{NodeId, TaskId, Transition};
+use tokio::sync::{broadcast, mpsc, Notify};
+
+use super::{task_input, Compute, ComputeError};
+use crate::Platform;
+
+/// Pending tasks read per pass, at most.
+const BATCH: u32 = 256;
+/// Frames queued for one node before it counts as gone.
+pub(crate) const NODE_QUEUE: usize = 256;
+/// How often the dispatcher looks even when nothing woke it (tasks whose
+/// node went away on another instance).
+const IDLE_PASS: Duration = Duration::from_secs(1);
+
+/// What this instance knows of the nodes connected to it, and the streams
+/// of answers being generated.
+#[derive(Default)]
+pub struct ComputeState {
+    nodes: Mutex<HashMap<NodeId, Connected>>,
+    wake: Notify,
+    streams: Mutex<HashMap<TaskId, broadcast::Sender<String>>>,
+}
+
+pub(crate) struct Connected {
+    pub(crate) models: Vec<String>,
+    pub(crate) capacity: u32,
+    pub(crate) reputation: u32,
+    pub(crate) held: HashSet<TaskId>,
+    pub(crate) draining: bool,
+    pub(crate) sender: mpsc::Sender<ToNode>,
+    /// Tells this connection from a later one of the same node.
+    pub(crate) generation: u64,
+}
+
+impl Connected {
+    fn free(&self) -> u32 {
+        if self.draining {
+            return 0;
+        }
+        self.capacity
+            .saturating_sub(u32::try_from(self.held.len()).unwrap_or(u32::MAX))
+    }
+}
+
+impl ComputeState {
+    /// Asks the dispatcher for a pass.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    pub(crate) fn with_nodes<T>(&self, f: impl FnOnce(&mut HashMap<NodeId, Connected>) -> T) -> T {
+        f(&mut self.nodes.lock().expect("compute state lock"))
+    }
+
+    /// Tasks the node runs now, when it is connected here.
+    pub fn running(&self, node: &NodeId) -> u32 {
+        self.with_nodes(|nodes| {
+            nodes
+                .get(node)
+                .map_or(0, |n| u32::try_from(n.held.len()).unwrap_or(u32::MAX))
+        })
+    }
+
+    /// Nodes connected to this instance.
+    pub fn connected(&self) -> usize {
+        self.with_nodes(|nodes| nodes.len())
+    }
+
+    /// Tells the node holding `task` to stop, and frees its slot.
+    pub(crate) fn abandon(&self, node: &NodeId, task: &TaskId, lease: u64) {
+        let sender = self.with_nodes(|nodes| {
+            let connected = nodes.get_mut(node)?;
+            connected.held.remove(task);
+            Some(connected.sender.clone())
+        });
+        if let Some(sender) = sender {
+            let _ = sender.try_send(ToNode::Abandon {
+                id: task.clone(),
+                lease,
+            });
+        }
+        self.wake();
+    }
+
+    /// Frees the node's slot for `task`.
+    pub(crate) fn release_slot(&self, node: &NodeId, task: &TaskId) {
+        self.with_nodes(|nodes| {
+            if let Some(connected) = nodes.get_mut(node) {
+                connected.held.remove(task);
+            }
+        });
+        self.wake();
+    }
+
+    /// Follows the answer `task` streams as it is generated, while its node
+    /// is connected to this instance.
+    pub fn watch(&self, task: &TaskId) -> broadcast::Receiver<String> {
+        let mut streams = self.streams.lock().expect("compute streams lock");
+        streams
+            .entry(task.clone())
+            .or_insert_with(|| broadcast::channel(1024).0)
+            .subscribe()
+    }
+
+    pub(crate) fn stream_delta(&self, task: &TaskId, text: &str) {
+        let streams = self.streams.lock().expect("compute streams lock");
+        if let Some(sender) = streams.get(task) {
+            let _ = sender.send(text.to_owned());
+        }
+    }
+
+    /// The task ended: its watchers see the stream close.
+    pub(crate) fn finish_stream(&self, task: &TaskId) {
+        self.streams
+            .lock()
+            .expect("compute streams lock")
+            .remove(task);
+    }
+}
+
+/// Runs the dispatcher until the server stops.
+pub async fn run(platform: Platform) {
+    let state = platform.compute_state();
+    loop {
+        let notified = state.wake.notified();
+        if let Err(error) = platform.compute().dispatch().await {
+            tracing::warn!(%error, "dispatching tasks failed; retrying");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let _ = tokio::time::timeout(IDLE_PASS, notified).await;
+    }
+}
+
+impl Compute<'_> {
+    /// One pass: leases pending tasks to free nodes connected here;
+    /// answers how many it leased.
+    pub async fn dispatch(&self) -> Result<usize, ComputeError> {
+        let (models, free) = self.compute_state().with_nodes(|nodes| {
+            let mut models: Vec<String> = nodes
+                .values()
+                .filter(|n| n.free() > 0)
+                .flat_map(|n| n.models.iter().cloned())
+                .collect();
+            models.sort();
+            models.dedup();
+            (models, nodes.values().map(Connected::free).sum::<u32>())
+        });
+        if free == 0 || models.is_empty() {
+            return Ok(0);
+        }
+        let pending =
+            meritree_store::compute::pending(self.db(), &models, free.min(BATCH)).await?;
+        let mut leased = 0;
+        for record in pending {
+            let Some(node) = self.pick(&record.model) else {
+                continue;
+            };
+            let Ok(input) = task_input(&record) else {
+                tracing::error!(task = %record.id, "a stored task's input does not parse");
+                continue;
+            };
+            let id = TaskId::from(record.id.clone());
+            // The slot is taken before the write, so one pass never
+            // overfills a node; given back if the lease is not won.
+            self.compute_state().with_nodes(|nodes| {
+                if let Some(n) = nodes.get_mut(&node) {
+                    n.held.insert(id.clone());
+                }
+            });
+            match self
+                .transition(record, &Transition::Assign { node: node.clone() }, None)
+                .await
+            {
+                Ok((task, true)) => {
+                    let sender = self.compute_state().with_nodes(|nodes| {
+                        nodes.get(&node).map(|n| n.sender.clone())
+                    });
+                    let frame = ToNode::Task {
+                        id: id.clone(),
+                        lease: task.lease.unsigned_abs(),
+                        input,
+                    };
+                    // A node that went away in between: its socket's end
+                    // returns what it held.
+                    if let Some(sender) = sender {
+                        if sender.try_send(frame).is_err() {
+                            tracing::warn!(%node, task = %id, "node queue full: task left to its lease");
+                        }
+                    }
+                    leased += 1;
+                }
+                Ok((_, false)) | Err(ComputeError::Transition(_)) => {
+                    self.compute_state().release_slot(&node, &id);
+                }
+                Err(err) => {
+                    self.compute_state().release_slot(&node, &id);
+                    return Err(err);
+                }
+            }
+        }
+        Ok(leased)
+    }
+
+    /// The connected node to lease a task for `model` to: one serving it
+    /// with a free slot, the most reputable, then the least loaded.
+    fn pick(&self, model: &str) -> Option<NodeId> {
+        self.compute_state().with_nodes(|nodes| {
+            nodes
+                .iter()
+                .filter(|(_, n)| n.free() > 0 && n.models.iter().any(|m| m == model))
+                .max_by(|(a_id, a), (b_id, b)| {
+                    let load = |n: &Connected| {
+                        // Free share of capacity, in thousandths.
+                        u64::from(n.free()) * 1_000 / u64::from(n.capacity.max(1))
+                    };
+                    (a.reputation, load(a), b_id).cmp(&(b.reputation, load(b), a_id))
+                })
+                .map(|(id, _)| id.clone())
+        })
+    }
+}

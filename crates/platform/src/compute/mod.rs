@@ -1,0 +1,492 @@
+//! The compute network's services: AI tasks submitted by members and the
+//! platform, leased to community nodes, returned, checked and paid.
+//!
+//! A task's life is [`meritree_core::compute::state`]'s state machine; each
+//! step here reads the task, computes the next state there, and writes it
+//! as a compare-and-set on the status and lease it read
+//! ([`meritree_store::compute::apply`]). Nodes connect to one instance
+//! ([`dispatch`]), which leases them tasks for the models they serve;
+//! [`reaper`] returns the tasks of nodes that went silent.
+
+pub mod dispatch;
+pub mod reaper;
+mod session;
+pub mod staking;
+
+use meritree_core::accounts::{AccountId, Role};
+use meritree_core::compute::{
+    NewTask, NodeId, NodeRegistration, NodeStatus, NodeView, RuleError, TaskId, TaskInput,
+    TaskKind, TaskOutput, TaskState, TaskStatus, TaskView, Transition, TransitionError,
+};
+use meritree_core::live::{Audience, LiveEvent};
+use meritree_core::points::PointsReason;
+use meritree_core::ErrorCode;
+use meritree_store::compute::{self as store, Inserted, NodeRecord, TaskRecord, TaskUpdate};
+use meritree_store::StoreError;
+
+pub use dispatch::ComputeState;
+pub use session::NodeLink;
+pub use staking::Staking;
+
+use crate::clock;
+use crate::error::{store_error_code, PublicError};
+use crate::points::PointsPosting;
+use crate::principal::Principal;
+
+service!(
+    /// The compute network: tasks, nodes and what they earn.
+    Compute,
+    compute
+);
+
+/// How the network leases and pays, from the `[compute]` configuration.
+#[derive(Debug, Clone)]
+pub struct ComputePolicy {
+    /// How long a task's lease lasts past the node's last heartbeat.
+    pub lease_secs: u64,
+    /// How often nodes must send a heartbeat.
+    pub heartbeat_secs: u64,
+    /// Failures after which a task fails for good.
+    pub max_attempts: u32,
+    /// Points a node's operator earns per completed task...
+    pub reward_per_task: i64,
+    /// ...and per 1,000 tokens it processed.
+    pub reward_per_1k_tokens: i64,
+}
+
+impl Default for ComputePolicy {
+    fn default() -> Self {
+        Self {
+            lease_secs: 30,
+            heartbeat_secs: 5,
+            max_attempts: 3,
+            reward_per_task: 1,
+            reward_per_1k_tokens: 1,
+        }
+    }
+}
+
+impl ComputePolicy {
+    /// What the operator earns for `output`.
+    pub fn reward(&self, output: &TaskOutput) -> i64 {
+        let tokens = i64::try_from(output.tokens()).unwrap_or(i64::MAX);
+        self.reward_per_task
+            .saturating_add(self.reward_per_1k_tokens.saturating_mul(tokens) / 1_000)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ComputeError {
+    #[error("{0}")]
+    InvalidTask(RuleError),
+    #[error("{0}")]
+    InvalidNode(RuleError),
+    #[error("no such task")]
+    NoSuchTask,
+    #[error("no such node")]
+    NoSuchNode,
+    #[error("only node operators run nodes: ask an admin for the node_operator role")]
+    NotOperator,
+    #[error("this node belongs to another operator")]
+    NotYourNode,
+    #[error("{0}")]
+    Transition(TransitionError),
+    #[error("the operator's stake is {have}; the network asks for at least {need}")]
+    StakeTooLow { have: String, need: String },
+    #[error("the stake could not be read from the chain")]
+    StakeUnknown,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The database holds a task this build cannot read.
+    #[error("task {0} is stored in a shape this build does not read")]
+    Corrupt(String),
+}
+
+impl PublicError for ComputeError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            ComputeError::InvalidTask(_) => ErrorCode::InvalidTask,
+            ComputeError::InvalidNode(_) => ErrorCode::InvalidNode,
+            ComputeError::NoSuchTask | ComputeError::NoSuchNode => ErrorCode::NotFound,
+            ComputeError::NotOperator | ComputeError::NotYourNode => ErrorCode::Forbidden,
+            ComputeError::Transition(TransitionError::LeaseLost) => ErrorCode::LeaseLost,
+            ComputeError::Transition(TransitionError::Finished(_)) => ErrorCode::TaskFinished,
+            ComputeError::Transition(TransitionError::NotAllowed { .. }) => ErrorCode::LeaseLost,
+            ComputeError::StakeTooLow { .. } => ErrorCode::StakeTooLow,
+            ComputeError::StakeUnknown => ErrorCode::ChainUnavailable,
+            ComputeError::Store(err) => store_error_code(err),
+            ComputeError::Corrupt(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+/// A submitted task, and whether this call created it.
+#[derive(Debug, Clone)]
+pub struct Submitted {
+    pub task: TaskView,
+    pub created: bool,
+}
+
+impl Compute<'_> {
+    /// Queues a task for the network, once per submitter and key.
+    #[tracing::instrument(skip_all, fields(account = %me.account_id))]
+    pub async fn submit(&self, me: &Principal, task: NewTask) -> Result<Submitted, ComputeError> {
+        task.validate().map_err(ComputeError::InvalidTask)?;
+        let input = serde_json::to_string(&task.input).expect("inputs serialise");
+        let id = TaskId::from(uuid::Uuid::new_v4().to_string());
+        let inserted = store::insert_task(
+            self.db(),
+            store::NewTask {
+                id: &id,
+                account_id: &me.account_id,
+                idempotency_key: &task.idempotency_key,
+                kind: task.input.kind().as_str(),
+                model: task.input.model(),
+                input: &input,
+                max_attempts: i64::from(self.compute_policy().max_attempts),
+                now: clock::unix_secs(),
+            },
+        )
+        .await?;
+        let (record, created) = match inserted {
+            Inserted::Created(record) => (record, true),
+            Inserted::Replayed(record) => (record, false),
+        };
+        let task = task_view(&record)?;
+        if created {
+            tracing::info!(task = %task.id, model = %task.model, "task submitted");
+            self.announce_task(&record.account_id, &task);
+            self.compute_state().wake();
+        }
+        Ok(Submitted { task, created })
+    }
+
+    /// A task, for its submitter or an admin; anyone else is told there is
+    /// no such task.
+    pub async fn get(&self, me: &Principal, id: &TaskId) -> Result<TaskView, ComputeError> {
+        let record = self.owned_task(me, id).await?;
+        task_view(&record)
+    }
+
+    /// Cancels a task that has not completed; a cancelled task stays so.
+    #[tracing::instrument(skip_all, fields(task = %id))]
+    pub async fn cancel(&self, me: &Principal, id: &TaskId) -> Result<TaskView, ComputeError> {
+        let record = self.owned_task(me, id).await?;
+        let holder = record.node_id.clone();
+        let lease = record.lease;
+        let (record, changed) = self.transition(record, &Transition::Cancel, None).await?;
+        if changed {
+            if let Some(node) = holder {
+                self.compute_state().abandon(&NodeId::from(node), id, lease.unsigned_abs());
+            }
+        }
+        task_view(&record)
+    }
+
+    async fn owned_task(&self, me: &Principal, id: &TaskId) -> Result<TaskRecord, ComputeError> {
+        let record = store::get_task(self.db(), id)
+            .await?
+            .ok_or(ComputeError::NoSuchTask)?;
+        if record.account_id != me.account_id.as_str() && me.role != Role::Admin {
+            return Err(ComputeError::NoSuchTask);
+        }
+        Ok(record)
+    }
+
+    /// Registers a node for the calling operator (or updates the one of
+    /// that name).
+    #[tracing::instrument(skip_all, fields(account = %me.account_id))]
+    pub async fn register_node(
+        &self,
+        me: &Principal,
+        registration: NodeRegistration,
+    ) -> Result<NodeView, ComputeError> {
+        require_operator(me)?;
+        registration
+            .validate()
+            .map_err(ComputeError::InvalidNode)?;
+        self.check_stake(&me.account_id).await?;
+        let models = serde_json::to_string(&registration.models).expect("names serialise");
+        let id = NodeId::from(uuid::Uuid::new_v4().to_string());
+        let record = store::register_node(
+            self.db(),
+            store::NewNode {
+                id: &id,
+                account_id: &me.account_id,
+                name: &registration.name,
+                models: &models,
+                capacity: i64::from(registration.capacity),
+                now: clock::unix_secs(),
+            },
+        )
+        .await?;
+        tracing::info!(node = %record.id, name = %record.name, "node registered");
+        self.node_view(record)
+    }
+
+    /// A node as anyone sees it.
+    pub async fn node(&self, id: &NodeId) -> Result<NodeView, ComputeError> {
+        let record = store::get_node(self.db(), id)
+            .await?
+            .ok_or(ComputeError::NoSuchNode)?;
+        self.node_view(record)
+    }
+
+    /// The calling operator's nodes.
+    pub async fn my_nodes(&self, me: &Principal) -> Result<Vec<NodeView>, ComputeError> {
+        store::nodes_of(self.db(), &me.account_id)
+            .await?
+            .into_iter()
+            .map(|record| self.node_view(record))
+            .collect()
+    }
+
+    /// Nodes online now, most reputable first.
+    pub async fn online_nodes(&self, limit: u32) -> Result<Vec<NodeView>, ComputeError> {
+        store::nodes_in(self.db(), NodeStatus::Online.as_str(), limit)
+            .await?
+            .into_iter()
+            .map(|record| self.node_view(record))
+            .collect()
+    }
+
+    /// Refuses an operator whose stake is below the network's minimum.
+    /// With no minimum configured (the embedded default), staking is off.
+    pub(crate) async fn check_stake(&self, account: &AccountId) -> Result<(), ComputeError> {
+        let Some(staking) = self.staking() else {
+            return Ok(());
+        };
+        staking.check(self, account).await
+    }
+
+    fn node_view(&self, record: NodeRecord) -> Result<NodeView, ComputeError> {
+        let id = NodeId::from(record.id.clone());
+        let models: Vec<String> =
+            serde_json::from_str(&record.models).map_err(|_| ComputeError::Corrupt(record.id))?;
+        let status = NodeStatus::parse(&record.status).unwrap_or(NodeStatus::Offline);
+        Ok(NodeView {
+            running: self.compute_state().running(&id),
+            id,
+            name: record.name,
+            operator: record.handle,
+            models,
+            capacity: u32::try_from(record.capacity).unwrap_or(0),
+            status,
+            reputation: u32::try_from(record.reputation).unwrap_or(0),
+            tasks_completed: record.tasks_completed.unsigned_abs(),
+            tasks_failed: record.tasks_failed.unsigned_abs(),
+            earned: record.earned,
+            last_seen: record.last_seen,
+            registered_at: record.created_at,
+        })
+    }
+
+    /// Applies `transition` to the task as read; writes it when it changes
+    /// something. Answers the task as it now stands and whether this call
+    /// moved it; `output` goes with a completion.
+    pub(crate) async fn transition(
+        &self,
+        record: TaskRecord,
+        transition: &Transition,
+        output: Option<&TaskOutput>,
+    ) -> Result<(TaskRecord, bool), ComputeError> {
+        let now = clock::unix_secs();
+        let current = task_state(&record)?;
+        let next = current
+            .apply(transition)
+            .map_err(ComputeError::Transition)?;
+        if next == current {
+            return Ok((record, false));
+        }
+        let output_json = output.map(|o| serde_json::to_string(o).expect("outputs serialise"));
+        let (input_tokens, output_tokens) = match output {
+            Some(TaskOutput::Chat {
+                input_tokens,
+                output_tokens,
+                ..
+            }) => (*input_tokens, *output_tokens),
+            Some(TaskOutput::Embeddings { input_tokens, .. }) => (*input_tokens, 0),
+            None => (
+                record.input_tokens.unsigned_abs(),
+                record.output_tokens.unsigned_abs(),
+            ),
+        };
+        let lease_until = match transition {
+            Transition::Assign { .. } => now + secs(self.compute_policy().lease_secs),
+            _ if next.status.is_leased() => record.lease_until,
+            _ => 0,
+        };
+        let progress = match next.status {
+            TaskStatus::Completed => 100,
+            TaskStatus::Pending | TaskStatus::Assigned => 0,
+            _ => record.progress,
+        };
+        let update = TaskUpdate {
+            status: next.status.as_str(),
+            lease: i64::try_from(next.lease).unwrap_or(i64::MAX),
+            node_id: next.node.as_deref(),
+            lease_until,
+            failures: i64::from(next.failures),
+            error: next.error.as_deref(),
+            progress,
+            output: output_json.as_deref(),
+            input_tokens: i64::try_from(input_tokens).unwrap_or(i64::MAX),
+            output_tokens: i64::try_from(output_tokens).unwrap_or(i64::MAX),
+            completed_at: (next.status == TaskStatus::Completed).then_some(now),
+            now,
+        };
+        if !store::apply(self.db(), &record.id, &record.status, record.lease, &update).await? {
+            // Another transition won the race: answer from what it wrote.
+            let fresh = store::get_task(self.db(), &record.id)
+                .await?
+                .ok_or(ComputeError::NoSuchTask)?;
+            let state = task_state(&fresh)?;
+            return match state.apply(transition) {
+                Ok(same) if same == state => Ok((fresh, false)),
+                Ok(_) => Err(ComputeError::Transition(TransitionError::LeaseLost)),
+                Err(err) => Err(ComputeError::Transition(err)),
+            };
+        }
+        let written = TaskRecord {
+            status: update.status.to_owned(),
+            lease: update.lease,
+            node_id: next.node.as_ref().map(ToString::to_string),
+            lease_until,
+            failures: update.failures,
+            error: next.error.clone(),
+            progress,
+            output: output_json.clone().or(record.output.clone()),
+            input_tokens: update.input_tokens,
+            output_tokens: update.output_tokens,
+            completed_at: update.completed_at,
+            updated_at: now,
+            ..record
+        };
+        tracing::debug!(task = %written.id, transition = transition.name(), to = %written.status, "task moved");
+        if let Ok(view) = task_view(&written) {
+            self.announce_task(&written.account_id, &view);
+        }
+        if next.status.is_final() {
+            self.compute_state().finish_stream(&TaskId::from(written.id.clone()));
+        }
+        if next.status == TaskStatus::Pending {
+            self.compute_state().wake();
+        }
+        Ok((written, true))
+    }
+
+    /// Credits the node's operator for a completed task, once (the ledger's
+    /// key is the task's), and records it on the task and the node. A task
+    /// run by its own submitter's node earns nothing: the network pays for
+    /// work done for others.
+    pub(crate) async fn reward(&self, record: &TaskRecord) -> Result<(), ComputeError> {
+        let Some(node_id) = record.node_id.as_deref() else {
+            return Ok(());
+        };
+        let Some(node) = store::get_node(self.db(), node_id).await? else {
+            return Ok(());
+        };
+        let output: Option<TaskOutput> = record
+            .output
+            .as_deref()
+            .and_then(|o| serde_json::from_str(o).ok());
+        let amount = match output {
+            Some(output) if node.account_id != record.account_id => {
+                self.compute_policy().reward(&output)
+            }
+            _ => 0,
+        };
+        if amount > 0 {
+            let key = format!("task:{}", record.id);
+            self.points()
+                .post(PointsPosting {
+                    account_id: &node.account_id,
+                    amount,
+                    reason: PointsReason::TaskReward,
+                    reference: Some(&key),
+                    idempotency_key: &key,
+                })
+                .await
+                .map_err(|err| {
+                    tracing::warn!(error = %err, task = %record.id, "task reward not posted yet");
+                    ComputeError::Store(StoreError::WriterStopped)
+                })?;
+        }
+        if store::set_reward(self.db(), &record.id, amount).await? {
+            store::count_task(self.db(), node_id, true, amount).await?;
+        }
+        Ok(())
+    }
+
+    fn announce_task(&self, account_id: &str, task: &TaskView) {
+        let estimated_completion = match task.status {
+            TaskStatus::Assigned | TaskStatus::InProgress => {
+                Some(task.updated_at + secs(self.compute_policy().lease_secs))
+            }
+            _ => None,
+        };
+        self.hub().publish(
+            Audience::Account(account_id.to_owned()),
+            LiveEvent::TaskUpdate {
+                id: task.id.clone(),
+                status: task.status,
+                progress: task.progress,
+                node_id: task.node_id.clone(),
+                estimated_completion,
+            },
+        );
+    }
+}
+
+fn require_operator(me: &Principal) -> Result<(), ComputeError> {
+    match me.role {
+        Role::NodeOperator | Role::Admin => Ok(()),
+        Role::Member => Err(ComputeError::NotOperator),
+    }
+}
+
+pub(crate) fn secs(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// The state machine's view of a stored task.
+fn task_state(record: &TaskRecord) -> Result<TaskState, ComputeError> {
+    let status =
+        TaskStatus::parse(&record.status).ok_or_else(|| ComputeError::Corrupt(record.id.clone()))?;
+    Ok(TaskState {
+        status,
+        lease: record.lease.unsigned_abs(),
+        node: record.node_id.as_deref().map(NodeId::from),
+        failures: u32::try_from(record.failures).unwrap_or(u32::MAX),
+        max_attempts: u32::try_from(record.max_attempts).unwrap_or(1),
+        error: record.error.clone(),
+    })
+}
+
+pub(crate) fn task_input(record: &TaskRecord) -> Result<TaskInput, ComputeError> {
+    serde_json::from_str(&record.input).map_err(|_| ComputeError::Corrupt(record.id.clone()))
+}
+
+pub(crate) fn task_view(record: &TaskRecord) -> Result<TaskView, ComputeError> {
+    let corrupt = || ComputeError::Corrupt(record.id.clone());
+    Ok(TaskView {
+        id: TaskId::from(record.id.clone()),
+        kind: TaskKind::parse(&record.kind).ok_or_else(corrupt)?,
+        model: record.model.clone(),
+        status: TaskStatus::parse(&record.status).ok_or_else(corrupt)?,
+        node_id: record.node_id.as_deref().map(NodeId::from),
+        lease: record.lease.unsigned_abs(),
+        failures: u32::try_from(record.failures).unwrap_or(u32::MAX),
+        max_attempts: u32::try_from(record.max_attempts).unwrap_or(1),
+        progress: u8::try_from(record.progress.clamp(0, 100)).unwrap_or(0),
+        output: match &record.output {
+            Some(raw) => Some(serde_json::from_str(raw).map_err(|_| corrupt())?),
+            None => None,
+        },
+        error: record.error.clone(),
+        reward: record.reward,
+        created_at: record.created_at,
+        updated_at: record.updated_at,
+        completed_at: record.completed_at,
+    })
+}

@@ -1,0 +1,308 @@
+//! A node's connection, as the services see it: joining the dispatcher,
+//! each frame the node sends, and leaving.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use meritree_core::compute::protocol::{FromNode, ToNode};
+use meritree_core::compute::{NodeId, NodeStatus, TaskId, TaskOutput, Transition};
+use meritree_core::live::{Audience, LiveEvent};
+use meritree_store::compute as store;
+use tokio::sync::mpsc;
+
+use super::dispatch::{Connected, NODE_QUEUE};
+use super::{require_operator, secs, task_input, Compute, ComputeError};
+use crate::clock;
+use crate::principal::Principal;
+
+static GENERATION: AtomicU64 = AtomicU64::new(1);
+
+/// A node connected to this instance: where its frames go.
+pub struct NodeLink {
+    pub node_id: NodeId,
+    pub frames: mpsc::Receiver<ToNode>,
+    generation: u64,
+}
+
+impl Compute<'_> {
+    /// Connects the operator's node: it goes online and the dispatcher
+    /// starts leasing it tasks. A second connection of the same node
+    /// replaces the first, whose frames stop.
+    #[tracing::instrument(skip_all, fields(node = %node_id))]
+    pub async fn connect(
+        &self,
+        me: &Principal,
+        node_id: &NodeId,
+    ) -> Result<NodeLink, ComputeError> {
+        require_operator(me)?;
+        let record = store::get_node(self.db(), node_id)
+            .await?
+            .ok_or(ComputeError::NoSuchNode)?;
+        if record.account_id != me.account_id.as_str() {
+            return Err(ComputeError::NotYourNode);
+        }
+        self.check_stake(&me.account_id).await?;
+        let view = self.node_view(record.clone())?;
+        let (sender, frames) = mpsc::channel(NODE_QUEUE);
+        let generation = GENERATION.fetch_add(1, Ordering::Relaxed);
+        sender
+            .try_send(ToNode::Welcome {
+                node_id: node_id.clone(),
+                heartbeat_secs: self.compute_policy().heartbeat_secs,
+                lease_secs: self.compute_policy().lease_secs,
+            })
+            .expect("a new queue has room");
+        let replaced = self.compute_state().with_nodes(|nodes| {
+            nodes.insert(
+                node_id.clone(),
+                Connected {
+                    models: view.models.clone(),
+                    capacity: view.capacity,
+                    reputation: view.reputation,
+                    held: Default::default(),
+                    draining: false,
+                    sender,
+                    generation,
+                },
+            )
+        });
+        if replaced.is_some() {
+            tracing::info!("node reconnected: the earlier connection is dropped");
+        }
+        store::set_node_status(self.db(), node_id, NodeStatus::Online.as_str(), clock::unix_secs())
+            .await?;
+        self.announce_node(node_id, NodeStatus::Online).await;
+        tracing::info!("node online");
+        self.compute_state().wake();
+        Ok(NodeLink {
+            node_id: node_id.clone(),
+            frames,
+            generation,
+        })
+    }
+
+    /// Handles one frame from the node; answers what to send back, if
+    /// anything. A refusal is answered, not raised: the socket stays open.
+    pub async fn on_frame(&self, link: &NodeLink, frame: FromNode) -> Option<ToNode> {
+        let frame = match frame.checked() {
+            Ok(frame) => frame,
+            Err(message) => {
+                return Some(ToNode::Refused {
+                    id: None,
+                    code: meritree_core::ErrorCode::InvalidRequest.as_str().to_owned(),
+                    message: message.to_owned(),
+                })
+            }
+        };
+        let node = &link.node_id;
+        let result = match frame {
+            FromNode::Heartbeat { .. } => self.heartbeat(node).await.map(|()| None),
+            FromNode::Draining => {
+                self.compute_state().with_nodes(|nodes| {
+                    if let Some(n) = nodes.get_mut(node) {
+                        n.draining = true;
+                    }
+                });
+                let now = clock::unix_secs();
+                let status = NodeStatus::Maintenance;
+                match store::set_node_status(self.db(), node, status.as_str(), now).await {
+                    Ok(()) => {
+                        self.announce_node(node, status).await;
+                        Ok(None)
+                    }
+                    Err(err) => Err(err.into()),
+                }
+            }
+            FromNode::Started { id, lease } => self
+                .node_step(&id, Transition::Start { node: node.clone(), lease }, None)
+                .await
+                .map(|()| None),
+            FromNode::Delta { id, lease, text } => {
+                self.delta(node, &id, lease, &text);
+                Ok(None)
+            }
+            FromNode::Completed { id, lease, output } => self
+                .complete(node, &id, lease, output)
+                .await
+                .map(|()| Some(ToNode::Accepted { id, lease })),
+            FromNode::Failed { id, lease, reason } => self
+                .node_step(
+                    &id,
+                    Transition::Fail {
+                        node: node.clone(),
+                        lease,
+                        reason,
+                    },
+                    None,
+                )
+                .await
+                .map(|()| Some(ToNode::Accepted { id, lease })),
+            FromNode::Release { id, lease } => self
+                .node_step(&id, Transition::Release { node: node.clone(), lease }, None)
+                .await
+                .map(|()| Some(ToNode::Accepted { id, lease })),
+        };
+        match result {
+            Ok(reply) => reply,
+            Err(err) => {
+                use crate::error::PublicError;
+                Some(ToNode::Refused {
+                    id: None,
+                    code: err.code().as_str().to_owned(),
+                    message: err.public_message(),
+                })
+            }
+        }
+    }
+
+    /// The node's socket closed: it goes offline, and what it held goes
+    /// back to other nodes (counted as a failure: it stopped mid-task).
+    pub async fn disconnect(&self, link: NodeLink) {
+        let held = self.compute_state().with_nodes(|nodes| {
+            match nodes.get(&link.node_id) {
+                Some(n) if n.generation == link.generation => {
+                    nodes.remove(&link.node_id).map(|n| n.held)
+                }
+                // A newer connection of this node took over.
+                _ => None,
+            }
+        });
+        let Some(_held) = held else {
+            return;
+        };
+        let now = clock::unix_secs();
+        if let Err(error) =
+            store::set_node_status(self.db(), &link.node_id, NodeStatus::Offline.as_str(), now)
+                .await
+        {
+            tracing::warn!(%error, node = %link.node_id, "node's status not saved");
+        }
+        // From the store, not the in-memory set: the truth about leases.
+        match store::leased_to(self.db(), &link.node_id).await {
+            Ok(tasks) => {
+                for task in tasks {
+                    let lease = task.lease.unsigned_abs();
+                    if let Err(error) = self
+                        .transition(task, &Transition::Expire { lease }, None)
+                        .await
+                    {
+                        tracing::debug!(%error, "a departed node's task moved on already");
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, node = %link.node_id, "a departed node's tasks wait for their leases")
+            }
+        }
+        self.announce_node(&link.node_id, NodeStatus::Offline).await;
+        tracing::info!(node = %link.node_id, "node offline");
+    }
+
+    /// The node is alive: its leases last another lease period.
+    async fn heartbeat(&self, node: &NodeId) -> Result<(), ComputeError> {
+        let until = clock::unix_secs() + secs(self.compute_policy().lease_secs);
+        let holds = self.running(node) > 0;
+        if holds {
+            store::renew_leases(self.db(), node, until).await?;
+        }
+        Ok(())
+    }
+
+    fn running(&self, node: &NodeId) -> u32 {
+        self.compute_state().running(node)
+    }
+
+    /// A step the node takes on a task it holds.
+    async fn node_step(
+        &self,
+        id: &TaskId,
+        transition: Transition,
+        output: Option<&TaskOutput>,
+    ) -> Result<(), ComputeError> {
+        let record = store::get_task(self.db(), id)
+            .await?
+            .ok_or(ComputeError::NoSuchTask)?;
+        let (task, _) = self.transition(record, &transition, output).await?;
+        let node = match &transition {
+            Transition::Start { node, .. }
+            | Transition::Complete { node, .. }
+            | Transition::Fail { node, .. }
+            | Transition::Release { node, .. } => node,
+            _ => return Ok(()),
+        };
+        if !matches!(transition, Transition::Start { .. }) {
+            self.compute_state().release_slot(node, id);
+            if transition.name() == "fail" && task.status == "failed" {
+                let _ = store::count_task(self.db(), node, false, 0).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// The node's result: checked against the task (an answer of the wrong
+    /// shape is the node's failure), stored once, and paid.
+    pub async fn complete(
+        &self,
+        node: &NodeId,
+        id: &TaskId,
+        lease: u64,
+        output: TaskOutput,
+    ) -> Result<(), ComputeError> {
+        let record = store::get_task(self.db(), id)
+            .await?
+            .ok_or(ComputeError::NoSuchTask)?;
+        let input = task_input(&record)?;
+        if let Err(rule) = output.validate_for(&input) {
+            let reason = format!("the node's answer was refused: {rule}");
+            self.node_step(
+                id,
+                Transition::Fail {
+                    node: node.clone(),
+                    lease,
+                    reason,
+                },
+                None,
+            )
+            .await?;
+            return Err(ComputeError::InvalidTask(rule));
+        }
+        let transition = Transition::Complete {
+            node: node.clone(),
+            lease,
+        };
+        let (task, moved) = self.transition(record, &transition, Some(&output)).await?;
+        self.compute_state().release_slot(node, id);
+        if moved || task.reward.is_none() {
+            // A failed credit is retried by the reaper's sweep.
+            if let Err(error) = self.reward(&task).await {
+                tracing::warn!(%error, task = %id, "reward left for the sweep");
+            }
+        }
+        Ok(())
+    }
+
+    /// A piece of a streamed answer: to whoever watches the task here.
+    fn delta(&self, node: &NodeId, id: &TaskId, _lease: u64, text: &str) {
+        let holds = self.compute_state().with_nodes(|nodes| {
+            nodes.get(node).is_some_and(|n| n.held.contains(id))
+        });
+        if holds {
+            self.compute_state().stream_delta(id, text);
+        }
+    }
+
+    async fn announce_node(&self, node: &NodeId, status: NodeStatus) {
+        let Ok(Some(record)) = store::get_node(self.db(), node).await else {
+            return;
+        };
+        self.hub().publish(
+            Audience::Everyone,
+            LiveEvent::NodeStatus {
+                id: node.clone(),
+                status,
+                reputation: u32::try_from(record.reputation).unwrap_or(0),
+                running: self.running(node),
+                tasks_completed: record.tasks_completed.unsigned_abs(),
+            },
+        );
+    }
+}

@@ -1,0 +1,59 @@
+-- The compute network: nodes that operators run, and the AI tasks leased to
+-- them (src/compute.rs).
+
+CREATE TABLE compute_nodes (
+    id              TEXT    PRIMARY KEY,
+    account_id      TEXT    NOT NULL REFERENCES accounts (id),
+    name            TEXT    NOT NULL,
+    -- The model names it serves, a JSON array.
+    models          TEXT    NOT NULL,
+    capacity        BIGINT  NOT NULL CHECK (capacity > 0),
+    -- online | offline | maintenance
+    status          TEXT    NOT NULL,
+    -- Thousandths; 1000 until a check finds it at fault.
+    reputation      BIGINT  NOT NULL DEFAULT 1000,
+    tasks_completed BIGINT  NOT NULL DEFAULT 0,
+    tasks_failed    BIGINT  NOT NULL DEFAULT 0,
+    -- Points its operator earned through it.
+    earned          BIGINT  NOT NULL DEFAULT 0,
+    last_seen       BIGINT,
+    created_at      BIGINT  NOT NULL,
+    -- Registering the same name again updates the node.
+    UNIQUE (account_id, name)
+);
+
+CREATE TABLE compute_tasks (
+    id              TEXT    PRIMARY KEY,
+    -- The submitter.
+    account_id      TEXT    NOT NULL REFERENCES accounts (id),
+    idempotency_key TEXT    NOT NULL,
+    -- chat | embeddings
+    kind            TEXT    NOT NULL,
+    model           TEXT    NOT NULL,
+    -- The task's input, JSON (core::compute::TaskInput).
+    input           TEXT    NOT NULL,
+    -- pending | assigned | in_progress | completed | failed | cancelled
+    status          TEXT    NOT NULL,
+    node_id         TEXT    REFERENCES compute_nodes (id),
+    -- The fencing token: one more at each assignment. Every transition is
+    -- a compare-and-set on (status, lease).
+    lease           BIGINT  NOT NULL DEFAULT 0,
+    lease_until     BIGINT  NOT NULL DEFAULT 0,
+    failures        BIGINT  NOT NULL DEFAULT 0,
+    max_attempts    BIGINT  NOT NULL CHECK (max_attempts > 0),
+    progress        BIGINT  NOT NULL DEFAULT 0 CHECK (progress BETWEEN 0 AND 100),
+    -- The node's result, JSON (core::compute::TaskOutput), once completed.
+    output          TEXT,
+    error           TEXT,
+    input_tokens    BIGINT  NOT NULL DEFAULT 0,
+    output_tokens   BIGINT  NOT NULL DEFAULT 0,
+    -- Points the node's operator was credited, once posted.
+    reward          BIGINT,
+    created_at      BIGINT  NOT NULL,
+    updated_at      BIGINT  NOT NULL,
+    completed_at    BIGINT,
+    UNIQUE (account_id, idempotency_key)
+);
+CREATE INDEX compute_tasks_status ON compute_tasks (status, created_at);
+CREATE INDEX compute_tasks_node ON compute_tasks (node_id, status);
+CREATE INDEX compute_tasks_completed ON compute_tasks (completed_at);

@@ -1,0 +1,401 @@
+//! The compute network's durable state: nodes, and the tasks leased to
+//! them. A task's every transition is one compare-and-set on the status
+//! and lease it was computed from ([`apply`]), so two instances, a node
+//! and the lease reaper can race on one task and exactly one wins.
+
+use crate::{execute, with_pool, Database, StoreError};
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct NodeRecord {
+    pub id: String,
+    pub account_id: String,
+    /// The operator's public handle, joined from the account.
+    pub handle: Option<String>,
+    pub name: String,
+    /// A JSON array of model names.
+    pub models: String,
+    pub capacity: i64,
+    pub status: String,
+    pub reputation: i64,
+    pub tasks_completed: i64,
+    pub tasks_failed: i64,
+    pub earned: i64,
+    pub last_seen: Option<i64>,
+    pub created_at: i64,
+}
+
+const NODE_COLUMNS: &str = "n.id, n.account_id, a.handle, n.name, n.models, n.capacity, \
+    n.status, n.reputation, n.tasks_completed, n.tasks_failed, n.earned, n.last_seen, n.created_at";
+const NODE_FROM: &str = "compute_nodes n JOIN accounts a ON a.id = n.account_id";
+
+pub struct NewNode<'a> {
+    pub id: &'a str,
+    pub account_id: &'a str,
+    pub name: &'a str,
+    pub models: &'a str,
+    pub capacity: i64,
+    pub now: i64,
+}
+
+/// Registers a node, or updates the models and capacity of the operator's
+/// node of that name; answers the node as stored.
+pub async fn register_node(db: &Database, new: NewNode<'_>) -> Result<NodeRecord, StoreError> {
+    let (id,): (String,) = with_pool!(db, pool => sqlx::query_as(
+        "INSERT INTO compute_nodes (id, account_id, name, models, capacity, status, created_at) \
+         VALUES ($1, $2, $3, $4, $5, 'offline', $6) \
+         ON CONFLICT (account_id, name) DO UPDATE SET models = excluded.models, \
+         capacity = excluded.capacity RETURNING id",
+    )
+    .bind(new.id)
+    .bind(new.account_id)
+    .bind(new.name)
+    .bind(new.models)
+    .bind(new.capacity)
+    .bind(new.now)
+    .fetch_one(pool)
+    .await)?;
+    get_node(db, &id)
+        .await?
+        .ok_or_else(|| StoreError::Query(sqlx::Error::RowNotFound))
+}
+
+pub async fn get_node(db: &Database, id: &str) -> Result<Option<NodeRecord>, StoreError> {
+    let sql = format!("SELECT {NODE_COLUMNS} FROM {NODE_FROM} WHERE n.id = $1");
+    Ok(with_pool!(db, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)?)
+}
+
+/// The operator's nodes, oldest first.
+pub async fn nodes_of(db: &Database, account_id: &str) -> Result<Vec<NodeRecord>, StoreError> {
+    let sql = format!(
+        "SELECT {NODE_COLUMNS} FROM {NODE_FROM} WHERE n.account_id = $1 ORDER BY n.created_at, n.id"
+    );
+    Ok(with_pool!(db, pool => sqlx::query_as(&sql).bind(account_id).fetch_all(pool).await)?)
+}
+
+/// Nodes in `status`, most reputable first, at most `limit`.
+pub async fn nodes_in(
+    db: &Database,
+    status: &str,
+    limit: u32,
+) -> Result<Vec<NodeRecord>, StoreError> {
+    let sql = format!(
+        "SELECT {NODE_COLUMNS} FROM {NODE_FROM} WHERE n.status = $1 \
+         ORDER BY n.reputation DESC, n.tasks_completed DESC, n.id LIMIT $2"
+    );
+    Ok(with_pool!(db, pool => sqlx::query_as(&sql)
+        .bind(status)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await)?)
+}
+
+/// How many nodes are in each status.
+pub async fn node_counts(db: &Database) -> Result<Vec<(String, i64)>, StoreError> {
+    Ok(with_pool!(db, pool => sqlx::query_as(
+        "SELECT status, COUNT(*) FROM compute_nodes GROUP BY status",
+    )
+    .fetch_all(pool)
+    .await)?)
+}
+
+pub async fn set_node_status(
+    db: &Database,
+    id: &str,
+    status: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    execute!(
+        db,
+        "UPDATE compute_nodes SET status = $2, last_seen = $3 WHERE id = $1",
+        id,
+        status,
+        now
+    )?;
+    Ok(())
+}
+
+/// Marks every node offline: at start, before any has connected to this
+/// instance (the embedded default runs one instance).
+pub async fn all_nodes_offline(db: &Database) -> Result<u64, StoreError> {
+    Ok(execute!(
+        db,
+        "UPDATE compute_nodes SET status = 'offline' WHERE status <> 'offline'"
+    )?)
+}
+
+/// What a node's operator gains or loses from one finished task.
+pub async fn count_task(
+    db: &Database,
+    node_id: &str,
+    completed: bool,
+    earned: i64,
+) -> Result<(), StoreError> {
+    let sql = if completed {
+        "UPDATE compute_nodes SET tasks_completed = tasks_completed + 1, earned = earned + $2 \
+         WHERE id = $1"
+    } else {
+        "UPDATE compute_nodes SET tasks_failed = tasks_failed + 1, earned = earned + $2 WHERE id = $1"
+    };
+    execute!(db, sql, node_id, earned)?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct TaskRecord {
+    pub id: String,
+    pub account_id: String,
+    pub idempotency_key: String,
+    pub kind: String,
+    pub model: String,
+    pub input: String,
+    pub status: String,
+    pub node_id: Option<String>,
+    pub lease: i64,
+    pub lease_until: i64,
+    pub failures: i64,
+    pub max_attempts: i64,
+    pub progress: i64,
+    pub output: Option<String>,
+    pub error: Option<String>,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub reward: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub completed_at: Option<i64>,
+}
+
+const TASK_COLUMNS: &str = "id, account_id, idempotency_key, kind, model, input, status, node_id, \
+    lease, lease_until, failures, max_attempts, progress, output, error, input_tokens, \
+    output_tokens, reward, created_at, updated_at, completed_at";
+
+pub struct NewTask<'a> {
+    pub id: &'a str,
+    pub account_id: &'a str,
+    pub idempotency_key: &'a str,
+    pub kind: &'a str,
+    pub model: &'a str,
+    pub input: &'a str,
+    pub max_attempts: i64,
+    pub now: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inserted {
+    Created(TaskRecord),
+    /// The submitter used the key before: its task.
+    Replayed(TaskRecord),
+}
+
+/// Stores a pending task, once per submitter and idempotency key.
+pub async fn insert_task(db: &Database, new: NewTask<'_>) -> Result<Inserted, StoreError> {
+    let inserted = execute!(
+        db,
+        "INSERT INTO compute_tasks (id, account_id, idempotency_key, kind, model, input, status, \
+         max_attempts, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $8) \
+         ON CONFLICT (account_id, idempotency_key) DO NOTHING",
+        new.id,
+        new.account_id,
+        new.idempotency_key,
+        new.kind,
+        new.model,
+        new.input,
+        new.max_attempts,
+        new.now,
+    )?;
+    let sql = format!(
+        "SELECT {TASK_COLUMNS} FROM compute_tasks WHERE account_id = $1 AND idempotency_key = $2"
+    );
+    let task: TaskRecord = with_pool!(db, pool => sqlx::query_as(&sql)
+        .bind(new.account_id)
+        .bind(new.idempotency_key)
+        .fetch_one(pool)
+        .await)?;
+    Ok(if inserted == 1 {
+        Inserted::Created(task)
+    } else {
+        Inserted::Replayed(task)
+    })
+}
+
+pub async fn get_task(db: &Database, id: &str) -> Result<Option<TaskRecord>, StoreError> {
+    let sql = format!("SELECT {TASK_COLUMNS} FROM compute_tasks WHERE id = $1");
+    Ok(with_pool!(db, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)?)
+}
+
+/// A task's state after a transition, to be written over the one it was
+/// computed from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskUpdate<'a> {
+    pub status: &'a str,
+    pub lease: i64,
+    pub node_id: Option<&'a str>,
+    pub lease_until: i64,
+    pub failures: i64,
+    pub error: Option<&'a str>,
+    pub progress: i64,
+    /// Set with the result; `None` leaves the column.
+    pub output: Option<&'a str>,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub completed_at: Option<i64>,
+    pub now: i64,
+}
+
+/// Writes `to` when the task is still at `from_status` under `from_lease`;
+/// false (nothing written) when another transition got there first.
+pub async fn apply(
+    db: &Database,
+    id: &str,
+    from_status: &str,
+    from_lease: i64,
+    to: &TaskUpdate<'_>,
+) -> Result<bool, StoreError> {
+    let changed = execute!(
+        db,
+        "UPDATE compute_tasks SET status = $4, lease = $5, node_id = $6, lease_until = $7, \
+         failures = $8, error = $9, progress = $10, output = COALESCE($11, output), \
+         input_tokens = $12, output_tokens = $13, completed_at = $14, updated_at = $15 \
+         WHERE id = $1 AND status = $2 AND lease = $3",
+        id,
+        from_status,
+        from_lease,
+        to.status,
+        to.lease,
+        to.node_id,
+        to.lease_until,
+        to.failures,
+        to.error,
+        to.progress,
+        to.output,
+        to.input_tokens,
+        to.output_tokens,
+        to.completed_at,
+        to.now,
+    )?;
+    Ok(changed == 1)
+}
+
+/// Records how far the node says it is, while it holds the lease.
+pub async fn set_progress(
+    db: &Database,
+    id: &str,
+    lease: i64,
+    progress: i64,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let changed = execute!(
+        db,
+        "UPDATE compute_tasks SET progress = $3, updated_at = $4 \
+         WHERE id = $1 AND lease = $2 AND status IN ('assigned', 'in_progress')",
+        id,
+        lease,
+        progress,
+        now
+    )?;
+    Ok(changed == 1)
+}
+
+/// The oldest pending tasks for these models, at most `limit`.
+pub async fn pending(
+    db: &Database,
+    models: &[String],
+    limit: u32,
+) -> Result<Vec<TaskRecord>, StoreError> {
+    if models.is_empty() {
+        return Ok(Vec::new());
+    }
+    let wanted = crate::sql::strings(models.iter().map(String::as_str));
+    let sql = format!(
+        "SELECT {TASK_COLUMNS} FROM compute_tasks WHERE status = 'pending' \
+         AND model IN ({}) ORDER BY created_at, id LIMIT $2",
+        crate::sql::json_list(db.backend(), 1)
+    );
+    Ok(with_pool!(db, pool => sqlx::query_as(&sql)
+        .bind(&wanted)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await)?)
+}
+
+/// Leased tasks whose lease ran out before `now`, at most `limit`.
+pub async fn expired(db: &Database, now: i64, limit: u32) -> Result<Vec<TaskRecord>, StoreError> {
+    let sql = format!(
+        "SELECT {TASK_COLUMNS} FROM compute_tasks WHERE status IN ('assigned', 'in_progress') \
+         AND lease_until < $1 ORDER BY lease_until LIMIT $2"
+    );
+    Ok(with_pool!(db, pool => sqlx::query_as(&sql)
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await)?)
+}
+
+/// The tasks a node holds now.
+pub async fn leased_to(db: &Database, node_id: &str) -> Result<Vec<TaskRecord>, StoreError> {
+    let sql = format!(
+        "SELECT {TASK_COLUMNS} FROM compute_tasks WHERE node_id = $1 \
+         AND status IN ('assigned', 'in_progress')"
+    );
+    Ok(with_pool!(db, pool => sqlx::query_as(&sql).bind(node_id).fetch_all(pool).await)?)
+}
+
+/// Extends the leases a node holds to `until`: its heartbeat.
+pub async fn renew_leases(db: &Database, node_id: &str, until: i64) -> Result<u64, StoreError> {
+    Ok(execute!(
+        db,
+        "UPDATE compute_tasks SET lease_until = $2 WHERE node_id = $1 \
+         AND status IN ('assigned', 'in_progress') AND lease_until < $2",
+        node_id,
+        until
+    )?)
+}
+
+/// Completed tasks whose operator's reward is not recorded yet (a crash
+/// between completing and crediting), at most `limit`.
+pub async fn unrewarded(db: &Database, limit: u32) -> Result<Vec<TaskRecord>, StoreError> {
+    let sql = format!(
+        "SELECT {TASK_COLUMNS} FROM compute_tasks WHERE status = 'completed' AND reward IS NULL \
+         ORDER BY completed_at LIMIT $1"
+    );
+    Ok(with_pool!(db, pool => sqlx::query_as(&sql)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await)?)
+}
+
+/// Records the reward posted for a completed task, once; false when it was
+/// already recorded.
+pub async fn set_reward(db: &Database, id: &str, reward: i64) -> Result<bool, StoreError> {
+    let changed = execute!(
+        db,
+        "UPDATE compute_tasks SET reward = $2 WHERE id = $1 AND reward IS NULL",
+        id,
+        reward
+    )?;
+    Ok(changed == 1)
+}
+
+/// How many tasks are in each status.
+pub async fn task_counts(db: &Database) -> Result<Vec<(String, i64)>, StoreError> {
+    Ok(with_pool!(db, pool => sqlx::query_as(
+        "SELECT status, COUNT(*) FROM compute_tasks GROUP BY status",
+    )
+    .fetch_all(pool)
+    .await)?)
+}
+
+/// Tasks completed per minute since `since` (unix seconds):
+/// `(minute, count)` for the minutes that had any, oldest first.
+pub async fn completed_per_minute(
+    db: &Database,
+    since: i64,
+) -> Result<Vec<(i64, i64)>, StoreError> {
+    Ok(with_pool!(db, pool => sqlx::query_as(
+        "SELECT completed_at / 60 AS minute, COUNT(*) FROM compute_tasks \
+         WHERE completed_at >= $1 AND status = 'completed' GROUP BY minute ORDER BY minute",
+    )
+    .bind(since)
+    .fetch_all(pool)
+    .await)?)
+}
