@@ -10,7 +10,7 @@ use alloy::primitives::Address;
 use alloy::providers::{Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
 use meritree_chain::anvil::{self, Anvil, AnvilOptions};
-use meritree_chain::contracts::deploy_reward_contracts;
+use meritree_chain::contracts::{deploy_node_staking, deploy_reward_contracts};
 use meritree_chain::sender::Sender;
 use meritree_chain::Chain;
 use meritree_platform::chain::Settlement;
@@ -26,6 +26,9 @@ pub struct ChainParts {
     pub settlement: Option<Settlement>,
     /// The embedded chain's process, stopped with the server.
     pub anvil: Option<Anvil>,
+    /// The `NodeStaking` contract: deployed on the embedded chain, or
+    /// `compute.staking_address` on a configured one.
+    pub staking: Option<Address>,
 }
 
 pub async fn start(settings: &Settings, db: &Database) -> Result<ChainParts, StartupError> {
@@ -45,6 +48,7 @@ pub async fn start(settings: &Settings, db: &Database) -> Result<ChainParts, Sta
                 chain: Some(chain),
                 settlement,
                 anvil: None,
+                staking: settings.compute.staking_address,
             })
         }
     }
@@ -70,7 +74,8 @@ async fn start_embedded(settings: &Settings, db: &Database) -> Result<ChainParts
     let chain = Chain::connect(anvil.url(), anvil::CHAIN_ID).await?;
     let key = PrivateKeySigner::from_str(anvil::DEV_KEY_0).expect("anvil's key parses");
     let (token, distributor, from_block) = embedded_contracts(&chain, &key, db).await?;
-    tracing::info!(%token, %distributor, "reward contracts on the embedded chain");
+    let staking = embedded_staking(&chain, &key, db, token, settings).await?;
+    tracing::info!(%token, %distributor, %staking, "reward contracts on the embedded chain");
     let settlement = Settlement {
         sender: Sender::new(chain.clone(), key),
         distributor,
@@ -84,7 +89,55 @@ async fn start_embedded(settings: &Settings, db: &Database) -> Result<ChainParts
         chain: Some(chain),
         settlement: Some(settlement),
         anvil: Some(anvil),
+        staking: Some(staking),
     })
+}
+
+/// The node staking contract deployed on an earlier start, if the chain
+/// still has it; otherwise deployed now over the reward token.
+async fn embedded_staking(
+    chain: &Chain,
+    key: &PrivateKeySigner,
+    db: &Database,
+    token: Address,
+    settings: &Settings,
+) -> Result<Address, StartupError> {
+    let chain_id = anvil::CHAIN_ID as i64;
+    if let Some((address, _)) = chain_txs::contract(db, chain_id, "staking").await? {
+        let address = parse_address(&address)?;
+        let code = chain
+            .provider()
+            .get_code_at(address)
+            .await
+            .map_err(chain_error)?;
+        if !code.is_empty() {
+            return Ok(address);
+        }
+    }
+    let provider = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(key.clone()))
+        .connect_provider(chain.provider().clone());
+    let staking = deploy_node_staking(
+        &provider,
+        token,
+        settings.compute.unstake_cooldown_secs,
+        key.address(),
+    )
+    .await?;
+    let block = chain
+        .provider()
+        .get_block_number()
+        .await
+        .map_err(chain_error)?;
+    chain_txs::save_contract(
+        db,
+        chain_id,
+        "staking",
+        &format!("{staking:#x}"),
+        block as i64,
+    )
+    .await?;
+    Ok(staking)
 }
 
 /// The contracts deployed on an earlier start, if the chain still has

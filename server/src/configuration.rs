@@ -18,6 +18,7 @@ use meritree_platform::mailer::{MailError, Mailer};
 use meritree_platform::rounds::RewardsPolicy;
 use meritree_platform::sessions::SessionPolicy;
 use meritree_platform::submissions::images::ImageStorage;
+use meritree_platform::compute::ComputePolicy;
 use meritree_platform::{PlatformOptions, WorkPolicy};
 use meritree_store::{DatabaseTarget, PoolOptions, StoreError};
 use serde::{Deserialize, Serialize};
@@ -33,6 +34,7 @@ pub struct Settings {
     pub chain: ChainSettings,
     pub rewards: RewardsSettings,
     pub work: WorkSettings,
+    pub compute: ComputeSettings,
     pub rate_limits: RateLimitSettings,
     pub cache: CacheSettings,
     pub email: EmailSettings,
@@ -381,6 +383,59 @@ impl Default for WorkSettings {
     }
 }
 
+/// The compute network (`[compute]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ComputeSettings {
+    /// Seconds a task's lease lasts past its node's last heartbeat.
+    pub lease_secs: u64,
+    /// How often nodes send heartbeats.
+    pub heartbeat_secs: u64,
+    /// Failures (a node's error, a lease that ran out) before a task fails.
+    pub max_attempts: u32,
+    /// Points a node's operator earns per completed task...
+    pub reward_per_task: i64,
+    /// ...and per 1,000 tokens processed.
+    pub reward_per_1k_tokens: i64,
+    /// Token base units an operator must stake (a decimal string) for
+    /// their nodes to take tasks; unset: staking is off.
+    pub min_stake: Option<TokenUnits>,
+    /// The `NodeStaking` contract on a configured chain (the embedded
+    /// chain deploys its own).
+    pub staking_address: Option<Address>,
+    /// Seconds an unstake waits before it can be withdrawn, for the
+    /// contract the embedded chain deploys.
+    pub unstake_cooldown_secs: u64,
+}
+
+impl Default for ComputeSettings {
+    fn default() -> Self {
+        let policy = ComputePolicy::default();
+        Self {
+            lease_secs: policy.lease_secs,
+            heartbeat_secs: policy.heartbeat_secs,
+            max_attempts: policy.max_attempts,
+            reward_per_task: policy.reward_per_task,
+            reward_per_1k_tokens: policy.reward_per_1k_tokens,
+            min_stake: None,
+            staking_address: None,
+            unstake_cooldown_secs: 7 * 86_400,
+        }
+    }
+}
+
+impl ComputeSettings {
+    pub fn policy(&self) -> ComputePolicy {
+        ComputePolicy {
+            lease_secs: self.lease_secs,
+            heartbeat_secs: self.heartbeat_secs,
+            max_attempts: self.max_attempts,
+            reward_per_task: self.reward_per_task,
+            reward_per_1k_tokens: self.reward_per_1k_tokens,
+        }
+    }
+}
+
 impl StorageSettings {
     /// Image files go in the database when it is PostgreSQL, which every
     /// instance sharing it reads; under the data directory otherwise.
@@ -639,6 +694,21 @@ impl Settings {
         within("work.max_attempts", self.work.max_attempts, 1, 100)?;
         within("work.workers", self.work.workers, 1, 64)?;
         within("work.lease_secs", self.work.lease_secs, 1, 3_600)?;
+        within("compute.heartbeat_secs", self.compute.heartbeat_secs, 1, 300)?;
+        within(
+            "compute.lease_secs",
+            self.compute.lease_secs,
+            self.compute.heartbeat_secs.saturating_mul(2),
+            3_600,
+        )?;
+        within("compute.max_attempts", self.compute.max_attempts, 1, 100)?;
+        within("compute.reward_per_task", self.compute.reward_per_task, 0, 1_000_000)?;
+        within(
+            "compute.reward_per_1k_tokens",
+            self.compute.reward_per_1k_tokens,
+            0,
+            1_000_000,
+        )?;
         within(
             "work.image_duplicate_distance",
             self.work.image_duplicate_distance,

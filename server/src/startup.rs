@@ -8,8 +8,9 @@ use std::time::Duration;
 use leptos::config::LeptosOptions;
 use meritree_chain::anvil::Anvil;
 use meritree_chain::ChainError;
+use meritree_platform::compute::Staking;
 use meritree_platform::ai::ResponseCache;
-use meritree_platform::evaluation;
+use meritree_platform::{compute, evaluation};
 use meritree_platform::rate_limit::{Quota, RateLimitError, RateLimiter};
 use meritree_platform::sessions::cookies::CookiePolicy;
 use meritree_platform::{Platform, PlatformOptions, SignInLimit};
@@ -82,6 +83,30 @@ pub fn platform_options(settings: &Settings, local_addr: SocketAddr) -> Platform
         ),
         gateway: None,
         ai_cache: ResponseCache::in_memory(),
+        compute: settings.compute.policy(),
+        staking: None,
+    }
+}
+
+/// The stake check nodes pass, when `compute.min_stake` asks for one.
+fn staking(
+    settings: &Settings,
+    chain: Option<&meritree_chain::Chain>,
+    contract: Option<alloy::primitives::Address>,
+) -> Result<Option<Staking>, StartupError> {
+    let Some(min_stake) = &settings.compute.min_stake else {
+        return Ok(None);
+    };
+    match (chain, contract) {
+        (Some(chain), Some(contract)) => Ok(Some(Staking {
+            chain: chain.clone(),
+            contract,
+            min_stake: min_stake.0,
+        })),
+        _ => Err(StartupError::Config(
+            "compute.min_stake needs a chain with a NodeStaking contract (compute.staking_address)"
+                .into(),
+        )),
     }
 }
 
@@ -143,6 +168,7 @@ impl Application {
             });
         }
         let chain = crate::chain::start(&settings, &db).await?;
+        options.staking = staking(&settings, chain.chain.as_ref(), chain.staking)?;
         options.chain = chain.chain;
         options.settlement = chain.settlement;
         options.gateway = Some(crate::ai::start(&settings)?);
@@ -202,6 +228,10 @@ impl Application {
         let addr = self.local_addr();
         tracing::info!(%addr, url = %format!("http://{addr}"), "listening");
         let settlement = tokio::spawn(crate::settlement::run(self.platform.clone(), self.tick));
+        let compute = AbortOnDrop(vec![
+            tokio::spawn(compute::dispatch::run(self.platform.clone())),
+            tokio::spawn(compute::reaper::run(self.platform.clone())),
+        ]);
         // The index is rebuilt while the server already serves; evaluation
         // waits for it, so no work is checked against a partial index.
         let evaluation = tokio::spawn({
@@ -248,6 +278,7 @@ impl Application {
         };
         settlement.abort();
         evaluation.abort();
+        drop(compute);
         match self.platform.evaluation().save_index().await {
             Ok(vectors) if vectors > 0 => tracing::info!(vectors, "near-duplicate index saved"),
             Ok(_) => {}

@@ -114,12 +114,20 @@ pub async fn set_node_status(
     Ok(())
 }
 
-/// Marks every node offline: at start, before any has connected to this
-/// instance (the embedded default runs one instance).
-pub async fn all_nodes_offline(db: &Database) -> Result<u64, StoreError> {
+/// The node is alive now.
+pub async fn touch_node(db: &Database, id: &str, now: i64) -> Result<(), StoreError> {
+    execute!(db, "UPDATE compute_nodes SET last_seen = $2 WHERE id = $1", id, now)?;
+    Ok(())
+}
+
+/// Marks offline the nodes not heard from since `before`: their instance
+/// died with their sockets. Answers how many.
+pub async fn mark_silent_offline(db: &Database, before: i64) -> Result<u64, StoreError> {
     Ok(execute!(
         db,
-        "UPDATE compute_nodes SET status = 'offline' WHERE status <> 'offline'"
+        "UPDATE compute_nodes SET status = 'offline' WHERE status <> 'offline' \
+         AND (last_seen IS NULL OR last_seen < $1)",
+        before
     )?)
 }
 

@@ -439,6 +439,27 @@ pub struct NetworkStats {
     pub throughput: Vec<u64>,
 }
 
+/// `GET /api/v1/nodes/stats`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodesStats {
+    pub online: u64,
+    pub maintenance: u64,
+    pub offline: u64,
+    /// The online nodes, most reputable first (at most 100).
+    pub nodes: Vec<NodeView>,
+}
+
+/// `GET /api/v1/network/health`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkHealth {
+    /// `ok` when nodes are online to take tasks, `no_nodes` otherwise.
+    pub status: String,
+    pub active_nodes: u64,
+    pub pending_tasks: u64,
+    /// Nodes connected to the instance that answered.
+    pub connected_here: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,7 @@ pub mod staking;
 
 use meritree_core::accounts::{AccountId, Role};
 use meritree_core::compute::{
-    NewTask, NodeId, NodeRegistration, NodeStatus, NodeView, RuleError, TaskId, TaskInput,
+    NetworkHealth, NewTask, NodeId, NodeRegistration, NodeStatus, NodeView, NodesStats, RuleError, TaskId, TaskInput,
     TaskKind, TaskOutput, TaskState, TaskStatus, TaskView, Transition, TransitionError,
 };
 use meritree_core::live::{Audience, LiveEvent};
@@ -25,7 +25,7 @@ use meritree_store::compute::{self as store, Inserted, NodeRecord, TaskRecord, T
 use meritree_store::StoreError;
 
 pub use dispatch::ComputeState;
-pub use session::NodeLink;
+pub use session::{NodeLink, NodeReport};
 pub use staking::Staking;
 
 use crate::clock;
@@ -248,6 +248,34 @@ impl Compute<'_> {
             .into_iter()
             .map(|record| self.node_view(record))
             .collect()
+    }
+
+    /// Nodes by status, and the online ones.
+    pub async fn nodes_stats(&self) -> Result<NodesStats, ComputeError> {
+        let counts = store::node_counts(self.db()).await?;
+        let count = |status: NodeStatus| {
+            counts
+                .iter()
+                .find(|(s, _)| s == status.as_str())
+                .map_or(0, |(_, n)| n.unsigned_abs())
+        };
+        Ok(NodesStats {
+            online: count(NodeStatus::Online),
+            maintenance: count(NodeStatus::Maintenance),
+            offline: count(NodeStatus::Offline),
+            nodes: self.online_nodes(100).await?,
+        })
+    }
+
+    /// Whether the network can take tasks now.
+    pub async fn health(&self) -> Result<NetworkHealth, ComputeError> {
+        let stats = self.network_stats().await?;
+        Ok(NetworkHealth {
+            status: if stats.active_nodes > 0 { "ok" } else { "no_nodes" }.to_owned(),
+            active_nodes: stats.active_nodes,
+            pending_tasks: stats.pending_tasks,
+            connected_here: self.compute_state().connected() as u64,
+        })
     }
 
     /// Refuses an operator whose stake is below the network's minimum.

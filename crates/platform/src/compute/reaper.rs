@@ -71,6 +71,8 @@ impl Compute<'_> {
                 Err(err) => return Err(err),
             }
         }
+        let silent_since = now - super::secs(self.compute_policy().lease_secs);
+        store::mark_silent_offline(self.db(), silent_since).await?;
         for task in store::unrewarded(self.db(), BATCH).await? {
             self.reward(&task).await?;
         }

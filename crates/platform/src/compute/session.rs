@@ -23,7 +23,48 @@ pub struct NodeLink {
     generation: u64,
 }
 
+/// A node's report on a task, sent over HTTP.
+#[derive(Debug, Clone)]
+pub enum NodeReport {
+    Completed(TaskOutput),
+    Failed(String),
+}
+
 impl Compute<'_> {
+    /// A node's result or failure sent over HTTP: the node must be the
+    /// caller's, and hold the task's lease.
+    pub async fn report(
+        &self,
+        me: &Principal,
+        node: &NodeId,
+        id: &TaskId,
+        lease: u64,
+        report: NodeReport,
+    ) -> Result<(), ComputeError> {
+        require_operator(me)?;
+        let record = store::get_node(self.db(), node)
+            .await?
+            .ok_or(ComputeError::NoSuchNode)?;
+        if record.account_id != me.account_id.as_str() {
+            return Err(ComputeError::NotYourNode);
+        }
+        match report {
+            NodeReport::Completed(output) => self.complete(node, id, lease, output).await,
+            NodeReport::Failed(reason) => {
+                let reason = reason
+                    .chars()
+                    .take(meritree_core::compute::protocol::MAX_REASON_CHARS)
+                    .collect();
+                let fail = Transition::Fail {
+                    node: node.clone(),
+                    lease,
+                    reason,
+                };
+                self.node_step(id, fail, None).await
+            }
+        }
+    }
+
     /// Connects the operator's node: it goes online and the dispatcher
     /// starts leasing it tasks. A second connection of the same node
     /// replaces the first, whose frames stop.
@@ -199,9 +240,10 @@ impl Compute<'_> {
 
     /// The node is alive: its leases last another lease period.
     async fn heartbeat(&self, node: &NodeId) -> Result<(), ComputeError> {
-        let until = clock::unix_secs() + secs(self.compute_policy().lease_secs);
-        let holds = self.running(node) > 0;
-        if holds {
+        let now = clock::unix_secs();
+        let until = now + secs(self.compute_policy().lease_secs);
+        store::touch_node(self.db(), node, now).await?;
+        if self.running(node) > 0 {
             store::renew_leases(self.db(), node, until).await?;
         }
         Ok(())

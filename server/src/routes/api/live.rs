@@ -50,14 +50,7 @@ async fn socket(
             "this route speaks WebSocket only",
         )
     })?;
-    if let Some(origin) = headers.get(ORIGIN) {
-        if !origin.to_str().is_ok_and(|o| platform.site().allows(o)) {
-            return Err(ApiError::new(
-                ErrorCode::CsrfRejected,
-                "sockets are opened from this site's own pages",
-            ));
-        }
-    }
+    check_socket_origin(&platform, &headers)?;
     let account = platform
         .optional_caller(&request)
         .await
@@ -66,6 +59,21 @@ async fn socket(
         // Clients only ever send pings and closes.
         .max_message_size(4096)
         .on_upgrade(move |ws| serve(platform, ws, account, resume.since)))
+}
+
+/// A socket opened by a page must be one of this site's: another site's
+/// page cannot open one with the member's cookie. Programs send no
+/// `Origin`.
+pub(super) fn check_socket_origin(platform: &Platform, headers: &HeaderMap) -> Result<(), ApiError> {
+    if let Some(origin) = headers.get(ORIGIN) {
+        if !origin.to_str().is_ok_and(|o| platform.site().allows(o)) {
+            return Err(ApiError::new(
+                ErrorCode::CsrfRejected,
+                "sockets are opened from this site's own pages",
+            ));
+        }
+    }
+    Ok(())
 }
 
 async fn serve(platform: Platform, mut ws: WebSocket, account: Option<String>, since: Option<u64>) {

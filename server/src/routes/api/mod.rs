@@ -6,10 +6,12 @@ mod auth;
 mod claims;
 mod live;
 mod network;
+mod nodes;
 mod points;
 mod rewards;
 mod rounds;
 mod submissions;
+mod tasks;
 mod user;
 
 use axum::extract::State;
@@ -34,6 +36,8 @@ pub fn router() -> Router<AppState> {
         .merge(rewards::router())
         .merge(claims::router())
         .merge(network::router())
+        .merge(tasks::router())
+        .merge(nodes::router())
         .merge(ai::router())
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no API route at this path") })
         .method_not_allowed_fallback(|| async {

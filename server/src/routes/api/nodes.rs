@@ -1,0 +1,143 @@
+//! Compute nodes: registering (an operator's session or `node` key), a
+//! node's public status, the network's nodes, and the socket a node keeps
+//! open for heartbeats and tasks.
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use meritree_core::compute::protocol::{FromNode, ToNode, MAX_FRAME_BYTES};
+use meritree_core::compute::{NodeId, NodeRegistration, NodeView, NodesStats};
+use meritree_core::ErrorCode;
+use meritree_platform::access::{ApiScope, AuthCheck};
+use meritree_platform::compute::NodeLink;
+use meritree_platform::Platform;
+
+use super::live::check_socket_origin;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiJson};
+use crate::routes::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/nodes/register", post(register))
+        .route("/nodes/mine", get(mine))
+        .route("/nodes/stats", get(stats))
+        .route("/nodes/{id}/status", get(status))
+        .route("/nodes/{id}/connect", get(connect))
+}
+
+/// `POST /api/v1/nodes/register`: `{name, models, capacity}`. 201 with the
+/// node; registering a name again updates that node. Operators only, with
+/// the network's minimum stake when it has one (403 `stake_too_low`).
+async fn register(
+    State(platform): State<Platform>,
+    Caller(request): Caller,
+    ApiJson(registration): ApiJson<NodeRegistration>,
+) -> Result<(StatusCode, Json<NodeView>), ApiError> {
+    let me = platform
+        .authorize(&request, AuthCheck::scope(ApiScope::Node))
+        .await?;
+    let node = platform.compute().register_node(&me, registration).await?;
+    Ok((StatusCode::CREATED, Json(node)))
+}
+
+/// `GET /api/v1/nodes/mine`: the caller's nodes.
+async fn mine(
+    State(platform): State<Platform>,
+    Caller(request): Caller,
+) -> Result<Json<Vec<NodeView>>, ApiError> {
+    let me = platform.authorize(&request, AuthCheck::read()).await?;
+    Ok(Json(platform.compute().my_nodes(&me).await?))
+}
+
+/// `GET /api/v1/nodes/stats`: nodes by status and the online ones, most
+/// reputable first (public).
+async fn stats(State(platform): State<Platform>) -> Result<Json<NodesStats>, ApiError> {
+    Ok(Json(platform.compute().nodes_stats().await?))
+}
+
+/// `GET /api/v1/nodes/{id}/status`: one node (public).
+async fn status(
+    State(platform): State<Platform>,
+    Path(id): Path<NodeId>,
+) -> Result<Json<NodeView>, ApiError> {
+    Ok(Json(platform.compute().node(&id).await?))
+}
+
+/// `GET /api/v1/nodes/{id}/connect` (WebSocket; the operator's `node` key):
+/// the node's one connection. Frames are `core::compute::protocol`'s.
+async fn connect(
+    State(platform): State<Platform>,
+    Caller(request): Caller,
+    Path(id): Path<NodeId>,
+    headers: HeaderMap,
+    upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let upgrade = upgrade.map_err(|_| {
+        ApiError::new(
+            ErrorCode::InvalidRequest,
+            "this route speaks WebSocket only",
+        )
+    })?;
+    check_socket_origin(&platform, &headers)?;
+    let me = platform
+        .authorize(&request, AuthCheck::scope(ApiScope::Node))
+        .await?;
+    let link = platform.compute().connect(&me, &id).await?;
+    let silence = std::time::Duration::from_secs(
+        platform.compute_policy().heartbeat_secs.saturating_mul(3),
+    );
+    Ok(upgrade
+        .max_message_size(MAX_FRAME_BYTES)
+        .on_upgrade(move |ws| serve(platform, ws, link, silence)))
+}
+
+async fn serve(platform: Platform, mut ws: WebSocket, mut link: NodeLink, silence: std::time::Duration) {
+    let compute = platform.compute();
+    loop {
+        tokio::select! {
+            frame = link.frames.recv() => {
+                let Some(frame) = frame else { break };
+                if !send(&mut ws, &frame).await {
+                    break;
+                }
+            }
+            incoming = tokio::time::timeout(silence, ws.recv()) => match incoming {
+                Err(_) => {
+                    tracing::info!(node = %link.node_id, "node silent past three heartbeats: closing");
+                    let _ = ws.send(Message::Close(Some(CloseFrame {
+                        code: axum::extract::ws::close_code::POLICY,
+                        reason: "no heartbeat".into(),
+                    }))).await;
+                    break;
+                }
+                Ok(Some(Ok(Message::Text(text)))) => {
+                    let reply = match serde_json::from_str::<FromNode>(&text) {
+                        Ok(frame) => compute.on_frame(&link, frame).await,
+                        Err(err) => Some(ToNode::Refused {
+                            id: None,
+                            code: ErrorCode::InvalidRequest.as_str().to_owned(),
+                            message: format!("not a node frame: {err}"),
+                        }),
+                    };
+                    if let Some(reply) = reply {
+                        if !send(&mut ws, &reply).await {
+                            break;
+                        }
+                    }
+                }
+                Ok(Some(Ok(Message::Close(_)))) | Ok(Some(Err(_))) | Ok(None) => break,
+                Ok(Some(Ok(_))) => {}
+            },
+        }
+    }
+    compute.disconnect(link).await;
+}
+
+async fn send(ws: &mut WebSocket, frame: &ToNode) -> bool {
+    let text = serde_json::to_string(frame).expect("frames serialise");
+    ws.send(Message::Text(text.into())).await.is_ok()
+}
