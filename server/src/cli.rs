@@ -30,6 +30,9 @@ pub enum Command {
     /// Manage accounts from the command line.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Run a compute node: take AI tasks from a platform and run them on
+    /// the embedded models or an OpenAI-compatible server.
+    Node(NodeArgs),
     /// Post to the points ledger from the command line.
     #[command(subcommand)]
     Points(PointsCommand),
@@ -53,6 +56,36 @@ pub enum Command {
         #[arg(long, default_value_t = 0)]
         from_block: u64,
     },
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct NodeArgs {
+    /// The platform's address, e.g. https://meritree.example.
+    #[arg(long, env = "MERITREE_NODE_SERVER", default_value = "http://127.0.0.1:3000")]
+    pub server: String,
+    /// An API key with the `node` scope (from /account, as a node operator).
+    #[arg(long, env = "MERITREE_NODE_API_KEY", hide_env_values = true)]
+    pub api_key: String,
+    /// The node's name, unique among the operator's nodes.
+    #[arg(long, default_value = "node-1")]
+    pub name: String,
+    /// A model the node serves, as tasks name it; repeat for more. Default:
+    /// the embedded models.
+    #[arg(long = "model")]
+    pub models: Vec<String>,
+    /// Tasks run at once.
+    #[arg(long, default_value_t = 1)]
+    pub capacity: u32,
+    /// `local` (the embedded CPU models), or the base URL of an
+    /// OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1 (Ollama).
+    #[arg(long, default_value = "local")]
+    pub backend: String,
+    /// The backend's API key, if it wants one.
+    #[arg(long, env = "MERITREE_NODE_BACKEND_KEY", hide_env_values = true)]
+    pub backend_key: Option<String>,
+    /// Seconds a stop waits for running tasks before handing them back.
+    #[arg(long, default_value_t = 30)]
+    pub drain_secs: u64,
 }
 
 #[derive(Debug, Clone, Subcommand)]

@@ -16,6 +16,7 @@ pub mod chain;
 pub mod cli;
 pub mod configuration;
 pub mod error;
+pub mod node;
 pub mod points;
 pub mod routes;
 pub mod settlement;

@@ -23,6 +23,7 @@ async fn main() -> ExitCode {
         Command::Migrate => startup::migrate(&settings).await.map_err(Into::into),
         Command::Admin(command) => server::admin::run(&settings, command).await,
         Command::Points(command) => server::points::run(&settings, command).await,
+        Command::Node(args) => node(&settings, args).await,
         Command::VerifyRound {
             round,
             export,
@@ -40,6 +41,39 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn node(
+    settings: &Settings,
+    args: server::cli::NodeArgs,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use server::node::{Backend, NodeOptions};
+
+    let backend = match args.backend.as_str() {
+        "local" => Backend::local(settings.ai.local.models_dir()),
+        url => Backend::openai(url, args.backend_key),
+    };
+    let models = if args.models.is_empty() {
+        vec![
+            meritree_ai::providers::local::CHAT_MODEL.to_owned(),
+            meritree_ai::providers::local::EMBEDDING_MODEL.to_owned(),
+        ]
+    } else {
+        args.models
+    };
+    let options = NodeOptions {
+        server: args.server,
+        api_key: args.api_key,
+        registration: meritree_core::compute::NodeRegistration {
+            name: args.name,
+            models,
+            capacity: args.capacity,
+        },
+        backend,
+        drain: std::time::Duration::from_secs(args.drain_secs),
+    };
+    server::node::run(options, startup::shutdown_signal()).await?;
+    Ok(())
 }
 
 async fn serve(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
