@@ -1,0 +1,263 @@
+//! The compute network over its doors: operators register nodes, members
+//! submit tasks, a node takes them on its socket and returns results —
+//! every lease rule and refusal as a client sees it. A node here is the
+//! test speaking the node protocol; `nodes.rs` runs real `meritree node`
+//! processes.
+
+use futures_util::{SinkExt, StreamExt};
+use meritree_store::{test_both_backends, Backend};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::helpers::{error_code, spawn_app, Session, TestApp};
+
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A signed-in operator (role `node_operator`) and their `node` key.
+pub async fn operator(app: &TestApp, email: &str) -> (Session, String) {
+    app.register(email).await;
+    meritree_store::accounts::set_role_by_email(app.platform.db(), email, "node_operator", 1)
+        .await
+        .unwrap();
+    let session = app.sign_in(email).await;
+    let response = app
+        .request(reqwest::Method::POST, "/api/v1/user/api-keys", &session)
+        .json(&json!({"name": "node", "scopes": ["node", "read"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let key: Value = response.json().await.unwrap();
+    (session, key["key"].as_str().unwrap().to_owned())
+}
+
+pub async fn register_node(app: &TestApp, key: &str, name: &str, models: &[&str]) -> Value {
+    let response = app
+        .client
+        .post(app.url("/api/v1/nodes/register"))
+        .bearer_auth(key)
+        .json(&json!({"name": name, "models": models, "capacity": 2}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    response.json().await.unwrap()
+}
+
+pub async fn connect(app: &TestApp, key: &str, node: &str) -> Socket {
+    let mut request = format!("ws://{}/api/v1/nodes/{node}/connect", app.addr)
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {key}").parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let welcome = next(&mut socket).await;
+    assert_eq!(welcome["type"], "welcome");
+    socket
+}
+
+/// The next frame from the platform (within 10 s).
+pub async fn next(socket: &mut Socket) -> Value {
+    loop {
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
+            .await
+            .expect("a frame within 10 s")
+            .expect("the socket is open")
+            .unwrap();
+        if let Message::Text(text) = frame {
+            return serde_json::from_str(&text).unwrap();
+        }
+    }
+}
+
+pub async fn send(socket: &mut Socket, frame: Value) {
+    socket
+        .send(Message::Text(frame.to_string().into()))
+        .await
+        .unwrap();
+}
+
+pub fn chat_task(key: &str) -> Value {
+    json!({"idempotency_key": key, "input": {"kind": "chat", "model": "fake-chat",
+           "messages": [{"role": "user", "content": "Say something memorable."}]}})
+}
+
+pub async fn submit(app: &TestApp, session: &mut Session, task: Value) -> reqwest::Response {
+    app.post_json("/api/v1/tasks/submit", session, task).await
+}
+
+async fn balance(app: &TestApp, session: &Session) -> i64 {
+    app.get_json("/api/v1/user/points", session).await["balance"]
+        .as_i64()
+        .unwrap()
+}
+
+test_both_backends! {
+    async fn a_task_runs_on_a_node_once_and_pays_its_operator_once(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let (operator_session, key) = operator(&app, "op@example.org").await;
+        let node = register_node(&app, &key, "box-1", &["fake-chat"]).await;
+        let node_id = node["id"].as_str().unwrap();
+        assert_eq!(node["status"], "offline");
+        let mut socket = connect(&app, &key, node_id).await;
+        let status = app.get_json(&format!("/api/v1/nodes/{node_id}/status"), &Session::default()).await;
+        assert_eq!(status["status"], "online");
+
+        let mut member = app.register("ada@example.org").await;
+        let submitted = submit(&app, &mut member, chat_task("t-1")).await;
+        assert_eq!(submitted.status(), 201);
+        let task: Value = submitted.json().await.unwrap();
+        let again = submit(&app, &mut member, chat_task("t-1")).await;
+        assert_eq!(again.status(), 200, "the same key is the same task");
+        assert_eq!(again.json::<Value>().await.unwrap()["id"], task["id"]);
+
+        let offered = next(&mut socket).await;
+        assert_eq!(offered["type"], "task");
+        assert_eq!(offered["id"], task["id"]);
+        assert_eq!(offered["input"]["messages"][0]["content"], "Say something memorable.");
+        let lease = offered["lease"].as_u64().unwrap();
+        send(&mut socket, json!({"type": "started", "id": task["id"], "lease": lease})).await;
+        let done = json!({"type": "completed", "id": task["id"], "lease": lease,
+            "output": {"kind": "chat", "text": "Hello.", "input_tokens": 1000, "output_tokens": 1000}});
+        send(&mut socket, done.clone()).await;
+        assert_eq!(next(&mut socket).await["type"], "accepted");
+        // A duplicate result is harmless and pays nothing more.
+        send(&mut socket, done).await;
+        assert_eq!(next(&mut socket).await["type"], "accepted");
+
+        let seen = app.get_json(&format!("/api/v1/tasks/{}", task["id"].as_str().unwrap()), &member).await;
+        assert_eq!(seen["status"], "completed");
+        assert_eq!(seen["node_id"], node_id);
+        assert_eq!(seen["output"]["text"], "Hello.");
+        // 1 per task + 1 per 1,000 tokens (2,000 tokens): 3 points, once.
+        assert_eq!(seen["reward"], 3);
+        assert_eq!(balance(&app, &operator_session).await, 3);
+        let node = app.get_json(&format!("/api/v1/nodes/{node_id}/status"), &Session::default()).await;
+        assert_eq!((node["tasks_completed"].as_u64(), node["earned"].as_i64()), (Some(1), Some(3)));
+        let stats = app.get_json("/api/v1/network/stats", &Session::default()).await;
+        assert_eq!(stats["active_nodes"], 1);
+        assert_eq!(stats["completed_last_hour"], 1);
+        app.stop().await;
+    }
+
+    async fn only_the_lease_holder_may_answer_and_cancelling_stops_the_node(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let (_, key) = operator(&app, "op@example.org").await;
+        let node = register_node(&app, &key, "box-1", &["fake-chat"]).await;
+        let node_id = node["id"].as_str().unwrap().to_owned();
+        let mut member = app.register("ada@example.org").await;
+        let task: Value = submit(&app, &mut member, chat_task("t-1")).await.json().await.unwrap();
+        let task_id = task["id"].as_str().unwrap().to_owned();
+
+        // Not leased to anyone yet: a result is refused.
+        let result = |lease: u64| json!({"node_id": node_id, "lease": lease,
+            "output": {"kind": "chat", "text": "x", "input_tokens": 1, "output_tokens": 1}});
+        let early = app.client.post(app.url(&format!("/api/v1/tasks/{task_id}/result")))
+            .bearer_auth(&key).json(&result(1)).send().await.unwrap();
+        assert_eq!(early.status(), 409);
+        assert_eq!(error_code(early).await, "lease_lost");
+
+        let mut socket = connect(&app, &key, &node_id).await;
+        let offered = next(&mut socket).await;
+        let lease = offered["lease"].as_u64().unwrap();
+        // An old lease number is not this lease.
+        let stale = app.client.post(app.url(&format!("/api/v1/tasks/{task_id}/result")))
+            .bearer_auth(&key).json(&result(lease + 1)).send().await.unwrap();
+        assert_eq!(stale.status(), 409);
+
+        // Another operator's key cannot answer for this node.
+        let (_, other_key) = operator(&app, "eve@example.org").await;
+        let foreign = app.client.post(app.url(&format!("/api/v1/tasks/{task_id}/result")))
+            .bearer_auth(&other_key).json(&result(lease)).send().await.unwrap();
+        assert_eq!(foreign.status(), 403);
+
+        // Another member cannot see or cancel it.
+        let mut eve = app.register("mallory@example.org").await;
+        let peek = app.request(reqwest::Method::GET, &format!("/api/v1/tasks/{task_id}"), &eve).send().await.unwrap();
+        assert_eq!(peek.status(), 404);
+        let cancel_path = format!("/api/v1/tasks/{task_id}/cancel");
+        assert_eq!(app.post_json(&cancel_path, &mut eve, json!({})).await.status(), 404);
+
+        let cancelled = app.post_json(&cancel_path, &mut member, json!({})).await;
+        assert_eq!(cancelled.status(), 200);
+        assert_eq!(cancelled.json::<Value>().await.unwrap()["status"], "cancelled");
+        let abandon = next(&mut socket).await;
+        assert_eq!((abandon["type"].as_str(), abandon["id"].as_str()), (Some("abandon"), Some(task_id.as_str())));
+        send(&mut socket, json!({"type": "completed", "id": task_id, "lease": lease,
+            "output": {"kind": "chat", "text": "late", "input_tokens": 1, "output_tokens": 1}})).await;
+        let refused = next(&mut socket).await;
+        assert_eq!((refused["type"].as_str(), refused["code"].as_str()), (Some("refused"), Some("lease_lost")));
+        // Cancelling again is harmless.
+        assert_eq!(app.post_json(&cancel_path, &mut member, json!({})).await.status(), 200);
+        app.stop().await;
+    }
+
+    async fn a_node_that_goes_away_gives_its_task_to_another(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let (operator_session, key) = operator(&app, "op@example.org").await;
+        let first = register_node(&app, &key, "box-1", &["fake-chat"]).await;
+        let mut member = app.register("ada@example.org").await;
+        let mut socket = connect(&app, &key, first["id"].as_str().unwrap()).await;
+        let task: Value = submit(&app, &mut member, chat_task("t-1")).await.json().await.unwrap();
+        let offered = next(&mut socket).await;
+        assert_eq!(offered["lease"], 1);
+        drop(socket); // the node vanishes mid-task
+
+        let second = register_node(&app, &key, "box-2", &["fake-chat"]).await;
+        let mut other = connect(&app, &key, second["id"].as_str().unwrap()).await;
+        let offered = next(&mut other).await;
+        assert_eq!(offered["id"], task["id"]);
+        assert_eq!(offered["lease"], 2, "a new lease fences the old one off");
+        send(&mut other, json!({"type": "completed", "id": task["id"], "lease": 2,
+            "output": {"kind": "chat", "text": "Hi", "input_tokens": 1, "output_tokens": 1}})).await;
+        assert_eq!(next(&mut other).await["type"], "accepted");
+        let seen = app.get_json(&format!("/api/v1/tasks/{}", task["id"].as_str().unwrap()), &member).await;
+        assert_eq!((seen["status"].as_str(), seen["failures"].as_u64()), (Some("completed"), Some(1)));
+        assert_eq!(seen["node_id"], second["id"]);
+        assert_eq!(balance(&app, &operator_session).await, 1);
+        let gone = app.get_json(&format!("/api/v1/nodes/{}/status", first["id"].as_str().unwrap()), &Session::default()).await;
+        assert_eq!(gone["status"], "offline");
+        app.stop().await;
+    }
+
+    async fn bad_tasks_nodes_and_frames_are_refused_with_their_codes(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let mut member = app.register("ada@example.org").await;
+        let member_node = app.post_json("/api/v1/nodes/register", &mut member,
+            json!({"name": "n", "models": ["m"], "capacity": 1})).await;
+        assert_eq!(member_node.status(), 403, "members do not run nodes");
+        let bad = submit(&app, &mut member, json!({"idempotency_key": "k", "input":
+            {"kind": "chat", "model": "m", "messages": []}})).await;
+        assert_eq!(bad.status(), 422);
+        assert_eq!(error_code(bad).await, "invalid_task");
+        let unknown = submit(&app, &mut member, json!({"idempotency_key": "k", "input":
+            {"kind": "train", "model": "m"}})).await;
+        assert_eq!(unknown.status(), 400);
+
+        let (_, key) = operator(&app, "op@example.org").await;
+        let idle = app.client.post(app.url("/api/v1/nodes/register")).bearer_auth(&key)
+            .json(&json!({"name": "n", "models": ["m"], "capacity": 0})).send().await.unwrap();
+        assert_eq!(idle.status(), 422);
+        assert_eq!(error_code(idle).await, "invalid_node");
+        let node = register_node(&app, &key, "box-1", &["m"]).await;
+        let again = register_node(&app, &key, "box-1", &["m", "n"]).await;
+        assert_eq!(again["id"], node["id"], "a name registers once; again updates it");
+        assert_eq!(again["models"], json!(["m", "n"]));
+
+        let mut socket = connect(&app, &key, node["id"].as_str().unwrap()).await;
+        send(&mut socket, json!({"type": "steal", "id": "x"})).await;
+        let refused = next(&mut socket).await;
+        assert_eq!((refused["type"].as_str(), refused["code"].as_str()), (Some("refused"), Some("invalid_request")));
+        send(&mut socket, json!({"type": "heartbeat", "running": 0})).await;
+        // The socket stays open after a refusal.
+        send(&mut socket, json!({"type": "completed", "id": "nope", "lease": 1,
+            "output": {"kind": "chat", "text": "x", "input_tokens": 1, "output_tokens": 1}})).await;
+        assert_eq!(next(&mut socket).await["code"], "not_found");
+        let health = app.get_json("/api/v1/network/health", &Session::default()).await;
+        assert_eq!((health["status"].as_str(), health["active_nodes"].as_u64()), (Some("ok"), Some(1)));
+        app.stop().await;
+    }
+}
