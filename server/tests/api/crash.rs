@@ -57,12 +57,17 @@ payout_deadline_secs = 600
 }
 
 /// `meritree serve` in `dir` on `database`; returns once it listens.
-fn serve(dir: &Path, database: &str) -> (Child, String) {
+pub fn serve(dir: &Path, database: &str) -> (Child, String) {
+    serve_on(dir, database, 0)
+}
+
+/// [`serve`] on `port` (0: any free one).
+pub fn serve_on(dir: &Path, database: &str, port: u16) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_meritree"))
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .current_dir(dir)
-        .env("MERITREE_SERVER__PORT", "0")
+        .env("MERITREE_SERVER__PORT", port.to_string())
         .env("MERITREE_LOG__FORMAT", "json")
         .env("MERITREE_STORAGE__DATABASE_URL", database)
         .stdout(Stdio::piped())
@@ -81,12 +86,12 @@ fn serve(dir: &Path, database: &str) -> (Child, String) {
     (child, event["url"].as_str().unwrap().to_owned())
 }
 
-fn kill_9(child: &mut Child) {
+pub fn kill_9(child: &mut Child) {
     child.kill().unwrap(); // SIGKILL: no shutdown, no cleanup
     child.wait().unwrap();
 }
 
-async fn until<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+pub async fn until<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Some(value) = check().await {

@@ -17,6 +17,7 @@ mod health;
 mod helpers;
 mod images;
 mod mail_sink;
+mod nodes;
 mod pages;
 mod points;
 mod rate_limits;
