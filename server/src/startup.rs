@@ -171,8 +171,10 @@ impl Application {
         options.staking = staking(&settings, chain.chain.as_ref(), chain.staking)?;
         options.chain = chain.chain;
         options.settlement = chain.settlement;
-        options.gateway = Some(crate::ai::start(&settings)?);
+        let nodes = meritree_platform::compute::NodesProvider::new();
+        options.gateway = Some(crate::ai::start(&settings, nodes.clone())?);
         let platform = Platform::start(db, options).await?;
+        nodes.attach(&platform);
         if let (Some(conn), Some(url)) = (redis, settings.cache.redis_url.get()) {
             meritree_platform::live::redis::bridge(&platform, url, conn)
                 .map_err(|e| StartupError::Config(format!("cache.redis_url: {e}")))?;

@@ -14,6 +14,8 @@ use crate::router::{BreakerConfig, RetryPolicy, RouterConfig};
 #[serde(deny_unknown_fields, default)]
 pub struct AiSettings {
     pub local: LocalSettings,
+    /// The community compute nodes, as the provider `nodes`.
+    pub nodes: NodesSettings,
     pub providers: Vec<ProviderSettings>,
     /// Extra public names; the preferences `quality`, `speed` and `cost`
     /// may be given here to replace their derived orders.
@@ -73,6 +75,37 @@ impl Default for LocalSettings {
         Self {
             enabled: true,
             models_dir: None,
+        }
+    }
+}
+
+/// The compute network as a provider (`nodes/<model>`): requests become
+/// tasks that community nodes run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NodesSettings {
+    pub enabled: bool,
+    /// The models nodes may serve, with what a request costs its caller.
+    /// Default: the embedded models' names (what `meritree node` serves
+    /// out of the box), free.
+    pub models: Vec<ModelSettings>,
+}
+
+impl Default for NodesSettings {
+    fn default() -> Self {
+        let free = |name: &str, context, capability| ModelSettings {
+            name: name.to_owned(),
+            input_price: 0,
+            output_price: 0,
+            context,
+            capabilities: vec![capability],
+        };
+        Self {
+            enabled: true,
+            models: vec![
+                free("smollm2-135m-instruct", 2048, Capability::Chat),
+                free("all-minilm-l6-v2", 256, Capability::Embeddings),
+            ],
         }
     }
 }

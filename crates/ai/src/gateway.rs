@@ -29,6 +29,8 @@ use crate::router::{Candidate, ProviderStatus, Router};
 
 /// The embedded provider's name.
 pub const LOCAL: &str = "local";
+/// The compute network's name as a provider.
+pub const NODES: &str = "nodes";
 pub const LOCAL_CHAT_MODEL: &str = "smollm2-135m-instruct";
 pub const LOCAL_EMBEDDING_MODEL: &str = "all-minilm-l6-v2";
 
@@ -80,7 +82,7 @@ pub struct DisabledProvider {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
-    #[error("ai provider {0:?}: the name is used twice (or is the reserved {LOCAL:?})")]
+    #[error("ai provider {0:?}: the name is used twice (or is the reserved {LOCAL:?} or {NODES:?})")]
     DuplicateProvider(String),
     #[error("ai provider {name:?}: base_url {url:?} is not an http(s) URL")]
     BadBaseUrl { name: String, url: String },
@@ -133,10 +135,21 @@ impl Gateway {
         env: impl Fn(&str) -> Option<String>,
         local: Option<Arc<dyn Provider>>,
     ) -> Result<Self, ConfigError> {
+        Self::build_with_nodes(settings, env, local, None)
+    }
+
+    /// [`Gateway::build`], with the compute network as the provider
+    /// [`NODES`] (named so), offering `settings.nodes.models`.
+    pub fn build_with_nodes(
+        settings: &AiSettings,
+        env: impl Fn(&str) -> Option<String>,
+        local: Option<Arc<dyn Provider>>,
+        nodes: Option<Arc<dyn Provider>>,
+    ) -> Result<Self, ConfigError> {
         let mut router = Router::new(settings.router_config());
         let mut models = Vec::new();
         let mut disabled = Vec::new();
-        let mut names = HashSet::from([LOCAL.to_owned()]);
+        let mut names = HashSet::from([LOCAL.to_owned(), NODES.to_owned()]);
         for provider in &settings.providers {
             if !names.insert(provider.name.clone()) {
                 return Err(ConfigError::DuplicateProvider(provider.name.clone()));
@@ -170,6 +183,13 @@ impl Gateway {
         if let Some(local) = local {
             router.add(local);
             models.extend(local_models());
+        }
+        if let Some(nodes) = nodes.filter(|_| settings.nodes.enabled) {
+            router.add(nodes);
+            models.extend(settings.nodes.models.iter().map(|m| CatalogModel {
+                provider: NODES.to_owned(),
+                settings: m.clone(),
+            }));
         }
         let mut gateway = Self {
             router,
@@ -326,7 +346,13 @@ impl Gateway {
         let mut models: Vec<&CatalogModel> = self
             .models
             .iter()
-            .filter(|m| m.provider != LOCAL && m.settings.capabilities.contains(&capability))
+            // The embedded models end every list; nodes are asked for by
+            // name or route, their capacity being whatever is online.
+            .filter(|m| {
+                m.provider != LOCAL
+                    && m.provider != NODES
+                    && m.settings.capabilities.contains(&capability)
+            })
             .collect();
         // Price is the only signal every configuration has: the dearest model
         // is taken as the strongest, the cheapest as the smallest and fastest.

@@ -151,6 +151,17 @@ pub struct Platform {
     inner: Arc<Inner>,
 }
 
+/// A platform handle that does not keep it alive: for parts the platform
+/// itself holds (the gateway's `nodes` provider).
+#[derive(Clone)]
+pub struct WeakPlatform(std::sync::Weak<Inner>);
+
+impl WeakPlatform {
+    pub fn upgrade(&self) -> Option<Platform> {
+        self.0.upgrade().map(|inner| Platform { inner })
+    }
+}
+
 struct Inner {
     db: Database,
     instance_id: String,
@@ -227,6 +238,10 @@ impl Platform {
                 compute_state: ComputeState::default(),
             }),
         })
+    }
+
+    pub fn downgrade(&self) -> WeakPlatform {
+        WeakPlatform(Arc::downgrade(&self.inner))
     }
 
     pub(crate) fn ledger_writer(&self) -> &points::LedgerWriter {

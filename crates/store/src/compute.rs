@@ -151,7 +151,8 @@ pub async fn count_task(
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct TaskRecord {
     pub id: String,
-    pub account_id: String,
+    /// The submitter; `None` for the platform's own tasks.
+    pub account_id: Option<String>,
     pub idempotency_key: String,
     pub kind: String,
     pub model: String,
@@ -179,7 +180,7 @@ const TASK_COLUMNS: &str = "id, account_id, idempotency_key, kind, model, input,
 
 pub struct NewTask<'a> {
     pub id: &'a str,
-    pub account_id: &'a str,
+    pub account_id: Option<&'a str>,
     pub idempotency_key: &'a str,
     pub kind: &'a str,
     pub model: &'a str,
@@ -195,7 +196,8 @@ pub enum Inserted {
     Replayed(TaskRecord),
 }
 
-/// Stores a pending task, once per submitter and idempotency key.
+/// Stores a pending task, once per submitter and idempotency key (the
+/// platform's own tasks: once per id).
 pub async fn insert_task(db: &Database, new: NewTask<'_>) -> Result<Inserted, StoreError> {
     let inserted = execute!(
         db,
@@ -211,14 +213,20 @@ pub async fn insert_task(db: &Database, new: NewTask<'_>) -> Result<Inserted, St
         new.max_attempts,
         new.now,
     )?;
-    let sql = format!(
-        "SELECT {TASK_COLUMNS} FROM compute_tasks WHERE account_id = $1 AND idempotency_key = $2"
-    );
-    let task: TaskRecord = with_pool!(db, pool => sqlx::query_as(&sql)
-        .bind(new.account_id)
-        .bind(new.idempotency_key)
-        .fetch_one(pool)
-        .await)?;
+    let task: TaskRecord = if let Some(account_id) = new.account_id {
+        let sql = format!(
+            "SELECT {TASK_COLUMNS} FROM compute_tasks WHERE account_id = $1 AND idempotency_key = $2"
+        );
+        with_pool!(db, pool => sqlx::query_as(&sql)
+            .bind(account_id)
+            .bind(new.idempotency_key)
+            .fetch_one(pool)
+            .await)?
+    } else {
+        get_task(db, new.id)
+            .await?
+            .ok_or(StoreError::Query(sqlx::Error::RowNotFound))?
+    };
     Ok(if inserted == 1 {
         Inserted::Created(task)
     } else {

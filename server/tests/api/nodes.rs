@@ -194,3 +194,64 @@ async fn operator_over_http(client: &reqwest::Client, url: &str, database: &str)
     response.json::<Value>().await.unwrap()["key"].as_str().unwrap().to_owned()
 }
 
+
+test_both_backends! {
+    async fn the_gateway_serves_chat_from_a_node_streamed_and_whole(backend: Backend) {
+        let app = crate::helpers::spawn_app_with(backend, |settings| {
+            settings.ai.local.enabled = false;
+            settings.ai.nodes.models = vec![meritree_ai::config::ModelSettings {
+                name: "fake-chat".into(),
+                input_price: 1_000_000,
+                output_price: 1_000_000,
+                context: 4096,
+                capabilities: vec![meritree_ai::config::Capability::Chat],
+            }];
+        })
+        .await;
+        let (backend_url, fake) = start_backend().await;
+        fake.word_delay_ms.store(50, Ordering::SeqCst);
+        let member = app.register("ada@example.org").await;
+        let ai_key = app.create_api_key(&member, "sdk").await.key;
+        let ask = |stream: bool| {
+            app.client.post(app.url("/v1/chat/completions")).bearer_auth(&ai_key).json(&json!({
+                "model": "nodes/fake-chat", "stream": stream,
+                "messages": [{"role": "user", "content": "Quote Lincoln."}]}))
+        };
+        // No node online: refused at once, nothing queued.
+        let early = ask(false).send().await.unwrap();
+        assert_eq!(early.status(), 503);
+        assert_eq!(crate::helpers::error_code(early).await, "upstream_unavailable");
+
+        let (_, key) = operator(&app, "op@example.org").await;
+        let mut worker = node(&format!("http://{}", app.addr), &key, "box-a", &backend_url);
+        until("the node is online", async || {
+            let stats = app.get_json("/api/v1/nodes/stats", &Session::default()).await;
+            (stats["online"] == 1).then_some(())
+        })
+        .await;
+
+        let whole: Value = ask(false).send().await.unwrap().json().await.unwrap();
+        assert_eq!(whole["choices"][0]["message"]["content"], ANSWER, "{whole}");
+        assert_eq!(whole["usage"]["completion_tokens"], 6);
+
+        let streamed = ask(true).send().await.unwrap();
+        assert_eq!(streamed.status(), 200);
+        let body = streamed.text().await.unwrap();
+        let pieces: Vec<String> = body
+            .lines()
+            .filter_map(|line| line.strip_prefix("data: "))
+            .filter(|data| *data != "[DONE]")
+            .filter_map(|data| serde_json::from_str::<Value>(data).ok())
+            .filter_map(|chunk| chunk["choices"][0]["delta"]["content"].as_str().map(str::to_owned))
+            .collect();
+        assert!(pieces.len() >= 2, "the answer arrived in pieces: {body}");
+        assert_eq!(pieces.concat(), ANSWER);
+        assert!(body.trim_end().ends_with("data: [DONE]"));
+        assert_eq!(fake.chat_calls.load(Ordering::SeqCst), 2, "each request ran once on the node");
+
+        let stats = app.get_json("/api/v1/network/stats", &Session::default()).await;
+        assert_eq!(stats["completed_last_hour"], 2);
+        kill_9(&mut worker);
+        app.stop().await;
+    }
+}

@@ -9,6 +9,7 @@
 //! [`reaper`] returns the tasks of nodes that went silent.
 
 pub mod dispatch;
+pub mod provider;
 pub mod reaper;
 mod session;
 pub mod staking;
@@ -26,6 +27,7 @@ use meritree_store::StoreError;
 
 pub use dispatch::ComputeState;
 pub use session::{NodeLink, NodeReport};
+pub use provider::NodesProvider;
 pub use staking::Staking;
 
 use crate::clock;
@@ -93,6 +95,8 @@ pub enum ComputeError {
     Transition(TransitionError),
     #[error("the operator's stake is {have}; the network asks for at least {need}")]
     StakeTooLow { have: String, need: String },
+    #[error("no node online serves this model")]
+    NoNodeOnline,
     #[error("the stake could not be read from the chain")]
     StakeUnknown,
     #[error(transparent)]
@@ -114,6 +118,7 @@ impl PublicError for ComputeError {
             ComputeError::Transition(TransitionError::NotAllowed { .. }) => ErrorCode::LeaseLost,
             ComputeError::StakeTooLow { .. } => ErrorCode::StakeTooLow,
             ComputeError::StakeUnknown => ErrorCode::ChainUnavailable,
+            ComputeError::NoNodeOnline => ErrorCode::UpstreamUnavailable,
             ComputeError::Store(err) => store_error_code(err),
             ComputeError::Corrupt(_) => ErrorCode::Internal,
         }
@@ -138,7 +143,7 @@ impl Compute<'_> {
             self.db(),
             store::NewTask {
                 id: &id,
-                account_id: &me.account_id,
+                account_id: Some(&me.account_id),
                 idempotency_key: &task.idempotency_key,
                 kind: task.input.kind().as_str(),
                 model: task.input.model(),
@@ -155,7 +160,7 @@ impl Compute<'_> {
         let task = task_view(&record)?;
         if created {
             tracing::info!(task = %task.id, model = %task.model, "task submitted");
-            self.announce_task(&record.account_id, &task);
+            self.announce_task(record.account_id.as_deref(), &task);
             self.compute_state().wake();
         }
         Ok(Submitted { task, created })
@@ -187,7 +192,7 @@ impl Compute<'_> {
         let record = store::get_task(self.db(), id)
             .await?
             .ok_or(ComputeError::NoSuchTask)?;
-        if record.account_id != me.account_id.as_str() && me.role != Role::Admin {
+        if record.account_id.as_deref() != Some(me.account_id.as_str()) && me.role != Role::Admin {
             return Err(ComputeError::NoSuchTask);
         }
         Ok(record)
@@ -392,7 +397,7 @@ impl Compute<'_> {
         };
         tracing::debug!(task = %written.id, transition = transition.name(), to = %written.status, "task moved");
         if let Ok(view) = task_view(&written) {
-            self.announce_task(&written.account_id, &view);
+            self.announce_task(written.account_id.as_deref(), &view);
         }
         if next.status.is_final() {
             self.compute_state().finish_stream(&TaskId::from(written.id.clone()));
@@ -419,7 +424,7 @@ impl Compute<'_> {
             .as_deref()
             .and_then(|o| serde_json::from_str(o).ok());
         let amount = match output {
-            Some(output) if node.account_id != record.account_id => {
+            Some(output) if record.account_id.as_deref() != Some(node.account_id.as_str()) => {
                 self.compute_policy().reward(&output)
             }
             _ => 0,
@@ -446,7 +451,11 @@ impl Compute<'_> {
         Ok(())
     }
 
-    fn announce_task(&self, account_id: &str, task: &TaskView) {
+    /// Tells the submitter (the platform's own tasks have none to tell).
+    fn announce_task(&self, account_id: Option<&str>, task: &TaskView) {
+        let Some(account_id) = account_id else {
+            return;
+        };
         let estimated_completion = match task.status {
             TaskStatus::Assigned | TaskStatus::InProgress => {
                 Some(task.updated_at + secs(self.compute_policy().lease_secs))

@@ -24,8 +24,9 @@ CREATE TABLE compute_nodes (
 
 CREATE TABLE compute_tasks (
     id              TEXT    PRIMARY KEY,
-    -- The submitter.
-    account_id      TEXT    NOT NULL REFERENCES accounts (id),
+    -- The submitter; NULL for the platform's own tasks (AI requests the
+    -- gateway routes to nodes, whose callers pay through their AI usage).
+    account_id      TEXT    REFERENCES accounts (id),
     idempotency_key TEXT    NOT NULL,
     -- chat | embeddings
     kind            TEXT    NOT NULL,
