@@ -25,6 +25,8 @@ use crate::pages::{
     },
     email::{ForgotPasswordPage, ResetPasswordPage, VerifyEmailPage},
     home::HomePage,
+    network::NetworkPage,
+    nodes::NodesPage,
     not_found::NotFound,
     playground::PlaygroundPage,
     rewards::RewardsPage,
@@ -32,6 +34,7 @@ use crate::pages::{
     sign_in::SignInPage,
     sign_up::SignUpPage,
     status::StatusPage,
+    task::TaskPage,
 };
 use crate::session::Session;
 
@@ -89,6 +92,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/leaderboard") view=LeaderboardPage ssr=SsrMode::Async />
                     <Route path=path!("/search") view=SearchPage ssr=SsrMode::Async />
                     <Route path=path!("/submit") view=SubmitPage />
+                    <Route path=path!("/network") view=NetworkPage ssr=SsrMode::Async />
+                    <Route path=path!("/nodes") view=NodesPage ssr=SsrMode::Async />
+                    <Route path=path!("/tasks/:id") view=TaskPage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

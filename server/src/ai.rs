@@ -25,7 +25,7 @@ pub fn start(settings: &Settings, nodes: Arc<NodesProvider>) -> Result<Arc<Gatew
         local,
         Some(nodes as Arc<dyn Provider>),
     )
-        .map_err(|e| StartupError::Config(e.to_string()))?;
+    .map_err(|e| StartupError::Config(e.to_string()))?;
     tracing::info!(
         providers = gateway.providers().len(),
         disabled = gateway.disabled().len(),

@@ -61,7 +61,11 @@ pub enum Command {
 #[derive(Debug, Clone, clap::Args)]
 pub struct NodeArgs {
     /// The platform's address, e.g. https://meritree.example.
-    #[arg(long, env = "MERITREE_NODE_SERVER", default_value = "http://127.0.0.1:3000")]
+    #[arg(
+        long,
+        env = "MERITREE_NODE_SERVER",
+        default_value = "http://127.0.0.1:3000"
+    )]
     pub server: String,
     /// An API key with the `node` scope (from /account, as a node operator).
     #[arg(long, env = "MERITREE_NODE_API_KEY", hide_env_values = true)]

@@ -14,11 +14,11 @@ use meritree_core::submissions::fraud::FraudPolicy;
 use meritree_core::submissions::judge::Rubric;
 use meritree_core::submissions::payout::PayoutRule;
 use meritree_platform::access::{LimitPolicy, Origin, Site};
+use meritree_platform::compute::ComputePolicy;
 use meritree_platform::mailer::{MailError, Mailer};
 use meritree_platform::rounds::RewardsPolicy;
 use meritree_platform::sessions::SessionPolicy;
 use meritree_platform::submissions::images::ImageStorage;
-use meritree_platform::compute::ComputePolicy;
 use meritree_platform::{PlatformOptions, WorkPolicy};
 use meritree_store::{DatabaseTarget, PoolOptions, StoreError};
 use serde::{Deserialize, Serialize};
@@ -694,7 +694,12 @@ impl Settings {
         within("work.max_attempts", self.work.max_attempts, 1, 100)?;
         within("work.workers", self.work.workers, 1, 64)?;
         within("work.lease_secs", self.work.lease_secs, 1, 3_600)?;
-        within("compute.heartbeat_secs", self.compute.heartbeat_secs, 1, 300)?;
+        within(
+            "compute.heartbeat_secs",
+            self.compute.heartbeat_secs,
+            1,
+            300,
+        )?;
         within(
             "compute.lease_secs",
             self.compute.lease_secs,
@@ -702,7 +707,12 @@ impl Settings {
             3_600,
         )?;
         within("compute.max_attempts", self.compute.max_attempts, 1, 100)?;
-        within("compute.reward_per_task", self.compute.reward_per_task, 0, 1_000_000)?;
+        within(
+            "compute.reward_per_task",
+            self.compute.reward_per_task,
+            0,
+            1_000_000,
+        )?;
         within(
             "compute.reward_per_1k_tokens",
             self.compute.reward_per_1k_tokens,

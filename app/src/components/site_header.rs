@@ -16,6 +16,7 @@ pub fn SiteHeader() -> impl IntoView {
                 <A href="/leaderboard">"Leaderboard"</A>
                 <A href="/search">"Search"</A>
                 <A href="/rounds">"Rounds"</A>
+                <A href="/network">"Network"</A>
                 <A href="/status">"Status"</A>
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {

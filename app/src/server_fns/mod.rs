@@ -5,6 +5,7 @@
 pub mod ai;
 pub mod api_keys;
 pub mod auth;
+pub mod compute;
 #[cfg(feature = "ssr")]
 pub(crate) mod door;
 pub mod email;

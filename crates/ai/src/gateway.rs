@@ -82,7 +82,9 @@ pub struct DisabledProvider {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
-    #[error("ai provider {0:?}: the name is used twice (or is the reserved {LOCAL:?} or {NODES:?})")]
+    #[error(
+        "ai provider {0:?}: the name is used twice (or is the reserved {LOCAL:?} or {NODES:?})"
+    )]
     DuplicateProvider(String),
     #[error("ai provider {name:?}: base_url {url:?} is not an http(s) URL")]
     BadBaseUrl { name: String, url: String },

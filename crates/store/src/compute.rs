@@ -116,7 +116,12 @@ pub async fn set_node_status(
 
 /// The node is alive now.
 pub async fn touch_node(db: &Database, id: &str, now: i64) -> Result<(), StoreError> {
-    execute!(db, "UPDATE compute_nodes SET last_seen = $2 WHERE id = $1", id, now)?;
+    execute!(
+        db,
+        "UPDATE compute_nodes SET last_seen = $2 WHERE id = $1",
+        id,
+        now
+    )?;
     Ok(())
 }
 

@@ -140,25 +140,24 @@ async fn session(
         .map_err(|_| SessionError::Fatal(NodeError::ServerUrl("bad API key".into())))?;
     request.headers_mut().insert("authorization", bearer);
     let config = WebSocketConfig::default().max_message_size(Some(MAX_FRAME_BYTES));
-    let (socket, _) = match tokio_tungstenite::connect_async_with_config(request, Some(config), false)
-        .await
-    {
-        Ok(connected) => connected,
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-            let status = response.status().as_u16();
-            let body = response
-                .body()
-                .as_ref()
-                .map(|b| String::from_utf8_lossy(b).into_owned())
-                .unwrap_or_default();
-            // Refusals about who we are do not mend by retrying.
-            if matches!(status, 401 | 403 | 404) {
-                return Err(SessionError::Fatal(NodeError::Refused { status, body }));
+    let (socket, _) =
+        match tokio_tungstenite::connect_async_with_config(request, Some(config), false).await {
+            Ok(connected) => connected,
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                let status = response.status().as_u16();
+                let body = response
+                    .body()
+                    .as_ref()
+                    .map(|b| String::from_utf8_lossy(b).into_owned())
+                    .unwrap_or_default();
+                // Refusals about who we are do not mend by retrying.
+                if matches!(status, 401 | 403 | 404) {
+                    return Err(SessionError::Fatal(NodeError::Refused { status, body }));
+                }
+                return Err(SessionError::Retry(format!("{status} {body}")));
             }
-            return Err(SessionError::Retry(format!("{status} {body}")));
-        }
-        Err(err) => return Err(SessionError::Retry(err.to_string())),
-    };
+            Err(err) => return Err(SessionError::Retry(err.to_string())),
+        };
     let (mut sink, mut stream) = socket.split();
     let (out_tx, mut out_rx) = mpsc::channel::<FromNode>(1024);
     let mut running: HashMap<TaskId, (u64, JoinHandle<()>)> = HashMap::new();

@@ -395,7 +395,9 @@ test_both_backends! {
         assert_eq!(up_calls.load(Ordering::SeqCst), 4);
 
         let status: Value = app.get("/api/v1/status").await.json().await.unwrap();
-        assert_eq!(status["ai_providers"].as_array().unwrap().len(), 2);
+        let names: Vec<&str> = status["ai_providers"].as_array().unwrap().iter()
+            .map(|p| p["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["primary", "backup", "nodes"]);
 
         // Only the primary, exactly: nothing left to answer.
         let response = complete(&app, &key, hello("primary/gpt-test")).await;

@@ -40,7 +40,13 @@ async fn chat(State(backend): State<FakeBackend>, Json(body): Json<Value>) -> Re
     let words: Vec<String> = ANSWER
         .split(' ')
         .enumerate()
-        .map(|(i, w)| if i == 0 { w.to_owned() } else { format!(" {w}") })
+        .map(|(i, w)| {
+            if i == 0 {
+                w.to_owned()
+            } else {
+                format!(" {w}")
+            }
+        })
         .collect();
     let mut chunks: Vec<Value> = words
         .into_iter()
@@ -49,36 +55,50 @@ async fn chat(State(backend): State<FakeBackend>, Json(body): Json<Value>) -> Re
                    "choices": [{"index": 0, "delta": {"content": w}, "finish_reason": null}]})
         })
         .collect();
-    chunks.push(json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": model,
+    chunks.push(
+        json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": model,
         "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 12, "completion_tokens": 6, "total_tokens": 18}}));
-    let events = stream::unfold((chunks.into_iter(), false), move |(mut rest, done)| async move {
-        if done {
-            return None;
-        }
-        match rest.next() {
-            Some(chunk) => {
-                tokio::time::sleep(delay).await;
-                Some((Ok::<_, std::convert::Infallible>(Event::default().data(chunk.to_string())), (rest, false)))
+        "usage": {"prompt_tokens": 12, "completion_tokens": 6, "total_tokens": 18}}),
+    );
+    let events = stream::unfold(
+        (chunks.into_iter(), false),
+        move |(mut rest, done)| async move {
+            if done {
+                return None;
             }
-            None => Some((Ok(Event::default().data("[DONE]")), (rest, true))),
-        }
-    });
+            match rest.next() {
+                Some(chunk) => {
+                    tokio::time::sleep(delay).await;
+                    Some((
+                        Ok::<_, std::convert::Infallible>(Event::default().data(chunk.to_string())),
+                        (rest, false),
+                    ))
+                }
+                None => Some((Ok(Event::default().data("[DONE]")), (rest, true))),
+            }
+        },
+    );
     Sse::new(events).into_response()
 }
 
 async fn embeddings(Json(body): Json<Value>) -> Json<Value> {
     let inputs: Vec<String> = body["input"]
         .as_array()
-        .map(|a| a.iter().map(|v| v.as_str().unwrap_or_default().to_owned()).collect())
+        .map(|a| {
+            a.iter()
+                .map(|v| v.as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
         .unwrap_or_default();
     let data: Vec<Value> = inputs
         .iter()
         .enumerate()
         .map(|(i, t)| json!({"object": "embedding", "index": i, "embedding": [t.len() as f32, 1.0, 0.5]}))
         .collect();
-    Json(json!({"object": "list", "data": data, "model": body["model"],
-                "usage": {"prompt_tokens": inputs.len(), "total_tokens": inputs.len()}}))
+    Json(
+        json!({"object": "list", "data": data, "model": body["model"],
+                "usage": {"prompt_tokens": inputs.len(), "total_tokens": inputs.len()}}),
+    )
 }
 
 /// Starts it; answers its base URL (with `/v1`).

@@ -23,8 +23,23 @@ fn node(server: &str, key: &str, name: &str, backend: &str) -> Child {
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("MERITREE_NODE_API_KEY", key)
         .current_dir(dir.keep())
-        .args(["node", "--server", server, "--name", name, "--model", "fake-chat"])
-        .args(["--backend", backend, "--capacity", "1", "--drain-secs", "30"])
+        .args([
+            "node",
+            "--server",
+            server,
+            "--name",
+            name,
+            "--model",
+            "fake-chat",
+        ])
+        .args([
+            "--backend",
+            backend,
+            "--capacity",
+            "1",
+            "--drain-secs",
+            "30",
+        ])
         .stdout(Stdio::null())
         .spawn()
         .unwrap()
@@ -32,7 +47,11 @@ fn node(server: &str, key: &str, name: &str, backend: &str) -> Child {
 
 fn terminate(child: &mut Child) -> std::process::ExitStatus {
     let pid = child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
     child.wait().unwrap()
 }
 
@@ -70,7 +89,7 @@ test_both_backends! {
         fake.word_delay_ms.store(300, Ordering::SeqCst);
         let (operator_session, key) = operator(&app, "op@example.org").await;
         let server = format!("http://{}", app.addr);
-        let mut nodes = vec![
+        let mut nodes = [
             ("box-a", node(&server, &key, "box-a", &backend_url)),
             ("box-b", node(&server, &key, "box-b", &backend_url)),
         ];
@@ -170,30 +189,55 @@ lease_secs = 3
 "#;
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Registers an operator on the server at `url` (the role set in its
 /// database) and answers their `node` key.
 async fn operator_over_http(client: &reqwest::Client, url: &str, database: &str) -> String {
     let mut session = Session::default();
-    let registered = client.post(format!("{url}/api/v1/auth/register")).header("origin", url)
-        .json(&json!({"email": "op@example.org", "password": PASSWORD})).send().await.unwrap();
+    let registered = client
+        .post(format!("{url}/api/v1/auth/register"))
+        .header("origin", url)
+        .json(&json!({"email": "op@example.org", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(registered.status(), 201);
     let target = meritree_store::DatabaseTarget::parse(database).unwrap();
-    let db = meritree_store::Database::connect(&target, Default::default()).await.unwrap();
-    meritree_store::accounts::set_role_by_email(&db, "op@example.org", "node_operator", 1).await.unwrap();
+    let db = meritree_store::Database::connect(&target, Default::default())
+        .await
+        .unwrap();
+    meritree_store::accounts::set_role_by_email(&db, "op@example.org", "node_operator", 1)
+        .await
+        .unwrap();
     db.close().await;
-    let signed_in = client.post(format!("{url}/api/v1/auth/login")).header("origin", url)
-        .json(&json!({"email": "op@example.org", "password": PASSWORD})).send().await.unwrap();
+    let signed_in = client
+        .post(format!("{url}/api/v1/auth/login"))
+        .header("origin", url)
+        .json(&json!({"email": "op@example.org", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
     session.absorb(&signed_in);
-    let response = client.post(format!("{url}/api/v1/user/api-keys")).header("origin", url)
+    let response = client
+        .post(format!("{url}/api/v1/user/api-keys"))
+        .header("origin", url)
         .header("cookie", session.cookie_header())
-        .json(&json!({"name": "node", "scopes": ["node"]})).send().await.unwrap();
+        .json(&json!({"name": "node", "scopes": ["node"]}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 201);
-    response.json::<Value>().await.unwrap()["key"].as_str().unwrap().to_owned()
+    response.json::<Value>().await.unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
-
 
 test_both_backends! {
     async fn the_gateway_serves_chat_from_a_node_streamed_and_whole(backend: Backend) {

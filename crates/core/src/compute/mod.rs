@@ -73,10 +73,16 @@ impl fmt::Display for RuleError {
             }
             RuleError::NoInputs => f.write_str("an embeddings task needs at least one text"),
             RuleError::TooManyInputs => {
-                write!(f, "an embeddings task holds at most {MAX_EMBED_INPUTS} texts")
+                write!(
+                    f,
+                    "an embeddings task holds at most {MAX_EMBED_INPUTS} texts"
+                )
             }
             RuleError::InputTooLong => {
-                write!(f, "a task's texts hold at most {MAX_INPUT_CHARS} characters in all")
+                write!(
+                    f,
+                    "a task's texts hold at most {MAX_INPUT_CHARS} characters in all"
+                )
             }
             RuleError::MaxTokens => write!(f, "max_tokens is 1 to {MAX_TASK_TOKENS}"),
             RuleError::Temperature => f.write_str("temperature is between 0 and 2"),
@@ -258,9 +264,7 @@ impl TaskOutput {
                 }
                 let dims = vectors.first().map_or(0, Vec::len);
                 if dims == 0 || dims > MAX_DIMENSIONS {
-                    return Err(RuleError::OutputShape(
-                        "vectors have 1 to 4,096 dimensions",
-                    ));
+                    return Err(RuleError::OutputShape("vectors have 1 to 4,096 dimensions"));
                 }
                 if vectors
                     .iter()
@@ -272,7 +276,9 @@ impl TaskOutput {
                 }
                 Ok(())
             }
-            _ => Err(RuleError::OutputShape("the output is not of the task's kind")),
+            _ => Err(RuleError::OutputShape(
+                "the output is not of the task's kind",
+            )),
         }
     }
 
@@ -395,9 +401,13 @@ impl NodeStatus {
     }
 
     pub fn parse(raw: &str) -> Option<Self> {
-        [NodeStatus::Online, NodeStatus::Offline, NodeStatus::Maintenance]
-            .into_iter()
-            .find(|s| s.as_str() == raw)
+        [
+            NodeStatus::Online,
+            NodeStatus::Offline,
+            NodeStatus::Maintenance,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == raw)
     }
 }
 

@@ -111,7 +111,8 @@ mod tests {
         );
         let back: FromNode = serde_json::from_value(json).unwrap();
         assert_eq!(back, frame);
-        let heartbeat: FromNode = serde_json::from_str(r#"{"type":"heartbeat","running":1}"#).unwrap();
+        let heartbeat: FromNode =
+            serde_json::from_str(r#"{"type":"heartbeat","running":1}"#).unwrap();
         assert_eq!(heartbeat, FromNode::Heartbeat { running: 1 });
     }
 

@@ -160,7 +160,9 @@ impl std::fmt::Display for TransitionError {
             TransitionError::LeaseLost => {
                 f.write_str("this node does not hold the task's lease: drop the task")
             }
-            TransitionError::Finished(status) => write!(f, "the task is already {}", status.as_str()),
+            TransitionError::Finished(status) => {
+                write!(f, "the task is already {}", status.as_str())
+            }
             TransitionError::NotAllowed { from, transition } => {
                 write!(f, "a task {} cannot {transition}", from.as_str())
             }
@@ -180,9 +182,8 @@ impl TaskState {
     /// current state unchanged, so retries are harmless.
     pub fn apply(&self, transition: &Transition) -> Result<TaskState, TransitionError> {
         use TaskStatus::*;
-        let holds = |node: &NodeId, lease: u64| {
-            self.lease == lease && self.node.as_ref() == Some(node)
-        };
+        let holds =
+            |node: &NodeId, lease: u64| self.lease == lease && self.node.as_ref() == Some(node);
         match transition {
             Transition::Assign { node } => match self.status {
                 Pending => Ok(TaskState {

@@ -163,8 +163,7 @@ impl Compute<'_> {
         if free == 0 || models.is_empty() {
             return Ok(0);
         }
-        let pending =
-            meritree_store::compute::pending(self.db(), &models, free.min(BATCH)).await?;
+        let pending = meritree_store::compute::pending(self.db(), &models, free.min(BATCH)).await?;
         let mut leased = 0;
         for record in pending {
             let Some(node) = self.pick(&record.model) else {
@@ -187,9 +186,9 @@ impl Compute<'_> {
                 .await
             {
                 Ok((task, true)) => {
-                    let sender = self.compute_state().with_nodes(|nodes| {
-                        nodes.get(&node).map(|n| n.sender.clone())
-                    });
+                    let sender = self
+                        .compute_state()
+                        .with_nodes(|nodes| nodes.get(&node).map(|n| n.sender.clone()));
                     let frame = ToNode::Task {
                         id: id.clone(),
                         lease: task.lease.unsigned_abs(),

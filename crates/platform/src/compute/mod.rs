@@ -16,8 +16,9 @@ pub mod staking;
 
 use meritree_core::accounts::{AccountId, Role};
 use meritree_core::compute::{
-    NetworkHealth, NewTask, NodeId, NodeRegistration, NodeStatus, NodeView, NodesStats, RuleError, TaskId, TaskInput,
-    TaskKind, TaskOutput, TaskState, TaskStatus, TaskView, Transition, TransitionError,
+    NetworkHealth, NewTask, NodeId, NodeRegistration, NodeStatus, NodeView, NodesStats, RuleError,
+    TaskId, TaskInput, TaskKind, TaskOutput, TaskState, TaskStatus, TaskView, Transition,
+    TransitionError,
 };
 use meritree_core::live::{Audience, LiveEvent};
 use meritree_core::points::PointsReason;
@@ -26,8 +27,8 @@ use meritree_store::compute::{self as store, Inserted, NodeRecord, TaskRecord, T
 use meritree_store::StoreError;
 
 pub use dispatch::ComputeState;
-pub use session::{NodeLink, NodeReport};
 pub use provider::NodesProvider;
+pub use session::{NodeLink, NodeReport};
 pub use staking::Staking;
 
 use crate::clock;
@@ -182,7 +183,8 @@ impl Compute<'_> {
         let (record, changed) = self.transition(record, &Transition::Cancel, None).await?;
         if changed {
             if let Some(node) = holder {
-                self.compute_state().abandon(&NodeId::from(node), id, lease.unsigned_abs());
+                self.compute_state()
+                    .abandon(&NodeId::from(node), id, lease.unsigned_abs());
             }
         }
         task_view(&record)
@@ -207,9 +209,7 @@ impl Compute<'_> {
         registration: NodeRegistration,
     ) -> Result<NodeView, ComputeError> {
         require_operator(me)?;
-        registration
-            .validate()
-            .map_err(ComputeError::InvalidNode)?;
+        registration.validate().map_err(ComputeError::InvalidNode)?;
         self.check_stake(&me.account_id).await?;
         let models = serde_json::to_string(&registration.models).expect("names serialise");
         let id = NodeId::from(uuid::Uuid::new_v4().to_string());
@@ -276,7 +276,12 @@ impl Compute<'_> {
     pub async fn health(&self) -> Result<NetworkHealth, ComputeError> {
         let stats = self.network_stats().await?;
         Ok(NetworkHealth {
-            status: if stats.active_nodes > 0 { "ok" } else { "no_nodes" }.to_owned(),
+            status: if stats.active_nodes > 0 {
+                "ok"
+            } else {
+                "no_nodes"
+            }
+            .to_owned(),
             active_nodes: stats.active_nodes,
             pending_tasks: stats.pending_tasks,
             connected_here: self.compute_state().connected() as u64,
@@ -400,7 +405,8 @@ impl Compute<'_> {
             self.announce_task(written.account_id.as_deref(), &view);
         }
         if next.status.is_final() {
-            self.compute_state().finish_stream(&TaskId::from(written.id.clone()));
+            self.compute_state()
+                .finish_stream(&TaskId::from(written.id.clone()));
         }
         if next.status == TaskStatus::Pending {
             self.compute_state().wake();
@@ -488,8 +494,8 @@ pub(crate) fn secs(value: u64) -> i64 {
 
 /// The state machine's view of a stored task.
 fn task_state(record: &TaskRecord) -> Result<TaskState, ComputeError> {
-    let status =
-        TaskStatus::parse(&record.status).ok_or_else(|| ComputeError::Corrupt(record.id.clone()))?;
+    let status = TaskStatus::parse(&record.status)
+        .ok_or_else(|| ComputeError::Corrupt(record.id.clone()))?;
     Ok(TaskState {
         status,
         lease: record.lease.unsigned_abs(),

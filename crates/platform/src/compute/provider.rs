@@ -57,7 +57,11 @@ impl NodesProvider {
 
     async fn start(&self, input: TaskInput) -> Result<Running, ProviderError> {
         let platform = self.platform()?;
-        let (id, deltas) = platform.compute().run(input).await.map_err(provider_error)?;
+        let (id, deltas) = platform
+            .compute()
+            .run(input)
+            .await
+            .map_err(provider_error)?;
         Ok(Running {
             guard: CancelOnDrop {
                 platform: platform.clone(),
@@ -115,7 +119,10 @@ impl Provider for NodesProvider {
                 match running.next_piece().await {
                     Ok(Some(piece)) => {
                         sent.push_str(&piece);
-                        Some((vec![Ok(StreamEvent::TextDelta { text: piece })], Some((running, sent))))
+                        Some((
+                            vec![Ok(StreamEvent::TextDelta { text: piece })],
+                            Some((running, sent)),
+                        ))
                     }
                     Ok(None) => {
                         let events = match running.output().await {
@@ -127,7 +134,9 @@ impl Provider for NodesProvider {
                                 let mut events = Vec::new();
                                 if let Some(rest) = text.strip_prefix(sent.as_str()) {
                                     if !rest.is_empty() {
-                                        events.push(Ok(StreamEvent::TextDelta { text: rest.to_owned() }));
+                                        events.push(Ok(StreamEvent::TextDelta {
+                                            text: rest.to_owned(),
+                                        }));
                                     }
                                 }
                                 events.push(Ok(StreamEvent::Usage {

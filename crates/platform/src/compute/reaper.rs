@@ -29,7 +29,7 @@ pub async fn run(platform: Platform) {
             tracing::warn!(%error, "returning expired leases failed; retrying");
         }
         pass = pass.wrapping_add(1);
-        if pass % STATS_EVERY == 0 {
+        if pass.is_multiple_of(STATS_EVERY) {
             match compute.network_stats().await {
                 Ok(stats) if last.as_ref() != Some(&stats) => {
                     platform
@@ -54,14 +54,20 @@ impl Compute<'_> {
             let lease = task.lease.unsigned_abs();
             let node = task.node_id.clone();
             let id = task.id.clone();
-            match self.transition(task, &Transition::Expire { lease }, None).await {
+            match self
+                .transition(task, &Transition::Expire { lease }, None)
+                .await
+            {
                 Ok((after, true)) => {
                     moved += 1;
                     tracing::info!(task = %id, node = ?node, status = %after.status, "lease expired");
                     if let Some(node) = node {
                         let node = meritree_core::compute::NodeId::from(node);
-                        self.compute_state()
-                            .abandon(&node, &meritree_core::compute::TaskId::from(id), lease);
+                        self.compute_state().abandon(
+                            &node,
+                            &meritree_core::compute::TaskId::from(id),
+                            lease,
+                        );
                         if after.status == TaskStatus::Failed.as_str() {
                             store::count_task(self.db(), &node, false, 0).await?;
                         }
@@ -104,12 +110,18 @@ impl Compute<'_> {
         Ok(NetworkStats {
             active_nodes: count(
                 &nodes,
-                &[NodeStatus::Online.as_str(), NodeStatus::Maintenance.as_str()],
+                &[
+                    NodeStatus::Online.as_str(),
+                    NodeStatus::Maintenance.as_str(),
+                ],
             ),
             pending_tasks: count(&tasks, &[TaskStatus::Pending.as_str()]),
             running_tasks: count(
                 &tasks,
-                &[TaskStatus::Assigned.as_str(), TaskStatus::InProgress.as_str()],
+                &[
+                    TaskStatus::Assigned.as_str(),
+                    TaskStatus::InProgress.as_str(),
+                ],
             ),
             completed_last_hour: throughput.iter().sum(),
             throughput,

@@ -109,8 +109,13 @@ impl Compute<'_> {
         if replaced.is_some() {
             tracing::info!("node reconnected: the earlier connection is dropped");
         }
-        store::set_node_status(self.db(), node_id, NodeStatus::Online.as_str(), clock::unix_secs())
-            .await?;
+        store::set_node_status(
+            self.db(),
+            node_id,
+            NodeStatus::Online.as_str(),
+            clock::unix_secs(),
+        )
+        .await?;
         self.announce_node(node_id, NodeStatus::Online).await;
         tracing::info!("node online");
         self.compute_state().wake();
@@ -154,7 +159,14 @@ impl Compute<'_> {
                 }
             }
             FromNode::Started { id, lease } => self
-                .node_step(&id, Transition::Start { node: node.clone(), lease }, None)
+                .node_step(
+                    &id,
+                    Transition::Start {
+                        node: node.clone(),
+                        lease,
+                    },
+                    None,
+                )
                 .await
                 .map(|()| None),
             FromNode::Delta { id, lease, text } => {
@@ -178,7 +190,14 @@ impl Compute<'_> {
                 .await
                 .map(|()| Some(ToNode::Accepted { id, lease })),
             FromNode::Release { id, lease } => self
-                .node_step(&id, Transition::Release { node: node.clone(), lease }, None)
+                .node_step(
+                    &id,
+                    Transition::Release {
+                        node: node.clone(),
+                        lease,
+                    },
+                    None,
+                )
                 .await
                 .map(|()| Some(ToNode::Accepted { id, lease })),
         };
@@ -324,9 +343,9 @@ impl Compute<'_> {
 
     /// A piece of a streamed answer: to whoever watches the task here.
     fn delta(&self, node: &NodeId, id: &TaskId, _lease: u64, text: &str) {
-        let holds = self.compute_state().with_nodes(|nodes| {
-            nodes.get(node).is_some_and(|n| n.held.contains(id))
-        });
+        let holds = self
+            .compute_state()
+            .with_nodes(|nodes| nodes.get(node).is_some_and(|n| n.held.contains(id)));
         if holds {
             self.compute_state().stream_delta(id, text);
         }

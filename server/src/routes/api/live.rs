@@ -64,7 +64,10 @@ async fn socket(
 /// A socket opened by a page must be one of this site's: another site's
 /// page cannot open one with the member's cookie. Programs send no
 /// `Origin`.
-pub(super) fn check_socket_origin(platform: &Platform, headers: &HeaderMap) -> Result<(), ApiError> {
+pub(super) fn check_socket_origin(
+    platform: &Platform,
+    headers: &HeaderMap,
+) -> Result<(), ApiError> {
     if let Some(origin) = headers.get(ORIGIN) {
         if !origin.to_str().is_ok_and(|o| platform.site().allows(o)) {
             return Err(ApiError::new(

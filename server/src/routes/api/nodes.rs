@@ -87,15 +87,19 @@ async fn connect(
         .authorize(&request, AuthCheck::scope(ApiScope::Node))
         .await?;
     let link = platform.compute().connect(&me, &id).await?;
-    let silence = std::time::Duration::from_secs(
-        platform.compute_policy().heartbeat_secs.saturating_mul(3),
-    );
+    let silence =
+        std::time::Duration::from_secs(platform.compute_policy().heartbeat_secs.saturating_mul(3));
     Ok(upgrade
         .max_message_size(MAX_FRAME_BYTES)
         .on_upgrade(move |ws| serve(platform, ws, link, silence)))
 }
 
-async fn serve(platform: Platform, mut ws: WebSocket, mut link: NodeLink, silence: std::time::Duration) {
+async fn serve(
+    platform: Platform,
+    mut ws: WebSocket,
+    mut link: NodeLink,
+    silence: std::time::Duration,
+) {
     let compute = platform.compute();
     loop {
         tokio::select! {
