@@ -69,20 +69,7 @@ pub async fn playground_chat(
 #[server(endpoint = "ai/spending")]
 pub async fn ai_spending() -> Result<meritree_core::ai::AiSpending, AppError> {
     use meritree_platform::access::AuthCheck;
-    use meritree_platform::ai::{AiError, BudgetPeriod};
-    use meritree_platform::clock::unix_secs;
 
     let (platform, me) = super::door::authorize(AuthCheck::read()).await?;
-    let now = unix_secs();
-    let usage = platform
-        .ai()
-        .usage_summary(&me.account_id, BudgetPeriod::Month.start(now))
-        .await
-        .map_err(AiError::from)?;
-    let budgets = platform
-        .ai()
-        .budget_statuses(&me.account_id, now)
-        .await
-        .map_err(AiError::from)?;
-    Ok(meritree_core::ai::AiSpending { usage, budgets })
+    Ok(platform.ai().spending(&me.account_id).await?)
 }

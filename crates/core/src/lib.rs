@@ -15,6 +15,7 @@ pub mod eth;
 pub mod live;
 pub mod merkle;
 pub mod points;
+pub mod profile;
 pub mod rate_limit;
 pub mod rounds;
 pub mod siwe;

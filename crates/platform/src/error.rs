@@ -85,8 +85,10 @@ mod tests {
     use crate::ai::budgets::{BudgetExceeded, BudgetPeriod, BudgetScope};
     use crate::ai::AiError;
     use crate::chain::{ClaimError, SettlementError};
+    use crate::compute::ComputeError;
     use crate::points::PointsError;
     use crate::rounds::RoundsError;
+    use meritree_core::compute::{RuleError, TaskStatus, TransitionError};
 
     fn store() -> StoreError {
         StoreError::WriterStopped
@@ -315,6 +317,49 @@ mod tests {
         );
         all.extend(
             rounds
+                .into_iter()
+                .map(|e| Box::new(e) as Box<dyn PublicError>),
+        );
+        let compute = vec![
+            ComputeError::InvalidTask(RuleError::NoMessages),
+            ComputeError::InvalidNode(RuleError::Capacity),
+            ComputeError::NoSuchTask,
+            ComputeError::NoSuchNode,
+            ComputeError::NotOperator,
+            ComputeError::NotYourNode,
+            ComputeError::Transition(TransitionError::LeaseLost),
+            ComputeError::Transition(TransitionError::Finished(TaskStatus::Completed)),
+            ComputeError::Transition(TransitionError::NotAllowed {
+                from: TaskStatus::Assigned,
+                transition: "assign",
+            }),
+            ComputeError::StakeTooLow {
+                have: "0".into(),
+                need: "1".into(),
+            },
+            ComputeError::NoNodeOnline,
+            ComputeError::StakeUnknown,
+            ComputeError::Store(store()),
+            ComputeError::Corrupt("detail".into()),
+        ];
+        for err in &compute {
+            match err {
+                ComputeError::InvalidTask(_)
+                | ComputeError::InvalidNode(_)
+                | ComputeError::NoSuchTask
+                | ComputeError::NoSuchNode
+                | ComputeError::NotOperator
+                | ComputeError::NotYourNode
+                | ComputeError::Transition(_)
+                | ComputeError::StakeTooLow { .. }
+                | ComputeError::NoNodeOnline
+                | ComputeError::StakeUnknown
+                | ComputeError::Store(_)
+                | ComputeError::Corrupt(_) => {}
+            }
+        }
+        all.extend(
+            compute
                 .into_iter()
                 .map(|e| Box::new(e) as Box<dyn PublicError>),
         );

@@ -43,6 +43,7 @@ pub mod live;
 pub mod mailer;
 pub mod points;
 pub mod principal;
+pub mod profile;
 pub mod rate_limit;
 pub mod redis_connection;
 pub mod rounds;

@@ -420,3 +420,17 @@ pub async fn completed_per_minute(
     .fetch_all(pool)
     .await)?)
 }
+
+/// An account's tasks by status: `(status, count, tokens)`.
+pub async fn task_totals(
+    db: &Database,
+    account_id: &str,
+) -> Result<Vec<(String, i64, i64)>, StoreError> {
+    Ok(with_pool!(db, pool => sqlx::query_as(
+        "SELECT status, COUNT(*), CAST(COALESCE(SUM(input_tokens + output_tokens), 0) AS BIGINT) \
+         FROM compute_tasks WHERE account_id = $1 GROUP BY status",
+    )
+    .bind(account_id)
+    .fetch_all(pool)
+    .await)?)
+}

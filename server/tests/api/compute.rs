@@ -140,6 +140,11 @@ test_both_backends! {
         let stats = app.get_json("/api/v1/network/stats", &Session::default()).await;
         assert_eq!(stats["active_nodes"], 1);
         assert_eq!(stats["completed_last_hour"], 1);
+        let billing = app.get_json("/api/v1/user/billing", &member).await;
+        assert_eq!(billing["tasks"], json!({"submitted": 1, "completed": 1, "failed": 0, "cancelled": 0, "tokens": 2000}));
+        assert!(billing["ai"]["budgets"].is_array());
+        let profile = app.get_json("/api/v1/user/profile", &operator_session).await;
+        assert_eq!((profile["balance"].as_i64(), profile["nodes"][0]["id"].as_str()), (Some(3), Some(node_id)));
         app.stop().await;
     }
 

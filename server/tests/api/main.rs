@@ -24,6 +24,7 @@ mod rate_limits;
 mod rounds;
 mod sessions;
 mod settlement;
+mod staking;
 mod totp;
 mod wallet;
 mod work;

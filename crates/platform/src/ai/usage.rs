@@ -103,6 +103,20 @@ impl Ai<'_> {
             .await
     }
 
+    /// What the account's AI requests used this UTC month, and every budget
+    /// on the account and its keys.
+    pub async fn spending(
+        &self,
+        account_id: &AccountId,
+    ) -> Result<meritree_core::ai::AiSpending, super::AiError> {
+        let now = clock::unix_secs();
+        let since = super::BudgetPeriod::Month.start(now);
+        Ok(meritree_core::ai::AiSpending {
+            usage: self.usage_summary(account_id, since).await?,
+            budgets: self.budget_statuses(account_id, now).await?,
+        })
+    }
+
     /// What the account's requests used from `since` (unix seconds,
     /// inclusive) on.
     pub async fn usage_summary(

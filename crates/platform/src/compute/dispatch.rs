@@ -37,6 +37,8 @@ pub struct ComputeState {
 }
 
 pub(crate) struct Connected {
+    /// The operator, whose stake keeps the node taking tasks.
+    pub(crate) account_id: String,
     pub(crate) models: Vec<String>,
     pub(crate) capacity: u32,
     pub(crate) reputation: u32,
@@ -74,6 +76,25 @@ impl ComputeState {
                 .get(node)
                 .map_or(0, |n| u32::try_from(n.held.len()).unwrap_or(u32::MAX))
         })
+    }
+
+    /// The connected nodes and their operators.
+    pub(crate) fn operators(&self) -> Vec<(NodeId, String)> {
+        self.with_nodes(|nodes| {
+            nodes
+                .iter()
+                .map(|(id, n)| (id.clone(), n.account_id.clone()))
+                .collect()
+        })
+    }
+
+    /// Takes no new tasks to the node (draining, or its stake fell short).
+    pub(crate) fn hold_off(&self, node: &NodeId) {
+        self.with_nodes(|nodes| {
+            if let Some(n) = nodes.get_mut(node) {
+                n.draining = true;
+            }
+        });
     }
 
     /// Nodes connected to this instance.

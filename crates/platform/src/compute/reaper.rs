@@ -14,8 +14,10 @@ use crate::clock;
 use crate::Platform;
 
 const PASS: Duration = Duration::from_secs(1);
-/// Figures are announced at most this often.
+/// Figures are announced at most this often (passes).
 const STATS_EVERY: u32 = 5;
+/// Connected nodes' stakes are read again this often (passes).
+const STAKE_EVERY: u32 = 60;
 const BATCH: u32 = 256;
 
 /// Runs until the server stops.
@@ -29,6 +31,9 @@ pub async fn run(platform: Platform) {
             tracing::warn!(%error, "returning expired leases failed; retrying");
         }
         pass = pass.wrapping_add(1);
+        if pass.is_multiple_of(STAKE_EVERY) {
+            compute.recheck_stakes().await;
+        }
         if pass.is_multiple_of(STATS_EVERY) {
             match compute.network_stats().await {
                 Ok(stats) if last.as_ref() != Some(&stats) => {
@@ -83,6 +88,27 @@ impl Compute<'_> {
             self.reward(&task).await?;
         }
         Ok(moved)
+    }
+
+    /// A connected node whose operator's stake fell below the minimum
+    /// (unstaked, or slashed) takes no new tasks; what it holds it finishes.
+    pub async fn recheck_stakes(&self) {
+        if self.staking().is_none() {
+            return;
+        }
+        for (node, account) in self.compute_state().operators() {
+            match self.check_stake(&account.as_str().into()).await {
+                Ok(()) => {}
+                Err(ComputeError::StakeTooLow { have, need }) => {
+                    tracing::warn!(%node, %have, %need, "stake below the minimum: the node takes no new tasks");
+                    if let Err(error) = self.hold_off(&node).await {
+                        tracing::warn!(%error, %node, "node's status not saved");
+                    }
+                }
+                // The chain did not answer: judged again at the next check.
+                Err(error) => tracing::warn!(%error, "stake not checked"),
+            }
+        }
     }
 
     /// The network's figures: nodes online, tasks waiting and running,

@@ -96,6 +96,7 @@ impl Compute<'_> {
             nodes.insert(
                 node_id.clone(),
                 Connected {
+                    account_id: record.account_id.clone(),
                     models: view.models.clone(),
                     capacity: view.capacity,
                     reputation: view.reputation,
@@ -142,22 +143,7 @@ impl Compute<'_> {
         let node = &link.node_id;
         let result = match frame {
             FromNode::Heartbeat { .. } => self.heartbeat(node).await.map(|()| None),
-            FromNode::Draining => {
-                self.compute_state().with_nodes(|nodes| {
-                    if let Some(n) = nodes.get_mut(node) {
-                        n.draining = true;
-                    }
-                });
-                let now = clock::unix_secs();
-                let status = NodeStatus::Maintenance;
-                match store::set_node_status(self.db(), node, status.as_str(), now).await {
-                    Ok(()) => {
-                        self.announce_node(node, status).await;
-                        Ok(None)
-                    }
-                    Err(err) => Err(err.into()),
-                }
-            }
+            FromNode::Draining => self.hold_off(node).await.map(|()| None),
             FromNode::Started { id, lease } => self
                 .node_step(
                     &id,
@@ -255,6 +241,15 @@ impl Compute<'_> {
         }
         self.announce_node(&link.node_id, NodeStatus::Offline).await;
         tracing::info!(node = %link.node_id, "node offline");
+    }
+
+    /// The node takes no new tasks and shows as in maintenance.
+    pub(crate) async fn hold_off(&self, node: &NodeId) -> Result<(), ComputeError> {
+        self.compute_state().hold_off(node);
+        let status = NodeStatus::Maintenance;
+        store::set_node_status(self.db(), node, status.as_str(), clock::unix_secs()).await?;
+        self.announce_node(node, status).await;
+        Ok(())
     }
 
     /// The node is alive: its leases last another lease period.

@@ -22,6 +22,8 @@ use crate::routes::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/me", get(me))
+        .route("/profile", get(profile))
+        .route("/billing", get(billing))
         .route("/handle", put(set_handle))
         .route("/password", put(change_password))
         .route("/wallet", post(bind_wallet).delete(unbind_wallet))
@@ -257,6 +259,25 @@ async fn me(
 ) -> Result<Json<AccountView>, ApiError> {
     let me = platform.authorize(&request, AuthCheck::read()).await?;
     Ok(Json(platform.accounts().account(&me.account_id).await?))
+}
+
+/// `GET /api/v1/user/profile`: the account, its points and its nodes.
+async fn profile(
+    State(platform): State<Platform>,
+    Caller(request): Caller,
+) -> Result<Json<meritree_core::profile::UserProfile>, ApiError> {
+    let me = platform.authorize(&request, AuthCheck::read()).await?;
+    Ok(Json(platform.profiles().profile(&me).await?))
+}
+
+/// `GET /api/v1/user/billing`: this month's AI usage and budgets, and the
+/// account's tasks on the compute network.
+async fn billing(
+    State(platform): State<Platform>,
+    Caller(request): Caller,
+) -> Result<Json<meritree_core::profile::Billing>, ApiError> {
+    let me = platform.authorize(&request, AuthCheck::read()).await?;
+    Ok(Json(platform.profiles().billing(&me).await?))
 }
 
 #[derive(Deserialize)]
