@@ -406,6 +406,16 @@ pub struct ComputeSettings {
     /// Seconds an unstake waits before it can be withdrawn, for the
     /// contract the embedded chain deploys.
     pub unstake_cooldown_secs: u64,
+    /// Thousandths of completed tasks run again by a second node and
+    /// compared (0: none).
+    pub verify_per_mille: u32,
+    /// Seconds a check waits for another node before its task is paid
+    /// unchecked.
+    pub verify_timeout_secs: u64,
+    /// Cosine at or above which two embeddings agree.
+    pub embedding_agreement: f32,
+    /// Cosine of two chat answers' embeddings at or above which they agree.
+    pub chat_agreement: f32,
 }
 
 impl Default for ComputeSettings {
@@ -420,6 +430,10 @@ impl Default for ComputeSettings {
             min_stake: None,
             staking_address: None,
             unstake_cooldown_secs: 7 * 86_400,
+            verify_per_mille: policy.verify_per_mille,
+            verify_timeout_secs: policy.verify_timeout_secs,
+            embedding_agreement: policy.embedding_agreement,
+            chat_agreement: policy.chat_agreement,
         }
     }
 }
@@ -432,6 +446,10 @@ impl ComputeSettings {
             max_attempts: self.max_attempts,
             reward_per_task: self.reward_per_task,
             reward_per_1k_tokens: self.reward_per_1k_tokens,
+            verify_per_mille: self.verify_per_mille,
+            verify_timeout_secs: self.verify_timeout_secs,
+            embedding_agreement: self.embedding_agreement,
+            chat_agreement: self.chat_agreement,
         }
     }
 }
@@ -707,6 +725,30 @@ impl Settings {
             3_600,
         )?;
         within("compute.max_attempts", self.compute.max_attempts, 1, 100)?;
+        within(
+            "compute.verify_per_mille",
+            self.compute.verify_per_mille,
+            0,
+            1_000,
+        )?;
+        within(
+            "compute.verify_timeout_secs",
+            self.compute.verify_timeout_secs,
+            1,
+            86_400,
+        )?;
+        within(
+            "compute.embedding_agreement",
+            self.compute.embedding_agreement,
+            0.0,
+            1.0,
+        )?;
+        within(
+            "compute.chat_agreement",
+            self.compute.chat_agreement,
+            0.0,
+            1.0,
+        )?;
         within(
             "compute.reward_per_task",
             self.compute.reward_per_task,

@@ -20,12 +20,16 @@ pub struct NodeRecord {
     pub tasks_completed: i64,
     pub tasks_failed: i64,
     pub earned: i64,
+    pub checks: i64,
+    pub mismatches: i64,
+    pub flagged: i64,
     pub last_seen: Option<i64>,
     pub created_at: i64,
 }
 
 const NODE_COLUMNS: &str = "n.id, n.account_id, a.handle, n.name, n.models, n.capacity, \
-    n.status, n.reputation, n.tasks_completed, n.tasks_failed, n.earned, n.last_seen, n.created_at";
+    n.status, n.reputation, n.tasks_completed, n.tasks_failed, n.earned, n.checks, n.mismatches, \
+    n.flagged, n.last_seen, n.created_at";
 const NODE_FROM: &str = "compute_nodes n JOIN accounts a ON a.id = n.account_id";
 
 pub struct NewNode<'a> {
@@ -177,11 +181,14 @@ pub struct TaskRecord {
     pub created_at: i64,
     pub updated_at: i64,
     pub completed_at: Option<i64>,
+    pub verifies: Option<String>,
+    pub exclude_node: Option<String>,
+    pub verdict: Option<String>,
 }
 
 const TASK_COLUMNS: &str = "id, account_id, idempotency_key, kind, model, input, status, node_id, \
     lease, lease_until, failures, max_attempts, progress, output, error, input_tokens, \
-    output_tokens, reward, created_at, updated_at, completed_at";
+    output_tokens, reward, created_at, updated_at, completed_at, verifies, exclude_node, verdict";
 
 pub struct NewTask<'a> {
     pub id: &'a str,
@@ -191,6 +198,9 @@ pub struct NewTask<'a> {
     pub model: &'a str,
     pub input: &'a str,
     pub max_attempts: i64,
+    /// A check: the task it checks, and the node that may not run it.
+    pub verifies: Option<&'a str>,
+    pub exclude_node: Option<&'a str>,
     pub now: i64,
 }
 
@@ -207,7 +217,8 @@ pub async fn insert_task(db: &Database, new: NewTask<'_>) -> Result<Inserted, St
     let inserted = execute!(
         db,
         "INSERT INTO compute_tasks (id, account_id, idempotency_key, kind, model, input, status, \
-         max_attempts, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $8) \
+         max_attempts, created_at, updated_at, verifies, exclude_node) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $8, $9, $10) \
          ON CONFLICT (account_id, idempotency_key) DO NOTHING",
         new.id,
         new.account_id,
@@ -217,6 +228,8 @@ pub async fn insert_task(db: &Database, new: NewTask<'_>) -> Result<Inserted, St
         new.input,
         new.max_attempts,
         new.now,
+        new.verifies,
+        new.exclude_node,
     )?;
     let task: TaskRecord = if let Some(account_id) = new.account_id {
         let sql = format!(
@@ -373,11 +386,12 @@ pub async fn renew_leases(db: &Database, node_id: &str, until: i64) -> Result<u6
 }
 
 /// Completed tasks whose operator's reward is not recorded yet (a crash
-/// between completing and crediting), at most `limit`.
+/// between completing and crediting, or a check just judged), at most
+/// `limit`; tasks waiting for their check are not among them.
 pub async fn unrewarded(db: &Database, limit: u32) -> Result<Vec<TaskRecord>, StoreError> {
     let sql = format!(
         "SELECT {TASK_COLUMNS} FROM compute_tasks WHERE status = 'completed' AND reward IS NULL \
-         ORDER BY completed_at LIMIT $1"
+         AND (verdict IS NULL OR verdict <> 'pending') ORDER BY completed_at LIMIT $1"
     );
     Ok(with_pool!(db, pool => sqlx::query_as(&sql)
         .bind(i64::from(limit))
@@ -433,4 +447,69 @@ pub async fn task_totals(
     .bind(account_id)
     .fetch_all(pool)
     .await)?)
+}
+
+/// Records what a check found on a task (and on its check).
+pub async fn set_verdict(db: &Database, id: &str, verdict: &str) -> Result<(), StoreError> {
+    execute!(
+        db,
+        "UPDATE compute_tasks SET verdict = $2 WHERE id = $1",
+        id,
+        verdict
+    )?;
+    Ok(())
+}
+
+/// Counts a check on a node: its reputation moves by `delta` (kept within
+/// 0 to 1000), a disagreement is counted, and `flag_after` disagreements
+/// flag it.
+pub async fn record_check(
+    db: &Database,
+    node_id: &str,
+    agreed: bool,
+    delta: i64,
+    flag_after: i64,
+) -> Result<(), StoreError> {
+    let missed = i64::from(!agreed);
+    execute!(
+        db,
+        "UPDATE compute_nodes SET checks = checks + 1, mismatches = mismatches + $2, \
+         reputation = CASE WHEN reputation + $3 > 1000 THEN 1000 WHEN reputation + $3 < 0 THEN 0 \
+         ELSE reputation + $3 END, \
+         flagged = CASE WHEN mismatches + $2 >= $4 THEN 1 ELSE flagged END WHERE id = $1",
+        node_id,
+        missed,
+        delta,
+        flag_after
+    )?;
+    Ok(())
+}
+
+/// Completed checks not judged yet (a crash after the check completed).
+pub async fn unjudged_checks(db: &Database, limit: u32) -> Result<Vec<TaskRecord>, StoreError> {
+    let sql = format!(
+        "SELECT {TASK_COLUMNS} FROM compute_tasks WHERE status = 'completed' \
+         AND verifies IS NOT NULL AND verdict IS NULL ORDER BY completed_at LIMIT $1"
+    );
+    Ok(with_pool!(db, pool => sqlx::query_as(&sql)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await)?)
+}
+
+/// Checks still pending since before `before`: no other node took them.
+pub async fn stale_checks(
+    db: &Database,
+    before: i64,
+    limit: u32,
+) -> Result<Vec<TaskRecord>, StoreError> {
+    let sql = format!(
+        "SELECT {TASK_COLUMNS} FROM compute_tasks WHERE status = 'pending' \
+         AND verifies IS NOT NULL AND created_at < $1 ORDER BY created_at LIMIT $2"
+    );
+    Ok(with_pool!(db, pool => sqlx::query_as(&sql)
+        .bind(before)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await)?)
 }

@@ -266,3 +266,73 @@ test_both_backends! {
         app.stop().await;
     }
 }
+
+/// The next task offered to either node: which one, and the frame.
+async fn offered_to_either(a: &mut Socket, b: &mut Socket) -> (usize, Value) {
+    let (frame, which) = tokio::select! {
+        frame = next(a) => (frame, 0),
+        frame = next(b) => (frame, 1),
+    };
+    assert_eq!(frame["type"], "task", "{frame}");
+    (which, frame)
+}
+
+fn embeddings(vectors: Value) -> Value {
+    json!({"kind": "embeddings", "vectors": vectors, "input_tokens": 1000})
+}
+
+test_both_backends! {
+    async fn a_second_node_checks_a_result_and_disagreement_costs_both(backend: Backend) {
+        let app = crate::helpers::spawn_app_with(backend, |settings| {
+            settings.compute.verify_per_mille = 1_000;
+        })
+        .await;
+        let (operator_session, key) = operator(&app, "op@example.org").await;
+        let first = register_node(&app, &key, "box-1", &["embed-1"]).await;
+        let second = register_node(&app, &key, "box-2", &["embed-1"]).await;
+        let mut a = connect(&app, &key, first["id"].as_str().unwrap()).await;
+        let mut b = connect(&app, &key, second["id"].as_str().unwrap()).await;
+        let mut member = app.register("ada@example.org").await;
+        let task = |key: &str| json!({"idempotency_key": key, "input":
+            {"kind": "embeddings", "model": "embed-1", "inputs": ["one", "two"]}});
+
+        for (round, answer, agreed) in [(1, json!([[0.1, 0.2], [0.3, 0.4]]), true),
+                                        (2, json!([[0.4, -0.3], [0.3, 0.4]]), false)] {
+            let submitted: Value = submit(&app, &mut member, task(&format!("t-{round}"))).await.json().await.unwrap();
+            let (which, offered) = offered_to_either(&mut a, &mut b).await;
+            assert_eq!(offered["id"], submitted["id"]);
+            let (runner, checker) = if which == 0 { (&mut a, &mut b) } else { (&mut b, &mut a) };
+            send(runner, json!({"type": "completed", "id": offered["id"], "lease": offered["lease"],
+                "output": embeddings(json!([[0.1, 0.2], [0.3, 0.4]]))})).await;
+            assert_eq!(next(runner).await["type"], "accepted");
+            let path = format!("/api/v1/tasks/{}", submitted["id"].as_str().unwrap());
+            let waiting = app.get_json(&path, &member).await;
+            assert_eq!((waiting["status"].as_str(), waiting["verdict"].as_str()), (Some("completed"), Some("pending")));
+            assert_eq!(waiting["reward"], Value::Null, "paid only once checked");
+
+            // The check goes to the other node, with the same input.
+            let check = next(checker).await;
+            assert_eq!(check["type"], "task");
+            assert_ne!(check["id"], submitted["id"]);
+            assert_eq!(check["input"], offered["input"]);
+            send(checker, json!({"type": "completed", "id": check["id"], "lease": check["lease"],
+                "output": embeddings(answer)})).await;
+            assert_eq!(next(checker).await["type"], "accepted");
+
+            let judged = app.get_json(&path, &member).await;
+            let expected = if agreed { "agreed" } else { "disagreed" };
+            assert_eq!(judged["verdict"], expected);
+            assert_eq!(judged["reward"], if agreed { json!(2) } else { json!(0) });
+        }
+        // Two checks each: one agreement (capped at full), one disagreement.
+        for node in [&first, &second] {
+            let seen = app.get_json(&format!("/api/v1/nodes/{}/status", node["id"].as_str().unwrap()), &Session::default()).await;
+            assert_eq!((seen["checks"].as_u64(), seen["mismatches"].as_u64()), (Some(2), Some(1)));
+            assert_eq!(seen["reputation"], 900);
+            assert_eq!(seen["flagged"], false);
+        }
+        // Round 1 paid the task and its check (2 points each); round 2 nothing.
+        assert_eq!(balance(&app, &operator_session).await, 4);
+        app.stop().await;
+    }
+}

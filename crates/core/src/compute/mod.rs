@@ -5,6 +5,7 @@
 
 pub mod protocol;
 pub mod state;
+pub mod verification;
 
 use std::fmt;
 
@@ -12,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::accounts::id_type;
 pub use state::{TaskState, TaskStatus, Transition, TransitionError};
+pub use verification::Verdict;
 
 id_type!(
     /// A task's id.
@@ -337,6 +339,8 @@ pub struct TaskView {
     pub error: Option<String>,
     /// Points the node's operator earned for it.
     pub reward: Option<i64>,
+    /// When its result was checked against another node's, what that found.
+    pub verdict: Option<Verdict>,
     pub created_at: i64,
     pub updated_at: i64,
     pub completed_at: Option<i64>,
@@ -430,6 +434,11 @@ pub struct NodeView {
     pub tasks_failed: u64,
     /// Points earned by its operator through it.
     pub earned: i64,
+    /// Results checked against another node's, and how many disagreed.
+    pub checks: u64,
+    pub mismatches: u64,
+    /// Disagreed often enough for an admin to review it for slashing.
+    pub flagged: bool,
     /// Tasks it holds now.
     pub running: u32,
     pub last_seen: Option<i64>,

@@ -187,7 +187,7 @@ impl Compute<'_> {
         let pending = meritree_store::compute::pending(self.db(), &models, free.min(BATCH)).await?;
         let mut leased = 0;
         for record in pending {
-            let Some(node) = self.pick(&record.model) else {
+            let Some(node) = self.pick(&record.model, record.exclude_node.as_deref()) else {
                 continue;
             };
             let Ok(input) = task_input(&record) else {
@@ -237,12 +237,17 @@ impl Compute<'_> {
     }
 
     /// The connected node to lease a task for `model` to: one serving it
-    /// with a free slot, the most reputable, then the least loaded.
-    fn pick(&self, model: &str) -> Option<NodeId> {
+    /// with a free slot (and not `exclude`, for a check), the most
+    /// reputable, then the least loaded.
+    fn pick(&self, model: &str, exclude: Option<&str>) -> Option<NodeId> {
         self.compute_state().with_nodes(|nodes| {
             nodes
                 .iter()
-                .filter(|(_, n)| n.free() > 0 && n.models.iter().any(|m| m == model))
+                .filter(|(id, n)| {
+                    n.free() > 0
+                        && n.models.iter().any(|m| m == model)
+                        && exclude != Some(id.as_str())
+                })
                 .max_by(|(a_id, a), (b_id, b)| {
                     let load = |n: &Connected| {
                         // Free share of capacity, in thousandths.

@@ -13,12 +13,13 @@ pub mod provider;
 pub mod reaper;
 mod session;
 pub mod staking;
+mod verification;
 
 use meritree_core::accounts::{AccountId, Role};
 use meritree_core::compute::{
     NetworkHealth, NewTask, NodeId, NodeRegistration, NodeStatus, NodeView, NodesStats, RuleError,
     TaskId, TaskInput, TaskKind, TaskOutput, TaskState, TaskStatus, TaskView, Transition,
-    TransitionError,
+    TransitionError, Verdict,
 };
 use meritree_core::live::{Audience, LiveEvent};
 use meritree_core::points::PointsReason;
@@ -55,6 +56,15 @@ pub struct ComputePolicy {
     pub reward_per_task: i64,
     /// ...and per 1,000 tokens it processed.
     pub reward_per_1k_tokens: i64,
+    /// Thousandths of completed tasks checked by a second node.
+    pub verify_per_mille: u32,
+    /// Seconds a check waits for another node before its task is paid
+    /// unchecked.
+    pub verify_timeout_secs: u64,
+    /// Cosine at or above which two embeddings agree...
+    pub embedding_agreement: f32,
+    /// ...and two chat answers' embeddings do.
+    pub chat_agreement: f32,
 }
 
 impl Default for ComputePolicy {
@@ -65,6 +75,10 @@ impl Default for ComputePolicy {
             max_attempts: 3,
             reward_per_task: 1,
             reward_per_1k_tokens: 1,
+            verify_per_mille: 50,
+            verify_timeout_secs: 600,
+            embedding_agreement: 0.99,
+            chat_agreement: 0.8,
         }
     }
 }
@@ -150,6 +164,8 @@ impl Compute<'_> {
                 model: task.input.model(),
                 input: &input,
                 max_attempts: i64::from(self.compute_policy().max_attempts),
+                verifies: None,
+                exclude_node: None,
                 now: clock::unix_secs(),
             },
         )
@@ -314,6 +330,9 @@ impl Compute<'_> {
             tasks_completed: record.tasks_completed.unsigned_abs(),
             tasks_failed: record.tasks_failed.unsigned_abs(),
             earned: record.earned,
+            checks: record.checks.unsigned_abs(),
+            mismatches: record.mismatches.unsigned_abs(),
+            flagged: record.flagged != 0,
             last_seen: record.last_seen,
             registered_at: record.created_at,
         })
@@ -429,7 +448,12 @@ impl Compute<'_> {
             .output
             .as_deref()
             .and_then(|o| serde_json::from_str(o).ok());
+        let verdict = record.verdict.as_deref().and_then(Verdict::parse);
+        if verdict == Some(Verdict::Pending) {
+            return Ok(());
+        }
         let amount = match output {
+            _ if verdict.is_some_and(|v| !v.pays()) => 0,
             Some(output) if record.account_id.as_deref() != Some(node.account_id.as_str()) => {
                 self.compute_policy().reward(&output)
             }
@@ -528,6 +552,7 @@ pub(crate) fn task_view(record: &TaskRecord) -> Result<TaskView, ComputeError> {
         },
         error: record.error.clone(),
         reward: record.reward,
+        verdict: record.verdict.as_deref().and_then(Verdict::parse),
         created_at: record.created_at,
         updated_at: record.updated_at,
         completed_at: record.completed_at,

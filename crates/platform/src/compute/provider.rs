@@ -289,6 +289,8 @@ impl Compute<'_> {
                 model: input.model(),
                 input: &json,
                 max_attempts: i64::from(self.compute_policy().max_attempts),
+                verifies: None,
+                exclude_node: None,
                 now: clock::unix_secs(),
             },
         )

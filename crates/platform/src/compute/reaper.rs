@@ -84,6 +84,7 @@ impl Compute<'_> {
         }
         let silent_since = now - super::secs(self.compute_policy().lease_secs);
         store::mark_silent_offline(self.db(), silent_since).await?;
+        self.settle_checks(BATCH).await?;
         for task in store::unrewarded(self.db(), BATCH).await? {
             self.reward(&task).await?;
         }

@@ -327,11 +327,21 @@ impl Compute<'_> {
         };
         let (task, moved) = self.transition(record, &transition, Some(&output)).await?;
         self.compute_state().release_slot(node, id);
-        if moved || task.reward.is_none() {
-            // A failed credit is retried by the reaper's sweep.
-            if let Err(error) = self.reward(&task).await {
-                tracing::warn!(%error, task = %id, "reward left for the sweep");
+        if !moved {
+            return Ok(());
+        }
+        // What fails here is picked up by the reaper's sweep.
+        let settled = if task.verifies.is_some() {
+            self.judge(&task).await.map(drop)
+        } else {
+            match self.queue_check(&task, node).await {
+                Ok(true) => Ok(()),
+                Ok(false) => self.reward(&task).await,
+                Err(err) => Err(err),
             }
+        };
+        if let Err(error) = settled {
+            tracing::warn!(%error, task = %id, "reward or check left for the sweep");
         }
         Ok(())
     }

@@ -16,6 +16,12 @@ CREATE TABLE compute_nodes (
     tasks_failed    INTEGER NOT NULL DEFAULT 0,
     -- Points its operator earned through it.
     earned          INTEGER NOT NULL DEFAULT 0,
+    -- Verification: results checked against another node's, how many
+    -- disagreed, and whether that many disagreements flag the node for an
+    -- admin's slashing review.
+    checks          INTEGER NOT NULL DEFAULT 0,
+    mismatches      INTEGER NOT NULL DEFAULT 0,
+    flagged         INTEGER NOT NULL DEFAULT 0,
     last_seen       INTEGER,
     created_at      INTEGER NOT NULL,
     -- Registering the same name again updates the node.
@@ -53,6 +59,13 @@ CREATE TABLE compute_tasks (
     created_at      INTEGER NOT NULL,
     updated_at      INTEGER NOT NULL,
     completed_at    INTEGER,
+    -- A check task: the task whose result it checks, run by another node
+    -- than the one that gave it.
+    verifies        TEXT    REFERENCES compute_tasks (id),
+    exclude_node    TEXT,
+    -- On a checked task and on its check: pending | agreed | disagreed |
+    -- unchecked (no other node took the check in time).
+    verdict         TEXT,
     UNIQUE (account_id, idempotency_key)
 );
 CREATE INDEX compute_tasks_status ON compute_tasks (status, created_at);
