@@ -416,6 +416,10 @@ pub struct ComputeSettings {
     pub embedding_agreement: f32,
     /// Cosine of two chat answers' embeddings at or above which they agree.
     pub chat_agreement: f32,
+    /// Seconds a task may run on one node, heartbeats or not.
+    pub max_task_secs: u64,
+    /// Tasks one member may have waiting or running at once.
+    pub max_open_tasks: u32,
 }
 
 impl Default for ComputeSettings {
@@ -434,6 +438,8 @@ impl Default for ComputeSettings {
             verify_timeout_secs: policy.verify_timeout_secs,
             embedding_agreement: policy.embedding_agreement,
             chat_agreement: policy.chat_agreement,
+            max_task_secs: policy.max_task_secs,
+            max_open_tasks: policy.max_open_tasks,
         }
     }
 }
@@ -450,6 +456,8 @@ impl ComputeSettings {
             verify_timeout_secs: self.verify_timeout_secs,
             embedding_agreement: self.embedding_agreement,
             chat_agreement: self.chat_agreement,
+            max_task_secs: self.max_task_secs,
+            max_open_tasks: self.max_open_tasks,
         }
     }
 }
@@ -748,6 +756,18 @@ impl Settings {
             self.compute.chat_agreement,
             0.0,
             1.0,
+        )?;
+        within(
+            "compute.max_task_secs",
+            self.compute.max_task_secs,
+            1,
+            86_400,
+        )?;
+        within(
+            "compute.max_open_tasks",
+            self.compute.max_open_tasks,
+            1,
+            100_000,
         )?;
         within(
             "compute.reward_per_task",

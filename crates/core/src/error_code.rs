@@ -161,12 +161,14 @@ pub enum ErrorCode {
     TaskFinished,
     /// The operator's stake on chain is below the network's minimum.
     StakeTooLow,
+    /// The account has as many tasks waiting or running as it may.
+    TooManyTasks,
     /// A fault on our side; details are in the server log, not the response.
     Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 72] = [
+    pub const ALL: [ErrorCode; 73] = [
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::InvalidRequest,
@@ -238,6 +240,7 @@ impl ErrorCode {
         ErrorCode::LeaseLost,
         ErrorCode::TaskFinished,
         ErrorCode::StakeTooLow,
+        ErrorCode::TooManyTasks,
         ErrorCode::Internal,
     ];
 
@@ -315,6 +318,7 @@ impl ErrorCode {
             ErrorCode::LeaseLost => "lease_lost",
             ErrorCode::TaskFinished => "task_finished",
             ErrorCode::StakeTooLow => "stake_too_low",
+            ErrorCode::TooManyTasks => "too_many_tasks",
             ErrorCode::Internal => "internal",
         }
     }
@@ -393,6 +397,7 @@ impl ErrorCode {
             ErrorCode::LeaseLost => 409,
             ErrorCode::TaskFinished => 409,
             ErrorCode::StakeTooLow => 403,
+            ErrorCode::TooManyTasks => 429,
             ErrorCode::Internal => 500,
         }
     }

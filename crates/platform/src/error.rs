@@ -338,6 +338,8 @@ mod tests {
                 need: "1".into(),
             },
             ComputeError::NoNodeOnline,
+            ComputeError::UnknownModel("m".into()),
+            ComputeError::TooManyOpenTasks(1),
             ComputeError::StakeUnknown,
             ComputeError::Store(store()),
             ComputeError::Corrupt("detail".into()),
@@ -353,6 +355,8 @@ mod tests {
                 | ComputeError::Transition(_)
                 | ComputeError::StakeTooLow { .. }
                 | ComputeError::NoNodeOnline
+                | ComputeError::UnknownModel(_)
+                | ComputeError::TooManyOpenTasks(_)
                 | ComputeError::StakeUnknown
                 | ComputeError::Store(_)
                 | ComputeError::Corrupt(_) => {}

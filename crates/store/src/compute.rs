@@ -170,6 +170,7 @@ pub struct TaskRecord {
     pub node_id: Option<String>,
     pub lease: i64,
     pub lease_until: i64,
+    pub leased_at: Option<i64>,
     pub failures: i64,
     pub max_attempts: i64,
     pub progress: i64,
@@ -187,7 +188,7 @@ pub struct TaskRecord {
 }
 
 const TASK_COLUMNS: &str = "id, account_id, idempotency_key, kind, model, input, status, node_id, \
-    lease, lease_until, failures, max_attempts, progress, output, error, input_tokens, \
+    lease, lease_until, leased_at, failures, max_attempts, progress, output, error, input_tokens, \
     output_tokens, reward, created_at, updated_at, completed_at, verifies, exclude_node, verdict";
 
 pub struct NewTask<'a> {
@@ -265,6 +266,7 @@ pub struct TaskUpdate<'a> {
     pub lease: i64,
     pub node_id: Option<&'a str>,
     pub lease_until: i64,
+    pub leased_at: Option<i64>,
     pub failures: i64,
     pub error: Option<&'a str>,
     pub progress: i64,
@@ -289,8 +291,8 @@ pub async fn apply(
         db,
         "UPDATE compute_tasks SET status = $4, lease = $5, node_id = $6, lease_until = $7, \
          failures = $8, error = $9, progress = $10, output = COALESCE($11, output), \
-         input_tokens = $12, output_tokens = $13, completed_at = $14, updated_at = $15 \
-         WHERE id = $1 AND status = $2 AND lease = $3",
+         input_tokens = $12, output_tokens = $13, completed_at = $14, updated_at = $15, \
+         leased_at = $16 WHERE id = $1 AND status = $2 AND lease = $3",
         id,
         from_status,
         from_lease,
@@ -306,6 +308,7 @@ pub async fn apply(
         to.output_tokens,
         to.completed_at,
         to.now,
+        to.leased_at,
     )?;
     Ok(changed == 1)
 }
@@ -352,15 +355,23 @@ pub async fn pending(
         .await)?)
 }
 
-/// Leased tasks whose lease ran out before `now`, at most `limit`.
-pub async fn expired(db: &Database, now: i64, limit: u32) -> Result<Vec<TaskRecord>, StoreError> {
+/// Leased tasks whose lease ran out before `now`, or that were leased
+/// before `leased_before` (a run longer than any task may take), at most
+/// `limit`.
+pub async fn expired(
+    db: &Database,
+    now: i64,
+    leased_before: i64,
+    limit: u32,
+) -> Result<Vec<TaskRecord>, StoreError> {
     let sql = format!(
         "SELECT {TASK_COLUMNS} FROM compute_tasks WHERE status IN ('assigned', 'in_progress') \
-         AND lease_until < $1 ORDER BY lease_until LIMIT $2"
+         AND (lease_until < $1 OR leased_at < $3) ORDER BY lease_until LIMIT $2"
     );
     Ok(with_pool!(db, pool => sqlx::query_as(&sql)
         .bind(now)
         .bind(i64::from(limit))
+        .bind(leased_before)
         .fetch_all(pool)
         .await)?)
 }
@@ -374,15 +385,31 @@ pub async fn leased_to(db: &Database, node_id: &str) -> Result<Vec<TaskRecord>, 
     Ok(with_pool!(db, pool => sqlx::query_as(&sql).bind(node_id).fetch_all(pool).await)?)
 }
 
-/// Extends the leases a node holds to `until`: its heartbeat.
-pub async fn renew_leases(db: &Database, node_id: &str, until: i64) -> Result<u64, StoreError> {
-    Ok(execute!(
-        db,
+/// Extends to `until` the leases of `tasks` the node still holds: its
+/// heartbeat. Only the tasks its connection runs, so a task it lost track
+/// of (a reconnection) is not kept alive by heartbeats for others.
+pub async fn renew_leases(
+    db: &Database,
+    node_id: &str,
+    tasks: &[&str],
+    until: i64,
+) -> Result<u64, StoreError> {
+    if tasks.is_empty() {
+        return Ok(0);
+    }
+    let sql = format!(
         "UPDATE compute_tasks SET lease_until = $2 WHERE node_id = $1 \
-         AND status IN ('assigned', 'in_progress') AND lease_until < $2",
-        node_id,
-        until
-    )?)
+         AND status IN ('assigned', 'in_progress') AND lease_until < $2 AND id IN ({})",
+        crate::sql::json_list(db.backend(), 3)
+    );
+    let ids = crate::sql::strings(tasks.iter().copied());
+    Ok(with_pool!(db, pool => sqlx::query(&sql)
+        .bind(node_id)
+        .bind(until)
+        .bind(&ids)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))?)
 }
 
 /// Completed tasks whose operator's reward is not recorded yet (a crash
@@ -433,6 +460,18 @@ pub async fn completed_per_minute(
     .bind(since)
     .fetch_all(pool)
     .await)?)
+}
+
+/// The account's tasks waiting or running.
+pub async fn open_tasks(db: &Database, account_id: &str) -> Result<i64, StoreError> {
+    let (count,): (i64,) = with_pool!(db, pool => sqlx::query_as(
+        "SELECT COUNT(*) FROM compute_tasks WHERE account_id = $1 \
+         AND status IN ('pending', 'assigned', 'in_progress')",
+    )
+    .bind(account_id)
+    .fetch_one(pool)
+    .await)?;
+    Ok(count)
 }
 
 /// An account's tasks by status: `(status, count, tokens)`.

@@ -10,10 +10,31 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::{error_code, spawn_app, Session, TestApp};
+use crate::helpers::{error_code, spawn_app_with, Session, TestApp};
 
 pub type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The models the tests' nodes serve, offered as `nodes/…`.
+pub fn network_models(settings: &mut server::configuration::Settings) {
+    use meritree_ai::config::{Capability, ModelSettings};
+    let model = |name: &str, capability| ModelSettings {
+        name: name.into(),
+        input_price: 0,
+        output_price: 0,
+        context: 4096,
+        capabilities: vec![capability],
+    };
+    settings.ai.nodes.models = vec![
+        model("fake-chat", Capability::Chat),
+        model("m", Capability::Chat),
+        model("embed-1", Capability::Embeddings),
+    ];
+}
+
+pub async fn spawn_network(backend: Backend) -> TestApp {
+    spawn_app_with(backend, network_models).await
+}
 
 /// A signed-in operator (role `node_operator`) and their `node` key.
 pub async fn operator(app: &TestApp, email: &str) -> (Session, String) {
@@ -97,7 +118,7 @@ async fn balance(app: &TestApp, session: &Session) -> i64 {
 
 test_both_backends! {
     async fn a_task_runs_on_a_node_once_and_pays_its_operator_once(backend: Backend) {
-        let app = spawn_app(backend).await;
+        let app = spawn_network(backend).await;
         let (operator_session, key) = operator(&app, "op@example.org").await;
         let node = register_node(&app, &key, "box-1", &["fake-chat"]).await;
         let node_id = node["id"].as_str().unwrap();
@@ -132,24 +153,27 @@ test_both_backends! {
         assert_eq!(seen["status"], "completed");
         assert_eq!(seen["node_id"], node_id);
         assert_eq!(seen["output"]["text"], "Hello.");
-        // 1 per task + 1 per 1,000 tokens (2,000 tokens): 3 points, once.
-        assert_eq!(seen["reward"], 3);
-        assert_eq!(balance(&app, &operator_session).await, 3);
+        // The node claimed 2,000 tokens; the texts hold at most 40 and 22
+        // (a token is at least a character, plus a margin), so it is paid 1
+        // per task and nothing for tokens: 1 point, once.
+        assert_eq!((seen["output"]["input_tokens"].as_u64(), seen["output"]["output_tokens"].as_u64()), (Some(40), Some(22)));
+        assert_eq!(seen["reward"], 1);
+        assert_eq!(balance(&app, &operator_session).await, 1);
         let node = app.get_json(&format!("/api/v1/nodes/{node_id}/status"), &Session::default()).await;
-        assert_eq!((node["tasks_completed"].as_u64(), node["earned"].as_i64()), (Some(1), Some(3)));
+        assert_eq!((node["tasks_completed"].as_u64(), node["earned"].as_i64()), (Some(1), Some(1)));
         let stats = app.get_json("/api/v1/network/stats", &Session::default()).await;
         assert_eq!(stats["active_nodes"], 1);
         assert_eq!(stats["completed_last_hour"], 1);
         let billing = app.get_json("/api/v1/user/billing", &member).await;
-        assert_eq!(billing["tasks"], json!({"submitted": 1, "completed": 1, "failed": 0, "cancelled": 0, "tokens": 2000}));
+        assert_eq!(billing["tasks"], json!({"submitted": 1, "completed": 1, "failed": 0, "cancelled": 0, "tokens": 62}));
         assert!(billing["ai"]["budgets"].is_array());
         let profile = app.get_json("/api/v1/user/profile", &operator_session).await;
-        assert_eq!((profile["balance"].as_i64(), profile["nodes"][0]["id"].as_str()), (Some(3), Some(node_id)));
+        assert_eq!((profile["balance"].as_i64(), profile["nodes"][0]["id"].as_str()), (Some(1), Some(node_id)));
         app.stop().await;
     }
 
     async fn only_the_lease_holder_may_answer_and_cancelling_stops_the_node(backend: Backend) {
-        let app = spawn_app(backend).await;
+        let app = spawn_network(backend).await;
         let (_, key) = operator(&app, "op@example.org").await;
         let node = register_node(&app, &key, "box-1", &["fake-chat"]).await;
         let node_id = node["id"].as_str().unwrap().to_owned();
@@ -201,7 +225,7 @@ test_both_backends! {
     }
 
     async fn a_node_that_goes_away_gives_its_task_to_another(backend: Backend) {
-        let app = spawn_app(backend).await;
+        let app = spawn_network(backend).await;
         let (operator_session, key) = operator(&app, "op@example.org").await;
         let first = register_node(&app, &key, "box-1", &["fake-chat"]).await;
         let mut member = app.register("ada@example.org").await;
@@ -229,7 +253,11 @@ test_both_backends! {
     }
 
     async fn bad_tasks_nodes_and_frames_are_refused_with_their_codes(backend: Backend) {
-        let app = spawn_app(backend).await;
+        let app = spawn_app_with(backend, |settings| {
+            network_models(settings);
+            settings.compute.max_open_tasks = 1;
+        })
+        .await;
         let mut member = app.register("ada@example.org").await;
         let member_node = app.post_json("/api/v1/nodes/register", &mut member,
             json!({"name": "n", "models": ["m"], "capacity": 1})).await;
@@ -241,6 +269,14 @@ test_both_backends! {
         let unknown = submit(&app, &mut member, json!({"idempotency_key": "k", "input":
             {"kind": "train", "model": "m"}})).await;
         assert_eq!(unknown.status(), 400);
+        let invented = submit(&app, &mut member, json!({"idempotency_key": "k", "input":
+            {"kind": "chat", "model": "made-up", "messages": [{"role": "user", "content": "hi"}]}})).await;
+        assert_eq!(invented.status(), 404, "only the network's models");
+        assert_eq!(error_code(invented).await, "model_not_found");
+        assert_eq!(submit(&app, &mut member, chat_task("open-1")).await.status(), 201);
+        let over = submit(&app, &mut member, chat_task("open-2")).await;
+        assert_eq!(over.status(), 429, "one open task at most here");
+        assert_eq!(error_code(over).await, "too_many_tasks");
 
         let (_, key) = operator(&app, "op@example.org").await;
         let idle = app.client.post(app.url("/api/v1/nodes/register")).bearer_auth(&key)
@@ -283,7 +319,8 @@ fn embeddings(vectors: Value) -> Value {
 
 test_both_backends! {
     async fn a_second_node_checks_a_result_and_disagreement_costs_both(backend: Backend) {
-        let app = crate::helpers::spawn_app_with(backend, |settings| {
+        let app = spawn_app_with(backend, |settings| {
+            network_models(settings);
             settings.compute.verify_per_mille = 1_000;
         })
         .await;
@@ -322,7 +359,7 @@ test_both_backends! {
             let judged = app.get_json(&path, &member).await;
             let expected = if agreed { "agreed" } else { "disagreed" };
             assert_eq!(judged["verdict"], expected);
-            assert_eq!(judged["reward"], if agreed { json!(2) } else { json!(0) });
+            assert_eq!(judged["reward"], if agreed { json!(1) } else { json!(0) });
         }
         // Two checks each: one agreement (capped at full), one disagreement.
         for node in [&first, &second] {
@@ -331,8 +368,8 @@ test_both_backends! {
             assert_eq!(seen["reputation"], 900);
             assert_eq!(seen["flagged"], false);
         }
-        // Round 1 paid the task and its check (2 points each); round 2 nothing.
-        assert_eq!(balance(&app, &operator_session).await, 4);
+        // Round 1 paid the task and its check (1 point each); round 2 nothing.
+        assert_eq!(balance(&app, &operator_session).await, 2);
         app.stop().await;
     }
 }

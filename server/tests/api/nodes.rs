@@ -10,10 +10,10 @@ use meritree_store::testing::TestDatabase;
 use meritree_store::{test_both_backends, Backend, DatabaseTarget};
 use serde_json::{json, Value};
 
-use crate::compute::{chat_task, operator, submit};
+use crate::compute::{chat_task, operator, spawn_network, submit};
 use crate::crash::{kill_9, serve_on, until};
 use crate::fake_backend::{start_backend, ANSWER};
-use crate::helpers::{spawn_app, Session, PASSWORD};
+use crate::helpers::{Session, PASSWORD};
 
 /// `meritree node` serving `fake-chat` from `backend`.
 fn node(server: &str, key: &str, name: &str, backend: &str) -> Child {
@@ -84,7 +84,7 @@ async fn completed(client: &reqwest::Client, url: &str, cookie: &[(&str, String)
 
 test_both_backends! {
     async fn a_node_killed_mid_task_hands_it_to_the_other_and_it_is_paid_once(backend: Backend) {
-        let app = spawn_app(backend).await;
+        let app = spawn_network(backend).await;
         let (backend_url, fake) = start_backend().await;
         fake.word_delay_ms.store(300, Ordering::SeqCst);
         let (operator_session, key) = operator(&app, "op@example.org").await;
@@ -182,6 +182,11 @@ embedded = false
 
 [ai.local]
 enabled = false
+
+[[ai.nodes.models]]
+name = "fake-chat"
+context = 4096
+capabilities = ["chat"]
 
 [compute]
 heartbeat_secs = 1

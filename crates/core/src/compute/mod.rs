@@ -284,6 +284,32 @@ impl TaskOutput {
         }
     }
 
+    /// The output with its token counts held to what its texts can hold: a
+    /// token is at least a character, so a node cannot inflate what it is
+    /// paid (or what a caller is billed) by claiming more tokens than the
+    /// input and answer have characters.
+    pub fn bounded_for(self, input: &TaskInput) -> TaskOutput {
+        let ceiling = |chars: usize| u64::try_from(chars).unwrap_or(u64::MAX).saturating_add(16);
+        match self {
+            TaskOutput::Chat {
+                text,
+                input_tokens,
+                output_tokens,
+            } => TaskOutput::Chat {
+                input_tokens: input_tokens.min(ceiling(input.chars())),
+                output_tokens: output_tokens.min(ceiling(text.chars().count())),
+                text,
+            },
+            TaskOutput::Embeddings {
+                vectors,
+                input_tokens,
+            } => TaskOutput::Embeddings {
+                input_tokens: input_tokens.min(ceiling(input.chars())),
+                vectors,
+            },
+        }
+    }
+
     /// Tokens the task used, for rewards and billing.
     pub fn tokens(&self) -> u64 {
         match self {
@@ -559,6 +585,30 @@ mod tests {
         };
         assert!(text.validate_for(&embed).is_err());
         assert_eq!(text.validate_for(&chat(1, 1)), Ok(()));
+    }
+
+    #[test]
+    fn a_node_cannot_claim_more_tokens_than_the_texts_hold() {
+        let input = chat(1, 100);
+        let claimed = TaskOutput::Chat {
+            text: "short".into(),
+            input_tokens: 9_000_000_000_000_000_000,
+            output_tokens: u64::MAX,
+        };
+        assert_eq!(
+            claimed.bounded_for(&input),
+            TaskOutput::Chat {
+                text: "short".into(),
+                input_tokens: 116,
+                output_tokens: 21,
+            }
+        );
+        let honest = TaskOutput::Chat {
+            text: "a fair answer".into(),
+            input_tokens: 30,
+            output_tokens: 4,
+        };
+        assert_eq!(honest.clone().bounded_for(&input), honest);
     }
 
     #[test]

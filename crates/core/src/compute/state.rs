@@ -248,7 +248,7 @@ impl TaskState {
     /// One more failure: back to pending while attempts remain, else
     /// failed for good with `reason`.
     fn failed(&self, reason: &str) -> TaskState {
-        let failures = self.failures + 1;
+        let failures = self.failures.saturating_add(1);
         if failures >= self.max_attempts {
             TaskState {
                 status: TaskStatus::Failed,

@@ -65,6 +65,10 @@ pub struct ComputePolicy {
     pub embedding_agreement: f32,
     /// ...and two chat answers' embeddings do.
     pub chat_agreement: f32,
+    /// Seconds a task may run on a node, heartbeats or not.
+    pub max_task_secs: u64,
+    /// Tasks one member may have waiting or running at once.
+    pub max_open_tasks: u32,
 }
 
 impl Default for ComputePolicy {
@@ -79,6 +83,8 @@ impl Default for ComputePolicy {
             verify_timeout_secs: 600,
             embedding_agreement: 0.99,
             chat_agreement: 0.8,
+            max_task_secs: 600,
+            max_open_tasks: 100,
         }
     }
 }
@@ -112,6 +118,10 @@ pub enum ComputeError {
     StakeTooLow { have: String, need: String },
     #[error("no node online serves this model")]
     NoNodeOnline,
+    #[error("no model {0:?} on the compute network (see GET /v1/models for nodes/…)")]
+    UnknownModel(String),
+    #[error("{0} tasks are waiting or running: wait for some to finish")]
+    TooManyOpenTasks(u32),
     #[error("the stake could not be read from the chain")]
     StakeUnknown,
     #[error(transparent)]
@@ -134,6 +144,8 @@ impl PublicError for ComputeError {
             ComputeError::StakeTooLow { .. } => ErrorCode::StakeTooLow,
             ComputeError::StakeUnknown => ErrorCode::ChainUnavailable,
             ComputeError::NoNodeOnline => ErrorCode::UpstreamUnavailable,
+            ComputeError::UnknownModel(_) => ErrorCode::ModelNotFound,
+            ComputeError::TooManyOpenTasks(_) => ErrorCode::TooManyTasks,
             ComputeError::Store(err) => store_error_code(err),
             ComputeError::Corrupt(_) => ErrorCode::Internal,
         }
@@ -152,6 +164,15 @@ impl Compute<'_> {
     #[tracing::instrument(skip_all, fields(account = %me.account_id))]
     pub async fn submit(&self, me: &Principal, task: NewTask) -> Result<Submitted, ComputeError> {
         task.validate().map_err(ComputeError::InvalidTask)?;
+        // Only models the network offers: an invented model only the
+        // submitter's accomplice serves would be a way to mint points.
+        if !self.offers(task.input.model()) {
+            return Err(ComputeError::UnknownModel(task.input.model().to_owned()));
+        }
+        let limit = self.compute_policy().max_open_tasks;
+        if store::open_tasks(self.db(), &me.account_id).await? >= i64::from(limit) {
+            return Err(ComputeError::TooManyOpenTasks(limit));
+        }
         let input = serde_json::to_string(&task.input).expect("inputs serialise");
         let id = TaskId::from(uuid::Uuid::new_v4().to_string());
         let inserted = store::insert_task(
@@ -181,6 +202,16 @@ impl Compute<'_> {
             self.compute_state().wake();
         }
         Ok(Submitted { task, created })
+    }
+
+    /// Whether `model` is one the gateway lists for the nodes (`[ai.nodes]`).
+    fn offers(&self, model: &str) -> bool {
+        self.gateway().is_some_and(|gateway| {
+            gateway
+                .models()
+                .iter()
+                .any(|m| m.provider == meritree_ai::gateway::NODES && m.settings.name == model)
+        })
     }
 
     /// A task, for its submitter or an admin; anyone else is told there is
@@ -378,7 +409,13 @@ impl Compute<'_> {
             TaskStatus::Pending | TaskStatus::Assigned => 0,
             _ => record.progress,
         };
+        let leased_at = match transition {
+            Transition::Assign { .. } => Some(now),
+            _ if next.status.is_leased() => record.leased_at,
+            _ => None,
+        };
         let update = TaskUpdate {
+            leased_at,
             status: next.status.as_str(),
             lease: i64::try_from(next.lease).unwrap_or(i64::MAX),
             node_id: next.node.as_deref(),
@@ -409,6 +446,7 @@ impl Compute<'_> {
             lease: update.lease,
             node_id: next.node.as_ref().map(ToString::to_string),
             lease_until,
+            leased_at,
             failures: update.failures,
             error: next.error.clone(),
             progress,

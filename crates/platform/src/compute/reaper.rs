@@ -55,7 +55,8 @@ impl Compute<'_> {
     pub async fn reap(&self) -> Result<usize, ComputeError> {
         let now = clock::unix_secs();
         let mut moved = 0;
-        for task in store::expired(self.db(), now, BATCH).await? {
+        let leased_before = now - super::secs(self.compute_policy().max_task_secs);
+        for task in store::expired(self.db(), now, leased_before, BATCH).await? {
             let lease = task.lease.unsigned_abs();
             let node = task.node_id.clone();
             let id = task.id.clone();
@@ -86,7 +87,10 @@ impl Compute<'_> {
         store::mark_silent_offline(self.db(), silent_since).await?;
         self.settle_checks(BATCH).await?;
         for task in store::unrewarded(self.db(), BATCH).await? {
-            self.reward(&task).await?;
+            // One task that cannot be paid must not hold up the others.
+            if let Err(error) = self.reward(&task).await {
+                tracing::warn!(%error, task = %task.id, "task reward not posted; retried next pass");
+            }
         }
         Ok(moved)
     }

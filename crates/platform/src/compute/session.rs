@@ -82,6 +82,9 @@ impl Compute<'_> {
             return Err(ComputeError::NotYourNode);
         }
         self.check_stake(&me.account_id).await?;
+        // A new connection holds nothing: what an earlier one held (the
+        // node lost it when it reconnected) goes to other nodes now.
+        self.expire_leases_of(node_id).await;
         let view = self.node_view(record.clone())?;
         let (sender, frames) = mpsc::channel(NODE_QUEUE);
         let generation = GENERATION.fetch_add(1, Ordering::Relaxed);
@@ -222,23 +225,7 @@ impl Compute<'_> {
         {
             tracing::warn!(%error, node = %link.node_id, "node's status not saved");
         }
-        // From the store, not the in-memory set: the truth about leases.
-        match store::leased_to(self.db(), &link.node_id).await {
-            Ok(tasks) => {
-                for task in tasks {
-                    let lease = task.lease.unsigned_abs();
-                    if let Err(error) = self
-                        .transition(task, &Transition::Expire { lease }, None)
-                        .await
-                    {
-                        tracing::debug!(%error, "a departed node's task moved on already");
-                    }
-                }
-            }
-            Err(error) => {
-                tracing::warn!(%error, node = %link.node_id, "a departed node's tasks wait for their leases")
-            }
-        }
+        self.expire_leases_of(&link.node_id).await;
         self.announce_node(&link.node_id, NodeStatus::Offline).await;
         tracing::info!(node = %link.node_id, "node offline");
     }
@@ -252,14 +239,41 @@ impl Compute<'_> {
         Ok(())
     }
 
+    /// Returns every task leased to the node (a failure: it stopped
+    /// mid-task). From the store, not the in-memory set: the truth about
+    /// leases.
+    async fn expire_leases_of(&self, node: &NodeId) {
+        match store::leased_to(self.db(), node).await {
+            Ok(tasks) => {
+                for task in tasks {
+                    let lease = task.lease.unsigned_abs();
+                    if let Err(error) = self
+                        .transition(task, &Transition::Expire { lease }, None)
+                        .await
+                    {
+                        tracing::debug!(%error, "a departed node's task moved on already");
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, %node, "a departed node's tasks wait for their leases")
+            }
+        }
+    }
+
     /// The node is alive: its leases last another lease period.
     async fn heartbeat(&self, node: &NodeId) -> Result<(), ComputeError> {
         let now = clock::unix_secs();
         let until = now + secs(self.compute_policy().lease_secs);
         store::touch_node(self.db(), node, now).await?;
-        if self.running(node) > 0 {
-            store::renew_leases(self.db(), node, until).await?;
-        }
+        let held: Vec<String> = self.compute_state().with_nodes(|nodes| {
+            nodes
+                .get(node)
+                .map(|n| n.held.iter().map(ToString::to_string).collect())
+                .unwrap_or_default()
+        });
+        let held: Vec<&str> = held.iter().map(String::as_str).collect();
+        store::renew_leases(self.db(), node, &held, until).await?;
         Ok(())
     }
 
@@ -277,19 +291,24 @@ impl Compute<'_> {
         let record = store::get_task(self.db(), id)
             .await?
             .ok_or(ComputeError::NoSuchTask)?;
-        let (task, _) = self.transition(record, &transition, output).await?;
+        let moved = self.transition(record, &transition, output).await;
         let node = match &transition {
             Transition::Start { node, .. }
             | Transition::Complete { node, .. }
             | Transition::Fail { node, .. }
             | Transition::Release { node, .. } => node,
-            _ => return Ok(()),
+            _ => return moved.map(drop),
         };
-        if !matches!(transition, Transition::Start { .. }) {
+        // A step refused because the lease went elsewhere frees the slot
+        // too: the node no longer holds the task.
+        let ends = !matches!(transition, Transition::Start { .. })
+            || matches!(moved, Err(ComputeError::Transition(_)));
+        if ends {
             self.compute_state().release_slot(node, id);
-            if transition.name() == "fail" && task.status == "failed" {
-                let _ = store::count_task(self.db(), node, false, 0).await;
-            }
+        }
+        let (task, _) = moved?;
+        if transition.name() == "fail" && task.status == "failed" {
+            let _ = store::count_task(self.db(), node, false, 0).await;
         }
         Ok(())
     }
@@ -321,12 +340,16 @@ impl Compute<'_> {
             .await?;
             return Err(ComputeError::InvalidTask(rule));
         }
+        let output = output.bounded_for(&input);
         let transition = Transition::Complete {
             node: node.clone(),
             lease,
         };
-        let (task, moved) = self.transition(record, &transition, Some(&output)).await?;
+        let moved = self.transition(record, &transition, Some(&output)).await;
+        // The slot is free whatever the answer: a refused result (the lease
+        // went elsewhere) must not keep the node's capacity.
         self.compute_state().release_slot(node, id);
+        let (task, moved) = moved?;
         if !moved {
             return Ok(());
         }

@@ -46,6 +46,9 @@ CREATE TABLE compute_tasks (
     -- a compare-and-set on (status, lease).
     lease           INTEGER NOT NULL DEFAULT 0,
     lease_until     INTEGER NOT NULL DEFAULT 0,
+    -- When the current lease was taken: heartbeats extend a lease, but no
+    -- run outlasts compute.max_task_secs.
+    leased_at       INTEGER,
     failures        INTEGER NOT NULL DEFAULT 0,
     max_attempts    INTEGER NOT NULL CHECK (max_attempts > 0),
     progress        INTEGER NOT NULL DEFAULT 0 CHECK (progress BETWEEN 0 AND 100),
