@@ -183,13 +183,13 @@ pub struct TaskRecord {
     pub updated_at: i64,
     pub completed_at: Option<i64>,
     pub verifies: Option<String>,
-    pub exclude_node: Option<String>,
+    pub exclude_operator: Option<String>,
     pub verdict: Option<String>,
 }
 
 const TASK_COLUMNS: &str = "id, account_id, idempotency_key, kind, model, input, status, node_id, \
     lease, lease_until, leased_at, failures, max_attempts, progress, output, error, input_tokens, \
-    output_tokens, reward, created_at, updated_at, completed_at, verifies, exclude_node, verdict";
+    output_tokens, reward, created_at, updated_at, completed_at, verifies, exclude_operator, verdict";
 
 pub struct NewTask<'a> {
     pub id: &'a str,
@@ -199,9 +199,10 @@ pub struct NewTask<'a> {
     pub model: &'a str,
     pub input: &'a str,
     pub max_attempts: i64,
-    /// A check: the task it checks, and the node that may not run it.
+    /// A check: the task it checks, and the operator whose nodes may not
+    /// run it.
     pub verifies: Option<&'a str>,
-    pub exclude_node: Option<&'a str>,
+    pub exclude_operator: Option<&'a str>,
     pub now: i64,
 }
 
@@ -218,7 +219,7 @@ pub async fn insert_task(db: &Database, new: NewTask<'_>) -> Result<Inserted, St
     let inserted = execute!(
         db,
         "INSERT INTO compute_tasks (id, account_id, idempotency_key, kind, model, input, status, \
-         max_attempts, created_at, updated_at, verifies, exclude_node) \
+         max_attempts, created_at, updated_at, verifies, exclude_operator) \
          VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $8, $9, $10) \
          ON CONFLICT (account_id, idempotency_key) DO NOTHING",
         new.id,
@@ -230,7 +231,7 @@ pub async fn insert_task(db: &Database, new: NewTask<'_>) -> Result<Inserted, St
         new.max_attempts,
         new.now,
         new.verifies,
-        new.exclude_node,
+        new.exclude_operator,
     )?;
     let task: TaskRecord = if let Some(account_id) = new.account_id {
         let sql = format!(

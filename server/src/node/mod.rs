@@ -163,7 +163,7 @@ async fn session(
     let mut running: HashMap<TaskId, (u64, JoinHandle<()>)> = HashMap::new();
     let mut heartbeat = tokio::time::interval(Duration::from_secs(5));
     let mut draining_until: Option<tokio::time::Instant> = None;
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<TaskId>();
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(TaskId, u64)>();
     tracing::info!(%node, "connected to the platform");
     let ended = loop {
         let drain_deadline = async {
@@ -184,6 +184,10 @@ async fn session(
                             continue;
                         }
                         tracing::info!(task = %id, model = input.model(), "task received");
+                        // The same task again (a new lease): the old run stops.
+                        if let Some((_, old)) = running.remove(&id) {
+                            old.abort();
+                        }
                         let handle = tokio::spawn(run_task(
                             options.backend.clone(),
                             id.clone(),
@@ -194,10 +198,13 @@ async fn session(
                         ));
                         running.insert(id, (lease, handle));
                     }
-                    Ok(ToNode::Abandon { id, .. }) => {
-                        if let Some((_, handle)) = running.remove(&id) {
-                            tracing::info!(task = %id, "task abandoned by the platform");
-                            handle.abort();
+                    Ok(ToNode::Abandon { id, lease }) => {
+                        // Only the run under that lease: a newer one stays.
+                        if running.get(&id).is_some_and(|(held, _)| *held == lease) {
+                            if let Some((_, handle)) = running.remove(&id) {
+                                tracing::info!(task = %id, "task abandoned by the platform");
+                                handle.abort();
+                            }
                         }
                     }
                     Ok(ToNode::Accepted { .. }) => {}
@@ -215,8 +222,10 @@ async fn session(
                     break Ended::Dropped;
                 }
             }
-            Some(id) = done_rx.recv() => {
-                running.remove(&id);
+            Some((id, lease)) = done_rx.recv() => {
+                if running.get(&id).is_some_and(|(held, _)| *held == lease) {
+                    running.remove(&id);
+                }
                 if draining_until.is_some() && running.is_empty() {
                     break Ended::Stopped;
                 }
@@ -268,7 +277,7 @@ async fn run_task(
     lease: u64,
     input: meritree_core::compute::TaskInput,
     out: mpsc::Sender<FromNode>,
-    done: mpsc::UnboundedSender<TaskId>,
+    done: mpsc::UnboundedSender<(TaskId, u64)>,
 ) {
     let _ = out
         .send(FromNode::Started {
@@ -306,7 +315,7 @@ async fn run_task(
     };
     let _ = out.send(frame).await;
     tracing::info!(task = %id, "task done");
-    let _ = done.send(id);
+    let _ = done.send((id, lease));
 }
 
 /// Up to a quarter more, so nodes dropped together do not return together.

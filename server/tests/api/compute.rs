@@ -324,11 +324,13 @@ test_both_backends! {
             settings.compute.verify_per_mille = 1_000;
         })
         .await;
+        // Two operators: a check never goes to the same operator's node.
         let (operator_session, key) = operator(&app, "op@example.org").await;
+        let (other_session, other_key) = operator(&app, "op2@example.org").await;
         let first = register_node(&app, &key, "box-1", &["embed-1"]).await;
-        let second = register_node(&app, &key, "box-2", &["embed-1"]).await;
+        let second = register_node(&app, &other_key, "box-2", &["embed-1"]).await;
         let mut a = connect(&app, &key, first["id"].as_str().unwrap()).await;
-        let mut b = connect(&app, &key, second["id"].as_str().unwrap()).await;
+        let mut b = connect(&app, &other_key, second["id"].as_str().unwrap()).await;
         let mut member = app.register("ada@example.org").await;
         let task = |key: &str| json!({"idempotency_key": key, "input":
             {"kind": "embeddings", "model": "embed-1", "inputs": ["one", "two"]}});
@@ -368,8 +370,10 @@ test_both_backends! {
             assert_eq!(seen["reputation"], 900);
             assert_eq!(seen["flagged"], false);
         }
-        // Round 1 paid the task and its check (1 point each); round 2 nothing.
-        assert_eq!(balance(&app, &operator_session).await, 2);
+        // Round 1 paid the task and its check (1 point each, one to each
+        // operator); round 2 nothing.
+        assert_eq!(balance(&app, &operator_session).await, 1);
+        assert_eq!(balance(&app, &other_session).await, 1);
         app.stop().await;
     }
 }

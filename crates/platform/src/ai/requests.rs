@@ -244,7 +244,11 @@ impl<'a> Ai<'a> {
                 }
             }
         }
-        let routed: Routed<ChatResponse> = gateway.router().chat(&candidates, &request).await?;
+        let routed: Routed<ChatResponse> = crate::compute::provider::on_behalf_of(
+            &caller.account_id,
+            gateway.router().chat(&candidates, &request),
+        )
+        .await?;
         let candidate = Candidate::new(&routed.provider, &routed.model);
         let cost = gateway.price(&candidate).cost_nanos(routed.value.usage);
         self.record(
@@ -288,7 +292,11 @@ impl<'a> Ai<'a> {
     ) -> Result<ChatStreamAnswer, AiError> {
         let (gateway, candidates) = self.admit(caller, public_model, Capability::Chat).await?;
         let request_id = uuid::Uuid::new_v4().to_string();
-        let routed = gateway.router().chat_stream(&candidates, &request).await?;
+        let routed = crate::compute::provider::on_behalf_of(
+            &caller.account_id,
+            gateway.router().chat_stream(&candidates, &request),
+        )
+        .await?;
         let candidate = Candidate::new(&routed.provider, &routed.model);
         let price = gateway.price(&candidate);
         let metered = Metered {
@@ -331,7 +339,11 @@ impl<'a> Ai<'a> {
             model: public_model.to_owned(),
             inputs,
         };
-        let routed = gateway.router().embed(&candidates, &request).await?;
+        let routed = crate::compute::provider::on_behalf_of(
+            &caller.account_id,
+            gateway.router().embed(&candidates, &request),
+        )
+        .await?;
         let candidate = Candidate::new(&routed.provider, &routed.model);
         let usage = Usage {
             input_tokens: routed.value.input_tokens,

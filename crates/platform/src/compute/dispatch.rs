@@ -88,13 +88,14 @@ impl ComputeState {
         })
     }
 
-    /// Takes no new tasks to the node (draining, or its stake fell short).
-    pub(crate) fn hold_off(&self, node: &NodeId) {
+    /// Takes no new tasks to the node (draining, or its stake fell short);
+    /// whether this changed anything.
+    pub(crate) fn hold_off(&self, node: &NodeId) -> bool {
         self.with_nodes(|nodes| {
-            if let Some(n) = nodes.get_mut(node) {
-                n.draining = true;
-            }
-        });
+            nodes
+                .get_mut(node)
+                .is_some_and(|n| !std::mem::replace(&mut n.draining, true))
+        })
     }
 
     /// Nodes connected to this instance.
@@ -187,7 +188,7 @@ impl Compute<'_> {
         let pending = meritree_store::compute::pending(self.db(), &models, free.min(BATCH)).await?;
         let mut leased = 0;
         for record in pending {
-            let Some(node) = self.pick(&record.model, record.exclude_node.as_deref()) else {
+            let Some(node) = self.pick(&record.model, record.exclude_operator.as_deref()) else {
                 continue;
             };
             let Ok(input) = task_input(&record) else {
@@ -237,16 +238,16 @@ impl Compute<'_> {
     }
 
     /// The connected node to lease a task for `model` to: one serving it
-    /// with a free slot (and not `exclude`, for a check), the most
+    /// with a free slot (and not of the operator `exclude`, for a check), the most
     /// reputable, then the least loaded.
     fn pick(&self, model: &str, exclude: Option<&str>) -> Option<NodeId> {
         self.compute_state().with_nodes(|nodes| {
             nodes
                 .iter()
-                .filter(|(id, n)| {
+                .filter(|(_, n)| {
                     n.free() > 0
                         && n.models.iter().any(|m| m == model)
-                        && exclude != Some(id.as_str())
+                        && exclude != Some(n.account_id.as_str())
                 })
                 .max_by(|(a_id, a), (b_id, b)| {
                     let load = |n: &Connected| {

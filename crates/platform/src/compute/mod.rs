@@ -186,7 +186,7 @@ impl Compute<'_> {
                 input: &input,
                 max_attempts: i64::from(self.compute_policy().max_attempts),
                 verifies: None,
-                exclude_node: None,
+                exclude_operator: None,
                 now: clock::unix_secs(),
             },
         )

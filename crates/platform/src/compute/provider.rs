@@ -26,6 +26,18 @@ use super::{task_view, Compute, ComputeError};
 use crate::clock;
 use crate::{Platform, WeakPlatform};
 
+tokio::task_local! {
+    /// The account a gateway request is made for, while the router runs
+    /// it: the task it becomes is that account's, so its own nodes earn
+    /// nothing for it.
+    static CALLER: String;
+}
+
+/// Runs `request` (a router call) on behalf of `account`.
+pub(crate) async fn on_behalf_of<F: std::future::Future>(account: &str, request: F) -> F::Output {
+    CALLER.scope(account.to_owned(), request).await
+}
+
 /// How often a waiting request reads its task, besides the live stream (a
 /// node connected to another instance streams there).
 const POLL: Duration = Duration::from_millis(500);
@@ -117,6 +129,14 @@ impl Provider for NodesProvider {
             let events = stream::unfold(Some((running, String::new())), |state| async move {
                 let (mut running, mut sent) = state?;
                 match running.next_piece().await {
+                    Ok(Some(_)) if sent.len() > meritree_core::compute::MAX_OUTPUT_CHARS * 4 => {
+                        Some((
+                            vec![Err(ProviderError::Malformed(
+                                "the node's answer is too long".into(),
+                            ))],
+                            None,
+                        ))
+                    }
                     Ok(Some(piece)) => {
                         sent.push_str(&piece);
                         Some((
@@ -234,6 +254,7 @@ impl Running {
             .ok_or(ProviderError::StreamBroken)?;
         let view = task_view(&record).map_err(|e| ProviderError::Malformed(e.to_string()))?;
         self.guard.id = None;
+        self.platform.compute_state().finish_stream(&self.id);
         match (view.status, view.output) {
             (TaskStatus::Completed, Some(output)) => Ok(output),
             (TaskStatus::Failed, _) => Err(ProviderError::Server(502)),
@@ -252,6 +273,9 @@ impl Drop for CancelOnDrop {
         let Some(id) = self.id.take() else {
             return;
         };
+        // Nobody follows its answer any more (on another instance's
+        // completion this one would never hear the end).
+        self.platform.compute_state().finish_stream(&id);
         let platform = self.platform.clone();
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
@@ -279,27 +303,32 @@ impl Compute<'_> {
         // Watched before it exists, so no piece of its answer is missed.
         let deltas = self.compute_state().watch(&id);
         let json = serde_json::to_string(&input).expect("inputs serialise");
-        store::insert_task(
+        let caller = CALLER.try_with(Clone::clone).ok();
+        let inserted = store::insert_task(
             self.db(),
             store::NewTask {
                 id: &id,
-                account_id: None,
+                account_id: caller.as_deref(),
                 idempotency_key: &id,
                 kind: input.kind().as_str(),
                 model: input.model(),
                 input: &json,
                 max_attempts: i64::from(self.compute_policy().max_attempts),
                 verifies: None,
-                exclude_node: None,
+                exclude_operator: None,
                 now: clock::unix_secs(),
             },
         )
-        .await?;
+        .await;
+        if let Err(err) = inserted {
+            self.compute_state().finish_stream(&id);
+            return Err(err.into());
+        }
         self.compute_state().wake();
         Ok((id, deltas))
     }
 
-    /// Cancels a task of the platform's own.
+    /// Cancels a task the gateway queued (the caller went away).
     async fn cancel_own(&self, id: &TaskId) -> Result<(), ComputeError> {
         let record = store::get_task(self.db(), id)
             .await?

@@ -232,7 +232,10 @@ impl Compute<'_> {
 
     /// The node takes no new tasks and shows as in maintenance.
     pub(crate) async fn hold_off(&self, node: &NodeId) -> Result<(), ComputeError> {
-        self.compute_state().hold_off(node);
+        if !self.compute_state().hold_off(node) {
+            // Said before: no write, no announcement.
+            return Ok(());
+        }
         let status = NodeStatus::Maintenance;
         store::set_node_status(self.db(), node, status.as_str(), clock::unix_secs()).await?;
         self.announce_node(node, status).await;

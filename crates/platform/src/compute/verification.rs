@@ -28,8 +28,17 @@ impl Compute<'_> {
             return Ok(false);
         }
         let online = store::nodes_in(self.db(), NodeStatus::Online.as_str(), 1_000).await?;
+        let Some(operator) = online
+            .iter()
+            .find(|n| n.id == node.as_str())
+            .map(|n| n.account_id.clone())
+        else {
+            return Ok(false);
+        };
+        // Another operator's node: one operator's second node vouching for
+        // the first proves nothing.
         let another = online.iter().any(|other| {
-            other.id != node.as_str()
+            other.account_id != operator
                 && serde_json::from_str::<Vec<String>>(&other.models)
                     .is_ok_and(|models| models.contains(&task.model))
         });
@@ -49,7 +58,7 @@ impl Compute<'_> {
                 input: &task.input,
                 max_attempts: i64::from(policy.max_attempts),
                 verifies: Some(&task.id),
-                exclude_node: Some(node),
+                exclude_operator: Some(&operator),
                 now: clock::unix_secs(),
             },
         )

@@ -62,10 +62,10 @@ CREATE TABLE compute_tasks (
     created_at      INTEGER NOT NULL,
     updated_at      INTEGER NOT NULL,
     completed_at    INTEGER,
-    -- A check task: the task whose result it checks, run by another node
-    -- than the one that gave it.
+    -- A check task: the task whose result it checks, run by a node of
+    -- another operator than the one whose node gave it.
     verifies        TEXT    REFERENCES compute_tasks (id),
-    exclude_node    TEXT,
+    exclude_operator TEXT,
     -- On a checked task and on its check: pending | agreed | disagreed |
     -- unchecked (no other node took the check in time).
     verdict         TEXT,

@@ -14,6 +14,7 @@ use meritree_core::ErrorCode;
 use meritree_platform::access::{ApiScope, AuthCheck};
 use meritree_platform::compute::NodeLink;
 use meritree_platform::Platform;
+use std::time::{Duration, Instant};
 
 use super::live::check_socket_origin;
 use crate::auth::Caller;
@@ -94,13 +95,19 @@ async fn connect(
         .on_upgrade(move |ws| serve(platform, ws, link, silence)))
 }
 
-async fn serve(
-    platform: Platform,
-    mut ws: WebSocket,
-    mut link: NodeLink,
-    silence: std::time::Duration,
-) {
+/// Frames a node may send per second (heartbeats, answer pieces, results)
+/// before its socket is closed.
+const MAX_FRAMES_PER_SEC: u32 = 500;
+/// How long a frame to the node may take to send: a node that stops
+/// reading is gone.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn serve(platform: Platform, mut ws: WebSocket, mut link: NodeLink, silence: Duration) {
     let compute = platform.compute();
+    // Only heartbeats prove the node alive: other traffic does not.
+    let mut last_heartbeat = Instant::now();
+    let mut watch = tokio::time::interval(Duration::from_secs(1));
+    let (mut window, mut frames) = (Instant::now(), 0_u32);
     loop {
         tokio::select! {
             frame = link.frames.recv() => {
@@ -109,18 +116,31 @@ async fn serve(
                     break;
                 }
             }
-            incoming = tokio::time::timeout(silence, ws.recv()) => match incoming {
-                Err(_) => {
+            _ = watch.tick() => {
+                if last_heartbeat.elapsed() > silence {
                     tracing::info!(node = %link.node_id, "node silent past three heartbeats: closing");
-                    let _ = ws.send(Message::Close(Some(CloseFrame {
-                        code: axum::extract::ws::close_code::POLICY,
-                        reason: "no heartbeat".into(),
-                    }))).await;
+                    close(&mut ws, "no heartbeat").await;
                     break;
                 }
-                Ok(Some(Ok(Message::Text(text)))) => {
+            }
+            incoming = ws.recv() => match incoming {
+                Some(Ok(Message::Text(text))) => {
+                    if window.elapsed() >= Duration::from_secs(1) {
+                        (window, frames) = (Instant::now(), 0);
+                    }
+                    frames += 1;
+                    if frames > MAX_FRAMES_PER_SEC {
+                        tracing::warn!(node = %link.node_id, "node sends too many frames: closing");
+                        close(&mut ws, "too many frames").await;
+                        break;
+                    }
                     let reply = match serde_json::from_str::<FromNode>(&text) {
-                        Ok(frame) => compute.on_frame(&link, frame).await,
+                        Ok(frame) => {
+                            if matches!(frame, FromNode::Heartbeat { .. }) {
+                                last_heartbeat = Instant::now();
+                            }
+                            compute.on_frame(&link, frame).await
+                        }
                         Err(err) => Some(ToNode::Refused {
                             id: None,
                             code: ErrorCode::InvalidRequest.as_str().to_owned(),
@@ -133,8 +153,8 @@ async fn serve(
                         }
                     }
                 }
-                Ok(Some(Ok(Message::Close(_)))) | Ok(Some(Err(_))) | Ok(None) => break,
-                Ok(Some(Ok(_))) => {}
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                Some(Ok(_)) => {}
             },
         }
     }
@@ -143,5 +163,16 @@ async fn serve(
 
 async fn send(ws: &mut WebSocket, frame: &ToNode) -> bool {
     let text = serde_json::to_string(frame).expect("frames serialise");
-    ws.send(Message::Text(text.into())).await.is_ok()
+    matches!(
+        tokio::time::timeout(SEND_TIMEOUT, ws.send(Message::Text(text.into()))).await,
+        Ok(Ok(()))
+    )
+}
+
+async fn close(ws: &mut WebSocket, reason: &'static str) {
+    let frame = Message::Close(Some(CloseFrame {
+        code: axum::extract::ws::close_code::POLICY,
+        reason: reason.into(),
+    }));
+    let _ = tokio::time::timeout(SEND_TIMEOUT, ws.send(frame)).await;
 }
