@@ -1,0 +1,227 @@
+//! The compute network's task machinery, printed as numbers (run: `cargo
+//! bench -p server --bench compute`; `COMPUTE_NODES` simulated nodes, 100 by
+//! default, `COMPUTE_TASKS` tasks, 20,000; `COMPUTE_DATABASE_URL` for
+//! PostgreSQL instead of a fresh SQLite file).
+//!
+//! The platform runs in this process with its dispatcher and reaper; each
+//! simulated node is a task holding a node link exactly as a node's socket
+//! does (`Compute::connect`, `on_frame`), without the WebSocket transport.
+//! Submitters queue every task as fast as the service takes them; each node
+//! answers a task the moment it arrives (started, then completed). Reported:
+//! tasks completed per second and task transitions per second (assign,
+//! start, complete: three per task), the time from a task's submission to
+//! its arrival at a node (assignment latency), and the process's resident
+//! memory with every node connected and heartbeating once a second.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use meritree_core::accounts::Role;
+use meritree_core::compute::protocol::{FromNode, ToNode};
+use meritree_core::compute::{
+    ChatMessage, ChatRole, NewTask, NodeRegistration, TaskInput, TaskOutput,
+};
+use meritree_platform::access::RequestContext;
+use meritree_platform::principal::{Credential, Principal};
+use meritree_platform::Platform;
+use server::configuration::Settings;
+use server::startup::Application;
+
+mod support;
+use support::{report, resident_mib};
+
+const MODEL: &str = "bench-chat";
+const SUBMITTERS: usize = 8;
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let nodes = env("COMPUTE_NODES", 100);
+    let tasks = env("COMPUTE_TASKS", 20_000);
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = Settings::default();
+    settings.server.port = 0;
+    settings.storage.data_dir = dir.path().to_owned();
+    if let Ok(url) = std::env::var("COMPUTE_DATABASE_URL") {
+        settings.storage.database_url = url.into();
+    }
+    settings.log.filter = "warn".into();
+    settings.rate_limits.enabled = false;
+    settings.chain.embedded = false;
+    settings.ai.local.enabled = false;
+    settings.ai.nodes.models = vec![meritree_ai::config::ModelSettings {
+        name: MODEL.into(),
+        input_price: 0,
+        output_price: 0,
+        context: 4096,
+        capabilities: vec![meritree_ai::config::Capability::Chat],
+    }];
+    settings.compute.verify_per_mille = 0;
+    settings.compute.max_open_tasks = 1_000_000;
+    let app = Application::build(settings).await.unwrap();
+    let platform = app.platform().clone();
+    let backend = platform.db().backend();
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+
+    let operator = account(&platform, "operator@bench.example", Role::NodeOperator).await;
+    let submitters: Vec<Principal> = (0..SUBMITTERS)
+        .map(|i| format!("s{i}@bench.example"))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|email| (email, platform.clone()))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|(email, platform)| async move { account(&platform, &email, Role::Member).await })
+        .collect::<futures_util::future::JoinAll<_>>()
+        .await;
+
+    // Keyed by the task's text, which the node sees in its input.
+    let submitted_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let latencies: Arc<Mutex<Vec<Duration>>> = Arc::default();
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    for n in 0..nodes {
+        let node = platform
+            .compute()
+            .register_node(
+                &operator,
+                NodeRegistration {
+                    name: format!("node-{n}"),
+                    models: vec![MODEL.into()],
+                    capacity: 8,
+                },
+            )
+            .await
+            .unwrap();
+        let link = platform
+            .compute()
+            .connect(&operator, &node.id)
+            .await
+            .unwrap();
+        tokio::spawn(simulated_node(
+            platform.clone(),
+            link,
+            submitted_at.clone(),
+            latencies.clone(),
+            done_tx.clone(),
+        ));
+    }
+    let connected = resident_mib();
+
+    let started = Instant::now();
+    let per_submitter = tasks / SUBMITTERS;
+    let submitting: Vec<_> = submitters
+        .into_iter()
+        .enumerate()
+        .map(|(s, me)| {
+            let platform = platform.clone();
+            let submitted_at = submitted_at.clone();
+            tokio::spawn(async move {
+                for i in 0..per_submitter {
+                    let text = format!("task {s}-{i}");
+                    let task = NewTask {
+                        idempotency_key: format!("{s}-{i}"),
+                        input: TaskInput::Chat {
+                            model: MODEL.into(),
+                            messages: vec![ChatMessage {
+                                role: ChatRole::User,
+                                content: text.clone(),
+                            }],
+                            max_tokens: Some(8),
+                            temperature: None,
+                        },
+                    };
+                    submitted_at.lock().unwrap().insert(text, Instant::now());
+                    platform.compute().submit(&me, task).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for handle in submitting {
+        handle.await.unwrap();
+    }
+    let total = per_submitter * SUBMITTERS;
+    for _ in 0..total {
+        done_rx.recv().await.unwrap();
+    }
+    let elapsed = started.elapsed();
+    let per_sec = total as f64 / elapsed.as_secs_f64();
+    println!("backend {backend}, {nodes} nodes (capacity 8 each), {total} tasks");
+    println!(
+        "{:<48} {:>10.0} tasks/s, {:>10.0} transitions/s ({:.1} s)",
+        "submit → assign → start → complete",
+        per_sec,
+        per_sec * 3.0,
+        elapsed.as_secs_f64()
+    );
+    report(
+        "assignment latency (submitted → at the node)",
+        &mut latencies.lock().unwrap(),
+    );
+    // Every node heartbeats once a second for a few seconds.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    println!(
+        "{:<48} {:>10.1} MiB with {nodes} nodes connected ({:.1} MiB before the tasks)",
+        "resident memory",
+        resident_mib(),
+        connected
+    );
+}
+
+async fn account(platform: &Platform, email: &str, role: Role) -> Principal {
+    let signed_in = platform
+        .accounts()
+        .register(
+            &RequestContext::default(),
+            email,
+            "correct horse battery staple",
+        )
+        .await
+        .unwrap();
+    Principal {
+        account_id: signed_in.account.id,
+        role,
+        credential: Credential::Session { id: "bench".into() },
+    }
+}
+
+/// A node that answers every task at once and heartbeats every second.
+async fn simulated_node(
+    platform: Platform,
+    mut link: meritree_platform::compute::NodeLink,
+    submitted_at: Arc<Mutex<HashMap<String, Instant>>>,
+    latencies: Arc<Mutex<Vec<Duration>>>,
+    done: tokio::sync::mpsc::UnboundedSender<()>,
+) {
+    let compute = platform.compute();
+    let mut heartbeat = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            frame = link.frames.recv() => {
+                let Some(frame) = frame else { return };
+                if let ToNode::Task { id, lease, input } = frame {
+                    let arrived = Instant::now();
+                    if let TaskInput::Chat { messages, .. } = &input {
+                        if let Some(since) = submitted_at.lock().unwrap().remove(&messages[0].content) {
+                            latencies.lock().unwrap().push(arrived - since);
+                        }
+                    }
+                    compute.on_frame(&link, FromNode::Started { id: id.clone(), lease }).await;
+                    let output = TaskOutput::Chat { text: "ok".into(), input_tokens: 4, output_tokens: 1 };
+                    let reply = compute.on_frame(&link, FromNode::Completed { id, lease, output }).await;
+                    assert!(matches!(reply, Some(ToNode::Accepted { .. })), "{reply:?}");
+                    let _ = done.send(());
+                }
+            }
+            _ = heartbeat.tick() => {
+                compute.on_frame(&link, FromNode::Heartbeat { running: 0 }).await;
+            }
+        }
+    }
+}
