@@ -284,6 +284,13 @@ test_both_backends! {
         assert_eq!(idle.status(), 422);
         assert_eq!(error_code(idle).await, "invalid_node");
         let node = register_node(&app, &key, "box-1", &["m"]).await;
+        for n in 2..=32 {
+            register_node(&app, &key, &format!("box-{n}"), &["m"]).await;
+        }
+        let one_too_many = app.client.post(app.url("/api/v1/nodes/register")).bearer_auth(&key)
+            .json(&json!({"name": "box-33", "models": ["m"], "capacity": 1})).send().await.unwrap();
+        assert_eq!(one_too_many.status(), 422, "32 nodes per operator");
+        assert_eq!(error_code(one_too_many).await, "invalid_node");
         let again = register_node(&app, &key, "box-1", &["m", "n"]).await;
         assert_eq!(again["id"], node["id"], "a name registers once; again updates it");
         assert_eq!(again["models"], json!(["m", "n"]));

@@ -41,6 +41,8 @@ pub const MAX_DIMENSIONS: usize = 4_096;
 pub const MAX_NODE_MODELS: usize = 32;
 /// Tasks one node may run at once.
 pub const MAX_CAPACITY: u32 = 256;
+/// Nodes one operator may register.
+pub const MAX_NODES_PER_OPERATOR: usize = 32;
 
 /// Why a task, a result or a node's registration was refused; the message
 /// is shown to whoever sent it.
@@ -61,6 +63,7 @@ pub enum RuleError {
     TooManyModels,
     Capacity,
     IdempotencyKey,
+    TooManyNodes,
 }
 
 impl fmt::Display for RuleError {
@@ -103,6 +106,10 @@ impl fmt::Display for RuleError {
             RuleError::IdempotencyKey => {
                 f.write_str("an idempotency key is 1 to 128 visible ASCII characters")
             }
+            RuleError::TooManyNodes => write!(
+                f,
+                "an operator runs at most {MAX_NODES_PER_OPERATOR} nodes: register an existing name again to update it"
+            ),
         }
     }
 }

@@ -19,7 +19,7 @@ use meritree_core::accounts::{AccountId, Role};
 use meritree_core::compute::{
     NetworkHealth, NewTask, NodeId, NodeRegistration, NodeStatus, NodeView, NodesStats, RuleError,
     TaskId, TaskInput, TaskKind, TaskOutput, TaskState, TaskStatus, TaskView, Transition,
-    TransitionError, Verdict,
+    TransitionError, Verdict, MAX_NODES_PER_OPERATOR,
 };
 use meritree_core::live::{Audience, LiveEvent};
 use meritree_core::points::PointsReason;
@@ -258,6 +258,11 @@ impl Compute<'_> {
         require_operator(me)?;
         registration.validate().map_err(ComputeError::InvalidNode)?;
         self.check_stake(&me.account_id).await?;
+        let mine = store::nodes_of(self.db(), &me.account_id).await?;
+        if mine.len() >= MAX_NODES_PER_OPERATOR && !mine.iter().any(|n| n.name == registration.name)
+        {
+            return Err(ComputeError::InvalidNode(RuleError::TooManyNodes));
+        }
         let models = serde_json::to_string(&registration.models).expect("names serialise");
         let id = NodeId::from(uuid::Uuid::new_v4().to_string());
         let record = store::register_node(

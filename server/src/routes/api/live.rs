@@ -7,6 +7,7 @@
 //! after a reconnect; a client too far behind gets `resync` and reloads.
 
 use axum::extract::rejection::QueryRejection;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::header::ORIGIN;
@@ -40,17 +41,11 @@ async fn socket(
     Caller(request): Caller,
     headers: HeaderMap,
     query: Result<Query<Resume>, QueryRejection>,
-    upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let Query(resume) =
         query.map_err(|r| ApiError::new(ErrorCode::InvalidRequest, r.body_text()))?;
-    let upgrade = upgrade.map_err(|_| {
-        ApiError::new(
-            ErrorCode::InvalidRequest,
-            "this route speaks WebSocket only",
-        )
-    })?;
-    check_socket_origin(&platform, &headers)?;
+    let upgrade = socket_upgrade(&platform, &headers, upgrade)?;
     let account = platform
         .optional_caller(&request)
         .await
@@ -61,13 +56,28 @@ async fn socket(
         .on_upgrade(move |ws| serve(platform, ws, account, resume.since)))
 }
 
+/// The upgrade of a socket route: refused unless the request asks for a
+/// WebSocket, and (see [`check_socket_origin`]) unless a page asking is
+/// this site's.
+pub(super) fn socket_upgrade(
+    platform: &Platform,
+    headers: &HeaderMap,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<WebSocketUpgrade, ApiError> {
+    let upgrade = upgrade.map_err(|_| {
+        ApiError::new(
+            ErrorCode::InvalidRequest,
+            "this route speaks WebSocket only",
+        )
+    })?;
+    check_socket_origin(platform, headers)?;
+    Ok(upgrade)
+}
+
 /// A socket opened by a page must be one of this site's: another site's
 /// page cannot open one with the member's cookie. Programs send no
 /// `Origin`.
-pub(super) fn check_socket_origin(
-    platform: &Platform,
-    headers: &HeaderMap,
-) -> Result<(), ApiError> {
+fn check_socket_origin(platform: &Platform, headers: &HeaderMap) -> Result<(), ApiError> {
     if let Some(origin) = headers.get(ORIGIN) {
         if !origin.to_str().is_ok_and(|o| platform.site().allows(o)) {
             return Err(ApiError::new(

@@ -16,7 +16,7 @@ use meritree_platform::compute::NodeLink;
 use meritree_platform::Platform;
 use std::time::{Duration, Instant};
 
-use super::live::check_socket_origin;
+use super::live::socket_upgrade;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson};
 use crate::routes::AppState;
@@ -77,13 +77,7 @@ async fn connect(
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let upgrade = upgrade.map_err(|_| {
-        ApiError::new(
-            ErrorCode::InvalidRequest,
-            "this route speaks WebSocket only",
-        )
-    })?;
-    check_socket_origin(&platform, &headers)?;
+    let upgrade = socket_upgrade(&platform, &headers, upgrade)?;
     let me = platform
         .authorize(&request, AuthCheck::scope(ApiScope::Node))
         .await?;
