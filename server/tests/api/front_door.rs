@@ -431,4 +431,58 @@ test_both_backends! {
         assert_eq!(server_fn_error(bad_handle).await, "invalid_handle");
         app.stop().await;
     }
+
+    async fn the_compute_networks_edges_refuse_strangers_unscoped_keys_and_malformed_input_at_both_doors(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let ann = app.register("ann@example.org").await;
+        // A key for the gateway only: no `read`, `submit` or `node`.
+        let k = key(&app, &ann, json!({ "name": "ai", "scopes": ["ai"] })).await.key;
+        let task = json!({"idempotency_key": "k", "input": {"kind": "chat", "model": "smollm2-135m-instruct",
+            "messages": [{"role": "user", "content": "hi"}]}});
+        let result = json!({"node_id": "n", "lease": 1, "error": "x"});
+        let node = json!({"name": "n", "models": ["m"], "capacity": 1});
+        let api = [
+            (Method::POST, "/api/v1/tasks/submit", task),
+            (Method::GET, "/api/v1/tasks/some-task", json!(null)),
+            (Method::POST, "/api/v1/tasks/some-task/cancel", json!(null)),
+            (Method::POST, "/api/v1/tasks/some-task/result", result),
+            (Method::POST, "/api/v1/nodes/register", node),
+            (Method::GET, "/api/v1/nodes/mine", json!(null)),
+            (Method::GET, "/api/v1/user/profile", json!(null)),
+            (Method::GET, "/api/v1/user/billing", json!(null)),
+        ];
+        for (method, path, body) in &api {
+            let with_body = |request: reqwest::RequestBuilder| {
+                if body.is_null() { request } else { request.json(body) }
+            };
+            let stranger = with_body(app.client.request(method.clone(), app.url(path))).send().await.unwrap();
+            assert_eq!(error_code(stranger).await, "unauthenticated", "{path} as a stranger");
+            let by_key = with_body(with_key(&app, method.clone(), path, &k)).send().await.unwrap();
+            assert_eq!(error_code(by_key).await, "insufficient_scope", "{path} with an ai-only key");
+            if !body.is_null() {
+                let malformed = app.request(method.clone(), path, &ann)
+                    .header("content-type", "application/json").body("{\"nope\": 1").send().await.unwrap();
+                assert_eq!(error_code(malformed).await, "invalid_request", "{path} malformed");
+            }
+        }
+        let fns = [
+            ("/api/compute/my-nodes", &[][..]),
+            ("/api/compute/task", &[("id", "some-task")][..]),
+        ];
+        for (path, form) in fns {
+            let stranger = app.client.post(app.url(path)).form(form).send().await.unwrap();
+            assert_eq!(stranger.status(), 401, "{path} as a stranger");
+            assert_eq!(server_fn_error(stranger).await, "unauthenticated", "{path}");
+            let by_key = app.client.post(app.url(path)).bearer_auth(&k).form(form).send().await.unwrap();
+            assert_eq!(server_fn_error(by_key).await, "insufficient_scope", "{path} with an ai-only key");
+        }
+        let malformed = server_fn(&app, "/api/compute/task", &ann, &[]).await;
+        assert_eq!(malformed.status(), 400);
+        assert_eq!(server_fn_error(malformed).await, "invalid_request");
+        let someone_elses = server_fn(&app, "/api/compute/task", &ann, &[("id", "some-task")]).await;
+        assert_eq!(someone_elses.status(), 404);
+        // The public figures need nobody.
+        assert_eq!(app.client.post(app.url("/api/compute/network")).send().await.unwrap().status(), 200);
+        app.stop().await;
+    }
 }
