@@ -225,16 +225,38 @@ impl Compute<'_> {
     #[tracing::instrument(skip_all, fields(task = %id))]
     pub async fn cancel(&self, me: &Principal, id: &TaskId) -> Result<TaskView, ComputeError> {
         let record = self.owned_task(me, id).await?;
+        task_view(&self.cancel_record(record).await?)
+    }
+
+    /// Cancels the task as read, and tells the node holding it to stop.
+    pub(crate) async fn cancel_record(
+        &self,
+        record: TaskRecord,
+    ) -> Result<TaskRecord, ComputeError> {
         let holder = record.node_id.clone();
-        let lease = record.lease;
+        let lease = record.lease.unsigned_abs();
         let (record, changed) = self.transition(record, &Transition::Cancel, None).await?;
-        if changed {
-            if let Some(node) = holder {
-                self.compute_state()
-                    .abandon(&NodeId::from(node), id, lease.unsigned_abs());
-            }
+        if let (true, Some(node)) = (changed, holder) {
+            let id = TaskId::from(record.id.clone());
+            self.compute_state()
+                .abandon(&NodeId::from(node), &id, lease);
         }
-        task_view(&record)
+        Ok(record)
+    }
+
+    /// The nodes online now (on any instance) that serve `model`.
+    pub(crate) async fn online_serving(
+        &self,
+        model: &str,
+    ) -> Result<Vec<NodeRecord>, ComputeError> {
+        let online = store::nodes_in(self.db(), NodeStatus::Online.as_str(), 1_000).await?;
+        Ok(online
+            .into_iter()
+            .filter(|node| {
+                serde_json::from_str::<Vec<String>>(&node.models)
+                    .is_ok_and(|models| models.iter().any(|m| m == model))
+            })
+            .collect())
     }
 
     async fn owned_task(&self, me: &Principal, id: &TaskId) -> Result<TaskRecord, ComputeError> {

@@ -16,9 +16,7 @@ use meritree_ai::types::{
     ChatRequest, ChatResponse, Embeddings, FinishReason, Role, StreamEvent, Usage,
 };
 use meritree_ai::{Provider, ProviderError};
-use meritree_core::compute::{
-    ChatMessage, ChatRole, NodeStatus, TaskId, TaskInput, TaskOutput, TaskStatus,
-};
+use meritree_core::compute::{ChatMessage, ChatRole, TaskId, TaskInput, TaskOutput, TaskStatus};
 use meritree_store::compute as store;
 use tokio::sync::broadcast;
 
@@ -296,7 +294,7 @@ impl Compute<'_> {
         input: TaskInput,
     ) -> Result<(TaskId, broadcast::Receiver<String>), ComputeError> {
         input.validate().map_err(ComputeError::InvalidTask)?;
-        if !self.served(input.model()).await? {
+        if self.online_serving(input.model()).await?.is_empty() {
             return Err(ComputeError::NoNodeOnline);
         }
         let id = TaskId::from(uuid::Uuid::new_v4().to_string());
@@ -333,25 +331,7 @@ impl Compute<'_> {
         let record = store::get_task(self.db(), id)
             .await?
             .ok_or(ComputeError::NoSuchTask)?;
-        let holder = record.node_id.clone();
-        let lease = record.lease.unsigned_abs();
-        let (_, changed) = self
-            .transition(record, &meritree_core::compute::Transition::Cancel, None)
-            .await?;
-        if let (true, Some(node)) = (changed, holder) {
-            self.compute_state()
-                .abandon(&meritree_core::compute::NodeId::from(node), id, lease);
-        }
-        Ok(())
-    }
-
-    /// Whether a node online (on any instance) serves `model`.
-    async fn served(&self, model: &str) -> Result<bool, ComputeError> {
-        let online = store::nodes_in(self.db(), NodeStatus::Online.as_str(), 1_000).await?;
-        Ok(online.iter().any(|node| {
-            serde_json::from_str::<Vec<String>>(&node.models)
-                .is_ok_and(|models| models.iter().any(|m| m == model))
-        }))
+        self.cancel_record(record).await.map(drop)
     }
 }
 

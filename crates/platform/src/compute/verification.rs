@@ -8,7 +8,7 @@
 use meritree_core::compute::verification::{
     self, Verdict, AGREEMENT_GAIN, DISAGREEMENT_COST, FLAG_AFTER,
 };
-use meritree_core::compute::{NodeId, NodeStatus, TaskOutput, Transition};
+use meritree_core::compute::{NodeId, TaskOutput, Transition};
 use meritree_store::compute::{self as store, TaskRecord};
 
 use super::{secs, Compute, ComputeError};
@@ -27,8 +27,8 @@ impl Compute<'_> {
         if task.verifies.is_some() || !verification::sampled(&task.id, policy.verify_per_mille) {
             return Ok(false);
         }
-        let online = store::nodes_in(self.db(), NodeStatus::Online.as_str(), 1_000).await?;
-        let Some(operator) = online
+        let serving = self.online_serving(&task.model).await?;
+        let Some(operator) = serving
             .iter()
             .find(|n| n.id == node.as_str())
             .map(|n| n.account_id.clone())
@@ -37,11 +37,7 @@ impl Compute<'_> {
         };
         // Another operator's node: one operator's second node vouching for
         // the first proves nothing.
-        let another = online.iter().any(|other| {
-            other.account_id != operator
-                && serde_json::from_str::<Vec<String>>(&other.models)
-                    .is_ok_and(|models| models.contains(&task.model))
-        });
+        let another = serving.iter().any(|other| other.account_id != operator);
         if !another {
             return Ok(false);
         }
