@@ -24,7 +24,8 @@ pub fn NodesPage() -> impl IntoView {
                         Ok(nodes) if nodes.is_empty() => view! {
                             <p class="muted">
                                 "No nodes yet. With the node_operator role, create an API key with the "
-                                <code>"node"</code> " scope on your account page and run "
+                                <code>"node"</code> " scope (" <code>"POST /api/v1/user/api-keys"</code>
+                                " with " <code>"\"scopes\": [\"node\"]"</code> ") and run "
                                 <code>"meritree node --server <this site> --api-key <key>"</code> "."
                             </p>
                         }.into_any(),
