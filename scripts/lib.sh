@@ -20,6 +20,40 @@ if [ "${CI:-}" = true ]; then
     export CARGO_INCREMENTAL=0
 fi
 
+# Free disk the build must find: a full debug build with the tests and the
+# wasm32 client takes about this much, and a full disk fails the link step.
+MIN_FREE_GIB="${MERITREE_MIN_FREE_GIB:-20}"
+
+free_gib() { # free GiB on the disk holding the target directory
+  local dir="$CARGO_TARGET_DIR"
+  while [ ! -d "$dir" ]; do dir="$(dirname "$dir")"; done
+  df -Pk "$dir" | awk 'NR == 2 { print int($4 / 1048576) }'
+}
+
+# Makes room for a build when the disk runs low. The shared target directory
+# outlives clones and grows with every profile and toolchain built into it;
+# what goes first is what is cheapest to rebuild: incremental caches, then
+# optimised builds (benchmarks, the release server), then all of it.
+make_room() {
+  local free
+  free="$(free_gib)"
+  if [ "$free" -ge "$MIN_FREE_GIB" ]; then return; fi
+  log "only ${free} GiB free for the build (want ${MIN_FREE_GIB}): removing incremental caches"
+  find "$CARGO_TARGET_DIR" -maxdepth 3 -type d -name incremental -prune -exec rm -rf {} +
+  free="$(free_gib)"
+  if [ "$free" -ge "$MIN_FREE_GIB" ]; then return; fi
+  log "${free} GiB free: removing optimised builds"
+  rm -rf "$CARGO_TARGET_DIR/release" "$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm-release"
+  free="$(free_gib)"
+  if [ "$free" -ge "$MIN_FREE_GIB" ]; then return; fi
+  log "${free} GiB free: removing the whole target directory (the build starts cold)"
+  rm -rf "$CARGO_TARGET_DIR"
+  free="$(free_gib)"
+  if [ "$free" -lt "$MIN_FREE_GIB" ]; then
+    log "warning: ${free} GiB free after cleaning; the build may run out of disk"
+  fi
+}
+
 # The built client; also the server's `site.root` setting (MERITREE_<SECTION>__<KEY>).
 export MERITREE_SITE__ROOT="${MERITREE_SITE__ROOT:-$CARGO_TARGET_DIR/site}"
 
