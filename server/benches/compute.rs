@@ -9,9 +9,12 @@
 //! Submitters queue every task as fast as the service takes them; each node
 //! answers a task the moment it arrives (started, then completed). Reported:
 //! tasks completed per second and task transitions per second (assign,
-//! start, complete: three per task), the time from a task's submission to
-//! its arrival at a node (assignment latency), and the process's resident
-//! memory with every node connected and heartbeating once a second.
+//! start, complete: three per task); then, with the network idle, tasks
+//! submitted at a steady `COMPUTE_RATE` per second (200 by default,
+//! `COMPUTE_PACED` of them, 2,000) and the time from each one's submission
+//! to its arrival at a node (assignment latency, not queueing behind a
+//! flood); and the process's resident memory with every node connected and
+//! heartbeating once a second.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -125,18 +128,7 @@ async fn main() {
             tokio::spawn(async move {
                 for i in 0..per_submitter {
                     let text = format!("task {s}-{i}");
-                    let task = NewTask {
-                        idempotency_key: format!("{s}-{i}"),
-                        input: TaskInput::Chat {
-                            model: MODEL.into(),
-                            messages: vec![ChatMessage {
-                                role: ChatRole::User,
-                                content: text.clone(),
-                            }],
-                            max_tokens: Some(8),
-                            temperature: None,
-                        },
-                    };
+                    let task = chat(format!("{s}-{i}"), text.clone());
                     submitted_at.lock().unwrap().insert(text, Instant::now());
                     platform.compute().submit(&me, task).await.unwrap();
                 }
@@ -161,7 +153,35 @@ async fn main() {
         elapsed.as_secs_f64()
     );
     report(
-        "assignment latency (submitted → at the node)",
+        "flood: submitted → at the node (queueing)",
+        &mut latencies.lock().unwrap(),
+    );
+
+    // Assignment latency at a steady rate the network keeps up with.
+    let rate = env("COMPUTE_RATE", 200);
+    let paced = env("COMPUTE_PACED", 2_000);
+    latencies.lock().unwrap().clear();
+    let me = account(&platform, "paced@bench.example", Role::Member).await;
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate.max(1) as f64));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    for i in 0..paced {
+        tick.tick().await;
+        let text = format!("paced {i}");
+        submitted_at
+            .lock()
+            .unwrap()
+            .insert(text.clone(), Instant::now());
+        platform
+            .compute()
+            .submit(&me, chat(format!("p-{i}"), text))
+            .await
+            .unwrap();
+    }
+    for _ in 0..paced {
+        done_rx.recv().await.unwrap();
+    }
+    report(
+        &format!("assignment latency at {rate} tasks/s"),
         &mut latencies.lock().unwrap(),
     );
     // Every node heartbeats once a second for a few seconds.
@@ -172,6 +192,22 @@ async fn main() {
         resident_mib(),
         connected
     );
+}
+
+/// A chat task whose text the node reports back by.
+fn chat(idempotency_key: String, text: String) -> NewTask {
+    NewTask {
+        idempotency_key,
+        input: TaskInput::Chat {
+            model: MODEL.into(),
+            messages: vec![ChatMessage {
+                role: ChatRole::User,
+                content: text,
+            }],
+            max_tokens: Some(8),
+            temperature: None,
+        },
+    }
 }
 
 async fn account(platform: &Platform, email: &str, role: Role) -> Principal {

@@ -68,8 +68,19 @@ pub struct NodeArgs {
     )]
     pub server: String,
     /// An API key with the `node` scope (from /account, as a node operator).
-    #[arg(long, env = "MERITREE_NODE_API_KEY", hide_env_values = true)]
-    pub api_key: String,
+    #[arg(
+        long,
+        env = "MERITREE_NODE_API_KEY",
+        hide_env_values = true,
+        conflicts_with = "wallet_key_file",
+        required_unless_present = "wallet_key_file"
+    )]
+    pub api_key: Option<String>,
+    /// Instead of an API key: a file whose first line is the private key
+    /// (hex) of the wallet bound to the operator's account; the node signs
+    /// in with it (Sign-In With Ethereum).
+    #[arg(long, env = "MERITREE_NODE_WALLET_KEY_FILE")]
+    pub wallet_key_file: Option<std::path::PathBuf>,
     /// The node's name, unique among the operator's nodes.
     #[arg(long, default_value = "node-1")]
     pub name: String,

@@ -420,6 +420,9 @@ pub struct ComputeSettings {
     pub max_task_secs: u64,
     /// Tasks one member may have waiting or running at once.
     pub max_open_tasks: u32,
+    /// How often a connected node's credential is checked again: a revoked
+    /// key, an ended session or a lost role closes its socket.
+    pub credential_recheck_secs: u64,
 }
 
 impl Default for ComputeSettings {
@@ -440,6 +443,7 @@ impl Default for ComputeSettings {
             chat_agreement: policy.chat_agreement,
             max_task_secs: policy.max_task_secs,
             max_open_tasks: policy.max_open_tasks,
+            credential_recheck_secs: policy.credential_recheck_secs,
         }
     }
 }
@@ -458,6 +462,7 @@ impl ComputeSettings {
             chat_agreement: self.chat_agreement,
             max_task_secs: self.max_task_secs,
             max_open_tasks: self.max_open_tasks,
+            credential_recheck_secs: self.credential_recheck_secs,
         }
     }
 }

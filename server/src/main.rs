@@ -47,7 +47,7 @@ async fn node(
     settings: &Settings,
     args: server::cli::NodeArgs,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    use server::node::{Backend, NodeOptions};
+    use server::node::{Backend, Credential, NodeOptions};
 
     let backend = match args.backend.as_str() {
         "local" => Backend::local(settings.ai.local.models_dir()),
@@ -61,9 +61,18 @@ async fn node(
     } else {
         args.models
     };
+    let credential = match (args.api_key, args.wallet_key_file) {
+        (Some(key), None) => Credential::ApiKey(key),
+        (None, Some(path)) => {
+            Credential::wallet_from_key(&std::fs::read_to_string(&path).map_err(|err| {
+                format!("cannot read the wallet key file {}: {err}", path.display())
+            })?)?
+        }
+        _ => return Err("give the node either --api-key or --wallet-key-file".into()),
+    };
     let options = NodeOptions {
         server: args.server,
-        api_key: args.api_key,
+        credential,
         registration: meritree_core::compute::NodeRegistration {
             name: args.name,
             models,

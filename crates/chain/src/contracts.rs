@@ -75,10 +75,51 @@ impl crate::Chain {
             .stakeOf(operator)
             .call()
             .await
-            .map_err(|err| match err {
-                alloy::contract::Error::TransportError(err) => crate::ChainError::Rpc(err),
-                other => crate::ChainError::Reverted(other.to_string()),
-            })
+            .map_err(contract_error)
+    }
+}
+
+impl crate::Chain {
+    /// What a slash of `operator` can take: the active stake and what is
+    /// waiting out its unstaking cooldown.
+    pub async fn slashable(
+        &self,
+        staking: alloy::primitives::Address,
+        operator: alloy::primitives::Address,
+    ) -> Result<alloy::primitives::U256, crate::ChainError> {
+        let contract = NodeStaking::new(staking, self.provider());
+        let pending = contract
+            .pendingOf(operator)
+            .call()
+            .await
+            .map_err(contract_error)?;
+        let active = self.stake_of(staking, operator).await?;
+        Ok(active.saturating_add(pending.amount))
+    }
+}
+
+/// The call that slashes `amount` of `operator`'s stake, with `reason` in
+/// the contract's `Slashed` event.
+pub fn slash_calldata(
+    operator: alloy::primitives::Address,
+    amount: alloy::primitives::U256,
+    reason: &str,
+) -> alloy::primitives::Bytes {
+    use alloy::sol_types::SolCall;
+
+    NodeStaking::slashCall {
+        operator,
+        amount,
+        reason: reason.to_owned(),
+    }
+    .abi_encode()
+    .into()
+}
+
+fn contract_error(err: alloy::contract::Error) -> crate::ChainError {
+    match err {
+        alloy::contract::Error::TransportError(err) => crate::ChainError::Rpc(err),
+        other => crate::ChainError::Reverted(other.to_string()),
     }
 }
 
@@ -128,10 +169,7 @@ impl crate::Chain {
             .from_block(from_block)
             .query()
             .await
-            .map_err(|err| match err {
-                alloy::contract::Error::TransportError(err) => crate::ChainError::Rpc(err),
-                other => crate::ChainError::Reverted(other.to_string()),
-            })?;
+            .map_err(contract_error)?;
         Ok(events.last().map(|(event, _)| event.root))
     }
 }

@@ -224,6 +224,9 @@ pub struct AiUsageSummary {
 pub struct ModelUsage {
     pub provider: String,
     pub model: String,
+    /// The compute node that answered, for requests the network served.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub served_by: Option<String>,
     #[serde(flatten)]
     pub totals: UsageTotals,
 }

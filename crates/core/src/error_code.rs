@@ -163,12 +163,21 @@ pub enum ErrorCode {
     StakeTooLow,
     /// The account has as many tasks waiting or running as it may.
     TooManyTasks,
+    /// The review breaks a rule (a reason is needed; a slash is a positive
+    /// amount in base units): the message says which.
+    InvalidReview,
+    /// The node is not flagged for review (another admin may have just
+    /// reviewed it).
+    NotFlagged,
+    /// The slash cannot be made: staking is off, the operator has no
+    /// wallet, or it asks more than is staked (the message says which).
+    SlashRefused,
     /// A fault on our side; details are in the server log, not the response.
     Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 73] = [
+    pub const ALL: [ErrorCode; 76] = [
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::InvalidRequest,
@@ -241,6 +250,9 @@ impl ErrorCode {
         ErrorCode::TaskFinished,
         ErrorCode::StakeTooLow,
         ErrorCode::TooManyTasks,
+        ErrorCode::InvalidReview,
+        ErrorCode::NotFlagged,
+        ErrorCode::SlashRefused,
         ErrorCode::Internal,
     ];
 
@@ -319,6 +331,9 @@ impl ErrorCode {
             ErrorCode::TaskFinished => "task_finished",
             ErrorCode::StakeTooLow => "stake_too_low",
             ErrorCode::TooManyTasks => "too_many_tasks",
+            ErrorCode::InvalidReview => "invalid_review",
+            ErrorCode::NotFlagged => "not_flagged",
+            ErrorCode::SlashRefused => "slash_refused",
             ErrorCode::Internal => "internal",
         }
     }
@@ -398,6 +413,9 @@ impl ErrorCode {
             ErrorCode::TaskFinished => 409,
             ErrorCode::StakeTooLow => 403,
             ErrorCode::TooManyTasks => 429,
+            ErrorCode::InvalidReview => 422,
+            ErrorCode::NotFlagged => 409,
+            ErrorCode::SlashRefused => 409,
             ErrorCode::Internal => 500,
         }
     }

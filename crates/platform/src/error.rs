@@ -341,6 +341,9 @@ mod tests {
             ComputeError::UnknownModel("m".into()),
             ComputeError::TooManyOpenTasks(1),
             ComputeError::StakeUnknown,
+            ComputeError::InvalidReview(meritree_core::compute::review::ReviewError::Reason),
+            ComputeError::NotFlagged,
+            ComputeError::SlashRefused("the stake is smaller".into()),
             ComputeError::Store(store()),
             ComputeError::Corrupt("detail".into()),
         ];
@@ -358,6 +361,9 @@ mod tests {
                 | ComputeError::UnknownModel(_)
                 | ComputeError::TooManyOpenTasks(_)
                 | ComputeError::StakeUnknown
+                | ComputeError::InvalidReview(_)
+                | ComputeError::NotFlagged
+                | ComputeError::SlashRefused(_)
                 | ComputeError::Store(_)
                 | ComputeError::Corrupt(_) => {}
             }

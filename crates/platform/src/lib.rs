@@ -184,6 +184,7 @@ struct Inner {
     mailer: Mailer,
     usage_writer: ai::usage_writer::UsageWriter,
     ledger_writer: points::LedgerWriter,
+    transition_writer: compute::transition_writer::TransitionWriter,
     work: WorkPolicy,
     hub: Hub,
     pipeline: PipelineState,
@@ -213,6 +214,9 @@ impl Platform {
                     db.clone(),
                 )),
                 ledger_writer: points::LedgerWriter::spawn(points::LedgerSink(db.clone())),
+                transition_writer: compute::transition_writer::TransitionWriter::spawn(
+                    compute::transition_writer::TransitionSink(db.clone()),
+                ),
                 db,
                 instance_id,
                 started_at: Instant::now(),
@@ -251,6 +255,10 @@ impl Platform {
 
     pub(crate) fn usage_writer(&self) -> &ai::usage_writer::UsageWriter {
         &self.inner.usage_writer
+    }
+
+    pub(crate) fn transition_writer(&self) -> &compute::transition_writer::TransitionWriter {
+        &self.inner.transition_writer
     }
 
     pub fn gateway(&self) -> Option<&Arc<Gateway>> {

@@ -48,6 +48,8 @@ pub struct NewUsage<'a> {
     pub cost_nanos: i64,
     pub cached: bool,
     pub status: UsageStatus,
+    /// The compute node that answered (the `nodes` provider only).
+    pub served_by: Option<&'a str>,
     pub now: i64,
 }
 
@@ -81,15 +83,16 @@ pub struct UsageRecord {
     pub cost_nanos: i64,
     pub cached: bool,
     pub status: String,
+    pub served_by: Option<String>,
     pub created_at: i64,
 }
 
 const COLUMNS: &str = "id, request_id, account_id, api_key_id, provider, model, public_model, \
-     input_tokens, output_tokens, cost_nanos, cached, status, created_at";
+     input_tokens, output_tokens, cost_nanos, cached, status, served_by, created_at";
 
 const INSERT: &str = "INSERT INTO ai_usage (id, request_id, account_id, api_key_id, provider, \
-     model, public_model, input_tokens, output_tokens, cost_nanos, cached, status, created_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+     model, public_model, input_tokens, output_tokens, cost_nanos, cached, status, served_by, \
+     created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
      ON CONFLICT (request_id) DO NOTHING";
 
 /// `query` (of [`INSERT`]) with `new`'s values bound, on either backend.
@@ -108,6 +111,7 @@ macro_rules! bind_usage {
             .bind($new.cost_nanos)
             .bind($new.cached)
             .bind($new.status.as_str())
+            .bind($new.served_by)
             .bind($new.now)
     };
 }
@@ -178,6 +182,7 @@ pub async fn spent_since(db: &Database, scope: Scope<'_>, since: i64) -> Result<
 pub struct ModelTotals {
     pub provider: String,
     pub model: String,
+    pub served_by: Option<String>,
     pub requests: i64,
     /// Of `requests`: answered from the cache, and failed.
     pub cached_requests: i64,
@@ -187,23 +192,23 @@ pub struct ModelTotals {
     pub cost_nanos: i64,
 }
 
-/// The account's usage from `since` (inclusive) on, per provider and
-/// model, costliest first.
+/// The account's usage from `since` (inclusive) on, per provider, model
+/// and (for the compute network) serving node, costliest first.
 pub async fn summary(
     db: &Database,
     account_id: &str,
     since: i64,
 ) -> Result<Vec<ModelTotals>, StoreError> {
     Ok(with_pool!(db, pool => sqlx::query_as(
-            "SELECT provider, model, COUNT(*) AS requests, \
+            "SELECT provider, model, served_by, COUNT(*) AS requests, \
                  CAST(SUM(CASE WHEN cached THEN 1 ELSE 0 END) AS BIGINT) AS cached_requests, \
                  CAST(SUM(CASE WHEN status = 'ok' THEN 0 ELSE 1 END) AS BIGINT) AS failed_requests, \
                  CAST(SUM(input_tokens) AS BIGINT) AS input_tokens, \
                  CAST(SUM(output_tokens) AS BIGINT) AS output_tokens, \
                  CAST(SUM(cost_nanos) AS BIGINT) AS cost_nanos \
              FROM ai_usage WHERE account_id = $1 AND created_at >= $2 \
-             GROUP BY provider, model \
-             ORDER BY cost_nanos DESC, requests DESC, provider, model",
+             GROUP BY provider, model, served_by \
+             ORDER BY cost_nanos DESC, requests DESC, provider, model, served_by",
         )
         .bind(account_id)
         .bind(since)
@@ -369,6 +374,7 @@ mod tests {
             cost_nanos,
             cached: false,
             status: UsageStatus::Ok,
+            served_by: None,
             now,
         }
     }
@@ -408,6 +414,7 @@ mod tests {
                 cost_nanos: 700,
                 cached: false,
                 status: "ok".into(),
+                served_by: None,
                 created_at: 100,
             });
             assert!(find_by_request_id(&db, "r2").await.unwrap().is_none());
@@ -514,6 +521,7 @@ mod tests {
                 ModelTotals {
                     provider: "anthropic".into(),
                     model: "claude-test".into(),
+                    served_by: None,
                     requests: 1,
                     cached_requests: 0,
                     failed_requests: 0,
@@ -523,6 +531,7 @@ mod tests {
                 },
                 ModelTotals {
                     provider: "openai".into(),
+                    served_by: None,
                     model: "gpt-test".into(),
                     requests: 3,
                     cached_requests: 1,

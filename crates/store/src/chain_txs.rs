@@ -1,6 +1,7 @@
 //! The outbox of the platform's own chain transactions and the contracts
 //! it deployed (migration 0008).
 
+use crate::database::{with_tx, Tx};
 use crate::{execute, with_pool, Database, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -49,20 +50,31 @@ const COLUMNS: &str = "id, idempotency_key, kind, to_address, calldata, nonce, s
 /// Queues a transaction; with a key seen before, returns the transaction
 /// queued then and queues nothing.
 pub async fn enqueue(db: &Database, tx: NewTx<'_>) -> Result<TxRecord, StoreError> {
-    execute!(
-        db,
-        "INSERT INTO chain_txs (id, idempotency_key, kind, to_address, calldata, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (idempotency_key) DO NOTHING",
-        tx.id,
-        tx.idempotency_key,
-        tx.kind,
-        tx.to_address,
-        tx.calldata,
-        tx.now
-    )?;
+    let mut write = db.begin_write().await?;
+    enqueue_in(&mut write, &tx).await?;
+    write.commit().await?;
     by_key(db, tx.idempotency_key)
         .await?
         .ok_or(StoreError::Duplicate("idempotency_key"))
+}
+
+/// Queues a transaction as part of a larger write (what it is for is
+/// recorded in the same commit); a key seen before queues nothing.
+pub(crate) async fn enqueue_in(write: &mut Tx, tx: &NewTx<'_>) -> Result<(), StoreError> {
+    with_tx!(write, conn => sqlx::query(
+        "INSERT INTO chain_txs (id, idempotency_key, kind, to_address, calldata, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (idempotency_key) DO NOTHING",
+    )
+    .bind(tx.id)
+    .bind(tx.idempotency_key)
+    .bind(tx.kind)
+    .bind(tx.to_address)
+    .bind(tx.calldata)
+    .bind(tx.now)
+    .execute(&mut *conn)
+    .await
+    .map(drop))?;
+    Ok(())
 }
 
 pub async fn by_key(db: &Database, key: &str) -> Result<Option<TxRecord>, StoreError> {

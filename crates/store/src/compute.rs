@@ -1,8 +1,10 @@
 //! The compute network's durable state: nodes, and the tasks leased to
 //! them. A task's every transition is one compare-and-set on the status
-//! and lease it was computed from ([`apply`]), so two instances, a node
+//! and lease it was computed from ([`apply_batch`]), so two instances, a node
 //! and the lease reaper can race on one task and exactly one wins.
 
+use crate::chain_txs::{self, NewTx};
+use crate::database::with_tx;
 use crate::{execute, with_pool, Database, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -157,6 +159,95 @@ pub async fn count_task(
     Ok(())
 }
 
+/// Flagged nodes waiting for an admin's review, most disagreements first.
+pub async fn flagged_nodes(db: &Database, limit: u32) -> Result<Vec<NodeRecord>, StoreError> {
+    let sql = format!(
+        "SELECT {NODE_COLUMNS} FROM {NODE_FROM} WHERE n.flagged = 1 \
+         ORDER BY n.mismatches DESC, n.id LIMIT $1"
+    );
+    Ok(with_pool!(db, pool => sqlx::query_as(&sql)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await)?)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ReviewRecord {
+    pub id: String,
+    pub node_id: String,
+    pub reviewer_id: String,
+    pub decision: String,
+    pub amount: Option<String>,
+    pub reason: String,
+    pub tx_id: Option<String>,
+    pub created_at: i64,
+}
+
+const REVIEW_COLUMNS: &str =
+    "id, node_id, reviewer_id, decision, amount, reason, tx_id, created_at";
+
+pub struct NewReview<'a> {
+    pub id: &'a str,
+    pub node_id: &'a str,
+    pub reviewer_id: &'a str,
+    pub decision: &'a str,
+    pub amount: Option<&'a str>,
+    pub reason: &'a str,
+    pub now: i64,
+}
+
+/// Records an admin's review of a flagged node and clears its flag, with
+/// the slash's transaction (if any) queued in the same commit: a review is
+/// never recorded without its slash, nor a slash queued without its
+/// review. `None`, and nothing written, when the node is not flagged
+/// (another admin reviewed it first).
+pub async fn review_node(
+    db: &Database,
+    review: NewReview<'_>,
+    slash: Option<NewTx<'_>>,
+) -> Result<Option<ReviewRecord>, StoreError> {
+    let mut write = db.begin_write().await?;
+    let cleared = with_tx!(&mut write, conn => sqlx::query(
+        "UPDATE compute_nodes SET flagged = 0 WHERE id = $1 AND flagged = 1",
+    )
+    .bind(review.node_id)
+    .execute(&mut *conn)
+    .await
+    .map(|done| done.rows_affected()))?;
+    if cleared != 1 {
+        return Ok(None);
+    }
+    if let Some(tx) = &slash {
+        chain_txs::enqueue_in(&mut write, tx).await?;
+    }
+    let sql = format!(
+        "INSERT INTO compute_reviews ({REVIEW_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         RETURNING {REVIEW_COLUMNS}"
+    );
+    let record: ReviewRecord = with_tx!(&mut write, conn => sqlx::query_as(&sql)
+        .bind(review.id)
+        .bind(review.node_id)
+        .bind(review.reviewer_id)
+        .bind(review.decision)
+        .bind(review.amount)
+        .bind(review.reason)
+        .bind(slash.as_ref().map(|tx| tx.id))
+        .bind(review.now)
+        .fetch_one(&mut *conn)
+        .await)?;
+    write.commit().await?;
+    Ok(Some(record))
+}
+
+/// A node's reviews, newest first.
+pub async fn reviews_of(db: &Database, node_id: &str) -> Result<Vec<ReviewRecord>, StoreError> {
+    let sql = format!(
+        "SELECT {REVIEW_COLUMNS} FROM compute_reviews WHERE node_id = $1 \
+         ORDER BY created_at DESC, id DESC"
+    );
+    Ok(with_pool!(db, pool => sqlx::query_as(&sql).bind(node_id).fetch_all(pool).await)?)
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct TaskRecord {
     pub id: String,
@@ -195,6 +286,8 @@ pub struct NewTask<'a> {
     pub id: &'a str,
     pub account_id: Option<&'a str>,
     pub idempotency_key: &'a str,
+    /// The gateway request it serves, for the gateway's own tasks.
+    pub request_id: Option<&'a str>,
     pub kind: &'a str,
     pub model: &'a str,
     pub input: &'a str,
@@ -219,8 +312,8 @@ pub async fn insert_task(db: &Database, new: NewTask<'_>) -> Result<Inserted, St
     let inserted = execute!(
         db,
         "INSERT INTO compute_tasks (id, account_id, idempotency_key, kind, model, input, status, \
-         max_attempts, created_at, updated_at, verifies, exclude_operator) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $8, $9, $10) \
+         max_attempts, created_at, updated_at, verifies, exclude_operator, request_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $8, $9, $10, $11) \
          ON CONFLICT (account_id, idempotency_key) DO NOTHING",
         new.id,
         new.account_id,
@@ -232,6 +325,7 @@ pub async fn insert_task(db: &Database, new: NewTask<'_>) -> Result<Inserted, St
         new.now,
         new.verifies,
         new.exclude_operator,
+        new.request_id,
     )?;
     let task: TaskRecord = if let Some(account_id) = new.account_id {
         let sql = format!(
@@ -259,59 +353,82 @@ pub async fn get_task(db: &Database, id: &str) -> Result<Option<TaskRecord>, Sto
     Ok(with_pool!(db, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)?)
 }
 
+/// The node that completed a task for the gateway request `request_id`
+/// (several tasks may have tried it, one after another; one completed).
+pub async fn served_by(db: &Database, request_id: &str) -> Result<Option<String>, StoreError> {
+    let node: Option<(Option<String>,)> = with_pool!(db, pool => sqlx::query_as(
+        "SELECT node_id FROM compute_tasks WHERE request_id = $1 AND status = 'completed' LIMIT 1",
+    )
+    .bind(request_id)
+    .fetch_optional(pool)
+    .await)?;
+    Ok(node.and_then(|(node,)| node))
+}
+
 /// A task's state after a transition, to be written over the one it was
-/// computed from.
+/// computed from (`status` and `lease`): a compare-and-set.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TaskUpdate<'a> {
-    pub status: &'a str,
+pub struct TaskWrite {
+    pub id: String,
+    pub from_status: String,
+    pub from_lease: i64,
+    pub status: String,
     pub lease: i64,
-    pub node_id: Option<&'a str>,
+    pub node_id: Option<String>,
     pub lease_until: i64,
     pub leased_at: Option<i64>,
     pub failures: i64,
-    pub error: Option<&'a str>,
+    pub error: Option<String>,
     pub progress: i64,
     /// Set with the result; `None` leaves the column.
-    pub output: Option<&'a str>,
+    pub output: Option<String>,
     pub input_tokens: i64,
     pub output_tokens: i64,
     pub completed_at: Option<i64>,
     pub now: i64,
 }
 
-/// Writes `to` when the task is still at `from_status` under `from_lease`;
-/// false (nothing written) when another transition got there first.
-pub async fn apply(
-    db: &Database,
-    id: &str,
-    from_status: &str,
-    from_lease: i64,
-    to: &TaskUpdate<'_>,
-) -> Result<bool, StoreError> {
-    let changed = execute!(
-        db,
-        "UPDATE compute_tasks SET status = $4, lease = $5, node_id = $6, lease_until = $7, \
-         failures = $8, error = $9, progress = $10, output = COALESCE($11, output), \
-         input_tokens = $12, output_tokens = $13, completed_at = $14, updated_at = $15, \
-         leased_at = $16 WHERE id = $1 AND status = $2 AND lease = $3",
-        id,
-        from_status,
-        from_lease,
-        to.status,
-        to.lease,
-        to.node_id,
-        to.lease_until,
-        to.failures,
-        to.error,
-        to.progress,
-        to.output,
-        to.input_tokens,
-        to.output_tokens,
-        to.completed_at,
-        to.now,
-        to.leased_at,
-    )?;
-    Ok(changed == 1)
+/// Writes each transition whose task is still where it was computed from,
+/// in one transaction; answers, in order, whether each was written (false:
+/// another transition got there first). An error writes none of them.
+pub async fn apply_batch(db: &Database, writes: &[TaskWrite]) -> Result<Vec<bool>, StoreError> {
+    let mut tx = db.begin_write().await?;
+    let mut written = Vec::with_capacity(writes.len());
+    for to in writes {
+        let changed = with_tx!(&mut tx, conn => sqlx::query(
+            "UPDATE compute_tasks SET status = $4, lease = $5, node_id = $6, lease_until = $7, \
+             failures = $8, error = $9, progress = $10, output = COALESCE($11, output), \
+             input_tokens = $12, output_tokens = $13, completed_at = $14, updated_at = $15, \
+             leased_at = $16 WHERE id = $1 AND status = $2 AND lease = $3",
+        )
+        .bind(&to.id)
+        .bind(&to.from_status)
+        .bind(to.from_lease)
+        .bind(&to.status)
+        .bind(to.lease)
+        .bind(&to.node_id)
+        .bind(to.lease_until)
+        .bind(to.failures)
+        .bind(&to.error)
+        .bind(to.progress)
+        .bind(&to.output)
+        .bind(to.input_tokens)
+        .bind(to.output_tokens)
+        .bind(to.completed_at)
+        .bind(to.now)
+        .bind(to.leased_at)
+        .execute(&mut *conn)
+        .await
+        .map(|done| done.rows_affected()))?;
+        written.push(changed == 1);
+    }
+    tx.commit().await?;
+    Ok(written)
+}
+
+/// [`apply_batch`] for one transition.
+pub async fn apply(db: &Database, write: &TaskWrite) -> Result<bool, StoreError> {
+    Ok(apply_batch(db, std::slice::from_ref(write)).await?[0])
 }
 
 /// Records how far the node says it is, while it holds the lease.
@@ -501,8 +618,9 @@ pub async fn set_verdict(db: &Database, id: &str, verdict: &str) -> Result<(), S
 }
 
 /// Counts a check on a node: its reputation moves by `delta` (kept within
-/// 0 to 1000), a disagreement is counted, and `flag_after` disagreements
-/// flag it.
+/// 0 to 1000), a disagreement is counted, and a disagreement that makes
+/// `flag_after` or more flags it (again, after a review cleared the flag;
+/// an agreement never does).
 pub async fn record_check(
     db: &Database,
     node_id: &str,
@@ -516,7 +634,8 @@ pub async fn record_check(
         "UPDATE compute_nodes SET checks = checks + 1, mismatches = mismatches + $2, \
          reputation = CASE WHEN reputation + $3 > 1000 THEN 1000 WHEN reputation + $3 < 0 THEN 0 \
          ELSE reputation + $3 END, \
-         flagged = CASE WHEN mismatches + $2 >= $4 THEN 1 ELSE flagged END WHERE id = $1",
+         flagged = CASE WHEN $2 > 0 AND mismatches + $2 >= $4 THEN 1 ELSE flagged END \
+         WHERE id = $1",
         node_id,
         missed,
         delta,
@@ -552,4 +671,116 @@ pub async fn stale_checks(
         .bind(i64::from(limit))
         .fetch_all(pool)
         .await)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::{self, NewAccount};
+    use crate::testing::TestDatabase;
+    use crate::{test_both_backends, Backend, PoolOptions};
+
+    async fn node_of_a_new_operator(db: &Database) -> NodeRecord {
+        for (id, role) in [("op", "node_operator"), ("root", "admin")] {
+            accounts::insert(
+                db,
+                NewAccount {
+                    id,
+                    email: Some(&format!("{id}@example.org")),
+                    email_skeleton: None,
+                    password_hash: None,
+                    wallet_address: None,
+                    role,
+                    now: 1,
+                },
+            )
+            .await
+            .unwrap();
+        }
+        let new = NewNode {
+            id: "n1",
+            account_id: "op",
+            name: "n",
+            models: "[\"m\"]",
+            capacity: 1,
+            now: 1,
+        };
+        register_node(db, new).await.unwrap()
+    }
+
+    fn review<'a>(id: &'a str, decision: &'a str, amount: Option<&'a str>) -> NewReview<'a> {
+        NewReview {
+            id,
+            node_id: "n1",
+            reviewer_id: "root",
+            decision,
+            amount,
+            reason: "copies",
+            now: 5,
+        }
+    }
+
+    test_both_backends! {
+        async fn a_flag_is_reviewed_once_and_a_slash_is_queued_with_its_review(backend: Backend) {
+            let test_db = TestDatabase::fresh(backend).await;
+            let db = Database::connect(&test_db.target, PoolOptions::default()).await.unwrap();
+            db.migrate().await.unwrap();
+            node_of_a_new_operator(&db).await;
+
+            // Not flagged: nothing to review, nothing written.
+            assert_eq!(review_node(&db, review("r0", "cleared", None), None).await.unwrap(), None);
+
+            for _ in 0..3 {
+                record_check(&db, "n1", false, 100, 3).await.unwrap();
+            }
+            assert_eq!(get_node(&db, "n1").await.unwrap().unwrap().flagged, 1);
+            let slash = NewTx { id: "t1", idempotency_key: "slash:r1", kind: "slash", to_address: "0x01", calldata: "0x", now: 5 };
+            let recorded = review_node(&db, review("r1", "slashed", Some("1000")), Some(slash)).await.unwrap().unwrap();
+            assert_eq!(recorded.tx_id.as_deref(), Some("t1"));
+            assert_eq!(recorded.amount.as_deref(), Some("1000"));
+            assert_eq!(get_node(&db, "n1").await.unwrap().unwrap().flagged, 0);
+            assert_eq!(chain_txs::get(&db, "t1").await.unwrap().unwrap().status, "queued");
+
+            // A second admin, a moment later: the flag is gone, and so is
+            // their slash (not queued without a review).
+            let late = NewTx { id: "t2", idempotency_key: "slash:r2", kind: "slash", to_address: "0x01", calldata: "0x", now: 6 };
+            assert_eq!(review_node(&db, review("r2", "slashed", Some("5")), Some(late)).await.unwrap(), None);
+            assert_eq!(chain_txs::get(&db, "t2").await.unwrap(), None);
+            assert_eq!(reviews_of(&db, "n1").await.unwrap(), vec![recorded]);
+
+            // After the review, agreeing does not flag it again; the next
+            // disagreement does.
+            record_check(&db, "n1", true, 10, 3).await.unwrap();
+            assert_eq!(get_node(&db, "n1").await.unwrap().unwrap().flagged, 0);
+            record_check(&db, "n1", false, -100, 3).await.unwrap();
+            assert_eq!(get_node(&db, "n1").await.unwrap().unwrap().flagged, 1);
+            db.close().await;
+        }
+
+        async fn a_batch_writes_each_transition_still_current_and_refuses_stale_ones(backend: Backend) {
+            let test_db = TestDatabase::fresh(backend).await;
+            let db = Database::connect(&test_db.target, PoolOptions::default()).await.unwrap();
+            db.migrate().await.unwrap();
+            node_of_a_new_operator(&db).await;
+            for id in ["a", "b"] {
+                let new = NewTask { id, account_id: None, idempotency_key: id, request_id: None, kind: "chat", model: "m", input: "{}", max_attempts: 3, verifies: None, exclude_operator: None, now: 1 };
+                insert_task(&db, new).await.unwrap();
+            }
+            let assign = |id: &str, from_lease: i64| TaskWrite {
+                id: id.to_owned(), from_status: "pending".to_owned(), from_lease,
+                status: "assigned".to_owned(), lease: from_lease + 1, node_id: Some("n1".to_owned()),
+                lease_until: 60, leased_at: Some(2), failures: 0, error: None, progress: 0,
+                output: None, input_tokens: 0, output_tokens: 0, completed_at: None, now: 2,
+            };
+            // "b" was computed from a lease it no longer holds; "a" twice in
+            // one batch: the second write finds the first's.
+            let written = apply_batch(&db, &[assign("a", 0), assign("b", 7), assign("a", 0)]).await.unwrap();
+            assert_eq!(written, vec![true, false, false]);
+            let a = get_task(&db, "a").await.unwrap().unwrap();
+            assert_eq!((a.status.as_str(), a.lease, a.node_id.as_deref()), ("assigned", 1, Some("n1")));
+            let b = get_task(&db, "b").await.unwrap().unwrap();
+            assert_eq!((b.status.as_str(), b.lease, b.node_id), ("pending", 0, None));
+            db.close().await;
+        }
+    }
 }

@@ -6,6 +6,7 @@
 //! finishes what it holds (handing back what is still running after the
 //! drain period), then exits.
 
+mod auth;
 pub mod backend;
 
 use std::collections::HashMap;
@@ -21,15 +22,16 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
+pub use auth::Credential;
 pub use backend::Backend;
 
 /// How the node runs.
 pub struct NodeOptions {
     /// The platform, e.g. `https://meritree.example`.
     pub server: String,
-    /// An API key with the `node` scope, of an account with the
-    /// `node_operator` role.
-    pub api_key: String,
+    /// The operator's API key (with the `node` scope) or wallet; the
+    /// account has the `node_operator` role.
+    pub credential: Credential,
     pub registration: NodeRegistration,
     pub backend: Backend,
     /// How long a drain waits for running tasks before handing them back.
@@ -44,6 +46,10 @@ pub enum NodeError {
     Refused { status: u16, body: String },
     #[error("the platform did not answer: {0}")]
     Http(#[from] reqwest::Error),
+    #[error("the wallet key file does not hold a private key (64 hex digits)")]
+    WalletKey,
+    #[error("signing in with the wallet failed: {0}")]
+    Siwe(String),
 }
 
 /// Backoff between reconnections: doubling from half a second to 30 s.
@@ -63,6 +69,13 @@ pub async fn run(
         format!("ws://{rest}")
     } else {
         return Err(NodeError::ServerUrl(server));
+    };
+    let auth = auth::Auth::new(options.credential, &server, reqwest::Client::new());
+    let options = Options {
+        registration: options.registration,
+        backend: options.backend,
+        drain: options.drain,
+        auth,
     };
     let node = register(&server, &options).await?;
     tracing::info!(node = %node.id, name = %node.name, models = ?node.models, "node registered");
@@ -96,21 +109,34 @@ pub async fn run(
     }
 }
 
-async fn register(server: &str, options: &NodeOptions) -> Result<NodeView, NodeError> {
-    let response = reqwest::Client::new()
-        .post(format!("{server}/api/v1/nodes/register"))
-        .bearer_auth(&options.api_key)
-        .json(&options.registration)
-        .send()
-        .await?;
-    let status = response.status();
-    if !status.is_success() {
-        return Err(NodeError::Refused {
-            status: status.as_u16(),
-            body: response.text().await.unwrap_or_default(),
-        });
+/// [`NodeOptions`] with the credential ready to use.
+struct Options {
+    registration: NodeRegistration,
+    backend: Backend,
+    drain: Duration,
+    auth: auth::Auth,
+}
+
+async fn register(server: &str, options: &Options) -> Result<NodeView, NodeError> {
+    let client = reqwest::Client::new();
+    let send = async || {
+        let bearer = options.auth.bearer().await?;
+        Ok::<_, NodeError>(
+            client
+                .post(format!("{server}/api/v1/nodes/register"))
+                .header(reqwest::header::AUTHORIZATION, bearer)
+                .json(&options.registration)
+                .send()
+                .await?,
+        )
+    };
+    let mut response = send().await?;
+    // A wallet's session token ran out: sign in again, once.
+    if response.status() == reqwest::StatusCode::UNAUTHORIZED && options.auth.renewable() {
+        options.auth.expired().await;
+        response = send().await?;
     }
-    Ok(response.json().await?)
+    Ok(auth::checked(response).await?.json().await?)
 }
 
 enum Ended {
@@ -128,14 +154,23 @@ enum SessionError {
 /// One connection, from the handshake until it drops or the node stops.
 async fn session(
     url: &str,
-    options: &NodeOptions,
+    options: &Options,
     node: &NodeId,
     stop: &mut tokio::sync::watch::Receiver<bool>,
 ) -> Result<Ended, SessionError> {
     let mut request = url
         .into_client_request()
         .map_err(|e| SessionError::Fatal(NodeError::ServerUrl(e.to_string())))?;
-    let bearer = format!("Bearer {}", options.api_key)
+    let bearer = match options.auth.bearer().await {
+        Ok(bearer) => bearer,
+        // A refusal of the wallet's sign-in does not mend; the platform
+        // being away does.
+        Err(err @ (NodeError::Refused { .. } | NodeError::WalletKey | NodeError::Siwe(_))) => {
+            return Err(SessionError::Fatal(err))
+        }
+        Err(err) => return Err(SessionError::Retry(err.to_string())),
+    };
+    let bearer = bearer
         .parse()
         .map_err(|_| SessionError::Fatal(NodeError::ServerUrl("bad API key".into())))?;
     request.headers_mut().insert("authorization", bearer);
@@ -150,6 +185,11 @@ async fn session(
                     .as_ref()
                     .map(|b| String::from_utf8_lossy(b).into_owned())
                     .unwrap_or_default();
+                // A wallet's session token ran out: sign in again.
+                if status == 401 && options.auth.renewable() {
+                    options.auth.expired().await;
+                    return Err(SessionError::Retry("the session expired".into()));
+                }
                 // Refusals about who we are do not mend by retrying.
                 if matches!(status, 401 | 403 | 404) {
                     return Err(SessionError::Fatal(NodeError::Refused { status, body }));

@@ -311,6 +311,52 @@ test_both_backends! {
 }
 
 /// The next task offered to either node: which one, and the frame.
+/// Waits (10 s at most) for the platform to close the socket.
+async fn closed(socket: &mut Socket) {
+    loop {
+        match tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
+            .await
+            .expect("the socket closes within 10 s")
+        {
+            Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+            Some(Ok(_)) => {}
+        }
+    }
+}
+
+test_both_backends! {
+    async fn a_connected_node_is_dropped_when_its_key_is_revoked_or_its_operator_demoted(backend: Backend) {
+        let app = spawn_app_with(backend, |settings| {
+            network_models(settings);
+            settings.compute.credential_recheck_secs = 1;
+        })
+        .await;
+        let (session, key) = operator(&app, "op@example.org").await;
+        let node = register_node(&app, &key, "box-1", &["fake-chat"]).await;
+        let node_id = node["id"].as_str().unwrap();
+        let mut socket = connect(&app, &key, node_id).await;
+        let keys = app.get_json("/api/v1/user/api-keys", &session).await;
+        let key_id = keys[0]["id"].as_str().unwrap();
+        let revoked = app.request(reqwest::Method::DELETE, &format!("/api/v1/user/api-keys/{key_id}"), &session)
+            .send().await.unwrap();
+        assert!(revoked.status().is_success(), "{}", revoked.status());
+        closed(&mut socket).await;
+        let status = app.get_json(&format!("/api/v1/nodes/{node_id}/status"), &Session::default()).await;
+        assert_eq!(status["status"], "offline");
+
+        // An operator demoted to member: their key still signs them in, but
+        // runs no node.
+        let (_, key) = operator(&app, "op2@example.org").await;
+        let node = register_node(&app, &key, "box-2", &["fake-chat"]).await;
+        let mut socket = connect(&app, &key, node["id"].as_str().unwrap()).await;
+        meritree_store::accounts::set_role_by_email(app.platform.db(), "op2@example.org", "member", 2)
+            .await
+            .unwrap();
+        closed(&mut socket).await;
+        app.stop().await;
+    }
+}
+
 async fn offered_to_either(a: &mut Socket, b: &mut Socket) -> (usize, Value) {
     let (frame, which) = tokio::select! {
         frame = next(a) => (frame, 0),

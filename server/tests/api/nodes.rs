@@ -14,14 +14,20 @@ use crate::compute::{chat_task, operator, spawn_network, submit};
 use crate::crash::{kill_9, serve_on, until};
 use crate::fake_backend::{start_backend, ANSWER};
 use crate::helpers::{Session, PASSWORD};
+use crate::staking::{bind_wallet, OPERATOR_KEY};
 
 /// `meritree node` serving `fake-chat` from `backend`.
 fn node(server: &str, key: &str, name: &str, backend: &str) -> Child {
+    node_as(server, ("MERITREE_NODE_API_KEY", key), name, backend)
+}
+
+/// [`node`] with its credential in the environment variable `credential`.
+fn node_as(server: &str, credential: (&str, &str), name: &str, backend: &str) -> Child {
     let dir = tempfile::tempdir().unwrap();
     Command::new(env!("CARGO_BIN_EXE_meritree"))
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("MERITREE_NODE_API_KEY", key)
+        .env(credential.0, credential.1)
         .current_dir(dir.keep())
         .args([
             "node",
@@ -303,6 +309,60 @@ test_both_backends! {
 
         let stats = app.get_json("/api/v1/network/stats", &Session::default()).await;
         assert_eq!(stats["completed_last_hour"], 2);
+
+        // The member's usage names the node that answered both requests
+        // (the streamed one is recorded as its stream ends).
+        let nodes = app.get_json("/api/v1/nodes/stats", &Session::default()).await;
+        let node_id = nodes["nodes"][0]["id"].clone();
+        let usage = until("both requests' usage is recorded", async || {
+            let usage = app.get_json("/api/v1/user/ai/usage", &member).await;
+            (usage["models"][0]["requests"] == 2).then_some(usage)
+        })
+        .await;
+        assert_eq!(usage["models"].as_array().unwrap().len(), 1, "{usage}");
+        assert_eq!(usage["models"][0]["provider"], "nodes");
+        assert_eq!(usage["models"][0]["served_by"], node_id, "{usage}");
+        kill_9(&mut worker);
+        app.stop().await;
+    }
+}
+
+test_both_backends! {
+    async fn a_node_signs_in_with_the_operators_wallet(backend: Backend) {
+        let app = spawn_network(backend).await;
+        let (backend_url, _fake) = start_backend().await;
+        let (operator_session, _) = operator(&app, "op@example.org").await;
+        bind_wallet(&app, &operator_session).await;
+        let keys = tempfile::tempdir().unwrap();
+        let key_file = |name: &str, key: &str| {
+            let path = keys.path().join(name);
+            std::fs::write(&path, format!("{key}\n")).unwrap();
+            path.to_str().unwrap().to_owned()
+        };
+        let server = format!("http://{}", app.addr);
+        let operators = key_file("operator.key", OPERATOR_KEY);
+        let mut worker = node_as(&server, ("MERITREE_NODE_WALLET_KEY_FILE", &operators), "wallet-box", &backend_url);
+        until("the wallet's node is online", async || {
+            let stats = app.get_json("/api/v1/nodes/stats", &Session::default()).await;
+            (stats["online"] == 1).then_some(())
+        })
+        .await;
+        let mine = app.get_json("/api/v1/nodes/mine", &operator_session).await;
+        assert_eq!(mine[0]["name"], "wallet-box", "registered to the wallet's account: {mine}");
+
+        let mut member = app.register("ada@example.org").await;
+        let task: Value = submit(&app, &mut member, chat_task("w-1")).await.json().await.unwrap();
+        let task_url = app.url(&format!("/api/v1/tasks/{}", task["id"].as_str().unwrap()));
+        let done = completed(&app.client, &task_url, &[("cookie", member.cookie_header())]).await;
+        assert_eq!(done["node_id"], mine[0]["id"]);
+        assert_eq!(done["output"]["text"], ANSWER);
+
+        // A wallet bound to no operator signs in as a new member, whose
+        // node the platform refuses: the process stops with an error.
+        let strangers = key_file("stranger.key", "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a");
+        let mut stranger = node_as(&server, ("MERITREE_NODE_WALLET_KEY_FILE", &strangers), "intruder", &backend_url);
+        let status = until("the stranger's node exits", async || stranger.try_wait().unwrap()).await;
+        assert!(!status.success());
         kill_9(&mut worker);
         app.stop().await;
     }

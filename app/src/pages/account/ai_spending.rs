@@ -48,7 +48,16 @@ fn Spending(spending: AiSpending) -> impl IntoView {
                 <tbody>
                     {usage.models.into_iter().map(|m| view! {
                         <tr data-testid="ai-usage-row">
-                            <td><code>{m.provider} "/" {m.model}</code></td>
+                            <td>
+                                <code>{m.provider} "/" {m.model}</code>
+                                {m.served_by.map(|node| {
+                                    let short: String = node.chars().take(8).collect();
+                                    view! {
+                                        " " <span class="muted">"served by node "</span>
+                                        <code title=node>{short}</code>
+                                    }
+                                })}
+                            </td>
                             <td>{m.totals.requests}</td>
                             <td>{m.totals.input_tokens} " / " {m.totals.output_tokens}</td>
                             <td>{format_nanodollars(m.totals.cost_nanos)}</td>

@@ -4,6 +4,7 @@
 //! the browser.
 
 pub mod protocol;
+pub mod review;
 pub mod state;
 pub mod verification;
 

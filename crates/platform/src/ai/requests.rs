@@ -246,6 +246,7 @@ impl<'a> Ai<'a> {
         }
         let routed: Routed<ChatResponse> = crate::compute::provider::on_behalf_of(
             &caller.account_id,
+            &request_id,
             gateway.router().chat(&candidates, &request),
         )
         .await?;
@@ -294,6 +295,7 @@ impl<'a> Ai<'a> {
         let request_id = uuid::Uuid::new_v4().to_string();
         let routed = crate::compute::provider::on_behalf_of(
             &caller.account_id,
+            &request_id,
             gateway.router().chat_stream(&candidates, &request),
         )
         .await?;
@@ -341,6 +343,7 @@ impl<'a> Ai<'a> {
         };
         let routed = crate::compute::provider::on_behalf_of(
             &caller.account_id,
+            &request_id,
             gateway.router().embed(&candidates, &request),
         )
         .await?;
@@ -465,6 +468,7 @@ impl<'a> Ai<'a> {
             cost_nanos,
             cached,
             ok,
+            served_by: None,
         })
         .await
     }

@@ -227,6 +227,7 @@ fn record(request_id: &str, account_id: &str, key: Option<&str>, cost_nanos: u64
         cost_nanos,
         cached: false,
         ok: true,
+        served_by: None,
     }
 }
 
@@ -248,6 +249,7 @@ async fn spend_at(platform: &Platform, account_id: &str, key: Option<&str>, cost
             cost_nanos: cost,
             cached: false,
             status: UsageStatus::Ok,
+            served_by: None,
             now: at,
         },
     )

@@ -31,6 +31,9 @@ pub struct UsageRecord {
     /// Whether the request succeeded (a failed stream still records what it
     /// used).
     pub ok: bool,
+    /// The compute node that answered, for the `nodes` provider; looked up
+    /// when the usage is recorded.
+    pub served_by: Option<String>,
 }
 
 impl UsageRecord {
@@ -58,6 +61,7 @@ impl UsageRecord {
             } else {
                 UsageStatus::Error
             },
+            served_by: self.served_by.as_deref(),
             now,
         }
     }
@@ -76,6 +80,7 @@ fn model_usage(row: ModelTotals) -> ModelUsage {
         },
         provider: row.provider,
         model: row.model,
+        served_by: row.served_by,
     }
 }
 
@@ -96,7 +101,15 @@ impl Ai<'_> {
 
     /// [`Platform::record_ai_usage`] at the unix time `now`; whether this
     /// call wrote the record (`false`: the request id was recorded before).
-    pub async fn record_usage_at(&self, record: UsageRecord, now: i64) -> Result<bool, StoreError> {
+    pub async fn record_usage_at(
+        &self,
+        mut record: UsageRecord,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        if record.provider == meritree_ai::gateway::NODES && record.served_by.is_none() {
+            record.served_by =
+                meritree_store::compute::served_by(self.db(), &record.request_id).await?;
+        }
         let id = uuid::Uuid::new_v4().to_string();
         self.usage_writer()
             .write(super::usage_writer::UsageJob { record, id, now })

@@ -29,6 +29,8 @@ pub enum TxKind {
     SetRoot,
     Claim,
     Fund,
+    /// A node operator's stake taken after an admin's review.
+    Slash,
 }
 
 impl TxKind {
@@ -37,6 +39,7 @@ impl TxKind {
             TxKind::SetRoot => "set_root",
             TxKind::Claim => "claim",
             TxKind::Fund => "fund",
+            TxKind::Slash => "slash",
         }
     }
 }

@@ -12,6 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use futures_util::future::join_all;
 use meritree_core::compute::protocol::ToNode;
 use meritree_core::compute::{NodeId, TaskId, Transition};
 use tokio::sync::{broadcast, mpsc, Notify};
@@ -186,7 +187,10 @@ impl Compute<'_> {
             return Ok(0);
         }
         let pending = meritree_store::compute::pending(self.db(), &models, free.min(BATCH)).await?;
-        let mut leased = 0;
+        // Nodes are chosen for the whole pass first, then every lease is
+        // written at once: they go to the store in one group commit rather
+        // than one commit each.
+        let mut offers = Vec::with_capacity(pending.len());
         for record in pending {
             let Some(node) = self.pick(&record.model, record.exclude_operator.as_deref()) else {
                 continue;
@@ -203,10 +207,17 @@ impl Compute<'_> {
                     n.held.insert(id.clone());
                 }
             });
-            match self
-                .transition(record, &Transition::Assign { node: node.clone() }, None)
-                .await
-            {
+            offers.push((record, node, id, input));
+        }
+        let leases = join_all(offers.iter().map(|(record, node, ..)| async move {
+            let assign = Transition::Assign { node: node.clone() };
+            self.transition(record.clone(), &assign, None).await
+        }))
+        .await;
+        let mut leased = 0;
+        let mut failure = None;
+        for ((_, node, id, input), lease) in offers.into_iter().zip(leases) {
+            match lease {
                 Ok((task, true)) => {
                     let sender = self
                         .compute_state()
@@ -230,11 +241,14 @@ impl Compute<'_> {
                 }
                 Err(err) => {
                     self.compute_state().release_slot(&node, &id);
-                    return Err(err);
+                    failure.get_or_insert(err);
                 }
             }
         }
-        Ok(leased)
+        match failure {
+            Some(err) => Err(err),
+            None => Ok(leased),
+        }
     }
 
     /// The connected node to lease a task for `model` to: one serving it

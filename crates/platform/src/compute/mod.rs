@@ -4,15 +4,17 @@
 //! A task's life is [`meritree_core::compute::state`]'s state machine; each
 //! step here reads the task, computes the next state there, and writes it
 //! as a compare-and-set on the status and lease it read
-//! ([`meritree_store::compute::apply`]). Nodes connect to one instance
+//! ([`meritree_store::compute::apply_batch`]). Nodes connect to one instance
 //! ([`dispatch`]), which leases them tasks for the models they serve;
 //! [`reaper`] returns the tasks of nodes that went silent.
 
 pub mod dispatch;
 pub mod provider;
 pub mod reaper;
+mod review;
 mod session;
 pub mod staking;
+pub(crate) mod transition_writer;
 mod verification;
 
 use meritree_core::accounts::{AccountId, Role};
@@ -24,7 +26,7 @@ use meritree_core::compute::{
 use meritree_core::live::{Audience, LiveEvent};
 use meritree_core::points::PointsReason;
 use meritree_core::ErrorCode;
-use meritree_store::compute::{self as store, Inserted, NodeRecord, TaskRecord, TaskUpdate};
+use meritree_store::compute::{self as store, Inserted, NodeRecord, TaskRecord, TaskWrite};
 use meritree_store::StoreError;
 
 pub use dispatch::ComputeState;
@@ -69,6 +71,8 @@ pub struct ComputePolicy {
     pub max_task_secs: u64,
     /// Tasks one member may have waiting or running at once.
     pub max_open_tasks: u32,
+    /// How often a connected node's credential is checked again.
+    pub credential_recheck_secs: u64,
 }
 
 impl Default for ComputePolicy {
@@ -85,6 +89,7 @@ impl Default for ComputePolicy {
             chat_agreement: 0.8,
             max_task_secs: 600,
             max_open_tasks: 100,
+            credential_recheck_secs: 60,
         }
     }
 }
@@ -124,6 +129,12 @@ pub enum ComputeError {
     TooManyOpenTasks(u32),
     #[error("the stake could not be read from the chain")]
     StakeUnknown,
+    #[error("{0}")]
+    InvalidReview(meritree_core::compute::review::ReviewError),
+    #[error("the node is not flagged for review")]
+    NotFlagged,
+    #[error("{0}")]
+    SlashRefused(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The database holds a task this build cannot read.
@@ -143,6 +154,9 @@ impl PublicError for ComputeError {
             ComputeError::Transition(TransitionError::NotAllowed { .. }) => ErrorCode::LeaseLost,
             ComputeError::StakeTooLow { .. } => ErrorCode::StakeTooLow,
             ComputeError::StakeUnknown => ErrorCode::ChainUnavailable,
+            ComputeError::InvalidReview(_) => ErrorCode::InvalidReview,
+            ComputeError::NotFlagged => ErrorCode::NotFlagged,
+            ComputeError::SlashRefused(_) => ErrorCode::SlashRefused,
             ComputeError::NoNodeOnline => ErrorCode::UpstreamUnavailable,
             ComputeError::UnknownModel(_) => ErrorCode::ModelNotFound,
             ComputeError::TooManyOpenTasks(_) => ErrorCode::TooManyTasks,
@@ -181,6 +195,7 @@ impl Compute<'_> {
                 id: &id,
                 account_id: Some(&me.account_id),
                 idempotency_key: &task.idempotency_key,
+                request_id: None,
                 kind: task.input.kind().as_str(),
                 model: task.input.model(),
                 input: &input,
@@ -441,22 +456,25 @@ impl Compute<'_> {
             _ if next.status.is_leased() => record.leased_at,
             _ => None,
         };
-        let update = TaskUpdate {
+        let write = TaskWrite {
+            id: record.id.clone(),
+            from_status: record.status.clone(),
+            from_lease: record.lease,
             leased_at,
-            status: next.status.as_str(),
+            status: next.status.as_str().to_owned(),
             lease: i64::try_from(next.lease).unwrap_or(i64::MAX),
-            node_id: next.node.as_deref(),
+            node_id: next.node.as_ref().map(ToString::to_string),
             lease_until,
             failures: i64::from(next.failures),
-            error: next.error.as_deref(),
+            error: next.error.clone(),
             progress,
-            output: output_json.as_deref(),
+            output: output_json,
             input_tokens: i64::try_from(input_tokens).unwrap_or(i64::MAX),
             output_tokens: i64::try_from(output_tokens).unwrap_or(i64::MAX),
             completed_at: (next.status == TaskStatus::Completed).then_some(now),
             now,
         };
-        if !store::apply(self.db(), &record.id, &record.status, record.lease, &update).await? {
+        if !self.transition_writer().write(write.clone()).await? {
             // Another transition won the race: answer from what it wrote.
             let fresh = store::get_task(self.db(), &record.id)
                 .await?
@@ -469,18 +487,18 @@ impl Compute<'_> {
             };
         }
         let written = TaskRecord {
-            status: update.status.to_owned(),
-            lease: update.lease,
-            node_id: next.node.as_ref().map(ToString::to_string),
+            output: write.output.or(record.output),
+            status: write.status,
+            lease: write.lease,
+            node_id: write.node_id,
             lease_until,
             leased_at,
-            failures: update.failures,
-            error: next.error.clone(),
+            failures: write.failures,
+            error: write.error,
             progress,
-            output: output_json.clone().or(record.output.clone()),
-            input_tokens: update.input_tokens,
-            output_tokens: update.output_tokens,
-            completed_at: update.completed_at,
+            input_tokens: write.input_tokens,
+            output_tokens: write.output_tokens,
+            completed_at: write.completed_at,
             updated_at: now,
             ..record
         };

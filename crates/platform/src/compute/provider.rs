@@ -25,15 +25,30 @@ use crate::clock;
 use crate::{Platform, WeakPlatform};
 
 tokio::task_local! {
-    /// The account a gateway request is made for, while the router runs
-    /// it: the task it becomes is that account's, so its own nodes earn
-    /// nothing for it.
-    static CALLER: String;
+    /// The gateway request being served, while the router runs it: the
+    /// task it becomes is its caller's (whose own nodes earn nothing for
+    /// it), and names the request (whose usage then names the node).
+    static REQUEST: GatewayRequest;
 }
 
-/// Runs `request` (a router call) on behalf of `account`.
-pub(crate) async fn on_behalf_of<F: std::future::Future>(account: &str, request: F) -> F::Output {
-    CALLER.scope(account.to_owned(), request).await
+#[derive(Clone)]
+struct GatewayRequest {
+    account: String,
+    request_id: String,
+}
+
+/// Runs `request` (a router call) for the gateway request `request_id` of
+/// `account`.
+pub(crate) async fn on_behalf_of<F: std::future::Future>(
+    account: &str,
+    request_id: &str,
+    request: F,
+) -> F::Output {
+    let gateway_request = GatewayRequest {
+        account: account.to_owned(),
+        request_id: request_id.to_owned(),
+    };
+    REQUEST.scope(gateway_request, request).await
 }
 
 /// How often a waiting request reads its task, besides the live stream (a
@@ -301,13 +316,14 @@ impl Compute<'_> {
         // Watched before it exists, so no piece of its answer is missed.
         let deltas = self.compute_state().watch(&id);
         let json = serde_json::to_string(&input).expect("inputs serialise");
-        let caller = CALLER.try_with(Clone::clone).ok();
+        let request = REQUEST.try_with(Clone::clone).ok();
         let inserted = store::insert_task(
             self.db(),
             store::NewTask {
                 id: &id,
-                account_id: caller.as_deref(),
+                account_id: request.as_ref().map(|r| r.account.as_str()),
                 idempotency_key: &id,
+                request_id: request.as_ref().map(|r| r.request_id.as_str()),
                 kind: input.kind().as_str(),
                 model: input.model(),
                 input: &json,

@@ -41,13 +41,7 @@ impl Compute<'_> {
         lease: u64,
         report: NodeReport,
     ) -> Result<(), ComputeError> {
-        require_operator(me)?;
-        let record = store::get_node(self.db(), node)
-            .await?
-            .ok_or(ComputeError::NoSuchNode)?;
-        if record.account_id != me.account_id.as_str() {
-            return Err(ComputeError::NotYourNode);
-        }
+        self.operated_node(me, node).await?;
         match report {
             NodeReport::Completed(output) => self.complete(node, id, lease, output).await,
             NodeReport::Failed(reason) => {
@@ -74,13 +68,7 @@ impl Compute<'_> {
         me: &Principal,
         node_id: &NodeId,
     ) -> Result<NodeLink, ComputeError> {
-        require_operator(me)?;
-        let record = store::get_node(self.db(), node_id)
-            .await?
-            .ok_or(ComputeError::NoSuchNode)?;
-        if record.account_id != me.account_id.as_str() {
-            return Err(ComputeError::NotYourNode);
-        }
+        let record = self.operated_node(me, node_id).await?;
         self.check_stake(&me.account_id).await?;
         // A new connection holds nothing: what an earlier one held (the
         // node lost it when it reconnected) goes to other nodes now.
@@ -128,6 +116,29 @@ impl Compute<'_> {
             frames,
             generation,
         })
+    }
+
+    /// Whether the caller may still run this connected node (its operator,
+    /// with the role): checked again while the node stays connected, after
+    /// the door has checked the credential itself.
+    pub async fn still_runs(&self, me: &Principal, node: &NodeId) -> Result<(), ComputeError> {
+        self.operated_node(me, node).await.map(drop)
+    }
+
+    /// The node, when the caller is an operator and it is theirs.
+    async fn operated_node(
+        &self,
+        me: &Principal,
+        node: &NodeId,
+    ) -> Result<store::NodeRecord, ComputeError> {
+        require_operator(me)?;
+        let record = store::get_node(self.db(), node)
+            .await?
+            .ok_or(ComputeError::NoSuchNode)?;
+        if record.account_id != me.account_id.as_str() {
+            return Err(ComputeError::NotYourNode);
+        }
+        Ok(record)
     }
 
     /// Handles one frame from the node; answers what to send back, if

@@ -49,6 +49,7 @@ impl Compute<'_> {
                 id: &id,
                 account_id: None,
                 idempotency_key: &id,
+                request_id: None,
                 kind: &task.kind,
                 model: &task.model,
                 input: &task.input,

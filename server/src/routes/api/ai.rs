@@ -42,7 +42,8 @@ struct UsageQuery {
 }
 
 /// `GET /api/v1/user/ai/usage?since=`: requests, tokens and cost per
-/// provider and model since `since`, costliest first, with the total.
+/// provider and model (and serving node, for the compute network) since
+/// `since`, costliest first, with the total.
 async fn my_usage(
     State(platform): State<Platform>,
     Caller(request): Caller,

@@ -9,10 +9,12 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use meritree_core::compute::protocol::{FromNode, ToNode, MAX_FRAME_BYTES};
+use meritree_core::compute::review::{NodeReview, NodeReviewView};
 use meritree_core::compute::{NodeId, NodeRegistration, NodeView, NodesStats};
 use meritree_core::ErrorCode;
-use meritree_platform::access::{ApiScope, AuthCheck};
+use meritree_platform::access::{ApiScope, AuthCheck, RequestContext};
 use meritree_platform::compute::NodeLink;
+use meritree_platform::error::PublicError;
 use meritree_platform::Platform;
 use std::time::{Duration, Instant};
 
@@ -28,6 +30,9 @@ pub fn router() -> Router<AppState> {
         .route("/nodes/stats", get(stats))
         .route("/nodes/{id}/status", get(status))
         .route("/nodes/{id}/connect", get(connect))
+        .route("/admin/nodes/flagged", get(flagged))
+        .route("/admin/nodes/{id}/review", post(review))
+        .route("/admin/nodes/{id}/reviews", get(reviews))
 }
 
 /// `POST /api/v1/nodes/register`: `{name, models, capacity}`. 201 with the
@@ -68,6 +73,42 @@ async fn status(
     Ok(Json(platform.compute().node(&id).await?))
 }
 
+/// `GET /api/v1/admin/nodes/flagged` (admin): nodes whose results
+/// disagreed with other nodes' often enough to be reviewed.
+async fn flagged(
+    State(platform): State<Platform>,
+    Caller(request): Caller,
+) -> Result<Json<Vec<NodeView>>, ApiError> {
+    platform.authorize(&request, AuthCheck::admin()).await?;
+    Ok(Json(platform.compute().flagged().await?))
+}
+
+/// `POST /api/v1/admin/nodes/{id}/review` (admin): `{slash, reason}`. A
+/// slash (base units, a decimal string) is sent on chain through the
+/// outbox; without one the flag is cleared. 201 with the review; 409
+/// `not_flagged` when the node is not (or no longer) flagged.
+async fn review(
+    State(platform): State<Platform>,
+    Caller(request): Caller,
+    Path(id): Path<NodeId>,
+    ApiJson(review): ApiJson<NodeReview>,
+) -> Result<(StatusCode, Json<NodeReviewView>), ApiError> {
+    let me = platform.authorize(&request, AuthCheck::admin()).await?;
+    let review = platform.compute().review(&me, &id, review).await?;
+    Ok((StatusCode::CREATED, Json(review)))
+}
+
+/// `GET /api/v1/admin/nodes/{id}/reviews` (admin): the node's reviews,
+/// newest first, with their slashes' transactions.
+async fn reviews(
+    State(platform): State<Platform>,
+    Caller(request): Caller,
+    Path(id): Path<NodeId>,
+) -> Result<Json<Vec<NodeReviewView>>, ApiError> {
+    platform.authorize(&request, AuthCheck::admin()).await?;
+    Ok(Json(platform.compute().reviews(&id).await?))
+}
+
 /// `GET /api/v1/nodes/{id}/connect` (WebSocket; the operator's `node` key):
 /// the node's one connection. Frames are `core::compute::protocol`'s.
 async fn connect(
@@ -86,7 +127,35 @@ async fn connect(
         std::time::Duration::from_secs(platform.compute_policy().heartbeat_secs.saturating_mul(3));
     Ok(upgrade
         .max_message_size(MAX_FRAME_BYTES)
-        .on_upgrade(move |ws| serve(platform, ws, link, silence)))
+        .on_upgrade(move |ws| serve(platform, ws, link, silence, request)))
+}
+
+/// Whether the credential the node connected with still lets it run the
+/// node: `Err` with the reason when it was revoked, expired or lost the
+/// role. A failure to check (the database away) is not a refusal.
+async fn still_allowed(
+    platform: &Platform,
+    request: &RequestContext,
+    node: &NodeId,
+) -> Result<(), ErrorCode> {
+    let refusal = |code: ErrorCode| {
+        if matches!(code.http_status(), 401 | 403 | 404) {
+            Err(code)
+        } else {
+            Ok(())
+        }
+    };
+    let me = match platform
+        .authorize(request, AuthCheck::scope(ApiScope::Node))
+        .await
+    {
+        Ok(me) => me,
+        Err(err) => return refusal(err.code()),
+    };
+    match platform.compute().still_runs(&me, node).await {
+        Ok(()) => Ok(()),
+        Err(err) => refusal(err.code()),
+    }
 }
 
 /// Frames a node may send per second (heartbeats, answer pieces, results)
@@ -96,8 +165,16 @@ const MAX_FRAMES_PER_SEC: u32 = 500;
 /// reading is gone.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
-async fn serve(platform: Platform, mut ws: WebSocket, mut link: NodeLink, silence: Duration) {
+async fn serve(
+    platform: Platform,
+    mut ws: WebSocket,
+    mut link: NodeLink,
+    silence: Duration,
+    request: RequestContext,
+) {
     let compute = platform.compute();
+    let recheck = Duration::from_secs(platform.compute_policy().credential_recheck_secs.max(1));
+    let mut checked_at = Instant::now();
     // Only heartbeats prove the node alive: other traffic does not.
     let mut last_heartbeat = Instant::now();
     let mut watch = tokio::time::interval(Duration::from_secs(1));
@@ -115,6 +192,14 @@ async fn serve(platform: Platform, mut ws: WebSocket, mut link: NodeLink, silenc
                     tracing::info!(node = %link.node_id, "node silent past three heartbeats: closing");
                     close(&mut ws, "no heartbeat").await;
                     break;
+                }
+                if checked_at.elapsed() >= recheck {
+                    checked_at = Instant::now();
+                    if let Err(code) = still_allowed(&platform, &request, &link.node_id).await {
+                        tracing::info!(node = %link.node_id, code = code.as_str(), "node's credential no longer holds: closing");
+                        close(&mut ws, "credential no longer valid").await;
+                        break;
+                    }
                 }
             }
             incoming = ws.recv() => match incoming {
