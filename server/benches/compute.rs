@@ -13,8 +13,9 @@
 //! submitted at a steady `COMPUTE_RATE` per second (200 by default,
 //! `COMPUTE_PACED` of them, 2,000) and the time from each one's submission
 //! to its arrival at a node (assignment latency, not queueing behind a
-//! flood); and the process's resident memory with every node connected and
-//! heartbeating once a second.
+//! flood); the process's resident memory with every node connected and
+//! heartbeating once a second; and then with `COMPUTE_SOCKETS` (500) real
+//! `meritree node` workers more, each on its own WebSocket.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -23,7 +24,7 @@ use std::time::{Duration, Instant};
 use meritree_core::accounts::Role;
 use meritree_core::compute::protocol::{FromNode, ToNode};
 use meritree_core::compute::{
-    ChatMessage, ChatRole, NewTask, NodeRegistration, TaskInput, TaskOutput,
+    ChatMessage, ChatRole, NewTask, NodeRegistration, TaskInput, TaskOutput, MAX_NODES_PER_OPERATOR,
 };
 use meritree_platform::access::RequestContext;
 use meritree_platform::principal::{Credential, Principal};
@@ -68,12 +69,25 @@ async fn main() {
     }];
     settings.compute.verify_per_mille = 0;
     settings.compute.max_open_tasks = 1_000_000;
+    settings.compute.heartbeat_secs = 1;
     let app = Application::build(settings).await.unwrap();
+    let url = format!("http://{}", app.local_addr());
     let platform = app.platform().clone();
     let backend = platform.db().backend();
     tokio::spawn(app.run_until_stopped(std::future::pending()));
 
-    let operator = account(&platform, "operator@bench.example", Role::NodeOperator).await;
+    // An operator runs at most MAX_NODES_PER_OPERATOR nodes.
+    let mut operators = Vec::new();
+    for o in 0..nodes.div_ceil(MAX_NODES_PER_OPERATOR) {
+        operators.push(
+            account(
+                &platform,
+                &format!("operator{o}@bench.example"),
+                Role::NodeOperator,
+            )
+            .await,
+        );
+    }
     let submitters: Vec<Principal> = (0..SUBMITTERS)
         .map(|i| format!("s{i}@bench.example"))
         .collect::<Vec<_>>()
@@ -90,10 +104,11 @@ async fn main() {
     let latencies: Arc<Mutex<Vec<Duration>>> = Arc::default();
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
     for n in 0..nodes {
+        let operator = &operators[n / MAX_NODES_PER_OPERATOR];
         let node = platform
             .compute()
             .register_node(
-                &operator,
+                operator,
                 NodeRegistration {
                     name: format!("node-{n}"),
                     models: vec![MODEL.into()],
@@ -104,7 +119,7 @@ async fn main() {
             .unwrap();
         let link = platform
             .compute()
-            .connect(&operator, &node.id)
+            .connect(operator, &node.id)
             .await
             .unwrap();
         tokio::spawn(simulated_node(
@@ -191,6 +206,41 @@ async fn main() {
         "resident memory",
         resident_mib(),
         connected
+    );
+
+    // Real `meritree node` workers over WebSockets, heartbeating every
+    // second; the memory is the whole process's (the server and the
+    // workers' side of every socket).
+    let sockets = env("COMPUTE_SOCKETS", 500);
+    let before = resident_mib();
+    let client = reqwest::Client::new();
+    for o in 0..sockets.div_ceil(MAX_NODES_PER_OPERATOR) {
+        let key = support::operator_key(
+            &client,
+            &url,
+            platform.db(),
+            &format!("worker{o}@bench.example"),
+        )
+        .await;
+        let first = o * MAX_NODES_PER_OPERATOR;
+        for n in first..sockets.min(first + MAX_NODES_PER_OPERATOR) {
+            // No task reaches them: the backend is never called.
+            support::spawn_node(
+                &url,
+                &key,
+                &format!("worker-{n}"),
+                MODEL,
+                "http://127.0.0.1:9/v1",
+            );
+        }
+    }
+    support::until_online(&client, &url, (nodes + sockets) as u64).await;
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    println!(
+        "{:<48} {:>10.1} MiB with {sockets} more on sockets ({:.1} MiB before them)",
+        "resident memory",
+        resident_mib(),
+        before
     );
 }
 

@@ -7,6 +7,10 @@
 //! - open-loop fixed rates (1k and 5k requests/s): achieved rate and the
 //!   latency of each path;
 //! - time to first token added on streams;
+//! - the same request served by a community node: a `meritree node`
+//!   worker in this process, its backend the same fake upstream, the request
+//!   sent to the gateway as `nodes/m` (gateway → task → node's socket →
+//!   backend → result back), one client, p50/p99 beside the straight call;
 //! - resident memory of the whole process at rest and after the load.
 
 use std::sync::Arc;
@@ -156,8 +160,11 @@ async fn main() {
             capabilities: vec![Capability::Chat],
         }],
     }];
+    // The same model offered by the community nodes.
+    settings.ai.nodes.models = settings.ai.providers[0].models.clone();
     let app = Application::build(settings).await.unwrap();
     let url = format!("http://{}", app.local_addr());
+    let db = app.platform().db().clone();
     tokio::spawn(app.run_until_stopped(std::future::pending()));
 
     let client = reqwest::Client::builder()
@@ -238,5 +245,31 @@ async fn main() {
     }
     report("time to first token, straight", &mut straight);
     report("time to first token, through the gateway", &mut through);
+
+    let key = support::operator_key(&client, &url, &db, "operator@example.org").await;
+    support::spawn_node(&url, &key, "bench-node", "m", &upstream_url);
+    support::until_online(&client, &url, 1).await;
+    let by_node = Arc::new(Target {
+        url: format!("{url}/v1/chat/completions"),
+        key: gateway.key.clone(),
+    });
+    let noded = json!({"model": "nodes/m", "messages": [{"role": "user", "content": "Say hello"}]});
+    for _ in 0..100 {
+        one(&client, &direct, &body).await;
+        one(&client, &by_node, &noded).await;
+    }
+    let mut straight = Vec::new();
+    let mut through = Vec::new();
+    for _ in 0..1_000 {
+        straight.push(one(&client, &direct, &body).await);
+        through.push(one(&client, &by_node, &noded).await);
+    }
+    report("1 client, straight to the node's backend", &mut straight);
+    report("1 client, through the gateway and a node", &mut through);
+    let added_p50 = support::percentile(&mut through, 0.5)
+        .saturating_sub(support::percentile(&mut straight, 0.5));
+    let added_p99 = support::percentile(&mut through, 0.99)
+        .saturating_sub(support::percentile(&mut straight, 0.99));
+    println!("added by the gateway and the node: p50 {added_p50:.2?}, p99 {added_p99:.2?}");
     println!("resident memory after the load: {:.1} MiB", resident_mib());
 }

@@ -341,8 +341,12 @@ test_both_backends! {
             .send().await.unwrap();
         assert!(revoked.status().is_success(), "{}", revoked.status());
         closed(&mut socket).await;
-        let status = app.get_json(&format!("/api/v1/nodes/{node_id}/status"), &Session::default()).await;
-        assert_eq!(status["status"], "offline");
+        // Marked offline as the socket's end is handled, just after it closes.
+        crate::crash::until("the node is offline", async || {
+            let status = app.get_json(&format!("/api/v1/nodes/{node_id}/status"), &Session::default()).await;
+            (status["status"] == "offline").then_some(())
+        })
+        .await;
 
         // An operator demoted to member: their key still signs them in, but
         // runs no node.
