@@ -14,8 +14,8 @@
 //! `COMPUTE_PACED` of them, 2,000) and the time from each one's submission
 //! to its arrival at a node (assignment latency, not queueing behind a
 //! flood); the process's resident memory with every node connected and
-//! heartbeating once a second; and then with `COMPUTE_SOCKETS` (500) real
-//! `meritree node` workers more, each on its own WebSocket.
+//! heartbeating once a second; and then with `COMPUTE_SOCKETS` (500) nodes
+//! more, each on a real WebSocket, heartbeating every second.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -208,30 +208,30 @@ async fn main() {
         connected
     );
 
-    // Real `meritree node` workers over WebSockets, heartbeating every
-    // second; the memory is the whole process's (the server and the
-    // workers' side of every socket).
+    // Nodes on real WebSockets, heartbeating every second: registered over
+    // HTTP with their operator's key, each a bare socket client (what the
+    // server holds per node is what this measures, not a worker's HTTP
+    // client and backend).
     let sockets = env("COMPUTE_SOCKETS", 500);
     let before = resident_mib();
     let client = reqwest::Client::new();
     for o in 0..sockets.div_ceil(MAX_NODES_PER_OPERATOR) {
-        let key = support::operator_key(
-            &client,
-            &url,
-            platform.db(),
-            &format!("worker{o}@bench.example"),
-        )
-        .await;
+        let email = format!("worker{o}@bench.example");
+        let key = support::operator_key(&client, &url, platform.db(), &email).await;
         let first = o * MAX_NODES_PER_OPERATOR;
         for n in first..sockets.min(first + MAX_NODES_PER_OPERATOR) {
-            // No task reaches them: the backend is never called.
-            support::spawn_node(
-                &url,
-                &key,
-                &format!("worker-{n}"),
-                MODEL,
-                "http://127.0.0.1:9/v1",
-            );
+            let registered: serde_json::Value = client
+                .post(format!("{url}/api/v1/nodes/register"))
+                .bearer_auth(&key)
+                .json(&serde_json::json!({"name": format!("socket-{n}"), "models": [MODEL], "capacity": 8}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let id = registered["id"].as_str().expect("a node id").to_owned();
+            tokio::spawn(socket_node(url.clone(), key.clone(), id));
         }
     }
     support::until_online(&client, &url, (nodes + sockets) as u64).await;
@@ -242,6 +242,39 @@ async fn main() {
         resident_mib(),
         before
     );
+}
+
+/// A node on a WebSocket that heartbeats every second and reads what it is
+/// sent.
+async fn socket_node(url: String, key: String, id: String) {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let address = format!(
+        "{}/api/v1/nodes/{id}/connect",
+        url.replacen("http", "ws", 1)
+    );
+    let mut request = address.into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {key}").parse().unwrap());
+    let (socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let (mut send, mut receive) = socket.split();
+    let mut heartbeat = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = heartbeat.tick() => {
+                let frame = Message::text(r#"{"type":"heartbeat","running":0}"#);
+                if send.send(frame).await.is_err() {
+                    return;
+                }
+            }
+            frame = receive.next() => if frame.is_none_or(|f| f.is_err()) {
+                return;
+            },
+        }
+    }
 }
 
 /// A chat task whose text the node reports back by.

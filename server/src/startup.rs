@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use leptos::config::LeptosOptions;
 use meritree_chain::anvil::Anvil;
 use meritree_chain::ChainError;
@@ -260,7 +261,15 @@ impl Application {
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
-        let server = axum::serve(self.listener, service).with_graceful_shutdown(async move {
+        // Without TCP_NODELAY a small write (a stream's chunk, a node's
+        // frame) following another waits for the peer's delayed ACK, about
+        // 40 ms, on every exchange.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "TCP_NODELAY not set");
+            }
+        });
+        let server = axum::serve(listener, service).with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: finishing in-flight requests");
             let _ = stopping_tx.send(());

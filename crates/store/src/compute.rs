@@ -142,20 +142,13 @@ pub async fn mark_silent_offline(db: &Database, before: i64) -> Result<u64, Stor
     )?)
 }
 
-/// What a node's operator gains or loses from one finished task.
-pub async fn count_task(
-    db: &Database,
-    node_id: &str,
-    completed: bool,
-    earned: i64,
-) -> Result<(), StoreError> {
-    let sql = if completed {
-        "UPDATE compute_nodes SET tasks_completed = tasks_completed + 1, earned = earned + $2 \
-         WHERE id = $1"
-    } else {
-        "UPDATE compute_nodes SET tasks_failed = tasks_failed + 1, earned = earned + $2 WHERE id = $1"
-    };
-    execute!(db, sql, node_id, earned)?;
+/// Counts a task the node failed.
+pub async fn count_failure(db: &Database, node_id: &str) -> Result<(), StoreError> {
+    execute!(
+        db,
+        "UPDATE compute_nodes SET tasks_failed = tasks_failed + 1 WHERE id = $1",
+        node_id
+    )?;
     Ok(())
 }
 
@@ -544,15 +537,36 @@ pub async fn unrewarded(db: &Database, limit: u32) -> Result<Vec<TaskRecord>, St
         .await)?)
 }
 
-/// Records the reward posted for a completed task, once; false when it was
-/// already recorded.
-pub async fn set_reward(db: &Database, id: &str, reward: i64) -> Result<bool, StoreError> {
-    let changed = execute!(
-        db,
+/// Records a completed task's reward and counts it, with the points, to
+/// the node that ran it, in one transaction; once: false (nothing written)
+/// when the task's reward was recorded before.
+pub async fn record_reward(
+    db: &Database,
+    id: &str,
+    node_id: &str,
+    reward: i64,
+) -> Result<bool, StoreError> {
+    let mut tx = db.begin_write().await?;
+    let changed = with_tx!(&mut tx, conn => sqlx::query(
         "UPDATE compute_tasks SET reward = $2 WHERE id = $1 AND reward IS NULL",
-        id,
-        reward
-    )?;
+    )
+    .bind(id)
+    .bind(reward)
+    .execute(&mut *conn)
+    .await
+    .map(|done| done.rows_affected()))?;
+    if changed == 1 {
+        with_tx!(&mut tx, conn => sqlx::query(
+            "UPDATE compute_nodes SET tasks_completed = tasks_completed + 1, \
+             earned = earned + $2 WHERE id = $1",
+        )
+        .bind(node_id)
+        .bind(reward)
+        .execute(&mut *conn)
+        .await
+        .map(drop))?;
+    }
+    tx.commit().await?;
     Ok(changed == 1)
 }
 

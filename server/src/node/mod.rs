@@ -175,8 +175,10 @@ async fn session(
         .map_err(|_| SessionError::Fatal(NodeError::ServerUrl("bad API key".into())))?;
     request.headers_mut().insert("authorization", bearer);
     let config = WebSocketConfig::default().max_message_size(Some(MAX_FRAME_BYTES));
+    // Nagle off: a task's frames (started, each delta, completed) are small
+    // and must not wait for the platform's delayed ACKs.
     let (socket, _) =
-        match tokio_tungstenite::connect_async_with_config(request, Some(config), false).await {
+        match tokio_tungstenite::connect_async_with_config(request, Some(config), true).await {
             Ok(connected) => connected,
             Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
                 let status = response.status().as_u16();

@@ -558,9 +558,7 @@ impl Compute<'_> {
                     ComputeError::Store(StoreError::WriterStopped)
                 })?;
         }
-        if store::set_reward(self.db(), &record.id, amount).await? {
-            store::count_task(self.db(), node_id, true, amount).await?;
-        }
+        store::record_reward(self.db(), &record.id, node_id, amount).await?;
         Ok(())
     }
 

@@ -75,7 +75,7 @@ impl Compute<'_> {
                             lease,
                         );
                         if after.status == TaskStatus::Failed.as_str() {
-                            store::count_task(self.db(), &node, false, 0).await?;
+                            store::count_failure(self.db(), &node).await?;
                         }
                     }
                 }

@@ -322,7 +322,7 @@ impl Compute<'_> {
         }
         let (task, _) = moved?;
         if transition.name() == "fail" && task.status == "failed" {
-            let _ = store::count_task(self.db(), node, false, 0).await;
+            let _ = store::count_failure(self.db(), node).await;
         }
         Ok(())
     }
