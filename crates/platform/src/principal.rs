@@ -1,7 +1,7 @@
 //! Who is making a request, whatever credential they used.
 
 use meritree_core::accounts::{AccountId, ApiKeyId, ApiScope, Role, SessionId};
-use meritree_store::api_keys;
+use meritree_store::{api_keys, sessions};
 
 use crate::accounts::api_keys::{parse_stored_scopes, KEY_PREFIX};
 use crate::accounts::AuthError;
@@ -51,12 +51,7 @@ impl Platform {
                     .ok_or(AuthError::Unauthenticated)?;
             return Ok(Principal {
                 account_id: key.account_id.into(),
-                // An API key never carries the admin role: admin work needs a
-                // session with two-factor.
-                role: match role.parse().unwrap_or(Role::Member) {
-                    Role::Admin => Role::Member,
-                    other => other,
-                },
+                role: key_role(&role),
                 credential: Credential::ApiKey {
                     id: key.id.into(),
                     scopes: parse_stored_scopes(&key.scopes),
@@ -71,5 +66,39 @@ impl Platform {
                 id: claims.sid.into(),
             },
         })
+    }
+
+    /// The caller as they stand now, looked up by their credential's id: for
+    /// a connection that outlives the access token it opened with (a node's
+    /// socket), which must end when the sign-in ends, the key is revoked or
+    /// the role changes, and not merely because the token expired while the
+    /// session lives on. `Unauthenticated` once the credential no longer
+    /// holds.
+    pub async fn standing(&self, caller: &Principal) -> Result<Principal, AuthError> {
+        let now = clock::unix_secs();
+        let role = match &caller.credential {
+            Credential::ApiKey { id, .. } => api_keys::live_role(self.db(), id.as_str(), now)
+                .await?
+                .map(|role| key_role(&role)),
+            Credential::Session { id } => {
+                sessions::live_role(self.db(), id.as_str(), caller.account_id.as_str(), now)
+                    .await?
+                    .map(|role| role.parse().unwrap_or(Role::Member))
+            }
+        };
+        let role = role.ok_or(AuthError::Unauthenticated)?;
+        Ok(Principal {
+            role,
+            ..caller.clone()
+        })
+    }
+}
+
+/// An API key never carries the admin role: admin work needs a session with
+/// two-factor.
+fn key_role(stored: &str) -> Role {
+    match stored.parse().unwrap_or(Role::Member) {
+        Role::Admin => Role::Member,
+        other => other,
     }
 }

@@ -146,6 +146,21 @@ pub async fn authenticate(
     Ok(Some((key, role)))
 }
 
+/// The role of the account whose key `id` is, while the key is live
+/// (unrevoked, unexpired); `None` once it is not. Unlike [`authenticate`]
+/// it records no use: it is the re-check of an open connection.
+pub async fn live_role(db: &Database, id: &str, now: i64) -> Result<Option<String>, StoreError> {
+    let sql = "SELECT a.role FROM api_keys k JOIN accounts a ON a.id = k.account_id \
+               WHERE k.id = $1 AND k.revoked_at IS NULL \
+               AND (k.expires_at IS NULL OR k.expires_at > $2)";
+    let found: Option<(String,)> = with_pool!(db, pool => sqlx::query_as(sql)
+        .bind(id)
+        .bind(now)
+        .fetch_optional(pool)
+        .await)?;
+    Ok(found.map(|(role,)| role))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,12 +201,15 @@ mod tests {
             let (live, role) = authenticate(&db, "hash-short", 199).await.unwrap().unwrap();
             assert_eq!((live.id.as_str(), live.scopes.as_str(), role.as_str()), ("short", "ai read", "admin"));
             assert!(authenticate(&db, "hash-short", 200).await.unwrap().is_none(), "expired at 200");
+            assert_eq!(live_role(&db, "short", 199).await.unwrap().as_deref(), Some("admin"));
+            assert_eq!(live_role(&db, "short", 200).await.unwrap(), None);
             let listed: Vec<String> = list(&db, "ann", 250).await.unwrap().into_iter().map(|k| k.id).collect();
             assert_eq!(listed, ["forever"]);
 
             let revoked: Vec<String> = revoke_all(&db, "ann", 300).await.unwrap().into_iter().map(|k| k.id).collect();
             assert_eq!(revoked, ["forever"], "an expired key is not reported again");
             assert!(authenticate(&db, "hash-forever", 301).await.unwrap().is_none());
+            assert_eq!(live_role(&db, "forever", 301).await.unwrap(), None, "revoked");
             assert!(revoke_all(&db, "ann", 302).await.unwrap().is_empty());
             db.close().await;
         }

@@ -216,6 +216,28 @@ pub async fn revoke_account_family(
     )?)
 }
 
+/// The role of the account whose sign-in `family_id` is, while that sign-in
+/// can still be refreshed (a token of it neither used, revoked nor
+/// expired); `None` once it has ended. A connection that outlives its
+/// access token re-checks its standing with this.
+pub async fn live_role(
+    db: &Database,
+    family_id: &str,
+    account_id: &str,
+    now: i64,
+) -> Result<Option<String>, StoreError> {
+    let sql = "SELECT a.role FROM accounts a WHERE a.id = $2 AND EXISTS ( \
+                 SELECT 1 FROM refresh_tokens t WHERE t.family_id = $1 AND t.account_id = $2 \
+                 AND t.used_at IS NULL AND t.revoked_at IS NULL AND t.expires_at > $3)";
+    let found: Option<(String,)> = with_pool!(db, pool => sqlx::query_as(sql)
+        .bind(family_id)
+        .bind(account_id)
+        .bind(now)
+        .fetch_optional(pool)
+        .await)?;
+    Ok(found.map(|(role,)| role))
+}
+
 /// A sign-in that can still be refreshed.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct LiveSession {
@@ -394,7 +416,12 @@ mod tests {
             let test_db = TestDatabase::fresh(backend).await;
             let db = migrated(&test_db).await;
             assert_eq!(present(&db, "t0", "t1", 200).await, rotated());
+            assert_eq!(live_role(&db, "f", "ann", 200).await.unwrap().as_deref(), Some("member"),
+                "a rotated session lives on in its successor");
+            assert_eq!(live_role(&db, "f", "bob", 200).await.unwrap(), None, "not bob's session");
+            assert_eq!(live_role(&db, "f", "ann", 200 + TTL).await.unwrap(), None, "expired");
             assert_eq!(revoke_family(&db, "f", 201).await.unwrap(), 2);
+            assert_eq!(live_role(&db, "f", "ann", 201).await.unwrap(), None, "ended");
             assert_eq!(present(&db, "t0", "t1b", 202).await, reused());
             assert!(list_live(&db, "ann", 202).await.unwrap().is_empty());
             db.close().await;

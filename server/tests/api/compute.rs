@@ -361,6 +361,40 @@ test_both_backends! {
     }
 }
 
+test_both_backends! {
+    async fn a_node_on_a_session_outlives_its_access_token_but_not_the_session(backend: Backend) {
+        use std::time::{Duration, Instant};
+        let app = spawn_app_with(backend, |settings| {
+            network_models(settings);
+            settings.auth.access_token_minutes = 1;
+            settings.compute.credential_recheck_secs = 1;
+        })
+        .await;
+        // A wallet node connects with its session's access token, as the
+        // browser would; the token expires after a minute, the session not.
+        let (session, _) = operator(&app, "op@example.org").await;
+        let token = session.access.clone().unwrap();
+        let node = register_node(&app, &token, "box-1", &["fake-chat"]).await;
+        let mut socket = connect(&app, &token, node["id"].as_str().unwrap()).await;
+        let deadline = Instant::now() + Duration::from_secs(65);
+        while Instant::now() < deadline {
+            send(&mut socket, json!({"type": "heartbeat", "running": 0})).await;
+            match tokio::time::timeout(Duration::from_secs(1), socket.next()).await {
+                Err(_) | Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => {}
+                Ok(other) => panic!("the node heard {other:?} while its session lives"),
+            }
+        }
+        let expired = app.client.get(app.url("/api/v1/nodes/mine")).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(error_code(expired).await, "token_expired", "the token it connected with has expired");
+
+        // Signing out ends the session, and the node's connection with it.
+        let out = app.request(reqwest::Method::POST, "/api/v1/auth/logout", &session).send().await.unwrap();
+        assert_eq!(out.status(), 204);
+        closed(&mut socket).await;
+        app.stop().await;
+    }
+}
+
 async fn offered_to_either(a: &mut Socket, b: &mut Socket) -> (usize, Value) {
     let (frame, which) = tokio::select! {
         frame = next(a) => (frame, 0),

@@ -12,9 +12,10 @@ use meritree_core::compute::protocol::{FromNode, ToNode, MAX_FRAME_BYTES};
 use meritree_core::compute::review::{NodeReview, NodeReviewView};
 use meritree_core::compute::{NodeId, NodeRegistration, NodeView, NodesStats};
 use meritree_core::ErrorCode;
-use meritree_platform::access::{ApiScope, AuthCheck, RequestContext};
+use meritree_platform::access::{ApiScope, AuthCheck};
 use meritree_platform::compute::NodeLink;
 use meritree_platform::error::PublicError;
+use meritree_platform::principal::Principal;
 use meritree_platform::Platform;
 use std::time::{Duration, Instant};
 
@@ -127,15 +128,18 @@ async fn connect(
         std::time::Duration::from_secs(platform.compute_policy().heartbeat_secs.saturating_mul(3));
     Ok(upgrade
         .max_message_size(MAX_FRAME_BYTES)
-        .on_upgrade(move |ws| serve(platform, ws, link, silence, request)))
+        .on_upgrade(move |ws| serve(platform, ws, link, silence, me)))
 }
 
 /// Whether the credential the node connected with still lets it run the
-/// node: `Err` with the reason when it was revoked, expired or lost the
-/// role. A failure to check (the database away) is not a refusal.
+/// node: `Err` with the reason when the key was revoked, the sign-in ended
+/// or the operator lost the role. Checked by the credential's id, so a
+/// wallet node stays connected when the access token it opened with
+/// expires while its session lives on. A failure to check (the database
+/// away) is not a refusal.
 async fn still_allowed(
     platform: &Platform,
-    request: &RequestContext,
+    me: &Principal,
     node: &NodeId,
 ) -> Result<(), ErrorCode> {
     let refusal = |code: ErrorCode| {
@@ -145,10 +149,7 @@ async fn still_allowed(
             Ok(())
         }
     };
-    let me = match platform
-        .authorize(request, AuthCheck::scope(ApiScope::Node))
-        .await
-    {
+    let me = match platform.standing(me).await {
         Ok(me) => me,
         Err(err) => return refusal(err.code()),
     };
@@ -170,7 +171,7 @@ async fn serve(
     mut ws: WebSocket,
     mut link: NodeLink,
     silence: Duration,
-    request: RequestContext,
+    me: Principal,
 ) {
     let compute = platform.compute();
     let recheck = Duration::from_secs(platform.compute_policy().credential_recheck_secs.max(1));
@@ -195,7 +196,7 @@ async fn serve(
                 }
                 if checked_at.elapsed() >= recheck {
                     checked_at = Instant::now();
-                    if let Err(code) = still_allowed(&platform, &request, &link.node_id).await {
+                    if let Err(code) = still_allowed(&platform, &me, &link.node_id).await {
                         tracing::info!(node = %link.node_id, code = code.as_str(), "node's credential no longer holds: closing");
                         close(&mut ws, "credential no longer valid").await;
                         break;
