@@ -184,7 +184,7 @@ struct Inner {
     mailer: Mailer,
     usage_writer: ai::usage_writer::UsageWriter,
     ledger_writer: points::LedgerWriter,
-    transition_writer: compute::transition_writer::TransitionWriter,
+    compute_writers: compute::writers::ComputeWriters,
     work: WorkPolicy,
     hub: Hub,
     pipeline: PipelineState,
@@ -214,9 +214,7 @@ impl Platform {
                     db.clone(),
                 )),
                 ledger_writer: points::LedgerWriter::spawn(points::LedgerSink(db.clone())),
-                transition_writer: compute::transition_writer::TransitionWriter::spawn(
-                    compute::transition_writer::TransitionSink(db.clone()),
-                ),
+                compute_writers: compute::writers::ComputeWriters::spawn(&db),
                 db,
                 instance_id,
                 started_at: Instant::now(),
@@ -257,8 +255,8 @@ impl Platform {
         &self.inner.usage_writer
     }
 
-    pub(crate) fn transition_writer(&self) -> &compute::transition_writer::TransitionWriter {
-        &self.inner.transition_writer
+    pub(crate) fn compute_writers(&self) -> &compute::writers::ComputeWriters {
+        &self.inner.compute_writers
     }
 
     pub fn gateway(&self) -> Option<&Arc<Gateway>> {

@@ -120,17 +120,6 @@ pub async fn set_node_status(
     Ok(())
 }
 
-/// The node is alive now.
-pub async fn touch_node(db: &Database, id: &str, now: i64) -> Result<(), StoreError> {
-    execute!(
-        db,
-        "UPDATE compute_nodes SET last_seen = $2 WHERE id = $1",
-        id,
-        now
-    )?;
-    Ok(())
-}
-
 /// Marks offline the nodes not heard from since `before`: their instance
 /// died with their sockets. Answers how many.
 pub async fn mark_silent_offline(db: &Database, before: i64) -> Result<u64, StoreError> {
@@ -289,6 +278,9 @@ pub struct NewTask<'a> {
     /// run it.
     pub verifies: Option<&'a str>,
     pub exclude_operator: Option<&'a str>,
+    /// The submitter may have at most this many tasks waiting or running;
+    /// a replay of a key used before is answered whatever the count.
+    pub open_limit: Option<i64>,
     pub now: i64,
 }
 
@@ -297,48 +289,93 @@ pub enum Inserted {
     Created(TaskRecord),
     /// The submitter used the key before: its task.
     Replayed(TaskRecord),
+    /// The submitter has `open_limit` tasks open: nothing stored.
+    AtLimit,
 }
 
 /// Stores a pending task, once per submitter and idempotency key (the
 /// platform's own tasks: once per id).
 pub async fn insert_task(db: &Database, new: NewTask<'_>) -> Result<Inserted, StoreError> {
-    let inserted = execute!(
-        db,
-        "INSERT INTO compute_tasks (id, account_id, idempotency_key, kind, model, input, status, \
-         max_attempts, created_at, updated_at, verifies, exclude_operator, request_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $8, $9, $10, $11) \
-         ON CONFLICT (account_id, idempotency_key) DO NOTHING",
-        new.id,
-        new.account_id,
-        new.idempotency_key,
-        new.kind,
-        new.model,
-        new.input,
-        new.max_attempts,
-        new.now,
-        new.verifies,
-        new.exclude_operator,
-        new.request_id,
-    )?;
-    let task: TaskRecord = if let Some(account_id) = new.account_id {
-        let sql = format!(
-            "SELECT {TASK_COLUMNS} FROM compute_tasks WHERE account_id = $1 AND idempotency_key = $2"
-        );
-        with_pool!(db, pool => sqlx::query_as(&sql)
-            .bind(account_id)
-            .bind(new.idempotency_key)
-            .fetch_one(pool)
-            .await)?
-    } else {
-        get_task(db, new.id)
-            .await?
-            .ok_or(StoreError::Query(sqlx::Error::RowNotFound))?
-    };
-    Ok(if inserted == 1 {
-        Inserted::Created(task)
-    } else {
-        Inserted::Replayed(task)
-    })
+    let mut inserted = insert_tasks(db, std::slice::from_ref(&new)).await?;
+    Ok(inserted.remove(0))
+}
+
+/// [`insert_task`] for many tasks in one transaction, answered in order:
+/// the submitter's open tasks are counted in the transaction that adds
+/// one, so concurrent submissions cannot pass the limit together.
+pub async fn insert_tasks(
+    db: &Database,
+    tasks: &[NewTask<'_>],
+) -> Result<Vec<Inserted>, StoreError> {
+    let by_key = format!(
+        "SELECT {TASK_COLUMNS} FROM compute_tasks WHERE account_id = $1 AND idempotency_key = $2"
+    );
+    let by_id = format!("SELECT {TASK_COLUMNS} FROM compute_tasks WHERE id = $1");
+    let mut tx = db.begin_write().await?;
+    let mut answers = Vec::with_capacity(tasks.len());
+    for new in tasks {
+        if let Some(account_id) = new.account_id {
+            let before: Option<TaskRecord> = with_tx!(&mut tx, conn => sqlx::query_as(&by_key)
+                .bind(account_id)
+                .bind(new.idempotency_key)
+                .fetch_optional(&mut *conn)
+                .await)?;
+            if let Some(task) = before {
+                answers.push(Inserted::Replayed(task));
+                continue;
+            }
+            if let Some(limit) = new.open_limit {
+                let (open,): (i64,) = with_tx!(&mut tx, conn => sqlx::query_as(OPEN_TASKS)
+                    .bind(account_id)
+                    .fetch_one(&mut *conn)
+                    .await)?;
+                if open >= limit {
+                    answers.push(Inserted::AtLimit);
+                    continue;
+                }
+            }
+        }
+        let inserted = with_tx!(&mut tx, conn => sqlx::query(
+            "INSERT INTO compute_tasks (id, account_id, idempotency_key, kind, model, input, \
+             status, max_attempts, created_at, updated_at, verifies, exclude_operator, request_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $8, $9, $10, $11) \
+             ON CONFLICT (account_id, idempotency_key) DO NOTHING",
+        )
+        .bind(new.id)
+        .bind(new.account_id)
+        .bind(new.idempotency_key)
+        .bind(new.kind)
+        .bind(new.model)
+        .bind(new.input)
+        .bind(new.max_attempts)
+        .bind(new.now)
+        .bind(new.verifies)
+        .bind(new.exclude_operator)
+        .bind(new.request_id)
+        .execute(&mut *conn)
+        .await
+        .map(|done| done.rows_affected()))?;
+        // Nothing inserted: a concurrent transaction (PostgreSQL) stored
+        // the same key first.
+        let task: TaskRecord = match (inserted, new.account_id) {
+            (0, Some(account_id)) => with_tx!(&mut tx, conn => sqlx::query_as(&by_key)
+                .bind(account_id)
+                .bind(new.idempotency_key)
+                .fetch_one(&mut *conn)
+                .await)?,
+            _ => with_tx!(&mut tx, conn => sqlx::query_as(&by_id)
+                .bind(new.id)
+                .fetch_one(&mut *conn)
+                .await)?,
+        };
+        answers.push(if inserted == 1 {
+            Inserted::Created(task)
+        } else {
+            Inserted::Replayed(task)
+        });
+    }
+    tx.commit().await?;
+    Ok(answers)
 }
 
 pub async fn get_task(db: &Database, id: &str) -> Result<Option<TaskRecord>, StoreError> {
@@ -496,31 +533,47 @@ pub async fn leased_to(db: &Database, node_id: &str) -> Result<Vec<TaskRecord>, 
     Ok(with_pool!(db, pool => sqlx::query_as(&sql).bind(node_id).fetch_all(pool).await)?)
 }
 
-/// Extends to `until` the leases of `tasks` the node still holds: its
-/// heartbeat. Only the tasks its connection runs, so a task it lost track
-/// of (a reconnection) is not kept alive by heartbeats for others.
-pub async fn renew_leases(
-    db: &Database,
-    node_id: &str,
-    tasks: &[&str],
-    until: i64,
-) -> Result<u64, StoreError> {
-    if tasks.is_empty() {
-        return Ok(0);
-    }
-    let sql = format!(
+/// A node's heartbeat: it is alive at `now`, and the tasks its connection
+/// runs keep their leases until `until`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Heartbeat {
+    pub node_id: String,
+    pub now: i64,
+    /// Only the tasks its connection runs, so a task it lost track of (a
+    /// reconnection) is not kept alive by heartbeats for others.
+    pub running: Vec<String>,
+    pub until: i64,
+}
+
+/// Records heartbeats, in one transaction.
+pub async fn record_heartbeats(db: &Database, beats: &[Heartbeat]) -> Result<(), StoreError> {
+    let renew = format!(
         "UPDATE compute_tasks SET lease_until = $2 WHERE node_id = $1 \
          AND status IN ('assigned', 'in_progress') AND lease_until < $2 AND id IN ({})",
         crate::sql::json_list(db.backend(), 3)
     );
-    let ids = crate::sql::strings(tasks.iter().copied());
-    Ok(with_pool!(db, pool => sqlx::query(&sql)
-        .bind(node_id)
-        .bind(until)
-        .bind(&ids)
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))?)
+    let mut tx = db.begin_write().await?;
+    for beat in beats {
+        with_tx!(&mut tx, conn => sqlx::query("UPDATE compute_nodes SET last_seen = $2 WHERE id = $1")
+            .bind(&beat.node_id)
+            .bind(beat.now)
+            .execute(&mut *conn)
+            .await
+            .map(drop))?;
+        if beat.running.is_empty() {
+            continue;
+        }
+        let ids = crate::sql::strings(beat.running.iter().map(String::as_str));
+        with_tx!(&mut tx, conn => sqlx::query(&renew)
+            .bind(&beat.node_id)
+            .bind(beat.until)
+            .bind(&ids)
+            .execute(&mut *conn)
+            .await
+            .map(drop))?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Completed tasks whose operator's reward is not recorded yet (a crash
@@ -537,37 +590,53 @@ pub async fn unrewarded(db: &Database, limit: u32) -> Result<Vec<TaskRecord>, St
         .await)?)
 }
 
-/// Records a completed task's reward and counts it, with the points, to
-/// the node that ran it, in one transaction; once: false (nothing written)
-/// when the task's reward was recorded before.
-pub async fn record_reward(
+/// A completed task's reward, to record once on the task and the node
+/// that ran it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RewardWrite {
+    pub task_id: String,
+    pub node_id: String,
+    pub reward: i64,
+}
+
+/// Records each completed task's reward and counts it, with the points, to
+/// the node that ran it, in one transaction; answers, in order, whether
+/// each was written (false: the task's reward was recorded before).
+pub async fn record_rewards(
     db: &Database,
-    id: &str,
-    node_id: &str,
-    reward: i64,
-) -> Result<bool, StoreError> {
+    rewards: &[RewardWrite],
+) -> Result<Vec<bool>, StoreError> {
     let mut tx = db.begin_write().await?;
-    let changed = with_tx!(&mut tx, conn => sqlx::query(
-        "UPDATE compute_tasks SET reward = $2 WHERE id = $1 AND reward IS NULL",
-    )
-    .bind(id)
-    .bind(reward)
-    .execute(&mut *conn)
-    .await
-    .map(|done| done.rows_affected()))?;
-    if changed == 1 {
-        with_tx!(&mut tx, conn => sqlx::query(
-            "UPDATE compute_nodes SET tasks_completed = tasks_completed + 1, \
-             earned = earned + $2 WHERE id = $1",
+    let mut written = Vec::with_capacity(rewards.len());
+    for reward in rewards {
+        let changed = with_tx!(&mut tx, conn => sqlx::query(
+            "UPDATE compute_tasks SET reward = $2 WHERE id = $1 AND reward IS NULL",
         )
-        .bind(node_id)
-        .bind(reward)
+        .bind(&reward.task_id)
+        .bind(reward.reward)
         .execute(&mut *conn)
         .await
-        .map(drop))?;
+        .map(|done| done.rows_affected()))?;
+        if changed == 1 {
+            with_tx!(&mut tx, conn => sqlx::query(
+                "UPDATE compute_nodes SET tasks_completed = tasks_completed + 1, \
+                 earned = earned + $2 WHERE id = $1",
+            )
+            .bind(&reward.node_id)
+            .bind(reward.reward)
+            .execute(&mut *conn)
+            .await
+            .map(drop))?;
+        }
+        written.push(changed == 1);
     }
     tx.commit().await?;
-    Ok(changed == 1)
+    Ok(written)
+}
+
+/// [`record_rewards`] for one task.
+pub async fn record_reward(db: &Database, reward: &RewardWrite) -> Result<bool, StoreError> {
+    Ok(record_rewards(db, std::slice::from_ref(reward)).await?[0])
 }
 
 /// How many tasks are in each status.
@@ -595,16 +664,8 @@ pub async fn completed_per_minute(
 }
 
 /// The account's tasks waiting or running.
-pub async fn open_tasks(db: &Database, account_id: &str) -> Result<i64, StoreError> {
-    let (count,): (i64,) = with_pool!(db, pool => sqlx::query_as(
-        "SELECT COUNT(*) FROM compute_tasks WHERE account_id = $1 \
-         AND status IN ('pending', 'assigned', 'in_progress')",
-    )
-    .bind(account_id)
-    .fetch_one(pool)
-    .await)?;
-    Ok(count)
-}
+const OPEN_TASKS: &str = "SELECT COUNT(*) FROM compute_tasks WHERE account_id = $1 \
+                          AND status IN ('pending', 'assigned', 'in_progress')";
 
 /// An account's tasks by status: `(status, count, tokens)`.
 pub async fn task_totals(
@@ -771,13 +832,35 @@ mod tests {
             db.close().await;
         }
 
+        async fn submissions_in_one_batch_replay_their_keys_and_keep_to_the_open_limit(backend: Backend) {
+            let test_db = TestDatabase::fresh(backend).await;
+            let db = Database::connect(&test_db.target, PoolOptions::default()).await.unwrap();
+            db.migrate().await.unwrap();
+            node_of_a_new_operator(&db).await;
+            let submit = |id: &'static str, key: &'static str| NewTask { id, account_id: Some("op"),
+                idempotency_key: key, request_id: None, kind: "chat", model: "m", input: "{}",
+                max_attempts: 3, verifies: None, exclude_operator: None, open_limit: Some(2), now: 1 };
+            // The limit counts what the batch itself stored; a replay is
+            // answered even at the limit.
+            let answers = insert_tasks(&db, &[submit("a", "k1"), submit("b", "k1"), submit("c", "k2"),
+                                               submit("d", "k3"), submit("e", "k2")]).await.unwrap();
+            let ids: Vec<String> = answers.iter().map(|a| match a {
+                Inserted::Created(t) => format!("created {}", t.id),
+                Inserted::Replayed(t) => format!("replayed {}", t.id),
+                Inserted::AtLimit => "at limit".to_owned(),
+            }).collect();
+            assert_eq!(ids, ["created a", "replayed a", "created c", "at limit", "replayed c"]);
+            assert_eq!(get_task(&db, "d").await.unwrap(), None, "nothing stored at the limit");
+            db.close().await;
+        }
+
         async fn a_batch_writes_each_transition_still_current_and_refuses_stale_ones(backend: Backend) {
             let test_db = TestDatabase::fresh(backend).await;
             let db = Database::connect(&test_db.target, PoolOptions::default()).await.unwrap();
             db.migrate().await.unwrap();
             node_of_a_new_operator(&db).await;
             for id in ["a", "b"] {
-                let new = NewTask { id, account_id: None, idempotency_key: id, request_id: None, kind: "chat", model: "m", input: "{}", max_attempts: 3, verifies: None, exclude_operator: None, now: 1 };
+                let new = NewTask { id, account_id: None, idempotency_key: id, request_id: None, kind: "chat", model: "m", input: "{}", max_attempts: 3, verifies: None, exclude_operator: None, open_limit: None, now: 1 };
                 insert_task(&db, new).await.unwrap();
             }
             let assign = |id: &str, from_lease: i64| TaskWrite {

@@ -14,8 +14,8 @@ pub mod reaper;
 mod review;
 mod session;
 pub mod staking;
-pub(crate) mod transition_writer;
 mod verification;
+pub(crate) mod writers;
 
 use meritree_core::accounts::{AccountId, Role};
 use meritree_core::compute::{
@@ -26,7 +26,9 @@ use meritree_core::compute::{
 use meritree_core::live::{Audience, LiveEvent};
 use meritree_core::points::PointsReason;
 use meritree_core::ErrorCode;
-use meritree_store::compute::{self as store, Inserted, NodeRecord, TaskRecord, TaskWrite};
+use meritree_store::compute::{
+    self as store, Inserted, NodeRecord, RewardWrite, TaskRecord, TaskWrite,
+};
 use meritree_store::StoreError;
 
 pub use dispatch::ComputeState;
@@ -38,6 +40,7 @@ use crate::clock;
 use crate::error::{store_error_code, PublicError};
 use crate::points::PointsPosting;
 use crate::principal::Principal;
+use writers::Submission;
 
 service!(
     /// The compute network: tasks, nodes and what they earn.
@@ -184,31 +187,25 @@ impl Compute<'_> {
             return Err(ComputeError::UnknownModel(task.input.model().to_owned()));
         }
         let limit = self.compute_policy().max_open_tasks;
-        if store::open_tasks(self.db(), &me.account_id).await? >= i64::from(limit) {
-            return Err(ComputeError::TooManyOpenTasks(limit));
-        }
-        let input = serde_json::to_string(&task.input).expect("inputs serialise");
-        let id = TaskId::from(uuid::Uuid::new_v4().to_string());
-        let inserted = store::insert_task(
-            self.db(),
-            store::NewTask {
-                id: &id,
-                account_id: Some(&me.account_id),
-                idempotency_key: &task.idempotency_key,
-                request_id: None,
+        let inserted = self
+            .compute_writers()
+            .submissions
+            .write(Submission {
+                id: uuid::Uuid::new_v4().to_string(),
+                account_id: me.account_id.to_string(),
+                idempotency_key: task.idempotency_key.to_string(),
                 kind: task.input.kind().as_str(),
-                model: task.input.model(),
-                input: &input,
+                model: task.input.model().to_owned(),
+                input: serde_json::to_string(&task.input).expect("inputs serialise"),
                 max_attempts: i64::from(self.compute_policy().max_attempts),
-                verifies: None,
-                exclude_operator: None,
+                open_limit: i64::from(limit),
                 now: clock::unix_secs(),
-            },
-        )
-        .await?;
+            })
+            .await?;
         let (record, created) = match inserted {
             Inserted::Created(record) => (record, true),
             Inserted::Replayed(record) => (record, false),
+            Inserted::AtLimit => return Err(ComputeError::TooManyOpenTasks(limit)),
         };
         let task = task_view(&record)?;
         if created {
@@ -474,7 +471,12 @@ impl Compute<'_> {
             completed_at: (next.status == TaskStatus::Completed).then_some(now),
             now,
         };
-        if !self.transition_writer().write(write.clone()).await? {
+        if !self
+            .compute_writers()
+            .transitions
+            .write(write.clone())
+            .await?
+        {
             // Another transition won the race: answer from what it wrote.
             let fresh = store::get_task(self.db(), &record.id)
                 .await?
@@ -524,7 +526,7 @@ impl Compute<'_> {
         let Some(node_id) = record.node_id.as_deref() else {
             return Ok(());
         };
-        let Some(node) = store::get_node(self.db(), node_id).await? else {
+        let Some(operator) = self.operator_of(node_id).await? else {
             return Ok(());
         };
         let output: Option<TaskOutput> = record
@@ -537,7 +539,7 @@ impl Compute<'_> {
         }
         let amount = match output {
             _ if verdict.is_some_and(|v| !v.pays()) => 0,
-            Some(output) if record.account_id.as_deref() != Some(node.account_id.as_str()) => {
+            Some(output) if record.account_id.as_deref() != Some(operator.as_str()) => {
                 self.compute_policy().reward(&output)
             }
             _ => 0,
@@ -546,7 +548,7 @@ impl Compute<'_> {
             let key = format!("task:{}", record.id);
             self.points()
                 .post(PointsPosting {
-                    account_id: &node.account_id,
+                    account_id: &operator,
                     amount,
                     reason: PointsReason::TaskReward,
                     reference: Some(&key),
@@ -558,8 +560,30 @@ impl Compute<'_> {
                     ComputeError::Store(StoreError::WriterStopped)
                 })?;
         }
-        store::record_reward(self.db(), &record.id, node_id, amount).await?;
+        self.compute_writers()
+            .rewards
+            .write(RewardWrite {
+                task_id: record.id.clone(),
+                node_id: node_id.to_owned(),
+                reward: amount,
+            })
+            .await?;
         Ok(())
+    }
+
+    /// The account operating the node: known while it is connected, else
+    /// read.
+    async fn operator_of(&self, node_id: &str) -> Result<Option<String>, ComputeError> {
+        let node = NodeId::from(node_id.to_owned());
+        let connected = self
+            .compute_state()
+            .with_nodes(|nodes| nodes.get(&node).map(|n| n.account_id.clone()));
+        if connected.is_some() {
+            return Ok(connected);
+        }
+        Ok(store::get_node(self.db(), node_id)
+            .await?
+            .map(|record| record.account_id))
     }
 
     /// Tells the submitter (the platform's own tasks have none to tell).

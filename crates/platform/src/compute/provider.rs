@@ -330,6 +330,7 @@ impl Compute<'_> {
                 max_attempts: i64::from(self.compute_policy().max_attempts),
                 verifies: None,
                 exclude_operator: None,
+                open_limit: None,
                 now: clock::unix_secs(),
             },
         )

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use meritree_core::compute::protocol::{FromNode, ToNode};
 use meritree_core::compute::{NodeId, NodeStatus, TaskId, TaskOutput, Transition};
 use meritree_core::live::{Audience, LiveEvent};
-use meritree_store::compute as store;
+use meritree_store::compute::{self as store, Heartbeat};
 use tokio::sync::mpsc;
 
 use super::dispatch::{Connected, NODE_QUEUE};
@@ -278,16 +278,21 @@ impl Compute<'_> {
     /// The node is alive: its leases last another lease period.
     async fn heartbeat(&self, node: &NodeId) -> Result<(), ComputeError> {
         let now = clock::unix_secs();
-        let until = now + secs(self.compute_policy().lease_secs);
-        store::touch_node(self.db(), node, now).await?;
-        let held: Vec<String> = self.compute_state().with_nodes(|nodes| {
+        let running: Vec<String> = self.compute_state().with_nodes(|nodes| {
             nodes
                 .get(node)
                 .map(|n| n.held.iter().map(ToString::to_string).collect())
                 .unwrap_or_default()
         });
-        let held: Vec<&str> = held.iter().map(String::as_str).collect();
-        store::renew_leases(self.db(), node, &held, until).await?;
+        self.compute_writers()
+            .heartbeats
+            .write(Heartbeat {
+                node_id: node.to_string(),
+                now,
+                running,
+                until: now + secs(self.compute_policy().lease_secs),
+            })
+            .await?;
         Ok(())
     }
 

@@ -56,6 +56,7 @@ impl Compute<'_> {
                 max_attempts: i64::from(policy.max_attempts),
                 verifies: Some(&task.id),
                 exclude_operator: Some(&operator),
+                open_limit: None,
                 now: clock::unix_secs(),
             },
         )
