@@ -468,3 +468,83 @@ test_both_backends! {
         app.stop().await;
     }
 }
+
+test_both_backends! {
+    async fn an_evaluation_takes_a_nodes_embedding_only_once_another_operators_node_agrees(backend: Backend) {
+        use crate::fake_judge::{judged_by, scores, start_judge};
+        use crate::work::{evaluated, member, submit as submit_work};
+        let (url, _judge) = start_judge(scores(9, 8, 7)).await;
+        let app = spawn_app_with(backend, |settings| {
+            judged_by(settings, &url);
+            network_models(settings);
+            settings.work.embedding_model = "nodes/embed-1".into();
+        })
+        .await;
+        let (_, key) = operator(&app, "op@example.org").await;
+        let (_, other_key) = operator(&app, "op2@example.org").await;
+        let first = register_node(&app, &key, "box-1", &["embed-1"]).await;
+        let second = register_node(&app, &other_key, "box-2", &["embed-1"]).await;
+        let mut a = connect(&app, &key, first["id"].as_str().unwrap()).await;
+        let mut b = connect(&app, &other_key, second["id"].as_str().unwrap()).await;
+        let alice = member(&app, "alice@example.org", "alice").await;
+        let work_status = |id: String| {
+            let app = &app;
+            async move { app.get(&format!("/api/v1/submissions/{id}")).await.json::<Value>().await.unwrap() }
+        };
+
+        // Agreement: the work's embedding goes to one node and the same
+        // input to the other operator's; only then is the work judged.
+        let created: Value = submit_work(&app, &alice, "A river poem", "The river keeps its own counsel.", "k-1")
+            .await.json().await.unwrap();
+        let id = created["id"].as_str().unwrap().to_owned();
+        let (which, offered) = offered_to_either(&mut a, &mut b).await;
+        assert_eq!(offered["input"]["kind"], "embeddings", "{offered}");
+        let (runner, checker) = if which == 0 { (&mut a, &mut b) } else { (&mut b, &mut a) };
+        send(runner, json!({"type": "completed", "id": offered["id"], "lease": offered["lease"],
+            "output": embeddings(json!([[0.6, 0.8]]))})).await;
+        assert_eq!(next(runner).await["type"], "accepted");
+        let check = next(checker).await;
+        assert_eq!(check["input"], offered["input"], "the check runs the same input");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let waiting = work_status(id.clone()).await;
+        assert_eq!((waiting["status"].as_str(), waiting["stage"].as_str()), (Some("evaluating"), Some("originality")),
+            "one node's answer is not taken alone: {waiting}");
+        send(checker, json!({"type": "completed", "id": check["id"], "lease": check["lease"],
+            "output": embeddings(json!([[0.6, 0.8]]))})).await;
+        assert_eq!(next(checker).await["type"], "accepted");
+        let work = evaluated(&app, &id).await;
+        assert_eq!((work["status"].as_str(), work["score"].as_i64()), (Some("scored"), Some(80)), "{work}");
+        assert_eq!(work["stages"][1]["provider"], "nodes");
+        for node in [&first, &second] {
+            let status = app.get_json(&format!("/api/v1/nodes/{}/status", node["id"].as_str().unwrap()), &Session::default()).await;
+            assert_eq!((status["checks"].as_u64(), status["mismatches"].as_u64(), status["tasks_completed"].as_u64()),
+                (Some(1), Some(0), Some(1)), "both nodes checked and paid: {status}");
+        }
+
+        // Disagreement: neither answer is taken, both nodes pay for it in
+        // reputation, and the work waits for another try.
+        let created: Value = submit_work(&app, &alice, "A second poem", "Stones remember every flood.", "k-2")
+            .await.json().await.unwrap();
+        let id = created["id"].as_str().unwrap().to_owned();
+        let (which, offered) = offered_to_either(&mut a, &mut b).await;
+        let (runner, checker) = if which == 0 { (&mut a, &mut b) } else { (&mut b, &mut a) };
+        send(runner, json!({"type": "completed", "id": offered["id"], "lease": offered["lease"],
+            "output": embeddings(json!([[0.6, 0.8]]))})).await;
+        assert_eq!(next(runner).await["type"], "accepted");
+        let check = next(checker).await;
+        send(checker, json!({"type": "completed", "id": check["id"], "lease": check["lease"],
+            "output": embeddings(json!([[0.8, -0.6]]))})).await;
+        assert_eq!(next(checker).await["type"], "accepted");
+        crate::crash::until("both nodes' mismatch is recorded", async || {
+            let status = app.get_json(&format!("/api/v1/nodes/{}/status", second["id"].as_str().unwrap()), &Session::default()).await;
+            (status["mismatches"] == 1).then_some(())
+        })
+        .await;
+        let first_status = app.get_json(&format!("/api/v1/nodes/{}/status", first["id"].as_str().unwrap()), &Session::default()).await;
+        assert_eq!(first_status["mismatches"], 1);
+        let waiting = work_status(id).await;
+        assert_eq!(waiting["status"], "evaluating", "a disagreement decides nothing: {waiting}");
+        assert_eq!(waiting["score"], Value::Null);
+        app.stop().await;
+    }
+}

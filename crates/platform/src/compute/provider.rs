@@ -16,6 +16,7 @@ use meritree_ai::types::{
     ChatRequest, ChatResponse, Embeddings, FinishReason, Role, StreamEvent, Usage,
 };
 use meritree_ai::{Provider, ProviderError};
+use meritree_core::compute::verification::Verdict;
 use meritree_core::compute::{ChatMessage, ChatRole, TaskId, TaskInput, TaskOutput, TaskStatus};
 use meritree_store::compute as store;
 use tokio::sync::broadcast;
@@ -54,6 +55,9 @@ pub(crate) async fn on_behalf_of<F: std::future::Future>(
 /// How often a waiting request reads its task, besides the live stream (a
 /// node connected to another instance streams there).
 const POLL: Duration = Duration::from_millis(500);
+
+/// How often a platform's own call reads whether its answer's check agreed.
+const CONFIRM_POLL: Duration = Duration::from_millis(50);
 
 /// The `nodes` provider. Built before the platform (the gateway is part of
 /// it), then attached to it.
@@ -269,9 +273,40 @@ impl Running {
         self.guard.id = None;
         self.platform.compute_state().finish_stream(&self.id);
         match (view.status, view.output) {
+            (TaskStatus::Completed, Some(output)) if record.account_id.is_none() => {
+                self.confirmed(output).await
+            }
             (TaskStatus::Completed, Some(output)) => Ok(output),
             (TaskStatus::Failed, _) => Err(ProviderError::Server(502)),
             _ => Err(ProviderError::StreamBroken),
+        }
+    }
+
+    /// A platform's own call (no gateway caller): its answer decides
+    /// members' scores, so it is taken only once another operator's node
+    /// gave the same (its check, queued at completion). An answer no other
+    /// node could check is as if no node had answered, and a disagreement
+    /// sends the router to its next candidate (a trusted provider, in a
+    /// route that has one).
+    async fn confirmed(&self, output: TaskOutput) -> Result<TaskOutput, ProviderError> {
+        loop {
+            let record = store::get_task(self.platform.db(), &self.id)
+                .await
+                .map_err(|e| ProviderError::Transport(e.to_string()))?
+                .ok_or(ProviderError::StreamBroken)?;
+            match record.verdict.as_deref().and_then(Verdict::parse) {
+                Some(Verdict::Agreed) => return Ok(output),
+                Some(Verdict::Disagreed) => {
+                    return Err(ProviderError::Malformed(
+                        "two nodes' answers disagreed".into(),
+                    ))
+                }
+                Some(Verdict::Unchecked) => return Err(ProviderError::Overloaded),
+                // Paid without a check: no other operator's node serves
+                // the model.
+                None if record.reward.is_some() => return Err(ProviderError::Overloaded),
+                Some(Verdict::Pending) | None => tokio::time::sleep(CONFIRM_POLL).await,
+            }
         }
     }
 }

@@ -24,7 +24,12 @@ impl Compute<'_> {
         node: &NodeId,
     ) -> Result<bool, ComputeError> {
         let policy = self.compute_policy();
-        if task.verifies.is_some() || !verification::sampled(&task.id, policy.verify_per_mille) {
+        // The platform's own calls (an evaluation's embeddings) decide
+        // members' scores: no single node's answer is taken for them, so
+        // every one is checked (see `provider::Running::output`).
+        let own_call = task.account_id.is_none() && task.verifies.is_none();
+        let sampled = verification::sampled(&task.id, policy.verify_per_mille);
+        if task.verifies.is_some() || !(own_call || sampled) {
             return Ok(false);
         }
         let serving = self.online_serving(&task.model).await?;
