@@ -157,6 +157,12 @@ test_both_backends! {
         // (a token is at least a character, plus a margin), so it is paid 1
         // per task and nothing for tokens: 1 point, once.
         assert_eq!((seen["output"]["input_tokens"].as_u64(), seen["output"]["output_tokens"].as_u64()), (Some(40), Some(22)));
+        // Paid just after the node's result is accepted.
+        let seen = crate::crash::until("the task is paid", async || {
+            let seen = app.get_json(&format!("/api/v1/tasks/{}", task["id"].as_str().unwrap()), &member).await;
+            (seen["reward"] != Value::Null).then_some(seen)
+        })
+        .await;
         assert_eq!(seen["reward"], 1);
         assert_eq!(balance(&app, &operator_session).await, 1);
         let node = app.get_json(&format!("/api/v1/nodes/{node_id}/status"), &Session::default()).await;
@@ -246,7 +252,10 @@ test_both_backends! {
         let seen = app.get_json(&format!("/api/v1/tasks/{}", task["id"].as_str().unwrap()), &member).await;
         assert_eq!((seen["status"].as_str(), seen["failures"].as_u64()), (Some("completed"), Some(1)));
         assert_eq!(seen["node_id"], second["id"]);
-        assert_eq!(balance(&app, &operator_session).await, 1);
+        crate::crash::until("the operator is paid", async || {
+            (balance(&app, &operator_session).await == 1).then_some(())
+        })
+        .await;
         let gone = app.get_json(&format!("/api/v1/nodes/{}/status", first["id"].as_str().unwrap()), &Session::default()).await;
         assert_eq!(gone["status"], "offline");
         app.stop().await;
@@ -449,7 +458,11 @@ test_both_backends! {
                 "output": embeddings(answer)})).await;
             assert_eq!(next(checker).await["type"], "accepted");
 
-            let judged = app.get_json(&path, &member).await;
+            let judged = crate::crash::until("the check is judged and paid", async || {
+                let judged = app.get_json(&path, &member).await;
+                (judged["reward"] != Value::Null).then_some(judged)
+            })
+            .await;
             let expected = if agreed { "agreed" } else { "disagreed" };
             assert_eq!(judged["verdict"], expected);
             assert_eq!(judged["reward"], if agreed { json!(1) } else { json!(0) });
@@ -516,9 +529,13 @@ test_both_backends! {
         assert_eq!((work["status"].as_str(), work["score"].as_i64()), (Some("scored"), Some(80)), "{work}");
         assert_eq!(work["stages"][1]["provider"], "nodes");
         for node in [&first, &second] {
-            let status = app.get_json(&format!("/api/v1/nodes/{}/status", node["id"].as_str().unwrap()), &Session::default()).await;
-            assert_eq!((status["checks"].as_u64(), status["mismatches"].as_u64(), status["tasks_completed"].as_u64()),
-                (Some(1), Some(0), Some(1)), "both nodes checked and paid: {status}");
+            let path = format!("/api/v1/nodes/{}/status", node["id"].as_str().unwrap());
+            let status = crate::crash::until("the node is paid", async || {
+                let status = app.get_json(&path, &Session::default()).await;
+                (status["tasks_completed"] == 1).then_some(status)
+            })
+            .await;
+            assert_eq!((status["checks"].as_u64(), status["mismatches"].as_u64()), (Some(1), Some(0)), "{status}");
         }
 
         // Disagreement: neither answer is taken, both nodes pay for it in

@@ -372,19 +372,35 @@ impl Compute<'_> {
         if !moved {
             return Ok(());
         }
-        // What fails here is picked up by the reaper's sweep.
-        let settled = if task.verifies.is_some() {
-            self.judge(&task).await.map(drop)
-        } else {
+        // Whether it is checked is decided now, so the task never shows as
+        // paid-unchecked while its check is being queued. Paying (and
+        // judging a check, which may itself ask the network for embeddings)
+        // is off the node's socket: its next frame does not wait for the
+        // ledger. What fails there, or a crash cuts short, the reaper's
+        // sweep picks up.
+        let judging = task.verifies.is_some();
+        if !judging {
             match self.queue_check(&task, node).await {
-                Ok(true) => Ok(()),
-                Ok(false) => self.reward(&task).await,
-                Err(err) => Err(err),
+                Ok(false) => {}
+                Ok(true) => return Ok(()),
+                Err(error) => {
+                    tracing::warn!(%error, task = %id, "check left for the sweep");
+                    return Ok(());
+                }
             }
-        };
-        if let Err(error) = settled {
-            tracing::warn!(%error, task = %id, "reward or check left for the sweep");
         }
+        let platform = crate::Platform::clone(self);
+        tokio::spawn(async move {
+            let compute = platform.compute();
+            let settled = if judging {
+                compute.judge(&task).await.map(drop)
+            } else {
+                compute.reward(&task).await
+            };
+            if let Err(error) = settled {
+                tracing::warn!(%error, task = %task.id, "reward or verdict left for the sweep");
+            }
+        });
         Ok(())
     }
 
