@@ -301,78 +301,61 @@ pub async fn insert_task(db: &Database, new: NewTask<'_>) -> Result<Inserted, St
 }
 
 /// [`insert_task`] for many tasks in one transaction, answered in order:
-/// the submitter's open tasks are counted in the transaction that adds
-/// one, so concurrent submissions cannot pass the limit together.
+/// the submitter's open tasks are counted in the statement that adds one,
+/// so submissions written together cannot pass the limit together (on
+/// PostgreSQL, instances writing at the same moment still can, by one
+/// each). A new task is one statement; a replay or a refusal one more, to
+/// tell them apart.
 pub async fn insert_tasks(
     db: &Database,
     tasks: &[NewTask<'_>],
 ) -> Result<Vec<Inserted>, StoreError> {
+    // Counting stops at the limit: an account with thousands of open tasks
+    // costs no more than one at the limit.
+    let insert = format!(
+        "INSERT INTO compute_tasks (id, account_id, idempotency_key, kind, model, input, \
+         status, max_attempts, created_at, updated_at, verifies, exclude_operator, request_id) \
+         SELECT $1, $2, $3, $4, $5, $6, 'pending', $7, $8, $8, $9, $10, $11 \
+         WHERE $12 IS NULL OR (SELECT COUNT(*) FROM (SELECT 1 FROM compute_tasks \
+           WHERE account_id = $2 AND status IN ('pending', 'assigned', 'in_progress') \
+           LIMIT $12) AS open) < $12 \
+         ON CONFLICT (account_id, idempotency_key) DO NOTHING RETURNING {TASK_COLUMNS}"
+    );
     let by_key = format!(
         "SELECT {TASK_COLUMNS} FROM compute_tasks WHERE account_id = $1 AND idempotency_key = $2"
     );
-    let by_id = format!("SELECT {TASK_COLUMNS} FROM compute_tasks WHERE id = $1");
     let mut tx = db.begin_write().await?;
     let mut answers = Vec::with_capacity(tasks.len());
     for new in tasks {
-        if let Some(account_id) = new.account_id {
-            let before: Option<TaskRecord> = with_tx!(&mut tx, conn => sqlx::query_as(&by_key)
-                .bind(account_id)
-                .bind(new.idempotency_key)
-                .fetch_optional(&mut *conn)
-                .await)?;
-            if let Some(task) = before {
-                answers.push(Inserted::Replayed(task));
-                continue;
-            }
-            if let Some(limit) = new.open_limit {
-                let (open,): (i64,) = with_tx!(&mut tx, conn => sqlx::query_as(OPEN_TASKS)
-                    .bind(account_id)
-                    .fetch_one(&mut *conn)
-                    .await)?;
-                if open >= limit {
-                    answers.push(Inserted::AtLimit);
-                    continue;
-                }
-            }
+        let created: Option<TaskRecord> = with_tx!(&mut tx, conn => sqlx::query_as(&insert)
+            .bind(new.id)
+            .bind(new.account_id)
+            .bind(new.idempotency_key)
+            .bind(new.kind)
+            .bind(new.model)
+            .bind(new.input)
+            .bind(new.max_attempts)
+            .bind(new.now)
+            .bind(new.verifies)
+            .bind(new.exclude_operator)
+            .bind(new.request_id)
+            .bind(new.open_limit)
+            .fetch_optional(&mut *conn)
+            .await)?;
+        if let Some(task) = created {
+            answers.push(Inserted::Created(task));
+            continue;
         }
-        let inserted = with_tx!(&mut tx, conn => sqlx::query(
-            "INSERT INTO compute_tasks (id, account_id, idempotency_key, kind, model, input, \
-             status, max_attempts, created_at, updated_at, verifies, exclude_operator, request_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $8, $9, $10, $11) \
-             ON CONFLICT (account_id, idempotency_key) DO NOTHING",
-        )
-        .bind(new.id)
-        .bind(new.account_id)
-        .bind(new.idempotency_key)
-        .bind(new.kind)
-        .bind(new.model)
-        .bind(new.input)
-        .bind(new.max_attempts)
-        .bind(new.now)
-        .bind(new.verifies)
-        .bind(new.exclude_operator)
-        .bind(new.request_id)
-        .execute(&mut *conn)
-        .await
-        .map(|done| done.rows_affected()))?;
-        // Nothing inserted: a concurrent transaction (PostgreSQL) stored
-        // the same key first.
-        let task: TaskRecord = match (inserted, new.account_id) {
-            (0, Some(account_id)) => with_tx!(&mut tx, conn => sqlx::query_as(&by_key)
-                .bind(account_id)
-                .bind(new.idempotency_key)
-                .fetch_one(&mut *conn)
-                .await)?,
-            _ => with_tx!(&mut tx, conn => sqlx::query_as(&by_id)
-                .bind(new.id)
-                .fetch_one(&mut *conn)
-                .await)?,
+        // Nothing inserted: the key was used before, or the limit is met.
+        let Some(account_id) = new.account_id else {
+            return Err(StoreError::Query(sqlx::Error::RowNotFound));
         };
-        answers.push(if inserted == 1 {
-            Inserted::Created(task)
-        } else {
-            Inserted::Replayed(task)
-        });
+        let before: Option<TaskRecord> = with_tx!(&mut tx, conn => sqlx::query_as(&by_key)
+            .bind(account_id)
+            .bind(new.idempotency_key)
+            .fetch_optional(&mut *conn)
+            .await)?;
+        answers.push(before.map_or(Inserted::AtLimit, Inserted::Replayed));
     }
     tx.commit().await?;
     Ok(answers)
@@ -662,10 +645,6 @@ pub async fn completed_per_minute(
     .fetch_all(pool)
     .await)?)
 }
-
-/// The account's tasks waiting or running.
-const OPEN_TASKS: &str = "SELECT COUNT(*) FROM compute_tasks WHERE account_id = $1 \
-                          AND status IN ('pending', 'assigned', 'in_progress')";
 
 /// An account's tasks by status: `(status, count, tokens)`.
 pub async fn task_totals(
