@@ -4,7 +4,7 @@
 //! and the lease reaper can race on one task and exactly one wins.
 
 use crate::chain_txs::{self, NewTx};
-use crate::database::with_tx;
+use crate::database::{with_tx, Tx};
 use crate::{execute, with_pool, Database, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -310,6 +310,38 @@ pub async fn insert_tasks(
     db: &Database,
     tasks: &[NewTask<'_>],
 ) -> Result<Vec<Inserted>, StoreError> {
+    let mut tx = db.begin_write().await?;
+    let mut answers = Vec::with_capacity(tasks.len());
+    for new in tasks {
+        answers.push(insert_in(&mut tx, new).await?);
+    }
+    tx.commit().await?;
+    Ok(answers)
+}
+
+/// Sets a completed task's verdict (the one meaning "waiting for its
+/// check") and queues its check, in one transaction: a crash between the
+/// two would leave the task waiting for a check no sweep would ever find.
+pub async fn queue_check(
+    db: &Database,
+    original_id: &str,
+    waiting: &str,
+    check: &NewTask<'_>,
+) -> Result<(), StoreError> {
+    let mut tx = db.begin_write().await?;
+    with_tx!(&mut tx, conn => sqlx::query("UPDATE compute_tasks SET verdict = $2 WHERE id = $1")
+        .bind(original_id)
+        .bind(waiting)
+        .execute(&mut *conn)
+        .await
+        .map(drop))?;
+    insert_in(&mut tx, check).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// [`insert_task`] inside the caller's transaction.
+async fn insert_in(tx: &mut Tx, new: &NewTask<'_>) -> Result<Inserted, StoreError> {
     // Counting stops at the limit: an account with thousands of open tasks
     // costs no more than one at the limit.
     let insert = format!(
@@ -321,44 +353,37 @@ pub async fn insert_tasks(
            LIMIT $12) AS open) < $12 \
          ON CONFLICT (account_id, idempotency_key) DO NOTHING RETURNING {TASK_COLUMNS}"
     );
+    let created: Option<TaskRecord> = with_tx!(tx, conn => sqlx::query_as(&insert)
+        .bind(new.id)
+        .bind(new.account_id)
+        .bind(new.idempotency_key)
+        .bind(new.kind)
+        .bind(new.model)
+        .bind(new.input)
+        .bind(new.max_attempts)
+        .bind(new.now)
+        .bind(new.verifies)
+        .bind(new.exclude_operator)
+        .bind(new.request_id)
+        .bind(new.open_limit)
+        .fetch_optional(&mut *conn)
+        .await)?;
+    if let Some(task) = created {
+        return Ok(Inserted::Created(task));
+    }
+    // Nothing inserted: the key was used before, or the limit is met.
+    let Some(account_id) = new.account_id else {
+        return Err(StoreError::Query(sqlx::Error::RowNotFound));
+    };
     let by_key = format!(
         "SELECT {TASK_COLUMNS} FROM compute_tasks WHERE account_id = $1 AND idempotency_key = $2"
     );
-    let mut tx = db.begin_write().await?;
-    let mut answers = Vec::with_capacity(tasks.len());
-    for new in tasks {
-        let created: Option<TaskRecord> = with_tx!(&mut tx, conn => sqlx::query_as(&insert)
-            .bind(new.id)
-            .bind(new.account_id)
-            .bind(new.idempotency_key)
-            .bind(new.kind)
-            .bind(new.model)
-            .bind(new.input)
-            .bind(new.max_attempts)
-            .bind(new.now)
-            .bind(new.verifies)
-            .bind(new.exclude_operator)
-            .bind(new.request_id)
-            .bind(new.open_limit)
-            .fetch_optional(&mut *conn)
-            .await)?;
-        if let Some(task) = created {
-            answers.push(Inserted::Created(task));
-            continue;
-        }
-        // Nothing inserted: the key was used before, or the limit is met.
-        let Some(account_id) = new.account_id else {
-            return Err(StoreError::Query(sqlx::Error::RowNotFound));
-        };
-        let before: Option<TaskRecord> = with_tx!(&mut tx, conn => sqlx::query_as(&by_key)
-            .bind(account_id)
-            .bind(new.idempotency_key)
-            .fetch_optional(&mut *conn)
-            .await)?;
-        answers.push(before.map_or(Inserted::AtLimit, Inserted::Replayed));
-    }
-    tx.commit().await?;
-    Ok(answers)
+    let before: Option<TaskRecord> = with_tx!(tx, conn => sqlx::query_as(&by_key)
+        .bind(account_id)
+        .bind(new.idempotency_key)
+        .fetch_optional(&mut *conn)
+        .await)?;
+    Ok(before.map_or(Inserted::AtLimit, Inserted::Replayed))
 }
 
 pub async fn get_task(db: &Database, id: &str) -> Result<Option<TaskRecord>, StoreError> {
@@ -830,6 +855,23 @@ mod tests {
             }).collect();
             assert_eq!(ids, ["created a", "replayed a", "created c", "at limit", "replayed c"]);
             assert_eq!(get_task(&db, "d").await.unwrap(), None, "nothing stored at the limit");
+            db.close().await;
+        }
+
+        async fn a_check_is_queued_with_its_tasks_verdict(backend: Backend) {
+            let test_db = TestDatabase::fresh(backend).await;
+            let db = Database::connect(&test_db.target, PoolOptions::default()).await.unwrap();
+            db.migrate().await.unwrap();
+            node_of_a_new_operator(&db).await;
+            let task = |id, verifies| NewTask { id, account_id: None, idempotency_key: id, request_id: None,
+                kind: "chat", model: "m", input: "{}", max_attempts: 3, verifies, exclude_operator: Some("op"),
+                open_limit: None, now: 1 };
+            insert_task(&db, task("a", None)).await.unwrap();
+            queue_check(&db, "a", "pending", &task("c", Some("a"))).await.unwrap();
+            assert_eq!(get_task(&db, "a").await.unwrap().unwrap().verdict.as_deref(), Some("pending"));
+            let check = get_task(&db, "c").await.unwrap().unwrap();
+            assert_eq!((check.status.as_str(), check.verifies.as_deref(), check.exclude_operator.as_deref()),
+                ("pending", Some("a"), Some("op")));
             db.close().await;
         }
 

@@ -46,11 +46,12 @@ impl Compute<'_> {
         if !another {
             return Ok(false);
         }
-        store::set_verdict(self.db(), &task.id, Verdict::Pending.as_str()).await?;
         let id = uuid::Uuid::new_v4().to_string();
-        store::insert_task(
+        store::queue_check(
             self.db(),
-            store::NewTask {
+            &task.id,
+            Verdict::Pending.as_str(),
+            &store::NewTask {
                 id: &id,
                 account_id: None,
                 idempotency_key: &id,
