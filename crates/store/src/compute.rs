@@ -3,6 +3,8 @@
 //! and lease it was computed from ([`apply_batch`]), so two instances, a node
 //! and the lease reaper can race on one task and exactly one wins.
 
+use std::collections::{HashMap, HashSet};
+
 use crate::chain_txs::{self, NewTx};
 use crate::database::{with_tx, Tx};
 use crate::{execute, with_pool, Database, StoreError};
@@ -429,39 +431,75 @@ pub struct TaskWrite {
 /// Writes each transition whose task is still where it was computed from,
 /// in one transaction; answers, in order, whether each was written (false:
 /// another transition got there first). An error writes none of them.
+///
+/// A batch is one statement, not one per transition: on SQLite every
+/// statement is a hop to the writer's thread and on PostgreSQL a round
+/// trip, and the writer is what every node waits on. A task written twice
+/// in a batch (assigned and started) is written by a statement per write,
+/// in order, so the second meets the state the first left.
 pub async fn apply_batch(db: &Database, writes: &[TaskWrite]) -> Result<Vec<bool>, StoreError> {
+    let rows_of = crate::sql::json_rows(db.backend(), 1);
+    let update = format!(
+        "UPDATE compute_tasks SET status = w.status, lease = w.lease, node_id = w.node_id, \
+         lease_until = w.lease_until, failures = w.failures, error = w.error, \
+         progress = w.progress, output = COALESCE(w.output, compute_tasks.output), \
+         input_tokens = w.input_tokens, output_tokens = w.output_tokens, \
+         completed_at = w.completed_at, updated_at = w.now, leased_at = w.leased_at \
+         FROM (SELECT j.value ->> 'id' AS id, j.value ->> 'from_status' AS from_status, \
+           CAST(j.value ->> 'from_lease' AS BIGINT) AS from_lease, j.value ->> 'status' AS status, \
+           CAST(j.value ->> 'lease' AS BIGINT) AS lease, j.value ->> 'node_id' AS node_id, \
+           CAST(j.value ->> 'lease_until' AS BIGINT) AS lease_until, \
+           CAST(j.value ->> 'leased_at' AS BIGINT) AS leased_at, \
+           CAST(j.value ->> 'failures' AS BIGINT) AS failures, j.value ->> 'error' AS error, \
+           CAST(j.value ->> 'progress' AS BIGINT) AS progress, j.value ->> 'output' AS output, \
+           CAST(j.value ->> 'input_tokens' AS BIGINT) AS input_tokens, \
+           CAST(j.value ->> 'output_tokens' AS BIGINT) AS output_tokens, \
+           CAST(j.value ->> 'completed_at' AS BIGINT) AS completed_at, \
+           CAST(j.value ->> 'now' AS BIGINT) AS now FROM {rows_of}) AS w \
+         WHERE compute_tasks.id = w.id AND compute_tasks.status = w.from_status \
+         AND compute_tasks.lease = w.from_lease RETURNING compute_tasks.id"
+    );
     let mut tx = db.begin_write().await?;
-    let mut written = Vec::with_capacity(writes.len());
-    for to in writes {
-        let changed = with_tx!(&mut tx, conn => sqlx::query(
-            "UPDATE compute_tasks SET status = $4, lease = $5, node_id = $6, lease_until = $7, \
-             failures = $8, error = $9, progress = $10, output = COALESCE($11, output), \
-             input_tokens = $12, output_tokens = $13, completed_at = $14, updated_at = $15, \
-             leased_at = $16 WHERE id = $1 AND status = $2 AND lease = $3",
-        )
-        .bind(&to.id)
-        .bind(&to.from_status)
-        .bind(to.from_lease)
-        .bind(&to.status)
-        .bind(to.lease)
-        .bind(&to.node_id)
-        .bind(to.lease_until)
-        .bind(to.failures)
-        .bind(&to.error)
-        .bind(to.progress)
-        .bind(&to.output)
-        .bind(to.input_tokens)
-        .bind(to.output_tokens)
-        .bind(to.completed_at)
-        .bind(to.now)
-        .bind(to.leased_at)
-        .execute(&mut *conn)
-        .await
-        .map(|done| done.rows_affected()))?;
-        written.push(changed == 1);
+    let mut written = vec![false; writes.len()];
+    for round in distinct_rounds(writes.iter().map(|w| w.id.as_str())) {
+        let rows = crate::sql::json(round.iter().map(|&at| {
+            let to = &writes[at];
+            serde_json::json!({
+                "id": to.id, "from_status": to.from_status, "from_lease": to.from_lease,
+                "status": to.status, "lease": to.lease, "node_id": to.node_id,
+                "lease_until": to.lease_until, "leased_at": to.leased_at,
+                "failures": to.failures, "error": to.error, "progress": to.progress,
+                "output": to.output, "input_tokens": to.input_tokens,
+                "output_tokens": to.output_tokens, "completed_at": to.completed_at, "now": to.now,
+            })
+        }));
+        let moved: Vec<(String,)> = with_tx!(&mut tx, conn => sqlx::query_as(&update)
+            .bind(&rows)
+            .fetch_all(&mut *conn)
+            .await)?;
+        let moved: HashSet<String> = moved.into_iter().map(|(id,)| id).collect();
+        for at in round {
+            written[at] = moved.contains(&writes[at].id);
+        }
     }
     tx.commit().await?;
     Ok(written)
+}
+
+/// The positions of `ids` in groups holding each id at most once, in
+/// order: an id's n-th position is in the n-th group.
+fn distinct_rounds<'a>(ids: impl Iterator<Item = &'a str>) -> Vec<Vec<usize>> {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    let mut rounds: Vec<Vec<usize>> = Vec::new();
+    for (at, id) in ids.enumerate() {
+        let times = seen.entry(id).or_default();
+        if rounds.len() == *times {
+            rounds.push(Vec::new());
+        }
+        rounds[*times].push(at);
+        *times += 1;
+    }
+    rounds
 }
 
 /// [`apply_batch`] for one transition.
@@ -553,29 +591,47 @@ pub struct Heartbeat {
     pub until: i64,
 }
 
-/// Records heartbeats, in one transaction.
+/// Records heartbeats, in one transaction of at most two statements.
 pub async fn record_heartbeats(db: &Database, beats: &[Heartbeat]) -> Result<(), StoreError> {
-    let renew = format!(
-        "UPDATE compute_tasks SET lease_until = $2 WHERE node_id = $1 \
-         AND status IN ('assigned', 'in_progress') AND lease_until < $2 AND id IN ({})",
-        crate::sql::json_list(db.backend(), 3)
+    // One row per node and per task, each the latest: a statement updating
+    // from several rows for one target picks any of them.
+    let mut seen: HashMap<&str, i64> = HashMap::new();
+    let mut renewals: HashMap<(&str, &str), i64> = HashMap::new();
+    for beat in beats {
+        let last = seen.entry(&beat.node_id).or_insert(beat.now);
+        *last = (*last).max(beat.now);
+        for task in &beat.running {
+            let until = renewals.entry((task, &beat.node_id)).or_insert(beat.until);
+            *until = (*until).max(beat.until);
+        }
+    }
+    let rows_of = crate::sql::json_rows(db.backend(), 1);
+    let seen = crate::sql::json(
+        seen.into_iter()
+            .map(|(node, now)| serde_json::json!({ "node": node, "now": now })),
+    );
+    let touch = format!(
+        "UPDATE compute_nodes SET last_seen = w.now \
+         FROM (SELECT j.value ->> 'node' AS id, CAST(j.value ->> 'now' AS BIGINT) AS now \
+           FROM {rows_of}) AS w WHERE compute_nodes.id = w.id"
     );
     let mut tx = db.begin_write().await?;
-    for beat in beats {
-        with_tx!(&mut tx, conn => sqlx::query("UPDATE compute_nodes SET last_seen = $2 WHERE id = $1")
-            .bind(&beat.node_id)
-            .bind(beat.now)
-            .execute(&mut *conn)
-            .await
-            .map(drop))?;
-        if beat.running.is_empty() {
-            continue;
-        }
-        let ids = crate::sql::strings(beat.running.iter().map(String::as_str));
+    with_tx!(&mut tx, conn => sqlx::query(&touch).bind(&seen).execute(&mut *conn).await.map(drop))?;
+    if !renewals.is_empty() {
+        // Only a lease the node still holds, and never shortened.
+        let renewals = crate::sql::json(renewals.into_iter().map(|((task, node), until)| {
+            serde_json::json!({ "task": task, "node": node, "until": until })
+        }));
+        let renew = format!(
+            "UPDATE compute_tasks SET lease_until = w.until \
+             FROM (SELECT j.value ->> 'task' AS id, j.value ->> 'node' AS node_id, \
+               CAST(j.value ->> 'until' AS BIGINT) AS until FROM {rows_of}) AS w \
+             WHERE compute_tasks.id = w.id AND compute_tasks.node_id = w.node_id \
+             AND compute_tasks.status IN ('assigned', 'in_progress') \
+             AND compute_tasks.lease_until < w.until"
+        );
         with_tx!(&mut tx, conn => sqlx::query(&renew)
-            .bind(&beat.node_id)
-            .bind(beat.until)
-            .bind(&ids)
+            .bind(&renewals)
             .execute(&mut *conn)
             .await
             .map(drop))?;
@@ -608,35 +664,59 @@ pub struct RewardWrite {
 }
 
 /// Records each completed task's reward and counts it, with the points, to
-/// the node that ran it, in one transaction; answers, in order, whether
-/// each was written (false: the task's reward was recorded before).
+/// the node that ran it, in one transaction of two statements; answers, in
+/// order, whether each was written (false: the task's reward was recorded
+/// before, or earlier in the batch).
 pub async fn record_rewards(
     db: &Database,
     rewards: &[RewardWrite],
 ) -> Result<Vec<bool>, StoreError> {
+    let mut first: HashMap<&str, usize> = HashMap::new();
+    for (at, reward) in rewards.iter().enumerate() {
+        first.entry(&reward.task_id).or_insert(at);
+    }
+    let rows_of = crate::sql::json_rows(db.backend(), 1);
+    let rows = crate::sql::json(first.values().map(|&at| {
+        let reward = &rewards[at];
+        serde_json::json!({ "task": reward.task_id, "reward": reward.reward })
+    }));
+    let record = format!(
+        "UPDATE compute_tasks SET reward = w.reward \
+         FROM (SELECT j.value ->> 'task' AS id, CAST(j.value ->> 'reward' AS BIGINT) AS reward \
+           FROM {rows_of}) AS w \
+         WHERE compute_tasks.id = w.id AND compute_tasks.reward IS NULL \
+         RETURNING compute_tasks.id"
+    );
     let mut tx = db.begin_write().await?;
-    let mut written = Vec::with_capacity(rewards.len());
-    for reward in rewards {
-        let changed = with_tx!(&mut tx, conn => sqlx::query(
-            "UPDATE compute_tasks SET reward = $2 WHERE id = $1 AND reward IS NULL",
-        )
-        .bind(&reward.task_id)
-        .bind(reward.reward)
-        .execute(&mut *conn)
-        .await
-        .map(|done| done.rows_affected()))?;
-        if changed == 1 {
-            with_tx!(&mut tx, conn => sqlx::query(
-                "UPDATE compute_nodes SET tasks_completed = tasks_completed + 1, \
-                 earned = earned + $2 WHERE id = $1",
-            )
-            .bind(&reward.node_id)
-            .bind(reward.reward)
+    let recorded: Vec<(String,)> = with_tx!(&mut tx, conn => sqlx::query_as(&record)
+        .bind(&rows)
+        .fetch_all(&mut *conn)
+        .await)?;
+    let mut written = vec![false; rewards.len()];
+    let mut per_node: HashMap<&str, (i64, i64)> = HashMap::new();
+    for (task_id,) in &recorded {
+        let at = first[task_id.as_str()];
+        written[at] = true;
+        let counted = per_node.entry(&rewards[at].node_id).or_default();
+        counted.0 += 1;
+        counted.1 += rewards[at].reward;
+    }
+    if !per_node.is_empty() {
+        let counts = crate::sql::json(per_node.into_iter().map(|(node, (tasks, earned))| {
+            serde_json::json!({ "node": node, "tasks": tasks, "earned": earned })
+        }));
+        let count = format!(
+            "UPDATE compute_nodes SET tasks_completed = compute_nodes.tasks_completed + w.tasks, \
+             earned = compute_nodes.earned + w.earned \
+             FROM (SELECT j.value ->> 'node' AS id, CAST(j.value ->> 'tasks' AS BIGINT) AS tasks, \
+               CAST(j.value ->> 'earned' AS BIGINT) AS earned FROM {rows_of}) AS w \
+             WHERE compute_nodes.id = w.id"
+        );
+        with_tx!(&mut tx, conn => sqlx::query(&count)
+            .bind(&counts)
             .execute(&mut *conn)
             .await
             .map(drop))?;
-        }
-        written.push(changed == 1);
     }
     tx.commit().await?;
     Ok(written)
@@ -799,6 +879,15 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_tasks_nth_write_in_a_batch_goes_in_the_nth_round() {
+        let ids = ["a", "b", "a", "c", "a", "b"];
+        assert_eq!(
+            distinct_rounds(ids.into_iter()),
+            vec![vec![0, 1, 3], vec![2, 5], vec![4]]
+        );
+    }
+
     test_both_backends! {
         async fn a_flag_is_reviewed_once_and_a_slash_is_queued_with_its_review(backend: Backend) {
             let test_db = TestDatabase::fresh(backend).await;
@@ -898,6 +987,65 @@ mod tests {
             assert_eq!((a.status.as_str(), a.lease, a.node_id.as_deref()), ("assigned", 1, Some("n1")));
             let b = get_task(&db, "b").await.unwrap().unwrap();
             assert_eq!((b.status.as_str(), b.lease, b.node_id), ("pending", 0, None));
+
+            // Started and completed in the batch that leases it: each write
+            // meets the one before.
+            let start = TaskWrite { from_status: "assigned".to_owned(), from_lease: 1,
+                status: "in_progress".to_owned(), ..assign("b", 0) };
+            let complete = TaskWrite { from_status: "in_progress".to_owned(), from_lease: 1,
+                status: "completed".to_owned(), output: Some("{}".to_owned()), completed_at: Some(3),
+                ..assign("b", 0) };
+            let written = apply_batch(&db, &[assign("b", 0), start.clone(), complete, start]).await.unwrap();
+            assert_eq!(written, vec![true, true, true, false]);
+            let b = get_task(&db, "b").await.unwrap().unwrap();
+            assert_eq!((b.status.as_str(), b.lease, b.output.as_deref(), b.completed_at),
+                ("completed", 1, Some("{}"), Some(3)));
+            db.close().await;
+        }
+
+        async fn heartbeats_renew_only_the_leases_their_node_holds_and_never_shorten_one(backend: Backend) {
+            let test_db = TestDatabase::fresh(backend).await;
+            let db = Database::connect(&test_db.target, PoolOptions::default()).await.unwrap();
+            db.migrate().await.unwrap();
+            node_of_a_new_operator(&db).await;
+            for id in ["a", "b"] {
+                let new = NewTask { id, account_id: None, idempotency_key: id, request_id: None, kind: "chat", model: "m", input: "{}", max_attempts: 3, verifies: None, exclude_operator: None, open_limit: None, now: 1 };
+                insert_task(&db, new).await.unwrap();
+            }
+            let lease = TaskWrite { id: "a".to_owned(), from_status: "pending".to_owned(), from_lease: 0,
+                status: "assigned".to_owned(), lease: 1, node_id: Some("n1".to_owned()),
+                lease_until: 60, leased_at: Some(2), failures: 0, error: None, progress: 0,
+                output: None, input_tokens: 0, output_tokens: 0, completed_at: None, now: 2 };
+            assert!(apply(&db, &lease).await.unwrap());
+            let beat = |now, until, running: &[&str]| Heartbeat { node_id: "n1".to_owned(), now,
+                running: running.iter().map(|t| (*t).to_owned()).collect(), until };
+            // Two beats of one node in a batch: the later counts. "b" is
+            // pending, not the node's: untouched.
+            record_heartbeats(&db, &[beat(10, 90, &["a", "b"]), beat(5, 70, &["a"])]).await.unwrap();
+            assert_eq!(get_node(&db, "n1").await.unwrap().unwrap().last_seen, Some(10));
+            assert_eq!(get_task(&db, "a").await.unwrap().unwrap().lease_until, 90);
+            assert_eq!(get_task(&db, "b").await.unwrap().unwrap().lease_until, 0);
+            record_heartbeats(&db, &[beat(11, 80, &["a"])]).await.unwrap();
+            assert_eq!(get_task(&db, "a").await.unwrap().unwrap().lease_until, 90, "never shortened");
+            db.close().await;
+        }
+
+        async fn a_reward_is_recorded_and_counted_to_its_node_once(backend: Backend) {
+            let test_db = TestDatabase::fresh(backend).await;
+            let db = Database::connect(&test_db.target, PoolOptions::default()).await.unwrap();
+            db.migrate().await.unwrap();
+            node_of_a_new_operator(&db).await;
+            for id in ["a", "b"] {
+                let new = NewTask { id, account_id: None, idempotency_key: id, request_id: None, kind: "chat", model: "m", input: "{}", max_attempts: 3, verifies: None, exclude_operator: None, open_limit: None, now: 1 };
+                insert_task(&db, new).await.unwrap();
+            }
+            let reward = |task: &str, reward| RewardWrite { task_id: task.to_owned(), node_id: "n1".to_owned(), reward };
+            let written = record_rewards(&db, &[reward("a", 5), reward("b", 7), reward("a", 9)]).await.unwrap();
+            assert_eq!(written, vec![true, true, false]);
+            assert!(!record_reward(&db, &reward("b", 7)).await.unwrap());
+            let node = get_node(&db, "n1").await.unwrap().unwrap();
+            assert_eq!((node.tasks_completed, node.earned), (2, 12));
+            assert_eq!(get_task(&db, "a").await.unwrap().unwrap().reward, Some(5));
             db.close().await;
         }
     }
