@@ -36,7 +36,6 @@ mod support;
 use support::{report, resident_mib};
 
 const MODEL: &str = "bench-chat";
-const SUBMITTERS: usize = 8;
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -49,6 +48,7 @@ fn env(name: &str, default: usize) -> usize {
 async fn main() {
     let nodes = env("COMPUTE_NODES", 100);
     let tasks = env("COMPUTE_TASKS", 20_000);
+    let submitters_n = env("COMPUTE_SUBMITTERS", 8);
     let dir = tempfile::tempdir().unwrap();
     let mut settings = Settings::default();
     settings.server.port = 0;
@@ -88,7 +88,7 @@ async fn main() {
             .await,
         );
     }
-    let submitters: Vec<Principal> = (0..SUBMITTERS)
+    let submitters: Vec<Principal> = (0..submitters_n)
         .map(|i| format!("s{i}@bench.example"))
         .collect::<Vec<_>>()
         .into_iter()
@@ -133,7 +133,7 @@ async fn main() {
     let connected = resident_mib();
 
     let started = Instant::now();
-    let per_submitter = tasks / SUBMITTERS;
+    let per_submitter = tasks / submitters_n;
     let submitting: Vec<_> = submitters
         .into_iter()
         .enumerate()
@@ -153,7 +153,7 @@ async fn main() {
     for handle in submitting {
         handle.await.unwrap();
     }
-    let total = per_submitter * SUBMITTERS;
+    let total = per_submitter * submitters_n;
     for _ in 0..total {
         done_rx.recv().await.unwrap();
     }

@@ -618,7 +618,9 @@ pub async fn record_heartbeats(db: &Database, beats: &[Heartbeat]) -> Result<(),
     let mut tx = db.begin_write().await?;
     with_tx!(&mut tx, conn => sqlx::query(&touch).bind(&seen).execute(&mut *conn).await.map(drop))?;
     if !renewals.is_empty() {
-        // Only a lease the node still holds, and never shortened.
+        // Only a lease the node still holds, and never shortened. The
+        // status is matched as an expression: as a column SQLite would
+        // scan every running task by it and look each up in the batch.
         let renewals = crate::sql::json(renewals.into_iter().map(|((task, node), until)| {
             serde_json::json!({ "task": task, "node": node, "until": until })
         }));
@@ -627,7 +629,7 @@ pub async fn record_heartbeats(db: &Database, beats: &[Heartbeat]) -> Result<(),
              FROM (SELECT j.value ->> 'task' AS id, j.value ->> 'node' AS node_id, \
                CAST(j.value ->> 'until' AS BIGINT) AS until FROM {rows_of}) AS w \
              WHERE compute_tasks.id = w.id AND compute_tasks.node_id = w.node_id \
-             AND compute_tasks.status IN ('assigned', 'in_progress') \
+             AND compute_tasks.status || '' IN ('assigned', 'in_progress') \
              AND compute_tasks.lease_until < w.until"
         );
         with_tx!(&mut tx, conn => sqlx::query(&renew)

@@ -30,11 +30,12 @@ pub async fn proved_at(
     account_id: &str,
     now: i64,
 ) -> Result<Option<i64>, StoreError> {
-    let sql = "SELECT p.proved_at FROM session_proofs p \
-               WHERE p.session_id = $1 AND p.account_id = $2 AND EXISTS ( \
-                 SELECT 1 FROM refresh_tokens r WHERE r.family_id = p.session_id \
-                 AND r.revoked_at IS NULL AND r.expires_at > $3)";
-    let found: Option<(i64,)> = with_pool!(db, pool => sqlx::query_as(sql)
+    let sql = format!(
+        "SELECT p.proved_at FROM session_proofs p \
+         WHERE p.session_id = $1 AND p.account_id = $2 AND {}",
+        crate::sessions::live_family("p.session_id", "p.account_id", "$3")
+    );
+    let found: Option<(i64,)> = with_pool!(db, pool => sqlx::query_as(&sql)
         .bind(session_id)
         .bind(account_id)
         .bind(now)

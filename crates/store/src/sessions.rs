@@ -78,11 +78,11 @@ pub async fn rotate(
     // uses one rotates and the other, once that commits, sees it rotated.
     let mut tx = db.begin_write().await?;
     let outcome = with_tx!(&mut tx, conn => {
-        let live: Option<(String, String, Option<String>)> = sqlx::query_as(
+        let live: Option<(String, String, Option<String>)> = sqlx::query_as(&format!(
             "UPDATE refresh_tokens SET used_at = $2, rotated_at = $2 \
-             WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2 \
-             RETURNING account_id, family_id, user_agent",
-        )
+             WHERE token_hash = $1 AND {} RETURNING account_id, family_id, user_agent",
+            live_token("refresh_tokens", "$2")
+        ))
         .bind(presented_hash)
         .bind(now)
         .fetch_optional(&mut *conn)
@@ -216,6 +216,24 @@ pub async fn revoke_account_family(
     )?)
 }
 
+/// The condition that the refresh token `alias` can still be presented
+/// (neither used, revoked nor expired at `now`): the one definition of a
+/// live token, and so of a live sign-in.
+pub(crate) fn live_token(alias: &str, now: &str) -> String {
+    format!("{alias}.used_at IS NULL AND {alias}.revoked_at IS NULL AND {alias}.expires_at > {now}")
+}
+
+/// The condition that `account`'s sign-in `family` can still be refreshed
+/// at `now` (a live token of it exists): what every credential issued
+/// under a sign-in is checked against once its own expiry is not enough.
+pub(crate) fn live_family(family: &str, account: &str, now: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM refresh_tokens lt WHERE lt.family_id = {family} \
+         AND lt.account_id = {account} AND {})",
+        live_token("lt", now)
+    )
+}
+
 /// The role of the account whose sign-in `family_id` is, while that sign-in
 /// can still be refreshed (a token of it neither used, revoked nor
 /// expired); `None` once it has ended. A connection that outlives its
@@ -226,10 +244,11 @@ pub async fn live_role(
     account_id: &str,
     now: i64,
 ) -> Result<Option<String>, StoreError> {
-    let sql = "SELECT a.role FROM accounts a WHERE a.id = $2 AND EXISTS ( \
-                 SELECT 1 FROM refresh_tokens t WHERE t.family_id = $1 AND t.account_id = $2 \
-                 AND t.used_at IS NULL AND t.revoked_at IS NULL AND t.expires_at > $3)";
-    let found: Option<(String,)> = with_pool!(db, pool => sqlx::query_as(sql)
+    let sql = format!(
+        "SELECT a.role FROM accounts a WHERE a.id = $2 AND {}",
+        live_family("$1", "$2", "$3")
+    );
+    let found: Option<(String,)> = with_pool!(db, pool => sqlx::query_as(&sql)
         .bind(family_id)
         .bind(account_id)
         .bind(now)
@@ -258,17 +277,18 @@ pub async fn list_live(
 ) -> Result<Vec<LiveSession>, StoreError> {
     // Every token of a family carries the sign-in's user agent, so MAX picks
     // that one value.
-    Ok(with_pool!(db, pool => sqlx::query_as(
+    let sql = format!(
             "SELECT t.family_id, \
                     (SELECT MIN(f.created_at) FROM refresh_tokens f WHERE f.family_id = t.family_id) \
                         AS started_at, \
                     MAX(t.created_at) AS last_seen_at, MAX(t.user_agent) AS user_agent \
              FROM refresh_tokens t \
-             WHERE t.account_id = $1 AND t.used_at IS NULL AND t.revoked_at IS NULL \
-               AND t.expires_at > $2 \
+             WHERE t.account_id = $1 AND {} \
              GROUP BY t.family_id \
              ORDER BY last_seen_at DESC, t.family_id",
-        )
+            live_token("t", "$2")
+        );
+    Ok(with_pool!(db, pool => sqlx::query_as(&sql)
         .bind(account_id)
         .bind(now)
         .fetch_all(pool)
