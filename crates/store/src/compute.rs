@@ -682,12 +682,16 @@ pub async fn record_rewards(
         let reward = &rewards[at];
         serde_json::json!({ "task": reward.task_id, "reward": reward.reward })
     }));
+    // "Not recorded yet" is written so that no planner reads it as the
+    // unpaid tasks' partial index: PostgreSQL, before its statistics, took
+    // that index over the primary key and walked every unpaid entry (and
+    // the dead ones not vacuumed yet) for each batch.
     let record = format!(
         "UPDATE compute_tasks SET reward = w.reward \
          FROM (SELECT j.value ->> 'task' AS id, CAST(j.value ->> 'reward' AS BIGINT) AS reward \
            FROM {rows_of}) AS w \
-         WHERE compute_tasks.id = w.id AND compute_tasks.reward IS NULL \
-         RETURNING compute_tasks.id"
+         WHERE compute_tasks.id = w.id \
+         AND CASE WHEN compute_tasks.reward IS NULL THEN 1 END = 1 RETURNING compute_tasks.id"
     );
     let mut tx = db.begin_write().await?;
     let recorded: Vec<(String,)> = with_tx!(&mut tx, conn => sqlx::query_as(&record)
