@@ -198,7 +198,14 @@ impl Database {
         match target {
             DatabaseTarget::SqliteFile(path) => connect_sqlite(path, options).await,
             DatabaseTarget::Postgres(url) => {
-                let connect = PgConnectOptions::from_str(url).map_err(StoreError::InvalidUrl)?;
+                // Every statement planned for its own parameters: a batch
+                // bound as one JSON array (`sql`) looks the same to a cached
+                // generic plan whatever it holds, and the plan chosen while a
+                // table was small (a hash join over a scan of it) was kept as
+                // the table grew, until an ANALYZE (docs/decisions/0025).
+                let connect = PgConnectOptions::from_str(url)
+                    .map_err(StoreError::InvalidUrl)?
+                    .options([("plan_cache_mode", "force_custom_plan")]);
                 let pool = PgPoolOptions::new()
                     .max_connections(options.max_connections)
                     .acquire_timeout(options.acquire_timeout)
