@@ -873,6 +873,49 @@ mod tests {
         register_node(db, new).await.unwrap()
     }
 
+    /// The platform's own tasks "a" and "b", pending.
+    async fn two_pending_tasks(db: &Database) {
+        for id in ["a", "b"] {
+            let new = NewTask {
+                id,
+                account_id: None,
+                idempotency_key: id,
+                request_id: None,
+                kind: "chat",
+                model: "m",
+                input: "{}",
+                max_attempts: 3,
+                verifies: None,
+                exclude_operator: None,
+                open_limit: None,
+                now: 1,
+            };
+            insert_task(db, new).await.unwrap();
+        }
+    }
+
+    /// Task `id`, pending under `from_lease`, leased to node "n1".
+    fn lease_to_n1(id: &str, from_lease: i64) -> TaskWrite {
+        TaskWrite {
+            id: id.to_owned(),
+            from_status: "pending".to_owned(),
+            from_lease,
+            status: "assigned".to_owned(),
+            lease: from_lease + 1,
+            node_id: Some("n1".to_owned()),
+            lease_until: 60,
+            leased_at: Some(2),
+            failures: 0,
+            error: None,
+            progress: 0,
+            output: None,
+            input_tokens: 0,
+            output_tokens: 0,
+            completed_at: None,
+            now: 2,
+        }
+    }
+
     fn review<'a>(id: &'a str, decision: &'a str, amount: Option<&'a str>) -> NewReview<'a> {
         NewReview {
             id,
@@ -975,16 +1018,8 @@ mod tests {
             let db = Database::connect(&test_db.target, PoolOptions::default()).await.unwrap();
             db.migrate().await.unwrap();
             node_of_a_new_operator(&db).await;
-            for id in ["a", "b"] {
-                let new = NewTask { id, account_id: None, idempotency_key: id, request_id: None, kind: "chat", model: "m", input: "{}", max_attempts: 3, verifies: None, exclude_operator: None, open_limit: None, now: 1 };
-                insert_task(&db, new).await.unwrap();
-            }
-            let assign = |id: &str, from_lease: i64| TaskWrite {
-                id: id.to_owned(), from_status: "pending".to_owned(), from_lease,
-                status: "assigned".to_owned(), lease: from_lease + 1, node_id: Some("n1".to_owned()),
-                lease_until: 60, leased_at: Some(2), failures: 0, error: None, progress: 0,
-                output: None, input_tokens: 0, output_tokens: 0, completed_at: None, now: 2,
-            };
+            two_pending_tasks(&db).await;
+            let assign = lease_to_n1;
             // "b" was computed from a lease it no longer holds; "a" twice in
             // one batch: the second write finds the first's.
             let written = apply_batch(&db, &[assign("a", 0), assign("b", 7), assign("a", 0)]).await.unwrap();
@@ -1014,15 +1049,8 @@ mod tests {
             let db = Database::connect(&test_db.target, PoolOptions::default()).await.unwrap();
             db.migrate().await.unwrap();
             node_of_a_new_operator(&db).await;
-            for id in ["a", "b"] {
-                let new = NewTask { id, account_id: None, idempotency_key: id, request_id: None, kind: "chat", model: "m", input: "{}", max_attempts: 3, verifies: None, exclude_operator: None, open_limit: None, now: 1 };
-                insert_task(&db, new).await.unwrap();
-            }
-            let lease = TaskWrite { id: "a".to_owned(), from_status: "pending".to_owned(), from_lease: 0,
-                status: "assigned".to_owned(), lease: 1, node_id: Some("n1".to_owned()),
-                lease_until: 60, leased_at: Some(2), failures: 0, error: None, progress: 0,
-                output: None, input_tokens: 0, output_tokens: 0, completed_at: None, now: 2 };
-            assert!(apply(&db, &lease).await.unwrap());
+            two_pending_tasks(&db).await;
+            assert!(apply(&db, &lease_to_n1("a", 0)).await.unwrap());
             let beat = |now, until, running: &[&str]| Heartbeat { node_id: "n1".to_owned(), now,
                 running: running.iter().map(|t| (*t).to_owned()).collect(), until };
             // Two beats of one node in a batch: the later counts. "b" is
@@ -1041,10 +1069,7 @@ mod tests {
             let db = Database::connect(&test_db.target, PoolOptions::default()).await.unwrap();
             db.migrate().await.unwrap();
             node_of_a_new_operator(&db).await;
-            for id in ["a", "b"] {
-                let new = NewTask { id, account_id: None, idempotency_key: id, request_id: None, kind: "chat", model: "m", input: "{}", max_attempts: 3, verifies: None, exclude_operator: None, open_limit: None, now: 1 };
-                insert_task(&db, new).await.unwrap();
-            }
+            two_pending_tasks(&db).await;
             let reward = |task: &str, reward| RewardWrite { task_id: task.to_owned(), node_id: "n1".to_owned(), reward };
             let written = record_rewards(&db, &[reward("a", 5), reward("b", 7), reward("a", 9)]).await.unwrap();
             assert_eq!(written, vec![true, true, false]);
