@@ -14,7 +14,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use meritree_core::compute::protocol::{FromNode, ToNode, MAX_FRAME_BYTES};
+use meritree_core::compute::protocol::{FromNode, ToNode, MAX_DELTA_CHARS, MAX_FRAME_BYTES};
 use meritree_core::compute::{NodeId, NodeRegistration, NodeView, TaskId};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -259,8 +259,12 @@ async fn session(
                 Some(Ok(_)) => {}
             },
             Some(frame) = out_rx.recv() => {
-                let text = serde_json::to_string(&frame).expect("frames serialise");
-                if sink.send(Message::Text(text.into())).await.is_err() {
+                let mut sent = Ok(());
+                for frame in coalesced(frame, &mut out_rx) {
+                    let text = serde_json::to_string(&frame).expect("frames serialise");
+                    sent = sent.and(sink.feed(Message::Text(text.into())).await);
+                }
+                if sent.and(sink.flush().await).is_err() {
                     break Ended::Dropped;
                 }
             }
@@ -360,10 +364,129 @@ async fn run_task(
     let _ = done.send((id, lease));
 }
 
+/// `first` and whatever else is already queued, with each task's pieces
+/// that queued one after another joined into one: a backend streaming a
+/// token at a time to several tasks would otherwise send a frame per token
+/// and spend the platform's frame budget for the node.
+fn coalesced(first: FromNode, queue: &mut mpsc::Receiver<FromNode>) -> Vec<FromNode> {
+    let mut frames = vec![first];
+    while frames.len() < COALESCE_MAX_FRAMES {
+        let Ok(next) = queue.try_recv() else { break };
+        if let FromNode::Delta { id, lease, text } = &next {
+            // The task's last frame so far, if a piece with room for this one.
+            let last = frames.iter_mut().rev().find(|frame| match frame {
+                FromNode::Delta { id: other, .. }
+                | FromNode::Started { id: other, .. }
+                | FromNode::Completed { id: other, .. }
+                | FromNode::Failed { id: other, .. }
+                | FromNode::Release { id: other, .. } => other == id,
+                _ => false,
+            });
+            if let Some(FromNode::Delta {
+                lease: held,
+                text: joined,
+                ..
+            }) = last
+            {
+                if held == lease && joined.chars().count() + text.chars().count() <= MAX_DELTA_CHARS
+                {
+                    joined.push_str(text);
+                    continue;
+                }
+            }
+        }
+        frames.push(next);
+    }
+    frames
+}
+
+/// How many queued frames are gathered into one write.
+const COALESCE_MAX_FRAMES: usize = 256;
+
 /// Up to a quarter more, so nodes dropped together do not return together.
 fn jitter(base: Duration) -> Duration {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
     base + base.mul_f64(f64::from(nanos % 1000) / 4000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delta(id: &str, lease: u64, text: &str) -> FromNode {
+        FromNode::Delta {
+            id: id.into(),
+            lease,
+            text: text.into(),
+        }
+    }
+
+    fn queued(frames: Vec<FromNode>) -> Vec<FromNode> {
+        let (tx, mut rx) = mpsc::channel(64);
+        let mut frames = frames.into_iter();
+        let first = frames.next().unwrap();
+        for frame in frames {
+            tx.try_send(frame).unwrap();
+        }
+        coalesced(first, &mut rx)
+    }
+
+    fn texts(frames: &[FromNode]) -> Vec<String> {
+        frames
+            .iter()
+            .map(|frame| serde_json::to_string(frame).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn each_tasks_queued_pieces_go_out_as_one_in_order() {
+        let sent = queued(vec![
+            FromNode::Started {
+                id: "a".into(),
+                lease: 1,
+            },
+            delta("a", 1, "Four"),
+            delta("b", 3, "We"),
+            delta("a", 1, " score"),
+            delta("b", 3, " hold"),
+            delta("a", 1, " and"),
+        ]);
+        assert_eq!(
+            texts(&sent),
+            texts(&[
+                FromNode::Started {
+                    id: "a".into(),
+                    lease: 1
+                },
+                delta("a", 1, "Four score and"),
+                delta("b", 3, "We hold"),
+            ])
+        );
+    }
+
+    #[test]
+    fn a_piece_after_its_tasks_result_or_under_another_lease_stays_apart() {
+        let done = FromNode::Completed {
+            id: "a".into(),
+            lease: 1,
+            output: meritree_core::compute::TaskOutput::Chat {
+                text: "Hi".into(),
+                input_tokens: 1,
+                output_tokens: 1,
+            },
+        };
+        let sent = queued(vec![delta("a", 1, "H"), done, delta("a", 2, "i")]);
+        assert_eq!(sent.len(), 3);
+        let sent = queued(vec![delta("a", 1, "H"), delta("a", 2, "i")]);
+        assert_eq!(sent.len(), 2);
+    }
+
+    #[test]
+    fn joined_pieces_stay_within_a_frames_limit() {
+        let big = "x".repeat(MAX_DELTA_CHARS - 1);
+        let sent = queued(vec![delta("a", 1, &big), delta("a", 1, "yy")]);
+        assert_eq!(sent.len(), 2);
+    }
 }

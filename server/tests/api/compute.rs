@@ -178,6 +178,31 @@ test_both_backends! {
         app.stop().await;
     }
 
+    async fn a_node_streaming_past_its_frame_budget_is_slowed_not_dropped(backend: Backend) {
+        let app = spawn_network(backend).await;
+        let (_, key) = operator(&app, "op@example.org").await;
+        let node = register_node(&app, &key, "box-1", &["fake-chat"]).await;
+        let mut socket = connect(&app, &key, node["id"].as_str().unwrap()).await;
+        let mut member = app.register("ada@example.org").await;
+        let task: Value = submit(&app, &mut member, chat_task("t-1")).await.json().await.unwrap();
+        let offered = next(&mut socket).await;
+        let lease = offered["lease"].as_u64().unwrap();
+
+        // Twice what the platform reads in a second, sent at once.
+        let started = std::time::Instant::now();
+        send(&mut socket, json!({"type": "started", "id": task["id"], "lease": lease})).await;
+        for _ in 0..1_000 {
+            send(&mut socket, json!({"type": "delta", "id": task["id"], "lease": lease, "text": "a"})).await;
+        }
+        send(&mut socket, json!({"type": "completed", "id": task["id"], "lease": lease,
+            "output": {"kind": "chat", "text": "a".repeat(1_000), "input_tokens": 1, "output_tokens": 1}})).await;
+        assert_eq!(next(&mut socket).await["type"], "accepted", "the node is still connected");
+        assert!(started.elapsed() >= std::time::Duration::from_secs(1), "read at the budget's pace");
+        let seen = app.get_json(&format!("/api/v1/tasks/{}", task["id"].as_str().unwrap()), &member).await;
+        assert_eq!(seen["status"], "completed");
+        app.stop().await;
+    }
+
     async fn only_the_lease_holder_may_answer_and_cancelling_stops_the_node(backend: Backend) {
         let app = spawn_network(backend).await;
         let (_, key) = operator(&app, "op@example.org").await;

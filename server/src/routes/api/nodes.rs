@@ -159,8 +159,10 @@ async fn still_allowed(
     }
 }
 
-/// Frames a node may send per second (heartbeats, answer pieces, results)
-/// before its socket is closed.
+/// Frames a node may send per second (heartbeats, answer pieces, results).
+/// Past it the socket is not read until the second is over: a node
+/// streaming fast slows down (TCP holds its frames back), nothing it sent
+/// is lost, and a flooding node costs no more than this.
 const MAX_FRAMES_PER_SEC: u32 = 500;
 /// How long a frame to the node may take to send: a node that stops
 /// reading is gone.
@@ -181,7 +183,11 @@ async fn serve(
     let mut watch = tokio::time::interval(Duration::from_secs(1));
     let (mut window, mut frames) = (Instant::now(), 0_u32);
     loop {
+        let throttled = frames >= MAX_FRAMES_PER_SEC;
         tokio::select! {
+            () = tokio::time::sleep_until((window + Duration::from_secs(1)).into()), if throttled => {
+                (window, frames) = (Instant::now(), 0);
+            }
             frame = link.frames.recv() => {
                 let Some(frame) = frame else { break };
                 if !send(&mut ws, &frame).await {
@@ -203,17 +209,12 @@ async fn serve(
                     }
                 }
             }
-            incoming = ws.recv() => match incoming {
+            incoming = ws.recv(), if !throttled => match incoming {
                 Some(Ok(Message::Text(text))) => {
                     if window.elapsed() >= Duration::from_secs(1) {
                         (window, frames) = (Instant::now(), 0);
                     }
                     frames += 1;
-                    if frames > MAX_FRAMES_PER_SEC {
-                        tracing::warn!(node = %link.node_id, "node sends too many frames: closing");
-                        close(&mut ws, "too many frames").await;
-                        break;
-                    }
                     let reply = match serde_json::from_str::<FromNode>(&text) {
                         Ok(frame) => {
                             if matches!(frame, FromNode::Heartbeat { .. }) {
