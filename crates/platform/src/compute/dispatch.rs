@@ -8,7 +8,7 @@
 //! reputable, then the least loaded. Leasing is a compare-and-set in the
 //! store, so instances dispatching at once never lease one task twice.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -19,6 +19,7 @@ use tokio::sync::{broadcast, mpsc, Notify};
 
 use super::{task_input, Compute, ComputeError};
 use crate::Platform;
+use meritree_store::compute::TaskRecord;
 
 /// Pending tasks read per pass, at most.
 const BATCH: u32 = 256;
@@ -43,7 +44,12 @@ pub(crate) struct Connected {
     pub(crate) models: Vec<String>,
     pub(crate) capacity: u32,
     pub(crate) reputation: u32,
-    pub(crate) held: HashSet<TaskId>,
+    /// The tasks it holds, each with the task as this instance last wrote
+    /// it (none while the lease is being written): a node's next step on a
+    /// task is computed from it without reading the task again. Another
+    /// writer's change since (a cancel, an expired lease) fails that step's
+    /// compare-and-set, which then reads the task.
+    pub(crate) held: HashMap<TaskId, Option<TaskRecord>>,
     pub(crate) draining: bool,
     pub(crate) sender: mpsc::Sender<ToNode>,
     /// Tells this connection from a later one of the same node.
@@ -130,6 +136,22 @@ impl ComputeState {
         self.wake();
     }
 
+    /// The task `node` holds as this instance last wrote it.
+    pub(crate) fn held_task(&self, node: &NodeId, task: &TaskId) -> Option<TaskRecord> {
+        self.with_nodes(|nodes| nodes.get(node)?.held.get(task)?.clone())
+    }
+
+    /// Keeps `record`, just written, as the task `node` holds (when it
+    /// still holds it).
+    pub(crate) fn wrote_held(&self, node: &NodeId, record: &TaskRecord) {
+        let task = TaskId::from(record.id.clone());
+        self.with_nodes(|nodes| {
+            if let Some(held) = nodes.get_mut(node).and_then(|n| n.held.get_mut(&task)) {
+                *held = Some(record.clone());
+            }
+        });
+    }
+
     /// Follows the answer `task` streams as it is generated, while its node
     /// is connected to this instance.
     pub fn watch(&self, task: &TaskId) -> broadcast::Receiver<String> {
@@ -204,7 +226,7 @@ impl Compute<'_> {
             // overfills a node; given back if the lease is not won.
             self.compute_state().with_nodes(|nodes| {
                 if let Some(n) = nodes.get_mut(&node) {
-                    n.held.insert(id.clone());
+                    n.held.insert(id.clone(), None);
                 }
             });
             offers.push((record, node, id, input));
@@ -219,12 +241,17 @@ impl Compute<'_> {
         for ((_, node, id, input), lease) in offers.into_iter().zip(leases) {
             match lease {
                 Ok((task, true)) => {
-                    let sender = self
-                        .compute_state()
-                        .with_nodes(|nodes| nodes.get(&node).map(|n| n.sender.clone()));
+                    let lease = task.lease.unsigned_abs();
+                    let sender = self.compute_state().with_nodes(|nodes| {
+                        let n = nodes.get_mut(&node)?;
+                        if let Some(held) = n.held.get_mut(&id) {
+                            *held = Some(task);
+                        }
+                        Some(n.sender.clone())
+                    });
                     let frame = ToNode::Task {
                         id: id.clone(),
-                        lease: task.lease.unsigned_abs(),
+                        lease,
                         input,
                     };
                     // A node that went away in between: its socket's end

@@ -439,7 +439,12 @@ impl Compute<'_> {
             ),
         };
         let lease_until = match transition {
-            Transition::Assign { .. } => now + secs(self.compute_policy().lease_secs),
+            // A start renews the lease as a heartbeat would: the node is
+            // alive, and the task as its link holds it may predate a
+            // heartbeat's renewal, which must not be written back shorter.
+            Transition::Assign { .. } | Transition::Start { .. } => {
+                now + secs(self.compute_policy().lease_secs)
+            }
             _ if next.status.is_leased() => record.lease_until,
             _ => 0,
         };

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use meritree_core::compute::protocol::{FromNode, ToNode};
 use meritree_core::compute::{NodeId, NodeStatus, TaskId, TaskOutput, Transition};
 use meritree_core::live::{Audience, LiveEvent};
-use meritree_store::compute::{self as store, Heartbeat};
+use meritree_store::compute::{self as store, Heartbeat, TaskRecord};
 use tokio::sync::mpsc;
 
 use super::dispatch::{Connected, NODE_QUEUE};
@@ -54,7 +54,7 @@ impl Compute<'_> {
                     lease,
                     reason,
                 };
-                self.node_step(id, fail, None).await
+                self.node_step(node, id, fail, None).await
             }
         }
     }
@@ -160,6 +160,7 @@ impl Compute<'_> {
             FromNode::Draining => self.hold_off(node).await.map(|()| None),
             FromNode::Started { id, lease } => self
                 .node_step(
+                    node,
                     &id,
                     Transition::Start {
                         node: node.clone(),
@@ -179,6 +180,7 @@ impl Compute<'_> {
                 .map(|()| Some(ToNode::Accepted { id, lease })),
             FromNode::Failed { id, lease, reason } => self
                 .node_step(
+                    node,
                     &id,
                     Transition::Fail {
                         node: node.clone(),
@@ -191,6 +193,7 @@ impl Compute<'_> {
                 .map(|()| Some(ToNode::Accepted { id, lease })),
             FromNode::Release { id, lease } => self
                 .node_step(
+                    node,
                     &id,
                     Transition::Release {
                         node: node.clone(),
@@ -281,7 +284,7 @@ impl Compute<'_> {
         let running: Vec<String> = self.compute_state().with_nodes(|nodes| {
             nodes
                 .get(node)
-                .map(|n| n.held.iter().map(ToString::to_string).collect())
+                .map(|n| n.held.keys().map(ToString::to_string).collect())
                 .unwrap_or_default()
         });
         self.compute_writers()
@@ -300,24 +303,19 @@ impl Compute<'_> {
         self.compute_state().running(node)
     }
 
-    /// A step the node takes on a task it holds.
+    /// A step `node` takes on a task it holds.
     async fn node_step(
         &self,
+        node: &NodeId,
         id: &TaskId,
         transition: Transition,
         output: Option<&TaskOutput>,
     ) -> Result<(), ComputeError> {
-        let record = store::get_task(self.db(), id)
-            .await?
-            .ok_or(ComputeError::NoSuchTask)?;
+        let record = self.held_task(node, id).await?;
         let moved = self.transition(record, &transition, output).await;
-        let node = match &transition {
-            Transition::Start { node, .. }
-            | Transition::Complete { node, .. }
-            | Transition::Fail { node, .. }
-            | Transition::Release { node, .. } => node,
-            _ => return moved.map(drop),
-        };
+        if let Ok((task, true)) = &moved {
+            self.compute_state().wrote_held(node, task);
+        }
         // A step refused because the lease went elsewhere frees the slot
         // too: the node no longer holds the task.
         let ends = !matches!(transition, Transition::Start { .. })
@@ -341,13 +339,12 @@ impl Compute<'_> {
         lease: u64,
         output: TaskOutput,
     ) -> Result<(), ComputeError> {
-        let record = store::get_task(self.db(), id)
-            .await?
-            .ok_or(ComputeError::NoSuchTask)?;
+        let record = self.held_task(node, id).await?;
         let input = task_input(&record)?;
         if let Err(rule) = output.validate_for(&input) {
             let reason = format!("the node's answer was refused: {rule}");
             self.node_step(
+                node,
                 id,
                 Transition::Fail {
                     node: node.clone(),
@@ -404,11 +401,22 @@ impl Compute<'_> {
         Ok(())
     }
 
+    /// The task a node takes a step on: as this instance last wrote it
+    /// while the node holds it here, else as stored.
+    async fn held_task(&self, node: &NodeId, id: &TaskId) -> Result<TaskRecord, ComputeError> {
+        if let Some(record) = self.compute_state().held_task(node, id) {
+            return Ok(record);
+        }
+        store::get_task(self.db(), id)
+            .await?
+            .ok_or(ComputeError::NoSuchTask)
+    }
+
     /// A piece of a streamed answer: to whoever watches the task here.
     fn delta(&self, node: &NodeId, id: &TaskId, _lease: u64, text: &str) {
         let holds = self
             .compute_state()
-            .with_nodes(|nodes| nodes.get(node).is_some_and(|n| n.held.contains(id)));
+            .with_nodes(|nodes| nodes.get(node).is_some_and(|n| n.held.contains_key(id)));
         if holds {
             self.compute_state().stream_delta(id, text);
         }
