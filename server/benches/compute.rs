@@ -237,11 +237,12 @@ async fn main() {
     support::until_online(&client, &url, (nodes + sockets) as u64).await;
     tokio::time::sleep(Duration::from_secs(10)).await;
     println!(
-        "{:<48} {:>10.1} MiB with {sockets} more on sockets ({:.1} MiB before them; {:.1} MiB of it mapped files)",
+        "{:<48} {:>10.1} MiB with {sockets} more on sockets ({:.1} MiB before them; {:.1} MiB of it mapped files; {:.1} MiB with each shared page counted once)",
         "resident memory",
         resident_mib(),
         before,
-        support::file_backed_mib()
+        support::file_backed_mib(),
+        support::proportional_mib()
     );
 }
 
