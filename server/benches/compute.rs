@@ -21,6 +21,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
 use meritree_core::accounts::Role;
 use meritree_core::compute::protocol::{FromNode, ToNode};
 use meritree_core::compute::{
@@ -88,15 +89,16 @@ async fn main() {
             .await,
         );
     }
-    let submitters: Vec<Principal> = (0..submitters_n)
-        .map(|i| format!("s{i}@bench.example"))
-        .collect::<Vec<_>>()
-        .into_iter()
-        .map(|email| (email, platform.clone()))
-        .collect::<Vec<_>>()
-        .into_iter()
-        .map(|(email, platform)| async move { account(&platform, &email, Role::Member).await })
-        .collect::<futures_util::future::JoinAll<_>>()
+    // Two at a time: each account's password hash takes 19 MiB, and a
+    // hundred at once would leave the allocator holding gigabytes that the
+    // memory figures below would count.
+    let submitters: Vec<Principal> = futures_util::stream::iter(0..submitters_n)
+        .map(|i| {
+            let platform = platform.clone();
+            async move { account(&platform, &format!("s{i}@bench.example"), Role::Member).await }
+        })
+        .buffered(2)
+        .collect()
         .await;
 
     // Keyed by the task's text, which the node sees in its input.
@@ -249,7 +251,7 @@ async fn main() {
 /// A node on a WebSocket that heartbeats every second and reads what it is
 /// sent.
 async fn socket_node(url: String, key: String, id: String) {
-    use futures_util::{SinkExt, StreamExt};
+    use futures_util::SinkExt;
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     use tokio_tungstenite::tungstenite::Message;
 
@@ -261,7 +263,12 @@ async fn socket_node(url: String, key: String, id: String) {
     request
         .headers_mut()
         .insert("authorization", format!("Bearer {key}").parse().unwrap());
-    let (socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    // Buffers as `meritree node` sizes them.
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(4 * 1024);
+    let (socket, _) = tokio_tungstenite::connect_async_with_config(request, Some(config), true)
+        .await
+        .unwrap();
     let (mut send, mut receive) = socket.split();
     let mut heartbeat = tokio::time::interval(Duration::from_secs(1));
     loop {

@@ -174,7 +174,10 @@ async fn session(
         .parse()
         .map_err(|_| SessionError::Fatal(NodeError::ServerUrl("bad API key".into())))?;
     request.headers_mut().insert("authorization", bearer);
-    let config = WebSocketConfig::default().max_message_size(Some(MAX_FRAME_BYTES));
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(MAX_FRAME_BYTES))
+        // The platform's frames are small; the buffer grows for a larger one.
+        .read_buffer_size(4 * 1024);
     // Nagle off: a task's frames (started, each delta, completed) are small
     // and must not wait for the platform's delayed ACKs.
     let (socket, _) =

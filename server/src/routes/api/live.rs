@@ -71,8 +71,17 @@ pub(super) fn socket_upgrade(
         )
     })?;
     check_socket_origin(platform, headers)?;
-    Ok(upgrade)
+    // A socket's read buffer is allocated whole when it opens (128 KiB by
+    // default): with hundreds of nodes and pages connected that was most
+    // of the server's memory, for frames of a few hundred bytes. It grows
+    // when a larger frame arrives.
+    Ok(upgrade
+        .read_buffer_size(SOCKET_READ_BUFFER_BYTES)
+        .write_buffer_size(SOCKET_WRITE_BUFFER_BYTES))
 }
+
+const SOCKET_READ_BUFFER_BYTES: usize = 4 * 1024;
+const SOCKET_WRITE_BUFFER_BYTES: usize = 4 * 1024;
 
 /// A socket opened by a page must be one of this site's: another site's
 /// page cannot open one with the member's cookie. Programs send no
