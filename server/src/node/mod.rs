@@ -265,8 +265,13 @@ async fn session(
                 let mut sent = Ok(());
                 for frame in coalesced(frame, &mut out_rx) {
                     let text = serde_json::to_string(&frame).expect("frames serialise");
-                    sent = sent.and(sink.feed(Message::Text(text.into())).await);
+                    sent = sink.feed(Message::Text(text.into())).await;
+                    if sent.is_err() {
+                        break;
+                    }
                 }
+                // The connection is gone: its leases are expired on the
+                // platform's side, so what was not sent is run again.
                 if sent.and(sink.flush().await).is_err() {
                     break Ended::Dropped;
                 }

@@ -203,6 +203,50 @@ test_both_backends! {
         app.stop().await;
     }
 
+    async fn a_result_is_taken_when_the_task_moved_on_without_this_instance_seeing_it(backend: Backend) {
+        let app = spawn_network(backend).await;
+        let (_, key) = operator(&app, "op@example.org").await;
+        let node = register_node(&app, &key, "box-1", &["fake-chat"]).await;
+        let mut socket = connect(&app, &key, node["id"].as_str().unwrap()).await;
+        let mut member = app.register("ada@example.org").await;
+        let task: Value = submit(&app, &mut member, chat_task("t-1")).await.json().await.unwrap();
+        let offered = next(&mut socket).await;
+        let lease = offered["lease"].as_u64().unwrap();
+
+        // The node's start is stored, but not through the link that holds
+        // it (a commit whose outcome the writer could not tell, another
+        // instance): the link still has the task as assigned.
+        let db = app.platform.db();
+        let stored = meritree_store::compute::get_task(db, task["id"].as_str().unwrap()).await.unwrap().unwrap();
+        assert_eq!(stored.status, "assigned");
+        let started = meritree_store::compute::TaskWrite {
+            id: stored.id.clone(),
+            from_status: stored.status.clone(),
+            from_lease: stored.lease,
+            status: "in_progress".into(),
+            lease: stored.lease,
+            node_id: stored.node_id.clone(),
+            lease_until: stored.lease_until,
+            leased_at: stored.leased_at,
+            failures: stored.failures,
+            error: None,
+            progress: 0,
+            output: None,
+            input_tokens: 0,
+            output_tokens: 0,
+            completed_at: None,
+            now: stored.updated_at,
+        };
+        assert!(meritree_store::compute::apply(db, &started).await.unwrap());
+
+        send(&mut socket, json!({"type": "completed", "id": task["id"], "lease": lease,
+            "output": {"kind": "chat", "text": "Hello.", "input_tokens": 1, "output_tokens": 1}})).await;
+        assert_eq!(next(&mut socket).await["type"], "accepted", "decided by the task as stored");
+        let seen = app.get_json(&format!("/api/v1/tasks/{}", task["id"].as_str().unwrap()), &member).await;
+        assert_eq!(seen["status"], "completed");
+        app.stop().await;
+    }
+
     async fn only_the_lease_holder_may_answer_and_cancelling_stops_the_node(backend: Backend) {
         let app = spawn_network(backend).await;
         let (_, key) = operator(&app, "op@example.org").await;

@@ -152,6 +152,15 @@ impl ComputeState {
         });
     }
 
+    /// Drops the copy of `task` that `node` holds (it keeps the slot).
+    pub(crate) fn forget_held(&self, node: &NodeId, task: &TaskId) {
+        self.with_nodes(|nodes| {
+            if let Some(held) = nodes.get_mut(node).and_then(|n| n.held.get_mut(task)) {
+                *held = None;
+            }
+        });
+    }
+
     /// Follows the answer `task` streams as it is generated, while its node
     /// is connected to this instance.
     pub fn watch(&self, task: &TaskId) -> broadcast::Receiver<String> {

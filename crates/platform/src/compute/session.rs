@@ -311,11 +311,7 @@ impl Compute<'_> {
         transition: Transition,
         output: Option<&TaskOutput>,
     ) -> Result<(), ComputeError> {
-        let record = self.held_task(node, id).await?;
-        let moved = self.transition(record, &transition, output).await;
-        if let Ok((task, true)) = &moved {
-            self.compute_state().wrote_held(node, task);
-        }
+        let moved = self.held_step(node, id, &transition, output).await;
         // A step refused because the lease went elsewhere frees the slot
         // too: the node no longer holds the task.
         let ends = !matches!(transition, Transition::Start { .. })
@@ -361,7 +357,7 @@ impl Compute<'_> {
             node: node.clone(),
             lease,
         };
-        let moved = self.transition(record, &transition, Some(&output)).await;
+        let moved = self.held_step(node, id, &transition, Some(&output)).await;
         // The slot is free whatever the answer: a refused result (the lease
         // went elsewhere) must not keep the node's capacity.
         self.compute_state().release_slot(node, id);
@@ -404,12 +400,47 @@ impl Compute<'_> {
     /// The task a node takes a step on: as this instance last wrote it
     /// while the node holds it here, else as stored.
     async fn held_task(&self, node: &NodeId, id: &TaskId) -> Result<TaskRecord, ComputeError> {
-        if let Some(record) = self.compute_state().held_task(node, id) {
-            return Ok(record);
+        match self.compute_state().held_task(node, id) {
+            Some(record) => Ok(record),
+            None => self.stored_task(id).await,
         }
+    }
+
+    async fn stored_task(&self, id: &TaskId) -> Result<TaskRecord, ComputeError> {
         store::get_task(self.db(), id)
             .await?
             .ok_or(ComputeError::NoSuchTask)
+    }
+
+    /// `transition`, taken by `node`, from the task as its link holds it.
+    /// The copy may lag the store (a commit whose outcome the writer could
+    /// not tell, a step over HTTP, another instance's cancel): a step that
+    /// changes nothing or is refused from the copy is taken again from the
+    /// task as stored, which decides. The link then holds what the store
+    /// said, or nothing after an error (the next step reads).
+    async fn held_step(
+        &self,
+        node: &NodeId,
+        id: &TaskId,
+        transition: &Transition,
+        output: Option<&TaskOutput>,
+    ) -> Result<(TaskRecord, bool), ComputeError> {
+        let from_copy = match self.compute_state().held_task(node, id) {
+            Some(copy) => Some(self.transition(copy, transition, output).await),
+            None => None,
+        };
+        let moved = match from_copy {
+            Some(Ok((task, true))) => Ok((task, true)),
+            _ => match self.stored_task(id).await {
+                Ok(stored) => self.transition(stored, transition, output).await,
+                Err(err) => Err(err),
+            },
+        };
+        match &moved {
+            Ok((task, _)) => self.compute_state().wrote_held(node, task),
+            Err(_) => self.compute_state().forget_held(node, id),
+        }
+        moved
     }
 
     /// A piece of a streamed answer: to whoever watches the task here.

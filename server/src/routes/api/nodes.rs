@@ -160,10 +160,65 @@ async fn still_allowed(
 }
 
 /// Frames a node may send per second (heartbeats, answer pieces, results).
-/// Past it the socket is not read until the second is over: a node
-/// streaming fast slows down (TCP holds its frames back), nothing it sent
-/// is lost, and a flooding node costs no more than this.
 const MAX_FRAMES_PER_SEC: u32 = 500;
+/// Seconds in a row a node may spend its whole budget before its socket is
+/// closed.
+const MAX_SPENT_SECS: u32 = 10;
+
+/// What a node may send. Past its budget the socket is not read until the
+/// second is over: a node streaming fast slows down (TCP holds its frames
+/// back) and nothing it sent is lost. Its heartbeats then wait behind its
+/// other frames, so while it is behind any frame shows it alive; behind for
+/// [`MAX_SPENT_SECS`] in a row, it is closed. Every message counts, pings
+/// and binary frames too.
+struct FrameBudget {
+    window: Instant,
+    frames: u32,
+    spent_secs: u32,
+}
+
+impl FrameBudget {
+    fn new() -> Self {
+        Self {
+            window: Instant::now(),
+            frames: 0,
+            spent_secs: 0,
+        }
+    }
+
+    fn spent(&self) -> bool {
+        self.frames >= MAX_FRAMES_PER_SEC
+    }
+
+    fn renews_at(&self) -> tokio::time::Instant {
+        (self.window + Duration::from_secs(1)).into()
+    }
+
+    /// A message was read.
+    fn count(&mut self) {
+        if self.window.elapsed() >= Duration::from_secs(1) {
+            // A second went by without spending the budget.
+            (self.window, self.frames, self.spent_secs) = (Instant::now(), 0, 0);
+        }
+        self.frames += 1;
+    }
+
+    /// The second a spent budget waited for is over.
+    fn renew(&mut self) {
+        (self.window, self.frames) = (Instant::now(), 0);
+        self.spent_secs += 1;
+    }
+
+    /// Its frames arrive slower than it sends them.
+    fn behind(&self) -> bool {
+        self.spent_secs > 0
+    }
+
+    fn exhausted(&self) -> bool {
+        self.spent_secs >= MAX_SPENT_SECS
+    }
+}
+
 /// How long a frame to the node may take to send: a node that stops
 /// reading is gone.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -178,15 +233,20 @@ async fn serve(
     let compute = platform.compute();
     let recheck = Duration::from_secs(platform.compute_policy().credential_recheck_secs.max(1));
     let mut checked_at = Instant::now();
-    // Only heartbeats prove the node alive: other traffic does not.
+    // Only heartbeats prove the node alive (other traffic does not), unless
+    // they wait behind its other frames (see `FrameBudget`).
     let mut last_heartbeat = Instant::now();
     let mut watch = tokio::time::interval(Duration::from_secs(1));
-    let (mut window, mut frames) = (Instant::now(), 0_u32);
+    let mut budget = FrameBudget::new();
     loop {
-        let throttled = frames >= MAX_FRAMES_PER_SEC;
         tokio::select! {
-            () = tokio::time::sleep_until((window + Duration::from_secs(1)).into()), if throttled => {
-                (window, frames) = (Instant::now(), 0);
+            () = tokio::time::sleep_until(budget.renews_at()), if budget.spent() => {
+                budget.renew();
+                if budget.exhausted() {
+                    tracing::warn!(node = %link.node_id, "node over its frame budget for too long: closing");
+                    close(&mut ws, "too many frames").await;
+                    break;
+                }
             }
             frame = link.frames.recv() => {
                 let Some(frame) = frame else { break };
@@ -209,15 +269,12 @@ async fn serve(
                     }
                 }
             }
-            incoming = ws.recv(), if !throttled => match incoming {
+            incoming = ws.recv(), if !budget.spent() => match incoming {
                 Some(Ok(Message::Text(text))) => {
-                    if window.elapsed() >= Duration::from_secs(1) {
-                        (window, frames) = (Instant::now(), 0);
-                    }
-                    frames += 1;
+                    budget.count();
                     let reply = match serde_json::from_str::<FromNode>(&text) {
                         Ok(frame) => {
-                            if matches!(frame, FromNode::Heartbeat { .. }) {
+                            if matches!(frame, FromNode::Heartbeat { .. }) || budget.behind() {
                                 last_heartbeat = Instant::now();
                             }
                             compute.on_frame(&link, frame).await
@@ -235,7 +292,7 @@ async fn serve(
                     }
                 }
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
-                Some(Ok(_)) => {}
+                Some(Ok(_)) => budget.count(),
             },
         }
     }
