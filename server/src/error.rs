@@ -97,10 +97,17 @@ impl From<JsonRejection> for BadJson {
                 ErrorCode::UnsupportedMediaType,
                 "send the body as application/json",
             ),
+            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+                ErrorCode::BodyTooLarge,
+                format!("the body is larger than {JSON_BODY_LIMIT_BYTES} bytes"),
+            ),
             other => ApiError::new(ErrorCode::InvalidRequest, other.body_text()),
         })
     }
 }
+
+/// The largest body a route reads (an image upload has its own limit).
+pub const JSON_BODY_LIMIT_BYTES: usize = 2 * 1024 * 1024;
 
 impl IntoResponse for BadJson {
     fn into_response(self) -> Response {

@@ -19,6 +19,8 @@ pub enum ErrorCode {
     InvalidRequest,
     /// The body is not `application/json`.
     UnsupportedMediaType,
+    /// The body is larger than the route accepts.
+    BodyTooLarge,
     /// The email address is malformed.
     InvalidEmail,
     /// The new password does not meet the policy.
@@ -177,11 +179,12 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 76] = [
+    pub const ALL: [ErrorCode; 77] = [
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::InvalidRequest,
         ErrorCode::UnsupportedMediaType,
+        ErrorCode::BodyTooLarge,
         ErrorCode::InvalidEmail,
         ErrorCode::WeakPassword,
         ErrorCode::EmailTaken,
@@ -263,6 +266,7 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::InvalidRequest => "invalid_request",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::BodyTooLarge => "body_too_large",
             ErrorCode::InvalidEmail => "invalid_email",
             ErrorCode::WeakPassword => "weak_password",
             ErrorCode::EmailTaken => "email_taken",
@@ -345,6 +349,7 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::InvalidRequest => 400,
             ErrorCode::UnsupportedMediaType => 415,
+            ErrorCode::BodyTooLarge => 413,
             ErrorCode::InvalidEmail => 422,
             ErrorCode::WeakPassword => 422,
             ErrorCode::EmailTaken => 409,

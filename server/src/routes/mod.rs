@@ -61,6 +61,11 @@ pub fn router(state: AppState) -> Router {
             state.site.clone(),
             csrf::guard,
         ))
+        // Named, not left to axum's default: the same number is in the
+        // error a larger body gets. An image upload sets its own.
+        .layer(axum::extract::DefaultBodyLimit::max(
+            crate::error::JSON_BODY_LIMIT_BYTES,
+        ))
         .with_state(state)
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(request_span))

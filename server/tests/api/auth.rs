@@ -106,6 +106,15 @@ test_both_backends! {
             .unwrap();
         assert_eq!(form.status(), 415);
         assert_eq!(error_code(form).await, "unsupported_media_type");
+        // Past the limit: refused before it is parsed, with the limit named.
+        let padding = "x".repeat(server::error::JSON_BODY_LIMIT_BYTES);
+        let huge = app
+            .post_json("/api/v1/auth/register", &mut s, json!({ "email": "bob@example.org", "password": padding }))
+            .await;
+        assert_eq!(huge.status(), 413);
+        let body: serde_json::Value = huge.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "body_too_large");
+        assert!(body["error"]["message"].as_str().unwrap().contains("2097152 bytes"), "{body}");
         // None of the refused attempts created bob.
         let login = app.post_json("/api/v1/auth/login", &mut s,
             json!({ "email": "bob@example.org", "password": PASSWORD })).await;
