@@ -110,6 +110,23 @@ pub async fn submit(app: &TestApp, session: &mut Session, task: Value) -> reqwes
     app.post_json("/api/v1/tasks/submit", session, task).await
 }
 
+/// A network with one node connected and a member's chat task offered to
+/// it: the app, the node's socket, the member, the task and its lease.
+async fn one_task_offered(backend: Backend) -> (TestApp, Socket, Session, Value, u64) {
+    let app = spawn_network(backend).await;
+    let (_, key) = operator(&app, "op@example.org").await;
+    let node = register_node(&app, &key, "box-1", &["fake-chat"]).await;
+    let mut socket = connect(&app, &key, node["id"].as_str().unwrap()).await;
+    let mut member = app.register("ada@example.org").await;
+    let task: Value = submit(&app, &mut member, chat_task("t-1"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let lease = next(&mut socket).await["lease"].as_u64().unwrap();
+    (app, socket, member, task, lease)
+}
+
 async fn balance(app: &TestApp, session: &Session) -> i64 {
     app.get_json("/api/v1/user/points", session).await["balance"]
         .as_i64()
@@ -179,14 +196,7 @@ test_both_backends! {
     }
 
     async fn a_node_streaming_past_its_frame_budget_is_slowed_not_dropped(backend: Backend) {
-        let app = spawn_network(backend).await;
-        let (_, key) = operator(&app, "op@example.org").await;
-        let node = register_node(&app, &key, "box-1", &["fake-chat"]).await;
-        let mut socket = connect(&app, &key, node["id"].as_str().unwrap()).await;
-        let mut member = app.register("ada@example.org").await;
-        let task: Value = submit(&app, &mut member, chat_task("t-1")).await.json().await.unwrap();
-        let offered = next(&mut socket).await;
-        let lease = offered["lease"].as_u64().unwrap();
+        let (app, mut socket, member, task, lease) = one_task_offered(backend).await;
 
         // Twice what the platform reads in a second, sent at once.
         let started = std::time::Instant::now();
@@ -204,14 +214,7 @@ test_both_backends! {
     }
 
     async fn a_result_is_taken_when_the_task_moved_on_without_this_instance_seeing_it(backend: Backend) {
-        let app = spawn_network(backend).await;
-        let (_, key) = operator(&app, "op@example.org").await;
-        let node = register_node(&app, &key, "box-1", &["fake-chat"]).await;
-        let mut socket = connect(&app, &key, node["id"].as_str().unwrap()).await;
-        let mut member = app.register("ada@example.org").await;
-        let task: Value = submit(&app, &mut member, chat_task("t-1")).await.json().await.unwrap();
-        let offered = next(&mut socket).await;
-        let lease = offered["lease"].as_u64().unwrap();
+        let (app, mut socket, member, task, lease) = one_task_offered(backend).await;
 
         // The node's start is stored, but not through the link that holds
         // it (a commit whose outcome the writer could not tell, another
