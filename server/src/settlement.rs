@@ -34,6 +34,14 @@ pub async fn pass(platform: &Platform) {
         Ok(_) => {}
         Err(err) => tracing::warn!(error = %err, "paying round pools failed; retrying next tick"),
     }
+    // Before publication: a round whose root the chain lost is taken up again.
+    match platform.chain().reconcile().await {
+        Ok(found) if found != Default::default() => tracing::warn!(?found, "chain reconciled"),
+        Ok(_) | Err(SettlementError::NoChain) => {}
+        Err(err) => {
+            tracing::warn!(error = %err, "reconciling with the chain failed; retrying next tick")
+        }
+    }
     match platform.chain().publish_rounds().await {
         Ok(done) if done != Default::default() => tracing::info!(?done, "root publication"),
         Ok(_) | Err(SettlementError::NoChain) => {}

@@ -1,7 +1,8 @@
 //! The platform on a real anvil. The outbox: idempotent queueing, gap-free
 //! nonces, the same nonce after a crash, fee bumping of a stuck transaction,
-//! confirmation tracking. Publication: exactly once across restarts, and
-//! claims refused while the distributor is paused.
+//! confirmation tracking, a reorg. Publication: exactly once across
+//! restarts, again on a chain that lost its last blocks, and claims refused
+//! while the distributor is paused.
 
 use meritree_platform::error::PublicError;
 use std::path::Path;
@@ -21,7 +22,7 @@ use meritree_platform::chain::{Settlement, TxKind};
 use meritree_platform::rounds::RewardsPolicy;
 use meritree_platform::{Platform, PlatformOptions};
 use meritree_store::testing::TestDatabase;
-use meritree_store::{chain_txs, Backend, Database, PoolOptions};
+use meritree_store::{chain_txs, test_both_backends, Backend, Database, PoolOptions};
 
 const ROUND_SECS: i64 = 600;
 
@@ -36,6 +37,10 @@ struct Setup {
 }
 
 async fn setup(bump_after: Duration) -> Setup {
+    setup_on(Backend::Sqlite, bump_after).await
+}
+
+async fn setup_on(backend: Backend, bump_after: Duration) -> Setup {
     let binary = anvil::binary_for_tests(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."));
     let anvil = Anvil::start(&AnvilOptions::new(binary)).await.unwrap();
     let chain = Chain::connect(anvil.url(), anvil::CHAIN_ID).await.unwrap();
@@ -46,7 +51,7 @@ async fn setup(bump_after: Duration) -> Setup {
     let deployed = deploy_reward_contracts(&provider, key.address())
         .await
         .unwrap();
-    let test_db = TestDatabase::fresh(Backend::Sqlite).await;
+    let test_db = TestDatabase::fresh(backend).await;
     let db = Database::connect(&test_db.target, PoolOptions::default())
         .await
         .unwrap();
@@ -307,9 +312,11 @@ async fn set_root_txs(db: &Database) -> usize {
     count
 }
 
-/// Runs publication and the outbox until nothing moves.
+/// Runs reconciliation, publication and the outbox until nothing moves
+/// (as the settlement loop does).
 async fn settle(platform: &Platform) {
     for _ in 0..6 {
+        platform.chain().reconcile().await.unwrap();
         platform.chain().publish_rounds().await.unwrap();
         platform.chain().pump_outbox().await.unwrap();
     }
@@ -405,5 +412,135 @@ async fn a_root_computed_before_a_crash_is_published_once_after_restart() {
         meritree_core::ErrorCode::ClaimRejected,
         "{refused}"
     );
+    s.anvil.stop().await;
+}
+
+/// anvil's own JSON-RPC methods (snapshots, reorgs, mining by hand).
+async fn anvil_call(
+    s: &Setup,
+    method: &'static str,
+    params: serde_json::Value,
+) -> serde_json::Value {
+    let provider = ProviderBuilder::new().connect_http(s.anvil.url().parse().unwrap());
+    provider.raw_request(method.into(), params).await.unwrap()
+}
+
+async fn token_balance(s: &Setup, holder: alloy::primitives::Address) -> U256 {
+    let provider = ProviderBuilder::new().connect_http(s.anvil.url().parse().unwrap());
+    meritree_chain::contracts::RewardToken::new(s.deployed.token, provider)
+        .balanceOf(holder)
+        .call()
+        .await
+        .unwrap()
+}
+
+async fn mined_nonce(s: &Setup) -> u64 {
+    let provider = ProviderBuilder::new().connect_http(s.anvil.url().parse().unwrap());
+    provider
+        .get_transaction_count(anvil_key_address())
+        .await
+        .unwrap()
+}
+
+test_both_backends! {
+    async fn a_chain_that_lost_its_last_blocks_gets_the_root_and_the_claim_again(backend: Backend) {
+        let s = setup_on(backend, Duration::from_secs(3600)).await;
+        let wallet = alloy::primitives::Address::repeat_byte(0x42);
+        let account = member_with_points(&s, wallet, 7).await;
+        // What the chain will fall back to: contracts deployed, nothing else.
+        let before = anvil_call(&s, "evm_snapshot", serde_json::json!([])).await;
+        let start = 1_800_000_000 - 1_800_000_000 % ROUND_SECS;
+        s.platform.rounds().tick(start + 1).await.unwrap();
+        s.platform.rounds().tick(start + ROUND_SECS + 1).await.unwrap();
+        settle(&s.platform).await;
+        let claim = s.platform.chain().request_claim(&account.as_str().into(), "claim-1", None).await.unwrap();
+        settle(&s.platform).await;
+        let paid = U256::from(7_000);
+        assert_eq!(token_balance(&s, wallet).await, paid);
+        let nonce_used = mined_nonce(&s).await;
+
+        // The chain restarts from a state saved before the round: root,
+        // funding and claim are gone while the database says all are final.
+        assert_eq!(anvil_call(&s, "evm_revert", serde_json::json!([before])).await, true);
+        assert_eq!(chain_round(&s).await, 0);
+        assert_eq!(token_balance(&s, wallet).await, U256::ZERO);
+
+        let found = s.platform.chain().reconcile().await.unwrap();
+        assert_eq!(found.resent.len(), 3, "setRoot, fund and claim: {found:?}");
+        assert_eq!(found.reopened, vec![1]);
+        assert_eq!(s.platform.rounds().round(1).await.unwrap().status.as_str(), "closing");
+        for _ in 0..4 {
+            settle(&s.platform).await;
+        }
+
+        // All of it landed again, with the nonces it had: no gap, no second copy.
+        assert_eq!(chain_round(&s).await, 1);
+        assert_eq!(s.platform.rounds().round(1).await.unwrap().status.as_str(), "confirmed");
+        assert_eq!(set_root_txs(&s.db).await, 1, "the same setRoot, sent again");
+        assert_eq!(token_balance(&s, wallet).await, paid);
+        assert_eq!(mined_nonce(&s).await, nonce_used);
+        let claim = s.platform.chain().claim(&account.as_str().into(), &claim.id).await.unwrap();
+        assert_eq!(claim.status.as_str(), "confirmed");
+        assert_eq!(s.platform.chain().reconcile().await.unwrap(), Default::default());
+        s.anvil.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_transaction_reorged_out_before_it_is_final_is_sent_again_with_its_nonce() {
+    let mut s = setup(Duration::from_secs(3600)).await;
+    if let Some(settlement) = s.options.settlement.as_mut() {
+        settlement.confirmations = 3;
+    }
+    let platform = Platform::start(s.db.clone(), s.options.clone())
+        .await
+        .unwrap();
+    let tx = platform
+        .chain()
+        .queue_transaction(
+            TxKind::SetRoot,
+            "set_root:1",
+            s.deployed.distributor,
+            &set_root(1),
+        )
+        .await
+        .unwrap();
+    platform.chain().pump_outbox().await.unwrap();
+    await_mined(&s, &tx.id).await;
+    let pass = platform.chain().pump_outbox().await.unwrap();
+    assert_eq!((pass.mined, pass.confirmed), (1, 0), "mined, not yet final");
+    let mined = chain_txs::get(&s.db, &tx.id).await.unwrap().unwrap();
+
+    // Its block is replaced by an empty one; two more blocks make it look final.
+    anvil_call(&s, "anvil_reorg", serde_json::json!([1, []])).await;
+    for _ in 0..2 {
+        anvil_call(&s, "evm_mine", serde_json::json!([])).await;
+    }
+    assert_eq!(chain_round(&s).await, 0);
+    let pass = platform.chain().pump_outbox().await.unwrap();
+    assert_eq!((pass.reorged, pass.confirmed), (1, 0), "not counted final");
+    let back = chain_txs::get(&s.db, &tx.id).await.unwrap().unwrap();
+    assert_eq!((back.status.as_str(), back.nonce), ("sent", mined.nonce));
+
+    // Sent again at once, same nonce, and final once buried.
+    let pass = platform.chain().pump_outbox().await.unwrap();
+    assert_eq!(pass.bumped, 1);
+    await_mined(&s, &tx.id).await;
+    platform.chain().pump_outbox().await.unwrap();
+    for _ in 0..2 {
+        anvil_call(&s, "evm_mine", serde_json::json!([])).await;
+    }
+    let pass = platform.chain().pump_outbox().await.unwrap();
+    assert_eq!(pass.confirmed, 1);
+    let done = chain_txs::get(&s.db, &tx.id).await.unwrap().unwrap();
+    assert_eq!(
+        (done.status.as_str(), done.nonce),
+        ("confirmed", mined.nonce)
+    );
+    assert_ne!(
+        done.mined_hash, mined.mined_hash,
+        "the new copy, with higher fees"
+    );
+    assert_eq!(chain_round(&s).await, 1);
     s.anvil.stop().await;
 }

@@ -196,6 +196,32 @@ pub async fn mark_confirmed(db: &Database, id: &str, now: i64) -> Result<(), Sto
     Ok(())
 }
 
+/// Transactions recorded as mined (or final) with a nonce the chain has not
+/// used: the blocks that held them are gone (a reorg, or a local chain
+/// restarted from an older state).
+pub async fn on_chain_from_nonce(db: &Database, nonce: i64) -> Result<Vec<TxRecord>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM chain_txs WHERE nonce >= $1 AND status IN ('mined', 'confirmed') \
+         ORDER BY nonce"
+    );
+    Ok(with_pool!(db, pool => sqlx::query_as(&sql).bind(nonce).fetch_all(pool).await)?)
+}
+
+/// A transaction whose block is gone goes back to `sent`, keeping its nonce
+/// and hashes: the outbox re-sends it at once with the same nonce, so the
+/// lost copy and the new one can never both be mined.
+pub async fn back_to_sent(db: &Database, id: &str, now: i64) -> Result<bool, StoreError> {
+    let updated = execute!(
+        db,
+        "UPDATE chain_txs SET status = 'sent', mined_hash = NULL, mined_block = NULL, \
+             succeeded = NULL, last_sent_at = NULL, updated_at = $2 \
+         WHERE id = $1 AND status IN ('mined', 'confirmed')",
+        id,
+        now
+    )?;
+    Ok(updated == 1)
+}
+
 /// Sends a transaction again from the start: its nonce was used by a
 /// transaction not in this outbox, so it needs a new one. Its old hashes
 /// stay in its history.

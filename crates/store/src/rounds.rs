@@ -490,6 +490,23 @@ pub async fn mark_confirmed(db: &Database, round: i64, at: i64) -> Result<bool, 
     Ok(updated == 1)
 }
 
+/// `published`/`confirmed` → `closing` for every round above `on_chain`,
+/// the round the distributor holds: their roots are no longer on chain and
+/// publication takes them up again (with the transaction recorded before).
+/// Returns the rounds reopened.
+pub async fn reopen_above(db: &Database, on_chain: i64) -> Result<Vec<i64>, StoreError> {
+    let reopened: Vec<(i64,)> = with_pool!(db, pool => sqlx::query_as(
+        "UPDATE rounds SET status = 'closing', published_at = NULL, confirmed_at = NULL \
+         WHERE number > $1 AND status IN ('published', 'confirmed') RETURNING number"
+    )
+    .bind(on_chain)
+    .fetch_all(pool)
+    .await)?;
+    let mut numbers: Vec<i64> = reopened.into_iter().map(|(n,)| n).collect();
+    numbers.sort_unstable();
+    Ok(numbers)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

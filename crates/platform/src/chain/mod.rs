@@ -5,6 +5,7 @@
 mod claims;
 mod outbox;
 mod publish;
+mod reconcile;
 mod transactions;
 
 use std::time::Duration;
@@ -17,6 +18,7 @@ use meritree_store::StoreError;
 pub use claims::{ClaimError, ClaimToRequest};
 pub use outbox::{OutboxPass, TxKind};
 pub use publish::PublishPass;
+pub use reconcile::Reconciled;
 
 service!(
     /// The chain: the transaction outbox, root publication, relayed claims.

@@ -6,7 +6,9 @@
 //!   transaction is signed again with the same nonce, never with a new one.
 //! - A transaction not mined within `bump_after` is sent again, same nonce,
 //!   fees up by 12.5% (or today's fees, if higher).
-//! - Mined transactions count as final after `confirmations` blocks.
+//! - Mined transactions count as final after `confirmations` blocks, if
+//!   their receipt is still in the block it was first seen in; one a reorg
+//!   took away goes back to `sent` and is re-sent with the same nonce.
 //!
 //! One instance pumps the outbox of a given key at a time (the store's
 //! unique nonce column refuses a second claimant of a nonce).
@@ -52,6 +54,8 @@ pub struct OutboxPass {
     pub mined: usize,
     pub confirmed: usize,
     pub failed: usize,
+    /// Mined transactions whose block a reorg took away: sent again.
+    pub reorged: usize,
 }
 
 impl OnChain<'_> {
@@ -111,9 +115,18 @@ impl OnChain<'_> {
         }
         for tx in chain_txs::with_status(self.db(), ClaimStatus::Mined.as_str()).await? {
             let block = u64::try_from(tx.mined_block.unwrap_or_default()).unwrap_or_default();
-            if head + 1 >= block + settlement.confirmations {
+            if head + 1 < block + settlement.confirmations {
+                continue;
+            }
+            // Final only if its receipt is still where it was: a reorg may
+            // have dropped the block, or moved the transaction to another.
+            if self.still_mined_in(settlement, &tx, block).await? {
                 chain_txs::mark_confirmed(self.db(), &tx.id, clock::unix_secs()).await?;
                 pass.confirmed += 1;
+            } else {
+                tracing::warn!(tx = %tx.id, kind = %tx.kind, block, "a mined transaction left its block (reorg); sending it again");
+                chain_txs::back_to_sent(self.db(), &tx.id, clock::unix_secs()).await?;
+                pass.reorged += 1;
             }
         }
         Ok(pass)
@@ -194,8 +207,12 @@ impl OnChain<'_> {
             chain_txs::requeue(self.db(), &tx.id, clock::unix_secs()).await?;
             return Ok(Tracked::Requeued);
         }
-        let waited = clock::unix_secs() - tx.last_sent_at.unwrap_or(tx.created_at);
-        if waited < settlement.bump_after.as_secs() as i64 {
+        let due = match tx.last_sent_at {
+            // Its block was lost (`back_to_sent`): the chain holds no copy.
+            None => true,
+            Some(at) => clock::unix_secs() - at >= settlement.bump_after.as_secs() as i64,
+        };
+        if !due {
             return Ok(Tracked::Waiting);
         }
         let previous = Fees {
@@ -208,6 +225,24 @@ impl OnChain<'_> {
         self.send_signed(settlement, tx, nonce, gas_limit, fees)
             .await?;
         Ok(Tracked::Bumped)
+    }
+
+    async fn still_mined_in(
+        &self,
+        settlement: &Settlement,
+        tx: &TxRecord,
+        block: u64,
+    ) -> Result<bool, SettlementError> {
+        let hash = tx
+            .mined_hash
+            .as_deref()
+            .ok_or_else(|| SettlementError::Corrupt(format!("mined tx {} has no hash", tx.id)))?;
+        let hash = TxHash::from_str(hash)
+            .map_err(|_| SettlementError::Corrupt(format!("tx hash {hash}")))?;
+        Ok(matches!(
+            settlement.sender.inclusion(hash).await?,
+            Inclusion::Mined { block: now_in, .. } if now_in == block
+        ))
     }
 
     async fn send_signed(
