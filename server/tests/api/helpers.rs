@@ -315,50 +315,68 @@ pub struct Challenge {
 
 impl TestApp {
     pub async fn challenge(&self) -> Challenge {
-        let response = self
-            .request(
-                reqwest::Method::POST,
-                "/api/v1/auth/siwe/nonce",
-                &Session::default(),
-            )
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        response.json().await.unwrap()
+        siwe_challenge(&self.client, &self.origin()).await
     }
 
     /// A SIWE message as a wallet library would write it for `challenge`.
     pub fn siwe_message(&self, wallet: &TestWallet, challenge: &Challenge) -> String {
-        let now = time::OffsetDateTime::now_utc();
-        meritree_core::siwe::SiweMessage::builder(
-            challenge.domain.clone(),
-            wallet.address,
-            challenge.uri.clone(),
-            challenge.chain_id,
-            challenge.nonce.clone(),
-            meritree_core::siwe::SiweTime::from_datetime(now).unwrap(),
-        )
-        .statement(challenge.statement.clone())
-        .build()
-        .unwrap()
-        .to_string()
+        siwe_message(wallet, challenge)
     }
 
     /// Signs in with `wallet` through a fresh challenge.
     pub async fn wallet_sign_in(&self, wallet: &TestWallet) -> (reqwest::Response, Session) {
-        let challenge = self.challenge().await;
-        let message = self.siwe_message(wallet, &challenge);
-        let mut session = Session::default();
-        let response = self
-            .post_json(
-                "/api/v1/auth/siwe/login",
-                &mut session,
-                serde_json::json!({ "message": message, "signature": wallet.sign(&message) }),
-            )
-            .await;
-        (response, session)
+        wallet_sign_in_at(&self.client, &self.origin(), wallet).await
     }
+}
+
+/// The SIWE challenge of the server at `origin` (also its base URL).
+pub async fn siwe_challenge(client: &reqwest::Client, origin: &str) -> Challenge {
+    let response = client
+        .post(format!("{origin}/api/v1/auth/siwe/nonce"))
+        .header("origin", origin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+/// A SIWE message as a wallet library would write it for `challenge`.
+pub fn siwe_message(wallet: &TestWallet, challenge: &Challenge) -> String {
+    let now = time::OffsetDateTime::now_utc();
+    meritree_core::siwe::SiweMessage::builder(
+        challenge.domain.clone(),
+        wallet.address,
+        challenge.uri.clone(),
+        challenge.chain_id,
+        challenge.nonce.clone(),
+        meritree_core::siwe::SiweTime::from_datetime(now).unwrap(),
+    )
+    .statement(challenge.statement.clone())
+    .build()
+    .unwrap()
+    .to_string()
+}
+
+/// Signs in with `wallet` at the server at `origin` (an in-process app or
+/// the real binary).
+pub async fn wallet_sign_in_at(
+    client: &reqwest::Client,
+    origin: &str,
+    wallet: &TestWallet,
+) -> (reqwest::Response, Session) {
+    let challenge = siwe_challenge(client, origin).await;
+    let message = siwe_message(wallet, &challenge);
+    let mut session = Session::default();
+    let response = client
+        .post(format!("{origin}/api/v1/auth/siwe/login"))
+        .header("origin", origin)
+        .json(&serde_json::json!({ "message": message, "signature": wallet.sign(&message) }))
+        .send()
+        .await
+        .expect("request");
+    session.absorb(&response);
+    (response, session)
 }
 
 /// An admin's signed-in session. Admin work needs a session (API keys

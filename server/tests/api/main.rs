@@ -5,6 +5,7 @@ mod ai;
 mod api_keys;
 mod auth;
 mod binary;
+mod chain_crash;
 mod compute;
 mod contract_wallet;
 mod crash;
