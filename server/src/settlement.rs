@@ -1,18 +1,36 @@
 //! The settlement loop: closes due rounds, publishes their roots, and moves
-//! the platform's transactions along. Every step is idempotent, so a pass
-//! that fails half-way is simply repeated by the next.
+//! the platform's transactions along, on one instance at a time (the
+//! settlement lease). Every step is idempotent, so a pass that fails
+//! half-way is simply repeated by the next.
 
 use std::time::Duration;
 
 use meritree_platform::chain::SettlementError;
 use meritree_platform::Platform;
 
-pub async fn run(platform: Platform, every: Duration) {
+/// Passes every `every`, on whichever instance holds the settlement lease
+/// (`holder` names this one). A dead holder's lease runs out after three
+/// missed passes and another instance takes over.
+pub async fn run(platform: Platform, every: Duration, holder: String) {
+    let ttl = (every * 3).max(Duration::from_secs(3));
     let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        pass(&platform).await;
+        match platform.chain().hold_lease(&holder, ttl).await {
+            Ok(true) => pass(&platform).await,
+            Ok(false) => {}
+            Err(err) => {
+                tracing::warn!(error = %err, "settlement lease not taken; retrying next tick")
+            }
+        }
+    }
+}
+
+/// Lets another instance take over at once (a clean shutdown).
+pub async fn release(platform: &Platform, holder: &str) {
+    if let Err(err) = platform.chain().release_lease(holder).await {
+        tracing::warn!(error = %err, "settlement lease not released; it expires on its own");
     }
 }
 

@@ -230,7 +230,12 @@ impl Application {
     ) -> Result<(), StartupError> {
         let addr = self.local_addr();
         tracing::info!(%addr, url = %format!("http://{addr}"), "listening");
-        let settlement = tokio::spawn(crate::settlement::run(self.platform.clone(), self.tick));
+        let holder = uuid::Uuid::new_v4().to_string();
+        let settlement = tokio::spawn(crate::settlement::run(
+            self.platform.clone(),
+            self.tick,
+            holder.clone(),
+        ));
         let compute = AbortOnDrop(vec![
             tokio::spawn(compute::dispatch::run(self.platform.clone())),
             tokio::spawn(compute::reaper::run(self.platform.clone())),
@@ -288,6 +293,7 @@ impl Application {
             }
         };
         settlement.abort();
+        crate::settlement::release(&self.platform, &holder).await;
         evaluation.abort();
         drop(compute);
         match self.platform.evaluation().save_index().await {

@@ -52,9 +52,10 @@ pub(crate) fn fault_message(code: ErrorCode) -> Option<&'static str> {
 /// a retry (503); anything else is a fault on our side (500).
 pub fn store_error_code(err: &StoreError) -> ErrorCode {
     match err {
-        StoreError::Query(_) | StoreError::Connect { .. } | StoreError::WriterStopped => {
-            ErrorCode::DatabaseUnavailable
-        }
+        StoreError::Query(_)
+        | StoreError::Connect { .. }
+        | StoreError::WriterStopped
+        | StoreError::Fenced(_) => ErrorCode::DatabaseUnavailable,
         StoreError::Duplicate(_) => ErrorCode::Internal,
         StoreError::UnsupportedUrl(_)
         | StoreError::InvalidUrl(_)

@@ -191,6 +191,10 @@ struct Inner {
     compute: ComputePolicy,
     staking: Option<Staking>,
     compute_state: ComputeState,
+    /// The settlement lease's fence while this instance holds it; 0 when
+    /// it never took the lease (a platform driven by hand, as in tests),
+    /// -1 once it lost it (every fenced write is refused).
+    settlement_fence: std::sync::atomic::AtomicI64,
 }
 
 impl Platform {
@@ -238,6 +242,7 @@ impl Platform {
                 pipeline: PipelineState::default(),
                 compute: options.compute,
                 staking: options.staking,
+                settlement_fence: std::sync::atomic::AtomicI64::new(0),
                 compute_state: ComputeState::default(),
             }),
         })

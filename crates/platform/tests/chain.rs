@@ -18,11 +18,11 @@ use meritree_chain::anvil::{self, Anvil, AnvilOptions};
 use meritree_chain::contracts::{deploy_reward_contracts, Deployed, RewardDistributor};
 use meritree_chain::sender::Sender;
 use meritree_chain::Chain;
-use meritree_platform::chain::{Settlement, TxKind};
+use meritree_platform::chain::{Settlement, SettlementError, TxKind};
 use meritree_platform::rounds::RewardsPolicy;
 use meritree_platform::{Platform, PlatformOptions};
 use meritree_store::testing::TestDatabase;
-use meritree_store::{chain_txs, test_both_backends, Backend, Database, PoolOptions};
+use meritree_store::{chain_txs, test_both_backends, Backend, Database, PoolOptions, StoreError};
 
 const ROUND_SECS: i64 = 600;
 
@@ -208,7 +208,7 @@ async fn a_crash_after_the_nonce_was_given_sends_with_that_nonce() {
         .get_transaction_count(anvil_key_address())
         .await
         .unwrap();
-    let nonce = chain_txs::assign_nonce(&s.db, &tx.id, floor as i64, 0)
+    let nonce = chain_txs::assign_nonce(&s.db, &tx.id, floor as i64, 0, None)
         .await
         .unwrap();
 
@@ -543,4 +543,41 @@ async fn a_transaction_reorged_out_before_it_is_final_is_sent_again_with_its_non
     );
     assert_eq!(chain_round(&s).await, 1);
     s.anvil.stop().await;
+}
+
+test_both_backends! {
+    async fn only_the_settlement_lease_holder_gives_out_nonces(backend: Backend) {
+        let s = setup_on(backend, Duration::from_secs(3600)).await;
+        let a = &s.platform;
+        let b = Platform::start(s.db.clone(), s.options.clone()).await.unwrap();
+        assert!(a.chain().hold_lease("a", Duration::from_secs(60)).await.unwrap());
+        assert!(!b.chain().hold_lease("b", Duration::from_secs(60)).await.unwrap(), "held by a");
+        let tx = a
+            .chain()
+            .queue_transaction(TxKind::SetRoot, "set_root:1", s.deployed.distributor, &set_root(1))
+            .await
+            .unwrap();
+
+        // a stalls past its lease and b takes over; a, unaware, tries to send.
+        assert!(a.chain().hold_lease("a", Duration::ZERO).await.unwrap());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert!(b.chain().hold_lease("b", Duration::from_secs(60)).await.unwrap());
+        let refused = a.chain().pump_outbox().await.unwrap_err();
+        assert!(
+            matches!(refused, SettlementError::Store(StoreError::Fenced(_))),
+            "{refused}"
+        );
+        let untouched = chain_txs::get(&s.db, &tx.id).await.unwrap().unwrap();
+        assert_eq!((untouched.status.as_str(), untouched.nonce), ("queued", None));
+        assert_eq!(mined_nonce(&s).await, 2, "nothing sent but the deployment");
+
+        // The holder sends it.
+        assert_eq!(b.chain().pump_outbox().await.unwrap().sent, 1);
+        await_mined(&s, &tx.id).await;
+        b.chain().pump_outbox().await.unwrap();
+        assert_eq!(chain_round(&s).await, 1);
+        // a asks again and is told it is not the holder.
+        assert!(!a.chain().hold_lease("a", Duration::from_secs(60)).await.unwrap());
+        s.anvil.stop().await;
+    }
 }

@@ -2,7 +2,7 @@
 //! it deployed (migration 0008).
 
 use crate::database::{with_tx, Tx};
-use crate::{execute, with_pool, Database, StoreError};
+use crate::{execute, leases, with_pool, Database, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct TxRecord {
@@ -109,12 +109,14 @@ pub async fn with_status(db: &Database, status: &str) -> Result<Vec<TxRecord>, S
 }
 
 /// Gives the transaction the next nonce (at least `floor`, the chain's
-/// pending count), unless it already has one; returns its nonce.
+/// pending count), unless it already has one; returns its nonce. With a
+/// `fence`, only while that fence still holds the settlement lease.
 pub async fn assign_nonce(
     db: &Database,
     id: &str,
     floor: i64,
     now: i64,
+    fence: Option<i64>,
 ) -> Result<i64, StoreError> {
     let (highest,): (Option<i64>,) = with_pool!(db, pool => sqlx::query_as(
         "SELECT MAX(nonce) FROM chain_txs"
@@ -122,16 +124,21 @@ pub async fn assign_nonce(
     .fetch_one(pool)
     .await)?;
     let next = highest.map_or(floor, |h| (h + 1).max(floor));
-    execute!(
-        db,
-        "UPDATE chain_txs SET nonce = $2, updated_at = $3 WHERE id = $1 AND nonce IS NULL",
-        id,
-        next,
-        now
-    )?;
+    let sql = format!(
+        "UPDATE chain_txs SET nonce = $2, updated_at = $3 WHERE id = $1 AND nonce IS NULL AND {FENCED}"
+    );
+    let updated = execute!(db, &sql, id, next, now, fence, leases::SETTLEMENT)?;
     let record = get(db, id).await?.ok_or(StoreError::Duplicate("id"))?;
-    Ok(record.nonce.unwrap_or(next))
+    match record.nonce {
+        Some(nonce) => Ok(nonce),
+        None if updated == 0 => Err(StoreError::Fenced(leases::SETTLEMENT)),
+        None => Ok(next),
+    }
 }
+
+/// The condition a fenced write adds, with the fence as `$4` and the
+/// lease's name as `$5`: no fence, or the lease still carries it.
+const FENCED: &str = "($4 IS NULL OR EXISTS (SELECT 1 FROM leases WHERE name = $5 AND fence = $4))";
 
 /// Records one signed send (first or a fee bump) of the transaction.
 pub struct Sent<'a> {
@@ -143,25 +150,43 @@ pub struct Sent<'a> {
     pub now: i64,
 }
 
-pub async fn record_send(db: &Database, sent: Sent<'_>) -> Result<(), StoreError> {
+pub async fn record_send(
+    db: &Database,
+    sent: Sent<'_>,
+    fence: Option<i64>,
+) -> Result<(), StoreError> {
     let record = get(db, sent.id).await?.ok_or(StoreError::Duplicate("id"))?;
     let mut hashes = record.hashes();
     if !hashes.iter().any(|h| h == sent.hash) {
         hashes.push(sent.hash.to_owned());
     }
     let hashes = serde_json::to_string(&hashes).expect("strings serialise");
-    execute!(
-        db,
+    let sql = format!(
         "UPDATE chain_txs SET status = 'sent', tx_hashes = $2, max_fee_per_gas = $3, \
-             priority_fee = $4, gas_limit = $5, sends = sends + 1, last_sent_at = $6, updated_at = $6 \
-         WHERE id = $1 AND status IN ('queued', 'sent')",
+             priority_fee = $6, gas_limit = $7, sends = sends + 1, last_sent_at = $8, updated_at = $8 \
+         WHERE id = $1 AND status IN ('queued', 'sent') AND {FENCED}"
+    );
+    let updated = execute!(
+        db,
+        &sql,
         sent.id,
         hashes,
         sent.max_fee_per_gas,
+        fence,
+        leases::SETTLEMENT,
         sent.priority_fee,
         sent.gas_limit,
         sent.now
     )?;
+    if updated == 0 && fence.is_some() {
+        // Recorded before the broadcast: refusing it here keeps a stalled
+        // former holder from sending at all.
+        if let Some((_, current, _)) = leases::holder(db, leases::SETTLEMENT).await? {
+            if Some(current) != fence {
+                return Err(StoreError::Fenced(leases::SETTLEMENT));
+            }
+        }
+    }
     Ok(())
 }
 

@@ -27,6 +27,10 @@ pub enum StoreError {
     /// A background writer has stopped (the process is shutting down).
     #[error("the database writer has stopped")]
     WriterStopped,
+    /// A write made under a lease this instance no longer holds (another
+    /// instance took it over): refused, so two holders never both write.
+    #[error("the {0} lease is held by another instance")]
+    Fenced(&'static str),
 }
 
 /// Maps a unique-constraint violation to [`StoreError::Duplicate`] naming the

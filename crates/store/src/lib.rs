@@ -19,6 +19,7 @@ mod error;
 pub mod evaluations;
 pub mod images;
 pub mod instance;
+pub mod leases;
 pub mod nonces;
 pub mod points;
 pub mod rounds;

@@ -3,6 +3,7 @@
 //! closed rounds, and gas-free claims relayed for members.
 
 mod claims;
+mod lease;
 mod outbox;
 mod publish;
 mod reconcile;

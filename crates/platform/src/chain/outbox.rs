@@ -10,8 +10,9 @@
 //!   their receipt is still in the block it was first seen in; one a reorg
 //!   took away goes back to `sent` and is re-sent with the same nonce.
 //!
-//! One instance pumps the outbox of a given key at a time (the store's
-//! unique nonce column refuses a second claimant of a nonce).
+//! One instance pumps the outbox at a time: the holder of the settlement
+//! lease, whose nonce assignments and sends carry its fence (lease.rs);
+//! the store's unique nonce column refuses a second claimant of a nonce.
 
 use super::OnChain;
 use meritree_core::claims::ClaimStatus;
@@ -160,7 +161,8 @@ impl OnChain<'_> {
             Some(nonce) => nonce,
             None => {
                 let floor = i64::try_from(sender.pending_nonce().await?).unwrap_or(i64::MAX);
-                chain_txs::assign_nonce(self.db(), &tx.id, floor, clock::unix_secs()).await?
+                chain_txs::assign_nonce(self.db(), &tx.id, floor, clock::unix_secs(), self.fence())
+                    .await?
             }
         };
         let fees = sender.current_fees().await?;
@@ -273,6 +275,7 @@ impl OnChain<'_> {
                 gas_limit: i64::try_from(gas_limit).unwrap_or(i64::MAX),
                 now: clock::unix_secs(),
             },
+            self.fence(),
         )
         .await?;
         settlement.sender.broadcast(&signed).await?;
