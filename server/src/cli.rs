@@ -36,6 +36,9 @@ pub enum Command {
     /// Post to the points ledger from the command line.
     #[command(subcommand)]
     Points(PointsCommand),
+    /// Work with an EVM chain.
+    #[command(subcommand)]
+    Chain(ChainCommand),
     /// Check a round's public export: recompute its Merkle root from the
     /// leaves, check every proof, and compare the root with the one the
     /// distributor published on chain. Exits 1 on any mismatch.
@@ -55,6 +58,33 @@ pub enum Command {
         /// Where to start looking for its events (its deployment block).
         #[arg(long, default_value_t = 0)]
         from_block: u64,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum ChainCommand {
+    /// Deploy the reward token, the distributor and the node staking
+    /// contract to an EVM chain, from the private key (hex) in the
+    /// environment variable `chain.signer_key_env` (MERITREE_CHAIN_KEY
+    /// unless configured), and print the configuration to serve with. The
+    /// key becomes the root updater: the platform publishes roots with it.
+    Deploy {
+        /// The chain's JSON-RPC URL.
+        #[arg(long)]
+        rpc: String,
+        /// The chain id the RPC must report; a different chain is refused.
+        #[arg(long)]
+        chain_id: Option<u64>,
+        /// The contracts' admin (grants roles, mints the token): a multisig
+        /// or a timelock on a public chain. Default: the deploying key.
+        #[arg(long)]
+        admin: Option<String>,
+        /// Who may pause claims. Default: the admin.
+        #[arg(long)]
+        pauser: Option<String>,
+        /// Seconds an operator's unstaked tokens wait before withdrawal.
+        #[arg(long, default_value_t = 7 * 24 * 3600)]
+        unstake_cooldown_secs: u64,
     },
 }
 

@@ -13,6 +13,7 @@ pub mod admin;
 pub mod ai;
 pub mod auth;
 pub mod chain;
+pub mod chain_deploy;
 pub mod cli;
 pub mod configuration;
 pub mod error;

@@ -16,7 +16,11 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(&settings.log);
+    let result_on_stdout = matches!(
+        cli.command,
+        Some(Command::Chain(_) | Command::VerifyRound { .. })
+    );
+    telemetry::init(&settings.log, result_on_stdout);
 
     let result = match cli.command.unwrap_or_default() {
         Command::Serve => serve(settings).await,
@@ -24,6 +28,7 @@ async fn main() -> ExitCode {
         Command::Admin(command) => server::admin::run(&settings, command).await,
         Command::Points(command) => server::points::run(&settings, command).await,
         Command::Node(args) => node(&settings, args).await,
+        Command::Chain(command) => server::chain_deploy::run(&settings, command).await,
         Command::VerifyRound {
             round,
             export,

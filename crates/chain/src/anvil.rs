@@ -58,6 +58,8 @@ pub struct AnvilOptions {
     pub binary: PathBuf,
     /// 0 picks a free port.
     pub port: u16,
+    /// The chain id it serves.
+    pub chain_id: u64,
     /// Chain state is loaded from and saved to this file, so the local chain
     /// survives restarts; `None` keeps it in memory.
     pub state_file: Option<PathBuf>,
@@ -72,6 +74,7 @@ impl AnvilOptions {
         Self {
             binary,
             port: 0,
+            chain_id: CHAIN_ID,
             state_file: None,
             manual_mining: false,
         }
@@ -95,7 +98,7 @@ impl Anvil {
         let mut command = Command::new(&options.binary);
         command
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--chain-id", &CHAIN_ID.to_string()])
+            .args(["--chain-id", &options.chain_id.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());

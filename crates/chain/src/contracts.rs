@@ -138,11 +138,43 @@ pub async fn deploy_reward_contracts(
     provider: &impl alloy::providers::Provider,
     platform: alloy::primitives::Address,
 ) -> Result<Deployed, crate::ChainError> {
+    deploy_reward_contracts_with(provider, Roles::all(platform)).await
+}
+
+/// Who holds each role of the reward contracts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Roles {
+    /// Grants and revokes roles; mints the token. Meant for a multisig or
+    /// a timelock on a public chain.
+    pub admin: alloy::primitives::Address,
+    /// Publishes roots: the platform's own key.
+    pub updater: alloy::primitives::Address,
+    /// May pause claims (and unpause them).
+    pub pauser: alloy::primitives::Address,
+}
+
+impl Roles {
+    /// One key for everything: the embedded local chain.
+    pub fn all(key: alloy::primitives::Address) -> Self {
+        Self {
+            admin: key,
+            updater: key,
+            pauser: key,
+        }
+    }
+}
+
+/// The token (admin and minter: `roles.admin`) and the distributor over it.
+pub async fn deploy_reward_contracts_with(
+    provider: &impl alloy::providers::Provider,
+    roles: Roles,
+) -> Result<Deployed, crate::ChainError> {
     use alloy::sol_types::SolValue;
 
-    let token_args = ("Meritree Reward".to_owned(), "MRT".to_owned(), platform).abi_encode_params();
+    let token_args =
+        ("Meritree Reward".to_owned(), "MRT".to_owned(), roles.admin).abi_encode_params();
     let token = crate::deploy::deploy(provider, &reward_token_artifact(), &token_args).await?;
-    let distributor_args = (token, platform, platform, platform).abi_encode_params();
+    let distributor_args = (token, roles.admin, roles.updater, roles.pauser).abi_encode_params();
     let distributor =
         crate::deploy::deploy(provider, &reward_distributor_artifact(), &distributor_args).await?;
     let block = provider.get_block_number().await?;

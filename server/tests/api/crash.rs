@@ -63,8 +63,14 @@ pub fn serve(dir: &Path, database: &str) -> (Child, String) {
 
 /// [`serve`] on `port` (0: any free one).
 pub fn serve_on(dir: &Path, database: &str, port: u16) -> (Child, String) {
+    serve_with(dir, database, port, &[])
+}
+
+/// [`serve_on`] with more environment variables.
+pub fn serve_with(dir: &Path, database: &str, port: u16, env: &[(&str, &str)]) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_meritree"))
         .env_clear()
+        .envs(env.iter().copied())
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .current_dir(dir)
         .env("MERITREE_SERVER__PORT", port.to_string())

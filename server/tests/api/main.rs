@@ -6,6 +6,7 @@ mod api_keys;
 mod auth;
 mod binary;
 mod chain_crash;
+mod chain_deploy;
 mod compute;
 mod contract_wallet;
 mod crash;
