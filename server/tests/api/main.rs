@@ -24,6 +24,7 @@ mod pages;
 mod points;
 mod rate_limits;
 mod rounds;
+mod scale;
 mod sessions;
 mod settlement;
 mod staking;

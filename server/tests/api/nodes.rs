@@ -202,7 +202,7 @@ heartbeat_secs = 1
 lease_secs = 3
 "#;
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
