@@ -5,6 +5,8 @@
 //! which takes over that HTML in the browser.
 
 pub mod components;
+#[cfg(feature = "ssr")]
+pub mod csp;
 pub mod live;
 pub mod pages;
 pub mod server_fns;
@@ -40,6 +42,8 @@ use crate::session::Session;
 
 /// The HTML document around the app; rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    csp::set_for_page();
     view! {
         <!DOCTYPE html>
         <html lang="en">

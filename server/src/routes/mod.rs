@@ -1,6 +1,7 @@
 //! The HTTP surface: probes, the JSON API, and the server-rendered app.
 
 mod api;
+mod headers;
 mod health;
 mod images;
 mod openai;
@@ -60,6 +61,10 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             state.site.clone(),
             csrf::guard,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.site.clone(),
+            headers::set,
         ))
         // Named, not left to axum's default: the same number is in the
         // error a larger body gets. An image upload sets its own.

@@ -15,6 +15,7 @@ mod errors;
 mod fake_backend;
 mod fake_judge;
 mod front_door;
+mod headers;
 mod health;
 mod helpers;
 mod images;

@@ -1,0 +1,37 @@
+//! The Content-Security-Policy of pages and of every other response
+//! (server only). Pages run scripts from this site or carrying the
+//! response's nonce (Leptos puts it on its hydration scripts); nothing
+//! else runs anywhere.
+
+use leptos::prelude::use_context;
+
+/// A page's policy: scripts from this site or with `nonce`, WebAssembly
+/// compiled from them; styles from this site (inline `style` attributes
+/// allowed: they run nothing); images from this site, `data:` (wallet
+/// icons) and `blob:` (previews of a picture before upload); connections
+/// to this site only (server functions, the live socket); no plugins, no
+/// framing, forms and `<base>` only to this site.
+pub fn for_page(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; \
+         object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+/// Everything that is not a page (JSON, pictures, the client's files):
+/// nothing in it may run or be framed.
+pub const NOT_A_PAGE: &str = "default-src 'none'; frame-ancestors 'none'; sandbox";
+
+/// Sets this response's page policy with its nonce; called by the shell.
+pub fn set_for_page() {
+    let Some(nonce) = leptos::nonce::use_nonce() else {
+        return;
+    };
+    let Some(response) = use_context::<leptos_axum::ResponseOptions>() else {
+        return;
+    };
+    if let Ok(value) = http::HeaderValue::from_str(&for_page(&nonce)) {
+        response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+    }
+}
