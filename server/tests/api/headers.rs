@@ -61,7 +61,7 @@ async fn pages_allow_only_their_own_scripts_and_other_answers_allow_none() {
         .next()
         .unwrap();
     assert!(
-        !scripts_from.contains("unsafe"),
+        !scripts_from.contains("'unsafe-inline'") && !scripts_from.contains("'unsafe-eval'"),
         "no inline script runs without the nonce: {policy}"
     );
     let body = page.text().await.unwrap();
