@@ -39,6 +39,24 @@ pub enum Command {
     /// Work with an EVM chain.
     #[command(subcommand)]
     Chain(ChainCommand),
+    /// Copy everything in the data directory that cannot be rebuilt (the
+    /// SQLite database, stored images, the embedded chain's state) into one
+    /// file, while the platform serves.
+    Backup {
+        /// The file to write (must not exist).
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Put a backup made by `meritree backup` into the data directory; stop
+    /// the platform first.
+    Restore {
+        /// The backup file.
+        #[arg(long)]
+        from: PathBuf,
+        /// Replace what the data directory holds.
+        #[arg(long)]
+        force: bool,
+    },
     /// Check a round's public export: recompute its Merkle root from the
     /// leaves, check every proof, and compare the root with the one the
     /// distributor published on chain. Exits 1 on any mismatch.

@@ -12,6 +12,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 pub mod admin;
 pub mod ai;
 pub mod auth;
+pub mod backup;
 pub mod chain;
 pub mod chain_deploy;
 pub mod cli;

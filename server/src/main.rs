@@ -18,7 +18,12 @@ async fn main() -> ExitCode {
     };
     let result_on_stdout = matches!(
         cli.command,
-        Some(Command::Chain(_) | Command::VerifyRound { .. })
+        Some(
+            Command::Chain(_)
+                | Command::VerifyRound { .. }
+                | Command::Backup { .. }
+                | Command::Restore { .. }
+        )
     );
     telemetry::init(&settings.log, result_on_stdout);
 
@@ -29,6 +34,8 @@ async fn main() -> ExitCode {
         Command::Points(command) => server::points::run(&settings, command).await,
         Command::Node(args) => node(&settings, args).await,
         Command::Chain(command) => server::chain_deploy::run(&settings, command).await,
+        Command::Backup { to } => server::backup::backup(&settings, &to).await,
+        Command::Restore { from, force } => server::backup::restore(&settings, &from, force).await,
         Command::VerifyRound {
             round,
             export,

@@ -44,6 +44,10 @@ pub(crate) fn fault_message(code: ErrorCode) -> Option<&'static str> {
         // The detail names providers, models and their addresses.
         ErrorCode::UpstreamUnavailable => Some("no AI provider could answer; try again later"),
         ErrorCode::UpstreamTimeout => Some("no AI provider answered in time; try again later"),
+        // The provider's own words name it, and often its addresses.
+        ErrorCode::UpstreamRejected => Some(
+            "the AI provider refused this request as invalid (too long for the model, or a parameter it does not take)",
+        ),
         _ => None,
     }
 }
@@ -60,6 +64,7 @@ pub fn store_error_code(err: &StoreError) -> ErrorCode {
         StoreError::UnsupportedUrl(_)
         | StoreError::InvalidUrl(_)
         | StoreError::DataDir { .. }
+        | StoreError::Unsupported(_)
         | StoreError::Migrate(_) => ErrorCode::Internal,
     }
 }
@@ -400,6 +405,22 @@ mod tests {
                 "{err}: only rate limits say when to retry"
             );
         }
+    }
+
+    #[test]
+    fn a_providers_rejection_is_reported_without_its_words() {
+        let rejected = AiError::Rejected {
+            provider: "acme-openai".into(),
+            error: ProviderError::BadRequest(
+                "context too long, see https://api.acme.example/v1/docs".into(),
+            ),
+        };
+        assert_eq!(rejected.code(), ErrorCode::UpstreamRejected);
+        let message = rejected.public_message();
+        assert!(
+            !message.contains("acme") && !message.contains("https://"),
+            "{message}"
+        );
     }
 
     #[test]

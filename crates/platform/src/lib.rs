@@ -47,6 +47,7 @@ pub mod profile;
 pub mod rate_limit;
 pub mod redis_connection;
 pub mod rounds;
+pub mod sealing;
 mod secret;
 pub mod sessions;
 pub mod status;

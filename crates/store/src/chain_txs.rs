@@ -77,6 +77,57 @@ pub(crate) async fn enqueue_in(write: &mut Tx, tx: &NewTx<'_>) -> Result<(), Sto
     Ok(())
 }
 
+/// What [`enqueue_unless_pending`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Enqueued {
+    /// Queued now, or found under its key (a retry).
+    Queued(TxRecord),
+    /// Another transaction with the prefix is still queued or sent.
+    Pending(TxRecord),
+}
+
+/// Queues `tx` unless another transaction whose key starts with `prefix`
+/// (one account's claims) is queued or sent; the check and the insert are
+/// one transaction, with `lock_account`'s row locked on PostgreSQL, so two
+/// requests at once cannot both pass the check.
+pub async fn enqueue_unless_pending(
+    db: &Database,
+    tx: NewTx<'_>,
+    prefix: &str,
+    lock_account: &str,
+) -> Result<Enqueued, StoreError> {
+    if let Some(existing) = by_key(db, tx.idempotency_key).await? {
+        return Ok(Enqueued::Queued(existing));
+    }
+    let mut write = db.begin_write().await?;
+    let lock = format!(
+        "SELECT id FROM accounts WHERE id = $1{}",
+        write.for_update()
+    );
+    with_tx!(&mut write, conn => sqlx::query(&lock)
+        .bind(lock_account)
+        .fetch_optional(&mut *conn)
+        .await
+        .map(drop))?;
+    let pending_sql = format!(
+        "SELECT {COLUMNS} FROM chain_txs WHERE substr(idempotency_key, 1, length($1)) = $1 \
+         AND status IN ('queued', 'sent') ORDER BY created_at, id LIMIT 1"
+    );
+    let pending: Option<TxRecord> = with_tx!(&mut write, conn => sqlx::query_as(&pending_sql)
+        .bind(prefix)
+        .fetch_optional(&mut *conn)
+        .await)?;
+    if let Some(pending) = pending {
+        return Ok(Enqueued::Pending(pending));
+    }
+    enqueue_in(&mut write, &tx).await?;
+    write.commit().await?;
+    let queued = by_key(db, tx.idempotency_key)
+        .await?
+        .ok_or(StoreError::Duplicate("idempotency_key"))?;
+    Ok(Enqueued::Queued(queued))
+}
+
 pub async fn by_key(db: &Database, key: &str) -> Result<Option<TxRecord>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM chain_txs WHERE idempotency_key = $1");
     Ok(with_pool!(db, pool => sqlx::query_as(&sql).bind(key).fetch_optional(pool).await)?)

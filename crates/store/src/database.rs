@@ -227,6 +227,24 @@ impl Database {
         }
     }
 
+    /// Writes a consistent copy of a SQLite database to `path` (which must
+    /// not exist) while it keeps serving: `VACUUM INTO` reads one snapshot.
+    /// PostgreSQL is copied with its own tools (`pg_dump`).
+    pub async fn snapshot_into(&self, path: &std::path::Path) -> Result<(), StoreError> {
+        match self {
+            Database::Sqlite(pool, _) => {
+                sqlx::query("VACUUM INTO $1")
+                    .bind(path.to_string_lossy().into_owned())
+                    .execute(pool)
+                    .await?;
+                Ok(())
+            }
+            Database::Postgres(_) => Err(StoreError::Unsupported(
+                "a PostgreSQL database is backed up with pg_dump (see the README)",
+            )),
+        }
+    }
+
     /// Applies the embedded migrations that have not run yet.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self {

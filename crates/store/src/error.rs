@@ -31,6 +31,9 @@ pub enum StoreError {
     /// instance took it over): refused, so two holders never both write.
     #[error("the {0} lease is held by another instance")]
     Fenced(&'static str),
+    /// Not something this backend does.
+    #[error("{0}")]
+    Unsupported(&'static str),
 }
 
 /// Maps a unique-constraint violation to [`StoreError::Duplicate`] naming the

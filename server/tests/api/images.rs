@@ -16,7 +16,7 @@ use crate::work::{evaluated, member};
 
 /// A picture with structure at every scale, so its likeness survives
 /// scaling and re-encoding.
-fn picture(width: u32, height: u32) -> RgbImage {
+pub(crate) fn picture(width: u32, height: u32) -> RgbImage {
     ImageBuffer::from_fn(width, height, |x, y| {
         let (u, v) = (x * 64 / width, y * 48 / height);
         let checker = if (u / 8 + v / 8) % 2 == 0 { 200 } else { 40 };
@@ -24,7 +24,7 @@ fn picture(width: u32, height: u32) -> RgbImage {
     })
 }
 
-fn encode(picture: &RgbImage, format: image::ImageFormat) -> Vec<u8> {
+pub(crate) fn encode(picture: &RgbImage, format: image::ImageFormat) -> Vec<u8> {
     let mut out = Cursor::new(Vec::new());
     DynamicImage::ImageRgb8(picture.clone())
         .write_to(&mut out, format)

@@ -4,6 +4,7 @@
 mod ai;
 mod api_keys;
 mod auth;
+mod backup;
 mod binary;
 mod chain_crash;
 mod chain_deploy;

@@ -4,8 +4,12 @@
 //! authenticated. Counted in process, or in Redis so instances share one
 //! count.
 //!
-//! If the counter store fails, the request is let through and the failure
-//! logged: a Redis outage must not take sign-in down with it.
+//! If the counter store fails (Redis away, the in-process table full), a
+//! limit that guards credentials — sign-in attempts, wrong secrets, emails
+//! sent on request — refuses (fail closed: the limit is the defence against
+//! guessing and flooding); every other limit lets the request through and
+//! logs the failure (fail open: an outage of the counter must not take the
+//! platform down with it).
 
 use meritree_core::rate_limit::Quota;
 
@@ -65,6 +69,16 @@ pub enum Rule {
     ImageUpload,
 }
 
+/// How long a caller refused because the counter is away should wait.
+pub(crate) const LIMITER_AWAY_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl Rule {
+    /// Whether a request is refused when the counter cannot decide.
+    fn fails_closed(self) -> bool {
+        matches!(self, Rule::SignIn | Rule::SecretFailure | Rule::Email)
+    }
+}
+
 impl LimitPolicy {
     fn quota(&self, rule: Rule) -> Quota {
         match rule {
@@ -121,6 +135,12 @@ impl Platform {
                     retry_after: decision.retry_after(),
                 })
             }
+            Err(err) if rule.fails_closed() => {
+                tracing::error!(error = %err, rule = ?rule, "rate limiter unavailable; request refused");
+                Err(AuthError::RateLimited {
+                    retry_after: LIMITER_AWAY_RETRY,
+                })
+            }
             Err(err) => {
                 tracing::error!(error = %err, rule = ?rule, "rate limiter unavailable; request allowed");
                 Ok(())
@@ -134,4 +154,48 @@ impl Platform {
 enum Counting {
     Count,
     Peek,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rate_limit::MemoryLimiter;
+    use crate::PlatformOptions;
+    use meritree_store::testing::TestDatabase;
+    use meritree_store::{Backend, Database, PoolOptions};
+
+    #[tokio::test]
+    async fn limits_that_guard_credentials_refuse_when_the_counter_cannot_decide() {
+        let test_db = TestDatabase::fresh(Backend::Sqlite).await;
+        let db = Database::connect(&test_db.target, PoolOptions::default())
+            .await
+            .unwrap();
+        db.migrate().await.unwrap();
+        let platform = Platform::start(
+            db,
+            PlatformOptions {
+                limiter: MemoryLimiter::with_max_keys(1).into(),
+                ..PlatformOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+        platform.limit(Rule::Api, "account-1").await.unwrap();
+        // The table is full: no new key can be counted.
+        for guard in [Rule::SignIn, Rule::SecretFailure, Rule::Email] {
+            assert!(
+                matches!(
+                    platform.limit(guard, "203.0.113.7").await,
+                    Err(AuthError::RateLimited { retry_after }) if retry_after == LIMITER_AWAY_RETRY
+                ),
+                "{guard:?} fails closed"
+            );
+        }
+        for open in [Rule::Api, Rule::Register, Rule::Nonce, Rule::ImageUpload] {
+            assert!(
+                platform.limit(open, "account-2").await.is_ok(),
+                "{open:?} fails open"
+            );
+        }
+    }
 }

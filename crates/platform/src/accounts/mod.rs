@@ -239,8 +239,8 @@ fn sign_in_key(email: &Email) -> String {
     format!("sign-in:email:{}", email.as_str())
 }
 
-/// A limiter that cannot decide lets the attempt through, as the per-IP
-/// limits do.
+/// A limiter that cannot decide refuses the attempt, as the per-IP sign-in
+/// limit does: it is the defence against guessing.
 fn refuse_if_exhausted(decision: Result<Decision, RateLimitError>) -> Result<(), AuthError> {
     match decision {
         Ok(decision) if decision.allowed => Ok(()),
@@ -248,8 +248,10 @@ fn refuse_if_exhausted(decision: Result<Decision, RateLimitError>) -> Result<(),
             retry_after: decision.retry_after(),
         }),
         Err(err) => {
-            tracing::error!(error = %err, "sign-in limiter unavailable; attempt allowed");
-            Ok(())
+            tracing::error!(error = %err, "sign-in limiter unavailable; attempt refused");
+            Err(AuthError::TooManyAttempts {
+                retry_after: crate::access::limits::LIMITER_AWAY_RETRY,
+            })
         }
     }
 }

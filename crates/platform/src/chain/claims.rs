@@ -20,6 +20,12 @@ use super::publish::{contract, wallet_key};
 use super::{SettlementError, TxKind};
 use crate::error::{store_error_code, PublicError};
 
+/// The most gas the platform pays for one relayed claim. A plain claim with
+/// a proof for a million wallets takes about 100,000; what is left covers a
+/// contract wallet's `isValidSignature`, which could otherwise burn the
+/// platform's gas.
+pub const RELAYED_CLAIM_GAS_CAP: u64 = 400_000;
+
 /// Why a claim was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ClaimError {
@@ -192,20 +198,40 @@ impl OnChain<'_> {
             .into(),
         };
         // Refused up front with the chain's reason, rather than queued to fail.
-        if let Err(err) = settlement
+        let gas = match settlement
             .sender
             .estimate_gas(settlement.distributor, &calldata)
             .await
         {
-            return Err(match err {
-                ChainError::Reverted(reason) => ClaimError::Rejected(reason),
-                other => ClaimError::Settlement(other.into()),
-            });
+            Ok(gas) => gas,
+            Err(ChainError::Reverted(reason)) => return Err(ClaimError::Rejected(reason)),
+            Err(other) => return Err(ClaimError::Settlement(other.into())),
+        };
+        // A contract wallet's signature check runs on the platform's gas.
+        if gas > RELAYED_CLAIM_GAS_CAP {
+            return Err(ClaimError::Rejected(format!(
+                "the claim needs {gas} gas; the platform pays for at most {RELAYED_CLAIM_GAS_CAP} \
+                 (claim from the wallet itself instead)"
+            )));
         }
-        let tx = self
-            .chain()
-            .queue_transaction(TxKind::Claim, &tx_key, settlement.distributor, &calldata)
-            .await?;
+        let queued = chain_txs::enqueue_unless_pending(
+            self.db(),
+            chain_txs::NewTx {
+                id: &uuid::Uuid::new_v4().to_string(),
+                idempotency_key: &tx_key,
+                kind: TxKind::Claim.as_str(),
+                to_address: &format!("{:#x}", settlement.distributor),
+                calldata: &calldata.to_string(),
+                now: crate::clock::unix_secs(),
+            },
+            &account_claims,
+            account_id.as_str(),
+        )
+        .await?;
+        let tx = match queued {
+            chain_txs::Enqueued::Queued(tx) => tx,
+            chain_txs::Enqueued::Pending(_) => return Err(ClaimError::InProgress),
+        };
         tracing::info!(account = %account_id, claim = %tx.id, "claim queued");
         self.claim_view(&tx).await
     }

@@ -16,7 +16,7 @@ use meritree_chain::sender::Sender;
 use meritree_chain::ChainError;
 use meritree_store::StoreError;
 
-pub use claims::{ClaimError, ClaimToRequest};
+pub use claims::{ClaimError, ClaimToRequest, RELAYED_CLAIM_GAS_CAP};
 pub use outbox::{OutboxPass, TxKind};
 pub use publish::PublishPass;
 pub use reconcile::Reconciled;

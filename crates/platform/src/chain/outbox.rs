@@ -155,8 +155,12 @@ impl OnChain<'_> {
                 Err(err) => return Err(err.into()),
             },
         };
-        // 20% headroom: state can change between simulation and inclusion.
-        let gas_limit = gas.map_or(500_000, |g| g + g / 5);
+        // 20% headroom: state can change between simulation and inclusion;
+        // a relayed claim never past its cap, whatever changed.
+        let mut gas_limit = gas.map_or(500_000, |g| g + g / 5);
+        if tx.kind == TxKind::Claim.as_str() {
+            gas_limit = gas_limit.min(super::claims::RELAYED_CLAIM_GAS_CAP);
+        }
         let nonce = match tx.nonce {
             Some(nonce) => nonce,
             None => {
