@@ -1,7 +1,9 @@
 //! `meritree backup` and `meritree restore`: everything in the data
 //! directory that cannot be rebuilt, in one tar file — the SQLite database
-//! (a consistent snapshot taken while the platform serves), stored images
-//! and the embedded chain's state. The near-duplicate index is left out:
+//! (a consistent snapshot taken while the platform serves), stored images,
+//! the embedded chain's state and the key that seals the database's
+//! secrets (without it the restored database's sessions and second factors
+//! cannot be opened; keep backups as secret as the data directory). The near-duplicate index is left out:
 //! the platform rebuilds it from the database at start.
 //!
 //! A PostgreSQL database (which also holds the images) is backed up with
@@ -19,6 +21,8 @@ use crate::startup;
 const DATABASE: &str = "meritree.db";
 const IMAGES: &str = "images";
 const CHAIN_STATE: &str = "anvil-state.json";
+const SECRETS_KEY: &str = "secrets.key";
+const ALL: [&str; 4] = [DATABASE, IMAGES, CHAIN_STATE, SECRETS_KEY];
 
 type Error = Box<dyn std::error::Error>;
 
@@ -43,6 +47,13 @@ pub async fn backup(settings: &Settings, to: &Path) -> Result<(), Error> {
         copy_complete_json(&chain_state, &copy)?;
         archive.append_path_with_name(&copy, CHAIN_STATE)?;
         contents.push(CHAIN_STATE);
+    }
+    let key_file = settings.storage.secrets_key_path();
+    if key_file.is_file() {
+        archive.append_path_with_name(&key_file, SECRETS_KEY)?;
+        contents.push(SECRETS_KEY);
+    } else {
+        tracing::warn!("the secrets key comes from the environment: keep it with this backup");
     }
     let target = settings.storage.database_target()?;
     if target.backend() == Backend::Sqlite {
@@ -71,9 +82,9 @@ pub async fn restore(settings: &Settings, from: &Path, force: bool) -> Result<()
     let data_dir = &settings.storage.data_dir;
     let target = settings.storage.database_target()?;
     let sqlite = target.backend() == Backend::Sqlite;
-    let existing: Vec<PathBuf> = [DATABASE, IMAGES, CHAIN_STATE]
+    let existing: Vec<PathBuf> = ALL
         .iter()
-        .map(|name| data_dir.join(name))
+        .filter_map(|name| destination(settings, name))
         .filter(|path| path.exists())
         .collect();
     if !existing.is_empty() && !force {
@@ -97,7 +108,7 @@ pub async fn restore(settings: &Settings, from: &Path, force: bool) -> Result<()
             .and_then(|c| c.as_os_str().to_str())
             .unwrap_or_default()
             .to_owned();
-        if ![DATABASE, IMAGES, CHAIN_STATE].contains(&first.as_str()) {
+        if !ALL.contains(&first.as_str()) {
             return Err(format!(
                 "{} is not a Meritree backup: it holds {}",
                 from.display(),
@@ -120,18 +131,14 @@ pub async fn restore(settings: &Settings, from: &Path, force: bool) -> Result<()
         )
         .into());
     }
-    for name in [DATABASE, IMAGES, CHAIN_STATE] {
+    for name in ALL {
         let source = staging.path().join(name);
+        let Some(destination) = destination(settings, name) else {
+            continue;
+        };
         if !source.exists() {
             continue;
         }
-        let destination = match name {
-            DATABASE => match &target {
-                meritree_store::DatabaseTarget::SqliteFile(path) => path.clone(),
-                meritree_store::DatabaseTarget::Postgres(_) => continue,
-            },
-            other => data_dir.join(other),
-        };
         remove_any(&destination)?;
         if name == DATABASE {
             // A write-ahead log of the replaced database must not be replayed over it.
@@ -141,6 +148,9 @@ pub async fn restore(settings: &Settings, from: &Path, force: bool) -> Result<()
                 remove_any(Path::new(&side))?;
             }
         }
+        if let Some(dir) = destination.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
         std::fs::rename(&source, &destination)?;
     }
     // Migrations a newer binary brings are applied now, not at the first request.
@@ -149,6 +159,19 @@ pub async fn restore(settings: &Settings, from: &Path, force: bool) -> Result<()
     }
     println!("restored {} into {}", from.display(), data_dir.display());
     Ok(())
+}
+
+/// Where an archive member goes back to; `None` for the database when it
+/// is PostgreSQL.
+fn destination(settings: &Settings, name: &str) -> Option<PathBuf> {
+    match name {
+        DATABASE => match settings.storage.database_target().ok()? {
+            meritree_store::DatabaseTarget::SqliteFile(path) => Some(path),
+            meritree_store::DatabaseTarget::Postgres(_) => None,
+        },
+        SECRETS_KEY => Some(settings.storage.secrets_key_path()),
+        other => Some(settings.storage.data_dir.join(other)),
+    }
 }
 
 /// anvil rewrites its state file every few seconds: copies it until the

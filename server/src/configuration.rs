@@ -17,6 +17,7 @@ use meritree_platform::access::{LimitPolicy, Origin, Site};
 use meritree_platform::compute::ComputePolicy;
 use meritree_platform::mailer::{MailError, Mailer};
 use meritree_platform::rounds::RewardsPolicy;
+use meritree_platform::sealing::SealingKey;
 use meritree_platform::sessions::SessionPolicy;
 use meritree_platform::submissions::images::ImageStorage;
 use meritree_platform::{PlatformOptions, WorkPolicy};
@@ -562,13 +563,22 @@ pub struct StorageSettings {
     pub database_url: Secret,
     pub max_connections: u32,
     pub acquire_timeout_secs: u64,
+    /// The file holding the key that seals secrets in the database (64 hex
+    /// characters), made on first start; empty: `<data_dir>/secrets.key`.
+    /// The environment variable `MERITREE_SECRETS_KEY`, when set, is used
+    /// instead.
+    pub secrets_key_file: PathBuf,
 }
+
+/// The environment variable that holds the sealing key, if not a file.
+pub const SECRETS_KEY_ENV: &str = "MERITREE_SECRETS_KEY";
 
 impl Default for StorageSettings {
     fn default() -> Self {
         let pool = PoolOptions::default();
         Self {
             data_dir: PathBuf::from("data"),
+            secrets_key_file: PathBuf::new(),
             database_url: Secret::default(),
             max_connections: pool.max_connections,
             acquire_timeout_secs: pool.acquire_timeout.as_secs(),
@@ -577,6 +587,66 @@ impl Default for StorageSettings {
 }
 
 impl StorageSettings {
+    /// Where the sealing key's file is.
+    pub fn secrets_key_path(&self) -> PathBuf {
+        match self.secrets_key_file.as_os_str().is_empty() {
+            true => self.data_dir.join("secrets.key"),
+            false => self.secrets_key_file.clone(),
+        }
+    }
+
+    /// The key sealing secrets in the database: `MERITREE_SECRETS_KEY`, else
+    /// the key file, written (readable by its owner only) on first start.
+    pub fn sealing_key(&self) -> Result<SealingKey, String> {
+        if let Ok(hex) = std::env::var(SECRETS_KEY_ENV) {
+            return SealingKey::parse_hex(&hex).map_err(|err| format!("{SECRETS_KEY_ENV}: {err}"));
+        }
+        let path = self.secrets_key_path();
+        let read = |path: &Path| {
+            let text = std::fs::read_to_string(path)
+                .map_err(|err| format!("cannot read the secrets key {}: {err}", path.display()))?;
+            SealingKey::parse_hex(&text).map_err(|err| format!("{}: {err}", path.display()))
+        };
+        if path.exists() {
+            return read(&path);
+        }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|err| format!("cannot create {}: {err}", dir.display()))?;
+        }
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        // Written whole under another name, then linked into place: an
+        // instance starting at the same moment reads a complete key or
+        // none, and the first link wins.
+        let mut staging = path.clone().into_os_string();
+        staging.push(format!(".{}", std::process::id()));
+        let staging = PathBuf::from(staging);
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&staging)
+            .and_then(|mut file| {
+                file.write_all(format!("{}\n", SealingKey::generate_hex()).as_bytes())?;
+                file.sync_all()
+            })
+            .and_then(|()| std::fs::hard_link(&staging, &path));
+        let _ = std::fs::remove_file(&staging);
+        match written {
+            Ok(()) => {
+                tracing::info!(path = %path.display(), "secrets key created: back it up with the database");
+                read(&path)
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => read(&path),
+            Err(err) => Err(format!(
+                "cannot create the secrets key {}: {err}",
+                path.display()
+            )),
+        }
+    }
+
     pub fn database_target(&self) -> Result<DatabaseTarget, StoreError> {
         match self.database_url.get() {
             None => Ok(DatabaseTarget::SqliteFile(

@@ -15,7 +15,7 @@ pub async fn run(
     let db = startup::connect_and_migrate(settings).await?;
     let platform = Platform::start(
         db,
-        startup::platform_options(settings, settings.server.listen_addr()),
+        startup::platform_options(settings, settings.server.listen_addr())?,
     )
     .await?;
     let result = execute(&platform, command).await;

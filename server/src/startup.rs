@@ -56,9 +56,16 @@ pub async fn connect_and_migrate(settings: &Settings) -> Result<Database, StoreE
 
 /// The platform's tunables from the configuration; `local_addr` is where
 /// the server listens, this site's origin when no public URL is set.
-pub fn platform_options(settings: &Settings, local_addr: SocketAddr) -> PlatformOptions {
+pub fn platform_options(
+    settings: &Settings,
+    local_addr: SocketAddr,
+) -> Result<PlatformOptions, StartupError> {
     let site = settings.server.site(local_addr);
-    PlatformOptions {
+    let sealing_key = settings
+        .storage
+        .sealing_key()
+        .map_err(StartupError::Config)?;
+    Ok(PlatformOptions {
         sessions: settings.auth.session_policy(),
         cookies: CookiePolicy {
             secure: site.primary().is_https(),
@@ -86,7 +93,8 @@ pub fn platform_options(settings: &Settings, local_addr: SocketAddr) -> Platform
         ai_cache: ResponseCache::in_memory(),
         compute: settings.compute.policy(),
         staking: None,
-    }
+        sealing_key,
+    })
 }
 
 /// The stake check nodes pass, when `compute.min_stake` asks for one.
@@ -157,7 +165,7 @@ impl Application {
         let local_addr = listener
             .local_addr()
             .map_err(|source| StartupError::Bind { addr, source })?;
-        let mut options = platform_options(&settings, local_addr);
+        let mut options = platform_options(&settings, local_addr)?;
         options.limiter = limiter.clone();
         if let Some(conn) = &redis {
             options.ai_cache = ResponseCache::on_redis(conn.clone());

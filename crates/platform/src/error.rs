@@ -65,6 +65,7 @@ pub fn store_error_code(err: &StoreError) -> ErrorCode {
         | StoreError::InvalidUrl(_)
         | StoreError::DataDir { .. }
         | StoreError::Unsupported(_)
+        | StoreError::Sealed(_)
         | StoreError::Migrate(_) => ErrorCode::Internal,
     }
 }

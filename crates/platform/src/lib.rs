@@ -113,6 +113,9 @@ pub struct PlatformOptions {
     pub compute: ComputePolicy,
     /// The stake nodes' operators must hold on chain; `None`: staking off.
     pub staking: Option<Staking>,
+    /// Seals the secrets the database keeps (the access-token key, TOTP
+    /// secrets). Every instance on one database needs the same key.
+    pub sealing_key: sealing::SealingKey,
 }
 
 /// How many password sign-ins one email address may attempt.
@@ -143,6 +146,7 @@ impl Default for PlatformOptions {
             work: WorkPolicy::default(),
             compute: ComputePolicy::default(),
             staking: None,
+            sealing_key: sealing::SealingKey::ephemeral(),
         }
     }
 }
@@ -196,6 +200,7 @@ struct Inner {
     /// it never took the lease (a platform driven by hand, as in tests),
     /// -1 once it lost it (every fenced write is refused).
     settlement_fence: std::sync::atomic::AtomicI64,
+    sealing: sealing::SealingKey,
 }
 
 impl Platform {
@@ -204,13 +209,9 @@ impl Platform {
     /// database then shares.
     pub async fn start(db: Database, options: PlatformOptions) -> Result<Self, StoreError> {
         let instance_id = instance::ensure_instance_id(&db).await?;
-        let key = secrets::get_or_insert(
-            &db,
-            "access_token_hmac",
-            &secret::random_bytes::<32>(),
-            clock::unix_secs(),
-        )
-        .await?;
+        let sealing = options.sealing_key.clone();
+        let key = access_token_key(&db, &sealing).await?;
+        seal_totp_secrets(&db, &sealing).await?;
         accounts::email::backfill_skeletons(&db).await?;
         tracing::info!(%instance_id, backend = %db.backend(), "platform started");
         Ok(Self {
@@ -244,6 +245,7 @@ impl Platform {
                 compute: options.compute,
                 staking: options.staking,
                 settlement_fence: std::sync::atomic::AtomicI64::new(0),
+                sealing,
                 compute_state: ComputeState::default(),
             }),
         })
@@ -305,6 +307,11 @@ impl Platform {
         &self.inner.db
     }
 
+    /// The key sealing secrets kept in the database.
+    pub(crate) fn sealing(&self) -> &sealing::SealingKey {
+        &self.inner.sealing
+    }
+
     pub fn instance_id(&self) -> &str {
         &self.inner.instance_id
     }
@@ -323,4 +330,52 @@ impl Platform {
     ) -> RequestContext {
         RequestContext::from_headers(headers, peer, self.inner.trusted_proxy_hops)
     }
+}
+
+/// The name the access-token key is stored under, and its sealing context.
+const ACCESS_TOKEN_KEY: &str = "access_token_hmac";
+
+/// The access-token key: made and sealed on the first start; one stored
+/// before sealing existed is sealed now.
+async fn access_token_key(
+    db: &Database,
+    sealing: &sealing::SealingKey,
+) -> Result<Vec<u8>, StoreError> {
+    let candidate = sealing.seal(ACCESS_TOKEN_KEY, &secret::random_bytes::<32>());
+    let stored =
+        secrets::get_or_insert(db, ACCESS_TOKEN_KEY, &candidate, clock::unix_secs()).await?;
+    match sealing.open(ACCESS_TOKEN_KEY, &stored) {
+        Ok(sealing::Opened::Sealed(key)) => Ok(key),
+        Ok(sealing::Opened::Plain(key)) => {
+            secrets::replace(
+                db,
+                ACCESS_TOKEN_KEY,
+                &stored,
+                &sealing.seal(ACCESS_TOKEN_KEY, &key),
+            )
+            .await?;
+            tracing::info!("the access-token key is now sealed");
+            Ok(key)
+        }
+        Err(err) => Err(StoreError::Sealed(err.to_string())),
+    }
+}
+
+/// Seals TOTP secrets stored before sealing existed.
+async fn seal_totp_secrets(db: &Database, sealing: &sealing::SealingKey) -> Result<(), StoreError> {
+    let mut sealed = 0;
+    for (account_id, stored) in meritree_store::totp::all_secrets(db).await? {
+        if sealing::is_sealed(&stored) {
+            continue;
+        }
+        let context = accounts::totp::sealing_context(&account_id);
+        let new = sealing.seal(&context, &stored);
+        if meritree_store::totp::replace_secret(db, &account_id, &stored, &new).await? {
+            sealed += 1;
+        }
+    }
+    if sealed > 0 {
+        tracing::info!(sealed, "TOTP secrets sealed");
+    }
+    Ok(())
 }

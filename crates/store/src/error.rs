@@ -31,6 +31,9 @@ pub enum StoreError {
     /// instance took it over): refused, so two holders never both write.
     #[error("the {0} lease is held by another instance")]
     Fenced(&'static str),
+    /// A sealed secret the configured key does not open.
+    #[error("{0}")]
+    Sealed(String),
     /// Not something this backend does.
     #[error("{0}")]
     Unsupported(&'static str),

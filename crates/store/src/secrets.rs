@@ -27,3 +27,21 @@ pub async fn get_or_insert(
         Ok(value)
     })
 }
+
+/// Replaces the secret `name` if it still holds `old` (a migration that
+/// several instances may run at once); false when it changed meanwhile.
+pub async fn replace(
+    db: &Database,
+    name: &str,
+    old: &[u8],
+    new: &[u8],
+) -> Result<bool, StoreError> {
+    let updated = crate::execute!(
+        db,
+        "UPDATE server_secrets SET value = $3 WHERE name = $1 AND value = $2",
+        name,
+        old,
+        new
+    )?;
+    Ok(updated == 1)
+}

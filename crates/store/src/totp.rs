@@ -86,3 +86,30 @@ pub async fn use_step(db: &Database, account_id: &str, step: i64) -> Result<bool
     )?;
     Ok(updated == 1)
 }
+
+/// Every stored TOTP secret, with its account (for sealing those stored
+/// before sealing existed).
+pub async fn all_secrets(db: &Database) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+    Ok(with_pool!(db, pool => sqlx::query_as(
+        "SELECT id, totp_secret FROM accounts WHERE totp_secret IS NOT NULL"
+    )
+    .fetch_all(pool)
+    .await)?)
+}
+
+/// Replaces an account's stored secret if it still holds `old`.
+pub async fn replace_secret(
+    db: &Database,
+    account_id: &str,
+    old: &[u8],
+    new: &[u8],
+) -> Result<bool, StoreError> {
+    let updated = execute!(
+        db,
+        "UPDATE accounts SET totp_secret = $3 WHERE id = $1 AND totp_secret = $2",
+        account_id,
+        old,
+        new
+    )?;
+    Ok(updated == 1)
+}

@@ -19,11 +19,18 @@ async fn forge(app: &TestApp, claims: &AccessClaims) -> String {
     let db = Database::connect(&app.db().target, PoolOptions::default())
         .await
         .unwrap();
-    let key = meritree_store::secrets::get_or_insert(&db, "access_token_hmac", b"unused", 0)
+    let stored = meritree_store::secrets::get_or_insert(&db, "access_token_hmac", b"unused", 0)
         .await
         .unwrap();
     db.close().await;
-    AccessTokenKey::new(&key).sign(claims)
+    // Sealed in the database: the key file opens it.
+    let hex = std::fs::read_to_string(app.data_dir().join("secrets.key")).unwrap();
+    let key = meritree_platform::sealing::SealingKey::parse_hex(&hex)
+        .unwrap()
+        .open("access_token_hmac", &stored)
+        .unwrap();
+    assert!(matches!(key, meritree_platform::sealing::Opened::Sealed(_)));
+    AccessTokenKey::new(&key.into_inner()).sign(claims)
 }
 
 /// Moves the account's refresh-token rotations past the grace window, as
@@ -161,6 +168,14 @@ test_both_backends! {
             app.client.get(app.url("/api/v1/user/me")).bearer_auth(token).send()
         };
         assert_eq!(bearer(good.clone()).await.unwrap().status(), 200);
+
+        // What a dump of the database holds does not sign tokens: the key
+        // is sealed under one kept outside it.
+        let db = Database::connect(&app.db().target, PoolOptions::default()).await.unwrap();
+        let stored = meritree_store::secrets::get_or_insert(&db, "access_token_hmac", b"unused", 0).await.unwrap();
+        db.close().await;
+        let from_dump = AccessTokenKey::new(&stored).sign(&AccessClaims { role: Role::Admin, ..claims.clone() });
+        assert_eq!(bearer(from_dump).await.unwrap().status(), 401);
 
         let expired = forge(&app, &AccessClaims { iat: now() - 1000, exp: now() - 1, ..claims.clone() }).await;
         let response = bearer(expired).await.unwrap();

@@ -8,12 +8,12 @@ use std::process::{Command, Output};
 
 use meritree_core::points::PointsReason;
 use meritree_platform::points::PointsPosting;
-use meritree_platform::{Platform, PlatformOptions};
+use meritree_platform::Platform;
 use meritree_store::testing::TestDatabase;
 use meritree_store::{Backend, Database, DatabaseTarget, PoolOptions};
 use serde_json::{json, Value};
 
-use crate::crash::{kill_9, serve};
+use crate::crash::{kill_9, options_beside, serve};
 use crate::helpers::{Session, PASSWORD};
 use crate::images::{encode, picture};
 
@@ -31,7 +31,11 @@ fn meritree(dir: &Path, database: &str, args: &[&str]) -> Output {
 }
 
 /// Ada with 42 points and a picture; her session and the picture's id.
-async fn ada_with_points_and_a_picture(url: &str, target: &DatabaseTarget) -> (Session, String) {
+async fn ada_with_points_and_a_picture(
+    url: &str,
+    target: &DatabaseTarget,
+    dir: &Path,
+) -> (Session, String) {
     let client = reqwest::Client::new();
     let mut session = Session::default();
     let registered = client
@@ -47,7 +51,7 @@ async fn ada_with_points_and_a_picture(url: &str, target: &DatabaseTarget) -> (S
     let store = Database::connect(target, PoolOptions::default())
         .await
         .unwrap();
-    Platform::start(store.clone(), PlatformOptions::default())
+    Platform::start(store.clone(), options_beside(dir))
         .await
         .unwrap()
         .points()
@@ -107,7 +111,8 @@ async fn a_backup_taken_while_serving_restores_into_a_fresh_data_directory() {
     let database = format!("sqlite:{}", file.display());
     let (mut server, url) = serve(dir.path(), &database);
     let (session, image) =
-        ada_with_points_and_a_picture(&url, &DatabaseTarget::SqliteFile(file.clone())).await;
+        ada_with_points_and_a_picture(&url, &DatabaseTarget::SqliteFile(file.clone()), dir.path())
+            .await;
     assert_eq!(what_ada_sees(&url, &session, &image).await, (42, 200));
 
     let backup = dir.path().join("meritree-backup.tar");
@@ -170,7 +175,7 @@ async fn postgres_comes_back_whole_through_pg_dump_and_pg_restore() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("meritree.toml"), CONFIG).unwrap();
     let (mut server, url) = serve(dir.path(), &source_url);
-    let (session, image) = ada_with_points_and_a_picture(&url, &source.target).await;
+    let (session, image) = ada_with_points_and_a_picture(&url, &source.target, dir.path()).await;
     kill_9(&mut server);
 
     // The README's procedure.

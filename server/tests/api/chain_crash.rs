@@ -9,12 +9,12 @@ use alloy::primitives::U256;
 use meritree_core::claims::{ClaimStatus, ClaimView, Claimable};
 use meritree_core::points::PointsReason;
 use meritree_platform::points::PointsPosting;
-use meritree_platform::{Platform, PlatformOptions};
+use meritree_platform::Platform;
 use meritree_store::testing::TestDatabase;
 use meritree_store::{rounds, test_both_backends, Backend, Database, DatabaseTarget, PoolOptions};
 use serde_json::{json, Value};
 
-use crate::crash::{kill_9, serve, until};
+use crate::crash::{kill_9, options_beside, serve, until};
 use crate::helpers::{wallet_sign_in_at, Session, TestWallet};
 
 fn config() -> String {
@@ -82,7 +82,7 @@ test_both_backends! {
         let me: Value = response.json().await.unwrap();
         let account_id = me["account"]["id"].as_str().unwrap().to_owned();
         let store = Database::connect(&db.target, PoolOptions::default()).await.unwrap();
-        let platform = Platform::start(store.clone(), PlatformOptions::default()).await.unwrap();
+        let platform = Platform::start(store.clone(), options_beside(dir.path())).await.unwrap();
         platform.points().post(PointsPosting {
             account_id: &account_id,
             amount: 5,

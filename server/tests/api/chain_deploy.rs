@@ -14,11 +14,11 @@ use meritree_chain::anvil::{self, Anvil, AnvilOptions};
 use meritree_chain::contracts::{RewardDistributor, RewardToken};
 use meritree_core::points::PointsReason;
 use meritree_platform::points::PointsPosting;
-use meritree_platform::{Platform, PlatformOptions};
+use meritree_platform::Platform;
 use meritree_store::testing::TestDatabase;
 use meritree_store::{rounds, Backend, Database, DatabaseTarget, PoolOptions};
 
-use crate::crash::{kill_9, serve_with, until};
+use crate::crash::{kill_9, options_beside, serve_with, until};
 use crate::helpers::TestWallet;
 
 const CHAIN_ID: u64 = 31_338;
@@ -124,7 +124,7 @@ async fn contracts_deployed_to_any_chain_are_served_by_the_printed_configuration
     let store = Database::connect(&db.target, PoolOptions::default())
         .await
         .unwrap();
-    let platform = Platform::start(store.clone(), PlatformOptions::default())
+    let platform = Platform::start(store.clone(), options_beside(dir.path()))
         .await
         .unwrap();
     let member = meritree_store::accounts::insert(

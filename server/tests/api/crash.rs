@@ -92,6 +92,17 @@ pub fn serve_with(dir: &Path, database: &str, port: u16, env: &[(&str, &str)]) -
     (child, event["url"].as_str().unwrap().to_owned())
 }
 
+/// Options for a platform in the test on the database of the real binary
+/// serving from `dir`: its sealing key, so both open the same secrets.
+pub fn options_beside(dir: &Path) -> meritree_platform::PlatformOptions {
+    let hex = std::fs::read_to_string(dir.join("data/secrets.key"))
+        .expect("the server made its secrets key");
+    meritree_platform::PlatformOptions {
+        sealing_key: meritree_platform::sealing::SealingKey::parse_hex(&hex).unwrap(),
+        ..Default::default()
+    }
+}
+
 pub fn kill_9(child: &mut Child) {
     child.kill().unwrap(); // SIGKILL: no shutdown, no cleanup
     child.wait().unwrap();

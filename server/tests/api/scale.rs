@@ -76,6 +76,8 @@ struct Cluster {
     haproxy: Child,
     database: String,
     key: String,
+    /// The sealing key every instance shares.
+    secrets: String,
 }
 
 impl Cluster {
@@ -84,7 +86,10 @@ impl Cluster {
             self.dirs[i].path(),
             &self.database,
             self.ports[i],
-            &[("MERITREE_CHAIN_KEY", &self.key)],
+            &[
+                ("MERITREE_CHAIN_KEY", &self.key),
+                ("MERITREE_SECRETS_KEY", &self.secrets),
+            ],
         );
         self.servers[i] = Some(child);
     }
@@ -432,6 +437,7 @@ async fn three_instances_behind_haproxy_lose_nothing_while_killed_at_random() {
         haproxy,
         database: database.clone(),
         key,
+        secrets: meritree_platform::sealing::SealingKey::generate_hex(),
     }));
     // The first applies the migrations alone; the others join it.
     for i in 0..INSTANCES {

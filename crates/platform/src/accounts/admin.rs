@@ -5,7 +5,7 @@ use meritree_core::accounts::{AccountView, Email, NewPassword, Role};
 use meritree_store::accounts::{self as store, NewAccount};
 use meritree_store::{totp as totp_store, StoreError};
 
-use super::totp::{new_enabled_secret, TotpSetup};
+use super::totp::TotpSetup;
 use super::{password, view, AuthError};
 use crate::clock;
 
@@ -39,7 +39,7 @@ impl Accounts<'_> {
             StoreError::Duplicate(_) => AuthError::EmailTaken,
             other => other.into(),
         })?;
-        let (secret, setup) = new_enabled_secret();
+        let (secret, setup) = self.new_enabled_secret(&account.id);
         totp_store::enable_with_secret(self.db(), &account.id, &secret, now).await?;
         tracing::info!(account = %account.id, "admin created");
         let account = store::find_by_id(self.db(), &account.id)
@@ -62,7 +62,7 @@ impl Accounts<'_> {
         let now = clock::unix_secs();
         let mut setup = None;
         if role == Role::Admin && account.totp_enabled_at.is_none() {
-            let (secret, make_setup) = new_enabled_secret();
+            let (secret, make_setup) = self.new_enabled_secret(&account.id);
             totp_store::enable_with_secret(self.db(), &account.id, &secret, now).await?;
             setup = Some(make_setup(email.as_str()));
         }

@@ -24,7 +24,8 @@ impl Accounts<'_> {
     pub async fn begin_totp(&self, account_id: &AccountId) -> Result<TotpSetup, AuthError> {
         let account = self.account(account_id).await?;
         let secret = random_bytes::<{ totp::SECRET_LEN }>();
-        if !store::begin_enrolment(self.db(), account_id, &secret).await? {
+        let sealed = self.sealing().seal(&sealing_context(account_id), &secret);
+        if !store::begin_enrolment(self.db(), account_id, &sealed).await? {
             return Err(AuthError::TotpAlreadyEnabled);
         }
         let label = account
@@ -43,7 +44,10 @@ impl Accounts<'_> {
         if state.totp_enabled_at.is_some() {
             return Err(AuthError::TotpAlreadyEnabled);
         }
-        let secret = state.totp_secret.ok_or(AuthError::TotpNotEnabled)?;
+        let secret = self.open_secret(
+            account_id,
+            &state.totp_secret.ok_or(AuthError::TotpNotEnabled)?,
+        )?;
         let now = clock::unix_secs();
         let step =
             totp::verify(&secret, code, now.max(0) as u64, None).ok_or(AuthError::InvalidTotp)?;
@@ -108,6 +112,7 @@ impl Accounts<'_> {
         let (Some(secret), Some(_)) = (state.totp_secret, state.totp_enabled_at) else {
             return Err(AuthError::TotpNotEnabled);
         };
+        let secret = self.open_secret(account_id, &secret)?;
         let used = state.totp_last_step.map(|s| s.max(0) as u64);
         let now = clock::unix_secs().max(0) as u64;
         let step = totp::verify(&secret, code, now, used).ok_or(AuthError::InvalidTotp)?;
@@ -118,14 +123,115 @@ impl Accounts<'_> {
     }
 }
 
-pub(crate) fn new_enabled_secret() -> ([u8; totp::SECRET_LEN], impl FnOnce(&str) -> TotpSetup) {
-    let secret = random_bytes::<{ totp::SECRET_LEN }>();
-    (secret, move |label: &str| setup(label, &secret))
+impl Accounts<'_> {
+    /// A new enabled factor for `account_id`: the secret as stored (sealed)
+    /// and what shows it to its owner once.
+    pub(crate) fn new_enabled_secret(
+        &self,
+        account_id: &str,
+    ) -> (Vec<u8>, impl FnOnce(&str) -> TotpSetup) {
+        let secret = random_bytes::<{ totp::SECRET_LEN }>();
+        let sealed = self.sealing().seal(&sealing_context(account_id), &secret);
+        (sealed, move |label: &str| setup(label, &secret))
+    }
+
+    fn open_secret(&self, account_id: &AccountId, stored: &[u8]) -> Result<Vec<u8>, AuthError> {
+        self.sealing()
+            .open(&sealing_context(account_id.as_str()), stored)
+            .map(crate::sealing::Opened::into_inner)
+            .map_err(|err| AuthError::Store(meritree_store::StoreError::Sealed(err.to_string())))
+    }
+}
+
+/// What a TOTP secret is sealed for: its account, so it cannot be moved
+/// to another.
+pub(crate) fn sealing_context(account_id: &str) -> String {
+    format!("totp:{account_id}")
 }
 
 fn setup(label: &str, secret: &[u8]) -> TotpSetup {
     TotpSetup {
         secret: totp::base32(secret),
         otpauth_uri: totp::otpauth_uri(ISSUER, label, secret),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::sealing::{is_sealed, SealingKey};
+    use crate::{clock, Platform, PlatformOptions};
+    use meritree_core::totp;
+    use meritree_store::testing::TestDatabase;
+    use meritree_store::{accounts, secrets, totp as store, Backend, Database, PoolOptions};
+
+    const SECRET: &[u8; 20] = b"12345678901234567890";
+
+    #[tokio::test]
+    async fn secrets_stored_before_sealing_are_sealed_at_start_and_keep_working() {
+        let test_db = TestDatabase::fresh(Backend::Sqlite).await;
+        let db = Database::connect(&test_db.target, PoolOptions::default())
+            .await
+            .unwrap();
+        db.migrate().await.unwrap();
+        // As an older version stored them: in the clear.
+        secrets::get_or_insert(&db, "access_token_hmac", &[7u8; 32], 0)
+            .await
+            .unwrap();
+        accounts::insert(
+            &db,
+            accounts::NewAccount {
+                id: "acct-1",
+                email: Some("ada@example.org"),
+                email_skeleton: Some("ada@example.org"),
+                password_hash: None,
+                wallet_address: None,
+                role: "member",
+                now: 0,
+            },
+        )
+        .await
+        .unwrap();
+        store::enable_with_secret(&db, "acct-1", SECRET, 0)
+            .await
+            .unwrap();
+
+        let key = SealingKey::ephemeral();
+        let options = PlatformOptions {
+            sealing_key: key.clone(),
+            ..PlatformOptions::default()
+        };
+        let platform = Platform::start(db.clone(), options).await.unwrap();
+        let stored = store::state(&db, "acct-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .totp_secret
+            .unwrap();
+        assert!(is_sealed(&stored));
+        assert!(!stored.windows(SECRET.len()).any(|w| w == SECRET));
+        let access = secrets::get_or_insert(&db, "access_token_hmac", b"", 0)
+            .await
+            .unwrap();
+        assert!(is_sealed(&access));
+        assert_eq!(
+            key.open("access_token_hmac", &access).unwrap().into_inner(),
+            vec![7u8; 32]
+        );
+
+        // The owner's authenticator still works.
+        let now = clock::unix_secs() as u64;
+        let code = totp::format_code(totp::hotp(SECRET, totp::step(now)));
+        platform
+            .accounts()
+            .check_totp(&"acct-1".into(), Some(&code))
+            .await
+            .unwrap();
+
+        // Another key opens nothing: the platform does not start on it.
+        let stranger = PlatformOptions {
+            sealing_key: SealingKey::ephemeral(),
+            ..PlatformOptions::default()
+        };
+        assert!(Platform::start(db, stranger).await.is_err());
     }
 }
