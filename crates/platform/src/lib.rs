@@ -146,7 +146,7 @@ impl Default for PlatformOptions {
             work: WorkPolicy::default(),
             compute: ComputePolicy::default(),
             staking: None,
-            sealing_key: sealing::SealingKey::ephemeral(),
+            sealing_key: sealing::SealingKey::process_wide(),
         }
     }
 }

@@ -77,9 +77,17 @@ impl SealingKey {
         Ok(Self::new(key))
     }
 
-    /// A random key for a platform whose secrets need not outlive it (tests).
+    /// A new random key.
     pub fn ephemeral() -> Self {
         Self::new(random_bytes::<32>())
+    }
+
+    /// One random key for the whole process, made at first use: what a
+    /// platform not given a key uses (tests, which start several platforms
+    /// on one database), so secrets it seals never outlive the process.
+    pub fn process_wide() -> Self {
+        static KEY: std::sync::OnceLock<SealingKey> = std::sync::OnceLock::new();
+        KEY.get_or_init(Self::ephemeral).clone()
     }
 
     pub fn seal(&self, context: &str, plaintext: &[u8]) -> Vec<u8> {

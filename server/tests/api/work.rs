@@ -441,9 +441,12 @@ async fn two_instances_share_live_events_and_the_duplicate_index() {
     })
     .await;
     let database = first.db().target.clone();
+    // Instances on one database share the key sealing its secrets.
+    let secrets_key = first.data_dir().join("secrets.key");
     let second = spawn_app_with(Backend::Postgres, |s| {
         judged_by(s, &url);
         s.cache.redis_url = redis.clone().into();
+        s.storage.secrets_key_file = secrets_key.clone();
         s.storage.database_url = match &database {
             meritree_store::DatabaseTarget::Postgres(url) => url.clone(),
             other => panic!("{other:?}"),
