@@ -46,6 +46,13 @@ test('two-factor: turned on from the account page, then asked for at sign-in', a
   await page.waitForFunction(() =>
     document.querySelector('[data-testid="totp-state"]')?.textContent.startsWith('On.'),
   );
+  // Its recovery codes are shown once, and stay on screen.
+  await page.waitForSelector('[data-testid="recovery-codes"]');
+  const codes = await page.$$eval('[data-testid="recovery-codes"] li', (items) =>
+    items.map((item) => item.textContent.trim()),
+  );
+  assert.equal(codes.length, 10);
+  assert.ok(codes.every((code) => /^[A-Z2-7]{4}(-[A-Z2-7]{4}){3}$/.test(code)), codes.join(' '));
 
   await page.click('[data-testid="sign-out"]');
   await page.waitForSelector('[data-testid="header-sign-in"]');

@@ -47,6 +47,18 @@ pub async fn run(
             }
             Ok(())
         }
+        AdminCommand::ResetTotp { email } => {
+            match platform.accounts().reset_totp(&email).await? {
+                Some(setup) => {
+                    println!("{email} is an admin: a new second factor replaces the old one; their sessions were ended.");
+                    print_totp(&setup);
+                }
+                None => println!(
+                    "Two-factor authentication of {email} is off; their sessions were ended. They sign in with their password and may turn it on again."
+                ),
+            }
+            Ok(())
+        }
     };
     platform.db().close().await;
     result
@@ -66,4 +78,10 @@ fn print_totp(setup: &TotpSetup) {
     println!("Two-factor authentication is on. Add this to an authenticator app now; it is not shown again:");
     println!("  secret: {}", setup.secret);
     println!("  uri:    {}", setup.otpauth_uri);
+    if !setup.recovery_codes.is_empty() {
+        println!("Recovery codes, each usable once instead of a code if the app is lost; keep them offline:");
+        for code in &setup.recovery_codes {
+            println!("  {code}");
+        }
+    }
 }

@@ -167,6 +167,13 @@ pub enum AdminCommand {
         #[arg(long)]
         role: String,
     },
+    /// For someone who lost their authenticator and its recovery codes:
+    /// removes a member's two-factor authentication, or gives an admin a new
+    /// one (printed once); every session of the account ends.
+    ResetTotp {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(Debug, Clone, Subcommand)]

@@ -38,9 +38,8 @@ pub fn SignInPage() -> impl IntoView {
                 </label>
                 <Show when=needs_code>
                     <label>
-                        "Code from your authenticator app"
-                        <input type="text" name="totp_code" inputmode="numeric" autocomplete="one-time-code"
-                            pattern="[0-9]{6}" maxlength="6" required />
+                        "Code from your authenticator app (or a recovery code)"
+                        <input type="text" name="totp_code" autocomplete="one-time-code" maxlength="19" required />
                     </label>
                 </Show>
                 <ServerError result=sign_in.value() />

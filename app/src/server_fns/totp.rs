@@ -2,7 +2,7 @@
 //! `/api/v1/user/totp`. Each needs a fresh proof of identity.
 
 use leptos::prelude::*;
-use meritree_core::totp::TotpSetup;
+use meritree_core::totp::{RecoveryCodes, TotpSetup};
 
 use super::error::AppError;
 
@@ -15,9 +15,10 @@ pub async fn begin_totp() -> Result<TotpSetup, AppError> {
     Ok(platform.accounts().begin_totp(&me.account_id).await?)
 }
 
-/// `POST /api/totp/confirm`: turns two-factor on with a first code.
+/// `POST /api/totp/confirm`: turns two-factor on with a first code; its
+/// recovery codes come back, shown this once.
 #[server(endpoint = "totp/confirm")]
-pub async fn confirm_totp(code: String) -> Result<(), AppError> {
+pub async fn confirm_totp(code: String) -> Result<RecoveryCodes, AppError> {
     use meritree_platform::access::AuthCheck;
     let (platform, me) = super::door::authorize(AuthCheck::session().fresh_proof()).await?;
     Ok(platform
@@ -34,5 +35,17 @@ pub async fn disable_totp(code: String) -> Result<(), AppError> {
     Ok(platform
         .accounts()
         .disable_totp(&me.account_id, &code)
+        .await?)
+}
+
+/// `POST /api/totp/recovery-codes`: a new set of recovery codes; the old
+/// ones stop working.
+#[server(endpoint = "totp/recovery-codes")]
+pub async fn new_recovery_codes() -> Result<RecoveryCodes, AppError> {
+    use meritree_platform::access::AuthCheck;
+    let (platform, me) = super::door::authorize(AuthCheck::session().fresh_proof()).await?;
+    Ok(platform
+        .accounts()
+        .regenerate_recovery_codes(&me.account_id)
         .await?)
 }

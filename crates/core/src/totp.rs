@@ -14,6 +14,50 @@ pub struct TotpSetup {
     pub secret: String,
     /// `otpauth://` URI, for a QR code.
     pub otpauth_uri: String,
+    /// When the factor is enabled at once (an admin made on the command
+    /// line): its recovery codes, shown once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recovery_codes: Vec<String>,
+}
+
+/// One-time codes that stand in for an authenticator code when the
+/// device is lost; shown once, stored only as digests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecoveryCodes {
+    /// `XXXX-XXXX-XXXX-XXXX`, each usable once.
+    pub codes: Vec<String>,
+}
+
+/// Recovery codes made at a time.
+pub const RECOVERY_CODES: usize = 10;
+/// Bytes of randomness per recovery code: 80 bits, 16 base32 characters.
+pub const RECOVERY_CODE_BYTES: usize = 10;
+
+/// A recovery code as written for people: base32 in groups of four.
+pub fn format_recovery_code(bytes: &[u8; RECOVERY_CODE_BYTES]) -> String {
+    let plain = base32(bytes);
+    plain
+        .as_bytes()
+        .chunks(4)
+        .map(|c| std::str::from_utf8(c).expect("base32 is ASCII"))
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// What a typed recovery code means: its 16 base32 characters (case,
+/// spaces and dashes ignored), or `None` if it is not shaped like one —
+/// a six-digit authenticator code is not.
+pub fn parse_recovery_code(text: &str) -> Option<String> {
+    let plain: String = text
+        .chars()
+        .filter(|c| !matches!(c, '-' | ' '))
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    let shaped = plain.len() == RECOVERY_CODE_BYTES * 8 / 5
+        && plain
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b));
+    shaped.then_some(plain)
 }
 
 pub const STEP_SECS: u64 = 30;
@@ -96,6 +140,22 @@ pub fn otpauth_uri(issuer: &str, account: &str, secret: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recovery_codes_read_back_however_they_are_typed() {
+        let code = format_recovery_code(&[0xA5; RECOVERY_CODE_BYTES]);
+        assert_eq!(code.len(), 19);
+        assert_eq!(code.matches('-').count(), 3);
+        let plain = parse_recovery_code(&code).unwrap();
+        assert_eq!(
+            parse_recovery_code(&code.to_lowercase()),
+            Some(plain.clone())
+        );
+        assert_eq!(parse_recovery_code(&code.replace('-', " ")), Some(plain));
+        for not_one in ["123456", "", "ABCD-EFGH-IJKL-MNO1", "ABCD-EFGH-IJKL-MNOPQ"] {
+            assert_eq!(parse_recovery_code(not_one), None, "{not_one}");
+        }
+    }
 
     const RFC_SECRET: &[u8] = b"12345678901234567890";
 

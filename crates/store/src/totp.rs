@@ -71,6 +71,11 @@ pub async fn disable(db: &Database, account_id: &str) -> Result<(), StoreError> 
         account_id
     )
     .map(drop)?;
+    execute!(
+        db,
+        "DELETE FROM totp_recovery_codes WHERE account_id = $1",
+        account_id
+    )?;
     Ok(())
 }
 
@@ -112,4 +117,62 @@ pub async fn replace_secret(
         new
     )?;
     Ok(updated == 1)
+}
+
+/// Replaces the account's recovery codes with `hashes` (all unused).
+pub async fn replace_recovery_codes(
+    db: &Database,
+    account_id: &str,
+    hashes: &[String],
+) -> Result<(), StoreError> {
+    let mut write = db.begin_write().await?;
+    crate::database::with_tx!(&mut write, conn => sqlx::query(
+        "DELETE FROM totp_recovery_codes WHERE account_id = $1"
+    )
+    .bind(account_id)
+    .execute(&mut *conn)
+    .await
+    .map(drop))?;
+    for hash in hashes {
+        crate::database::with_tx!(&mut write, conn => sqlx::query(
+            "INSERT INTO totp_recovery_codes (account_id, code_hash) VALUES ($1, $2)"
+        )
+        .bind(account_id)
+        .bind(hash)
+        .execute(&mut *conn)
+        .await
+        .map(drop))?;
+    }
+    write.commit().await?;
+    Ok(())
+}
+
+/// Uses the recovery code with this digest; false if it is not the
+/// account's or was used (of two concurrent uses, one wins).
+pub async fn use_recovery_code(
+    db: &Database,
+    account_id: &str,
+    hash: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let updated = execute!(
+        db,
+        "UPDATE totp_recovery_codes SET used_at = $3 \
+         WHERE account_id = $1 AND code_hash = $2 AND used_at IS NULL",
+        account_id,
+        hash,
+        now
+    )?;
+    Ok(updated == 1)
+}
+
+/// Unused recovery codes the account has left.
+pub async fn recovery_codes_left(db: &Database, account_id: &str) -> Result<i64, StoreError> {
+    let (left,): (i64,) = with_pool!(db, pool => sqlx::query_as(
+        "SELECT COUNT(*) FROM totp_recovery_codes WHERE account_id = $1 AND used_at IS NULL"
+    )
+    .bind(account_id)
+    .fetch_one(pool)
+    .await)?;
+    Ok(left)
 }

@@ -173,6 +173,65 @@ async fn an_admin_created_on_the_command_line_signs_in_with_two_factors() {
         "totp_required_for_admins"
     );
 
+    // A recovery code printed with the secret stands in for a code, once.
+    let recovery: Vec<String> = stdout
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.len() == 19 && l.matches('-').count() == 3)
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(recovery.len(), 10, "{stdout}");
+    let with_recovery = serde_json::json!({
+        "email": "root@example.org", "password": crate::helpers::PASSWORD,
+        "totp_code": recovery[0].to_lowercase()
+    });
+    assert_eq!(login(with_recovery.clone()).await.unwrap().status(), 200);
+    let reused = login(with_recovery).await.unwrap();
+    assert_eq!(crate::helpers::error_code(reused).await, "invalid_totp");
+
+    // The authenticator and the codes lost: the operator resets the factor.
+    // An admin gets a new one; the old secret's codes stop working.
+    let reset = meritree()
+        .current_dir(dir.path())
+        .args(["admin", "reset-totp", "--email", "root@example.org"])
+        .output()
+        .unwrap();
+    assert!(
+        reset.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reset.stderr)
+    );
+    let reset_out = String::from_utf8_lossy(&reset.stdout);
+    let new_secret = reset_out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("secret: "))
+        .expect("the new secret is printed")
+        .to_owned();
+    assert_ne!(new_secret, secret);
+    let old = login(serde_json::json!({
+        "email": "root@example.org", "password": crate::helpers::PASSWORD,
+        "totp_code": crate::helpers::totp_code(&secret, crate::helpers::unix_now() + 30)
+    }))
+    .await
+    .unwrap();
+    assert_eq!(crate::helpers::error_code(old).await, "invalid_totp");
+    let old_recovery = login(serde_json::json!({
+        "email": "root@example.org", "password": crate::helpers::PASSWORD, "totp_code": recovery[1]
+    }))
+    .await
+    .unwrap();
+    assert_eq!(
+        crate::helpers::error_code(old_recovery).await,
+        "invalid_totp"
+    );
+    let fresh = login(serde_json::json!({
+        "email": "root@example.org", "password": crate::helpers::PASSWORD,
+        "totp_code": crate::helpers::totp_code(&new_secret, crate::helpers::unix_now())
+    }))
+    .await
+    .unwrap();
+    assert_eq!(fresh.status(), 200);
+
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();

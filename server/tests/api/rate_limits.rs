@@ -86,7 +86,7 @@ test_both_backends! {
         let confirmed = app.request(Method::POST, "/api/v1/user/totp/confirm", &ann)
             .json(&json!({ "code": totp_code(&setup.secret, unix_now() - 30) }))
             .send().await.unwrap();
-        assert_eq!(confirmed.status(), 204);
+        assert_eq!(confirmed.status(), 200);
         let attempt = |password: &'static str, code: Option<&'static str>| {
             app.request(Method::POST, "/api/v1/auth/login", &Session::default())
                 .json(&json!({

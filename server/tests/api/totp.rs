@@ -28,7 +28,9 @@ test_both_backends! {
         let confirm_code = totp_code(&setup.secret, unix_now() - 30);
         let confirmed = app.request(Method::POST, "/api/v1/user/totp/confirm", &ann)
             .json(&json!({ "code": confirm_code })).send().await.unwrap();
-        assert_eq!(confirmed.status(), 204);
+        assert_eq!(confirmed.status(), 200);
+        let recovery: meritree_core::totp::RecoveryCodes = confirmed.json().await.unwrap();
+        assert_eq!(recovery.codes.len(), 10);
         let me: AccountView = app.request(Method::GET, "/api/v1/user/me", &ann)
             .send().await.unwrap().json().await.unwrap();
         assert!(me.totp_enabled);
@@ -46,6 +48,28 @@ test_both_backends! {
         let replay = app.post_json("/api/v1/auth/login", &mut s, with_code).await;
         assert_eq!(replay.status(), 401, "a code works once");
         assert_eq!(error_code(replay).await, "invalid_totp");
+
+        // A recovery code stands in for a code, once, however it is typed.
+        let recovered = json!({ "email": "ann@example.org", "password": PASSWORD,
+            "totp_code": recovery.codes[0].replace('-', " ").to_lowercase() });
+        assert_eq!(app.post_json("/api/v1/auth/login", &mut s, recovered.clone()).await.status(), 200);
+        let again = app.post_json("/api/v1/auth/login", &mut s, recovered).await;
+        assert_eq!(error_code(again).await, "invalid_totp");
+        // A new set replaces the old: its unused codes stop working.
+        let renewed = app.request(Method::POST, "/api/v1/user/totp/recovery-codes", &ann)
+            .send().await.unwrap();
+        assert_eq!(renewed.status(), 200);
+        let renewed: meritree_core::totp::RecoveryCodes = renewed.json().await.unwrap();
+        let old = app.post_json("/api/v1/auth/login", &mut s,
+            json!({ "email": "ann@example.org", "password": PASSWORD, "totp_code": recovery.codes[1] })).await;
+        assert_eq!(error_code(old).await, "invalid_totp");
+        let new = app.post_json("/api/v1/auth/login", &mut s,
+            json!({ "email": "ann@example.org", "password": PASSWORD, "totp_code": renewed.codes[0] })).await;
+        assert_eq!(new.status(), 200);
+        let db = meritree_store::Database::connect(&app.db().target, meritree_store::PoolOptions::default()).await.unwrap();
+        let left = meritree_store::totp::recovery_codes_left(&db, &me.id.to_string()).await.unwrap();
+        assert_eq!(left, 9, "one of the new set used");
+        db.close().await;
         app.stop().await;
     }
 }

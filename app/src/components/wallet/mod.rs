@@ -38,9 +38,8 @@ fn TotpCodeField<T: Send + Sync + 'static>(
     view! {
         <Show when=wanted>
             <label>
-                "Code from your authenticator app"
-                <input type="text" name="wallet_totp_code" inputmode="numeric" autocomplete="one-time-code"
-                    pattern="[0-9]{6}" maxlength="6" required
+                "Code from your authenticator app (or a recovery code)"
+                <input type="text" name="wallet_totp_code" autocomplete="one-time-code" maxlength="19" required
                     on:input=move |ev| code.set(event_target_value(&ev)) />
             </label>
         </Show>

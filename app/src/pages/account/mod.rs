@@ -22,6 +22,7 @@ use crate::session::Session;
 #[component]
 pub fn AccountPage() -> impl IntoView {
     let session = Session::get();
+    provide_context(two_factor::ShownRecoveryCodes(RwSignal::new(None)));
     view! {
         <Title text="Your account" />
         <section class="account">

@@ -1,8 +1,14 @@
 use leptos::prelude::*;
 
 use crate::components::server_error::ServerError;
-use crate::server_fns::totp::{BeginTotp, ConfirmTotp, DisableTotp};
+use crate::server_fns::totp::{BeginTotp, ConfirmTotp, DisableTotp, NewRecoveryCodes};
 use crate::session::Session;
+
+/// The recovery codes just made, kept by the account page: its details
+/// (this component included) render again when the session reloads after
+/// two-factor is turned on, and the codes must stay on screen.
+#[derive(Clone, Copy)]
+pub struct ShownRecoveryCodes(pub RwSignal<Option<Vec<String>>>);
 
 /// Turns the authenticator-app second factor on (secret shown once, then a
 /// first code confirms it) or off (a current code is needed).
@@ -12,20 +18,33 @@ pub fn TwoFactor(enabled: bool) -> impl IntoView {
     let begin = ServerAction::<BeginTotp>::new();
     let confirm = ServerAction::<ConfirmTotp>::new();
     let disable = ServerAction::<DisableTotp>::new();
+    let regenerate = ServerAction::<NewRecoveryCodes>::new();
+    let shown = use_context::<ShownRecoveryCodes>()
+        .map(|shown| shown.0)
+        .unwrap_or_else(|| RwSignal::new(None));
     Effect::new(move |_| {
-        let confirmed = matches!(confirm.value().get(), Some(Ok(())));
+        if let Some(Ok(codes)) = regenerate.value().get() {
+            shown.set(Some(codes.codes));
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(codes)) = confirm.value().get() {
+            shown.set(Some(codes.codes));
+        }
+        let confirmed = matches!(confirm.value().get(), Some(Ok(_)));
         let disabled = matches!(disable.value().get(), Some(Ok(())));
         if confirmed || disabled {
             session.reload();
         }
     });
     let setup = move || begin.value().get().and_then(Result::ok);
+    // The newest set, from confirming or from asking again: shown once.
+    let recovery_codes = move || shown.get();
     let code_input = || {
         view! {
             <label>
-                "Code from your authenticator app"
-                <input type="text" name="code" inputmode="numeric" autocomplete="one-time-code"
-                    pattern="[0-9]{6}" maxlength="6" required />
+                "Code from your authenticator app (or a recovery code)"
+                <input type="text" name="code" autocomplete="one-time-code" maxlength="19" required />
             </label>
         }
     };
@@ -53,6 +72,16 @@ pub fn TwoFactor(enabled: bool) -> impl IntoView {
                 <ServerError result=begin.value() />
             }>
                 <p data-testid="totp-state">"On. Sign-in asks for a code from your authenticator app."</p>
+                {move || recovery_codes().map(|codes| view! {
+                    <p>"Recovery codes: each works once instead of a code if you lose the app. Keep them somewhere safe, off this device; they are not shown again."</p>
+                    <ul class="recovery-codes" data-testid="recovery-codes">
+                        {codes.into_iter().map(|code| view! { <li><code>{code}</code></li> }).collect_view()}
+                    </ul>
+                })}
+                <ActionForm action=regenerate>
+                    <button type="submit" data-testid="new-recovery-codes">"New recovery codes"</button>
+                </ActionForm>
+                <ServerError result=regenerate.value() />
                 <ActionForm action=disable attr:class="form">
                     {code_input()}
                     <button type="submit" data-testid="disable-totp">"Turn off"</button>

@@ -39,13 +39,14 @@ impl Accounts<'_> {
             StoreError::Duplicate(_) => AuthError::EmailTaken,
             other => other.into(),
         })?;
-        let (secret, setup) = self.new_enabled_secret(&account.id);
-        totp_store::enable_with_secret(self.db(), &account.id, &secret, now).await?;
+        let setup = self
+            .enable_new_factor(&account.id, email.as_str(), now)
+            .await?;
         tracing::info!(account = %account.id, "admin created");
         let account = store::find_by_id(self.db(), &account.id)
             .await?
             .ok_or(AuthError::Unauthenticated)?;
-        Ok((view(account), setup(email.as_str())))
+        Ok((view(account), setup))
     }
 
     /// Gives the account with this email a role. Making an admin of an
@@ -62,14 +63,54 @@ impl Accounts<'_> {
         let now = clock::unix_secs();
         let mut setup = None;
         if role == Role::Admin && account.totp_enabled_at.is_none() {
-            let (secret, make_setup) = self.new_enabled_secret(&account.id);
-            totp_store::enable_with_secret(self.db(), &account.id, &secret, now).await?;
-            setup = Some(make_setup(email.as_str()));
+            setup = Some(
+                self.enable_new_factor(&account.id, email.as_str(), now)
+                    .await?,
+            );
         }
         store::set_role_by_email(self.db(), email.as_str(), role.as_str(), now).await?;
         // A role change takes effect at the next sign-in.
         meritree_store::sessions::revoke_account(self.db(), &account.id, None, now).await?;
         tracing::info!(account = %account.id, role = role.as_str(), "role changed");
         Ok((self.account(&account.id.as_str().into()).await?, setup))
+    }
+}
+
+impl Accounts<'_> {
+    /// For an operator whose admin (or member) lost the authenticator and
+    /// its recovery codes: a member's factor is removed; an admin, who must
+    /// keep one, gets a new one, returned once. Either way every session
+    /// of the account ends.
+    pub async fn reset_totp(&self, email: &str) -> Result<Option<TotpSetup>, AuthError> {
+        let email = Email::parse(email).map_err(AuthError::InvalidEmail)?;
+        let account = store::find_by_email(self.db(), email.as_str())
+            .await?
+            .ok_or(AuthError::NoSuchAccount)?;
+        let now = clock::unix_secs();
+        totp_store::disable(self.db(), &account.id).await?;
+        let setup = match account.role.as_str() == Role::Admin.as_str() {
+            true => Some(
+                self.enable_new_factor(&account.id, email.as_str(), now)
+                    .await?,
+            ),
+            false => None,
+        };
+        meritree_store::sessions::revoke_account(self.db(), &account.id, None, now).await?;
+        tracing::warn!(account = %account.id, "two-factor reset by an operator");
+        Ok(setup)
+    }
+
+    /// A new enabled factor with its recovery codes, shown once.
+    async fn enable_new_factor(
+        &self,
+        account_id: &str,
+        label: &str,
+        now: i64,
+    ) -> Result<TotpSetup, AuthError> {
+        let (secret, make_setup) = self.new_enabled_secret(account_id);
+        totp_store::enable_with_secret(self.db(), account_id, &secret, now).await?;
+        let mut setup = make_setup(label);
+        setup.recovery_codes = self.new_recovery_codes(account_id).await?.codes;
+        Ok(setup)
     }
 }

@@ -12,9 +12,9 @@ use meritree_store::totp as store;
 use super::AuthError;
 use crate::access::Rule;
 use crate::clock;
-use crate::secret::random_bytes;
+use crate::secret::{random_bytes, token_digest};
 
-pub use meritree_core::totp::TotpSetup;
+pub use meritree_core::totp::{RecoveryCodes, TotpSetup};
 
 const ISSUER: &str = "Meritree";
 
@@ -35,9 +35,14 @@ impl Accounts<'_> {
         Ok(setup(&label, &secret))
     }
 
-    /// Confirms enrolment with a code from the app.
+    /// Confirms enrolment with a code from the app; answers the factor's
+    /// recovery codes, shown this once.
     #[tracing::instrument(skip_all)]
-    pub async fn confirm_totp(&self, account_id: &AccountId, code: &str) -> Result<(), AuthError> {
+    pub async fn confirm_totp(
+        &self,
+        account_id: &AccountId,
+        code: &str,
+    ) -> Result<RecoveryCodes, AuthError> {
         let state = store::state(self.db(), account_id)
             .await?
             .ok_or(AuthError::Unauthenticated)?;
@@ -55,7 +60,39 @@ impl Accounts<'_> {
             return Err(AuthError::TotpAlreadyEnabled);
         }
         tracing::info!(account = %account_id, "TOTP enabled");
-        Ok(())
+        self.new_recovery_codes(account_id.as_str()).await
+    }
+
+    /// A new set of recovery codes; the old ones stop working.
+    #[tracing::instrument(skip_all)]
+    pub async fn regenerate_recovery_codes(
+        &self,
+        account_id: &AccountId,
+    ) -> Result<RecoveryCodes, AuthError> {
+        let state = store::state(self.db(), account_id)
+            .await?
+            .ok_or(AuthError::Unauthenticated)?;
+        if state.totp_enabled_at.is_none() {
+            return Err(AuthError::TotpNotEnabled);
+        }
+        tracing::info!(account = %account_id, "TOTP recovery codes replaced");
+        self.new_recovery_codes(account_id.as_str()).await
+    }
+
+    pub(crate) async fn new_recovery_codes(
+        &self,
+        account_id: &str,
+    ) -> Result<RecoveryCodes, AuthError> {
+        let codes: Vec<String> = (0..totp::RECOVERY_CODES)
+            .map(|_| totp::format_recovery_code(&random_bytes::<{ totp::RECOVERY_CODE_BYTES }>()))
+            .collect();
+        let hashes: Vec<String> = codes
+            .iter()
+            .filter_map(|code| totp::parse_recovery_code(code))
+            .map(|plain| token_digest(&plain))
+            .collect();
+        store::replace_recovery_codes(self.db(), account_id, &hashes).await?;
+        Ok(RecoveryCodes { codes })
     }
 
     /// Turns TOTP off (a current code proves the owner asks). Admins keep it.
@@ -112,6 +149,21 @@ impl Accounts<'_> {
         let (Some(secret), Some(_)) = (state.totp_secret, state.totp_enabled_at) else {
             return Err(AuthError::TotpNotEnabled);
         };
+        if let Some(plain) = totp::parse_recovery_code(code) {
+            let used = store::use_recovery_code(
+                self.db(),
+                account_id,
+                &token_digest(&plain),
+                clock::unix_secs(),
+            )
+            .await?;
+            if !used {
+                return Err(AuthError::InvalidTotp);
+            }
+            let left = store::recovery_codes_left(self.db(), account_id).await?;
+            tracing::warn!(account = %account_id, left, "a TOTP recovery code was used");
+            return Ok(());
+        }
         let secret = self.open_secret(account_id, &secret)?;
         let used = state.totp_last_step.map(|s| s.max(0) as u64);
         let now = clock::unix_secs().max(0) as u64;
@@ -153,6 +205,7 @@ fn setup(label: &str, secret: &[u8]) -> TotpSetup {
     TotpSetup {
         secret: totp::base32(secret),
         otpauth_uri: totp::otpauth_uri(ISSUER, label, secret),
+        recovery_codes: Vec::new(),
     }
 }
 

@@ -10,7 +10,7 @@ use meritree_core::accounts::{
 };
 use meritree_platform::access::AuthCheck;
 use meritree_platform::accounts::api_keys::NewKey;
-use meritree_platform::accounts::totp::TotpSetup;
+use meritree_platform::accounts::totp::{RecoveryCodes, TotpSetup};
 use meritree_platform::Platform;
 use serde::Deserialize;
 
@@ -33,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .route("/api-keys/{id}", delete(revoke_api_key))
         .route("/totp", post(begin_totp))
         .route("/totp/confirm", post(confirm_totp))
+        .route("/totp/recovery-codes", post(new_recovery_codes))
         .route("/totp/disable", post(disable_totp))
         .route("/sessions", get(list_sessions))
         .route("/sessions/{id}", delete(end_session))
@@ -86,20 +87,39 @@ struct TotpCode {
     code: String,
 }
 
-/// `POST /api/v1/user/totp/confirm`: turns two-factor on with a first code.
+/// `POST /api/v1/user/totp/confirm`: turns two-factor on with a first
+/// code; answers its recovery codes, shown this once.
 async fn confirm_totp(
     State(platform): State<Platform>,
     Caller(request): Caller,
     ApiJson(body): ApiJson<TotpCode>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Json<RecoveryCodes>, ApiError> {
     let me = platform
         .authorize(&request, AuthCheck::session().fresh_proof())
         .await?;
-    platform
-        .accounts()
-        .confirm_totp(&me.account_id, &body.code)
+    Ok(Json(
+        platform
+            .accounts()
+            .confirm_totp(&me.account_id, &body.code)
+            .await?,
+    ))
+}
+
+/// `POST /api/v1/user/totp/recovery-codes`: a new set of recovery codes;
+/// the old ones stop working.
+async fn new_recovery_codes(
+    State(platform): State<Platform>,
+    Caller(request): Caller,
+) -> Result<Json<RecoveryCodes>, ApiError> {
+    let me = platform
+        .authorize(&request, AuthCheck::session().fresh_proof())
         .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(Json(
+        platform
+            .accounts()
+            .regenerate_recovery_codes(&me.account_id)
+            .await?,
+    ))
 }
 
 /// `POST /api/v1/user/totp/disable`: turns two-factor off (not for admins).
