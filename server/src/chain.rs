@@ -33,11 +33,12 @@ pub struct ChainParts {
 
 pub async fn start(settings: &Settings, db: &Database) -> Result<ChainParts, StartupError> {
     let chain_settings = &settings.chain;
-    match chain_settings.rpc_url.as_deref().map(str::trim) {
+    let urls = chain_settings.rpc_urls();
+    match urls.first() {
         None if chain_settings.embedded => start_embedded(settings, db).await,
         None => Ok(ChainParts::default()),
-        Some(url) => {
-            let chain = Chain::connect(url, chain_settings.chain_id).await?;
+        Some(_) => {
+            let chain = Chain::connect_any(&urls, chain_settings.chain_id).await?;
             let settlement = configured_settlement(settings, &chain)?;
             if settlement.is_none() {
                 tracing::warn!(
@@ -80,7 +81,7 @@ async fn start_embedded(settings: &Settings, db: &Database) -> Result<ChainParts
         sender: Sender::new(chain.clone(), key),
         distributor,
         token,
-        confirmations: settings.chain.confirmations,
+        confirmations: settings.chain.confirmations(),
         bump_after: Duration::from_secs(settings.chain.bump_after_secs),
         from_block,
         may_mint: true,
@@ -212,7 +213,7 @@ fn configured_settlement(
         sender: Sender::new(chain.clone(), key),
         distributor,
         token,
-        confirmations: chain_settings.confirmations,
+        confirmations: chain_settings.confirmations(),
         bump_after: Duration::from_secs(chain_settings.bump_after_secs),
         from_block: chain_settings.deployed_block,
         may_mint: false,

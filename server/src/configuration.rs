@@ -245,10 +245,17 @@ pub struct ChainSettings {
     /// The EIP-155 chain id wallets sign in for. 31337 is the local anvil
     /// chain of the embedded default.
     pub chain_id: u64,
+    /// A chain known by name (`ethereum`, `bsc`, `base`, `arbitrum`,
+    /// `polygon`): sets `chain_id` (which, if given, must agree) and
+    /// `confirmations` (unless given).
+    pub preset: Option<String>,
     /// JSON-RPC endpoint of that chain, for contract-wallet (EIP-1271)
     /// signatures and settlement. Unset: the embedded local chain, if
     /// `embedded`, else none.
     pub rpc_url: Option<String>,
+    /// More endpoints of the same chain, tried in turn when the one in use
+    /// fails (it is tried again later).
+    pub fallback_rpc_urls: Vec<String>,
     /// With no `rpc_url`: start a local anvil (state kept in the data
     /// directory) and deploy the contracts on it.
     pub embedded: bool,
@@ -262,8 +269,9 @@ pub struct ChainSettings {
     pub token_address: Option<Address>,
     /// The block the distributor was deployed in (scans of its events start there).
     pub deployed_block: u64,
-    /// Blocks on top of a transaction's own before it counts as final.
-    pub confirmations: u64,
+    /// Blocks on top of a transaction's own before it counts as final;
+    /// unset: the preset's, else 1.
+    pub confirmations: Option<u64>,
     /// Seconds a transaction may wait before it is re-sent with higher fees.
     pub bump_after_secs: u64,
     /// Seconds between passes of the settlement loop (rounds, publication, outbox).
@@ -274,14 +282,16 @@ impl Default for ChainSettings {
     fn default() -> Self {
         Self {
             chain_id: PlatformOptions::default().chain_id,
+            preset: None,
             rpc_url: None,
+            fallback_rpc_urls: Vec::new(),
             embedded: true,
             anvil_bin: PathBuf::from(meritree_chain::anvil::DEFAULT_BINARY),
             signer_key_env: "MERITREE_CHAIN_KEY".into(),
             distributor_address: None,
             token_address: None,
             deployed_block: 0,
-            confirmations: 1,
+            confirmations: None,
             bump_after_secs: 30,
             tick_secs: 2,
         }
@@ -752,6 +762,51 @@ pub enum ConfigError {
     Invalid(#[from] Box<figment::Error>),
 }
 
+impl ChainSettings {
+    /// Applies `preset`: its chain id (an explicit, different one is an
+    /// error) and its confirmations (unless set).
+    fn apply_preset(&mut self) -> Result<(), ConfigError> {
+        let Some(name) = &self.preset else {
+            return Ok(());
+        };
+        let preset = meritree_chain::presets::preset(name).ok_or_else(|| ConfigError::Value {
+            key: "chain.preset",
+            message: format!(
+                "unknown chain {name:?}: use one of {}, or set chain_id and confirmations",
+                meritree_chain::presets::PRESETS.map(|p| p.name).join(", ")
+            ),
+        })?;
+        let default_id = ChainSettings::default().chain_id;
+        if self.chain_id != default_id && self.chain_id != preset.chain_id {
+            return Err(ConfigError::Value {
+                key: "chain.chain_id",
+                message: format!(
+                    "{} is not {}'s id ({})",
+                    self.chain_id, preset.name, preset.chain_id
+                ),
+            });
+        }
+        self.chain_id = preset.chain_id;
+        self.confirmations.get_or_insert(preset.confirmations);
+        Ok(())
+    }
+
+    /// Blocks on top of a transaction's own before it counts as final.
+    pub fn confirmations(&self) -> u64 {
+        self.confirmations.unwrap_or(1)
+    }
+
+    /// Every configured endpoint, `rpc_url` first.
+    pub fn rpc_urls(&self) -> Vec<String> {
+        self.rpc_url
+            .iter()
+            .chain(&self.fallback_rpc_urls)
+            .map(|url| url.trim().to_owned())
+            .filter(|url| !url.is_empty())
+            .collect()
+    }
+}
+
 impl Settings {
     /// Numbers that would make no sense are refused, naming their key,
     /// instead of being quietly raised to something that works.
@@ -955,9 +1010,10 @@ impl Settings {
             Some(path) => path.to_owned(),
             None => PathBuf::from(DEFAULT_CONFIG_FILE),
         };
-        let settings: Self = Self::figment(Toml::file(file))
+        let mut settings: Self = Self::figment(Toml::file(file))
             .extract()
             .map_err(Box::new)?;
+        settings.chain.apply_preset()?;
         settings.server.check()?;
         settings.check_numbers()?;
         settings.email.mailer().map_err(|e| ConfigError::Value {
@@ -988,6 +1044,43 @@ mod tests {
     use figment::Jail;
 
     use super::*;
+
+    #[test]
+    fn a_chain_preset_sets_the_id_and_confirmations_an_explicit_value_keeps() {
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.create_file(
+                "meritree.toml",
+                "[chain]\npreset = \"base\"\nrpc_url = \"https://a.example\"\nfallback_rpc_urls = [\"https://b.example\", \" \"]\n",
+            )?;
+            let settings = Settings::load(None).unwrap();
+            assert_eq!(
+                (settings.chain.chain_id, settings.chain.confirmations()),
+                (8453, 10)
+            );
+            assert_eq!(
+                settings.chain.rpc_urls(),
+                ["https://a.example", "https://b.example"]
+            );
+            jail.set_env("MERITREE_CHAIN__CONFIRMATIONS", "3");
+            assert_eq!(Settings::load(None).unwrap().chain.confirmations(), 3);
+            jail.set_env("MERITREE_CHAIN__CHAIN_ID", "8453");
+            assert!(Settings::load(None).is_ok(), "the preset's own id agrees");
+            jail.set_env("MERITREE_CHAIN__CHAIN_ID", "1");
+            let wrong = Settings::load(None).unwrap_err().to_string();
+            assert!(
+                wrong.contains("chain.chain_id") && wrong.contains("8453"),
+                "{wrong}"
+            );
+            jail.set_env("MERITREE_CHAIN__PRESET", "solana");
+            let unknown = Settings::load(None).unwrap_err().to_string();
+            assert!(
+                unknown.contains("chain.preset") && unknown.contains("arbitrum"),
+                "{unknown}"
+            );
+            Ok(())
+        });
+    }
 
     #[test]
     fn defaults_are_the_embedded_setup() {

@@ -8,6 +8,8 @@ pub mod anvil;
 pub mod contracts;
 pub mod deploy;
 mod eip1271;
+mod failover;
+pub mod presets;
 pub mod sender;
 
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
@@ -41,10 +43,25 @@ impl Chain {
     /// Connects to `rpc_url` and checks that it serves chain `chain_id`, so a
     /// misconfigured RPC fails at start, not at the first claim.
     pub async fn connect(rpc_url: &str, chain_id: u64) -> Result<Self, ChainError> {
-        let url = rpc_url
-            .parse()
-            .map_err(|_| ChainError::InvalidUrl(rpc_url.to_owned()))?;
-        let provider = ProviderBuilder::new().connect_http(url).erased();
+        Self::connect_any(&[rpc_url.to_owned()], chain_id).await
+    }
+
+    /// [`Chain::connect`] through several endpoints of the chain, the first
+    /// preferred: when the one in use fails, the next answers.
+    pub async fn connect_any(rpc_urls: &[String], chain_id: u64) -> Result<Self, ChainError> {
+        let urls = rpc_urls
+            .iter()
+            .map(|url| {
+                url.trim()
+                    .parse()
+                    .map_err(|_| ChainError::InvalidUrl(url.to_owned()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if urls.is_empty() {
+            return Err(ChainError::InvalidUrl(String::new()));
+        }
+        let client = alloy::rpc::client::RpcClient::new(failover::Failover::new(&urls), false);
+        let provider = ProviderBuilder::new().connect_client(client).erased();
         let actual = provider.get_chain_id().await?;
         if actual != chain_id {
             return Err(ChainError::WrongChain {
