@@ -67,3 +67,12 @@ free_port() { # a TCP port nothing listens on right now
 }
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# A self-signed certificate for 127.0.0.1 and localhost in directory $1
+# (cert.pem, key.pem), for the test services' TLS ports.
+test_certificate() {
+  openssl req -x509 -newkey rsa:2048 -nodes -days 7 -subj "/CN=127.0.0.1" \
+    -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+    -keyout "$1/key.pem" -out "$1/cert.pem" >/dev/null 2>&1
+  chmod 600 "$1/key.pem"
+}

@@ -28,9 +28,10 @@ pub enum RedisConnectError {
     Timeout(Duration),
 }
 
-/// Connects to `url` (`redis://[[user]:password@]host[:port][/db]` or
-/// `unix:///path/to/socket`; `rediss://` is refused, as this build leaves
-/// TLS out) and checks the server answers.
+/// Connects to `url` (`redis://[[user]:password@]host[:port][/db]`,
+/// `rediss://…` for TLS — the server's certificate checked against the
+/// system's trusted roots, or the file named by `SSL_CERT_FILE` — or
+/// `unix:///path/to/socket`) and checks the server answers.
 pub async fn connect(url: &str) -> Result<ConnectionManager, RedisConnectError> {
     let client = ::redis::Client::open(url)?;
     let config = ConnectionManagerConfig::new()
