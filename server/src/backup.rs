@@ -36,7 +36,16 @@ pub async fn backup(settings: &Settings, to: &Path) -> Result<(), Error> {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new(".")),
     )?;
-    let mut archive = tar::Builder::new(File::create_new(staging.path().join("backup.tar"))?);
+    // It holds the database and the secrets key: readable by its owner only.
+    let file = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(staging.path().join("backup.tar"))?
+    };
+    let mut archive = tar::Builder::new(file);
     // The chain's state first: a database newer than the chain is what the
     // settlement loop reconciles (it re-sends what the chain lacks); the
     // other way round it could not.
@@ -116,6 +125,16 @@ pub async fn restore(settings: &Settings, from: &Path, force: bool) -> Result<()
             )
             .into());
         }
+        // Files and directories only: a link could point anywhere.
+        let kind = entry.header().entry_type();
+        if !(kind.is_file() || kind.is_dir()) {
+            return Err(format!(
+                "{} holds {}, which is neither a file nor a directory",
+                from.display(),
+                path.display()
+            )
+            .into());
+        }
         // `unpack_in` refuses paths that would leave the directory.
         if !entry.unpack_in(staging.path())? {
             return Err(
@@ -139,6 +158,18 @@ pub async fn restore(settings: &Settings, from: &Path, force: bool) -> Result<()
         if !source.exists() {
             continue;
         }
+        if let Some(dir) = destination.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        // Beside the destination first (it may be on another file system),
+        // so what it replaces goes only once the new one is whole.
+        let mut beside = destination.clone().into_os_string();
+        beside.push(".restoring");
+        let beside = PathBuf::from(beside);
+        remove_any(&beside)?;
+        if std::fs::rename(&source, &beside).is_err() {
+            copy_all(&source, &beside)?;
+        }
         remove_any(&destination)?;
         if name == DATABASE {
             // A write-ahead log of the replaced database must not be replayed over it.
@@ -148,10 +179,7 @@ pub async fn restore(settings: &Settings, from: &Path, force: bool) -> Result<()
                 remove_any(Path::new(&side))?;
             }
         }
-        if let Some(dir) = destination.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        std::fs::rename(&source, &destination)?;
+        std::fs::rename(&beside, &destination)?;
     }
     // Migrations a newer binary brings are applied now, not at the first request.
     if sqlite {
@@ -186,6 +214,20 @@ fn copy_complete_json(from: &Path, to: &Path) -> Result<(), Error> {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     Err(format!("{} is not complete JSON; try again", from.display()).into())
+}
+
+/// Copies a file, or a directory of files, across file systems.
+fn copy_all(from: &Path, to: &Path) -> std::io::Result<()> {
+    if from.is_dir() {
+        std::fs::create_dir_all(to)?;
+        for entry in std::fs::read_dir(from)? {
+            let entry = entry?;
+            copy_all(&entry.path(), &to.join(entry.file_name()))?;
+        }
+        Ok(())
+    } else {
+        std::fs::copy(from, to).map(drop)
+    }
 }
 
 fn remove_any(path: &Path) -> std::io::Result<()> {

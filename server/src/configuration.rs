@@ -642,7 +642,13 @@ impl StorageSettings {
                 file.write_all(format!("{}\n", SealingKey::generate_hex()).as_bytes())?;
                 file.sync_all()
             })
-            .and_then(|()| std::fs::hard_link(&staging, &path));
+            .and_then(|()| std::fs::hard_link(&staging, &path))
+            // The link itself must survive a power cut: sealed rows would
+            // outlive a key that vanished.
+            .and_then(|()| {
+                let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+                std::fs::File::open(dir.unwrap_or(Path::new("."))).and_then(|dir| dir.sync_all())
+            });
         let _ = std::fs::remove_file(&staging);
         match written {
             Ok(()) => {

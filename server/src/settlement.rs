@@ -10,18 +10,37 @@ use meritree_platform::Platform;
 
 /// Passes every `every`, on whichever instance holds the settlement lease
 /// (`holder` names this one). A dead holder's lease runs out after three
-/// missed passes and another instance takes over.
+/// ticks (at least 10 s) and another instance takes over; instances' clocks
+/// must agree to well within that (NTP).
 pub async fn run(platform: Platform, every: Duration, holder: String) {
-    let ttl = (every * 3).max(Duration::from_secs(3));
+    let lease = Lease {
+        holder,
+        ttl: (every * 3).max(Duration::from_secs(10)),
+    };
     let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        match platform.chain().hold_lease(&holder, ttl).await {
-            Ok(true) => pass(&platform).await,
-            Ok(false) => {}
+        pass(&platform, &lease).await;
+    }
+}
+
+/// This instance's claim on the settlement lease.
+struct Lease {
+    holder: String,
+    ttl: Duration,
+}
+
+impl Lease {
+    /// Takes or renews the lease; false (and nothing more is done this
+    /// pass) while another instance holds it. Renewed before every step, so
+    /// a long pass does not outlive it.
+    async fn held(&self, platform: &Platform) -> bool {
+        match platform.chain().hold_lease(&self.holder, self.ttl).await {
+            Ok(held) => held,
             Err(err) => {
-                tracing::warn!(error = %err, "settlement lease not taken; retrying next tick")
+                tracing::warn!(error = %err, "settlement lease not taken; retrying next tick");
+                false
             }
         }
     }
@@ -34,8 +53,12 @@ pub async fn release(platform: &Platform, holder: &str) {
     }
 }
 
-/// One pass; errors are logged and the next pass tries again.
-pub async fn pass(platform: &Platform) {
+/// One pass, on the lease's holder only; errors are logged and the next
+/// pass tries again.
+async fn pass(platform: &Platform, lease: &Lease) {
+    if !lease.held(platform).await {
+        return;
+    }
     if let Err(err) = platform
         .rounds()
         .tick(meritree_platform::clock::unix_secs())
@@ -52,6 +75,9 @@ pub async fn pass(platform: &Platform) {
         Ok(_) => {}
         Err(err) => tracing::warn!(error = %err, "paying round pools failed; retrying next tick"),
     }
+    if !lease.held(platform).await {
+        return;
+    }
     // Before publication: a round whose root the chain lost is taken up again.
     match platform.chain().reconcile().await {
         Ok(found) if found != Default::default() => tracing::warn!(?found, "chain reconciled"),
@@ -60,10 +86,16 @@ pub async fn pass(platform: &Platform) {
             tracing::warn!(error = %err, "reconciling with the chain failed; retrying next tick")
         }
     }
+    if !lease.held(platform).await {
+        return;
+    }
     match platform.chain().publish_rounds().await {
         Ok(done) if done != Default::default() => tracing::info!(?done, "root publication"),
         Ok(_) | Err(SettlementError::NoChain) => {}
         Err(err) => tracing::warn!(error = %err, "publishing roots failed; retrying next tick"),
+    }
+    if !lease.held(platform).await {
+        return;
     }
     match platform.chain().pump_outbox().await {
         Ok(done) if done != Default::default() => tracing::debug!(?done, "outbox pass"),

@@ -38,14 +38,14 @@ pub async fn disable_totp(code: String) -> Result<(), AppError> {
         .await?)
 }
 
-/// `POST /api/totp/recovery-codes`: a new set of recovery codes; the old
-/// ones stop working.
+/// `POST /api/totp/recovery-codes`: a new set of recovery codes (a current
+/// code is needed); the old ones stop working.
 #[server(endpoint = "totp/recovery-codes")]
-pub async fn new_recovery_codes() -> Result<RecoveryCodes, AppError> {
+pub async fn new_recovery_codes(code: String) -> Result<RecoveryCodes, AppError> {
     use meritree_platform::access::AuthCheck;
     let (platform, me) = super::door::authorize(AuthCheck::session().fresh_proof()).await?;
     Ok(platform
         .accounts()
-        .regenerate_recovery_codes(&me.account_id)
+        .regenerate_recovery_codes(&me.account_id, &code)
         .await?)
 }

@@ -23,7 +23,13 @@ impl Failover {
     /// Over `urls`, in order of preference; at least one.
     pub fn new(urls: &[reqwest::Url]) -> Self {
         assert!(!urls.is_empty(), "a chain needs an RPC endpoint");
-        let client = reqwest::Client::new();
+        // An endpoint that accepts a connection and never answers must not
+        // stall settlement: it fails, and the next one is asked.
+        let client = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .expect("a client with timeouts builds");
         Self {
             endpoints: Arc::new(
                 urls.iter()

@@ -53,12 +53,30 @@ impl Chain {
             .iter()
             .map(|url| {
                 url.trim()
-                    .parse()
+                    .parse::<alloy::transports::http::reqwest::Url>()
                     .map_err(|_| ChainError::InvalidUrl(url.to_owned()))
             })
             .collect::<Result<Vec<_>, _>>()?;
         if urls.is_empty() {
             return Err(ChainError::InvalidUrl(String::new()));
+        }
+        // Every endpoint that answers must serve the configured chain: a
+        // fallback on another chain would report nonces and receipts of
+        // that chain once the first fails. One that cannot be reached now
+        // is kept for later (and checked by the request below if it is all
+        // there is).
+        if urls.len() > 1 {
+            for url in &urls {
+                let alone = ProviderBuilder::new().connect_http(url.clone());
+                if let Ok(actual) = alone.get_chain_id().await {
+                    if actual != chain_id {
+                        return Err(ChainError::WrongChain {
+                            expected: chain_id,
+                            actual,
+                        });
+                    }
+                }
+            }
         }
         let client = alloy::rpc::client::RpcClient::new(failover::Failover::new(&urls), false);
         let provider = ProviderBuilder::new().connect_client(client).erased();

@@ -67,9 +67,27 @@ async fn endpoints_of_another_chain_are_refused() {
             actual: anvil::CHAIN_ID
         })
     ));
+    // A fallback on another chain is refused too, though the first answers.
+    let ours = Anvil::start(&AnvilOptions {
+        chain_id: 8453,
+        ..AnvilOptions::new(anvil::binary_for_tests(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."),
+        ))
+    })
+    .await
+    .unwrap();
+    let refused = Chain::connect_any(&[ours.url().to_owned(), other.url().to_owned()], 8453).await;
+    assert!(matches!(
+        refused,
+        Err(ChainError::WrongChain {
+            expected: 8453,
+            actual: anvil::CHAIN_ID
+        })
+    ));
     assert!(matches!(
         Chain::connect_any(&["not a url".into()], 1).await,
         Err(ChainError::InvalidUrl(_))
     ));
     other.stop().await;
+    ours.stop().await;
 }

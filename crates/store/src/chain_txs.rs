@@ -300,16 +300,23 @@ pub async fn back_to_sent(db: &Database, id: &str, now: i64) -> Result<bool, Sto
 
 /// Sends a transaction again from the start: its nonce was used by a
 /// transaction not in this outbox, so it needs a new one. Its old hashes
-/// stay in its history.
-pub async fn requeue(db: &Database, id: &str, now: i64) -> Result<(), StoreError> {
-    execute!(
-        db,
+/// stay in its history. Only if the row is as the caller saw it (`sends`
+/// sends, none since) and, with a `fence`, the caller still holds the
+/// settlement lease: a send the caller did not see may be the one that used
+/// the nonce, and must not be followed by a second copy. False otherwise.
+pub async fn requeue(
+    db: &Database,
+    id: &str,
+    now: i64,
+    sends: i64,
+    fence: Option<i64>,
+) -> Result<bool, StoreError> {
+    let sql = format!(
         "UPDATE chain_txs SET status = 'queued', nonce = NULL, updated_at = $2 \
-         WHERE id = $1 AND status = 'sent'",
-        id,
-        now
-    )?;
-    Ok(())
+         WHERE id = $1 AND status = 'sent' AND sends = $3 AND {FENCED}"
+    );
+    let updated = execute!(db, &sql, id, now, sends, fence, leases::SETTLEMENT)?;
+    Ok(updated == 1)
 }
 
 /// Gives up on a transaction that never got a nonce (its simulation

@@ -210,3 +210,28 @@ async fn postgres_comes_back_whole_through_pg_dump_and_pg_restore() {
     assert_eq!(what_ada_sees(&url, &session, &image).await, (42, 200));
     kill_9(&mut server);
 }
+
+#[test]
+fn a_backup_holding_a_link_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("meritree.toml"), CONFIG).unwrap();
+    let crafted = dir.path().join("crafted.tar");
+    let mut archive = tar::Builder::new(std::fs::File::create(&crafted).unwrap());
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(tar::EntryType::Symlink);
+    header.set_size(0);
+    archive
+        .append_link(&mut header, "anvil-state.json", "/etc/passwd")
+        .unwrap();
+    archive.finish().unwrap();
+    drop(archive);
+    let database = format!("sqlite:{}", dir.path().join("data/meritree.db").display());
+    let refused = meritree(
+        dir.path(),
+        &database,
+        &["restore", "--from", crafted.to_str().unwrap()],
+    );
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("neither a file nor a directory"));
+    assert!(!dir.path().join("data/anvil-state.json").exists());
+}

@@ -56,8 +56,11 @@ test_both_backends! {
         let again = app.post_json("/api/v1/auth/login", &mut s, recovered).await;
         assert_eq!(error_code(again).await, "invalid_totp");
         // A new set replaces the old: its unused codes stop working.
+        let without_code = app.request(Method::POST, "/api/v1/user/totp/recovery-codes", &ann)
+            .json(&json!({ "code": "000000" })).send().await.unwrap();
+        assert_eq!(error_code(without_code).await, "invalid_totp", "the factor itself is needed");
         let renewed = app.request(Method::POST, "/api/v1/user/totp/recovery-codes", &ann)
-            .send().await.unwrap();
+            .json(&json!({ "code": totp_code(&setup.secret, unix_now() + 30) })).send().await.unwrap();
         assert_eq!(renewed.status(), 200);
         let renewed: meritree_core::totp::RecoveryCodes = renewed.json().await.unwrap();
         let old = app.post_json("/api/v1/auth/login", &mut s,

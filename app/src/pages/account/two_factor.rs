@@ -78,7 +78,8 @@ pub fn TwoFactor(enabled: bool) -> impl IntoView {
                         {codes.into_iter().map(|code| view! { <li><code>{code}</code></li> }).collect_view()}
                     </ul>
                 })}
-                <ActionForm action=regenerate>
+                <ActionForm action=regenerate attr:class="form">
+                    {code_input()}
                     <button type="submit" data-testid="new-recovery-codes">"New recovery codes"</button>
                 </ActionForm>
                 <ServerError result=regenerate.value() />

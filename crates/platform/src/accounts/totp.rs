@@ -63,18 +63,16 @@ impl Accounts<'_> {
         self.new_recovery_codes(account_id.as_str()).await
     }
 
-    /// A new set of recovery codes; the old ones stop working.
+    /// A new set of recovery codes; the old ones stop working. A current
+    /// code (or a recovery code) proves the factor: a session and a
+    /// password alone must not mint lasting second factors.
     #[tracing::instrument(skip_all)]
     pub async fn regenerate_recovery_codes(
         &self,
         account_id: &AccountId,
+        code: &str,
     ) -> Result<RecoveryCodes, AuthError> {
-        let state = store::state(self.db(), account_id)
-            .await?
-            .ok_or(AuthError::Unauthenticated)?;
-        if state.totp_enabled_at.is_none() {
-            return Err(AuthError::TotpNotEnabled);
-        }
+        self.check_totp(account_id, Some(code)).await?;
         tracing::info!(account = %account_id, "TOTP recovery codes replaced");
         self.new_recovery_codes(account_id.as_str()).await
     }

@@ -209,8 +209,20 @@ impl OnChain<'_> {
             .nonce
             .ok_or_else(|| SettlementError::Corrupt(format!("sent tx {} has no nonce", tx.id)))?;
         if u64::try_from(nonce).is_ok_and(|n| n < mined_nonce) {
+            let requeued = chain_txs::requeue(
+                self.db(),
+                &tx.id,
+                clock::unix_secs(),
+                tx.sends,
+                self.fence(),
+            )
+            .await?;
+            if !requeued {
+                // Sent again meanwhile (another holder): that copy may be
+                // the one mined; the next pass looks at its receipt.
+                return Ok(Tracked::Waiting);
+            }
             tracing::warn!(tx = %tx.id, nonce, "nonce used by another transaction of this key; queueing again");
-            chain_txs::requeue(self.db(), &tx.id, clock::unix_secs()).await?;
             return Ok(Tracked::Requeued);
         }
         let due = match tx.last_sent_at {

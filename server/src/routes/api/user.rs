@@ -105,11 +105,12 @@ async fn confirm_totp(
     ))
 }
 
-/// `POST /api/v1/user/totp/recovery-codes`: a new set of recovery codes;
-/// the old ones stop working.
+/// `POST /api/v1/user/totp/recovery-codes` with a current `code`: a new set
+/// of recovery codes; the old ones stop working.
 async fn new_recovery_codes(
     State(platform): State<Platform>,
     Caller(request): Caller,
+    ApiJson(body): ApiJson<TotpCode>,
 ) -> Result<Json<RecoveryCodes>, ApiError> {
     let me = platform
         .authorize(&request, AuthCheck::session().fresh_proof())
@@ -117,7 +118,7 @@ async fn new_recovery_codes(
     Ok(Json(
         platform
             .accounts()
-            .regenerate_recovery_codes(&me.account_id)
+            .regenerate_recovery_codes(&me.account_id, &body.code)
             .await?,
     ))
 }
