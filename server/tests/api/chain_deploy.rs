@@ -24,7 +24,7 @@ use crate::helpers::TestWallet;
 const CHAIN_ID: u64 = 31_338;
 
 /// A value from the printed configuration.
-fn setting<'a>(config: &'a str, key: &str) -> &'a str {
+pub(crate) fn setting<'a>(config: &'a str, key: &str) -> &'a str {
     config
         .lines()
         .find_map(|line| line.strip_prefix(&format!("{key} = ")))

@@ -17,6 +17,7 @@ use crate::helpers::{Session, PASSWORD};
 /// A config file pointing the judge and the embeddings at `judge_url`,
 /// with short rounds and leases so the test runs in seconds.
 fn config(judge_url: &str) -> String {
+    let judged = judged_by(judge_url);
     format!(
         r#"
 [rewards]
@@ -26,6 +27,17 @@ round_secs = 3
 embedded = false
 tick_secs = 1
 
+{judged}payout_deadline_secs = 600
+"#
+    )
+}
+
+/// Configuration that leaves the embedded models off and has the fake
+/// judge at `judge_url` judge work and embed it, with short evaluation
+/// leases; ends inside the `[work]` section.
+pub fn judged_by(judge_url: &str) -> String {
+    format!(
+        r#"
 [ai.local]
 enabled = false
 
@@ -51,7 +63,6 @@ capabilities = ["embeddings"]
 judge_model = "judge/judge-1"
 embedding_model = "judge/bow-64"
 lease_secs = 2
-payout_deadline_secs = 600
 "#
     )
 }

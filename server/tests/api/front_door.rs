@@ -136,6 +136,7 @@ test_both_backends! {
             (Method::POST, "/api/v1/user/email", json!({ "email": "x@example.org", "password": PASSWORD })),
             (Method::POST, "/api/v1/user/totp", json!(null)),
             (Method::POST, "/api/v1/user/totp/disable", json!({ "code": "000000" })),
+            (Method::POST, "/api/v1/user/totp/recovery-codes", json!({ "code": "000000" })),
             (Method::PUT, "/api/v1/user/password", json!({ "current_password": PASSWORD, "new_password": "stolen passphrase 1" })),
             (Method::POST, "/api/v1/auth/logout-all", json!(null)),
             (Method::GET, "/api/v1/user/sessions", json!(null)),
@@ -152,9 +153,9 @@ test_both_backends! {
             assert_eq!(error_code(response).await, "session_required", "{method} {path}");
         }
         // The pages' server functions apply the same rules to a key.
-        for path in ["/api/api_keys/create", "/api/totp/begin", "/api/sessions/end_all"] {
+        for path in ["/api/api_keys/create", "/api/totp/begin", "/api/sessions/end_all", "/api/totp/recovery-codes"] {
             let response = app.client.post(app.url(path)).bearer_auth(k)
-                .form(&[("name", "escape")]).send().await.unwrap();
+                .form(&[("name", "escape"), ("code", "000000")]).send().await.unwrap();
             assert_eq!(response.status(), 403, "{path}");
             assert_eq!(server_fn_error(response).await, "session_required", "{path}");
         }
@@ -231,6 +232,7 @@ test_both_backends! {
             (Method::POST, "/api/v1/user/totp", json!(null)),
             (Method::POST, "/api/v1/user/totp/confirm", json!({ "code": "000000" })),
             (Method::POST, "/api/v1/user/totp/disable", json!({ "code": "000000" })),
+            (Method::POST, "/api/v1/user/totp/recovery-codes", json!({ "code": "000000" })),
         ];
         for (method, path, body) in &step_up {
             let mut request = app.request(method.clone(), path, &ann);
@@ -241,8 +243,8 @@ test_both_backends! {
             assert_eq!(response.status(), 403, "{method} {path}");
             assert_eq!(error_code(response).await, "reauthentication_required", "{method} {path}");
         }
-        for path in ["/api/totp/begin", "/api/api_keys/create"] {
-            let response = server_fn(&app, path, &ann, &[("name", "stolen")]).await;
+        for path in ["/api/totp/begin", "/api/api_keys/create", "/api/totp/recovery-codes"] {
+            let response = server_fn(&app, path, &ann, &[("name", "stolen"), ("code", "000000")]).await;
             assert_eq!(response.status(), 403, "{path}");
             assert_eq!(server_fn_error(response).await, "reauthentication_required", "{path}");
         }

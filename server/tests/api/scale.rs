@@ -28,7 +28,8 @@ use meritree_store::testing::TestDatabase;
 use meritree_store::{Backend, DatabaseTarget};
 use serde_json::{json, Value};
 
-use crate::crash::{kill_9, serve_with, until};
+use crate::chain_deploy::setting;
+use crate::crash::{judged_by, kill_9, serve_with, until};
 use crate::fake_judge::{scores, start_judge};
 use crate::helpers::{wallet_sign_in_at, Session, TestWallet, PASSWORD};
 use crate::nodes::free_port;
@@ -128,6 +129,7 @@ fn haproxy_config(lb_port: u16, ports: &[u16]) -> String {
 }
 
 fn config(lb: &str, redis: &str, judge: &str, chain: &str) -> String {
+    let judged = judged_by(judge);
     format!(
         r#"
 {chain}
@@ -149,32 +151,7 @@ api_per_account_per_minute = 100000
 [rewards]
 round_secs = 4
 
-[ai.local]
-enabled = false
-
-[[ai.providers]]
-name = "judge"
-kind = "openai"
-base_url = "{judge}"
-api_key_env = ""
-[[ai.providers.models]]
-name = "judge-1"
-input_price = 1000000
-output_price = 2000000
-context = 8192
-capabilities = ["chat"]
-[[ai.providers.models]]
-name = "bow-64"
-input_price = 100000
-output_price = 0
-context = 8192
-capabilities = ["embeddings"]
-
-[work]
-judge_model = "judge/judge-1"
-embedding_model = "judge/bow-64"
-lease_secs = 2
-"#
+{judged}"#
     )
     .replace("[chain]\n", "[chain]\ntick_secs = 1\nbump_after_secs = 2\n")
 }
@@ -190,14 +167,6 @@ fn deploy(rpc: &str, key: &str) -> String {
         .unwrap();
     assert!(output.status.success());
     String::from_utf8(output.stdout).unwrap()
-}
-
-fn setting<'a>(config: &'a str, key: &str) -> &'a str {
-    config
-        .lines()
-        .find_map(|line| line.strip_prefix(&format!("{key} = ")))
-        .unwrap()
-        .trim_matches('"')
 }
 
 async fn register(load: &Load, client: &reqwest::Client, lb: &str, email: &str) -> Session {

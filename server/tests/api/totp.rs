@@ -56,6 +56,13 @@ test_both_backends! {
         let again = app.post_json("/api/v1/auth/login", &mut s, recovered).await;
         assert_eq!(error_code(again).await, "invalid_totp");
         // A new set replaces the old: its unused codes stop working.
+        // A stranger is not asked for a code; a body without one is refused as such.
+        let stranger = app.request(Method::POST, "/api/v1/user/totp/recovery-codes", &Session::default())
+            .json(&json!({ "code": "000000" })).send().await.unwrap();
+        assert_eq!(error_code(stranger).await, "unauthenticated");
+        let malformed = app.request(Method::POST, "/api/v1/user/totp/recovery-codes", &ann)
+            .json(&json!({ "kode": 1 })).send().await.unwrap();
+        assert_eq!(malformed.status(), 400);
         let without_code = app.request(Method::POST, "/api/v1/user/totp/recovery-codes", &ann)
             .json(&json!({ "code": "000000" })).send().await.unwrap();
         assert_eq!(error_code(without_code).await, "invalid_totp", "the factor itself is needed");
