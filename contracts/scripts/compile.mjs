@@ -66,6 +66,8 @@ function compile() {
   const artifacts = new Map();
   for (const name of ours) {
     for (const [contractName, contract] of Object.entries(output.contracts[name] ?? {})) {
+      // Interfaces have no code to deploy or embed.
+      if (contract.evm.bytecode.object === '') continue;
       if (artifacts.has(contractName)) {
         console.error(`two contracts are named ${contractName}; artifact names must be unique`);
         process.exit(1);

@@ -1,7 +1,7 @@
 import { StandardMerkleTree } from '@openzeppelin/merkle-tree';
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
-import { domainSeparator, hashMessage, parseEventLogs } from 'viem';
+import { domainSeparator, hashMessage, parseEventLogs, zeroHash } from 'viem';
 import { foundry } from 'viem/chains';
 import { createSiweMessage } from 'viem/siwe';
 import { startAnvil } from './support/anvil.mjs';
@@ -43,7 +43,7 @@ describe('RewardDistributor.claimTo', () => {
       ],
       ['address', 'uint256'],
     );
-    await send(chain, updater, distributor, 'setRoot', [tree.root, 1n]);
+    await send(chain, updater, distributor, 'proposeRoot', [tree.root, 1n, zeroHash]);
   });
   after(() => anvil?.stop());
   beforeEach(async () => {
@@ -137,7 +137,7 @@ describe('RewardDistributor.claimTo', () => {
       ],
       ['address', 'uint256'],
     );
-    await send(chain, updater, distributor, 'setRoot', [next.root, 2n]);
+    await send(chain, updater, distributor, 'proposeRoot', [next.root, 2n, zeroHash]);
     assert.equal(await revertReason(chain, relayer, distributor, 'claimTo', args), 'InvalidSignature');
   });
 

@@ -1,27 +1,11 @@
-import { StandardMerkleTree } from '@openzeppelin/merkle-tree';
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { parseEventLogs, zeroHash } from 'viem';
 import { startAnvil } from './support/anvil.mjs';
-import { accounts, clients, deploy, deployRewards, read, revertReason, send } from './support/contracts.mjs';
+import { claimArgs, roundTree } from './support/merkle.mjs';
+import { accounts, clients, deploy, deployRewards, read, revertReason, send, ZERO_ADDRESS } from './support/contracts.mjs';
 
 const { admin, updater, pauser, relayer, alice, bob, carol, mallory } = accounts;
-
-/** A round's tree over { account: cumulativeAmount }. */
-function roundTree(balances) {
-  return StandardMerkleTree.of(
-    Object.entries(balances).map(([account, amount]) => [account, amount]),
-    ['address', 'uint256'],
-  );
-}
-
-/** The claim arguments for `account` from `tree`. */
-function claimArgs(tree, account) {
-  for (const [i, [address, amount]] of tree.entries()) {
-    if (address === account.address) return [address, BigInt(amount), tree.getProof(i)];
-  }
-  throw new Error(`${account.address} is not in the tree`);
-}
 
 describe('RewardDistributor', () => {
   let anvil;
@@ -42,7 +26,9 @@ describe('RewardDistributor', () => {
   });
   afterEach(() => chain.testClient.revert({ id: snapshot }));
 
-  const setRoot = (tree, round, from = updater) => send(chain, from, distributor, 'setRoot', [tree.root, round]);
+  // With no timelock a proposed root is claimable at once.
+  const setRoot = (tree, round, from = updater) =>
+    send(chain, from, distributor, 'proposeRoot', [tree.root, round, zeroHash]);
   const claim = (args, from = relayer) => send(chain, from, distributor, 'claim', args);
   const balanceOf = (account) => read(chain, token, 'balanceOf', [account.address]);
   const claimed = (account) => read(chain, distributor, 'claimed', [account.address]);
@@ -148,11 +134,11 @@ describe('RewardDistributor', () => {
     assert.equal(await revertReason(chain, updater, distributor, 'pause', []), 'AccessControlUnauthorizedAccount');
   });
 
-  it('lets only the updater set the root', async () => {
+  it('lets only the updater propose a root', async () => {
     const tree = roundTree({ [mallory.address]: 10n ** 24n });
     for (const from of [mallory, admin, pauser]) {
       assert.equal(
-        await revertReason(chain, from, distributor, 'setRoot', [tree.root, 1n]),
+        await revertReason(chain, from, distributor, 'proposeRoot', [tree.root, 1n, zeroHash]),
         'AccessControlUnauthorizedAccount',
       );
     }
@@ -173,7 +159,7 @@ describe('RewardDistributor', () => {
 
     for (const stale of [5n, 4n, 0n]) {
       assert.equal(
-        await revertReason(chain, updater, distributor, 'setRoot', [round1.root, stale]),
+        await revertReason(chain, updater, distributor, 'proposeRoot', [round1.root, stale, zeroHash]),
         'RoundNotIncreasing',
       );
     }
@@ -182,10 +168,13 @@ describe('RewardDistributor', () => {
   it('refuses a zero token or admin at deployment', async () => {
     await assert.rejects(
       deploy(chain, 'RewardDistributor', [
-        '0x0000000000000000000000000000000000000000',
+        ZERO_ADDRESS,
         admin.address,
         updater.address,
         pauser.address,
+        admin.address,
+        0n,
+        ZERO_ADDRESS,
       ]),
     );
   });

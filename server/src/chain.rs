@@ -10,7 +10,7 @@ use alloy::primitives::Address;
 use alloy::providers::{Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
 use meritree_chain::anvil::{self, Anvil, AnvilOptions};
-use meritree_chain::contracts::{deploy_node_staking, deploy_reward_contracts};
+use meritree_chain::contracts::{deploy_node_staking, deploy_reward_contracts, DistributorVersion};
 use meritree_chain::sender::Sender;
 use meritree_chain::Chain;
 use meritree_platform::chain::Settlement;
@@ -39,7 +39,7 @@ pub async fn start(settings: &Settings, db: &Database) -> Result<ChainParts, Sta
         None => Ok(ChainParts::default()),
         Some(_) => {
             let chain = Chain::connect_any(&urls, chain_settings.chain_id).await?;
-            let settlement = configured_settlement(settings, &chain)?;
+            let settlement = configured_settlement(settings, &chain).await?;
             if settlement.is_none() {
                 tracing::warn!(
                     "chain configured without a key or contract addresses: rounds settle but are not published"
@@ -77,13 +77,16 @@ async fn start_embedded(settings: &Settings, db: &Database) -> Result<ChainParts
     let (token, distributor, from_block) = embedded_contracts(&chain, &key, db).await?;
     let staking = embedded_staking(&chain, &key, db, token, settings).await?;
     tracing::info!(%token, %distributor, %staking, "reward contracts on the embedded chain");
+    let version = chain.distributor_version(distributor).await?;
     let settlement = Settlement {
         sender: Sender::new(chain.clone(), key),
         distributor,
+        version,
         token,
         confirmations: settings.chain.confirmations(),
         bump_after: Duration::from_secs(settings.chain.bump_after_secs),
         from_block,
+        legacy: None,
         may_mint: true,
     };
     Ok(ChainParts {
@@ -189,7 +192,7 @@ async fn embedded_contracts(
     Ok((deployed.token, deployed.distributor, deployed.block))
 }
 
-fn configured_settlement(
+async fn configured_settlement(
     settings: &Settings,
     chain: &Chain,
 ) -> Result<Option<Settlement>, StartupError> {
@@ -209,13 +212,34 @@ fn configured_settlement(
             chain_settings.signer_key_env
         ))
     })?;
+    let version = chain.distributor_version(distributor).await?;
+    let legacy = match version {
+        DistributorVersion::V1 => None,
+        DistributorVersion::V2 => chain
+            .replaced_distributor(distributor)
+            .await?
+            .map(|legacy| (legacy, chain_settings.legacy_deployed_block)),
+    };
+    tracing::info!(%distributor, ?version, ?legacy, "reward distributor");
+    if version == DistributorVersion::V2 {
+        let timelock = chain.root_timelock(distributor).await?;
+        if timelock >= settings.rewards.round_secs {
+            tracing::warn!(
+                timelock,
+                round_secs = settings.rewards.round_secs,
+                "roots wait longer than a round lasts: each round waits for the one before, and they queue up"
+            );
+        }
+    }
     Ok(Some(Settlement {
         sender: Sender::new(chain.clone(), key),
         distributor,
+        version,
         token,
         confirmations: chain_settings.confirmations(),
         bump_after: Duration::from_secs(chain_settings.bump_after_secs),
         from_block: chain_settings.deployed_block,
+        legacy,
         may_mint: false,
     }))
 }

@@ -100,6 +100,27 @@ pub enum ChainCommand {
         /// Who may pause claims. Default: the admin.
         #[arg(long)]
         pauser: Option<String>,
+        /// Who may revoke a proposed root during its timelock (a key that
+        /// watches the chain and checks each root against the export).
+        /// Default: the admin.
+        #[arg(long)]
+        guardian: Option<String>,
+        /// Seconds between a root's proposal and when it pays out (at most
+        /// 30 days); keep it below `rewards.round_secs`, or rounds queue up.
+        #[arg(long, default_value_t = 300)]
+        root_timelock_secs: u64,
+        /// Moving from an earlier distributor: the reward token to keep
+        /// (no new token or staking contract is deployed).
+        #[arg(long, requires = "replaces")]
+        token: Option<String>,
+        /// Moving from an earlier distributor: its address. What it paid
+        /// counts as claimed, so nobody is paid twice; pause it first.
+        #[arg(long, requires = "token")]
+        replaces: Option<String>,
+        /// The block the replaced distributor was deployed in (your previous
+        /// `chain.deployed_block`): its payouts are counted from there.
+        #[arg(long, requires = "replaces", default_value_t = 0)]
+        replaces_deployed_block: u64,
         /// Seconds an operator's unstaked tokens wait before withdrawal.
         #[arg(long, default_value_t = 7 * 24 * 3600)]
         unstake_cooldown_secs: u64,

@@ -269,6 +269,10 @@ pub struct ChainSettings {
     pub token_address: Option<Address>,
     /// The block the distributor was deployed in (scans of its events start there).
     pub deployed_block: u64,
+    /// When the distributor replaced an earlier one: the block that one was
+    /// deployed in. Its payouts count when checking the distributor holds
+    /// enough tokens for a round.
+    pub legacy_deployed_block: u64,
     /// Blocks on top of a transaction's own before it counts as final;
     /// unset: the preset's, else 1.
     pub confirmations: Option<u64>,
@@ -291,6 +295,7 @@ impl Default for ChainSettings {
             distributor_address: None,
             token_address: None,
             deployed_block: 0,
+            legacy_deployed_block: 0,
             confirmations: None,
             bump_after_secs: 30,
             tick_secs: 2,

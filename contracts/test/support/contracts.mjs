@@ -13,7 +13,7 @@ export function artifact(name) {
 
 /** Anvil's funded dev accounts, by role in the tests. */
 export const accounts = Object.fromEntries(
-  ['admin', 'updater', 'pauser', 'relayer', 'alice', 'bob', 'carol', 'mallory'].map((name, addressIndex) => [
+  ['admin', 'updater', 'pauser', 'relayer', 'alice', 'bob', 'carol', 'mallory', 'guardian'].map((name, addressIndex) => [
     name,
     mnemonicToAccount(DEV_MNEMONIC, { addressIndex }),
   ]),
@@ -35,19 +35,25 @@ export async function deploy({ publicClient, wallet }, name, args, from = accoun
   return { address: getAddress(receipt.contractAddress), abi };
 }
 
+export const ZERO_ADDRESS = '0x0000000000000000000000000000000000000000';
+
 /**
  * A reward token and a distributor holding `funding` of it, with the roles
- * split over separate accounts as in production.
+ * split over separate accounts as in production. `timelock` is the root
+ * delay in seconds (zero: roots are claimable once proposed); `legacy` the
+ * distributor it replaces; `version: 1` deploys the earlier distributor.
  */
-export async function deployRewards(chain, { funding = parseEther('1000000') } = {}) {
-  const { admin, updater, pauser } = accounts;
-  const token = await deploy(chain, 'RewardToken', ['Meritree Reward', 'MRT', admin.address]);
-  const distributor = await deploy(chain, 'RewardDistributor', [
-    token.address,
-    admin.address,
-    updater.address,
-    pauser.address,
-  ]);
+export async function deployRewards(
+  chain,
+  { funding = parseEther('1000000'), timelock = 0n, legacy = ZERO_ADDRESS, version = 2, token: existing } = {},
+) {
+  const { admin, updater, pauser, guardian } = accounts;
+  const token = existing ?? (await deploy(chain, 'RewardToken', ['Meritree Reward', 'MRT', admin.address]));
+  const roles = [admin.address, updater.address, pauser.address];
+  const distributor =
+    version === 1
+      ? await deploy(chain, 'RewardDistributorV1', [token.address, ...roles])
+      : await deploy(chain, 'RewardDistributor', [token.address, ...roles, guardian.address, timelock, legacy]);
   await send(chain, admin, token, 'mint', [distributor.address, funding]);
   return { token, distributor };
 }

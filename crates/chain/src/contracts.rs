@@ -3,14 +3,24 @@
 //! the Rust calls and the deployed code cannot drift apart.
 
 use alloy::sol;
+use alloy::sol_types::SolValue;
 
 use crate::deploy::Artifact;
 
 sol!(
     #[sol(rpc)]
     #[derive(Debug)]
+    // The generated `deploy` takes the constructor's seven arguments.
+    #[allow(clippy::too_many_arguments)]
     RewardDistributor,
     "../../contracts/artifacts/RewardDistributor.json"
+);
+
+sol!(
+    #[sol(rpc)]
+    #[derive(Debug)]
+    RewardDistributorV1,
+    "../../contracts/artifacts/RewardDistributorV1.json"
 );
 
 sol!(
@@ -31,6 +41,15 @@ sol!(
 pub fn reward_distributor_artifact() -> Artifact {
     Artifact::from_json(include_str!(
         "../../../contracts/artifacts/RewardDistributor.json"
+    ))
+    .expect("the committed artifact parses")
+}
+
+/// Version 1 of the distributor (no root timelock): still served, and
+/// deployed by tests that prove it keeps working.
+pub fn reward_distributor_v1_artifact() -> Artifact {
+    Artifact::from_json(include_str!(
+        "../../../contracts/artifacts/RewardDistributorV1.json"
     ))
     .expect("the committed artifact parses")
 }
@@ -57,8 +76,6 @@ pub async fn deploy_node_staking(
     cooldown_secs: u64,
     admin: alloy::primitives::Address,
 ) -> Result<alloy::primitives::Address, crate::ChainError> {
-    use alloy::sol_types::SolValue;
-
     let args = (token, cooldown_secs, admin).abi_encode_params();
     crate::deploy::deploy(provider, &node_staking_artifact(), &args).await
 }
@@ -133,24 +150,27 @@ pub struct Deployed {
 
 /// Deploys the development reward token and the distributor from the
 /// provider's key, which becomes the token's minter and the distributor's
-/// admin, root updater and pauser (the platform's key on a local chain).
+/// admin, root updater, pauser and guardian, with no root timelock (the
+/// platform's key on a local chain, where it holds every role anyway).
 pub async fn deploy_reward_contracts(
     provider: &impl alloy::providers::Provider,
     platform: alloy::primitives::Address,
 ) -> Result<Deployed, crate::ChainError> {
-    deploy_reward_contracts_with(provider, Roles::all(platform)).await
+    deploy_reward_contracts_with(provider, Roles::all(platform), RootPolicy::default()).await
 }
 
 /// Who holds each role of the reward contracts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Roles {
-    /// Grants and revokes roles; mints the token. Meant for a multisig or
-    /// a timelock on a public chain.
+    /// Grants and revokes roles; mints the token; sets the root timelock.
+    /// Meant for a multisig or a timelock on a public chain.
     pub admin: alloy::primitives::Address,
-    /// Publishes roots: the platform's own key.
+    /// Proposes roots: the platform's own key.
     pub updater: alloy::primitives::Address,
-    /// May pause claims (and unpause them).
+    /// May pause claims (resuming needs the admin).
     pub pauser: alloy::primitives::Address,
+    /// May revoke a proposed root before it becomes claimable.
+    pub guardian: alloy::primitives::Address,
 }
 
 impl Roles {
@@ -160,23 +180,54 @@ impl Roles {
             admin: key,
             updater: key,
             pauser: key,
+            guardian: key,
         }
     }
 }
 
-/// The token (admin and minter: `roles.admin`) and the distributor over it.
+/// How new roots become claimable on a version 2 distributor.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RootPolicy {
+    /// Seconds between a root's proposal and when it may be claimed
+    /// (zero: at once); the contract allows at most 30 days.
+    pub timelock_secs: u64,
+    /// The distributor this one replaces: what it paid counts as claimed.
+    pub legacy: Option<alloy::primitives::Address>,
+}
+
+/// Deploys the token (admin and minter: `roles.admin`) and the distributor
+/// over it; `existing_token` reuses a token instead (moving to a new
+/// distributor keeps the token members already hold).
 pub async fn deploy_reward_contracts_with(
     provider: &impl alloy::providers::Provider,
     roles: Roles,
+    policy: RootPolicy,
 ) -> Result<Deployed, crate::ChainError> {
-    use alloy::sol_types::SolValue;
-
     let token_args =
         ("Meritree Reward".to_owned(), "MRT".to_owned(), roles.admin).abi_encode_params();
     let token = crate::deploy::deploy(provider, &reward_token_artifact(), &token_args).await?;
-    let distributor_args = (token, roles.admin, roles.updater, roles.pauser).abi_encode_params();
+    deploy_distributor(provider, token, roles, policy).await
+}
+
+/// Deploys a version 2 distributor paying out `token`.
+pub async fn deploy_distributor(
+    provider: &impl alloy::providers::Provider,
+    token: alloy::primitives::Address,
+    roles: Roles,
+    policy: RootPolicy,
+) -> Result<Deployed, crate::ChainError> {
+    let args = (
+        token,
+        roles.admin,
+        roles.updater,
+        roles.pauser,
+        roles.guardian,
+        policy.timelock_secs,
+        policy.legacy.unwrap_or_default(),
+    )
+        .abi_encode_params();
     let distributor =
-        crate::deploy::deploy(provider, &reward_distributor_artifact(), &distributor_args).await?;
+        crate::deploy::deploy(provider, &reward_distributor_artifact(), &args).await?;
     let block = provider.get_block_number().await?;
     Ok(Deployed {
         token,
@@ -185,7 +236,88 @@ pub async fn deploy_reward_contracts_with(
     })
 }
 
+/// Deploys a version 1 distributor (no timelock, no guardian) paying out
+/// `token`: what platforms deployed before version 2.
+pub async fn deploy_distributor_v1(
+    provider: &impl alloy::providers::Provider,
+    token: alloy::primitives::Address,
+    roles: Roles,
+) -> Result<Deployed, crate::ChainError> {
+    let args = (token, roles.admin, roles.updater, roles.pauser).abi_encode_params();
+    let distributor =
+        crate::deploy::deploy(provider, &reward_distributor_v1_artifact(), &args).await?;
+    let block = provider.get_block_number().await?;
+    Ok(Deployed {
+        token,
+        distributor,
+        block,
+    })
+}
+
+/// The distributor's interface version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DistributorVersion {
+    /// `setRoot`: a root is claimable as soon as it is mined.
+    V1,
+    /// `proposeRoot` with an export hash, a timelock and a guardian.
+    V2,
+}
+
 impl crate::Chain {
+    /// Which distributor runs at `distributor`: version 2 answers `VERSION()`,
+    /// version 1 has no such function and reverts.
+    pub async fn distributor_version(
+        &self,
+        distributor: alloy::primitives::Address,
+    ) -> Result<DistributorVersion, crate::ChainError> {
+        let contract = RewardDistributor::new(distributor, self.provider());
+        match contract.VERSION().call().await {
+            Ok(version) if version == alloy::primitives::U256::from(2) => {
+                Ok(DistributorVersion::V2)
+            }
+            Ok(other) => Err(crate::ChainError::Reverted(format!(
+                "distributor {distributor} reports version {other}, which this platform does not know"
+            ))),
+            Err(alloy::contract::Error::TransportError(err)) if err.as_error_resp().is_none() => {
+                Err(crate::ChainError::Rpc(err))
+            }
+            Err(_) => {
+                let code = alloy::providers::Provider::get_code_at(self.provider(), distributor).await?;
+                if code.is_empty() {
+                    return Err(crate::ChainError::Reverted(format!(
+                        "no contract at distributor address {distributor}"
+                    )));
+                }
+                Ok(DistributorVersion::V1)
+            }
+        }
+    }
+
+    /// Seconds a version 2 distributor makes a new root wait.
+    pub async fn root_timelock(
+        &self,
+        distributor: alloy::primitives::Address,
+    ) -> Result<u64, crate::ChainError> {
+        RewardDistributor::new(distributor, self.provider())
+            .rootTimelock()
+            .call()
+            .await
+            .map_err(contract_error)
+    }
+
+    /// The distributor a version 2 distributor replaced, if any.
+    pub async fn replaced_distributor(
+        &self,
+        distributor: alloy::primitives::Address,
+    ) -> Result<Option<alloy::primitives::Address>, crate::ChainError> {
+        let legacy = RewardDistributor::new(distributor, self.provider())
+            .LEGACY()
+            .call()
+            .await
+            .map_err(contract_error)?;
+        Ok((!legacy.is_zero()).then_some(legacy))
+    }
+
     /// The root the distributor published for `round` (from its
     /// `RootUpdated` events: the contract itself keeps only the last two).
     pub async fn published_root(
@@ -203,5 +335,40 @@ impl crate::Chain {
             .await
             .map_err(contract_error)?;
         Ok(events.last().map(|(event, _)| event.root))
+    }
+}
+
+/// A root as a version 2 distributor's `RootProposed` event announced it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProposedRoot {
+    pub root: alloy::primitives::B256,
+    /// keccak256 of the round's tree export, byte for byte.
+    pub export_hash: alloy::primitives::B256,
+    /// When it may become claimable (Unix seconds, chain time).
+    pub valid_at: u64,
+}
+
+impl crate::Chain {
+    /// The last root proposed for `round` on a version 2 distributor, with
+    /// its export hash (whether or not it was later revoked).
+    pub async fn proposed_root(
+        &self,
+        distributor: alloy::primitives::Address,
+        round: u64,
+        from_block: u64,
+    ) -> Result<Option<ProposedRoot>, crate::ChainError> {
+        let contract = RewardDistributor::new(distributor, self.provider());
+        let events = contract
+            .RootProposed_filter()
+            .topic1(alloy::primitives::U256::from(round))
+            .from_block(from_block)
+            .query()
+            .await
+            .map_err(contract_error)?;
+        Ok(events.last().map(|(event, _)| ProposedRoot {
+            root: event.root,
+            export_hash: event.exportHash,
+            valid_at: event.validAt,
+        }))
     }
 }

@@ -182,6 +182,18 @@ impl Sender {
     pub async fn block_number(&self) -> Result<u64, ChainError> {
         Ok(self.chain.provider().get_block_number().await?)
     }
+
+    /// The latest block's timestamp: the clock contracts see, which may
+    /// differ from this machine's.
+    pub async fn chain_time(&self) -> Result<u64, ChainError> {
+        let block = self
+            .chain
+            .provider()
+            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+            .await?
+            .ok_or_else(|| ChainError::Transaction("the node returned no latest block".into()))?;
+        Ok(block.header.timestamp)
+    }
 }
 
 fn is_settled_elsewhere(err: &alloy::transports::TransportError) -> bool {

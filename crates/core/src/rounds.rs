@@ -394,6 +394,20 @@ impl std::fmt::Display for ExportError {
 impl std::error::Error for ExportError {}
 
 impl RoundExport {
+    /// The export's published form: compact JSON, fields in declaration
+    /// order, leaves ordered by address. The platform serves exactly these
+    /// bytes, and their keccak256 is [`RoundExport::export_hash`].
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("strings and vectors always serialise")
+    }
+
+    /// keccak256 of [`RoundExport::to_bytes`]: published on chain with the
+    /// root, so anyone who fetches the export can check it is the one the
+    /// root was proposed with.
+    pub fn export_hash(&self) -> alloy_primitives::B256 {
+        alloy_primitives::keccak256(self.to_bytes())
+    }
+
     /// Recomputes the root from the leaves alone (as OpenZeppelin's
     /// `StandardMerkleTree` would), checks it equals the stated root and that
     /// every proof leads to it; returns the root. An empty round's root is zero.

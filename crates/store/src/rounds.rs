@@ -433,16 +433,20 @@ pub async fn latest_leaf(db: &Database, wallet: &str) -> Result<Option<LeafRecor
 }
 
 /// `wallet`'s leaf in the newest round whose root is on chain (published or
-/// confirmed): the one a claim can prove against.
+/// confirmed) and at most `at_most` (the round the distributor pays from).
 pub async fn latest_published_leaf(
     db: &Database,
     wallet: &str,
+    at_most: i64,
 ) -> Result<Option<LeafRecord>, StoreError> {
     let sql = format!(
         "SELECT {LEAF_COLUMNS} FROM round_leaves WHERE wallet = $1 AND round = \
-             (SELECT MAX(number) FROM rounds WHERE status IN ('published', 'confirmed'))"
+             (SELECT MAX(number) FROM rounds \
+              WHERE status IN ('published', 'confirmed') AND number <= $2)"
     );
-    Ok(with_pool!(db, pool => sqlx::query_as(&sql).bind(wallet).fetch_optional(pool).await)?)
+    Ok(
+        with_pool!(db, pool => sqlx::query_as(&sql).bind(wallet).bind(at_most).fetch_optional(pool).await)?,
+    )
 }
 
 /// Records the `setRoot` transaction sent for a `closing` round; a resend
@@ -769,7 +773,7 @@ mod tests {
             assert!(set_publish_tx(&db, 1, "tx-a").await.unwrap());
             assert!(set_publish_tx(&db, 1, "tx-b").await.unwrap());
             assert!(!mark_confirmed(&db, 1, 900).await.unwrap());
-            assert_eq!(latest_published_leaf(&db, ANN_WALLET).await.unwrap(), None);
+            assert_eq!(latest_published_leaf(&db, ANN_WALLET, i64::MAX).await.unwrap(), None);
             assert!(mark_published(&db, 1, None, 800).await.unwrap());
             assert!(!mark_published(&db, 1, Some("tx-c"), 801).await.unwrap());
             assert!(!set_publish_tx(&db, 1, "tx-c").await.unwrap());
@@ -780,11 +784,13 @@ mod tests {
                 (round.status.as_str(), round.publish_tx.as_deref(), round.published_at, round.confirmed_at),
                 ("confirmed", Some("tx-b"), Some(800), Some(900))
             );
-            assert_eq!(latest_published_leaf(&db, ANN_WALLET).await.unwrap().unwrap().round, 1);
+            assert_eq!(latest_published_leaf(&db, ANN_WALLET, i64::MAX).await.unwrap().unwrap().round, 1);
+            // The chain does not pay from round 1 yet (a timelock): no leaf.
+            assert_eq!(latest_published_leaf(&db, ANN_WALLET, 0).await.unwrap(), None);
             // A newer round that is only closing does not hide the published leaf.
             opened(&db, 2, 600, 1200).await;
             assert_eq!(close(&db, closing(2, &tree, 0)).await.unwrap(), Closed::Closed);
-            assert_eq!(latest_published_leaf(&db, ANN_WALLET).await.unwrap().unwrap().round, 1);
+            assert_eq!(latest_published_leaf(&db, ANN_WALLET, i64::MAX).await.unwrap().unwrap().round, 1);
             assert_eq!(latest_leaf(&db, ANN_WALLET).await.unwrap().unwrap().round, 2);
         }
     }

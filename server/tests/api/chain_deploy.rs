@@ -1,5 +1,6 @@
 //! `meritree chain deploy` against a separately started chain with its own
-//! id: the contracts land with the roles asked for, and the platform
+//! id: the contracts land with the roles asked for (guardian and root
+//! timelock included), and the platform
 //! served with the printed configuration publishes a round's root there.
 
 use std::path::Path;
@@ -11,7 +12,7 @@ use alloy::primitives::{Address, U256};
 use alloy::providers::ProviderBuilder;
 use alloy::signers::local::PrivateKeySigner;
 use meritree_chain::anvil::{self, Anvil, AnvilOptions};
-use meritree_chain::contracts::{RewardDistributor, RewardToken};
+use meritree_chain::contracts::{deploy_distributor_v1, RewardDistributor, RewardToken, Roles};
 use meritree_core::points::PointsReason;
 use meritree_platform::points::PointsPosting;
 use meritree_platform::Platform;
@@ -42,6 +43,7 @@ async fn contracts_deployed_to_any_chain_are_served_by_the_printed_configuration
     .await
     .unwrap();
     let pauser = TestWallet::anvil(2).address;
+    let guardian = Address::repeat_byte(0x9a);
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_meritree"))
@@ -56,6 +58,19 @@ async fn contracts_deployed_to_any_chain_are_served_by_the_printed_configuration
     // The RPC serves another chain than the one named: refused.
     let wrong = run(&["chain", "deploy", "--rpc", chain.url(), "--chain-id", "1"]);
     assert!(!wrong.status.success());
+    // A timelock past the contract's 30 days: refused before anything is sent.
+    let too_long = run(&[
+        "chain",
+        "deploy",
+        "--rpc",
+        chain.url(),
+        "--root-timelock-secs",
+        "2592001",
+    ]);
+    assert!(!too_long.status.success());
+    // Roots pay out at once here: this chain only mines when sent a
+    // transaction, so its clock would not reach a timelock's end unaided
+    // (the timelock has its own tests).
     let deployed = run(&[
         "chain",
         "deploy",
@@ -63,6 +78,10 @@ async fn contracts_deployed_to_any_chain_are_served_by_the_printed_configuration
         chain.url(),
         "--pauser",
         &pauser.to_string(),
+        "--guardian",
+        &guardian.to_string(),
+        "--root-timelock-secs",
+        "0",
     ]);
     assert!(
         deployed.status.success(),
@@ -88,6 +107,13 @@ async fn contracts_deployed_to_any_chain_are_served_by_the_printed_configuration
         .await
         .unwrap());
     assert!(contract.hasRole(pauser_role, pauser).call().await.unwrap());
+    let guardian_role = contract.GUARDIAN_ROLE().call().await.unwrap();
+    assert!(contract
+        .hasRole(guardian_role, guardian)
+        .call()
+        .await
+        .unwrap());
+    assert_eq!(contract.rootTimelock().call().await.unwrap(), 0);
     assert!(!contract
         .hasRole(pauser_role, platform_key.address())
         .call()
@@ -161,5 +187,54 @@ async fn contracts_deployed_to_any_chain_are_served_by_the_printed_configuration
     .await;
     assert!(contract.round().call().await.unwrap() >= round.number as u64);
     kill_9(&mut server);
+
+    // Moving from a version 1 distributor: only a new distributor over the
+    // same token, which counts what the old one paid; a version 2 one is
+    // not what the move expects.
+    let not_v1 = run(&[
+        "chain",
+        "deploy",
+        "--rpc",
+        chain.url(),
+        "--token",
+        &token.to_string(),
+        "--replaces",
+        &distributor.to_string(),
+    ]);
+    assert!(!not_v1.status.success());
+    // A fresh provider: the server sent with the same key since.
+    let provider = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(platform_key.clone()))
+        .connect_http(chain.url().parse().unwrap());
+    let v1 = deploy_distributor_v1(&provider, token, Roles::all(platform_key.address()))
+        .await
+        .unwrap();
+    let moved = run(&[
+        "chain",
+        "deploy",
+        "--rpc",
+        chain.url(),
+        "--token",
+        &token.to_string(),
+        "--replaces",
+        &v1.distributor.to_string(),
+        "--replaces-deployed-block",
+        &v1.block.to_string(),
+    ]);
+    assert!(
+        moved.status.success(),
+        "{}",
+        String::from_utf8_lossy(&moved.stderr)
+    );
+    let config = String::from_utf8(moved.stdout).unwrap();
+    assert_eq!(setting(&config, "token_address"), format!("{token:#x}"));
+    assert_eq!(
+        setting(&config, "legacy_deployed_block"),
+        v1.block.to_string()
+    );
+    assert!(!config.contains("staking_address"), "{config}");
+    let replacement = Address::from_str(setting(&config, "distributor_address")).unwrap();
+    let replacement = RewardDistributor::new(replacement, &provider);
+    assert_eq!(replacement.LEGACY().call().await.unwrap(), v1.distributor);
     chain.stop().await;
 }

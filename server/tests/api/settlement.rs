@@ -20,7 +20,7 @@ use crate::helpers::{
     error_code, spawn_app_with, with_embedded_chain, Session, TestApp, TestWallet,
 };
 
-async fn credit(app: &TestApp, account_id: &str, points: i64, key: &str) {
+pub(crate) async fn credit(app: &TestApp, account_id: &str, points: i64, key: &str) {
     app.platform
         .points()
         .post(PointsPosting {
@@ -35,7 +35,7 @@ async fn credit(app: &TestApp, account_id: &str, points: i64, key: &str) {
 }
 
 /// Waits until the newest published root pays `at_least` to the wallet.
-async fn claimable(app: &TestApp, session: &Session, at_least: U256) -> Claimable {
+pub(crate) async fn claimable(app: &TestApp, session: &Session, at_least: U256) -> Claimable {
     let started = Instant::now();
     loop {
         let response = app
@@ -57,7 +57,7 @@ async fn claimable(app: &TestApp, session: &Session, at_least: U256) -> Claimabl
     }
 }
 
-async fn until_final(app: &TestApp, session: &Session, claim: ClaimView) -> ClaimView {
+pub(crate) async fn until_final(app: &TestApp, session: &Session, claim: ClaimView) -> ClaimView {
     let started = Instant::now();
     let mut claim = claim;
     while !claim.status.is_final() {
@@ -92,7 +92,7 @@ async fn token_balance(app: &TestApp, token: &str, holder: Address) -> U256 {
         .unwrap()
 }
 
-async fn post_claim(
+pub(crate) async fn post_claim(
     app: &TestApp,
     session: &Session,
     body: serde_json::Value,
@@ -258,6 +258,10 @@ async fn points_become_tokens_claimed_without_gas() {
         String::from_utf8_lossy(&verified.stderr)
     );
     assert!(stdout.contains("published on chain"), "{stdout}");
+    assert!(
+        stdout.contains("is the one proposed with it"),
+        "the export's hash was checked: {stdout}"
+    );
 
     // A tampered export fails the check.
     let mut export: meritree_core::rounds::RoundExport = app

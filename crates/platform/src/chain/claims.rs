@@ -266,7 +266,11 @@ impl OnChain<'_> {
             .as_deref()
             .and_then(|w| Address::from_str(w).ok())
             .ok_or(ClaimError::NoWallet)?;
-        let leaf = rounds::latest_published_leaf(self.db(), &wallet_key(&wallet))
+        // The claimable round, not merely the newest published one: a
+        // version 2 root waits out its timelock before it pays.
+        let settlement = self.settlement().map_err(ClaimError::from)?;
+        let claimable_round = self.chain_rounds(settlement).await?.active;
+        let leaf = rounds::latest_published_leaf(self.db(), &wallet_key(&wallet), claimable_round)
             .await?
             .ok_or(ClaimError::NothingToClaim)?;
         Ok((wallet, leaf))

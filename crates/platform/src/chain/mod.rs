@@ -12,6 +12,7 @@ mod transactions;
 use std::time::Duration;
 
 use alloy::primitives::Address;
+use meritree_chain::contracts::DistributorVersion;
 use meritree_chain::sender::Sender;
 use meritree_chain::ChainError;
 use meritree_store::StoreError;
@@ -32,6 +33,8 @@ service!(
 pub struct Settlement {
     pub sender: Sender,
     pub distributor: Address,
+    /// Read from the contract at startup: how roots are published.
+    pub version: DistributorVersion,
     pub token: Address,
     /// Blocks on top of a transaction's own before it counts as final.
     pub confirmations: u64,
@@ -39,6 +42,9 @@ pub struct Settlement {
     pub bump_after: Duration,
     /// The block the distributor was deployed in: where scans of its events start.
     pub from_block: u64,
+    /// The distributor this one replaced and the block it was deployed in:
+    /// what it paid out counts as claimed.
+    pub legacy: Option<(Address, u64)>,
     /// Whether the platform may mint the reward token to fund the
     /// distributor: only for its own development token on the local chain.
     pub may_mint: bool,

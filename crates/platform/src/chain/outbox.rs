@@ -29,7 +29,10 @@ use crate::clock;
 /// What a transaction is for (the outbox's `kind` column).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TxKind {
+    /// `setRoot` (distributor version 1) or `proposeRoot` (version 2).
     SetRoot,
+    /// `acceptRoot`: a version 2 root whose timelock is over becomes claimable.
+    AcceptRoot,
     Claim,
     Fund,
     /// A node operator's stake taken after an admin's review.
@@ -40,6 +43,7 @@ impl TxKind {
     pub fn as_str(self) -> &'static str {
         match self {
             TxKind::SetRoot => "set_root",
+            TxKind::AcceptRoot => "accept_root",
             TxKind::Claim => "claim",
             TxKind::Fund => "fund",
             TxKind::Slash => "slash",

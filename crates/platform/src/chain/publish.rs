@@ -1,6 +1,8 @@
-//! Publishing closed rounds: one `setRoot(root, N)` per round, in order,
-//! through the outbox. Idempotent across crashes: before queueing, the
-//! contract's own `round()` says whether round N already landed, and the
+//! Publishing closed rounds: one root per round, in order, through the
+//! outbox — `setRoot(root, N)` on a version 1 distributor, and on version 2
+//! `proposeRoot(root, N, exportHash)` followed, once the timelock is over,
+//! by `acceptRoot()`. Idempotent across crashes: before queueing, the
+//! contract's own rounds say whether round N already landed, and the
 //! contract refuses a round number that does not increase, so no round ever
 //! gets two roots and none is skipped.
 
@@ -9,9 +11,11 @@ use meritree_core::claims::ClaimStatus;
 use meritree_core::rounds::RoundStatus;
 use std::str::FromStr;
 
-use alloy::primitives::{Address, B256, U256};
+use alloy::primitives::{Address, Bytes, B256, U256};
 use alloy::sol_types::SolCall;
-use meritree_chain::contracts::{RewardDistributor, RewardToken};
+use meritree_chain::contracts::{
+    DistributorVersion, RewardDistributor, RewardDistributorV1, RewardToken,
+};
 use meritree_chain::ChainError;
 use meritree_store::chain_txs;
 use meritree_store::rounds::{self, RoundRecord};
@@ -30,6 +34,35 @@ pub struct PublishPass {
     pub confirmed: Vec<i64>,
     /// A round held back, and why (e.g. the distributor lacks tokens).
     pub waiting: Option<(i64, String)>,
+    /// A proposed round whose timelock is over: `acceptRoot` queued.
+    pub accepting: Option<i64>,
+}
+
+/// The distributor's rounds as the chain has them now.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ChainRounds {
+    /// The claimable round.
+    pub active: i64,
+    /// A version 2 root proposed and not yet accepted or revoked.
+    pub pending: Option<PendingRound>,
+    /// The last round of the distributor this one replaced (zero if none):
+    /// rounds up to it were published there and are not published again.
+    pub replaced: i64,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(super) struct PendingRound {
+    pub round: i64,
+    /// Chain time (Unix seconds) from which it may be accepted.
+    pub valid_at: u64,
+}
+
+impl ChainRounds {
+    /// The highest round the chain has a root for, claimable or not.
+    pub fn newest(&self) -> i64 {
+        let pending = self.pending.map_or(0, |p| p.round);
+        self.active.max(pending).max(self.replaced)
+    }
 }
 
 impl OnChain<'_> {
@@ -38,33 +71,35 @@ impl OnChain<'_> {
     /// whose transaction was mined, and confirms them once final.
     pub async fn publish_rounds(&self) -> Result<PublishPass, SettlementError> {
         let settlement = self.settlement()?;
-        let provider = settlement.sender.chain().provider();
-        let distributor = RewardDistributor::new(settlement.distributor, provider);
         let mut pass = PublishPass::default();
+        let on_chain = self.chain_rounds(settlement).await?;
 
         for round in rounds::with_status(self.db(), RoundStatus::Closing.as_str(), BATCH).await? {
-            let on_chain = i64::try_from(distributor.round().call().await.map_err(contract)?)
-                .unwrap_or(i64::MAX);
-            if on_chain >= round.number {
+            if on_chain.newest() >= round.number {
                 // Landed before a crash could record it.
                 rounds::mark_published(self.db(), round.number, None, clock::unix_secs()).await?;
                 pass.published.push(round.number);
                 continue;
             }
+            let root = B256::from_str(round.root.as_deref().unwrap_or_default())
+                .map_err(|_| SettlementError::Corrupt(format!("root of round {}", round.number)))?;
             let tx = match &round.publish_tx {
                 Some(id) => chain_txs::get(self.db(), id).await?,
                 None => None,
             };
             match tx {
+                // Mined and still in its block, yet the chain does not hold
+                // the round (checked above): a guardian revoked the root.
                 Some(tx) if tx.succeeded == Some(true) => {
-                    rounds::mark_published(
-                        self.db(),
-                        round.number,
-                        Some(&tx.id),
-                        clock::unix_secs(),
-                    )
-                    .await?;
-                    pass.published.push(round.number);
+                    let why = match self.held_back(settlement, &on_chain, &round, root).await? {
+                        Some(why) => why,
+                        None => format!(
+                            "round {}'s root is not on chain although transaction {} succeeded",
+                            round.number, tx.id
+                        ),
+                    };
+                    pass.waiting = Some((round.number, why));
+                    break;
                 }
                 Some(tx)
                     if tx.status == ClaimStatus::Failed.as_str() || tx.succeeded == Some(false) =>
@@ -77,24 +112,22 @@ impl OnChain<'_> {
                 // Sent and waiting for a block.
                 Some(_) => break,
                 None => {
+                    if let Some(why) = self.held_back(settlement, &on_chain, &round, root).await? {
+                        pass.waiting = Some((round.number, why));
+                        break;
+                    }
                     if let Some(why) = self.ensure_funded(settlement, &round).await? {
                         pass.waiting = Some((round.number, why));
                         break;
                     }
-                    let root = B256::from_str(round.root.as_deref().unwrap_or_default()).map_err(
-                        |_| SettlementError::Corrupt(format!("root of round {}", round.number)),
-                    )?;
-                    let call = RewardDistributor::setRootCall {
-                        newRoot: root,
-                        newRound: round.number as u64,
-                    };
+                    let call = self.root_call(settlement, &round, root).await?;
                     let tx = self
                         .chain()
                         .queue_transaction(
                             TxKind::SetRoot,
                             &format!("set_root:{}", round.number),
                             settlement.distributor,
-                            &call.abi_encode().into(),
+                            &call,
                         )
                         .await?;
                     rounds::set_publish_tx(self.db(), round.number, &tx.id).await?;
@@ -118,7 +151,148 @@ impl OnChain<'_> {
                 pass.confirmed.push(round.number);
             }
         }
+        // A proposal accepts a due root itself.
+        if pass.queued.is_empty() {
+            pass.accepting = self.accept_due_root(settlement, &on_chain).await?;
+        }
         Ok(pass)
+    }
+
+    /// The distributor's claimable round and, on version 2, the pending one.
+    pub(super) async fn chain_rounds(
+        &self,
+        settlement: &Settlement,
+    ) -> Result<ChainRounds, SettlementError> {
+        let provider = settlement.sender.chain().provider();
+        let distributor = RewardDistributor::new(settlement.distributor, provider);
+        let active = round_number(distributor.round().call().await.map_err(contract)?);
+        let pending = match settlement.version {
+            DistributorVersion::V1 => None,
+            DistributorVersion::V2 => {
+                let pending = distributor.pendingRoot().call().await.map_err(contract)?;
+                (pending.validAt != 0).then(|| PendingRound {
+                    round: round_number(pending.round),
+                    valid_at: pending.validAt,
+                })
+            }
+        };
+        let replaced = match settlement.legacy {
+            Some((legacy, _)) => round_number(
+                RewardDistributorV1::new(legacy, provider)
+                    .round()
+                    .call()
+                    .await
+                    .map_err(contract)?,
+            ),
+            None => 0,
+        };
+        Ok(ChainRounds {
+            active,
+            pending,
+            replaced,
+        })
+    }
+
+    /// Why round `round` cannot be proposed yet, on a version 2 distributor:
+    /// an earlier root still in its timelock, or this very root revoked by
+    /// the guardian (then publication stops: a person must look at it).
+    async fn held_back(
+        &self,
+        settlement: &Settlement,
+        on_chain: &ChainRounds,
+        round: &RoundRecord,
+        root: B256,
+    ) -> Result<Option<String>, SettlementError> {
+        if settlement.version == DistributorVersion::V1 {
+            return Ok(None);
+        }
+        let distributor =
+            RewardDistributor::new(settlement.distributor, settlement.sender.chain().provider());
+        if distributor
+            .revokedRoots(root)
+            .call()
+            .await
+            .map_err(contract)?
+        {
+            tracing::error!(round = round.number, %root, "the guardian revoked this round's root; publication stops");
+            return Ok(Some(format!(
+                "the guardian revoked round {}'s root {root}; publication stops until an operator \
+                 looks into it",
+                round.number
+            )));
+        }
+        if let Some(pending) = on_chain.pending {
+            if pending.valid_at > settlement.sender.chain_time().await? {
+                return Ok(Some(format!(
+                    "round {}'s root is in its timelock until {} (Unix time)",
+                    pending.round, pending.valid_at
+                )));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The call that publishes `root` for `round`: `setRoot` on version 1,
+    /// `proposeRoot` with the hash of the round's export on version 2.
+    async fn root_call(
+        &self,
+        settlement: &Settlement,
+        round: &RoundRecord,
+        root: B256,
+    ) -> Result<Bytes, SettlementError> {
+        let number = u64::try_from(round.number)
+            .map_err(|_| SettlementError::Corrupt(format!("round number {}", round.number)))?;
+        Ok(match settlement.version {
+            DistributorVersion::V1 => RewardDistributorV1::setRootCall {
+                newRoot: root,
+                newRound: number,
+            }
+            .abi_encode()
+            .into(),
+            DistributorVersion::V2 => {
+                let export = self.rounds().export(round.number).await.map_err(|err| {
+                    SettlementError::Corrupt(format!("export of round {}: {err}", round.number))
+                })?;
+                if export.root != format!("{root:#x}") {
+                    return Err(SettlementError::Corrupt(format!(
+                        "round {}'s export does not carry its root",
+                        round.number
+                    )));
+                }
+                RewardDistributor::proposeRootCall {
+                    newRoot: root,
+                    newRound: number,
+                    newExportHash: export.export_hash(),
+                }
+                .abi_encode()
+                .into()
+            }
+        })
+    }
+
+    /// Queues `acceptRoot` for a version 2 root whose timelock is over, so
+    /// it becomes claimable without waiting for the next round's proposal.
+    async fn accept_due_root(
+        &self,
+        settlement: &Settlement,
+        on_chain: &ChainRounds,
+    ) -> Result<Option<i64>, SettlementError> {
+        let Some(pending) = on_chain.pending else {
+            return Ok(None);
+        };
+        if pending.valid_at > settlement.sender.chain_time().await? {
+            return Ok(None);
+        }
+        let call = RewardDistributor::acceptRootCall {};
+        self.chain()
+            .queue_transaction(
+                TxKind::AcceptRoot,
+                &format!("accept_root:{}", pending.round),
+                settlement.distributor,
+                &call.abi_encode().into(),
+            )
+            .await?;
+        Ok(Some(pending.round))
     }
 
     /// `None` when the distributor holds enough tokens for every claim the
@@ -166,20 +340,27 @@ impl OnChain<'_> {
         Ok(Some(format!("funding the distributor ({})", tx.status)))
     }
 
-    /// Everything the distributor has paid out (its `Claimed` events): claims
-    /// may be sent by anyone, not only through our relayer.
+    /// Everything the distributor, and the one it replaced, paid out (their
+    /// `Claimed` events): claims may be sent by anyone, not only through our
+    /// relayer, and a member paid by the old one is not paid again.
     async fn claimed_so_far(&self, settlement: &Settlement) -> Result<U256, SettlementError> {
         let provider = settlement.sender.chain().provider();
-        let distributor = RewardDistributor::new(settlement.distributor, provider);
-        let events = distributor
-            .Claimed_filter()
-            .from_block(settlement.from_block)
-            .query()
-            .await
-            .map_err(contract)?;
-        Ok(events.iter().fold(U256::ZERO, |sum, (claimed, _)| {
-            sum.saturating_add(claimed.amount)
-        }))
+        let mut paid = U256::ZERO;
+        let sources = std::iter::once((settlement.distributor, settlement.from_block))
+            .chain(settlement.legacy);
+        for (address, from_block) in sources {
+            // Both versions log the same `Claimed` event.
+            let events = RewardDistributor::new(address, provider)
+                .Claimed_filter()
+                .from_block(from_block)
+                .query()
+                .await
+                .map_err(contract)?;
+            paid = events
+                .iter()
+                .fold(paid, |sum, (claimed, _)| sum.saturating_add(claimed.amount));
+        }
+        Ok(paid)
     }
 }
 
@@ -188,6 +369,11 @@ pub(super) fn contract(err: alloy::contract::Error) -> SettlementError {
         alloy::contract::Error::TransportError(err) => SettlementError::Chain(ChainError::Rpc(err)),
         other => SettlementError::Chain(ChainError::Reverted(other.to_string())),
     }
+}
+
+/// A round number from the chain, as the database numbers rounds.
+fn round_number(round: u64) -> i64 {
+    i64::try_from(round).unwrap_or(i64::MAX)
 }
 
 /// Lower-case hex, as wallets are stored.

@@ -6,11 +6,9 @@
 //! copy and its replacement can never both be mined and no nonce is
 //! skipped.
 
-use super::publish::contract;
 use super::OnChain;
 use crate::clock;
 
-use meritree_chain::contracts::RewardDistributor;
 use meritree_store::{chain_txs, rounds};
 
 use super::SettlementError;
@@ -21,8 +19,8 @@ pub struct Reconciled {
     /// Transactions recorded as mined whose nonce the chain has not used:
     /// back to `sent`, re-sent by the next outbox pass.
     pub resent: Vec<String>,
-    /// Rounds recorded as published above the distributor's round: back
-    /// to `closing`, published again.
+    /// Rounds recorded as published above the distributor's newest round
+    /// (claimable or proposed): back to `closing`, published again.
     pub reopened: Vec<i64>,
 }
 
@@ -38,11 +36,11 @@ impl OnChain<'_> {
                 found.resent.push(tx.id);
             }
         }
-        let distributor =
-            RewardDistributor::new(settlement.distributor, settlement.sender.chain().provider());
-        let on_chain = distributor.round().call().await.map_err(contract)?;
-        found.reopened =
-            rounds::reopen_above(self.db(), i64::try_from(on_chain).unwrap_or(i64::MAX)).await?;
+        // A proposed (version 2) root counts as on chain: it is waiting
+        // out its timelock, not lost. A revoked one does not, and its round
+        // goes back to `closing`, where publication stops on it.
+        let on_chain = self.chain_rounds(settlement).await?.newest();
+        found.reopened = rounds::reopen_above(self.db(), on_chain).await?;
         if !found.reopened.is_empty() {
             tracing::warn!(rounds = ?found.reopened, on_chain, "published roots are no longer on chain; publishing again");
         }

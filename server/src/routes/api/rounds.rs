@@ -3,9 +3,11 @@
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
-use meritree_core::rounds::{RoundExport, RoundView, RoundsPage};
+use meritree_core::rounds::{RoundView, RoundsPage};
 use meritree_core::ErrorCode;
 use meritree_platform::Platform;
 use serde::Deserialize;
@@ -52,12 +54,18 @@ async fn get_round(
 
 /// `GET /api/v1/rounds/{n}/export`: `{round, root, leaves: [{address,
 /// amount, proof}]}`, every wallet's cumulative amount and proof in round
-/// `n`'s tree; 404 while the round is open.
+/// `n`'s tree; 404 while the round is open. The body is exactly
+/// [`RoundExport::to_bytes`], whose keccak256 a version 2 distributor
+/// publishes with the root.
 async fn export_round(
     State(platform): State<Platform>,
     number: Result<Path<i64>, PathRejection>,
-) -> Result<Json<RoundExport>, ApiError> {
-    Ok(Json(platform.rounds().export(round_number(number)?).await?))
+) -> Result<impl IntoResponse, ApiError> {
+    let export = platform.rounds().export(round_number(number)?).await?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        export.to_bytes(),
+    ))
 }
 
 pub(super) fn round_number(number: Result<Path<i64>, PathRejection>) -> Result<i64, ApiError> {

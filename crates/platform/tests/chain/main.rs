@@ -2,7 +2,10 @@
 //! nonces, the same nonce after a crash, fee bumping of a stuck transaction,
 //! confirmation tracking, a reorg. Publication: exactly once across
 //! restarts, again on a chain that lost its last blocks, and claims refused
-//! while the distributor is paused.
+//! while the distributor is paused. Version 2's timelocked roots, and a
+//! platform still on version 1 or moving from it: `timelock`.
+
+mod timelock;
 
 use meritree_platform::error::PublicError;
 use std::path::Path;
@@ -15,7 +18,11 @@ use alloy::providers::{Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolCall;
 use meritree_chain::anvil::{self, Anvil, AnvilOptions};
-use meritree_chain::contracts::{deploy_reward_contracts, Deployed, RewardDistributor};
+use meritree_chain::contracts::{
+    deploy_distributor, deploy_distributor_v1, deploy_reward_contracts,
+    deploy_reward_contracts_with, Deployed, DistributorVersion, RewardDistributor, RewardToken,
+    Roles, RootPolicy,
+};
 use meritree_chain::sender::Sender;
 use meritree_chain::Chain;
 use meritree_platform::chain::{Settlement, SettlementError, TxKind};
@@ -41,6 +48,17 @@ async fn setup(bump_after: Duration) -> Setup {
 }
 
 async fn setup_on(backend: Backend, bump_after: Duration) -> Setup {
+    setup_with(backend, bump_after, Distributor::V2 { timelock_secs: 0 }).await
+}
+
+/// Which distributor the platform settles on (the anvil key holds every role).
+#[derive(Debug, Clone, Copy)]
+enum Distributor {
+    V1,
+    V2 { timelock_secs: u64 },
+}
+
+async fn setup_with(backend: Backend, bump_after: Duration, distributor: Distributor) -> Setup {
     let binary = anvil::binary_for_tests(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."));
     let anvil = Anvil::start(&AnvilOptions::new(binary)).await.unwrap();
     let chain = Chain::connect(anvil.url(), anvil::CHAIN_ID).await.unwrap();
@@ -48,9 +66,40 @@ async fn setup_on(backend: Backend, bump_after: Duration) -> Setup {
     let provider = ProviderBuilder::new()
         .wallet(EthereumWallet::from(key.clone()))
         .connect_provider(chain.provider().clone());
-    let deployed = deploy_reward_contracts(&provider, key.address())
-        .await
-        .unwrap();
+    let roles = Roles::all(key.address());
+    let (deployed, version) = match distributor {
+        Distributor::V1 => {
+            let token = deploy_reward_contracts(&provider, key.address())
+                .await
+                .unwrap()
+                .token;
+            (
+                deploy_distributor_v1(&provider, token, roles)
+                    .await
+                    .unwrap(),
+                DistributorVersion::V1,
+            )
+        }
+        Distributor::V2 { timelock_secs } => {
+            let policy = RootPolicy {
+                timelock_secs,
+                legacy: None,
+            };
+            (
+                deploy_reward_contracts_with(&provider, roles, policy)
+                    .await
+                    .unwrap(),
+                DistributorVersion::V2,
+            )
+        }
+    };
+    assert_eq!(
+        chain
+            .distributor_version(deployed.distributor)
+            .await
+            .unwrap(),
+        version
+    );
     let test_db = TestDatabase::fresh(backend).await;
     let db = Database::connect(&test_db.target, PoolOptions::default())
         .await
@@ -60,10 +109,12 @@ async fn setup_on(backend: Backend, bump_after: Duration) -> Setup {
         settlement: Some(Settlement {
             sender: Sender::new(chain.clone(), key),
             distributor: deployed.distributor,
+            version,
             token: deployed.token,
             confirmations: 1,
             bump_after,
             from_block: 0,
+            legacy: None,
             may_mint: true,
         }),
         chain: Some(chain),
@@ -91,9 +142,10 @@ fn anvil_key_address() -> alloy::primitives::Address {
 }
 
 fn set_root(round: u64) -> Bytes {
-    RewardDistributor::setRootCall {
+    RewardDistributor::proposeRootCall {
         newRoot: B256::repeat_byte(round as u8),
         newRound: round,
+        newExportHash: B256::ZERO,
     }
     .abi_encode()
     .into()
@@ -375,7 +427,7 @@ async fn a_root_computed_before_a_crash_is_published_once_after_restart() {
         .wallet(EthereumWallet::from(key))
         .connect_http(s.anvil.url().parse().unwrap());
     RewardDistributor::new(s.deployed.distributor, &signer)
-        .setRoot(root2, 2)
+        .proposeRoot(root2, 2, B256::ZERO)
         .send()
         .await
         .unwrap()
@@ -427,7 +479,7 @@ async fn anvil_call(
 
 async fn token_balance(s: &Setup, holder: alloy::primitives::Address) -> U256 {
     let provider = ProviderBuilder::new().connect_http(s.anvil.url().parse().unwrap());
-    meritree_chain::contracts::RewardToken::new(s.deployed.token, provider)
+    RewardToken::new(s.deployed.token, provider)
         .balanceOf(holder)
         .call()
         .await
