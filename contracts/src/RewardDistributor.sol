@@ -13,6 +13,7 @@ import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 /// What version 2 needs of the distributor it replaces.
 interface IClaimedLedger {
     function claimed(address account) external view returns (uint256);
+    function paused() external view returns (bool);
 }
 
 /// @title RewardDistributor (version 2)
@@ -42,8 +43,9 @@ interface IClaimedLedger {
 /// round to the next: the older proof can only pay out less.
 ///
 /// A distributor that replaces an earlier one (`LEGACY`) counts what the
-/// earlier one paid as already claimed, so members are never paid twice.
-/// The earlier one must stay paused from then on.
+/// earlier one paid as already claimed, so members are never paid twice,
+/// and pays nothing while the earlier one is not paused: were both to pay,
+/// a member could collect the same balance from each.
 contract RewardDistributor is AccessControl, Pausable, EIP712, Nonces {
     using SafeERC20 for IERC20;
 
@@ -83,8 +85,11 @@ contract RewardDistributor is AccessControl, Pausable, EIP712, Nonces {
     /// keccak256 of the claimable round's tree export.
     bytes32 public exportHash;
     PendingRoot public pendingRoot;
-    /// Roots a guardian revoked; never proposed again.
-    mapping(bytes32 root => bool) public revokedRoots;
+    /// Proposals a guardian revoked, by {proposalId}; never made again.
+    /// Keyed on the whole proposal, not the root alone, so that revoking a
+    /// right root proposed with a wrong round or export hash does not bar
+    /// the right proposal.
+    mapping(bytes32 proposal => bool) public revokedProposals;
 
     mapping(address account => uint256) private _claimed;
 
@@ -100,7 +105,8 @@ contract RewardDistributor is AccessControl, Pausable, EIP712, Nonces {
     error PendingRootExists(uint64 round, uint64 validAt);
     error NoPendingRoot();
     error RootTimelocked(uint64 validAt);
-    error RootWasRevoked(bytes32 root);
+    error ProposalWasRevoked(bytes32 proposal);
+    error LegacyNotPaused();
     error TimelockTooLong(uint64 requested, uint64 max);
     error NotGuardian();
     error SignatureExpired();
@@ -141,7 +147,8 @@ contract RewardDistributor is AccessControl, Pausable, EIP712, Nonces {
         }
         uint64 current = round;
         if (newRound <= current) revert RoundNotIncreasing(current, newRound);
-        if (revokedRoots[newRoot]) revert RootWasRevoked(newRoot);
+        bytes32 proposal = proposalId(newRoot, newRound, newExportHash);
+        if (revokedProposals[proposal]) revert ProposalWasRevoked(proposal);
 
         uint64 validAt = uint64(block.timestamp) + rootTimelock;
         emit RootProposed(newRound, newRoot, newExportHash, validAt);
@@ -160,16 +167,25 @@ contract RewardDistributor is AccessControl, Pausable, EIP712, Nonces {
         _accept(pending);
     }
 
-    /// @notice Throws the pending root away, for good: the same root can never
-    /// be proposed again. For the guardian (or the admin) when a proposed
+    /// @notice Throws the pending root away, for good: the same proposal can
+    /// never be made again. For the guardian (or the admin) when a proposed
     /// root does not match what the platform's public export says.
     function revokePendingRoot() external {
         if (!hasRole(GUARDIAN_ROLE, msg.sender) && !hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) revert NotGuardian();
         PendingRoot memory pending = pendingRoot;
         if (pending.validAt == 0) revert NoPendingRoot();
-        revokedRoots[pending.root] = true;
+        revokedProposals[proposalId(pending.root, pending.round, pending.exportHash)] = true;
         delete pendingRoot;
         emit RootRevoked(pending.round, pending.root, msg.sender);
+    }
+
+    /// @notice Identifies a proposal for {revokedProposals}.
+    function proposalId(bytes32 proposedRoot, uint64 proposedRound, bytes32 proposedExportHash)
+        public
+        pure
+        returns (bytes32)
+    {
+        return keccak256(abi.encode(proposedRoot, proposedRound, proposedExportHash));
     }
 
     /// @notice Sets the delay for roots proposed from now on.
@@ -254,6 +270,7 @@ contract RewardDistributor is AccessControl, Pausable, EIP712, Nonces {
         bytes32 computed = MerkleProof.processProofCalldata(proof, _leaf(account, cumulativeAmount));
         // The previous root is read only when the current one does not match.
         if (computed != root && computed != previousRoot) revert InvalidProof();
+        if (address(LEGACY) != address(0) && !LEGACY.paused()) revert LegacyNotPaused();
 
         uint256 alreadyClaimed = claimed(account);
         // `<` as well as `==`: a proof against the previous root may carry a

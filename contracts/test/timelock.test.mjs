@@ -98,18 +98,22 @@ describe('RewardDistributor root timelock', () => {
     const receipt = await send(chain, guardian, distributor, 'revokePendingRoot', []);
     const [revoked] = parseEventLogs({ abi: distributor.abi, logs: receipt.logs, eventName: 'RootRevoked' });
     assert.deepEqual(revoked.args, { round: 1n, root: bad.root, by: guardian.address });
-    assert.equal(await read(chain, distributor, 'revokedRoots', [bad.root]), true);
+    const id = await read(chain, distributor, 'proposalId', [bad.root, 1n, exportHashOf(bad)]);
+    assert.equal(await read(chain, distributor, 'revokedProposals', [id]), true);
 
     // It never becomes claimable, and cannot be proposed again.
     await wait(2n * DAY);
     assert.equal(await revertReason(chain, relayer, distributor, 'acceptRoot', []), 'NoPendingRoot');
     assert.equal(await revertReason(chain, relayer, distributor, 'claim', claimArgs(bad, mallory)), 'InvalidProof');
     assert.equal(
-      await revertReason(chain, updater, distributor, 'proposeRoot', [bad.root, 1n, zeroHash]),
-      'RootWasRevoked',
+      await revertReason(chain, updater, distributor, 'proposeRoot', [bad.root, 1n, exportHashOf(bad)]),
+      'ProposalWasRevoked',
     );
 
-    // A corrected root for the same round goes through; the admin can revoke too.
+    // A corrected proposal goes through — even of the same root with
+    // another hash; the admin can revoke too.
+    await send(chain, updater, distributor, 'proposeRoot', [bad.root, 1n, zeroHash]);
+    await send(chain, admin, distributor, 'revokePendingRoot', []);
     const good = roundTree({ [alice.address]: 5n, [bob.address]: 1n });
     await propose(good, 1n);
     await send(chain, admin, distributor, 'revokePendingRoot', []);
@@ -156,19 +160,25 @@ describe('RewardDistributor replacing version 1', () => {
     const round1 = roundTree({ [alice.address]: 100n, [bob.address]: 40n });
     await send(chain, updater, v1, 'setRoot', [round1.root, 1n]);
     await send(chain, relayer, v1, 'claim', claimArgs(round1, alice));
-    // The move: version 1 stops paying, version 2 knows what it paid.
-    await send(chain, pauser, v1, 'pause', []);
+    // The move: version 2 knows what version 1 paid, and pays only while
+    // version 1 is paused.
     const { distributor: v2 } = await deployRewards(chain, { token, legacy: v1.address });
-
     assert.equal(await read(chain, v2, 'claimed', [alice.address]), 100n);
     assert.equal(await read(chain, v2, 'claimed', [bob.address]), 0n);
     const round2 = roundTree({ [alice.address]: 150n, [bob.address]: 40n });
     await send(chain, updater, v2, 'proposeRoot', [round2.root, 2n, exportHashOf(round2)]);
+    assert.equal(await revertReason(chain, relayer, v2, 'claim', claimArgs(round2, alice)), 'LegacyNotPaused');
+    await send(chain, pauser, v1, 'pause', []);
     await send(chain, relayer, v2, 'claim', claimArgs(round2, alice));
     await send(chain, relayer, v2, 'claim', claimArgs(round2, bob));
     assert.equal(await read(chain, token, 'balanceOf', [alice.address]), 150n);
     assert.equal(await read(chain, token, 'balanceOf', [bob.address]), 40n);
     assert.equal(await revertReason(chain, relayer, v2, 'claim', claimArgs(round2, alice)), 'NothingToClaim');
     assert.equal(await revertReason(chain, relayer, v1, 'claim', claimArgs(round1, bob)), 'EnforcedPause');
+    // Version 1 unpaused again: version 2 stops rather than pay twice.
+    await send(chain, admin, v1, 'unpause', []);
+    const round3 = roundTree({ [alice.address]: 160n, [bob.address]: 40n });
+    await send(chain, updater, v2, 'proposeRoot', [round3.root, 3n, exportHashOf(round3)]);
+    assert.equal(await revertReason(chain, relayer, v2, 'claim', claimArgs(round3, alice)), 'LegacyNotPaused');
   });
 });

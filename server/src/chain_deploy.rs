@@ -9,7 +9,7 @@ use alloy::providers::{Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
 use meritree_chain::contracts::{
     deploy_distributor, deploy_node_staking, deploy_reward_contracts_with, DistributorVersion,
-    Roles, RootPolicy,
+    RewardDistributorV1, Roles, RootPolicy,
 };
 use meritree_chain::Chain;
 
@@ -76,14 +76,7 @@ pub async fn run(
     let (deployed, staking) = match token {
         Some(token) => {
             if let Some(legacy) = legacy {
-                // A version 1 distributor has no VERSION(); anything else
-                // here is not what the move expects.
-                let version = chain.distributor_version(legacy).await?;
-                if version != DistributorVersion::V1 {
-                    return Err(
-                        format!("--replaces {legacy:#x} is not a version 1 distributor").into(),
-                    );
-                }
+                check_replaced(&chain, legacy, token).await?;
             }
             (
                 deploy_distributor(&provider, token, roles, policy).await?,
@@ -122,9 +115,39 @@ deployed_block = {block}",
     );
     match staking {
         Some(staking) => println!("\n[compute]\nstaking_address = \"{staking:#x}\""),
-        None => println!("legacy_deployed_block = {replaces_deployed_block}"),
+        None => println!(
+            "legacy_deployed_block = {}",
+            replaces_deployed_block.unwrap_or_default()
+        ),
     }
     Ok(())
+}
+
+/// The distributor being replaced must be a paused version 1 distributor
+/// of the same token: the new one reads what it paid, for good (`LEGACY`
+/// cannot be changed), and pays nothing while it is not paused.
+async fn check_replaced(
+    chain: &Chain,
+    legacy: Address,
+    token: Address,
+) -> Result<(), Box<dyn std::error::Error>> {
+    if chain.distributor_version(legacy).await? != DistributorVersion::V1 {
+        return Err(format!("--replaces {legacy:#x} is not a version 1 distributor").into());
+    }
+    let old = RewardDistributorV1::new(legacy, chain.provider());
+    let (old_token, paused) = (old.TOKEN().call().await, old.paused().call().await);
+    match (old_token, paused) {
+        (Ok(old_token), _) if old_token != token => Err(format!(
+            "--replaces {legacy:#x} pays out {old_token:#x}, not --token {token:#x}"
+        )
+        .into()),
+        (Ok(_), Ok(true)) => Ok(()),
+        (Ok(_), Ok(false)) => Err(format!(
+            "pause {legacy:#x} first (its pauser calls pause()): both distributors must never pay"
+        )
+        .into()),
+        _ => Err(format!("--replaces {legacy:#x} is not a reward distributor").into()),
+    }
 }
 
 /// The distributor contract's own ceiling (`MAX_ROOT_TIMELOCK`).

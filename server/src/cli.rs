@@ -115,12 +115,13 @@ pub enum ChainCommand {
         token: Option<String>,
         /// Moving from an earlier distributor: its address. What it paid
         /// counts as claimed, so nobody is paid twice; pause it first.
-        #[arg(long, requires = "token")]
+        #[arg(long, requires_all = ["token", "replaces_deployed_block"])]
         replaces: Option<String>,
         /// The block the replaced distributor was deployed in (your previous
         /// `chain.deployed_block`): its payouts are counted from there.
-        #[arg(long, requires = "replaces", default_value_t = 0)]
-        replaces_deployed_block: u64,
+        /// Required with --replaces.
+        #[arg(long, requires = "replaces")]
+        replaces_deployed_block: Option<u64>,
         /// Seconds an operator's unstaked tokens wait before withdrawal.
         #[arg(long, default_value_t = 7 * 24 * 3600)]
         unstake_cooldown_secs: u64,

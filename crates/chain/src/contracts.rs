@@ -133,6 +133,13 @@ pub fn slash_calldata(
     .into()
 }
 
+/// A node's answer that the call reverted (JSON-RPC code 3, or the
+/// "execution reverted" message some nodes send with another code).
+fn is_execution_revert(err: &alloy::transports::TransportError) -> bool {
+    err.as_error_resp()
+        .is_some_and(|resp| resp.code == 3 || resp.message.to_ascii_lowercase().contains("revert"))
+}
+
 fn contract_error(err: alloy::contract::Error) -> crate::ChainError {
     match err {
         alloy::contract::Error::TransportError(err) => crate::ChainError::Rpc(err),
@@ -278,7 +285,9 @@ impl crate::Chain {
             Ok(other) => Err(crate::ChainError::Reverted(format!(
                 "distributor {distributor} reports version {other}, which this platform does not know"
             ))),
-            Err(alloy::contract::Error::TransportError(err)) if err.as_error_resp().is_none() => {
+            // Only an execution revert means "no such function": a rate
+            // limit or any other error answer is not taken for version 1.
+            Err(alloy::contract::Error::TransportError(err)) if !is_execution_revert(&err) => {
                 Err(crate::ChainError::Rpc(err))
             }
             Err(_) => {

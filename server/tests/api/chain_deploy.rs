@@ -12,7 +12,9 @@ use alloy::primitives::{Address, U256};
 use alloy::providers::ProviderBuilder;
 use alloy::signers::local::PrivateKeySigner;
 use meritree_chain::anvil::{self, Anvil, AnvilOptions};
-use meritree_chain::contracts::{deploy_distributor_v1, RewardDistributor, RewardToken, Roles};
+use meritree_chain::contracts::{
+    deploy_distributor_v1, RewardDistributor, RewardDistributorV1, RewardToken, Roles,
+};
 use meritree_core::points::PointsReason;
 use meritree_platform::points::PointsPosting;
 use meritree_platform::Platform;
@@ -200,6 +202,8 @@ async fn contracts_deployed_to_any_chain_are_served_by_the_printed_configuration
         &token.to_string(),
         "--replaces",
         &distributor.to_string(),
+        "--replaces-deployed-block",
+        "0",
     ]);
     assert!(!not_v1.status.success());
     // A fresh provider: the server sent with the same key since.
@@ -209,18 +213,37 @@ async fn contracts_deployed_to_any_chain_are_served_by_the_printed_configuration
     let v1 = deploy_distributor_v1(&provider, token, Roles::all(platform_key.address()))
         .await
         .unwrap();
-    let moved = run(&[
-        "chain",
-        "deploy",
-        "--rpc",
-        chain.url(),
-        "--token",
-        &token.to_string(),
-        "--replaces",
-        &v1.distributor.to_string(),
-        "--replaces-deployed-block",
-        &v1.block.to_string(),
-    ]);
+    let move_to_v2 = || {
+        run(&[
+            "chain",
+            "deploy",
+            "--rpc",
+            chain.url(),
+            "--token",
+            &token.to_string(),
+            "--replaces",
+            &v1.distributor.to_string(),
+            "--replaces-deployed-block",
+            &v1.block.to_string(),
+        ])
+    };
+    // Both would pay: refused until the old one is paused.
+    let unpaused = move_to_v2();
+    assert!(!unpaused.status.success());
+    assert!(
+        String::from_utf8_lossy(&unpaused.stderr).contains("pause"),
+        "{}",
+        String::from_utf8_lossy(&unpaused.stderr)
+    );
+    RewardDistributorV1::new(v1.distributor, &provider)
+        .pause()
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let moved = move_to_v2();
     assert!(
         moved.status.success(),
         "{}",

@@ -11,8 +11,8 @@ use meritree_core::claims::ClaimStatus;
 use meritree_core::rounds::RoundStatus;
 use std::str::FromStr;
 
-use alloy::primitives::{Address, Bytes, B256, U256};
-use alloy::sol_types::SolCall;
+use alloy::primitives::{keccak256, Address, Bytes, B256, U256};
+use alloy::sol_types::{SolCall, SolValue};
 use meritree_chain::contracts::{
     DistributorVersion, RewardDistributor, RewardDistributorV1, RewardToken,
 };
@@ -25,6 +25,9 @@ use crate::clock;
 
 /// Rounds looked at per pass; the rest wait for the next.
 const BATCH: u32 = 32;
+
+/// How long a failed root transaction waits before it is tried again.
+const RETRY_FAILED_AFTER_SECS: i64 = 60;
 
 /// What one publication pass did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -53,11 +56,24 @@ pub(super) struct ChainRounds {
 #[derive(Debug, Clone, Copy)]
 pub(super) struct PendingRound {
     pub round: i64,
+    pub root: B256,
     /// Chain time (Unix seconds) from which it may be accepted.
     pub valid_at: u64,
 }
 
 impl ChainRounds {
+    /// Whether the chain already has round `round`: claimable (or
+    /// superseded by a later claimable round), published on the replaced
+    /// distributor, or pending with this very root — a pending root that is
+    /// not ours proves nothing.
+    pub fn holds(&self, round: i64, root: B256) -> bool {
+        self.active >= round
+            || self.replaced >= round
+            || self
+                .pending
+                .is_some_and(|p| p.round == round && p.root == root)
+    }
+
     /// The highest round the chain has a root for, claimable or not.
     pub fn newest(&self) -> i64 {
         let pending = self.pending.map_or(0, |p| p.round);
@@ -66,34 +82,36 @@ impl ChainRounds {
 }
 
 impl OnChain<'_> {
-    /// Moves closed rounds towards `confirmed`: queues `setRoot` for the
+    /// Moves closed rounds towards `confirmed`: queues the root of the
     /// oldest unpublished round (after the funding check), marks rounds
-    /// whose transaction was mined, and confirms them once final.
+    /// whose transaction was mined, confirms them once final, and accepts
+    /// a version 2 root whose timelock is over.
     pub async fn publish_rounds(&self) -> Result<PublishPass, SettlementError> {
         let settlement = self.settlement()?;
         let mut pass = PublishPass::default();
         let on_chain = self.chain_rounds(settlement).await?;
+        let mut in_flight = false;
 
         for round in rounds::with_status(self.db(), RoundStatus::Closing.as_str(), BATCH).await? {
-            if on_chain.newest() >= round.number {
+            let root = B256::from_str(round.root.as_deref().unwrap_or_default())
+                .map_err(|_| SettlementError::Corrupt(format!("root of round {}", round.number)))?;
+            if on_chain.holds(round.number, root) {
                 // Landed before a crash could record it.
                 rounds::mark_published(self.db(), round.number, None, clock::unix_secs()).await?;
                 pass.published.push(round.number);
                 continue;
             }
-            let root = B256::from_str(round.root.as_deref().unwrap_or_default())
-                .map_err(|_| SettlementError::Corrupt(format!("root of round {}", round.number)))?;
             let tx = match &round.publish_tx {
                 Some(id) => chain_txs::get(self.db(), id).await?,
                 None => None,
             };
-            match tx {
+            let key = match tx {
                 // Mined and still in its block, yet the chain does not hold
                 // the round (checked above): a guardian revoked the root.
                 Some(tx) if tx.succeeded == Some(true) => {
-                    let why = match self.held_back(settlement, &on_chain, &round, root).await? {
-                        Some(why) => why,
-                        None => format!(
+                    let why = match self.proposal(settlement, &on_chain, &round, root).await? {
+                        Err(why) => why,
+                        Ok(_) => format!(
                             "round {}'s root is not on chain although transaction {} succeeded",
                             round.number, tx.id
                         ),
@@ -101,41 +119,50 @@ impl OnChain<'_> {
                     pass.waiting = Some((round.number, why));
                     break;
                 }
+                // It may have lost a race (another root pending, a node
+                // behind the one asked before): tried again, at most once a
+                // minute, under a key of its own.
                 Some(tx)
                     if tx.status == ClaimStatus::Failed.as_str() || tx.succeeded == Some(false) =>
                 {
-                    let why = format!("setRoot transaction {} did not succeed", tx.id);
-                    tracing::error!(round = round.number, %why, "root publication failed");
+                    if clock::unix_secs() < tx.updated_at + RETRY_FAILED_AFTER_SECS {
+                        let why = format!(
+                            "root transaction {} did not succeed ({}); trying again within a minute",
+                            tx.id,
+                            tx.error.as_deref().unwrap_or("reverted on chain")
+                        );
+                        tracing::error!(round = round.number, %why, "root publication failed");
+                        pass.waiting = Some((round.number, why));
+                        break;
+                    }
+                    format!("set_root:{}:after:{}", round.number, tx.id)
+                }
+                // Sent and waiting for a block.
+                Some(_) => {
+                    in_flight = true;
+                    break;
+                }
+                None => format!("set_root:{}", round.number),
+            };
+            let call = match self.proposal(settlement, &on_chain, &round, root).await? {
+                Ok(call) => call,
+                Err(why) => {
                     pass.waiting = Some((round.number, why));
                     break;
                 }
-                // Sent and waiting for a block.
-                Some(_) => break,
-                None => {
-                    if let Some(why) = self.held_back(settlement, &on_chain, &round, root).await? {
-                        pass.waiting = Some((round.number, why));
-                        break;
-                    }
-                    if let Some(why) = self.ensure_funded(settlement, &round).await? {
-                        pass.waiting = Some((round.number, why));
-                        break;
-                    }
-                    let call = self.root_call(settlement, &round, root).await?;
-                    let tx = self
-                        .chain()
-                        .queue_transaction(
-                            TxKind::SetRoot,
-                            &format!("set_root:{}", round.number),
-                            settlement.distributor,
-                            &call,
-                        )
-                        .await?;
-                    rounds::set_publish_tx(self.db(), round.number, &tx.id).await?;
-                    pass.queued.push(round.number);
-                    // One at a time: round N+1 waits until N is mined.
-                    break;
-                }
+            };
+            if let Some(why) = self.ensure_funded(settlement, &round).await? {
+                pass.waiting = Some((round.number, why));
+                break;
             }
+            let tx = self
+                .chain()
+                .queue_transaction(TxKind::SetRoot, &key, settlement.distributor, &call)
+                .await?;
+            rounds::set_publish_tx(self.db(), round.number, &tx.id).await?;
+            pass.queued.push(round.number);
+            // One at a time: round N+1 waits until N is mined.
+            break;
         }
 
         for round in rounds::with_status(self.db(), RoundStatus::Published.as_str(), BATCH).await? {
@@ -151,8 +178,9 @@ impl OnChain<'_> {
                 pass.confirmed.push(round.number);
             }
         }
-        // A proposal accepts a due root itself.
-        if pass.queued.is_empty() {
+        // A proposal accepts a due root itself; one on its way would make
+        // an `acceptRoot` mined after it revert.
+        if pass.queued.is_empty() && !in_flight {
             pass.accepting = self.accept_due_root(settlement, &on_chain).await?;
         }
         Ok(pass)
@@ -172,6 +200,7 @@ impl OnChain<'_> {
                 let pending = distributor.pendingRoot().call().await.map_err(contract)?;
                 (pending.validAt != 0).then(|| PendingRound {
                     round: round_number(pending.round),
+                    root: pending.root,
                     valid_at: pending.validAt,
                 })
             }
@@ -193,85 +222,90 @@ impl OnChain<'_> {
         })
     }
 
-    /// Why round `round` cannot be proposed yet, on a version 2 distributor:
-    /// an earlier root still in its timelock, or this very root revoked by
-    /// the guardian (then publication stops: a person must look at it).
-    async fn held_back(
+    /// The call that publishes `root` for `round`, or why it must wait.
+    /// Version 1: `setRoot`. Version 2: `proposeRoot` with the hash of the
+    /// round's export, unless a root is still in its timelock, a root this
+    /// platform did not propose is pending (for the guardian to revoke), or
+    /// this very proposal was revoked (then publication stops there: a
+    /// person must look into it).
+    async fn proposal(
         &self,
         settlement: &Settlement,
         on_chain: &ChainRounds,
         round: &RoundRecord,
         root: B256,
-    ) -> Result<Option<String>, SettlementError> {
+    ) -> Result<Result<Bytes, String>, SettlementError> {
+        let number = u64::try_from(round.number)
+            .map_err(|_| SettlementError::Corrupt(format!("round number {}", round.number)))?;
         if settlement.version == DistributorVersion::V1 {
-            return Ok(None);
-        }
-        let distributor =
-            RewardDistributor::new(settlement.distributor, settlement.sender.chain().provider());
-        if distributor
-            .revokedRoots(root)
-            .call()
-            .await
-            .map_err(contract)?
-        {
-            tracing::error!(round = round.number, %root, "the guardian revoked this round's root; publication stops");
-            return Ok(Some(format!(
-                "the guardian revoked round {}'s root {root}; publication stops until an operator \
-                 looks into it",
-                round.number
-            )));
+            let call = RewardDistributorV1::setRootCall {
+                newRoot: root,
+                newRound: number,
+            };
+            return Ok(Ok(call.abi_encode().into()));
         }
         if let Some(pending) = on_chain.pending {
+            if !self.proposed_by_us(&pending).await? {
+                tracing::error!(round = pending.round, root = %pending.root, "a root this platform did not propose is pending");
+                return Ok(Err(format!(
+                    "a root this platform did not propose is pending for round {} ({}): \
+                     the guardian should revoke it",
+                    pending.round, pending.root
+                )));
+            }
             if pending.valid_at > settlement.sender.chain_time().await? {
-                return Ok(Some(format!(
+                return Ok(Err(format!(
                     "round {}'s root is in its timelock until {} (Unix time)",
                     pending.round, pending.valid_at
                 )));
             }
         }
-        Ok(None)
+        let export = self.rounds().export(round.number).await.map_err(|err| {
+            SettlementError::Corrupt(format!("export of round {}: {err}", round.number))
+        })?;
+        if export.root != format!("{root:#x}") {
+            return Err(SettlementError::Corrupt(format!(
+                "round {}'s export does not carry its root",
+                round.number
+            )));
+        }
+        let export_hash = export.export_hash();
+        let distributor =
+            RewardDistributor::new(settlement.distributor, settlement.sender.chain().provider());
+        let id = keccak256((root, number, export_hash).abi_encode());
+        if distributor
+            .revokedProposals(id)
+            .call()
+            .await
+            .map_err(contract)?
+        {
+            tracing::error!(round = round.number, %root, "the guardian revoked this round's root; publication stops");
+            return Ok(Err(format!(
+                "the guardian revoked round {}'s root {root}; publication stops until an operator \
+                 looks into it",
+                round.number
+            )));
+        }
+        let call = RewardDistributor::proposeRootCall {
+            newRoot: root,
+            newRound: number,
+            newExportHash: export_hash,
+        };
+        Ok(Ok(call.abi_encode().into()))
     }
 
-    /// The call that publishes `root` for `round`: `setRoot` on version 1,
-    /// `proposeRoot` with the hash of the round's export on version 2.
-    async fn root_call(
-        &self,
-        settlement: &Settlement,
-        round: &RoundRecord,
-        root: B256,
-    ) -> Result<Bytes, SettlementError> {
-        let number = u64::try_from(round.number)
-            .map_err(|_| SettlementError::Corrupt(format!("round number {}", round.number)))?;
-        Ok(match settlement.version {
-            DistributorVersion::V1 => RewardDistributorV1::setRootCall {
-                newRoot: root,
-                newRound: number,
-            }
-            .abi_encode()
-            .into(),
-            DistributorVersion::V2 => {
-                let export = self.rounds().export(round.number).await.map_err(|err| {
-                    SettlementError::Corrupt(format!("export of round {}: {err}", round.number))
-                })?;
-                if export.root != format!("{root:#x}") {
-                    return Err(SettlementError::Corrupt(format!(
-                        "round {}'s export does not carry its root",
-                        round.number
-                    )));
-                }
-                RewardDistributor::proposeRootCall {
-                    newRoot: root,
-                    newRound: number,
-                    newExportHash: export.export_hash(),
-                }
-                .abi_encode()
-                .into()
-            }
-        })
+    /// Whether the pending root is the one this platform computed for its round.
+    async fn proposed_by_us(&self, pending: &PendingRound) -> Result<bool, SettlementError> {
+        let ours = rounds::get(self.db(), pending.round).await?;
+        Ok(ours
+            .and_then(|round| round.root)
+            .and_then(|root| B256::from_str(&root).ok())
+            .is_some_and(|root| root == pending.root))
     }
 
-    /// Queues `acceptRoot` for a version 2 root whose timelock is over, so
-    /// it becomes claimable without waiting for the next round's proposal.
+    /// Queues `acceptRoot` for a version 2 root of ours whose timelock is
+    /// over, so it becomes claimable without waiting for the next round's
+    /// proposal.
     async fn accept_due_root(
         &self,
         settlement: &Settlement,
@@ -280,7 +314,9 @@ impl OnChain<'_> {
         let Some(pending) = on_chain.pending else {
             return Ok(None);
         };
-        if pending.valid_at > settlement.sender.chain_time().await? {
+        if pending.valid_at > settlement.sender.chain_time().await?
+            || !self.proposed_by_us(&pending).await?
+        {
             return Ok(None);
         }
         let call = RewardDistributor::acceptRootCall {};

@@ -149,6 +149,55 @@ async fn a_root_the_guardian_revokes_is_not_proposed_again() {
     s.anvil.stop().await;
 }
 
+#[tokio::test]
+async fn a_root_someone_else_proposed_holds_publication_until_it_is_revoked() {
+    let timelock = Distributor::V2 { timelock_secs: DAY };
+    let s = setup_with(Backend::Sqlite, Duration::from_secs(3600), timelock).await;
+    member_with_points(&s, Address::repeat_byte(0x42), 7).await;
+    // The updater key, stolen: a root for a far round, paying someone else.
+    let signer = signer(&s);
+    let distributor = RewardDistributor::new(s.deployed.distributor, &signer);
+    distributor
+        .proposeRoot(B256::repeat_byte(0x66), 1_000, B256::ZERO)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    close_round(&s.platform, 1).await;
+
+    // Neither taken for the platform's own rounds nor accepted by it.
+    let pass = s.platform.chain().publish_rounds().await.unwrap();
+    assert!(
+        pass.waiting
+            .as_ref()
+            .is_some_and(|(n, why)| *n == 1 && why.contains("did not propose")),
+        "{pass:?}"
+    );
+    assert_eq!(
+        s.platform.rounds().round(1).await.unwrap().status.as_str(),
+        "closing"
+    );
+    advance_chain_time(&s, 2 * DAY).await;
+    settle(&s.platform).await;
+    assert_eq!((chain_round(&s).await, pending_round(&s).await), (0, 1_000));
+    assert_eq!(txs_of_kind(&s.db, "accept_root", "queued").await, 0);
+
+    // Once the guardian revokes it, the platform's round goes out.
+    distributor
+        .revokePendingRoot()
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    settle(&s.platform).await;
+    assert_eq!(pending_round(&s).await, 1);
+    s.anvil.stop().await;
+}
+
 test_both_backends! {
     async fn a_platform_on_version_1_keeps_working_and_moves_to_version_2_without_paying_twice(backend: Backend) {
         let s = setup_with(backend, Duration::from_secs(3600), Distributor::V1).await;
