@@ -147,6 +147,25 @@ pub async fn unsent_with_key_prefix(
     Ok(with_pool!(db, pool => sqlx::query_as(&sql).bind(prefix).fetch_optional(pool).await)?)
 }
 
+/// Whether a transaction whose key starts with `prefix` was mined and
+/// reverted, at or after `since`.
+pub async fn reverted_with_key_prefix_since(
+    db: &Database,
+    prefix: &str,
+    since: i64,
+) -> Result<bool, StoreError> {
+    let row: Option<(i64,)> = with_pool!(db, pool => sqlx::query_as(
+        "SELECT 1 FROM chain_txs WHERE substr(idempotency_key, 1, length($1)) = $1 \
+         AND succeeded = $2 AND updated_at >= $3 LIMIT 1"
+    )
+    .bind(prefix)
+    .bind(false)
+    .bind(since)
+    .fetch_optional(pool)
+    .await)?;
+    Ok(row.is_some())
+}
+
 pub async fn get(db: &Database, id: &str) -> Result<Option<TxRecord>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM chain_txs WHERE id = $1");
     Ok(with_pool!(db, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)?)

@@ -26,6 +26,10 @@ use crate::error::{store_error_code, PublicError};
 /// platform's gas.
 pub const RELAYED_CLAIM_GAS_CAP: u64 = 400_000;
 
+/// How long the platform stops relaying for an account after one of its
+/// relayed claims reverted on chain.
+pub const RELAY_PAUSE_AFTER_REVERT_SECS: i64 = 3_600;
+
 /// Why a claim was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ClaimError {
@@ -165,6 +169,17 @@ impl OnChain<'_> {
             .is_some()
         {
             return Err(ClaimError::InProgress);
+        }
+        // A claim that passes simulation and then reverts still costs the
+        // platform its gas, and spends neither the nonce nor the amount:
+        // without a pause, one account could repeat that without end.
+        let since = crate::clock::unix_secs() - RELAY_PAUSE_AFTER_REVERT_SECS;
+        if chain_txs::reverted_with_key_prefix_since(self.db(), &account_claims, since).await? {
+            return Err(ClaimError::Rejected(
+                "a claim relayed for you reverted on chain within the last hour; the platform \
+                 relays for you again after that, or claim from your wallet"
+                    .into(),
+            ));
         }
         let settlement = self.settlement().map_err(ClaimError::from)?;
         let claimable = self.claimable(account_id).await?;

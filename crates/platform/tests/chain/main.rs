@@ -5,6 +5,7 @@
 //! while the distributor is paused. Version 2's timelocked roots, and a
 //! platform still on version 1 or moving from it: `timelock`.
 
+mod relay;
 mod timelock;
 
 use meritree_platform::error::PublicError;
