@@ -42,6 +42,7 @@ pub struct Settings {
     pub ai: AiSettings,
     pub storage: StorageSettings,
     pub log: LogSettings,
+    pub metrics: MetricsSettings,
     pub site: SiteSettings,
 }
 
@@ -700,6 +701,14 @@ impl Default for LogSettings {
             filter: "info,sqlx=warn".into(),
         }
     }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    /// The bearer token a Prometheus scraper sends to `GET /metrics`.
+    /// Empty: `/metrics` is not served (404).
+    pub token: Secret,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -200,6 +200,9 @@ impl Application {
             platform: platform.clone(),
             leptos_options,
             site: platform.site().clone(),
+            metrics_token: routes::metrics::MetricsToken(
+                settings.metrics.token.get().map(Into::into),
+            ),
         });
 
         Ok(Self {

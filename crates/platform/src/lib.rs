@@ -41,6 +41,7 @@ pub mod evaluation;
 mod group_commit;
 pub mod live;
 pub mod mailer;
+pub mod metrics;
 pub mod points;
 pub mod principal;
 pub mod profile;
@@ -201,6 +202,7 @@ struct Inner {
     /// -1 once it lost it (every fenced write is refused).
     settlement_fence: std::sync::atomic::AtomicI64,
     sealing: sealing::SealingKey,
+    metrics: metrics::Metrics,
 }
 
 impl Platform {
@@ -247,6 +249,7 @@ impl Platform {
                 settlement_fence: std::sync::atomic::AtomicI64::new(0),
                 sealing,
                 compute_state: ComputeState::default(),
+                metrics: metrics::Metrics::default(),
             }),
         })
     }

@@ -146,6 +146,7 @@ impl Points<'_> {
             .await?;
         match outcome {
             Posted::Created(entry) => {
+                self.metrics().ledger_posting(&entry.reason);
                 tracing::info!(
                     account = %entry.account_id,
                     entry = entry.id,

@@ -17,6 +17,7 @@ mod database;
 pub mod email_tokens;
 mod error;
 pub mod evaluations;
+pub mod gauges;
 pub mod images;
 pub mod instance;
 pub mod leases;

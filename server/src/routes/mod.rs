@@ -4,6 +4,7 @@ mod api;
 mod headers;
 mod health;
 mod images;
+pub mod metrics;
 mod openai;
 
 use std::path::Path;
@@ -29,6 +30,7 @@ pub struct AppState {
     pub platform: Platform,
     pub leptos_options: LeptosOptions,
     pub site: Site,
+    pub metrics_token: metrics::MetricsToken,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -41,6 +43,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(images::router())
+        .merge(metrics::router())
         .nest("/api/v1", api::router())
         .nest("/v1", openai::router())
         .nest_service(
@@ -70,6 +73,12 @@ pub fn router(state: AppState) -> Router {
         // error a larger body gets. An image upload sets its own.
         .layer(axum::extract::DefaultBodyLimit::max(
             crate::error::JSON_BODY_LIMIT_BYTES,
+        ))
+        // Outermost of the layers that run after routing: it sees the
+        // matched route, and counts what the CSRF guard turns away too.
+        .layer(middleware::from_fn_with_state(
+            state.platform.clone(),
+            metrics::track,
         ))
         .with_state(state)
         .layer(PropagateRequestIdLayer::x_request_id())

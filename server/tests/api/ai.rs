@@ -81,7 +81,7 @@ async fn embeddings(State(up): State<Upstream>, Json(body): Json<Value>) -> Resp
     .into_response()
 }
 
-async fn start_upstream(
+pub(crate) async fn start_upstream(
     failing: Option<StatusCode>,
     reply: &'static str,
 ) -> (String, Arc<AtomicU32>) {
@@ -101,7 +101,7 @@ async fn start_upstream(
     (url, calls)
 }
 
-fn provider(name: &str, base_url: &str) -> ProviderSettings {
+pub(crate) fn provider(name: &str, base_url: &str) -> ProviderSettings {
     ProviderSettings {
         name: name.into(),
         kind: ProviderKind::Openai,
@@ -129,7 +129,7 @@ fn provider(name: &str, base_url: &str) -> ProviderSettings {
     }
 }
 
-fn upstreams_only(settings: &mut Settings, providers: Vec<ProviderSettings>) {
+pub(crate) fn upstreams_only(settings: &mut Settings, providers: Vec<ProviderSettings>) {
     settings.ai.local.enabled = false;
     settings.ai.providers = providers;
     settings.ai.retry.base_delay_ms = 1;
@@ -137,14 +137,14 @@ fn upstreams_only(settings: &mut Settings, providers: Vec<ProviderSettings>) {
 }
 
 /// A member with an API key, as a program would use the platform.
-async fn member_key(app: &TestApp, email: &str) -> (String, String) {
+pub(crate) async fn member_key(app: &TestApp, email: &str) -> (String, String) {
     let session = app.register(email).await;
     let me = app.get_json("/api/v1/user/me", &session).await;
     let created = app.create_api_key(&session, "sdk").await;
     (me["id"].as_str().unwrap().to_owned(), created.key)
 }
 
-async fn complete(app: &TestApp, key: &str, body: Value) -> reqwest::Response {
+pub(crate) async fn complete(app: &TestApp, key: &str, body: Value) -> reqwest::Response {
     app.client
         .post(app.url("/v1/chat/completions"))
         .bearer_auth(key)
@@ -154,7 +154,7 @@ async fn complete(app: &TestApp, key: &str, body: Value) -> reqwest::Response {
         .unwrap()
 }
 
-fn hello(model: &str) -> Value {
+pub(crate) fn hello(model: &str) -> Value {
     json!({"model": model, "messages": [{"role": "user", "content": "Say hello"}]})
 }
 

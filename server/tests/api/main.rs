@@ -21,6 +21,7 @@ mod health;
 mod helpers;
 mod images;
 mod mail_sink;
+mod metrics;
 mod nodes;
 mod pages;
 mod points;

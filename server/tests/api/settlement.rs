@@ -109,6 +109,7 @@ async fn points_become_tokens_claimed_without_gas() {
     let app = spawn_app_with(Backend::Sqlite, |s| {
         with_embedded_chain(s);
         s.rewards.round_secs = 2;
+        s.metrics.token = "scrape".into();
     })
     .await;
     let wallet = TestWallet::anvil(1);
@@ -272,5 +273,26 @@ async fn points_become_tokens_claimed_without_gas() {
         .unwrap();
     export.leaves[0].amount = "1".into();
     assert!(export.verify().is_err());
+
+    // What an operator watches of settlement: the outbox and the relayer's gas money.
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth("scrape")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |series: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("{series} in\n{metrics}"))
+    };
+    assert!(value(r#"meritree_outbox_transactions{state="confirmed"}"#) >= 3.0);
+    assert!(value("meritree_relayer_balance_ether") > 0.0);
+    assert!(value(r#"meritree_rounds{state="confirmed"}"#) >= 2.0);
     app.stop().await;
 }

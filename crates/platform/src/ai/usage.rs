@@ -111,9 +111,15 @@ impl Ai<'_> {
                 meritree_store::compute::served_by(self.db(), &record.request_id).await?;
         }
         let id = uuid::Uuid::new_v4().to_string();
-        self.usage_writer()
+        let metrics_record = record.clone();
+        let written = self
+            .usage_writer()
             .write(super::usage_writer::UsageJob { record, id, now })
-            .await
+            .await?;
+        if written {
+            self.metrics().ai_request(&metrics_record);
+        }
+        Ok(written)
     }
 
     /// What the account's AI requests used this UTC month, and every budget

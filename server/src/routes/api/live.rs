@@ -99,6 +99,7 @@ fn check_socket_origin(platform: &Platform, headers: &HeaderMap) -> Result<(), A
 }
 
 async fn serve(platform: Platform, mut ws: WebSocket, account: Option<String>, since: Option<u64>) {
+    let _counted = platform.metrics().websocket_opened();
     // Subscribed before the backlog is read: nothing falls in between.
     let mut events = platform.hub().subscribe();
     let mut last = since.unwrap_or_else(|| platform.hub().last_seq());

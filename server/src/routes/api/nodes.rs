@@ -230,6 +230,7 @@ async fn serve(
     silence: Duration,
     me: Principal,
 ) {
+    let _counted = platform.metrics().websocket_opened();
     let compute = platform.compute();
     let recheck = Duration::from_secs(platform.compute_policy().credential_recheck_secs.max(1));
     let mut checked_at = Instant::now();
