@@ -38,14 +38,16 @@ pub enum ProviderError {
 
 impl ProviderError {
     /// Worth trying the same provider again after a pause: the failure is
-    /// about this moment, not about the request or the configuration.
+    /// about this moment, not about the request or the configuration. Not
+    /// a timeout: a provider that hung once likely hangs again, and waiting
+    /// out a second timeout on it costs the caller more than the next
+    /// candidate does.
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
             Self::RateLimited { .. }
                 | Self::Overloaded
                 | Self::Server(_)
-                | Self::Timeout
                 | Self::StreamBroken
                 | Self::Transport(_)
         )

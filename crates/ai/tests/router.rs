@@ -267,8 +267,8 @@ async fn retry_after_moves_on_at_once_and_holds_the_provider_off() {
 #[tokio::test]
 async fn breaker_opens_after_repeated_failures_and_recovers_via_half_open() {
     let clock = ManualClock::new();
-    // Timeouts on every try: three attempts trip the breaker (3 in a row).
-    let a = Scripted::failing("a", vec![ProviderError::Timeout; 4]);
+    // Overloaded on every try: three attempts trip the breaker (3 in a row).
+    let a = Scripted::failing("a", vec![ProviderError::Overloaded; 4]);
     let b = Scripted::new("b");
     let r = router(&clock, &[&a, &b]);
     let c = candidates(&["a", "b"]);
@@ -291,6 +291,19 @@ async fn breaker_opens_after_repeated_failures_and_recovers_via_half_open() {
     clock.advance(Duration::from_secs(30));
     assert_eq!(r.chat(&c, &request()).await.unwrap().provider, "a");
     assert_eq!(state(&r, "a"), BreakerState::Closed);
+}
+
+#[tokio::test]
+async fn a_timed_out_provider_is_not_waited_on_twice() {
+    let clock = ManualClock::new();
+    let a = Scripted::failing("a", vec![ProviderError::Timeout; 2]);
+    let b = Scripted::new("b");
+    let r = router(&clock, &[&a, &b]);
+    let routed = r.chat(&candidates(&["a", "b"]), &request()).await.unwrap();
+    assert_eq!(routed.provider, "b");
+    assert_eq!(a.calls(), 1, "the next candidate, not a second timeout");
+    assert_eq!(routed.failed_attempts.len(), 1);
+    assert!(clock.slept.lock().unwrap().is_empty(), "no backoff either");
 }
 
 #[tokio::test]
