@@ -32,6 +32,7 @@ macro_rules! service {
 pub mod access;
 pub mod accounts;
 pub mod ai;
+pub mod audit;
 pub mod chain;
 pub mod clock;
 pub mod competitions;

@@ -2,6 +2,7 @@
 //! settlements) and reading an account's balance and history.
 
 use meritree_core::accounts::AccountId;
+use meritree_core::audit::AuditAction;
 use meritree_core::points::{
     self, AmountError, IdempotencyKey, PointsBalance, PointsEntryView, PointsHistory,
     PointsOverview, PointsReason, PointsReference,
@@ -124,6 +125,35 @@ impl Points<'_> {
     /// Posts one ledger entry: validated here, then written with its balance
     /// change in one transaction, at most once per (account, key).
     #[tracing::instrument(skip_all)]
+    /// An admin's posting: [`Self::post`], then an audit entry naming the
+    /// admin, with the balance before and after (a replay adds none).
+    pub async fn post_by_admin(
+        &self,
+        admin: &AccountId,
+        posting: PointsPosting<'_>,
+    ) -> Result<PostedPoints, PointsError> {
+        let posted = self.post(posting).await?;
+        if !posted.replayed {
+            let entry = &posted.entry;
+            self.audit()
+                .record(
+                    admin.as_str(),
+                    AuditAction::PointsPosted,
+                    &entry.account_id,
+                    Some(serde_json::json!({ "balance": entry.balance_after - entry.amount })),
+                    Some(serde_json::json!({
+                        "balance": entry.balance_after,
+                        "entry": entry.id,
+                        "amount": entry.amount,
+                        "reason": entry.reason,
+                        "reference": entry.reference,
+                    })),
+                )
+                .await?;
+        }
+        Ok(posted)
+    }
+
     pub async fn post(&self, posting: PointsPosting<'_>) -> Result<PostedPoints, PointsError> {
         points::check_amount(posting.reason, posting.amount).map_err(PointsError::InvalidAmount)?;
         let key =

@@ -9,6 +9,7 @@
 pub mod accounts;
 pub mod ai_usage;
 pub mod api_keys;
+pub mod audit;
 pub mod chain_txs;
 mod checkpoints;
 pub mod competitions;

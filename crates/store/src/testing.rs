@@ -21,6 +21,13 @@ pub struct TestDatabase {
     postgres: Option<(String, String)>,
 }
 
+/// Runs `sql` as it is, on either backend: for tests that play someone
+/// with direct access to the database (tampering, corruption).
+pub async fn execute_raw(db: &crate::Database, sql: &str) {
+    crate::with_pool!(db, pool => sqlx::query(sql).execute(pool).await.map(drop))
+        .expect("the raw statement runs");
+}
+
 impl TestDatabase {
     pub async fn fresh(backend: Backend) -> Self {
         match backend {

@@ -172,6 +172,10 @@ test_both_backends! {
         assert_eq!(error_code(by_key).await, "session_required");
         let by_session = app.request(Method::POST, "/api/v1/admin/points", &admin).json(&posting).send().await.unwrap();
         assert_eq!(by_session.status(), 201);
+        for path in ["/api/v1/admin/audit", "/api/v1/admin/audit/verify"] {
+            let by_key = with_key(&app, Method::GET, path, &admins_key.key).send().await.unwrap();
+            assert_eq!(error_code(by_key).await, "session_required", "{path}");
+        }
         app.stop().await;
     }
 
@@ -378,6 +382,8 @@ test_both_backends! {
         age_proof(&app, &admin).await;
         let posting = json!({ "account_id": me.id, "amount": 5, "reason": "admin_adjustment", "idempotency_key": "k" });
         let stale = app.request(Method::POST, "/api/v1/admin/points", &admin).json(&posting).send().await.unwrap();
+        assert_eq!(error_code(stale).await, "reauthentication_required");
+        let stale = app.request(Method::GET, "/api/v1/admin/audit", &admin).send().await.unwrap();
         assert_eq!(error_code(stale).await, "reauthentication_required");
 
         // A key (of any scope) is not a signed-in visitor of the pages.

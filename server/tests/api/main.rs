@@ -3,6 +3,7 @@
 
 mod ai;
 mod api_keys;
+mod audit;
 mod auth;
 mod backup;
 mod binary;

@@ -1,7 +1,9 @@
 //! Operator actions from the command line: creating admins, changing roles.
 
 use super::Accounts;
+use crate::audit::CLI_ACTOR;
 use meritree_core::accounts::{AccountView, Email, NewPassword, Role};
+use meritree_core::audit::AuditAction;
 use meritree_store::accounts::{self as store, NewAccount};
 use meritree_store::{totp as totp_store, StoreError};
 
@@ -72,6 +74,15 @@ impl Accounts<'_> {
         // A role change takes effect at the next sign-in.
         meritree_store::sessions::revoke_account(self.db(), &account.id, None, now).await?;
         tracing::info!(account = %account.id, role = role.as_str(), "role changed");
+        self.audit()
+            .record(
+                CLI_ACTOR,
+                AuditAction::RoleChanged,
+                &account.id,
+                Some(serde_json::json!({ "role": account.role })),
+                Some(serde_json::json!({ "role": role.as_str() })),
+            )
+            .await?;
         Ok((self.account(&account.id.as_str().into()).await?, setup))
     }
 }
@@ -97,6 +108,15 @@ impl Accounts<'_> {
         };
         meritree_store::sessions::revoke_account(self.db(), &account.id, None, now).await?;
         tracing::warn!(account = %account.id, "two-factor reset by an operator");
+        self.audit()
+            .record(
+                CLI_ACTOR,
+                AuditAction::TotpReset,
+                &account.id,
+                Some(serde_json::json!({ "totp": account.totp_enabled_at.is_some() })),
+                Some(serde_json::json!({ "totp": setup.is_some(), "sessions": "ended" })),
+            )
+            .await?;
         Ok(setup)
     }
 

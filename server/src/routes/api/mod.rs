@@ -2,6 +2,7 @@
 //! errors, never with the app's HTML.
 
 mod ai;
+mod audit;
 mod auth;
 mod claims;
 mod live;
@@ -30,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .nest("/auth", auth::router())
         .nest("/user", user::router())
         .merge(points::router())
+        .merge(audit::router())
         .merge(rounds::router())
         .merge(submissions::router())
         .merge(live::router())

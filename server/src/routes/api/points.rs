@@ -72,19 +72,17 @@ async fn post_points(
     let me = platform.authorize(&request, AuthCheck::admin()).await?;
     let posted = platform
         .points()
-        .post(PointsPosting {
-            account_id: &body.account_id,
-            amount: body.amount,
-            reason: body.reason,
-            reference: body.reference.as_deref(),
-            idempotency_key: &body.idempotency_key,
-        })
+        .post_by_admin(
+            &me.account_id,
+            PointsPosting {
+                account_id: &body.account_id,
+                amount: body.amount,
+                reason: body.reason,
+                reference: body.reference.as_deref(),
+                idempotency_key: &body.idempotency_key,
+            },
+        )
         .await?;
-    if !posted.replayed {
-        // The ledger does not record who posted; until the audit log
-        // exists, the log line is that record.
-        tracing::info!(admin = %me.account_id, entry = posted.entry.id, "admin posted points");
-    }
     let status = if posted.replayed {
         StatusCode::OK
     } else {

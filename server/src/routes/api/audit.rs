@@ -1,0 +1,54 @@
+//! The audit log for admins: its entries in order (an export anyone can
+//! re-check with `meritree_core::audit::verify_chain`), and the chain
+//! checked by the server.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use meritree_core::audit::{AuditPage, AuditVerification};
+use meritree_core::ErrorCode;
+use meritree_platform::access::AuthCheck;
+use meritree_platform::Platform;
+use serde::Deserialize;
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::routes::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/audit", get(audit_page))
+        .route("/admin/audit/verify", get(verify_audit))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditQuery {
+    /// `next_after` from the previous page.
+    after: Option<i64>,
+    limit: Option<u32>,
+}
+
+/// `GET /api/v1/admin/audit?after=&limit=` (admins only): entries after
+/// `after`, oldest first (`limit` 1 to 500, default 100).
+async fn audit_page(
+    State(platform): State<Platform>,
+    Caller(request): Caller,
+    query: Result<Query<AuditQuery>, QueryRejection>,
+) -> Result<Json<AuditPage>, ApiError> {
+    platform.authorize(&request, AuthCheck::admin()).await?;
+    let Query(query) =
+        query.map_err(|r| ApiError::new(ErrorCode::InvalidRequest, r.body_text()))?;
+    Ok(Json(platform.audit().page(query.after, query.limit).await?))
+}
+
+/// `GET /api/v1/admin/audit/verify` (admins only): the whole chain checked:
+/// how many entries, the head hash, and where it breaks if it does.
+async fn verify_audit(
+    State(platform): State<Platform>,
+    Caller(request): Caller,
+) -> Result<Json<AuditVerification>, ApiError> {
+    platform.authorize(&request, AuthCheck::admin()).await?;
+    Ok(Json(platform.audit().verify().await?))
+}
