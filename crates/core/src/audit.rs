@@ -23,6 +23,16 @@ pub enum AuditAction {
     RoleChanged,
     /// An account's second factor was reset by an operator.
     TotpReset,
+    /// A submission held for review was approved or rejected.
+    SubmissionModerated,
+    /// A dead evaluation was put back in the queue.
+    EvaluationRetried,
+    /// A round's theme was set.
+    RoundThemeSet,
+    /// A flagged compute node was cleared or slashed.
+    NodeReviewed,
+    /// An account's AI budget was set or lifted.
+    AiBudgetChanged,
 }
 
 impl AuditAction {
@@ -31,6 +41,11 @@ impl AuditAction {
             AuditAction::PointsPosted => "points_posted",
             AuditAction::RoleChanged => "role_changed",
             AuditAction::TotpReset => "totp_reset",
+            AuditAction::SubmissionModerated => "submission_moderated",
+            AuditAction::EvaluationRetried => "evaluation_retried",
+            AuditAction::RoundThemeSet => "round_theme_set",
+            AuditAction::NodeReviewed => "node_reviewed",
+            AuditAction::AiBudgetChanged => "ai_budget_changed",
         }
     }
 }

@@ -70,7 +70,12 @@ impl Competitions<'_> {
     }
 
     /// Sets a round's theme ahead of time (or while it runs, before it pays).
-    pub async fn set_theme(&self, round: i64, theme: &str) -> Result<(), SubmissionError> {
+    pub async fn set_theme(
+        &self,
+        admin: &meritree_core::accounts::AccountId,
+        round: i64,
+        theme: &str,
+    ) -> Result<(), SubmissionError> {
         let theme = Title::parse(theme).map_err(SubmissionError::Invalid)?;
         if round < 1 {
             return Err(SubmissionError::InvalidRequest(
@@ -82,6 +87,15 @@ impl Competitions<'_> {
                 "that round's pool is already paid",
             ));
         }
+        self.audit()
+            .record(
+                admin.as_str(),
+                meritree_core::audit::AuditAction::RoundThemeSet,
+                &format!("round:{round}"),
+                None,
+                Some(serde_json::json!({ "theme": theme.as_str() })),
+            )
+            .await?;
         Ok(())
     }
 

@@ -40,9 +40,24 @@ test_both_backends! {
             .set_role("ann@example.org", meritree_core::accounts::Role::NodeOperator)
             .await
             .unwrap();
+        // An AI budget on Ann, and next round's theme.
+        let budget = app
+            .request(Method::PUT, &format!("/api/v1/admin/accounts/{ann_id}/ai-budgets/month"), &admin)
+            .json(&json!({ "limit_nanos": 5_000_000_000u64 }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(budget.status(), 200);
+        let theme = app
+            .request(Method::PUT, "/api/v1/admin/rounds/9/theme", &admin)
+            .json(&json!({ "theme": "Bridges" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(theme.status(), 204);
 
         let page: AuditPage = get(&app, "/api/v1/admin/audit", &admin).await;
-        assert_eq!(page.entries.len(), 2, "{page:?}");
+        assert_eq!(page.entries.len(), 4, "{page:?}");
         let posted = &page.entries[0];
         assert_eq!(
             (posted.actor.as_str(), posted.action.as_str(), posted.subject.as_str()),
@@ -54,9 +69,13 @@ test_both_backends! {
         let role = &page.entries[1];
         assert_eq!((role.actor.as_str(), role.action.as_str()), ("cli", "role_changed"));
         assert_eq!(role.after.as_deref(), Some(r#"{"role":"node_operator"}"#));
+        let actions: Vec<&str> = page.entries[2..].iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(actions, ["ai_budget_changed", "round_theme_set"]);
+        assert_eq!(page.entries[2].subject, ann_id);
+        assert_eq!(page.entries[3].after.as_deref(), Some(r#"{"theme":"Bridges"}"#));
         // The export checks out on its own, as anyone holding it can check.
         let (last, head) = audit::verify_chain(&page.entries, 0, GENESIS).unwrap();
-        assert_eq!(last, 2);
+        assert_eq!(last, 4);
 
         // Instances appending at once still make one chain.
         let writes = (0..12).map(|i| {
@@ -71,9 +90,9 @@ test_both_backends! {
         });
         futures_util::future::join_all(writes).await;
         let verified: AuditVerification = get(&app, "/api/v1/admin/audit/verify", &admin).await;
-        assert_eq!((verified.entries, verified.broken), (14, None));
-        let page: AuditPage = get(&app, "/api/v1/admin/audit?after=2&limit=5", &admin).await;
-        assert_eq!((page.entries.len(), page.next_after), (5, Some(7)));
+        assert_eq!((verified.entries, verified.broken), (16, None));
+        let page: AuditPage = get(&app, "/api/v1/admin/audit?after=4&limit=5", &admin).await;
+        assert_eq!((page.entries.len(), page.next_after), (5, Some(9)));
         assert_eq!(page.entries[0].prev_hash, head);
 
         // Anyone else is refused; bad paging is a clear 400.

@@ -367,6 +367,54 @@ impl Ai<'_> {
 
     /// Lifts the limit of `target` for `period`.
     #[tracing::instrument(skip_all)]
+    /// An admin's limit on what `account` spends in all: [`Self::limit`],
+    /// audited.
+    pub async fn limit_account(
+        &self,
+        admin: &AccountId,
+        account: &AccountId,
+        period: &str,
+        limit_nanos: u64,
+    ) -> Result<AiBudget, AiError> {
+        let budget = self
+            .limit(BudgetTarget::Account(account), period, limit_nanos)
+            .await?;
+        self.audit_budget(admin, account, period, Some(limit_nanos))
+            .await?;
+        Ok(budget)
+    }
+
+    /// An admin lifting `account`'s limit: [`Self::lift`], audited.
+    pub async fn lift_account(
+        &self,
+        admin: &AccountId,
+        account: &AccountId,
+        period: &str,
+    ) -> Result<(), AiError> {
+        self.lift(BudgetTarget::Account(account), period).await?;
+        self.audit_budget(admin, account, period, None).await?;
+        Ok(())
+    }
+
+    async fn audit_budget(
+        &self,
+        admin: &AccountId,
+        account: &AccountId,
+        period: &str,
+        limit_nanos: Option<u64>,
+    ) -> Result<(), StoreError> {
+        self.audit()
+            .record(
+                admin.as_str(),
+                meritree_core::audit::AuditAction::AiBudgetChanged,
+                account.as_str(),
+                None,
+                Some(serde_json::json!({ "period": period, "limit_nanos": limit_nanos })),
+            )
+            .await
+            .map(drop)
+    }
+
     pub async fn lift(&self, target: BudgetTarget<'_>, period: &str) -> Result<(), AiError> {
         let period = BudgetPeriod::parse(period).ok_or(AiError::InvalidPeriod)?;
         let scope = self.scope_of(target).await?;

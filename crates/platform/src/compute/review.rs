@@ -81,6 +81,19 @@ impl Compute<'_> {
         .await?
         .ok_or(ComputeError::NotFlagged)?;
         tracing::info!(decision = decision.as_str(), amount = ?amount, "node reviewed");
+        self.audit()
+            .record(
+                me.account_id.as_str(),
+                meritree_core::audit::AuditAction::NodeReviewed,
+                node_id.as_str(),
+                Some(serde_json::json!({ "flagged": true })),
+                Some(serde_json::json!({
+                    "decision": decision.as_str(),
+                    "amount": amount,
+                    "reason": reason,
+                })),
+            )
+            .await?;
         self.review_view(recorded).await
     }
 

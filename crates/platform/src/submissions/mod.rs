@@ -9,6 +9,7 @@ pub mod markdown;
 mod views;
 
 use meritree_core::accounts::AccountId;
+use meritree_core::audit::AuditAction;
 use meritree_core::live::{Audience, LiveEvent};
 use meritree_core::submissions::fraud::FraudPolicy;
 use meritree_core::submissions::image::{
@@ -483,6 +484,7 @@ impl Submissions<'_> {
     #[tracing::instrument(skip_all)]
     pub async fn moderate(
         &self,
+        admin: &AccountId,
         id: &SubmissionId,
         approve: bool,
         reason: Option<&str>,
@@ -513,6 +515,15 @@ impl Submissions<'_> {
             return Err(SubmissionError::NotInReview);
         }
         tracing::info!(submission = %id, status = %status.as_str(), "moderated");
+        self.audit()
+            .record(
+                admin.as_str(),
+                AuditAction::SubmissionModerated,
+                id.as_str(),
+                Some(serde_json::json!({ "status": SubmissionStatus::InReview.as_str() })),
+                Some(serde_json::json!({ "status": status.as_str(), "reason": reason })),
+            )
+            .await?;
         let view = self.get(id).await?;
         self.evaluation().announce(&view);
         Ok(view)
@@ -530,13 +541,26 @@ impl Submissions<'_> {
     }
 
     /// Puts a dead evaluation back in the queue where it stopped.
-    pub async fn retry_evaluation(&self, id: &SubmissionId) -> Result<(), SubmissionError> {
+    pub async fn retry_evaluation(
+        &self,
+        admin: &AccountId,
+        id: &SubmissionId,
+    ) -> Result<(), SubmissionError> {
         if !meritree_store::evaluations::requeue(self.db(), id, clock::unix_secs()).await? {
             store::get(self.db(), id)
                 .await?
                 .ok_or(SubmissionError::NotFound)?;
             return Err(SubmissionError::NotDead);
         }
+        self.audit()
+            .record(
+                admin.as_str(),
+                AuditAction::EvaluationRetried,
+                id.as_str(),
+                Some(serde_json::json!({ "evaluation": "dead" })),
+                Some(serde_json::json!({ "evaluation": "queued" })),
+            )
+            .await?;
         self.evaluation().wake();
         Ok(())
     }

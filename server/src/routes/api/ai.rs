@@ -132,12 +132,15 @@ async fn set_account_budget(
     Path((account_id, period)): Path<(String, String)>,
     ApiJson(body): ApiJson<NewLimit>,
 ) -> Result<Json<AiBudgetView>, ApiError> {
-    platform.authorize(&request, AuthCheck::admin()).await?;
-    let account_id = account_id.into();
-    let target = BudgetTarget::Account(&account_id);
+    let me = platform.authorize(&request, AuthCheck::admin()).await?;
     let budget = platform
         .ai()
-        .limit(target, &period, body.limit_nanos)
+        .limit_account(
+            &me.account_id,
+            &account_id.into(),
+            &period,
+            body.limit_nanos,
+        )
         .await?;
     Ok(Json(AiBudgetView::from(budget)))
 }
@@ -149,11 +152,10 @@ async fn delete_account_budget(
     Caller(request): Caller,
     Path((account_id, period)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    platform.authorize(&request, AuthCheck::admin()).await?;
-    let account_id = account_id.into();
+    let me = platform.authorize(&request, AuthCheck::admin()).await?;
     platform
         .ai()
-        .lift(BudgetTarget::Account(&account_id), &period)
+        .lift_account(&me.account_id, &account_id.into(), &period)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -193,11 +193,16 @@ async fn moderate(
     Path(id): Path<SubmissionId>,
     ApiJson(decision): ApiJson<Decision>,
 ) -> Result<Json<SubmissionView>, ApiError> {
-    platform.authorize(&request, AuthCheck::admin()).await?;
+    let me = platform.authorize(&request, AuthCheck::admin()).await?;
     Ok(Json(
         platform
             .submissions()
-            .moderate(&id, decision.approve, decision.reason.as_deref())
+            .moderate(
+                &me.account_id,
+                &id,
+                decision.approve,
+                decision.reason.as_deref(),
+            )
             .await?,
     ))
 }
@@ -234,8 +239,11 @@ async fn retry_evaluation(
     Caller(request): Caller,
     Path(id): Path<SubmissionId>,
 ) -> Result<StatusCode, ApiError> {
-    platform.authorize(&request, AuthCheck::admin()).await?;
-    platform.submissions().retry_evaluation(&id).await?;
+    let me = platform.authorize(&request, AuthCheck::admin()).await?;
+    platform
+        .submissions()
+        .retry_evaluation(&me.account_id, &id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -253,10 +261,10 @@ async fn set_theme(
     number: Result<Path<i64>, PathRejection>,
     ApiJson(body): ApiJson<Theme>,
 ) -> Result<StatusCode, ApiError> {
-    platform.authorize(&request, AuthCheck::admin()).await?;
+    let me = platform.authorize(&request, AuthCheck::admin()).await?;
     platform
         .competitions()
-        .set_theme(round_number(number)?, &body.theme)
+        .set_theme(&me.account_id, round_number(number)?, &body.theme)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
