@@ -74,6 +74,7 @@ pub struct Metrics {
     ai_requests: Family<AiLabels, Counter>,
     ai_tokens: Family<TokenLabels, Counter>,
     ai_cost: Family<ProviderLabels, Counter>,
+    ai_latency: Family<ProviderLabels, Histogram>,
     ledger_postings: Family<ReasonLabels, Counter>,
     websockets: Gauge,
     // Read from shared state at each scrape.
@@ -121,6 +122,16 @@ impl Default for Metrics {
             "ai_cost_nanousd",
             "What recorded AI requests cost, in billionths of a US dollar",
             ai_cost.clone(),
+        );
+        // 10 ms to about 82 s.
+        let ai_latency = Family::<ProviderLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.01, 2.0, 14))
+        });
+        registry.register(
+            "ai_time_to_answer_seconds",
+            "From routing to the answer (a stream: to its first output), failovers \
+             included, by the provider that answered",
+            ai_latency.clone(),
         );
         let ledger_postings = Family::default();
         registry.register(
@@ -179,6 +190,7 @@ impl Default for Metrics {
             ai_requests,
             ai_tokens,
             ai_cost,
+            ai_latency,
             ledger_postings,
             websockets,
             outbox,
@@ -241,6 +253,14 @@ impl Metrics {
                 })
                 .inc_by(record.cost_nanos);
         }
+    }
+
+    pub(crate) fn ai_answered(&self, provider: &str, elapsed: Duration) {
+        self.ai_latency
+            .get_or_create(&ProviderLabels {
+                provider: provider.to_owned(),
+            })
+            .observe(elapsed.as_secs_f64());
     }
 
     pub(crate) fn ledger_posting(&self, reason: &str) {

@@ -118,6 +118,10 @@ async fn metrics_need_their_token_and_count_what_operators_watch() {
         0.0
     );
     assert_eq!(
+        series(r#"meritree_ai_time_to_answer_seconds_count{provider="fake"}"#),
+        1.0
+    );
+    assert_eq!(
         series(r#"meritree_ledger_postings_total{reason="task_reward"}"#),
         1.0
     );

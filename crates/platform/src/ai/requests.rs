@@ -244,12 +244,15 @@ impl<'a> Ai<'a> {
                 }
             }
         }
+        let started = std::time::Instant::now();
         let routed: Routed<ChatResponse> = crate::compute::provider::on_behalf_of(
             &caller.account_id,
             &request_id,
             gateway.router().chat(&candidates, &request),
         )
         .await?;
+        self.metrics()
+            .ai_answered(&routed.provider, started.elapsed());
         let candidate = Candidate::new(&routed.provider, &routed.model);
         let cost = gateway.price(&candidate).cost_nanos(routed.value.usage);
         self.record(
@@ -293,12 +296,15 @@ impl<'a> Ai<'a> {
     ) -> Result<ChatStreamAnswer, AiError> {
         let (gateway, candidates) = self.admit(caller, public_model, Capability::Chat).await?;
         let request_id = uuid::Uuid::new_v4().to_string();
+        let started = std::time::Instant::now();
         let routed = crate::compute::provider::on_behalf_of(
             &caller.account_id,
             &request_id,
             gateway.router().chat_stream(&candidates, &request),
         )
         .await?;
+        self.metrics()
+            .ai_answered(&routed.provider, started.elapsed());
         let candidate = Candidate::new(&routed.provider, &routed.model);
         let price = gateway.price(&candidate);
         let metered = Metered {
@@ -341,12 +347,15 @@ impl<'a> Ai<'a> {
             model: public_model.to_owned(),
             inputs,
         };
+        let started = std::time::Instant::now();
         let routed = crate::compute::provider::on_behalf_of(
             &caller.account_id,
             &request_id,
             gateway.router().embed(&candidates, &request),
         )
         .await?;
+        self.metrics()
+            .ai_answered(&routed.provider, started.elapsed());
         let candidate = Candidate::new(&routed.provider, &routed.model);
         let usage = Usage {
             input_tokens: routed.value.input_tokens,
