@@ -76,6 +76,10 @@ pub enum Command {
         /// Where to start looking for its events (its deployment block).
         #[arg(long, default_value_t = 0)]
         from_block: u64,
+        /// An earlier round's export (file or URL): every wallet's total
+        /// must be at least what it was there.
+        #[arg(long)]
+        previous_export: Option<String>,
     },
 }
 

@@ -42,9 +42,17 @@ async fn main() -> ExitCode {
             rpc,
             distributor,
             from_block,
-        } => server::verify_round::run(round, &export, &rpc, &distributor, from_block)
-            .await
-            .map(|report| println!("{report}")),
+            previous_export,
+        } => server::verify_round::run(
+            round,
+            &export,
+            &rpc,
+            &distributor,
+            from_block,
+            previous_export.as_deref(),
+        )
+        .await
+        .map(|report| println!("{report}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

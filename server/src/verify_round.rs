@@ -21,6 +21,8 @@ pub struct Verified {
     pub leaves: usize,
     /// Version 2: the export hash matched, and when the root pays out.
     pub proposed: Option<ProposedRoot>,
+    /// With an earlier export: the round it was, and how much the total grew.
+    pub growth: Option<(i64, alloy::primitives::U256)>,
 }
 
 impl fmt::Display for Verified {
@@ -30,6 +32,12 @@ impl fmt::Display for Verified {
             "round {}: {} leaves give root {}, the root published on chain",
             self.round, self.leaves, self.root
         )?;
+        if let Some((earlier, growth)) = &self.growth {
+            write!(
+                f,
+                "; no total fell since round {earlier}, the sum grew by {growth}"
+            )?;
+        }
         if let Some(proposed) = &self.proposed {
             write!(
                 f,
@@ -47,15 +55,31 @@ pub async fn run(
     rpc: &str,
     distributor: &str,
     from_block: u64,
+    previous_export: Option<&str>,
 ) -> Result<Verified, Box<dyn std::error::Error>> {
     let (export, bytes) = load(export).await?;
+    let growth = match previous_export {
+        Some(source) => {
+            let (earlier, _) = load(source).await?;
+            if earlier.round >= export.round {
+                return Err(format!(
+                    "--previous-export is of round {}, not one before {}",
+                    earlier.round, export.round
+                )
+                .into());
+            }
+            Some((earlier.round, export.grows_from(&earlier)?))
+        }
+        None => None,
+    };
     let distributor = Address::from_str(distributor.trim())
         .map_err(|_| format!("not an address: {distributor:?}"))?;
     let provider = ProviderBuilder::new()
         .connect_http(rpc.parse().map_err(|_| format!("not a URL: {rpc:?}"))?);
     let chain_id = provider.get_chain_id().await?;
     let chain = Chain::connect(rpc, chain_id).await?;
-    verify(round, &export, &bytes, &chain, distributor, from_block).await
+    let verified = verify(round, &export, &bytes, &chain, distributor, from_block).await?;
+    Ok(Verified { growth, ..verified })
 }
 
 /// The check itself, on an export already loaded (`bytes`: as fetched).
@@ -103,6 +127,7 @@ pub async fn verify(
         root,
         leaves: export.leaves.len(),
         proposed,
+        growth: None,
     })
 }
 

@@ -265,6 +265,43 @@ mod tests {
         assert!(RoundStatus::Closing.has_tree());
     }
 
+    fn export(leaves: &[(&str, &str)]) -> RoundExport {
+        RoundExport {
+            round: 1,
+            root: String::new(),
+            leaves: leaves
+                .iter()
+                .map(|(address, amount)| RoundExportLeaf {
+                    address: (*address).to_owned(),
+                    amount: (*amount).to_owned(),
+                    proof: Vec::new(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_later_export_must_not_lower_any_total() {
+        const ANN: &str = "0x00000000000000000000000000000000000000aA";
+        const BOB: &str = "0x00000000000000000000000000000000000000bb";
+        let earlier = export(&[(ANN, "10"), (BOB, "5")]);
+        let grown = export(&[(&ANN.to_ascii_lowercase(), "12"), (BOB, "5"), ("0x01", "3")]);
+        assert_eq!(
+            grown.grows_from(&earlier).unwrap(),
+            alloy_primitives::U256::from(5)
+        );
+        let lowered = export(&[(ANN, "9"), (BOB, "5")]);
+        assert!(matches!(
+            lowered.grows_from(&earlier),
+            Err(ExportError::Decreased { after, .. }) if after == "9"
+        ));
+        let dropped = export(&[(ANN, "10")]);
+        assert!(matches!(
+            dropped.grows_from(&earlier),
+            Err(ExportError::Decreased { address, .. }) if address == BOB
+        ));
+    }
+
     #[test]
     fn round_lengths() {
         assert_eq!(RoundSchedule::new(0), Err(InvalidRoundLength));
@@ -372,6 +409,13 @@ pub enum ExportError {
     RootMismatch { stated: String, computed: String },
     /// A leaf's proof does not lead to the root.
     BadProof(String),
+    /// A wallet's cumulative amount is lower than in an earlier round's
+    /// export (or the wallet is gone): totals never fall.
+    Decreased {
+        address: String,
+        before: String,
+        after: String,
+    },
 }
 
 impl std::fmt::Display for ExportError {
@@ -387,6 +431,14 @@ impl std::fmt::Display for ExportError {
             ExportError::BadProof(address) => {
                 write!(f, "the proof of {address} does not lead to the root")
             }
+            ExportError::Decreased {
+                address,
+                before,
+                after,
+            } => write!(
+                f,
+                "{address} had {before} in the earlier round and {after} now: totals never fall"
+            ),
         }
     }
 }
@@ -394,6 +446,44 @@ impl std::fmt::Display for ExportError {
 impl std::error::Error for ExportError {}
 
 impl RoundExport {
+    /// Checks that every wallet of `earlier` (an earlier round's export)
+    /// has at least its amount there: what a guardian checks before a root
+    /// pays out. Returns by how much the total grew.
+    pub fn grows_from(&self, earlier: &RoundExport) -> Result<alloy_primitives::U256, ExportError> {
+        use alloy_primitives::U256;
+
+        let amount = |leaf: &RoundExportLeaf| {
+            U256::from_str_radix(&leaf.amount, 10)
+                .map_err(|_| ExportError::InvalidLeaf(format!("{}: {}", leaf.address, leaf.amount)))
+        };
+        let key = |address: &str| address.to_ascii_lowercase();
+        let now: std::collections::HashMap<String, &RoundExportLeaf> = self
+            .leaves
+            .iter()
+            .map(|leaf| (key(&leaf.address), leaf))
+            .collect();
+        let (mut before_total, mut after_total) = (U256::ZERO, U256::ZERO);
+        for leaf in &self.leaves {
+            after_total = after_total.saturating_add(amount(leaf)?);
+        }
+        for leaf in &earlier.leaves {
+            let before = amount(leaf)?;
+            before_total = before_total.saturating_add(before);
+            let after = match now.get(&key(&leaf.address)) {
+                Some(current) => amount(current)?,
+                None => U256::ZERO,
+            };
+            if after < before {
+                return Err(ExportError::Decreased {
+                    address: leaf.address.clone(),
+                    before: before.to_string(),
+                    after: after.to_string(),
+                });
+            }
+        }
+        Ok(after_total.saturating_sub(before_total))
+    }
+
     /// The export's published form: compact JSON, fields in declaration
     /// order, leaves ordered by address. The platform serves exactly these
     /// bytes, and their keccak256 is [`RoundExport::export_hash`].

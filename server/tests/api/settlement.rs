@@ -248,6 +248,12 @@ async fn points_become_tokens_claimed_without_gas() {
         .args(["verify-round", &n.to_string(), "--export", &export_url])
         .args(["--rpc", app.chain_url.as_deref().unwrap()])
         .args(["--distributor", &second.distributor])
+        // Round n is the newest with leaves, and came after the second
+        // credit: n - 1 has a tree too (round 1 at the earliest).
+        .args([
+            "--previous-export",
+            &app.url(&format!("/api/v1/rounds/{}/export", n - 1)),
+        ])
         .env("MERITREE_CHAIN__EMBEDDED", "false")
         .output()
         .await
@@ -263,6 +269,7 @@ async fn points_become_tokens_claimed_without_gas() {
         stdout.contains("is the one proposed with it"),
         "the export's hash was checked: {stdout}"
     );
+    assert!(stdout.contains("no total fell"), "{stdout}");
 
     // A tampered export fails the check.
     let mut export: meritree_core::rounds::RoundExport = app
