@@ -39,13 +39,16 @@ async fn execute(
             let account_id = platform.points().find_account_id(&account).await?;
             let posted = platform
                 .points()
-                .post(PointsPosting {
-                    account_id: &account_id,
-                    amount,
-                    reason,
-                    reference: reference.as_deref(),
-                    idempotency_key: &key,
-                })
+                .post_by_admin(
+                    meritree_platform::audit::CLI_ACTOR,
+                    PointsPosting {
+                        account_id: &account_id,
+                        amount,
+                        reason,
+                        reference: reference.as_deref(),
+                        idempotency_key: &key,
+                    },
+                )
                 .await?;
             let entry = posted.entry;
             let what = if posted.replayed {

@@ -32,6 +32,38 @@ impl Audit<'_> {
         before: Option<serde_json::Value>,
         after: Option<serde_json::Value>,
     ) -> Result<AuditEntry, StoreError> {
+        self.append(None, actor, action, subject, before, after)
+            .await
+    }
+
+    /// [`Self::record`] at most once per `reference` (say, a ledger entry):
+    /// a retry after the action succeeded and its entry did not finds the
+    /// gap and fills it; otherwise it returns the entry already there.
+    pub async fn record_once(
+        &self,
+        reference: &str,
+        actor: &str,
+        action: AuditAction,
+        subject: &str,
+        before: Option<serde_json::Value>,
+        after: Option<serde_json::Value>,
+    ) -> Result<AuditEntry, StoreError> {
+        if let Some(existing) = store::by_reference(self.db(), reference).await? {
+            return Ok(entry(existing));
+        }
+        self.append(Some(reference), actor, action, subject, before, after)
+            .await
+    }
+
+    async fn append(
+        &self,
+        reference: Option<&str>,
+        actor: &str,
+        action: AuditAction,
+        subject: &str,
+        before: Option<serde_json::Value>,
+        after: Option<serde_json::Value>,
+    ) -> Result<AuditEntry, StoreError> {
         let before = before.map(|v| v.to_string());
         let after = after.map(|v| v.to_string());
         let at = clock::unix_secs();
@@ -44,6 +76,7 @@ impl Audit<'_> {
                 subject,
                 state_before: before.as_deref(),
                 state_after: after.as_deref(),
+                reference,
             },
             GENESIS,
             |seq, prev_hash| {

@@ -122,38 +122,42 @@ impl Sink for LedgerSink {
 pub(crate) type LedgerWriter = GroupCommit<LedgerSink>;
 
 impl Points<'_> {
-    /// Posts one ledger entry: validated here, then written with its balance
-    /// change in one transaction, at most once per (account, key).
-    #[tracing::instrument(skip_all)]
-    /// An admin's posting: [`Self::post`], then an audit entry naming the
-    /// admin, with the balance before and after (a replay adds none).
+    /// A posting an admin (or the operator at the command line: `cli`)
+    /// makes, not the platform's rules: [`Self::post`], then an audit entry
+    /// naming `actor`, with the balance before and after. A replay of a
+    /// posting whose entry is missing (the audit write failed) records it
+    /// then; otherwise a replay adds none.
     pub async fn post_by_admin(
         &self,
-        admin: &AccountId,
+        actor: &str,
         posting: PointsPosting<'_>,
     ) -> Result<PostedPoints, PointsError> {
         let posted = self.post(posting).await?;
-        if !posted.replayed {
-            let entry = &posted.entry;
-            self.audit()
-                .record(
-                    admin.as_str(),
-                    AuditAction::PointsPosted,
-                    &entry.account_id,
-                    Some(serde_json::json!({ "balance": entry.balance_after - entry.amount })),
-                    Some(serde_json::json!({
-                        "balance": entry.balance_after,
-                        "entry": entry.id,
-                        "amount": entry.amount,
-                        "reason": entry.reason,
-                        "reference": entry.reference,
-                    })),
-                )
-                .await?;
-        }
+        // Also on a replay: the first attempt may have posted and then
+        // failed to record.
+        let entry = &posted.entry;
+        self.audit()
+            .record_once(
+                &format!("ledger:{}", entry.id),
+                actor,
+                AuditAction::PointsPosted,
+                &entry.account_id,
+                Some(serde_json::json!({ "balance": entry.balance_after - entry.amount })),
+                Some(serde_json::json!({
+                    "balance": entry.balance_after,
+                    "entry": entry.id,
+                    "amount": entry.amount,
+                    "reason": entry.reason,
+                    "reference": entry.reference,
+                })),
+            )
+            .await?;
         Ok(posted)
     }
 
+    /// Posts one ledger entry: validated here, then written with its balance
+    /// change in one transaction, at most once per (account, key).
+    #[tracing::instrument(skip_all)]
     pub async fn post(&self, posting: PointsPosting<'_>) -> Result<PostedPoints, PointsError> {
         points::check_amount(posting.reason, posting.amount).map_err(PointsError::InvalidAmount)?;
         let key =

@@ -16,6 +16,7 @@ pub struct AuditRow {
     pub state_after: Option<String>,
     pub prev_hash: String,
     pub hash: String,
+    pub reference: Option<String>,
 }
 
 /// An entry to append; its number and hashes are given by [`append`].
@@ -27,9 +28,13 @@ pub struct NewAudit<'a> {
     pub subject: &'a str,
     pub state_before: Option<&'a str>,
     pub state_after: Option<&'a str>,
+    /// Makes the append idempotent: an entry with this reference already
+    /// in the log is returned instead of a second one.
+    pub reference: Option<&'a str>,
 }
 
-const COLUMNS: &str = "seq, at, actor, action, subject, state_before, state_after, prev_hash, hash";
+const COLUMNS: &str =
+    "seq, at, actor, action, subject, state_before, state_after, prev_hash, hash, reference";
 
 /// How often an append retries when another writer extended the chain first.
 const ATTEMPTS: usize = 20;
@@ -64,10 +69,11 @@ pub async fn append(
             state_after: entry.state_after.map(str::to_owned),
             hash: hash(seq, &prev_hash),
             prev_hash,
+            reference: entry.reference.map(str::to_owned),
         };
         let inserted = with_pool!(db, pool => sqlx::query(
-            "INSERT INTO audit_log (seq, at, actor, action, subject, state_before, state_after, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            "INSERT INTO audit_log (seq, at, actor, action, subject, state_before, state_after, prev_hash, hash, reference) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
         )
         .bind(row.seq)
         .bind(row.at)
@@ -78,18 +84,37 @@ pub async fn append(
         .bind(&row.state_after)
         .bind(&row.prev_hash)
         .bind(&row.hash)
+        .bind(&row.reference)
         .execute(pool)
         .await
         .map(drop));
         match inserted {
             Ok(_) => return Ok(row),
-            Err(sqlx::Error::Database(err)) if err.is_unique_violation() => continue,
+            Err(sqlx::Error::Database(err)) if err.is_unique_violation() => {
+                // Recorded before (the reference), or another writer took
+                // this place in the chain (retry on the new head).
+                if let Some(reference) = entry.reference {
+                    if let Some(existing) = by_reference(db, reference).await? {
+                        return Ok(existing);
+                    }
+                }
+                continue;
+            }
             Err(err) => return Err(err.into()),
         }
     }
     // Twenty other entries appended while this one tried: contention no
     // admin action causes; reported as the conflict it is.
     Err(StoreError::Duplicate("seq"))
+}
+
+/// The entry recorded under `reference`, if any.
+pub async fn by_reference(db: &Database, reference: &str) -> Result<Option<AuditRow>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM audit_log WHERE reference = $1");
+    Ok(with_pool!(db, pool => sqlx::query_as(&sql)
+        .bind(reference)
+        .fetch_optional(pool)
+        .await)?)
 }
 
 /// Up to `limit` entries after `after`, oldest first.

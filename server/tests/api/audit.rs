@@ -95,6 +95,26 @@ test_both_backends! {
         assert_eq!((page.entries.len(), page.next_after), (5, Some(9)));
         assert_eq!(page.entries[0].prev_hash, head);
 
+        // A posting whose entry was never written (the write failed after
+        // the posting): the admin's retry, a replay, fills the gap, once.
+        let posting = meritree_platform::points::PointsPosting {
+            account_id: &ann_id,
+            amount: 3,
+            reason: meritree_core::points::PointsReason::AdminAdjustment,
+            reference: None,
+            idempotency_key: "gift-2",
+        };
+        let unaudited = app.platform.points().post(posting).await.unwrap();
+        for _ in 0..2 {
+            let replayed = app.platform.points().post_by_admin("cli", posting).await.unwrap();
+            assert!(replayed.replayed);
+        }
+        let verified: AuditVerification = get(&app, "/api/v1/admin/audit/verify", &admin).await;
+        assert_eq!((verified.entries, verified.broken), (17, None));
+        let last: AuditPage = get(&app, "/api/v1/admin/audit?after=16", &admin).await;
+        let after: Value = serde_json::from_str(last.entries[0].after.as_deref().unwrap()).unwrap();
+        assert_eq!(after["entry"].as_i64(), Some(unaudited.entry.id));
+
         // Anyone else is refused; bad paging is a clear 400.
         let refused = app.request(Method::GET, "/api/v1/admin/audit", &ann).send().await.unwrap();
         assert_eq!(error_code(refused).await, "forbidden");

@@ -365,8 +365,6 @@ impl Ai<'_> {
         Ok(budget)
     }
 
-    /// Lifts the limit of `target` for `period`.
-    #[tracing::instrument(skip_all)]
     /// An admin's limit on what `account` spends in all: [`Self::limit`],
     /// audited.
     pub async fn limit_account(
@@ -415,6 +413,8 @@ impl Ai<'_> {
             .map(drop)
     }
 
+    /// Lifts the limit of `target` for `period`.
+    #[tracing::instrument(skip_all)]
     pub async fn lift(&self, target: BudgetTarget<'_>, period: &str) -> Result<(), AiError> {
         let period = BudgetPeriod::parse(period).ok_or(AiError::InvalidPeriod)?;
         let scope = self.scope_of(target).await?;

@@ -73,7 +73,7 @@ async fn post_points(
     let posted = platform
         .points()
         .post_by_admin(
-            &me.account_id,
+            me.account_id.as_str(),
             PointsPosting {
                 account_id: &body.account_id,
                 amount: body.amount,
