@@ -334,18 +334,46 @@ async fn member_with_points(s: &Setup, wallet: alloy::primitives::Address, point
     )
     .await
     .unwrap();
+    credit(s, &id, points, "task:1").await;
+    id
+}
+
+/// `points` more for `account`, once per `key`.
+async fn credit(s: &Setup, account: &str, points: i64, key: &str) {
     s.platform
         .points()
         .post(meritree_platform::points::PointsPosting {
-            account_id: &id,
+            account_id: account,
             amount: points,
             reason: meritree_core::points::PointsReason::TaskReward,
             reference: None,
-            idempotency_key: "task:1",
+            idempotency_key: key,
         })
         .await
         .unwrap();
-    id
+}
+
+/// Where the tests' rounds start: a round boundary.
+const START: i64 = 1_800_000_000 - 1_800_000_000 % ROUND_SECS;
+
+/// Closes round `n` (rounds start at `START`; round 1 is opened first).
+async fn close_round(platform: &Platform, n: i64) {
+    if n == 1 {
+        platform.rounds().tick(START + 1).await.unwrap();
+    }
+    platform
+        .rounds()
+        .tick(START + n * ROUND_SECS + 1)
+        .await
+        .unwrap();
+}
+
+/// A provider that sends from the platform's key (anvil's first).
+fn signer(s: &Setup) -> impl Provider {
+    let key = PrivateKeySigner::from_str(anvil::DEV_KEY_0).unwrap();
+    ProviderBuilder::new()
+        .wallet(EthereumWallet::from(key))
+        .connect_http(s.anvil.url().parse().unwrap())
 }
 
 fn uuid_like(wallet: alloy::primitives::Address) -> String {

@@ -14,13 +14,7 @@ async fn a_relayed_claim_that_reverts_on_chain_pauses_relaying_for_the_account()
     let s = setup(Duration::from_secs(3600)).await;
     let wallet = Address::repeat_byte(0x42);
     let account = member_with_points(&s, wallet, 7).await;
-    let start = 1_800_000_000 - 1_800_000_000 % ROUND_SECS;
-    s.platform.rounds().tick(start + 1).await.unwrap();
-    s.platform
-        .rounds()
-        .tick(start + ROUND_SECS + 1)
-        .await
-        .unwrap();
+    close_round(&s.platform, 1).await;
     settle(&s.platform).await;
     let claimable = s
         .platform
@@ -73,22 +67,8 @@ async fn a_relayed_claim_that_reverts_on_chain_pauses_relaying_for_the_account()
     );
 
     // More to claim, but the platform does not relay for this account for now.
-    s.platform
-        .points()
-        .post(meritree_platform::points::PointsPosting {
-            account_id: &account,
-            amount: 5,
-            reason: meritree_core::points::PointsReason::TaskReward,
-            reference: None,
-            idempotency_key: "task:2",
-        })
-        .await
-        .unwrap();
-    s.platform
-        .rounds()
-        .tick(start + 2 * ROUND_SECS + 1)
-        .await
-        .unwrap();
+    credit(&s, &account, 5, "task:2").await;
+    close_round(&s.platform, 2).await;
     settle(&s.platform).await;
     let paused = s
         .platform

@@ -7,31 +7,10 @@ use alloy::primitives::Address;
 use meritree_core::ErrorCode;
 
 const DAY: u64 = 86_400;
-const START: i64 = 1_800_000_000 - 1_800_000_000 % ROUND_SECS;
-
 /// Moves the chain's clock (what the timelock reads) forward.
 async fn advance_chain_time(s: &Setup, secs: u64) {
     anvil_call(s, "evm_increaseTime", serde_json::json!([secs])).await;
     anvil_call(s, "evm_mine", serde_json::json!([])).await;
-}
-
-/// Closes round `n` (rounds start at `START`).
-async fn close_round(platform: &Platform, n: i64) {
-    if n == 1 {
-        platform.rounds().tick(START + 1).await.unwrap();
-    }
-    platform
-        .rounds()
-        .tick(START + n * ROUND_SECS + 1)
-        .await
-        .unwrap();
-}
-
-fn signer(s: &Setup) -> impl Provider {
-    let key = PrivateKeySigner::from_str(anvil::DEV_KEY_0).unwrap();
-    ProviderBuilder::new()
-        .wallet(EthereumWallet::from(key))
-        .connect_http(s.anvil.url().parse().unwrap())
 }
 
 async fn pending_round(s: &Setup) -> u64 {
@@ -212,17 +191,7 @@ test_both_backends! {
         assert_eq!(token_balance(&s, wallet).await, U256::from(7_000));
 
         // More points, and round 2 closes while the operator moves.
-        s.platform
-            .points()
-            .post(meritree_platform::points::PointsPosting {
-                account_id: &account,
-                amount: 5,
-                reason: meritree_core::points::PointsReason::TaskReward,
-                reference: None,
-                idempotency_key: "task:2",
-            })
-            .await
-            .unwrap();
+        credit(&s, &account, 5, "task:2").await;
         close_round(&s.platform, 2).await;
 
         // The move, as the README describes it: pause version 1, deploy
