@@ -40,6 +40,7 @@ pub mod compute;
 pub mod error;
 pub mod evaluation;
 mod group_commit;
+pub mod invalidation;
 pub mod live;
 pub mod mailer;
 pub mod metrics;
@@ -204,6 +205,9 @@ struct Inner {
     settlement_fence: std::sync::atomic::AtomicI64,
     sealing: sealing::SealingKey,
     metrics: metrics::Metrics,
+    freshness: invalidation::Freshness,
+    key_cache: access::key_cache::KeyCache,
+    budget_cache: ai::budget_cache::BudgetCache,
 }
 
 impl Platform {
@@ -251,6 +255,9 @@ impl Platform {
                 sealing,
                 compute_state: ComputeState::default(),
                 metrics: metrics::Metrics::default(),
+                freshness: Default::default(),
+                key_cache: Default::default(),
+                budget_cache: Default::default(),
             }),
         })
     }
@@ -261,6 +268,18 @@ impl Platform {
 
     pub(crate) fn ledger_writer(&self) -> &points::LedgerWriter {
         &self.inner.ledger_writer
+    }
+
+    pub(crate) fn freshness(&self) -> &invalidation::Freshness {
+        &self.inner.freshness
+    }
+
+    pub(crate) fn key_cache(&self) -> &access::key_cache::KeyCache {
+        &self.inner.key_cache
+    }
+
+    pub(crate) fn budget_cache(&self) -> &ai::budget_cache::BudgetCache {
+        &self.inner.budget_cache
     }
 
     pub(crate) fn usage_writer(&self) -> &ai::usage_writer::UsageWriter {

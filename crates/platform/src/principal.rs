@@ -3,6 +3,9 @@
 use meritree_core::accounts::{AccountId, ApiKeyId, ApiScope, Role, SessionId};
 use meritree_store::{api_keys, sessions};
 
+use std::time::Instant;
+
+use crate::access::key_cache::CachedKey;
 use crate::accounts::api_keys::{parse_stored_scopes, KEY_PREFIX};
 use crate::accounts::AuthError;
 use crate::secret::token_digest;
@@ -40,23 +43,13 @@ impl Principal {
 }
 
 impl Platform {
-    /// Authenticates a bearer credential: an API key (`mt_…`, one indexed
-    /// lookup) or an access token (signature check, no lookup). What the
-    /// credential may do is [`Platform::authorize`]'s business.
+    /// Authenticates a bearer credential: an API key (from the key cache,
+    /// else one indexed lookup) or an access token (signature check, no
+    /// lookup). What the credential may do is [`Platform::authorize`]'s
+    /// business.
     pub(crate) async fn authenticate_bearer(&self, token: &str) -> Result<Principal, AuthError> {
         if token.starts_with(KEY_PREFIX) {
-            let (key, role) =
-                api_keys::authenticate(self.db(), &token_digest(token), clock::unix_secs())
-                    .await?
-                    .ok_or(AuthError::Unauthenticated)?;
-            return Ok(Principal {
-                account_id: key.account_id.into(),
-                role: key_role(&role),
-                credential: Credential::ApiKey {
-                    id: key.id.into(),
-                    scopes: parse_stored_scopes(&key.scopes),
-                },
-            });
+            return self.authenticate_api_key(token).await;
         }
         let claims = self.sessions().authenticate(token)?;
         Ok(Principal {
@@ -66,6 +59,58 @@ impl Platform {
                 id: claims.sid.into(),
             },
         })
+    }
+
+    async fn authenticate_api_key(&self, token: &str) -> Result<Principal, AuthError> {
+        let digest = token_digest(token);
+        let now = clock::unix_secs();
+        let max_age = self.freshness().max_age();
+        if let Some(hit) = self.key_cache().get(&digest, max_age, now) {
+            if hit.record_use {
+                self.record_key_use(&hit.principal, now);
+            }
+            return Ok(hit.principal);
+        }
+        let generation = self.freshness().generation();
+        let (key, role) = api_keys::authenticate(self.db(), &digest, now)
+            .await?
+            .ok_or(AuthError::Unauthenticated)?;
+        let principal = Principal {
+            account_id: key.account_id.into(),
+            role: key_role(&role),
+            credential: Credential::ApiKey {
+                id: key.id.into(),
+                scopes: parse_stored_scopes(&key.scopes),
+            },
+        };
+        // A revocation that landed while this lookup ran must not be
+        // undone by caching what it read before.
+        if self.freshness().unchanged_since(generation) {
+            self.key_cache().put(
+                digest,
+                CachedKey {
+                    principal: principal.clone(),
+                    expires_at: key.expires_at,
+                    last_used_at: key.last_used_at,
+                    fetched: Instant::now(),
+                },
+            );
+        }
+        Ok(principal)
+    }
+
+    /// Records a cached key's use off the request's path: "last used" is
+    /// for people, and a request must not wait for it.
+    fn record_key_use(&self, principal: &Principal, now: i64) {
+        let Some(id) = principal.api_key_id() else {
+            return;
+        };
+        let (db, id) = (self.db().clone(), id.to_string());
+        tokio::spawn(async move {
+            if let Err(error) = api_keys::mark_used(&db, &id, now).await {
+                tracing::warn!(%error, key = %id, "an API key's use was not recorded");
+            }
+        });
     }
 
     /// The caller as they stand now, looked up by their credential's id: for

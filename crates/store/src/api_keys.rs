@@ -132,18 +132,30 @@ pub async fn authenticate(
     let Some(KeyWithRole { mut key, role }) = found else {
         return Ok(None);
     };
-    // At most one write a minute per key: usage is for people, not billing.
-    if key.last_used_at.is_none_or(|t| now - t >= 60) {
-        execute!(
-            db,
-            "UPDATE api_keys SET last_used_at = $2 WHERE id = $1",
-            &key.id,
-            now
-        )
-        .map(drop)?;
+    if key
+        .last_used_at
+        .is_none_or(|t| now - t >= USE_RECORDED_EVERY_SECS)
+    {
+        mark_used(db, &key.id, now).await?;
         key.last_used_at = Some(now);
     }
     Ok(Some((key, role)))
+}
+
+/// A key's use is recorded at most this often: it is for people ("last
+/// used"), not billing, and must not cost a write per request.
+pub const USE_RECORDED_EVERY_SECS: i64 = 60;
+
+/// Records that key `id` was used at `now`.
+pub async fn mark_used(db: &Database, id: &str, now: i64) -> Result<(), StoreError> {
+    execute!(
+        db,
+        "UPDATE api_keys SET last_used_at = $2 WHERE id = $1",
+        id,
+        now
+    )
+    .map(drop)
+    .map_err(Into::into)
 }
 
 /// The role of the account whose key `id` is, while the key is live

@@ -105,6 +105,29 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
     }
 }
 
+/// A second instance on `first`'s PostgreSQL database (and the key sealing
+/// its secrets, which instances on one database share), with settings
+/// changed by `configure` first.
+pub async fn spawn_beside(first: &TestApp, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let database = match &first.db().target {
+        DatabaseTarget::Postgres(url) => url.clone(),
+        other => panic!("instances share a PostgreSQL database, not {other:?}"),
+    };
+    let secrets_key = first.data_dir().join("secrets.key");
+    spawn_app_with(Backend::Postgres, |s| {
+        configure(s);
+        s.storage.secrets_key_file = secrets_key;
+        s.storage.database_url = database.into();
+    })
+    .await
+}
+
+/// The test Redis that `scripts/test` starts.
+pub fn test_redis_url() -> String {
+    std::env::var("MERITREE_TEST_REDIS_URL")
+        .expect("MERITREE_TEST_REDIS_URL is not set: run the tests through scripts/test")
+}
+
 /// For `spawn_app_with`: a local anvil with the contracts deployed.
 pub fn with_embedded_chain(settings: &mut Settings) {
     settings.chain.embedded = true;

@@ -11,7 +11,10 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::fake_judge::{judged_by, scores, start_judge};
-use crate::helpers::{admin_session, error_code, spawn_app, spawn_app_with, Session, TestApp};
+use crate::helpers::{
+    admin_session, error_code, spawn_app, spawn_app_with, spawn_beside, test_redis_url, Session,
+    TestApp,
+};
 
 /// A member with a handle, signed in.
 pub async fn member(app: &TestApp, email: &str, handle: &str) -> Session {
@@ -432,26 +435,16 @@ test_both_backends! {
 #[tokio::test]
 async fn two_instances_share_live_events_and_the_duplicate_index() {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let redis = std::env::var("MERITREE_TEST_REDIS_URL")
-        .expect("MERITREE_TEST_REDIS_URL is not set: run the tests through scripts/test");
+    let redis = test_redis_url();
     let (url, _judge) = start_judge(scores(7, 7, 7)).await;
     let first = spawn_app_with(Backend::Postgres, |s| {
         judged_by(s, &url);
         s.cache.redis_url = redis.clone().into();
     })
     .await;
-    let database = first.db().target.clone();
-    // Instances on one database share the key sealing its secrets.
-    let secrets_key = first.data_dir().join("secrets.key");
-    let second = spawn_app_with(Backend::Postgres, |s| {
+    let second = spawn_beside(&first, |s| {
         judged_by(s, &url);
         s.cache.redis_url = redis.clone().into();
-        s.storage.secrets_key_file = secrets_key.clone();
-        s.storage.database_url = match &database {
-            meritree_store::DatabaseTarget::Postgres(url) => url.clone(),
-            other => panic!("{other:?}"),
-        }
-        .into();
     })
     .await;
     let alice = member(&first, "alice@example.org", "alice").await;

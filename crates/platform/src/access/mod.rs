@@ -13,6 +13,7 @@
 //! sign-in, SIWE nonces) are applied by those services themselves from the
 //! same [`RequestContext`], so both doors count alike.
 
+pub mod key_cache;
 pub mod limits;
 pub mod request;
 pub mod site;

@@ -10,6 +10,7 @@ use meritree_store::{totp as totp_store, StoreError};
 use super::totp::TotpSetup;
 use super::{password, view, AuthError};
 use crate::clock;
+use crate::invalidation::Invalidation;
 
 impl Accounts<'_> {
     /// Creates an admin account with TOTP already enabled; the setup is
@@ -71,6 +72,9 @@ impl Accounts<'_> {
             );
         }
         store::set_role_by_email(self.db(), email.as_str(), role.as_str(), now).await?;
+        self.invalidate(Invalidation::ApiKeysOf {
+            account_id: account.id.clone(),
+        });
         // A role change takes effect at the next sign-in.
         meritree_store::sessions::revoke_account(self.db(), &account.id, None, now).await?;
         tracing::info!(account = %account.id, role = role.as_str(), "role changed");

@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use super::AuthError;
 use crate::clock;
+use crate::invalidation::Invalidation;
 use crate::secret::{random_token, token_digest};
 
 /// Every API key starts with this, which tells it apart from an access token.
@@ -103,6 +104,9 @@ impl Accounts<'_> {
         key_id: &ApiKeyId,
     ) -> Result<(), AuthError> {
         if store::revoke(self.db(), account_id, key_id, clock::unix_secs()).await? {
+            self.invalidate(Invalidation::ApiKeysOf {
+                account_id: account_id.to_string(),
+            });
             tracing::info!(account = %account_id, key = %key_id, "API key revoked");
             Ok(())
         } else {
@@ -117,6 +121,9 @@ impl Accounts<'_> {
         account_id: &AccountId,
     ) -> Result<Vec<ApiKeyView>, AuthError> {
         let revoked = store::revoke_all(self.db(), account_id, clock::unix_secs()).await?;
+        self.invalidate(Invalidation::ApiKeysOf {
+            account_id: account_id.to_string(),
+        });
         if !revoked.is_empty() {
             tracing::info!(account = %account_id, keys = revoked.len(), "API keys revoked");
         }

@@ -12,7 +12,9 @@
 //! cost up front, or serialise an account's requests behind a lock held
 //! for a whole upstream call (seconds); the overshoot is bounded by the
 //! caller's own concurrency (which its rate limit bounds) times one
-//! request's cost.
+//! request's cost. Limits and spending are read through the budget cache
+//! ([`super::budget_cache`]), which adds what other instances spent in the
+//! last second to that bound.
 
 use super::{Ai, AiError};
 use meritree_core::accounts::{AccountId, ApiKeyId};
@@ -24,6 +26,7 @@ use meritree_store::{api_keys, StoreError};
 
 use super::calendar;
 use crate::clock;
+use crate::invalidation::Invalidation;
 
 /// Whose spending a budget limits.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -213,6 +216,7 @@ impl Ai<'_> {
             clock::unix_secs(),
         )
         .await?;
+        self.budgets_changed(scope);
         Ok(AiBudget {
             scope: scope.clone(),
             period,
@@ -227,7 +231,9 @@ impl Ai<'_> {
         scope: &BudgetScope,
         period: BudgetPeriod,
     ) -> Result<bool, StoreError> {
-        store::delete_budget(self.db(), scope.store(), period.as_str()).await
+        let deleted = store::delete_budget(self.db(), scope.store(), period.as_str()).await?;
+        self.budgets_changed(scope);
+        Ok(deleted)
     }
 
     /// The limits set on `scope`, day before month.
@@ -309,10 +315,10 @@ impl Ai<'_> {
         api_key_id: Option<&str>,
         now: i64,
     ) -> Result<(), BudgetCheckError> {
-        let records = store::applicable_budgets(self.db(), account_id, api_key_id).await?;
+        let budgets = self.applicable_budgets(account_id, api_key_id).await?;
         let mut refusal: Option<BudgetExceeded> = None;
-        for budget in records.into_iter().filter_map(AiBudget::from_record) {
-            let spent = self.spent(&budget.scope, budget.period, now).await?;
+        for budget in budgets {
+            let spent = self.spent_now(&budget.scope, budget.period, now).await?;
             if spent < budget.limit_nanos {
                 continue;
             }
@@ -331,6 +337,64 @@ impl Ai<'_> {
             Some(exceeded) => Err(exceeded.into()),
             None => Ok(()),
         }
+    }
+}
+
+impl Ai<'_> {
+    /// The limits on a request of `account_id` with `api_key_id`: from the
+    /// budget cache, else read (and cached unless a budget changed while
+    /// they were read).
+    async fn applicable_budgets(
+        &self,
+        account_id: &AccountId,
+        api_key_id: Option<&str>,
+    ) -> Result<Vec<AiBudget>, StoreError> {
+        let cache = self.budget_cache();
+        let max_age = self.freshness().max_age();
+        if let Some(budgets) = cache.limits(account_id.as_str(), api_key_id, max_age) {
+            return Ok(budgets);
+        }
+        let generation = self.freshness().generation();
+        let budgets: Vec<AiBudget> = store::applicable_budgets(self.db(), account_id, api_key_id)
+            .await?
+            .into_iter()
+            .filter_map(AiBudget::from_record)
+            .collect();
+        if self.freshness().unchanged_since(generation) {
+            cache.store_limits(account_id.as_str(), api_key_id, budgets.clone());
+        }
+        Ok(budgets)
+    }
+
+    /// What `scope` spent in the `period` holding `now`, as the budget
+    /// check sees it: the cached figure, read again once a second.
+    async fn spent_now(
+        &self,
+        scope: &BudgetScope,
+        period: BudgetPeriod,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        let start = period.start(now);
+        match self.budget_cache().spent(scope, period, start) {
+            Ok(spent) => Ok(spent),
+            Err(read) => {
+                let stored = self.spent(scope, period, now).await?;
+                Ok(self
+                    .budget_cache()
+                    .store_spent(scope, period, start, read, stored))
+            }
+        }
+    }
+
+    fn budgets_changed(&self, scope: &BudgetScope) {
+        self.invalidate(match scope {
+            BudgetScope::Account(id) => Invalidation::AccountBudgets {
+                account_id: id.clone(),
+            },
+            BudgetScope::ApiKey(id) => Invalidation::KeyBudgets {
+                api_key_id: id.clone(),
+            },
+        });
     }
 }
 

@@ -1,10 +1,12 @@
 //! The AI gateway's platform side, what needs accounts: requests end to end
 //! (`requests`), usage and cost recorded per request (`usage`), spending
-//! limits checked before a request is sent (`budgets`), and the
+//! limits checked before a request is sent (`budgets`, read through
+//! `budget_cache`), and the
 //! exact-match response cache (`cache`). Talking to models is
 //! `meritree_ai`'s job.
 
 pub mod answer_events;
+pub mod budget_cache;
 pub mod budgets;
 pub mod cache;
 mod calendar;

@@ -231,8 +231,18 @@ fn record(request_id: &str, account_id: &str, key: Option<&str>, cost_nanos: u64
     }
 }
 
-/// Writes a usage row at a chosen time, as the gateway would have then.
-async fn spend_at(platform: &Platform, account_id: &str, key: Option<&str>, cost: i64, at: i64) {
+/// Records a request's usage at a chosen time, as the gateway would have
+/// then.
+async fn spend_at(platform: &Platform, account_id: &str, key: Option<&str>, cost: u64, at: i64) {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let usage = record(&request_id, account_id, key, cost);
+    assert!(platform.ai().record_usage_at(usage, at).await.unwrap());
+}
+
+/// Writes a usage row at a chosen time as another instance would: straight
+/// to the database, unseen by this instance's budget cache.
+async fn spend_elsewhere_at(platform: &Platform, account_id: &str, cost: i64, at: i64) {
+    let key = None;
     let request_id = uuid::Uuid::new_v4().to_string();
     let written = store::insert(
         platform.db(),
@@ -487,6 +497,25 @@ test_both_backends! {
             platform.ai().spent(&ann(), BudgetPeriod::Month, new_year).await.unwrap(),
             1
         );
+    }
+
+    async fn ai_budget_check_sees_other_instances_spending_within_a_second(backend: Backend) {
+        let test_db = TestDatabase::fresh(backend).await;
+        let platform = platform(&test_db).await;
+        account(&platform, "ann").await;
+        let now = crate::clock::unix_secs();
+        platform.ai().set_budget(&ann(), BudgetPeriod::Month, 1_000).await.unwrap();
+        assert!(admitted(&platform, "ann", None, now).await);
+        // Spent on another instance: this one sees it once its figure is
+        // read again, at most SPENT_REFRESH later.
+        spend_elsewhere_at(&platform, "ann", 1_000, now).await;
+        tokio::time::sleep(crate::ai::budget_cache::SPENT_REFRESH + Duration::from_millis(50)).await;
+        assert_eq!(refusal(&platform, "ann", None, now).await.spent_nanos, 1_000);
+        // An admin's new limit takes effect at once.
+        platform.ai().set_budget(&ann(), BudgetPeriod::Month, 2_000).await.unwrap();
+        assert!(admitted(&platform, "ann", None, now).await);
+        spend_at(&platform, "ann", None, 1_000, now).await;
+        assert!(!admitted(&platform, "ann", None, now).await, "this instance's own spending counts at once");
     }
 
     async fn ai_budget_check_covers_the_account_and_the_key(backend: Backend) {

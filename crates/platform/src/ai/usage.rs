@@ -111,13 +111,24 @@ impl Ai<'_> {
                 meritree_store::compute::served_by(self.db(), &record.request_id).await?;
         }
         let id = uuid::Uuid::new_v4().to_string();
-        let metrics_record = record.clone();
+        let recorded = record.clone();
         let written = self
             .usage_writer()
             .write(super::usage_writer::UsageJob { record, id, now })
             .await?;
         if written {
-            self.metrics().ai_request(&metrics_record);
+            let cost = if recorded.cached {
+                0
+            } else {
+                recorded.cost_nanos
+            };
+            self.budget_cache().add_spent(
+                &recorded.account_id,
+                recorded.api_key_id.as_deref(),
+                cost,
+                now,
+            );
+            self.metrics().ai_request(&recorded);
         }
         Ok(written)
     }

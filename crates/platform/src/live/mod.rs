@@ -68,6 +68,10 @@ pub enum Bridged {
     },
     /// A submission's embedding was stored: add it to the index.
     Vector { submission_id: String },
+    /// Cached credentials or budgets changed.
+    Invalidate {
+        change: crate::invalidation::Invalidation,
+    },
 }
 
 impl Default for Hub {

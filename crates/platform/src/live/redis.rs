@@ -73,6 +73,7 @@ async fn subscribe(platform: Platform, client: ::redis::Client, channel: String,
             Ok(mut pubsub) => match pubsub.subscribe(&channel).await {
                 Ok(()) => {
                     tracing::info!(%channel, "live bridge subscribed");
+                    platform.set_bridged(true);
                     let mut messages = pubsub.on_message();
                     while let Some(message) = messages.next().await {
                         match serde_json::from_slice::<Wire>(message.get_payload_bytes()) {
@@ -83,6 +84,7 @@ async fn subscribe(platform: Platform, client: ::redis::Client, channel: String,
                             }
                         }
                     }
+                    platform.set_bridged(false);
                     tracing::warn!("live bridge: the Redis subscription ended; reconnecting");
                 }
                 Err(error) => tracing::warn!(%error, "live bridge: subscribing failed"),
@@ -96,6 +98,7 @@ async fn subscribe(platform: Platform, client: ::redis::Client, channel: String,
 async fn receive(platform: &Platform, message: Bridged) {
     match message {
         Bridged::Live { audience, event } => platform.hub().deliver(audience, event),
+        Bridged::Invalidate { change } => platform.apply_invalidation(&change),
         Bridged::Vector { submission_id } => {
             if let Err(error) = platform.evaluation().index_stored(&submission_id).await {
                 tracing::warn!(%error, submission = %submission_id, "live bridge: the embedding was not indexed");
