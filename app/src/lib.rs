@@ -21,6 +21,7 @@ use leptos_router::{path, SsrMode};
 use crate::components::site_header::SiteHeader;
 use crate::pages::{
     account::AccountPage,
+    admin::AdminPage,
     earning::{
         leaderboard::LeaderboardPage, member::MemberPage, round::RoundPage, search::SearchPage,
         submission::SubmissionPage, submit::SubmitPage,
@@ -85,6 +86,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/reset-password") view=ResetPasswordPage />
                     <Route path=path!("/verify-email") view=VerifyEmailPage />
                     <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async />
                     <Route path=path!("/rewards") view=RewardsPage ssr=SsrMode::Async />
                     <Route path=path!("/playground") view=PlaygroundPage ssr=SsrMode::Async />
                     // Async: the public record is crawlable.

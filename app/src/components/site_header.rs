@@ -25,6 +25,9 @@ pub fn SiteHeader() -> impl IntoView {
                                 <A href="/submit" attr:data-testid="header-submit">"Submit"</A>
                                 <A href="/rewards" attr:data-testid="header-rewards">"Rewards"</A>
                                 <A href="/playground" attr:data-testid="header-playground">"Playground"</A>
+                                {(account.role == meritree_core::accounts::Role::Admin).then(|| view! {
+                                    <A href="/admin" attr:data-testid="header-admin">"Admin"</A>
+                                })}
                                 <A href="/account" attr:data-testid="header-account">
                                     {account.email.unwrap_or_else(|| "Account".into())}
                                 </A>

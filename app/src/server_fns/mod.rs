@@ -2,6 +2,7 @@
 //! `ssr`) and is an HTTP call from the browser; bodies reach the platform's
 //! services through the `Platform` the server puts in context.
 
+pub mod admin;
 pub mod ai;
 pub mod api_keys;
 pub mod auth;

@@ -361,3 +361,22 @@ mod tests {
         }
     }
 }
+
+/// Every account's requests to one provider's model on one UTC day: what
+/// the admin console charts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DailyModelSpend {
+    /// The day's first second (unix, UTC).
+    pub day: i64,
+    pub provider: String,
+    pub model: String,
+    pub requests: u64,
+    pub failed_requests: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    /// Billionths of a US dollar.
+    pub cost_nanos: u64,
+}
+
+/// The most days of spending one request may ask for.
+pub const MAX_SPENDING_DAYS: u32 = 92;

@@ -124,6 +124,21 @@ impl Audit<'_> {
         })
     }
 
+    /// The whole log, oldest first: what an admin downloads to re-check
+    /// with `meritree_core::audit::verify_chain`.
+    pub async fn export(&self) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut entries: Vec<AuditEntry> = Vec::new();
+        loop {
+            let after = entries.last().map_or(0, |e| e.seq);
+            let rows = store::page(self.db(), after, MAX_PAGE).await?;
+            let full = rows.len() == MAX_PAGE as usize;
+            entries.extend(rows.into_iter().map(entry));
+            if !full {
+                return Ok(entries);
+            }
+        }
+    }
+
     /// Reads the whole log and checks its chain.
     pub async fn verify(&self) -> Result<AuditVerification, StoreError> {
         let (mut seq, mut head) = (0, GENESIS.to_owned());

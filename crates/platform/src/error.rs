@@ -205,6 +205,7 @@ mod tests {
             AiError::Unavailable("all down".into()),
             AiError::TimedOut("late".into()),
             AiError::InvalidPeriod,
+            AiError::InvalidSpan,
             AiError::Unsupported("seed".into()),
             AiError::NoSuchKey,
             AiError::NoSuchAccount,
@@ -220,6 +221,7 @@ mod tests {
                 | AiError::Unavailable(_)
                 | AiError::TimedOut(_)
                 | AiError::InvalidPeriod
+                | AiError::InvalidSpan
                 | AiError::Unsupported(_)
                 | AiError::NoSuchKey
                 | AiError::NoSuchAccount

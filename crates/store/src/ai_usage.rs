@@ -216,6 +216,39 @@ pub async fn summary(
         .await)?)
 }
 
+/// Every account's requests to one provider's model on one UTC day.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct DailyModelTotals {
+    /// The day's first second (unix).
+    pub day: i64,
+    pub provider: String,
+    pub model: String,
+    pub requests: i64,
+    pub failed_requests: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cost_nanos: i64,
+}
+
+/// The whole platform's usage from `since` (inclusive) on, per UTC day,
+/// provider and model; days in order, costliest first within a day.
+pub async fn daily_totals(db: &Database, since: i64) -> Result<Vec<DailyModelTotals>, StoreError> {
+    Ok(with_pool!(db, pool => sqlx::query_as(
+            "SELECT CAST(created_at / 86400 * 86400 AS BIGINT) AS day, provider, model, \
+                 COUNT(*) AS requests, \
+                 CAST(SUM(CASE WHEN status = 'ok' THEN 0 ELSE 1 END) AS BIGINT) AS failed_requests, \
+                 CAST(SUM(input_tokens) AS BIGINT) AS input_tokens, \
+                 CAST(SUM(output_tokens) AS BIGINT) AS output_tokens, \
+                 CAST(SUM(cost_nanos) AS BIGINT) AS cost_nanos \
+             FROM ai_usage WHERE created_at >= $1 \
+             GROUP BY 1, provider, model \
+             ORDER BY day, cost_nanos DESC, provider, model",
+        )
+        .bind(since)
+        .fetch_all(pool)
+        .await)?)
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct BudgetRecord {
     pub scope_kind: String,
@@ -418,6 +451,33 @@ mod tests {
                 created_at: 100,
             });
             assert!(find_by_request_id(&db, "r2").await.unwrap().is_none());
+        }
+
+        async fn ai_usage_daily_totals_group_every_account_by_day_and_model(backend: Backend) {
+            let test_db = TestDatabase::fresh(backend).await;
+            let db = migrated(&test_db).await;
+            account(&db, "ann").await;
+            account(&db, "bob").await;
+            let day = 20_000 * 86_400;
+            insert(&db, usage("r0", "ann", 5, day - 1)).await.unwrap();
+            insert(&db, usage("r1", "ann", 700, day)).await.unwrap();
+            insert(&db, usage("r2", "bob", 300, day + 86_399)).await.unwrap();
+            let other = NewUsage { model: "gpt-other", ..usage("r3", "bob", 900, day + 10) };
+            insert(&db, other).await.unwrap();
+            let failed = NewUsage { status: UsageStatus::Error, ..usage("r4", "ann", 0, day + 86_400) };
+            insert(&db, failed).await.unwrap();
+
+            let totals = daily_totals(&db, day).await.unwrap();
+            let seen: Vec<(i64, &str, i64, i64, i64)> = totals
+                .iter()
+                .map(|t| (t.day, t.model.as_str(), t.requests, t.failed_requests, t.cost_nanos))
+                .collect();
+            assert_eq!(seen, vec![
+                (day, "gpt-test", 2, 0, 1_000),
+                (day, "gpt-other", 1, 0, 900),
+                (day + 86_400, "gpt-test", 1, 1, 0),
+            ]);
+            assert_eq!((totals[0].input_tokens, totals[0].output_tokens), (20, 10));
         }
 
         async fn ai_usage_refuses_what_cannot_be_accounted(backend: Backend) {

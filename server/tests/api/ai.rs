@@ -362,6 +362,21 @@ test_both_backends! {
             .await
             .unwrap();
         assert_eq!(error_code(unknown).await, "not_found");
+
+        // The admin sees every account's spending per day and model, by
+        // either door; members do not; a span past the limit is a 400.
+        let spending = app.get_json("/api/v1/admin/ai/spending?days=7", &admin).await;
+        assert_eq!(spending.as_array().unwrap().len(), 1, "{spending}");
+        assert_eq!(spending[0]["provider"], "fake");
+        assert_eq!(spending[0]["requests"], 2);
+        assert_eq!(spending[0]["cost_nanos"], 40_000);
+        assert_eq!(spending[0]["day"].as_i64().unwrap() % 86_400, 0);
+        let console = app.request(Method::POST, "/api/admin/ai_spending", &admin).form(&[("days", "7")]).send().await.unwrap();
+        assert_eq!(console.json::<Value>().await.unwrap(), spending);
+        let member = app.request(Method::GET, "/api/v1/admin/ai/spending", &session).send().await.unwrap();
+        assert_eq!(error_code(member).await, "forbidden");
+        let too_long = app.request(Method::GET, "/api/v1/admin/ai/spending?days=93", &admin).send().await.unwrap();
+        assert_eq!(error_code(too_long).await, "invalid_request");
     }
 
     async fn a_failing_provider_is_failed_over_and_shown_held_off(backend: Backend) {

@@ -115,9 +115,26 @@ test_both_backends! {
         let after: Value = serde_json::from_str(last.entries[0].after.as_deref().unwrap()).unwrap();
         assert_eq!(after["entry"].as_i64(), Some(unaudited.entry.id));
 
+        // The export is the whole log, a file that checks out on its own;
+        // the console's call reads the same pages.
+        let export = app.request(Method::GET, "/api/v1/admin/audit/export", &admin).send().await.unwrap();
+        assert_eq!(export.status(), 200);
+        assert!(export.headers()["content-disposition"].to_str().unwrap().starts_with("attachment"));
+        let exported: Vec<audit::AuditEntry> = export.json().await.unwrap();
+        assert_eq!(exported.len(), 17);
+        assert_eq!(audit::verify_chain(&exported, 0, GENESIS).unwrap().0, 17);
+        let console = app.request(Method::POST, "/api/admin/audit_entries", &admin).form(&[("after", "15")]).send().await.unwrap();
+        assert_eq!(console.status(), 200);
+        let console: AuditPage = console.json().await.unwrap();
+        assert_eq!(console.entries, exported[15..]);
+
         // Anyone else is refused; bad paging is a clear 400.
-        let refused = app.request(Method::GET, "/api/v1/admin/audit", &ann).send().await.unwrap();
-        assert_eq!(error_code(refused).await, "forbidden");
+        for path in ["/api/v1/admin/audit", "/api/v1/admin/audit/export"] {
+            let refused = app.request(Method::GET, path, &ann).send().await.unwrap();
+            assert_eq!(error_code(refused).await, "forbidden");
+        }
+        let refused = app.request(Method::POST, "/api/admin/audit_entries", &ann).form(&[("after", "0")]).send().await.unwrap();
+        assert_eq!(refused.status(), 403);
         let bad = app.request(Method::GET, "/api/v1/admin/audit?after=x", &admin).send().await.unwrap();
         assert_eq!(error_code(bad).await, "invalid_request");
         let _ = &mut ann;

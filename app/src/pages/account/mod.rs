@@ -9,7 +9,7 @@ use crate::components::wallet::injected::BindInjectedWallet;
 
 mod ai_spending;
 mod api_keys;
-mod confirm_identity;
+pub(crate) mod confirm_identity;
 mod handle;
 mod sessions;
 mod two_factor;

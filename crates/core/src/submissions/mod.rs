@@ -287,6 +287,13 @@ pub struct StageView {
     pub finished_at: i64,
 }
 
+/// An evaluation that ran out of retries, held for an admin to retry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeadEvaluation {
+    pub submission: SubmissionView,
+    pub last_error: Option<String>,
+}
+
 /// A submission as its page and the API show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubmissionView {

@@ -23,7 +23,7 @@ pub use self::budgets::{
 };
 pub use self::cache::{CacheError, MemoryCache, RedisCache, ResponseCache};
 pub use self::requests::{AiCaller, AiError, ChatAnswer, ChatStreamAnswer, EmbedAnswer};
-pub use self::usage::{AiUsageSummary, ModelUsage, UsageRecord, UsageTotals};
+pub use self::usage::{AiUsageSummary, DailyModelSpend, ModelUsage, UsageRecord, UsageTotals};
 
 service!(
     /// AI for accounts: requests through the gateway, budgets, usage, the response cache.

@@ -72,6 +72,11 @@ pub enum AiError {
     TimedOut(String),
     #[error("the budget period is `day` or `month`")]
     InvalidPeriod,
+    #[error(
+        "the spending report covers 1 to {} days",
+        meritree_core::ai::MAX_SPENDING_DAYS
+    )]
+    InvalidSpan,
     #[error("no such API key")]
     NoSuchKey,
     #[error("no such account")]
@@ -91,7 +96,9 @@ impl PublicError for AiError {
             AiError::Budget(_) => ErrorCode::BudgetExceeded,
             AiError::Rejected { .. } => ErrorCode::UpstreamRejected,
             AiError::TimedOut(_) => ErrorCode::UpstreamTimeout,
-            AiError::InvalidPeriod | AiError::Unsupported(_) => ErrorCode::InvalidRequest,
+            AiError::InvalidPeriod | AiError::InvalidSpan | AiError::Unsupported(_) => {
+                ErrorCode::InvalidRequest
+            }
             AiError::NoSuchKey | AiError::NoSuchAccount | AiError::NoSuchBudget => {
                 ErrorCode::NotFound
             }

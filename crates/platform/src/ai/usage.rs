@@ -3,7 +3,9 @@
 
 use super::Ai;
 use meritree_core::accounts::AccountId;
-pub use meritree_core::ai::{AiUsageSummary, ModelUsage, UsageTotals};
+pub use meritree_core::ai::{
+    AiUsageSummary, DailyModelSpend, ModelUsage, UsageTotals, MAX_SPENDING_DAYS,
+};
 use meritree_store::ai_usage::{self as store, ModelTotals, NewUsage, UsageStatus};
 use meritree_store::StoreError;
 
@@ -145,6 +147,31 @@ impl Ai<'_> {
             usage: self.usage_summary(account_id, since).await?,
             budgets: self.budget_statuses(account_id, now).await?,
         })
+    }
+
+    /// Every account's spending per UTC day and model over the last `days`
+    /// days, today included (1 to [`MAX_SPENDING_DAYS`]).
+    pub async fn daily_spending(&self, days: u32) -> Result<Vec<DailyModelSpend>, super::AiError> {
+        if !(1..=MAX_SPENDING_DAYS).contains(&days) {
+            return Err(super::AiError::InvalidSpan);
+        }
+        let today = super::BudgetPeriod::Day.start(clock::unix_secs());
+        let since = today - (i64::from(days) - 1) * 86_400;
+        let n = |value: i64| u64::try_from(value).unwrap_or(0);
+        Ok(store::daily_totals(self.db(), since)
+            .await?
+            .into_iter()
+            .map(|row| DailyModelSpend {
+                day: row.day,
+                provider: row.provider,
+                model: row.model,
+                requests: n(row.requests),
+                failed_requests: n(row.failed_requests),
+                input_tokens: n(row.input_tokens),
+                output_tokens: n(row.output_tokens),
+                cost_nanos: n(row.cost_nanos),
+            })
+            .collect())
     }
 
     /// What the account's requests used from `since` (unix seconds,

@@ -18,8 +18,8 @@ use meritree_core::submissions::image::{
 use meritree_core::submissions::judge::Rubric;
 use meritree_core::submissions::payout::PayoutRule;
 use meritree_core::submissions::{
-    text, Body, NewSubmission, SearchResults, Stage, SubmissionId, SubmissionStatus,
-    SubmissionView, Title, WorkError,
+    text, Body, DeadEvaluation, NewSubmission, SearchResults, Stage, SubmissionId,
+    SubmissionStatus, SubmissionView, Title, WorkError,
 };
 use meritree_core::ErrorCode;
 use meritree_store::submissions::{self as store, Inserted};
@@ -530,13 +530,14 @@ impl Submissions<'_> {
     }
 
     /// Evaluations that ran out of retries.
-    pub async fn dead_letters(
-        &self,
-    ) -> Result<Vec<(SubmissionView, Option<String>)>, SubmissionError> {
+    pub async fn dead_letters(&self) -> Result<Vec<DeadEvaluation>, SubmissionError> {
         Ok(meritree_store::evaluations::dead_letters(self.db(), PAGE)
             .await?
             .into_iter()
-            .map(|(r, error)| (submission_view(r, Vec::new()), error))
+            .map(|(r, last_error)| DeadEvaluation {
+                submission: submission_view(r, Vec::new()),
+                last_error,
+            })
             .collect())
     }
 

@@ -11,7 +11,7 @@ use meritree_core::accounts::ApiKeyId;
 use meritree_core::ErrorCode;
 use meritree_platform::access::AuthCheck;
 use meritree_platform::ai::{
-    AiBudget, AiError, AiUsageSummary, BudgetPeriod, BudgetStatus, BudgetTarget,
+    AiBudget, AiError, AiUsageSummary, BudgetPeriod, BudgetStatus, BudgetTarget, DailyModelSpend,
 };
 use meritree_platform::{clock, Platform};
 use serde::Deserialize;
@@ -32,6 +32,33 @@ pub fn router() -> Router<AppState> {
             "/admin/accounts/{id}/ai-budgets/{period}",
             put(set_account_budget).delete(delete_account_budget),
         )
+        .route("/admin/ai/spending", get(daily_spending))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SpendingQuery {
+    /// Default 14.
+    days: Option<u32>,
+}
+
+/// `GET /api/v1/admin/ai/spending?days=` (admins only): every account's
+/// requests, tokens and cost per UTC day and model over the last `days`
+/// days (1 to 92), today included.
+async fn daily_spending(
+    State(platform): State<Platform>,
+    Caller(request): Caller,
+    query: Result<Query<SpendingQuery>, QueryRejection>,
+) -> Result<Json<Vec<DailyModelSpend>>, ApiError> {
+    platform.authorize(&request, AuthCheck::admin()).await?;
+    let Query(query) =
+        query.map_err(|r| ApiError::new(ErrorCode::InvalidRequest, r.body_text()))?;
+    Ok(Json(
+        platform
+            .ai()
+            .daily_spending(query.days.unwrap_or(14))
+            .await?,
+    ))
 }
 
 #[derive(Deserialize)]

@@ -4,6 +4,8 @@
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use meritree_core::audit::{AuditPage, AuditVerification};
@@ -20,6 +22,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/admin/audit", get(audit_page))
         .route("/admin/audit/verify", get(verify_audit))
+        .route("/admin/audit/export", get(export_audit))
 }
 
 #[derive(Deserialize)]
@@ -51,4 +54,21 @@ async fn verify_audit(
 ) -> Result<Json<AuditVerification>, ApiError> {
     platform.authorize(&request, AuthCheck::admin()).await?;
     Ok(Json(platform.audit().verify().await?))
+}
+
+/// `GET /api/v1/admin/audit/export` (admins only): the whole log, oldest
+/// first, as a JSON file to download and re-check.
+async fn export_audit(
+    State(platform): State<Platform>,
+    Caller(request): Caller,
+) -> Result<impl IntoResponse, ApiError> {
+    platform.authorize(&request, AuthCheck::admin()).await?;
+    let entries = platform.audit().export().await?;
+    Ok((
+        [(
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"meritree-audit.json\"",
+        )],
+        Json(entries),
+    ))
 }

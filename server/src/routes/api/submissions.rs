@@ -10,13 +10,13 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use meritree_core::submissions::image::{self, ImageError, ImageView};
 use meritree_core::submissions::{
-    CompetitionView, EarnerView, EntryView, NewSubmission, ProfileView, SearchResults,
-    SubmissionId, SubmissionView,
+    CompetitionView, DeadEvaluation, EarnerView, EntryView, NewSubmission, ProfileView,
+    SearchResults, SubmissionId, SubmissionView,
 };
 use meritree_core::ErrorCode;
 use meritree_platform::access::{ApiScope, AuthCheck};
 use meritree_platform::Platform;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson};
@@ -207,29 +207,14 @@ async fn moderate(
     ))
 }
 
-#[derive(Serialize)]
-struct DeadLetter {
-    submission: SubmissionView,
-    last_error: Option<String>,
-}
-
 /// `GET /api/v1/admin/evaluations/dead` (admin): evaluations that ran out
 /// of retries, with their last error.
 async fn dead_letters(
     State(platform): State<Platform>,
     Caller(request): Caller,
-) -> Result<Json<Vec<DeadLetter>>, ApiError> {
+) -> Result<Json<Vec<DeadEvaluation>>, ApiError> {
     platform.authorize(&request, AuthCheck::admin()).await?;
-    let letters = platform.submissions().dead_letters().await?;
-    Ok(Json(
-        letters
-            .into_iter()
-            .map(|(submission, last_error)| DeadLetter {
-                submission,
-                last_error,
-            })
-            .collect(),
-    ))
+    Ok(Json(platform.submissions().dead_letters().await?))
 }
 
 /// `POST /api/v1/admin/evaluations/{id}/retry` (admin): requeues a dead
