@@ -52,11 +52,12 @@ export async function startServer({ env = {}, config } = {}) {
   return {
     url,
     log,
-    /** Runs `meritree <args>` on this server's data directory (e.g. `points credit`). */
-    async cli(args) {
+    /** Runs `meritree <args>` on this server's data directory (e.g. `points credit`),
+     * with `extraEnv` added to its environment. */
+    async cli(args, extraEnv = {}) {
       const { stdout } = await promisify(execFile)(bin, args, {
         cwd: dataDir,
-        env: { PATH: process.env.PATH, MERITREE_CHAIN__EMBEDDED: 'false' },
+        env: { PATH: process.env.PATH, MERITREE_CHAIN__EMBEDDED: 'false', ...extraEnv },
       });
       return stdout;
     },

@@ -3,6 +3,7 @@
 //! fresh proof of identity).
 
 use leptos::prelude::*;
+use meritree_core::accounts::{AccountId, ManagedAccount};
 use meritree_core::ai::DailyModelSpend;
 use meritree_core::audit::{AuditPage, AuditVerification};
 use meritree_core::status::AiProviderReport;
@@ -85,4 +86,46 @@ pub async fn verify_audit() -> Result<AuditVerification, AppError> {
     use meritree_platform::access::AuthCheck;
     let (platform, _) = super::door::authorize(AuthCheck::admin()).await?;
     Ok(platform.audit().verify().await?)
+}
+
+/// `POST /api/admin/accounts`: accounts matching `query`.
+#[server(endpoint = "admin/accounts")]
+pub async fn find_accounts(query: String) -> Result<Vec<ManagedAccount>, AppError> {
+    use meritree_platform::access::AuthCheck;
+    let (platform, _) = super::door::authorize(AuthCheck::admin()).await?;
+    Ok(platform.accounts().search(&query).await?)
+}
+
+/// `POST /api/admin/change_role`: gives an account a role; its sessions end.
+#[server(endpoint = "admin/change_role")]
+pub async fn change_role(id: AccountId, role: String) -> Result<ManagedAccount, AppError> {
+    use meritree_platform::access::AuthCheck;
+    let (platform, me) = super::door::authorize(AuthCheck::admin()).await?;
+    Ok(platform
+        .accounts()
+        .change_role(&me.account_id, &id, &role)
+        .await?)
+}
+
+/// `POST /api/admin/set_disabled`: disables an account, or enables it.
+#[server(endpoint = "admin/set_disabled")]
+pub async fn set_disabled(id: AccountId, disabled: bool) -> Result<ManagedAccount, AppError> {
+    use meritree_platform::access::AuthCheck;
+    let (platform, me) = super::door::authorize(AuthCheck::admin()).await?;
+    let accounts = platform.accounts();
+    Ok(match disabled {
+        true => accounts.disable(&me.account_id, &id).await?,
+        false => accounts.enable(&me.account_id, &id).await?,
+    })
+}
+
+/// `POST /api/admin/end_sessions`: ends every session of an account.
+#[server(endpoint = "admin/end_sessions")]
+pub async fn end_sessions(id: AccountId) -> Result<u64, AppError> {
+    use meritree_platform::access::AuthCheck;
+    let (platform, me) = super::door::authorize(AuthCheck::admin()).await?;
+    Ok(platform
+        .accounts()
+        .end_sessions_of(&me.account_id, &id)
+        .await?)
 }

@@ -248,6 +248,15 @@ pub struct AccountView {
     pub created_at: i64,
 }
 
+/// An account as admins see it in the console.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManagedAccount {
+    #[serde(flatten)]
+    pub account: AccountView,
+    /// When an admin disabled it (unix seconds); `None` while it may sign in.
+    pub disabled_at: Option<i64>,
+}
+
 /// What a sign-in, sign-up or refresh returns (the tokens themselves travel
 /// only in HttpOnly cookies).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

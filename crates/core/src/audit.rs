@@ -33,6 +33,11 @@ pub enum AuditAction {
     NodeReviewed,
     /// An account's AI budget was set or lifted.
     AiBudgetChanged,
+    /// An account was disabled, or enabled again.
+    AccountDisabled,
+    AccountEnabled,
+    /// Every session of an account was ended by an admin.
+    SessionsEnded,
 }
 
 impl AuditAction {
@@ -46,6 +51,9 @@ impl AuditAction {
             AuditAction::RoundThemeSet => "round_theme_set",
             AuditAction::NodeReviewed => "node_reviewed",
             AuditAction::AiBudgetChanged => "ai_budget_changed",
+            AuditAction::AccountDisabled => "account_disabled",
+            AuditAction::AccountEnabled => "account_enabled",
+            AuditAction::SessionsEnded => "sessions_ended",
         }
     }
 }

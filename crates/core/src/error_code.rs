@@ -35,6 +35,8 @@ pub enum ErrorCode {
     TokenExpired,
     /// A refresh token was used twice; its whole session family is now revoked.
     RefreshTokenReused,
+    /// An admin disabled the account: it cannot sign in or use its keys.
+    AccountDisabled,
     /// Signed in, but this account's role does not allow the action.
     Forbidden,
     /// A cookie-authenticated write came from another origin.
@@ -179,7 +181,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 77] = [
+    pub const ALL: [ErrorCode; 78] = [
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::InvalidRequest,
@@ -192,6 +194,7 @@ impl ErrorCode {
         ErrorCode::Unauthenticated,
         ErrorCode::TokenExpired,
         ErrorCode::RefreshTokenReused,
+        ErrorCode::AccountDisabled,
         ErrorCode::Forbidden,
         ErrorCode::CsrfRejected,
         ErrorCode::SessionRequired,
@@ -274,6 +277,7 @@ impl ErrorCode {
             ErrorCode::Unauthenticated => "unauthenticated",
             ErrorCode::TokenExpired => "token_expired",
             ErrorCode::RefreshTokenReused => "refresh_token_reused",
+            ErrorCode::AccountDisabled => "account_disabled",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::CsrfRejected => "csrf_rejected",
             ErrorCode::SessionRequired => "session_required",
@@ -357,6 +361,7 @@ impl ErrorCode {
             ErrorCode::Unauthenticated => 401,
             ErrorCode::TokenExpired => 401,
             ErrorCode::RefreshTokenReused => 401,
+            ErrorCode::AccountDisabled => 403,
             ErrorCode::Forbidden => 403,
             ErrorCode::CsrfRejected => 403,
             ErrorCode::SessionRequired => 403,

@@ -112,6 +112,7 @@ mod tests {
             AuthError::Unauthenticated,
             AuthError::TokenExpired,
             AuthError::RefreshTokenReused,
+            AuthError::AccountDisabled,
             AuthError::Siwe(SiweError::Expired),
             AuthError::SiweNonceInvalid,
             AuthError::WalletTaken,
@@ -156,6 +157,7 @@ mod tests {
                 | AuthError::Unauthenticated
                 | AuthError::TokenExpired
                 | AuthError::RefreshTokenReused
+                | AuthError::AccountDisabled
                 | AuthError::Siwe(_)
                 | AuthError::SiweNonceInvalid
                 | AuthError::WalletTaken

@@ -1,5 +1,6 @@
 //! The request hot path's caches (API keys: [`crate::access::key_cache`];
-//! AI budgets: [`crate::ai::budget_cache`]) and how a change reaches them.
+//! disabled accounts: [`crate::access::disabled`]; AI budgets:
+//! [`crate::ai::budget_cache`]) and how a change reaches them.
 //!
 //! A change made on this instance drops the entries it touches at once and
 //! is forwarded to the other instances over the Redis bridge, which drop
@@ -33,6 +34,8 @@ pub enum Invalidation {
     /// The account's API keys, or its role: a key was revoked (or all
     /// were), or the role changed.
     ApiKeysOf { account_id: String },
+    /// An admin disabled the account or enabled it again.
+    AccountStanding { account_id: String },
     /// A budget on the account as a whole changed.
     AccountBudgets { account_id: String },
     /// A budget on one API key changed.
@@ -86,6 +89,10 @@ impl Platform {
         self.freshness().bump();
         match change {
             Invalidation::ApiKeysOf { account_id } => self.key_cache().forget_account(account_id),
+            Invalidation::AccountStanding { account_id } => {
+                self.disabled_cache().forget(account_id);
+                self.key_cache().forget_account(account_id);
+            }
             Invalidation::AccountBudgets { account_id } => {
                 self.budget_cache().forget_account(account_id)
             }
@@ -100,5 +107,6 @@ impl Platform {
         self.freshness().bump();
         self.key_cache().clear();
         self.budget_cache().clear();
+        self.disabled_cache().clear();
     }
 }

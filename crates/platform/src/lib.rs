@@ -207,6 +207,7 @@ struct Inner {
     metrics: metrics::Metrics,
     freshness: invalidation::Freshness,
     key_cache: access::key_cache::KeyCache,
+    disabled_cache: access::disabled::DisabledCache,
     budget_cache: ai::budget_cache::BudgetCache,
 }
 
@@ -257,6 +258,7 @@ impl Platform {
                 metrics: metrics::Metrics::default(),
                 freshness: Default::default(),
                 key_cache: Default::default(),
+                disabled_cache: Default::default(),
                 budget_cache: Default::default(),
             }),
         })
@@ -276,6 +278,10 @@ impl Platform {
 
     pub(crate) fn key_cache(&self) -> &access::key_cache::KeyCache {
         &self.inner.key_cache
+    }
+
+    pub(crate) fn disabled_cache(&self) -> &access::disabled::DisabledCache {
+        &self.inner.disabled_cache
     }
 
     pub(crate) fn budget_cache(&self) -> &ai::budget_cache::BudgetCache {

@@ -14,6 +14,8 @@ pub struct AccountRecord {
     pub totp_enabled_at: Option<i64>,
     pub email_verified_at: Option<i64>,
     pub handle: Option<String>,
+    /// When an admin disabled it; `None` while it may sign in.
+    pub disabled_at: Option<i64>,
 }
 
 pub struct NewAccount<'a> {
@@ -30,7 +32,7 @@ pub struct NewAccount<'a> {
 
 const COLUMNS: &str =
     "id, email, password_hash, wallet_address, role, created_at, totp_enabled_at, email_verified_at, \
-     handle";
+     handle, disabled_at";
 
 /// Inserts an account; `StoreError::Duplicate("email" | "wallet_address")`
 /// when another account holds either.
@@ -227,6 +229,77 @@ pub async fn set_role_by_email(
         now
     )?;
     Ok(updated == 1)
+}
+
+/// Sets the role of the account `id`; false if there is none.
+pub async fn set_role(db: &Database, id: &str, role: &str, now: i64) -> Result<bool, StoreError> {
+    let updated = execute!(
+        db,
+        "UPDATE accounts SET role = $2, updated_at = $3 WHERE id = $1",
+        id,
+        role,
+        now
+    )?;
+    Ok(updated == 1)
+}
+
+/// Disables the account `id` at `now`, or enables it again (`None`);
+/// false if there is none.
+pub async fn set_disabled(
+    db: &Database,
+    id: &str,
+    disabled_at: Option<i64>,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let updated = execute!(
+        db,
+        "UPDATE accounts SET disabled_at = $2, updated_at = $3 WHERE id = $1",
+        id,
+        disabled_at,
+        now
+    )?;
+    Ok(updated == 1)
+}
+
+/// Whether the account `id` is disabled; `None` if there is no such account.
+pub async fn is_disabled(db: &Database, id: &str) -> Result<Option<bool>, StoreError> {
+    let found: Option<(Option<i64>,)> = with_pool!(db, pool => sqlx::query_as(
+            "SELECT disabled_at FROM accounts WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(pool)
+        .await)?;
+    Ok(found.map(|(at,)| at.is_some()))
+}
+
+/// Accounts whose email, handle or wallet contains `query` (case-insensitive),
+/// or whose id is `query`; newest first, at most `limit`.
+pub async fn search(
+    db: &Database,
+    query: &str,
+    limit: u32,
+) -> Result<Vec<AccountRecord>, StoreError> {
+    let pattern = format!(
+        "%{}%",
+        query
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
+    let sql = format!(
+        "SELECT {COLUMNS} FROM accounts \
+         WHERE id = $1 OR LOWER(COALESCE(email, '')) LIKE $2 ESCAPE '\\' \
+            OR LOWER(COALESCE(handle, '')) LIKE $2 ESCAPE '\\' \
+            OR COALESCE(wallet_address, '') LIKE $2 ESCAPE '\\' \
+         ORDER BY created_at DESC, id LIMIT $3"
+    );
+    Ok(with_pool!(db, pool => sqlx::query_as(&sql)
+        .bind(query)
+        .bind(&pattern)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await)?)
 }
 
 /// Replaces the password hash; false when the account does not exist.

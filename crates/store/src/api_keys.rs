@@ -122,7 +122,7 @@ pub async fn authenticate(
     let sql = "SELECT k.id, k.account_id, k.name, k.prefix, k.created_at, k.last_used_at, \
                k.scopes, k.expires_at, a.role \
                FROM api_keys k JOIN accounts a ON a.id = k.account_id \
-               WHERE k.key_hash = $1 AND k.revoked_at IS NULL \
+               WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND a.disabled_at IS NULL \
                AND (k.expires_at IS NULL OR k.expires_at > $2)";
     let found: Option<KeyWithRole> = with_pool!(db, pool => sqlx::query_as(sql)
         .bind(key_hash)
@@ -163,7 +163,7 @@ pub async fn mark_used(db: &Database, id: &str, now: i64) -> Result<(), StoreErr
 /// it records no use: it is the re-check of an open connection.
 pub async fn live_role(db: &Database, id: &str, now: i64) -> Result<Option<String>, StoreError> {
     let sql = "SELECT a.role FROM api_keys k JOIN accounts a ON a.id = k.account_id \
-               WHERE k.id = $1 AND k.revoked_at IS NULL \
+               WHERE k.id = $1 AND k.revoked_at IS NULL AND a.disabled_at IS NULL \
                AND (k.expires_at IS NULL OR k.expires_at > $2)";
     let found: Option<(String,)> = with_pool!(db, pool => sqlx::query_as(sql)
         .bind(id)

@@ -1,6 +1,7 @@
 //! Black-box tests: the real application on port 0 with a fresh database,
 //! driven over HTTP. Every test runs against SQLite and PostgreSQL.
 
+mod admin_accounts;
 mod ai;
 mod api_keys;
 mod audit;

@@ -3,6 +3,7 @@
 //! proof of identity from the last ten minutes), so the page shows the
 //! confirmation form first and each section says when it is refused.
 
+mod accounts;
 mod ai;
 mod audit;
 mod evaluations;
@@ -43,6 +44,7 @@ pub fn AdminPage() -> impl IntoView {
 fn Console() -> impl IntoView {
     view! {
         <ConfirmIdentity />
+        <accounts::Accounts />
         <moderation::ModerationQueue />
         <evaluations::DeadEvaluations />
         <ai::AiProviders />

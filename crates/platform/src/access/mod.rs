@@ -13,6 +13,7 @@
 //! sign-in, SIWE nonces) are applied by those services themselves from the
 //! same [`RequestContext`], so both doors count alike.
 
+pub mod disabled;
 pub mod key_cache;
 pub mod limits;
 pub mod request;
@@ -25,7 +26,7 @@ pub use request::RequestContext;
 pub use site::{Origin, Site};
 pub use step_up::Proof;
 
-use meritree_core::accounts::Role;
+use meritree_core::accounts::{AccountId, Role};
 
 use crate::accounts::AuthError;
 use crate::principal::{Credential, Principal};
@@ -99,6 +100,9 @@ impl Platform {
         check: AuthCheck,
     ) -> Result<Principal, AuthError> {
         let principal = self.authenticate_request(request).await?;
+        if principal.session_id().is_some() {
+            self.refuse_if_disabled(&principal.account_id).await?;
+        }
         self.limit(Rule::Api, &principal.account_id).await?;
         match (&principal.credential, check.key_scope) {
             (Credential::Session { .. }, _) => {}
@@ -116,6 +120,29 @@ impl Platform {
             self.require_fresh_proof(&principal).await?;
         }
         Ok(principal)
+    }
+
+    /// `AccountDisabled` for an account an admin disabled (API keys of such
+    /// an account do not authenticate at all).
+    async fn refuse_if_disabled(&self, account_id: &AccountId) -> Result<(), AuthError> {
+        let max_age = self.freshness().max_age();
+        let disabled = match self.disabled_cache().get(account_id.as_str(), max_age) {
+            Some(disabled) => disabled,
+            None => {
+                let generation = self.freshness().generation();
+                let disabled = meritree_store::accounts::is_disabled(self.db(), account_id)
+                    .await?
+                    .ok_or(AuthError::Unauthenticated)?;
+                if self.freshness().unchanged_since(generation) {
+                    self.disabled_cache().put(account_id.as_str(), disabled);
+                }
+                disabled
+            }
+        };
+        if disabled {
+            return Err(AuthError::AccountDisabled);
+        }
+        Ok(())
     }
 
     /// The signed-in visitor, if the request carries a live session; for

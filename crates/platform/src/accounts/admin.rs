@@ -1,8 +1,10 @@
-//! Operator actions from the command line: creating admins, changing roles.
+//! Operator actions: from the command line (creating admins, changing
+//! roles, resetting two-factor) and from the admin console (finding
+//! accounts, roles, disabling, ending sessions).
 
 use super::Accounts;
 use crate::audit::CLI_ACTOR;
-use meritree_core::accounts::{AccountView, Email, NewPassword, Role};
+use meritree_core::accounts::{AccountId, AccountView, Email, ManagedAccount, NewPassword, Role};
 use meritree_core::audit::AuditAction;
 use meritree_store::accounts::{self as store, NewAccount};
 use meritree_store::{totp as totp_store, StoreError};
@@ -136,5 +138,175 @@ impl Accounts<'_> {
         let mut setup = make_setup(label);
         setup.recovery_codes = self.new_recovery_codes(account_id).await?.codes;
         Ok(setup)
+    }
+}
+
+/// Accounts a console search returns at most.
+pub const SEARCH_LIMIT: u32 = 50;
+
+/// The console's actions on other accounts. Every one is audited with the
+/// acting admin; none may be turned on the admin's own account (an admin
+/// cannot lock themselves out or demote themselves by a slip).
+impl Accounts<'_> {
+    /// Accounts whose email, handle or wallet contains `query`, or whose id
+    /// it is; newest first.
+    pub async fn search(&self, query: &str) -> Result<Vec<ManagedAccount>, AuthError> {
+        let query = query.trim();
+        if query.is_empty() || query.chars().count() > 100 {
+            return Err(AuthError::InvalidRequest(
+                "search for 1 to 100 characters of an email, handle, wallet or id".to_owned(),
+            ));
+        }
+        Ok(store::search(self.db(), query, SEARCH_LIMIT)
+            .await?
+            .into_iter()
+            .map(managed)
+            .collect())
+    }
+
+    /// Gives `account_id` a role (`member`, `node_operator` or `admin`). Making an admin needs two-factor on the
+    /// account already (the command line enrols it instead). Every session
+    /// of the account ends, so the new role applies from the next sign-in.
+    pub async fn change_role(
+        &self,
+        admin: &AccountId,
+        account_id: &AccountId,
+        role: &str,
+    ) -> Result<ManagedAccount, AuthError> {
+        let role: Role = role.parse().map_err(|()| {
+            AuthError::InvalidRequest("the role is member, node_operator or admin".to_owned())
+        })?;
+        let account = self.other_account(admin, account_id).await?;
+        if role == Role::Admin && account.totp_enabled_at.is_none() {
+            return Err(AuthError::InvalidRequest(
+                "an admin needs two-factor authentication: the account must turn it on first"
+                    .to_owned(),
+            ));
+        }
+        let now = clock::unix_secs();
+        store::set_role(self.db(), &account.id, role.as_str(), now).await?;
+        meritree_store::sessions::revoke_account(self.db(), &account.id, None, now).await?;
+        self.invalidate(Invalidation::ApiKeysOf {
+            account_id: account.id.clone(),
+        });
+        self.audit()
+            .record(
+                admin.as_str(),
+                AuditAction::RoleChanged,
+                &account.id,
+                Some(serde_json::json!({ "role": account.role })),
+                Some(serde_json::json!({ "role": role.as_str() })),
+            )
+            .await?;
+        self.managed(account_id).await
+    }
+
+    /// Disables `account_id`: it cannot sign in, its sessions end, its API
+    /// keys stop (on every instance within a second), and a signed-in
+    /// browser of it is refused at its next request.
+    pub async fn disable(
+        &self,
+        admin: &AccountId,
+        account_id: &AccountId,
+    ) -> Result<ManagedAccount, AuthError> {
+        self.set_disabled(admin, account_id, true).await
+    }
+
+    /// Lets a disabled account sign in again; its unrevoked API keys work
+    /// again.
+    pub async fn enable(
+        &self,
+        admin: &AccountId,
+        account_id: &AccountId,
+    ) -> Result<ManagedAccount, AuthError> {
+        self.set_disabled(admin, account_id, false).await
+    }
+
+    async fn set_disabled(
+        &self,
+        admin: &AccountId,
+        account_id: &AccountId,
+        disable: bool,
+    ) -> Result<ManagedAccount, AuthError> {
+        let account = self.other_account(admin, account_id).await?;
+        let now = clock::unix_secs();
+        store::set_disabled(self.db(), &account.id, disable.then_some(now), now).await?;
+        if disable {
+            meritree_store::sessions::revoke_account(self.db(), &account.id, None, now).await?;
+        }
+        self.invalidate(Invalidation::AccountStanding {
+            account_id: account.id.clone(),
+        });
+        tracing::warn!(account = %account.id, %admin, disable, "account standing changed");
+        let action = match disable {
+            true => AuditAction::AccountDisabled,
+            false => AuditAction::AccountEnabled,
+        };
+        self.audit()
+            .record(
+                admin.as_str(),
+                action,
+                &account.id,
+                Some(serde_json::json!({ "disabled": account.disabled_at.is_some() })),
+                Some(serde_json::json!({ "disabled": disable })),
+            )
+            .await?;
+        self.managed(account_id).await
+    }
+
+    /// Ends every session of `account_id` (its API keys stay).
+    pub async fn end_sessions_of(
+        &self,
+        admin: &AccountId,
+        account_id: &AccountId,
+    ) -> Result<u64, AuthError> {
+        let account = self.other_account(admin, account_id).await?;
+        let ended = meritree_store::sessions::revoke_account(
+            self.db(),
+            &account.id,
+            None,
+            clock::unix_secs(),
+        )
+        .await?;
+        self.audit()
+            .record(
+                admin.as_str(),
+                AuditAction::SessionsEnded,
+                &account.id,
+                None,
+                Some(serde_json::json!({ "sessions": ended })),
+            )
+            .await?;
+        Ok(ended)
+    }
+
+    async fn managed(&self, account_id: &AccountId) -> Result<ManagedAccount, AuthError> {
+        store::find_by_id(self.db(), account_id)
+            .await?
+            .map(managed)
+            .ok_or(AuthError::NoSuchAccount)
+    }
+
+    /// The account an admin acts on: it exists and is not the admin's own.
+    async fn other_account(
+        &self,
+        admin: &AccountId,
+        account_id: &AccountId,
+    ) -> Result<store::AccountRecord, AuthError> {
+        if admin == account_id {
+            return Err(AuthError::InvalidRequest(
+                "admins cannot do this to their own account".to_owned(),
+            ));
+        }
+        store::find_by_id(self.db(), account_id)
+            .await?
+            .ok_or(AuthError::NoSuchAccount)
+    }
+}
+
+fn managed(record: store::AccountRecord) -> ManagedAccount {
+    ManagedAccount {
+        disabled_at: record.disabled_at,
+        account: view(record),
     }
 }

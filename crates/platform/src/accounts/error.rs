@@ -19,6 +19,8 @@ pub enum AuthError {
     InvalidCredentials,
     #[error("sign in to continue")]
     Unauthenticated,
+    #[error("this account was disabled by an admin")]
+    AccountDisabled,
     #[error("the session expired; refresh it")]
     TokenExpired,
     #[error("this session was ended because its refresh token was used twice; sign in again")]
@@ -105,6 +107,7 @@ impl PublicError for AuthError {
             AuthError::Unauthenticated => ErrorCode::Unauthenticated,
             AuthError::TokenExpired => ErrorCode::TokenExpired,
             AuthError::RefreshTokenReused => ErrorCode::RefreshTokenReused,
+            AuthError::AccountDisabled => ErrorCode::AccountDisabled,
             AuthError::Siwe(err) => ErrorCode::from(err),
             AuthError::SiweNonceInvalid => ErrorCode::SiweNonceInvalid,
             AuthError::WalletTaken => ErrorCode::WalletTaken,

@@ -116,6 +116,9 @@ impl Sessions<'_> {
         account: &AccountRecord,
         user_agent: Option<&str>,
     ) -> Result<SessionTokens, AuthError> {
+        if account.disabled_at.is_some() {
+            return Err(AuthError::AccountDisabled);
+        }
         let family_id = uuid::Uuid::new_v4().to_string();
         let refresh_token = random_token();
         let now = clock::unix_secs();
@@ -179,6 +182,9 @@ impl Sessions<'_> {
         let account = store::find_by_id(self.db(), &account_id)
             .await?
             .ok_or(AuthError::Unauthenticated)?;
+        if account.disabled_at.is_some() {
+            return Err(AuthError::AccountDisabled);
+        }
         let tokens = self.tokens_for(&account, family_id, successor, refresh_expires_at, now);
         Ok(SignedIn {
             account: view(account),

@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`. Unknown paths and methods answer with JSON
 //! errors, never with the app's HTML.
 
+mod accounts;
 mod ai;
 mod audit;
 mod auth;
@@ -41,6 +42,7 @@ pub fn router() -> Router<AppState> {
         .merge(tasks::router())
         .merge(nodes::router())
         .merge(ai::router())
+        .merge(accounts::router())
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no API route at this path") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
