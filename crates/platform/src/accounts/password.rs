@@ -1,7 +1,7 @@
 //! Password hashing with Argon2id.
 //!
 //! Parameters: 19 MiB of memory, 2 passes, 1 lane — OWASP's first
-//! recommended Argon2id configuration. Measured cost in docs/benchmarks.md.
+//! recommended Argon2id configuration. Measured cost in docs/benchmark-notes.md.
 //! Hashes are PHC strings, so parameters can rise later while old hashes
 //! still verify.
 

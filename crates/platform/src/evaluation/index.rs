@@ -7,7 +7,7 @@
 //! others announce (`live::Bridged::Vector`).
 //!
 //! Search is approximate: recall against exact search is measured by
-//! `cargo bench -p meritree-platform --bench nearest` (docs/benchmarks.md).
+//! `cargo bench -p meritree-platform --bench nearest` (docs/benchmark-notes.md).
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -28,13 +28,13 @@ const LAYERS: usize = 16;
 /// Candidates kept while inserting and searching; higher finds more of the
 /// true neighbours at a higher cost. Inserting is most of the originality
 /// stage's time, and 100 (half the usual 200) still finds the exact nearest
-/// for every query at 100,000 vectors (docs/benchmarks.md).
+/// for every query at 100,000 vectors (docs/benchmark-notes.md).
 const EF_CONSTRUCTION: usize = 100;
 
 /// Candidates a search keeps for a graph of `stored` vectors. A search
 /// must look at more of a larger graph to find the exact nearest: 48
 /// finds it for every query at 100,000 vectors, but for 61% at 1,000,000,
-/// where 512 finds it for 96% in a p99 of 7.3 ms (docs/benchmarks.md). So
+/// where 512 finds it for 96% in a p99 of 7.3 ms (docs/benchmark-notes.md). So
 /// the effort grows with the graph, one candidate per 1,953 vectors, from
 /// 48; it stops at 1,024 (twice what was measured) to bound a query's time.
 fn search_effort_for(stored: usize) -> usize {

@@ -1,0 +1,72 @@
+// Writes docs/benchmarks.md from the outputs scripts/bench keeps, one
+// section per benchmark with the date and commit it was measured at.
+//   node scripts/tools/bench-report.mjs <outputs dir> <markdown file>
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const [outDir, target] = process.argv.slice(2);
+
+// In the order they appear; `table`: the output is Markdown already.
+const SECTIONS = [
+  ['bundle', 'Client bundle', '`scripts/build --release`: the files under `pkg/` and what browsers that accept brotli or gzip download.', true],
+  ['http', 'HTTP baseline', 'The release server on SQLite under wrk.', true],
+  ['gateway-wrk', 'AI gateway against a fake upstream (wrk)', 'Targets: the gateway adds at most 1 ms at p99 with one connection, and with eight it serves at least 25% of what the upstream serves called straight.', true],
+  ['gateway', 'AI gateway in process (`cargo bench -p server --bench gateway`)', 'Added latency, open-loop rates, time to first token, a request served by a community node, memory.', false],
+  ['auth', 'Authentication (`cargo bench -p server --bench auth`)', 'Sign-ins and authenticated requests through the real application.', false],
+  ['merkle', 'Merkle trees (`cargo bench -p meritree-core --bench merkle`)', 'Building OpenZeppelin-compatible trees and their proofs.', false],
+  ['nearest', 'Near-duplicate search (`cargo bench -p meritree-platform --bench nearest`)', 'The HNSW index of embeddings.', false],
+  ['work', 'Work that pays (`cargo bench -p server --bench work`)', 'Submissions through the evaluation pipeline, ledger credits per second.', false],
+  ['live', 'Live events (`cargo bench -p server --bench live`)', 'WebSocket fan-out.', false],
+  ['compute', 'Compute network (`cargo bench -p server --bench compute`)', 'Task transitions and dispatch to nodes.', false],
+  ['gas', 'Contract gas (`node --test test/gas.test.mjs test/timelock.test.mjs` in `contracts/`)', 'Receipt gasUsed on anvil.', false],
+  ['models', 'Local AI models (`cargo run --release -p meritree-ai --example local_bench`)', 'The embedded CPU models.', false],
+];
+
+/** wrk's latency (`152.00us`, `1.23ms`, `2.00s`) in microseconds. */
+function micros(text) {
+  const m = /^([0-9.]+)(us|ms|s)$/.exec(text.trim());
+  if (!m) return NaN;
+  return Number(m[1]) * { us: 1, ms: 1000, s: 1_000_000 }[m[2]];
+}
+
+/** The gateway's figures against its targets, from the wrk table. */
+function gatewayVerdict(table) {
+  const rows = Object.fromEntries(
+    table.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| path') && !l.startsWith('| ---'))
+      .map((l) => l.split('|').map((c) => c.trim()).filter(Boolean))
+      .map(([label, rps, p50, p99]) => [label, { rps: Number(rps.replace(/,/g, '')), p50, p99 }]),
+  );
+  const straight1 = rows['straight to the upstream, 1 connection(s)'];
+  const gateway1 = rows['through the gateway, 1 connection(s)'];
+  const straight8 = rows['straight to the upstream, 8 connection(s)'];
+  const gateway8 = rows['through the gateway, 8 connection(s)'];
+  if (!straight1 || !gateway1 || !straight8 || !gateway8) return '';
+  const added = (micros(gateway1.p99) - micros(straight1.p99)) / 1000;
+  const share = (100 * gateway8.rps) / straight8.rps;
+  const mark = (ok) => (ok ? 'met' : 'not met');
+  return `\nAdded by the gateway at p99, one connection: **${added.toFixed(2)} ms** (target ≤ 1 ms: ${mark(added <= 1)}). ` +
+    `Throughput with eight connections: **${share.toFixed(1)}%** of the upstream's (target ≥ 25%: ${mark(share >= 25)}).\n`;
+}
+
+let doc = `# Benchmarks
+
+Written by \`scripts/bench\` (\`scripts/bench NAME…\` re-runs some and keeps the
+others); every figure is what the named command printed, on the project's
+machines (2 cores, 24 GiB, Debian 12), measured on the date and at the
+commit given under its heading. What the benchmarks found over time and
+what changed because of it is in [benchmark-notes.md](benchmark-notes.md).
+`;
+for (const [name, title, about, table] of SECTIONS) {
+  const file = join(outDir, `${name}.txt`);
+  doc += `\n## ${title}\n\n`;
+  if (!existsSync(file)) {
+    doc += `Not measured yet: \`scripts/bench ${name}\`.\n`;
+    continue;
+  }
+  const [date, commit] = readFileSync(join(outDir, `${name}.meta`), 'utf8').trim().split(' ');
+  const output = readFileSync(file, 'utf8').trimEnd();
+  doc += `${about} Measured ${date} at \`${commit}\` (\`scripts/bench ${name}\`).\n\n`;
+  doc += table ? `${output}\n` : `\`\`\`text\n${output}\n\`\`\`\n`;
+  if (name === 'gateway-wrk') doc += gatewayVerdict(output);
+}
+writeFileSync(target, doc);
