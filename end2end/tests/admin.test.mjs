@@ -14,7 +14,7 @@ const env = withServerAndBrowser({ before, after }, () =>
 test('an admin runs the console: providers, spending, the queues, the audit log checked and exported', async () => {
   // A member first: the console is not theirs.
   const member = await openHydrated(env.browser, `${env.server.url}/`);
-  await signUp(member, 'mo@example.org');
+  await signUp(member, env.server.url, 'mo@example.org');
   await member.goto(`${env.server.url}/admin`);
   await member.waitForSelector('[data-testid="admin-only"]');
   assert.equal(await member.locator('[data-testid="header-admin"]').count(), 0);
@@ -73,7 +73,7 @@ test('an admin runs the console: providers, spending, the queues, the audit log 
     body: JSON.stringify({ email: 'mo@example.org', password: PASSWORD }),
   });
   assert.equal(refused.status, 403);
-  assert.equal((await refused.json()).code, 'account_disabled');
+  assert.equal((await refused.json()).error.code, 'account_disabled');
 
   // Both actions are in the log, and the chain checks out.
   await page.reload();
