@@ -13,7 +13,7 @@ use crate::server_fns::rewards::{
     claimable_rewards, rewards_overview, ClaimProgress, StartClaim, StartClaimTo,
 };
 use crate::session::Session;
-use crate::wallet::{wallets, UnsignedClaimTo, WalletError};
+use crate::wallet::{key_once, wallets, UnsignedClaimTo, WalletError};
 
 /// The reward token's decimals (the development token's; ERC-20 default).
 const TOKEN_DECIMALS: usize = 18;
@@ -157,18 +157,6 @@ fn Overview(overview: RewardsView) -> impl IntoView {
             }.into_any()
         }}
     }
-}
-
-/// One idempotency key per rendered claim form, made on first use: a double
-/// click repeats the same request, and after a claim ends (the form is
-/// rendered again) the next click is a new claim, so a failed one can be retried.
-fn key_once(slot: StoredValue<Option<String>>) -> Result<String, WalletError> {
-    if let Some(key) = slot.get_value() {
-        return Ok(key);
-    }
-    let key = wallets()?.idempotency_key()?;
-    slot.set_value(Some(key.clone()));
-    Ok(key)
 }
 
 #[component]

@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use meritree_core::accounts::{AccountId, ManagedAccount};
 use meritree_core::ai::DailyModelSpend;
 use meritree_core::audit::{AuditPage, AuditVerification};
+use meritree_core::settlement::{ChainOverview, OutboxEntry};
 use meritree_core::status::AiProviderReport;
 use meritree_core::submissions::{DeadEvaluation, SubmissionId, SubmissionView};
 
@@ -127,5 +128,27 @@ pub async fn end_sessions(id: AccountId) -> Result<u64, AppError> {
     Ok(platform
         .accounts()
         .end_sessions_of(&me.account_id, &id)
+        .await?)
+}
+
+/// `POST /api/admin/chain`: the distributor, the platform key, the outbox.
+#[server(endpoint = "admin/chain")]
+pub async fn chain_state() -> Result<ChainOverview, AppError> {
+    use meritree_platform::access::AuthCheck;
+    let (platform, _) = super::door::authorize(AuthCheck::admin()).await?;
+    Ok(platform.chain().overview().await?)
+}
+
+/// `POST /api/admin/claims_paused`: queues pausing or resuming claims.
+#[server(endpoint = "admin/claims_paused")]
+pub async fn set_claims_paused(
+    paused: bool,
+    idempotency_key: String,
+) -> Result<OutboxEntry, AppError> {
+    use meritree_platform::access::AuthCheck;
+    let (platform, me) = super::door::authorize(AuthCheck::admin()).await?;
+    Ok(platform
+        .chain()
+        .set_claims_paused(&me.account_id, paused, &idempotency_key)
         .await?)
 }

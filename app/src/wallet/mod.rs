@@ -150,3 +150,17 @@ impl fmt::Display for WalletError {
         }
     }
 }
+
+/// One idempotency key per rendered form, made on first use: a double
+/// click repeats the same request, and once the form is rendered again
+/// (the request ended) the next click is a new request, so a failed one can
+/// be retried.
+pub fn key_once(slot: leptos::prelude::StoredValue<Option<String>>) -> Result<String, WalletError> {
+    use leptos::prelude::{GetValue, SetValue};
+    if let Some(key) = slot.get_value() {
+        return Ok(key);
+    }
+    let key = wallets()?.idempotency_key()?;
+    slot.set_value(Some(key.clone()));
+    Ok(key)
+}

@@ -314,6 +314,18 @@ impl crate::Chain {
             .map_err(contract_error)
     }
 
+    /// Whether claims on the distributor (either version) are paused.
+    pub async fn distributor_paused(
+        &self,
+        distributor: alloy::primitives::Address,
+    ) -> Result<bool, crate::ChainError> {
+        RewardDistributor::new(distributor, self.provider())
+            .paused()
+            .call()
+            .await
+            .map_err(contract_error)
+    }
+
     /// The distributor a version 2 distributor replaced, if any.
     pub async fn replaced_distributor(
         &self,

@@ -38,6 +38,9 @@ pub enum AuditAction {
     AccountEnabled,
     /// Every session of an account was ended by an admin.
     SessionsEnded,
+    /// Claims on the distributor were paused, or resumed.
+    ClaimsPaused,
+    ClaimsResumed,
 }
 
 impl AuditAction {
@@ -54,6 +57,8 @@ impl AuditAction {
             AuditAction::AccountDisabled => "account_disabled",
             AuditAction::AccountEnabled => "account_enabled",
             AuditAction::SessionsEnded => "sessions_ended",
+            AuditAction::ClaimsPaused => "claims_paused",
+            AuditAction::ClaimsResumed => "claims_resumed",
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod points;
 pub mod profile;
 pub mod rate_limit;
 pub mod rounds;
+pub mod settlement;
 pub mod siwe;
 pub mod status;
 pub mod submissions;

@@ -178,6 +178,15 @@ pub async fn with_status(db: &Database, status: &str) -> Result<Vec<TxRecord>, S
     Ok(with_pool!(db, pool => sqlx::query_as(&sql).bind(status).fetch_all(pool).await)?)
 }
 
+/// The newest `limit` transactions that failed, newest first.
+pub async fn recently_failed(db: &Database, limit: u32) -> Result<Vec<TxRecord>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM chain_txs WHERE status = 'failed' \
+         ORDER BY updated_at DESC, id LIMIT $1"
+    );
+    Ok(with_pool!(db, pool => sqlx::query_as(&sql).bind(i64::from(limit)).fetch_all(pool).await)?)
+}
+
 /// Gives the transaction the next nonce (at least `floor`, the chain's
 /// pending count), unless it already has one; returns its nonce. With a
 /// `fence`, only while that fence still holds the settlement lease.

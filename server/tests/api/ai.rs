@@ -379,6 +379,37 @@ test_both_backends! {
         assert_eq!(error_code(too_long).await, "invalid_request");
     }
 
+    async fn a_hung_provider_costs_one_first_byte_timeout_before_failover(backend: Backend) {
+        // Accepts connections and never answers.
+        let hung = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let hung_url = format!("http://{}/v1", hung.local_addr().unwrap());
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = hung.accept().await {
+                held.push(socket);
+            }
+        });
+        let (up, _) = start_upstream(None, "From the backup").await;
+        let app = spawn_app_with(backend, |s| {
+            let mut primary = provider("primary", &hung_url);
+            primary.first_byte_timeout_secs = 1;
+            primary.total_timeout_secs = 30;
+            upstreams_only(s, vec![primary, provider("backup", &up)]);
+            s.ai.routes = vec![RouteSettings {
+                name: "house".into(),
+                candidates: vec!["primary/gpt-test".into(), "backup/gpt-test".into()],
+            }];
+        })
+        .await;
+        let (_, key) = member_key(&app, "hu@example.org").await;
+        let started = std::time::Instant::now();
+        let body: Value = complete(&app, &key, hello("house")).await.json().await.unwrap();
+        let waited = started.elapsed();
+        assert_eq!(body["choices"][0]["message"]["content"], "From the backup");
+        assert!(waited >= std::time::Duration::from_secs(1), "{waited:?}");
+        assert!(waited < std::time::Duration::from_secs(3), "one first-byte timeout, not the total: {waited:?}");
+    }
+
     async fn a_failing_provider_is_failed_over_and_shown_held_off(backend: Backend) {
         let (down, down_calls) = start_upstream(Some(StatusCode::SERVICE_UNAVAILABLE), "").await;
         let (up, up_calls) = start_upstream(None, "From the backup").await;

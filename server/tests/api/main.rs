@@ -8,6 +8,7 @@ mod audit;
 mod auth;
 mod backup;
 mod binary;
+mod chain_admin;
 mod chain_crash;
 mod chain_deploy;
 mod compute;

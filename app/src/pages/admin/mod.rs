@@ -6,6 +6,7 @@
 mod accounts;
 mod ai;
 mod audit;
+mod chain;
 mod evaluations;
 mod moderation;
 
@@ -48,6 +49,7 @@ fn Console() -> impl IntoView {
         <moderation::ModerationQueue />
         <evaluations::DeadEvaluations />
         <ai::AiProviders />
+        <chain::Chain />
         <audit::AuditLog />
     }
 }

@@ -59,9 +59,9 @@ pub trait Provider: Send + Sync {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
-    /// For a stream: until the headers and the first body chunk have
-    /// arrived. A non-streaming answer's first byte comes only once the
-    /// whole completion is generated, so there only `total` applies.
+    /// Until the headers and the first body chunk have arrived. Adapters
+    /// whose upstreams stream ask for a stream even for a whole answer and
+    /// gather it, so a hung upstream costs this and not `total`.
     pub first_byte: Duration,
     /// The whole exchange, body included.
     pub total: Duration,
@@ -186,6 +186,24 @@ impl Http {
         request: reqwest::RequestBuilder,
         refine: fn(u16, &ErrorBody) -> Option<ProviderError>,
     ) -> Result<BoxStream<'static, Result<SseEvent, ProviderError>>, ProviderError> {
+        match self.open_answer(request, refine).await? {
+            Answer::Events(events) => Ok(events),
+            // Asked for a stream, it sent something else: as if it had
+            // stopped before its first event.
+            Answer::Whole(_) => Err(ProviderError::StreamBroken),
+        }
+    }
+
+    /// Sends a request that asks for a stream and returns the events, or
+    /// the whole body when the upstream answered without streaming (a
+    /// server that ignores `stream`). Either way the headers must come
+    /// within `first_byte`, so a hung upstream costs that and not `total`;
+    /// a non-streaming server must answer within it.
+    pub async fn open_answer(
+        &self,
+        request: reqwest::RequestBuilder,
+        refine: fn(u16, &ErrorBody) -> Option<ProviderError>,
+    ) -> Result<Answer, ProviderError> {
         let timeouts = self.config.timeouts;
         let start = Instant::now();
         let total = start + timeouts.total;
@@ -203,6 +221,18 @@ impl Http {
                 .map_err(|_| ProviderError::Timeout)?
                 .map_err(transport)?;
             return Err(status_error(status, &headers, &body, refine));
+        }
+        let streamed = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/event-stream"));
+        if !streamed {
+            let body = tokio::time::timeout_at(total, response.bytes())
+                .await
+                .map_err(|_| ProviderError::Timeout)?
+                .map_err(transport)?;
+            return Ok(Answer::Whole(body.to_vec()));
         }
         let first_chunk = tokio::time::timeout_at(first, response.chunk())
             .await
@@ -250,8 +280,44 @@ impl Http {
                 }
             }
         });
-        Ok(events.boxed())
+        Ok(Answer::Events(events.boxed()))
     }
+}
+
+/// What an upstream sent for a request that asked for a stream.
+pub(crate) enum Answer {
+    /// Server-sent events, the first chunk already in.
+    Events(BoxStream<'static, Result<SseEvent, ProviderError>>),
+    /// A whole body: the upstream answered without streaming.
+    Whole(Vec<u8>),
+}
+
+/// A streamed answer gathered into a complete one, for a caller that asked
+/// for the whole answer but should only wait a first-byte timeout on a
+/// hung upstream. `model` is the upstream model asked for (stream events
+/// do not name it).
+pub(crate) async fn gather(
+    mut stream: ChatStream,
+    model: &str,
+) -> Result<ChatResponse, ProviderError> {
+    let mut text = String::new();
+    let mut usage = crate::types::Usage::default();
+    while let Some(event) = stream.next().await {
+        match event? {
+            StreamEvent::TextDelta { text: piece } => text.push_str(&piece),
+            StreamEvent::Usage { usage: totals } => usage = totals,
+            StreamEvent::Done { finish_reason } => {
+                return Ok(ChatResponse {
+                    model: model.to_owned(),
+                    text,
+                    finish_reason,
+                    usage,
+                })
+            }
+            StreamEvent::Error { error } => return Err(error),
+        }
+    }
+    Err(ProviderError::StreamBroken)
 }
 
 fn transport(e: reqwest::Error) -> ProviderError {

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
-use super::{decode, malformed, ChatStream, Decoder, ErrorBody, Http, HttpConfig, Provider};
+use super::{
+    decode, gather, malformed, Answer, ChatStream, Decoder, ErrorBody, Http, HttpConfig, Provider,
+};
 use crate::error::ProviderError;
 use crate::sse::SseEvent;
 use crate::types::{
@@ -263,6 +265,23 @@ fn moderation(body: &[u8]) -> Result<Moderation, ProviderError> {
     })
 }
 
+/// A whole (non-streamed) chat completion.
+fn completion(body: &[u8]) -> Result<ChatResponse, ProviderError> {
+    let wire: WireResponse =
+        serde_json::from_slice(body).map_err(|e| malformed("chat completion", e))?;
+    let choice = wire
+        .choices
+        .into_iter()
+        .next()
+        .ok_or_else(|| ProviderError::Malformed("chat completion without choices".into()))?;
+    Ok(ChatResponse {
+        model: wire.model,
+        text: choice.message.content.unwrap_or_default(),
+        finish_reason: choice.finish_reason.as_deref().map(finish_reason),
+        usage: wire.usage.map(Usage::from).unwrap_or_default(),
+    })
+}
+
 impl Provider for OpenAi {
     fn name(&self) -> &str {
         &self.http.config.name
@@ -273,21 +292,17 @@ impl Provider for OpenAi {
         req: &'a ChatRequest,
     ) -> BoxFuture<'a, Result<ChatResponse, ProviderError>> {
         Box::pin(async move {
+            // Streamed and gathered: a hung upstream costs the first-byte
+            // timeout. A server that ignores `stream` answers whole.
             let request = self
                 .post("/chat/completions")
-                .json(&WireRequest::new(req, false));
-            let body = self.http.send_json(request, refine).await?;
-            let wire: WireResponse =
-                serde_json::from_slice(&body).map_err(|e| malformed("chat completion", e))?;
-            let choice = wire.choices.into_iter().next().ok_or_else(|| {
-                ProviderError::Malformed("chat completion without choices".into())
-            })?;
-            Ok(ChatResponse {
-                model: wire.model,
-                text: choice.message.content.unwrap_or_default(),
-                finish_reason: choice.finish_reason.as_deref().map(finish_reason),
-                usage: wire.usage.map(Usage::from).unwrap_or_default(),
-            })
+                .json(&WireRequest::new(req, true));
+            match self.http.open_answer(request, refine).await? {
+                Answer::Events(events) => {
+                    gather(decode(events, StreamDecoder::default()), &req.model).await
+                }
+                Answer::Whole(body) => completion(&body),
+            }
         })
     }
 

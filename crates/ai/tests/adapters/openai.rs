@@ -47,8 +47,42 @@ async fn chat() {
             ],
             "max_tokens": 64,
             "temperature": 0.5,
-            "stream": false,
+            "stream": true,
+            "stream_options": {"include_usage": true},
         })
+    );
+}
+
+/// A whole answer is asked for as a stream and gathered, so a hung
+/// upstream costs the first-byte timeout, not the total one.
+#[tokio::test]
+async fn a_whole_answer_is_gathered_from_a_stream_and_a_hung_upstream_costs_the_first_byte() {
+    let fake = serve(|| Reply::sse(STREAM)).await;
+    let response = make(config(&fake, "/v1"))
+        .chat(&request("gpt-4.1-mini"))
+        .await
+        .unwrap();
+    assert_eq!(response.text, "Hello! How can I help you today?");
+    assert_eq!(response.model, "gpt-4.1-mini");
+    assert_eq!(response.finish_reason, Some(FinishReason::Stop));
+    assert_eq!(
+        response.usage,
+        Usage {
+            input_tokens: 19,
+            output_tokens: 9
+        }
+    );
+    assert_eq!(fake.last().headers["accept"], "text/event-stream");
+
+    // First byte 300 ms, total 5 s: the call gives up at the first.
+    let hung = serve(|| Reply::sse(STREAM).late(Duration::from_secs(4))).await;
+    let started = std::time::Instant::now();
+    let got = make(config(&hung, "/v1")).chat(&request("m")).await.err();
+    assert_eq!(got, Some(ProviderError::Timeout));
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
     );
 }
 

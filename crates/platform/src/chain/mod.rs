@@ -5,6 +5,7 @@
 mod claims;
 mod lease;
 mod outbox;
+mod overview;
 mod publish;
 mod reconcile;
 mod transactions;
@@ -61,4 +62,15 @@ pub enum SettlementError {
     Store(#[from] StoreError),
     #[error("stored data is not what was written: {0}")]
     Corrupt(String),
+}
+
+impl crate::error::PublicError for SettlementError {
+    fn code(&self) -> meritree_core::ErrorCode {
+        use meritree_core::ErrorCode;
+        match self {
+            SettlementError::NoChain | SettlementError::Chain(_) => ErrorCode::ChainUnavailable,
+            SettlementError::Store(err) => crate::error::store_error_code(err),
+            SettlementError::Corrupt(_) => ErrorCode::Internal,
+        }
+    }
 }

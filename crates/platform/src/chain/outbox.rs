@@ -37,6 +37,9 @@ pub enum TxKind {
     Fund,
     /// A node operator's stake taken after an admin's review.
     Slash,
+    /// An admin pausing claims on the distributor, or resuming them.
+    Pause,
+    Unpause,
 }
 
 impl TxKind {
@@ -47,6 +50,8 @@ impl TxKind {
             TxKind::Claim => "claim",
             TxKind::Fund => "fund",
             TxKind::Slash => "slash",
+            TxKind::Pause => "pause",
+            TxKind::Unpause => "unpause",
         }
     }
 }

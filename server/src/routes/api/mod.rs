@@ -12,6 +12,7 @@ mod nodes;
 mod points;
 mod rewards;
 mod rounds;
+mod settlement;
 mod submissions;
 mod tasks;
 mod user;
@@ -43,6 +44,7 @@ pub fn router() -> Router<AppState> {
         .merge(nodes::router())
         .merge(ai::router())
         .merge(accounts::router())
+        .merge(settlement::router())
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no API route at this path") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
