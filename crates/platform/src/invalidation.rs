@@ -1,5 +1,5 @@
 //! The request hot path's caches (API keys: [`crate::access::key_cache`];
-//! disabled accounts: [`crate::access::disabled`]; AI budgets:
+//! accounts' standing: [`crate::access::standing`]; AI budgets:
 //! [`crate::ai::budget_cache`]) and how a change reaches them.
 //!
 //! A change made on this instance drops the entries it touches at once and
@@ -31,10 +31,10 @@ pub const BRIDGED_MAX_AGE: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "what", rename_all = "snake_case")]
 pub enum Invalidation {
-    /// The account's API keys, or its role: a key was revoked (or all
-    /// were), or the role changed.
+    /// The account's API keys: a key was revoked (or all were).
     ApiKeysOf { account_id: String },
-    /// An admin disabled the account or enabled it again.
+    /// An admin disabled the account or enabled it again, or its role
+    /// changed.
     AccountStanding { account_id: String },
     /// A budget on the account as a whole changed.
     AccountBudgets { account_id: String },
@@ -90,7 +90,7 @@ impl Platform {
         match change {
             Invalidation::ApiKeysOf { account_id } => self.key_cache().forget_account(account_id),
             Invalidation::AccountStanding { account_id } => {
-                self.disabled_cache().forget(account_id);
+                self.standing_cache().forget(account_id);
                 self.key_cache().forget_account(account_id);
             }
             Invalidation::AccountBudgets { account_id } => {
@@ -107,6 +107,6 @@ impl Platform {
         self.freshness().bump();
         self.key_cache().clear();
         self.budget_cache().clear();
-        self.disabled_cache().clear();
+        self.standing_cache().clear();
     }
 }

@@ -207,7 +207,7 @@ struct Inner {
     metrics: metrics::Metrics,
     freshness: invalidation::Freshness,
     key_cache: access::key_cache::KeyCache,
-    disabled_cache: access::disabled::DisabledCache,
+    standing_cache: access::standing::StandingCache,
     budget_cache: ai::budget_cache::BudgetCache,
 }
 
@@ -258,7 +258,7 @@ impl Platform {
                 metrics: metrics::Metrics::default(),
                 freshness: Default::default(),
                 key_cache: Default::default(),
-                disabled_cache: Default::default(),
+                standing_cache: Default::default(),
                 budget_cache: Default::default(),
             }),
         })
@@ -280,8 +280,8 @@ impl Platform {
         &self.inner.key_cache
     }
 
-    pub(crate) fn disabled_cache(&self) -> &access::disabled::DisabledCache {
-        &self.inner.disabled_cache
+    pub(crate) fn standing_cache(&self) -> &access::standing::StandingCache {
+        &self.inner.standing_cache
     }
 
     pub(crate) fn budget_cache(&self) -> &ai::budget_cache::BudgetCache {

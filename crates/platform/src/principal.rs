@@ -72,6 +72,7 @@ impl Platform {
             return Ok(hit.principal);
         }
         let generation = self.freshness().generation();
+        let read_at = Instant::now();
         let (key, role) = api_keys::authenticate(self.db(), &digest, now)
             .await?
             .ok_or(AuthError::Unauthenticated)?;
@@ -85,17 +86,16 @@ impl Platform {
         };
         // A revocation that landed while this lookup ran must not be
         // undone by caching what it read before.
-        if self.freshness().unchanged_since(generation) {
-            self.key_cache().put(
-                digest,
-                CachedKey {
-                    principal: principal.clone(),
-                    expires_at: key.expires_at,
-                    last_used_at: key.last_used_at,
-                    fetched: Instant::now(),
-                },
-            );
-        }
+        self.key_cache().put(
+            digest,
+            CachedKey {
+                principal: principal.clone(),
+                expires_at: key.expires_at,
+                last_used_at: key.last_used_at,
+                fetched: read_at,
+            },
+            || self.freshness().unchanged_since(generation),
+        );
         Ok(principal)
     }
 

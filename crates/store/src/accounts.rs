@@ -261,15 +261,18 @@ pub async fn set_disabled(
     Ok(updated == 1)
 }
 
-/// Whether the account `id` is disabled; `None` if there is no such account.
-pub async fn is_disabled(db: &Database, id: &str) -> Result<Option<bool>, StoreError> {
-    let found: Option<(Option<i64>,)> = with_pool!(db, pool => sqlx::query_as(
-            "SELECT disabled_at FROM accounts WHERE id = $1",
+/// When the account `id` was disabled (`None`: it is not) and its role;
+/// `None` if there is no such account.
+pub async fn standing(
+    db: &Database,
+    id: &str,
+) -> Result<Option<(Option<i64>, String)>, StoreError> {
+    Ok(with_pool!(db, pool => sqlx::query_as(
+            "SELECT disabled_at, role FROM accounts WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(pool)
-        .await)?;
-    Ok(found.map(|(at,)| at.is_some()))
+        .await)?)
 }
 
 /// Accounts whose email, handle or wallet contains `query` (case-insensitive),

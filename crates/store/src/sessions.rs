@@ -245,7 +245,7 @@ pub async fn live_role(
     now: i64,
 ) -> Result<Option<String>, StoreError> {
     let sql = format!(
-        "SELECT a.role FROM accounts a WHERE a.id = $2 AND {}",
+        "SELECT a.role FROM accounts a WHERE a.id = $2 AND a.disabled_at IS NULL AND {}",
         live_family("$1", "$2", "$3")
     );
     let found: Option<(String,)> = with_pool!(db, pool => sqlx::query_as(&sql)

@@ -94,6 +94,15 @@ test_both_backends! {
         assert_eq!(changed.account.role, Role::NodeOperator);
         let mut ann = ann;
         assert_eq!(app.post_json("/api/v1/auth/refresh", &mut ann, json!({})).await.status(), 401);
+        // A demotion holds at once, even for an access token issued before it.
+        let operator = app.sign_in("ann@example.org").await;
+        let register = || app.request(Method::POST, "/api/v1/nodes/register", &operator)
+            .json(&json!({ "name": "n1", "models": ["local/smollm2-135m"], "capacity": 1 }))
+            .send();
+        assert_ne!(register().await.unwrap().status(), 403, "an operator may register nodes");
+        let demoted: ManagedAccount = role("member").await.unwrap().json().await.unwrap();
+        assert_eq!(demoted.account.role, Role::Member);
+        assert_eq!(error_code(register().await.unwrap()).await, "forbidden");
         assert_eq!(error_code(role("admin").await.unwrap()).await, "invalid_request");
         assert_eq!(error_code(role("king").await.unwrap()).await, "invalid_request");
 
@@ -120,7 +129,7 @@ test_both_backends! {
         let audit: AuditPage = app.request(Method::GET, "/api/v1/admin/audit", &admin)
             .send().await.unwrap().json().await.unwrap();
         let actions: Vec<&str> = audit.entries.iter().map(|e| e.action.as_str()).collect();
-        assert_eq!(actions, ["account_disabled", "account_enabled", "role_changed", "sessions_ended", "account_disabled"]);
+        assert_eq!(actions, ["account_disabled", "account_enabled", "role_changed", "role_changed", "sessions_ended", "account_disabled"]);
         assert!(audit.entries.iter().all(|e| e.subject == ann_id.as_str()));
         app.stop().await;
     }

@@ -63,8 +63,13 @@ impl KeyCache {
         })
     }
 
-    pub fn put(&self, digest: String, key: CachedKey) {
+    /// Caches `key` if `still_current()` holds, checked under the lock an
+    /// invalidation also takes: one that lands after the check drops it.
+    pub fn put(&self, digest: String, key: CachedKey, still_current: impl FnOnce() -> bool) {
         let mut entries = self.entries.lock().expect("key cache lock");
+        if !still_current() {
+            return;
+        }
         if entries.len() >= MAX_ENTRIES {
             entries.clear();
         }
@@ -111,8 +116,8 @@ mod tests {
     #[test]
     fn a_key_is_served_until_it_expires_or_its_account_is_invalidated() {
         let cache = KeyCache::default();
-        cache.put("d1".into(), key("ann", Some(1_000), Some(990)));
-        cache.put("d2".into(), key("bob", None, Some(990)));
+        cache.put("d1".into(), key("ann", Some(1_000), Some(990)), || true);
+        cache.put("d2".into(), key("bob", None, Some(990)), || true);
         assert!(cache.get("d1", AGE, 999).is_some());
         assert!(cache.get("d1", AGE, 1_000).is_none(), "expired at 1000");
         assert!(cache.get("d1", AGE, 999).is_none(), "and dropped");
@@ -127,14 +132,21 @@ mod tests {
         let cache = KeyCache::default();
         let mut old = key("ann", None, None);
         old.fetched = Instant::now() - Duration::from_secs(2);
-        cache.put("d".into(), old);
+        cache.put("d".into(), old, || true);
+        assert!(cache.get("d", AGE, 0).is_none());
+    }
+
+    #[test]
+    fn a_lookup_overtaken_by_a_change_is_not_cached() {
+        let cache = KeyCache::default();
+        cache.put("d".into(), key("ann", None, None), || false);
         assert!(cache.get("d", AGE, 0).is_none());
     }
 
     #[test]
     fn use_is_due_once_a_minute() {
         let cache = KeyCache::default();
-        cache.put("d".into(), key("ann", None, Some(1_000)));
+        cache.put("d".into(), key("ann", None, Some(1_000)), || true);
         assert!(!cache.get("d", AGE, 1_059).unwrap().record_use);
         assert!(cache.get("d", AGE, 1_060).unwrap().record_use);
         assert!(

@@ -13,17 +13,18 @@
 //! sign-in, SIWE nonces) are applied by those services themselves from the
 //! same [`RequestContext`], so both doors count alike.
 
-pub mod disabled;
 pub mod key_cache;
 pub mod limits;
 pub mod request;
 pub mod site;
+pub mod standing;
 pub mod step_up;
 
 pub use limits::{LimitPolicy, Rule};
 pub use meritree_core::accounts::ApiScope;
 pub use request::RequestContext;
 pub use site::{Origin, Site};
+pub use standing::Standing;
 pub use step_up::Proof;
 
 use meritree_core::accounts::{AccountId, Role};
@@ -99,9 +100,9 @@ impl Platform {
         request: &RequestContext,
         check: AuthCheck,
     ) -> Result<Principal, AuthError> {
-        let principal = self.authenticate_request(request).await?;
+        let mut principal = self.authenticate_request(request).await?;
         if principal.session_id().is_some() {
-            self.refuse_if_disabled(&principal.account_id).await?;
+            principal.role = self.standing_of(&principal.account_id).await?.role;
         }
         self.limit(Rule::Api, &principal.account_id).await?;
         match (&principal.credential, check.key_scope) {
@@ -122,27 +123,35 @@ impl Platform {
         Ok(principal)
     }
 
-    /// `AccountDisabled` for an account an admin disabled (API keys of such
-    /// an account do not authenticate at all).
-    async fn refuse_if_disabled(&self, account_id: &AccountId) -> Result<(), AuthError> {
+    /// The account's standing now: `AccountDisabled` for an account an
+    /// admin disabled (API keys of such an account do not authenticate at
+    /// all), else its current role, which a role change since the access
+    /// token was issued may have changed.
+    async fn standing_of(&self, account_id: &AccountId) -> Result<Standing, AuthError> {
         let max_age = self.freshness().max_age();
-        let disabled = match self.disabled_cache().get(account_id.as_str(), max_age) {
-            Some(disabled) => disabled,
+        let standing = match self.standing_cache().get(account_id.as_str(), max_age) {
+            Some(standing) => standing,
             None => {
                 let generation = self.freshness().generation();
-                let disabled = meritree_store::accounts::is_disabled(self.db(), account_id)
+                let read_at = std::time::Instant::now();
+                let (disabled_at, role) = meritree_store::accounts::standing(self.db(), account_id)
                     .await?
                     .ok_or(AuthError::Unauthenticated)?;
-                if self.freshness().unchanged_since(generation) {
-                    self.disabled_cache().put(account_id.as_str(), disabled);
-                }
-                disabled
+                let standing = Standing {
+                    disabled: disabled_at.is_some(),
+                    role: role.parse().unwrap_or(Role::Member),
+                };
+                self.standing_cache()
+                    .put(account_id.as_str(), standing, read_at, || {
+                        self.freshness().unchanged_since(generation)
+                    });
+                standing
             }
         };
-        if disabled {
+        if standing.disabled {
             return Err(AuthError::AccountDisabled);
         }
-        Ok(())
+        Ok(standing)
     }
 
     /// The signed-in visitor, if the request carries a live session; for

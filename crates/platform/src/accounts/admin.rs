@@ -74,7 +74,7 @@ impl Accounts<'_> {
             );
         }
         store::set_role_by_email(self.db(), email.as_str(), role.as_str(), now).await?;
-        self.invalidate(Invalidation::ApiKeysOf {
+        self.invalidate(Invalidation::AccountStanding {
             account_id: account.id.clone(),
         });
         // A role change takes effect at the next sign-in.
@@ -164,9 +164,10 @@ impl Accounts<'_> {
             .collect())
     }
 
-    /// Gives `account_id` a role (`member`, `node_operator` or `admin`). Making an admin needs two-factor on the
-    /// account already (the command line enrols it instead). Every session
-    /// of the account ends, so the new role applies from the next sign-in.
+    /// Gives `account_id` a role (`member`, `node_operator` or `admin`).
+    /// Making an admin needs two-factor on the account already (the command
+    /// line enrols it instead). It applies to the account's next request
+    /// on every instance, and every session of the account ends.
     pub async fn change_role(
         &self,
         admin: &AccountId,
@@ -185,10 +186,12 @@ impl Accounts<'_> {
         }
         let now = clock::unix_secs();
         store::set_role(self.db(), &account.id, role.as_str(), now).await?;
-        meritree_store::sessions::revoke_account(self.db(), &account.id, None, now).await?;
-        self.invalidate(Invalidation::ApiKeysOf {
+        // Dropped before anything else can fail: the new role holds on
+        // every instance whatever happens next.
+        self.invalidate(Invalidation::AccountStanding {
             account_id: account.id.clone(),
         });
+        meritree_store::sessions::revoke_account(self.db(), &account.id, None, now).await?;
         self.audit()
             .record(
                 admin.as_str(),
@@ -231,12 +234,12 @@ impl Accounts<'_> {
         let account = self.other_account(admin, account_id).await?;
         let now = clock::unix_secs();
         store::set_disabled(self.db(), &account.id, disable.then_some(now), now).await?;
-        if disable {
-            meritree_store::sessions::revoke_account(self.db(), &account.id, None, now).await?;
-        }
         self.invalidate(Invalidation::AccountStanding {
             account_id: account.id.clone(),
         });
+        if disable {
+            meritree_store::sessions::revoke_account(self.db(), &account.id, None, now).await?;
+        }
         tracing::warn!(account = %account.id, %admin, disable, "account standing changed");
         let action = match disable {
             true => AuditAction::AccountDisabled,

@@ -87,8 +87,20 @@ impl BudgetCache {
         (cached.fetched.elapsed() <= max_age).then(|| cached.budgets.clone())
     }
 
-    pub fn store_limits(&self, account_id: &str, api_key_id: Option<&str>, budgets: Vec<AiBudget>) {
+    /// Caches what was read at `read_at` if `still_current()` holds, checked
+    /// under the lock an invalidation also takes.
+    pub fn store_limits(
+        &self,
+        account_id: &str,
+        api_key_id: Option<&str>,
+        budgets: Vec<AiBudget>,
+        read_at: Instant,
+        still_current: impl FnOnce() -> bool,
+    ) {
         let mut limits = self.limits.lock().expect("budget cache lock");
+        if !still_current() {
+            return;
+        }
         if limits.len() >= MAX_ENTRIES {
             limits.clear();
         }
@@ -96,7 +108,7 @@ impl BudgetCache {
             (account_id.to_owned(), api_key_id.map(str::to_owned)),
             CachedLimits {
                 budgets,
-                fetched: Instant::now(),
+                fetched: read_at,
             },
         );
     }
@@ -253,9 +265,9 @@ mod tests {
     fn limits_are_dropped_by_account_or_by_key() {
         let cache = BudgetCache::default();
         let age = Duration::from_secs(1);
-        cache.store_limits("ann", Some("k1"), vec![]);
-        cache.store_limits("ann", None, vec![]);
-        cache.store_limits("bob", Some("k2"), vec![]);
+        cache.store_limits("ann", Some("k1"), vec![], Instant::now(), || true);
+        cache.store_limits("ann", None, vec![], Instant::now(), || true);
+        cache.store_limits("bob", Some("k2"), vec![], Instant::now(), || true);
         cache.forget_key("k1");
         assert!(cache.limits("ann", Some("k1"), age).is_none());
         assert!(cache.limits("ann", None, age).is_some());

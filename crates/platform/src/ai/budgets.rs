@@ -355,14 +355,19 @@ impl Ai<'_> {
             return Ok(budgets);
         }
         let generation = self.freshness().generation();
+        let read_at = std::time::Instant::now();
         let budgets: Vec<AiBudget> = store::applicable_budgets(self.db(), account_id, api_key_id)
             .await?
             .into_iter()
             .filter_map(AiBudget::from_record)
             .collect();
-        if self.freshness().unchanged_since(generation) {
-            cache.store_limits(account_id.as_str(), api_key_id, budgets.clone());
-        }
+        cache.store_limits(
+            account_id.as_str(),
+            api_key_id,
+            budgets.clone(),
+            read_at,
+            || self.freshness().unchanged_since(generation),
+        );
         Ok(budgets)
     }
 

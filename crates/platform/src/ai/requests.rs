@@ -252,12 +252,13 @@ impl<'a> Ai<'a> {
             }
         }
         let started = std::time::Instant::now();
-        let routed: Routed<ChatResponse> = crate::compute::provider::on_behalf_of(
+        let mut routed: Routed<ChatResponse> = crate::compute::provider::on_behalf_of(
             &caller.account_id,
             &request_id,
             gateway.router().chat(&candidates, &request),
         )
         .await?;
+        routed.value.usage = billed_usage(&routed.value, &request);
         self.metrics()
             .ai_answered(&routed.provider, started.elapsed());
         let candidate = Candidate::new(&routed.provider, &routed.model);
@@ -399,7 +400,8 @@ impl<'a> Ai<'a> {
     ) -> Result<PlatformAnswer<ChatResponse>, AiError> {
         let gateway = self.configured()?;
         let candidates = gateway.resolve(public_model, Capability::Chat)?;
-        let routed = gateway.router().chat(&candidates, request).await?;
+        let mut routed = gateway.router().chat(&candidates, request).await?;
+        routed.value.usage = billed_usage(&routed.value, request);
         let candidate = Candidate::new(&routed.provider, &routed.model);
         let cost_nanos = gateway.price(&candidate).cost_nanos(routed.value.usage);
         Ok(PlatformAnswer {
@@ -554,6 +556,20 @@ impl Recorder {
 }
 
 /// The prompt's tokens before any upstream has counted them.
+/// What a complete answer is billed: the upstream's counts, or, for a
+/// count it did not report (a server that ignores `include_usage`), an
+/// estimate from the prompt or the answer, so no answer goes free.
+fn billed_usage(answer: &ChatResponse, request: &ChatRequest) -> Usage {
+    let pick = |reported: u64, estimated: u64| if reported > 0 { reported } else { estimated };
+    Usage {
+        input_tokens: pick(answer.usage.input_tokens, estimated_prompt_tokens(request)),
+        output_tokens: pick(
+            answer.usage.output_tokens,
+            estimate_tokens(answer.text.chars().count() as u64),
+        ),
+    }
+}
+
 fn estimated_prompt_tokens(request: &ChatRequest) -> u64 {
     let chars = request
         .messages

@@ -62,6 +62,8 @@ pub enum SettlementError {
     Store(#[from] StoreError),
     #[error("stored data is not what was written: {0}")]
     Corrupt(String),
+    #[error("{0}")]
+    InvalidRequest(&'static str),
 }
 
 impl crate::error::PublicError for SettlementError {
@@ -71,6 +73,7 @@ impl crate::error::PublicError for SettlementError {
             SettlementError::NoChain | SettlementError::Chain(_) => ErrorCode::ChainUnavailable,
             SettlementError::Store(err) => crate::error::store_error_code(err),
             SettlementError::Corrupt(_) => ErrorCode::Internal,
+            SettlementError::InvalidRequest(_) => ErrorCode::InvalidRequest,
         }
     }
 }

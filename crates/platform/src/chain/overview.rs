@@ -68,6 +68,11 @@ impl OnChain<'_> {
         paused: bool,
         request_key: &str,
     ) -> Result<OutboxEntry, SettlementError> {
+        if request_key.is_empty() || request_key.len() > 100 {
+            return Err(SettlementError::InvalidRequest(
+                "idempotency_key must be 1 to 100 bytes",
+            ));
+        }
         let settlement = self.settlement()?;
         let (kind, calldata) = match paused {
             true => (TxKind::Pause, RewardDistributor::pauseCall {}.abi_encode()),
