@@ -47,6 +47,11 @@ pub async fn run(
             }
             Ok(())
         }
+        AdminCommand::Enable { email } => {
+            platform.accounts().enable_by_email(&email).await?;
+            println!("{email} may sign in again.");
+            Ok(())
+        }
         AdminCommand::ResetTotp { email } => {
             match platform.accounts().reset_totp(&email).await? {
                 Some(setup) => {

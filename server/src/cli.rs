@@ -200,6 +200,12 @@ pub enum AdminCommand {
         #[arg(long)]
         email: String,
     },
+    /// Let an account an admin disabled sign in again (for instance when
+    /// admins disabled each other).
+    Enable {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(Debug, Clone, Subcommand)]

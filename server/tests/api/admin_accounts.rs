@@ -126,10 +126,19 @@ test_both_backends! {
         assert_eq!(console.status(), 200);
         assert!(console.json::<ManagedAccount>().await.unwrap().disabled_at.is_some());
 
+        // The operator's way back in, at the command line (`meritree admin enable`).
+        assert_eq!(sign_in_status(&app, "ann@example.org").await.0, 403);
+        app.platform.accounts().enable_by_email("ann@example.org").await.unwrap();
+        assert_eq!(sign_in_status(&app, "ann@example.org").await.0, 200);
+
         let audit: AuditPage = app.request(Method::GET, "/api/v1/admin/audit", &admin)
             .send().await.unwrap().json().await.unwrap();
         let actions: Vec<&str> = audit.entries.iter().map(|e| e.action.as_str()).collect();
-        assert_eq!(actions, ["account_disabled", "account_enabled", "role_changed", "role_changed", "sessions_ended", "account_disabled"]);
+        assert_eq!(actions, [
+            "account_disabled", "account_enabled", "role_changed", "role_changed", "sessions_ended",
+            "account_disabled", "account_enabled",
+        ]);
+        assert_eq!(audit.entries.last().unwrap().actor, "cli");
         assert!(audit.entries.iter().all(|e| e.subject == ann_id.as_str()));
         app.stop().await;
     }

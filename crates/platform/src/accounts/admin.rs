@@ -225,6 +225,17 @@ impl Accounts<'_> {
         self.set_disabled(admin, account_id, false).await
     }
 
+    /// For an operator at the command line (say, when admins disabled each
+    /// other): enables the account with this email, audited as `cli`.
+    pub async fn enable_by_email(&self, email: &str) -> Result<ManagedAccount, AuthError> {
+        let email = Email::parse(email).map_err(AuthError::InvalidEmail)?;
+        let account = store::find_by_email(self.db(), email.as_str())
+            .await?
+            .ok_or(AuthError::NoSuchAccount)?;
+        self.set_disabled(&CLI_ACTOR.into(), &account.id.as_str().into(), false)
+            .await
+    }
+
     async fn set_disabled(
         &self,
         admin: &AccountId,
