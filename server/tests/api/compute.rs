@@ -624,13 +624,15 @@ test_both_backends! {
         send(checker, json!({"type": "completed", "id": check["id"], "lease": check["lease"],
             "output": embeddings(json!([[0.8, -0.6]]))})).await;
         assert_eq!(next(checker).await["type"], "accepted");
-        crate::crash::until("both nodes' mismatch is recorded", async || {
-            let status = app.get_json(&format!("/api/v1/nodes/{}/status", second["id"].as_str().unwrap()), &Session::default()).await;
-            (status["mismatches"] == 1).then_some(())
-        })
-        .await;
-        let first_status = app.get_json(&format!("/api/v1/nodes/{}/status", first["id"].as_str().unwrap()), &Session::default()).await;
-        assert_eq!(first_status["mismatches"], 1);
+        // Each node's verdict is its own write: wait for both.
+        for node in [&first, &second] {
+            let path = format!("/api/v1/nodes/{}/status", node["id"].as_str().unwrap());
+            crate::crash::until("the node's mismatch is recorded", async || {
+                let status = app.get_json(&path, &Session::default()).await;
+                (status["mismatches"] == 1).then_some(())
+            })
+            .await;
+        }
         let waiting = work_status(id).await;
         assert_eq!(waiting["status"], "evaluating", "a disagreement decides nothing: {waiting}");
         assert_eq!(waiting["score"], Value::Null);
