@@ -176,6 +176,42 @@ test_both_backends! {
             let by_key = with_key(&app, Method::GET, path, &admins_key.key).send().await.unwrap();
             assert_eq!(error_code(by_key).await, "session_required", "{path}");
         }
+        // The console's routes and calls: an admin's key is refused, and so
+        // is a stranger, by both doors.
+        let console_routes = [
+            (Method::GET, "/api/v1/admin/audit/export", json!(null)),
+            (Method::GET, "/api/v1/admin/accounts?q=ann", json!(null)),
+            (Method::PUT, "/api/v1/admin/accounts/x/role", json!({ "role": "member" })),
+            (Method::POST, "/api/v1/admin/accounts/x/disable", json!(null)),
+            (Method::POST, "/api/v1/admin/accounts/x/end-sessions", json!(null)),
+            (Method::GET, "/api/v1/admin/ai/spending", json!(null)),
+            (Method::GET, "/api/v1/admin/chain", json!(null)),
+            (Method::POST, "/api/v1/admin/chain/claims-paused", json!({ "paused": true, "idempotency_key": "k" })),
+        ];
+        for (method, path, body) in console_routes {
+            let send = |request: reqwest::RequestBuilder| match body.is_null() {
+                true => request.send(),
+                false => request.json(&body).send(),
+            };
+            let by_key = send(with_key(&app, method.clone(), path, &admins_key.key)).await.unwrap();
+            assert_eq!(error_code(by_key).await, "session_required", "{method} {path}");
+            let stranger = send(app.client.request(method.clone(), app.url(path))).await.unwrap();
+            assert_eq!(error_code(stranger).await, "unauthenticated", "{method} {path}");
+        }
+        let console_calls = [
+            "/api/admin/accounts", "/api/admin/set_disabled", "/api/admin/change_role",
+            "/api/admin/end_sessions", "/api/admin/ai_spending", "/api/admin/chain",
+            "/api/admin/claims_paused", "/api/admin/audit_entries", "/api/admin/review_queue",
+        ];
+        let form = [("query", "ann"), ("id", "x"), ("role", "member"), ("disabled", "true"),
+            ("days", "7"), ("paused", "true"), ("idempotency_key", "k")];
+        for path in console_calls {
+            let by_key = app.client.post(app.url(path)).bearer_auth(&admins_key.key).form(&form).send().await.unwrap();
+            assert_eq!(by_key.status(), 403, "{path}");
+            assert_eq!(server_fn_error(by_key).await, "session_required", "{path}");
+            let stranger = app.client.post(app.url(path)).form(&form).send().await.unwrap();
+            assert_eq!(server_fn_error(stranger).await, "unauthenticated", "{path}");
+        }
         app.stop().await;
     }
 
