@@ -62,6 +62,10 @@ export MERITREE_SITE__ROOT="${MERITREE_SITE__ROOT:-$CARGO_TARGET_DIR/site}"
 # meritree-ai tests look.
 export MERITREE_AI__LOCAL__MODELS_DIR="${MERITREE_AI__LOCAL__MODELS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/meritree/models}"
 
+# The tests' Python tools (schemathesis, the API fuzzer), installed by
+# scripts/setup from scripts/tools/requirements.txt into this virtualenv.
+export MERITREE_VENV="${MERITREE_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/meritree/venv}"
+
 free_port() { # a TCP port nothing listens on right now
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

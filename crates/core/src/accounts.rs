@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 /// Lower-casing the local part is technically lossy (RFC 5321 lets a server
 /// treat it case-sensitively) but no mainstream provider does, and without it
 /// `Ann@x.io` and `ann@x.io` could own two accounts.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
 pub struct Email(String);
@@ -197,6 +198,7 @@ impl fmt::Debug for NewPassword {
 }
 
 /// What an account may do. Checked explicitly by each handler.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -229,6 +231,7 @@ impl FromStr for Role {
 }
 
 /// An account as its owner sees it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountView {
     pub id: AccountId,
@@ -249,6 +252,7 @@ pub struct AccountView {
 }
 
 /// An account as admins see it in the console.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManagedAccount {
     #[serde(flatten)]
@@ -259,6 +263,7 @@ pub struct ManagedAccount {
 
 /// What a sign-in, sign-up or refresh returns (the tokens themselves travel
 /// only in HttpOnly cookies).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionInfo {
     pub account: AccountView,
@@ -269,6 +274,7 @@ pub struct SessionInfo {
 }
 
 /// One of the account's signed-in devices, for the account page.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionView {
     pub id: SessionId,
@@ -285,6 +291,7 @@ pub struct SessionView {
 /// 3 to 30 characters of lower-case ASCII letters, digits, `_` and `-`,
 /// starting with a letter, and not a word the site uses for itself. ASCII
 /// only, so no handle can look like another one.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Handle(String);
@@ -401,6 +408,7 @@ impl ApiKeyName {
 }
 
 /// An API key as listed to its owner (the key itself is never shown again).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiKeyView {
     pub id: ApiKeyId,
@@ -420,6 +428,7 @@ pub struct ApiKeyView {
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(transparent)]
         pub struct $name(String);
@@ -474,6 +483,7 @@ id_type!(
 
 /// What an API key may do. Keys never manage credentials, identity or
 /// other keys, and never act as an admin: those need a signed-in session.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ApiScope {
@@ -545,6 +555,7 @@ impl FromStr for ApiScope {
 
 /// A fresh proof of identity, asked for before an operation that changes
 /// credentials or where value goes (step-up authentication).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "method", rename_all = "snake_case", deny_unknown_fields)]
 pub enum IdentityProof {
@@ -566,6 +577,7 @@ pub enum IdentityProof {
 pub const MAX_API_KEY_TTL_DAYS: u32 = 366;
 
 /// A newly created API key: the only time `key` is shown.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreatedApiKey {
     pub key: String,

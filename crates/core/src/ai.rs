@@ -211,6 +211,7 @@ pub fn format_nanodollars(nanos: u64) -> String {
 
 /// What an account's AI requests used since a time, per provider and model
 /// (`GET /api/v1/user/ai/usage` and the account page).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AiUsageSummary {
     /// Unix seconds, inclusive.
@@ -220,6 +221,7 @@ pub struct AiUsageSummary {
     pub total: UsageTotals,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelUsage {
     pub provider: String,
@@ -231,6 +233,7 @@ pub struct ModelUsage {
     pub totals: UsageTotals,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UsageTotals {
     pub requests: u64,
@@ -256,6 +259,7 @@ impl UsageTotals {
 
 /// A spending limit as its account sees it: the limit, what the current
 /// period has spent of it, and when that period ends.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BudgetStatus {
     /// `account`, or `api_key` (then `api_key_id` names the key).
@@ -272,6 +276,7 @@ pub struct BudgetStatus {
 }
 
 /// An account's AI spending: this month's usage and every budget on it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AiSpending {
     pub usage: AiUsageSummary,
@@ -364,6 +369,7 @@ mod tests {
 
 /// Every account's requests to one provider's model on one UTC day: what
 /// the admin console charts.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DailyModelSpend {
     /// The day's first second (unix, UTC).

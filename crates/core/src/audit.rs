@@ -65,6 +65,7 @@ impl AuditAction {
 
 /// One entry as the log stores and exports it. `before` and `after` are
 /// JSON text, hashed as stored.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
     pub seq: i64,
@@ -132,6 +133,7 @@ impl AuditEntry {
 }
 
 /// Where a chain breaks, and how.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditBreak {
     pub seq: i64,
@@ -171,6 +173,7 @@ pub fn verify_chain(
 }
 
 /// `GET /api/v1/admin/audit`: entries after `after`, oldest first.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditPage {
     pub entries: Vec<AuditEntry>,
@@ -179,6 +182,7 @@ pub struct AuditPage {
 }
 
 /// `GET /api/v1/admin/audit/verify`: the whole chain checked.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditVerification {
     pub entries: i64,

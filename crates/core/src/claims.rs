@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Where a claim's transaction is; `confirmed` and `failed` are final.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ClaimStatus {
@@ -50,6 +51,7 @@ impl ClaimStatus {
 }
 
 /// A claim the platform relays (it pays the gas).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClaimView {
     pub id: String,
@@ -69,6 +71,7 @@ pub struct ClaimView {
 /// What a member needs to claim: the newest published root's leaf for their
 /// wallet, what the contract has paid them so far, and for `claimTo` the
 /// EIP-712 domain and their current nonce.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claimable {
     pub wallet: String,

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 pub const MAX_ENTRY_AMOUNT: i64 = (1 << 53) - 1;
 
 /// Why points moved. Stored and sent as the snake_case name.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PointsReason {
@@ -223,6 +224,7 @@ pub struct PointsBalance {
 }
 
 /// One ledger entry.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PointsEntryView {
     /// Increases with every entry; the history cursor.
@@ -240,6 +242,7 @@ pub struct PointsEntryView {
 }
 
 /// One page of an account's entries, newest first.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PointsHistory {
     pub entries: Vec<PointsEntryView>,
@@ -248,6 +251,7 @@ pub struct PointsHistory {
 }
 
 /// `GET /api/v1/user/points`: the balance and a page of history.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PointsOverview {
     pub balance: i64,

@@ -8,6 +8,7 @@ use crate::accounts::AccountView;
 use crate::ai::AiSpending;
 use crate::compute::NodeView;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserProfile {
     pub account: AccountView,
@@ -18,6 +19,7 @@ pub struct UserProfile {
 }
 
 /// The account's tasks on the compute network, by outcome.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskSpending {
     pub submitted: u64,
@@ -28,6 +30,7 @@ pub struct TaskSpending {
     pub tokens: u64,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Billing {
     /// This month's AI usage and every budget.

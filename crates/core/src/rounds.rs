@@ -11,6 +11,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 /// Where a round is in its life. Stored and sent as the snake_case name.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RoundStatus {
@@ -142,6 +143,7 @@ impl RoundSchedule {
 }
 
 /// A round as the API and pages show it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoundView {
     /// 1, 2, 3, … with no gaps.
@@ -163,6 +165,7 @@ pub struct RoundView {
 }
 
 /// One page of rounds, newest first.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoundsPage {
     pub rounds: Vec<RoundView>,
@@ -171,6 +174,7 @@ pub struct RoundsPage {
 }
 
 /// A wallet's leaf in a round's tree.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoundLeafView {
     /// EIP-55 checksummed.
@@ -182,6 +186,7 @@ pub struct RoundLeafView {
 }
 
 /// One leaf of the public export.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoundExportLeaf {
     /// EIP-55 checksummed.
@@ -195,6 +200,7 @@ pub struct RoundExportLeaf {
 /// root and to claim from it, `{round, root, leaves: [{address, amount, proof}]}`.
 /// Leaves are `(address, uint256)` pairs hashed as OpenZeppelin's
 /// `StandardMerkleTree` does; ordered by address.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoundExport {
     pub round: i64,
@@ -203,6 +209,7 @@ pub struct RoundExport {
 }
 
 /// Points an account moved into its wallet's total in one round.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SettledPoints {
     pub round: i64,
@@ -212,6 +219,7 @@ pub struct SettledPoints {
 }
 
 /// What the bound wallet can claim: its leaf in the newest round that has a tree.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RewardsClaim {
     pub round: i64,
@@ -224,6 +232,7 @@ pub struct RewardsClaim {
 }
 
 /// `GET /api/v1/user/rewards`: a member's points and what they became.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RewardsView {
     /// Points not settled yet: they move at the next round's close if a

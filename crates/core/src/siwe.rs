@@ -88,6 +88,7 @@ pub struct SiweMessage {
 }
 
 /// What the server hands a wallet so it can build the message it signs.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SiweChallenge {
     pub nonce: String,

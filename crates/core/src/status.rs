@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// How well a component works, ordered from best to worst.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Health {
@@ -25,6 +26,7 @@ impl Health {
 }
 
 /// One part of the platform whose health is checked.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Component {
@@ -40,6 +42,7 @@ impl Component {
 }
 
 /// The result of checking one component.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ComponentReport {
     pub component: Component,
@@ -51,6 +54,7 @@ pub struct ComponentReport {
 }
 
 /// A point-in-time health report of the whole platform.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusReport {
     pub version: String,
@@ -67,6 +71,7 @@ pub struct StatusReport {
 
 /// One AI upstream as the gateway's circuit breaker sees it
 /// (`GET /api/v1/network/providers`, the `/status` page).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AiProviderReport {
     pub name: String,

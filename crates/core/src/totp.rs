@@ -8,6 +8,7 @@ use sha1::Sha1;
 use crate::encoding::percent_encode;
 
 /// Shown once, to put the secret into an authenticator app.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TotpSetup {
     /// Base32, for typing in by hand.
@@ -22,6 +23,7 @@ pub struct TotpSetup {
 
 /// One-time codes that stand in for an authenticator code when the
 /// device is lost; shown once, stored only as digests.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecoveryCodes {
     /// `XXXX-XXXX-XXXX-XXXX`, each usable once.

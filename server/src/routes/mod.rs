@@ -6,6 +6,7 @@ mod health;
 mod images;
 pub mod metrics;
 mod openai;
+mod openapi;
 
 use std::path::Path;
 
@@ -39,13 +40,20 @@ pub fn router(state: AppState) -> Router {
     let shell_options = state.leptos_options.clone();
     let options = &state.leptos_options;
     let pkg_dir = Path::new(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref());
+    let (api, api_document) = api::router();
+    let (openai, openai_document) = openai::router();
+    let document = openapi::ApiDocument::new(api_document, openai_document);
+    let api = api.route(
+        "/openapi.json",
+        axum::routing::get(move || std::future::ready(document.clone())),
+    );
 
     Router::new()
         .merge(health::router())
         .merge(images::router())
         .merge(metrics::router())
-        .nest("/api/v1", api::router())
-        .nest("/v1", openai::router())
+        .nest("/api/v1", api)
+        .nest("/v1", openai)
         .nest_service(
             &format!("/{}", options.site_pkg_dir),
             client_bundle(&pkg_dir),

@@ -126,6 +126,7 @@ fn check_model(model: &str) -> Result<(), RuleError> {
 }
 
 /// Who wrote a chat message.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChatRole {
@@ -134,6 +135,7 @@ pub enum ChatRole {
     Assistant,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChatMessage {
@@ -142,6 +144,7 @@ pub struct ChatMessage {
 }
 
 /// What a task asks a node to do.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum TaskInput {
@@ -220,6 +223,7 @@ impl TaskInput {
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskKind {
@@ -243,6 +247,7 @@ impl TaskKind {
 }
 
 /// What a node returns.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum TaskOutput {
@@ -339,6 +344,7 @@ fn check_key(key: &str) -> Result<(), RuleError> {
 }
 
 /// `POST /api/v1/tasks/submit`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewTask {
@@ -355,6 +361,7 @@ impl NewTask {
 }
 
 /// A task as its submitter (and the node running it) sees it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskView {
     pub id: TaskId,
@@ -382,6 +389,7 @@ pub struct TaskView {
 
 /// A node's registration: `POST /api/v1/nodes/register`. Registering the
 /// same name again updates the node.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodeRegistration {
@@ -418,6 +426,7 @@ impl NodeRegistration {
 }
 
 /// Whether a node takes tasks now.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NodeStatus {
@@ -454,6 +463,7 @@ impl NodeStatus {
 pub const FULL_REPUTATION: u32 = 1_000;
 
 /// A node as anyone sees it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeView {
     pub id: NodeId,
@@ -480,6 +490,7 @@ pub struct NodeView {
 }
 
 /// `GET /api/v1/network/stats` and the `network_stats` event.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetworkStats {
     pub active_nodes: u64,
@@ -493,6 +504,7 @@ pub struct NetworkStats {
 }
 
 /// `GET /api/v1/nodes/stats`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodesStats {
     pub online: u64,
@@ -503,6 +515,7 @@ pub struct NodesStats {
 }
 
 /// `GET /api/v1/network/health`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetworkHealth {
     /// `ok` when nodes are online to take tasks, `no_nodes` otherwise.

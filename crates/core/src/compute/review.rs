@@ -14,6 +14,7 @@ use super::NodeId;
 pub const MAX_REASON_CHARS: usize = 500;
 
 /// `POST /api/v1/admin/nodes/{id}/review`: `{slash, reason}`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodeReview {
@@ -92,6 +93,7 @@ impl NodeReview {
 }
 
 /// A review as stored and answered.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeReviewView {
     pub id: String,
@@ -107,6 +109,7 @@ pub struct NodeReviewView {
     pub created_at: i64,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReviewTransaction {
     pub id: String,

@@ -19,6 +19,7 @@ pub const DISAGREEMENT_COST: i64 = 100;
 pub const FLAG_AFTER: i64 = 3;
 
 /// What a check found.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {

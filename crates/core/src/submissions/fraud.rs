@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 /// What kind of pattern a flag reports.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FraudKind {
@@ -22,6 +23,7 @@ pub enum FraudKind {
 }
 
 /// A flag and why it was raised, shown to the author and the admins.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FraudFlag {
     pub kind: FraudKind,

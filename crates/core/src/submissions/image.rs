@@ -19,6 +19,7 @@ pub const MAX_PIXELS: u64 = 40_000_000;
 /// The long side of a stored image at most; larger uploads are scaled down.
 pub const STORED_SIDE: u32 = 2_048;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ImageFormat {
@@ -152,6 +153,7 @@ pub fn stored_size(width: u32, height: u32) -> (u32, u32) {
 }
 
 /// An image's id: the lower-case hex SHA-256 of the stored file.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct ImageId(String);
@@ -195,6 +197,7 @@ impl fmt::Display for ImageId {
 }
 
 /// A stored image as pages and the API show it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImageView {
     pub id: ImageId,

@@ -134,6 +134,7 @@ macro_rules! string_newtype_conversions {
 string_newtype_conversions!(Title, Body);
 
 /// What a member sends to submit work.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewSubmission {
     pub title: String,
@@ -147,6 +148,7 @@ pub struct NewSubmission {
 }
 
 /// The evaluation stages, in the order they run.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
@@ -199,6 +201,7 @@ impl Stage {
 
 /// Where a submission stands. Only `Scored` work takes part in a round's
 /// payout.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SubmissionStatus {
@@ -264,6 +267,7 @@ impl SubmissionStatus {
 }
 
 /// One criterion's score in a judge's verdict.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CriterionScore {
     pub criterion: String,
@@ -274,6 +278,7 @@ pub struct CriterionScore {
 }
 
 /// A stage as the author and the public see it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StageView {
     pub stage: Stage,
@@ -288,6 +293,7 @@ pub struct StageView {
 }
 
 /// An evaluation that ran out of retries, held for an admin to retry.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeadEvaluation {
     pub submission: SubmissionView,
@@ -295,6 +301,7 @@ pub struct DeadEvaluation {
 }
 
 /// A submission as its page and the API show it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubmissionView {
     pub id: SubmissionId,
@@ -328,6 +335,7 @@ pub struct SubmissionView {
 }
 
 /// One line of a round's entries or leaderboard.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntryView {
     pub id: SubmissionId,
@@ -341,6 +349,7 @@ pub struct EntryView {
 }
 
 /// A round's competition: its theme, pool and standing.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompetitionView {
     pub round: i64,
@@ -356,6 +365,7 @@ pub struct CompetitionView {
 }
 
 /// A member's public page.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProfileView {
     pub handle: String,
@@ -365,6 +375,7 @@ pub struct ProfileView {
 }
 
 /// One line of the all-time leaderboard.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EarnerView {
     pub handle: String,
@@ -373,6 +384,7 @@ pub struct EarnerView {
 }
 
 /// A search hit: a published work with the matched words marked.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SearchHit {
     pub id: SubmissionId,
@@ -386,6 +398,7 @@ pub struct SearchHit {
     pub score: Option<u32>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SearchResults {
     pub query: String,

@@ -22,7 +22,7 @@ pub const KEY_PREFIX: &str = "mt_";
 pub const MAX_KEYS: usize = 50;
 
 /// A key to create, as its owner asks for it.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewKey {
     pub name: String,

@@ -69,7 +69,7 @@ pub struct SessionTokens {
 }
 
 /// What "sign out everywhere" ended.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SignedOut {
     /// Refresh tokens that were still live.
     pub sessions_ended: u64,

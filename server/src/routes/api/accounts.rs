@@ -3,8 +3,7 @@
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
+use axum::Json;
 use meritree_core::accounts::{AccountId, ManagedAccount};
 use meritree_core::ErrorCode;
 use meritree_platform::access::AuthCheck;
@@ -14,17 +13,20 @@ use serde::{Deserialize, Serialize};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson};
 use crate::routes::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/admin/accounts", get(search))
-        .route("/admin/accounts/{id}/role", put(change_role))
-        .route("/admin/accounts/{id}/disable", post(disable))
-        .route("/admin/accounts/{id}/enable", post(enable))
-        .route("/admin/accounts/{id}/end-sessions", post(end_sessions))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(search))
+        .routes(routes!(change_role))
+        .routes(routes!(disable))
+        .routes(routes!(enable))
+        .routes(routes!(end_sessions))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct SearchQuery {
     q: String,
@@ -33,6 +35,7 @@ struct SearchQuery {
 /// `GET /api/v1/admin/accounts?q=` (admins only): accounts whose email,
 /// handle or wallet contains `q`, or whose id it is (at most 50, newest
 /// first).
+#[utoipa::path(get, path = "/admin/accounts", params(SearchQuery), responses((status = 200, body = [ManagedAccount])))]
 async fn search(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -44,7 +47,7 @@ async fn search(
     Ok(Json(platform.accounts().search(&query.q).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewRole {
     role: String,
@@ -52,6 +55,7 @@ struct NewRole {
 
 /// `PUT /api/v1/admin/accounts/{id}/role` (admins only): `{role}`; the
 /// account's sessions end.
+#[utoipa::path(put, path = "/admin/accounts/{id}/role", params(("id" = String, Path)), request_body = NewRole, responses((status = 200, body = ManagedAccount)))]
 async fn change_role(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -68,6 +72,7 @@ async fn change_role(
 }
 
 /// `POST /api/v1/admin/accounts/{id}/disable` (admins only).
+#[utoipa::path(post, path = "/admin/accounts/{id}/disable", params(("id" = String, Path)), responses((status = 200, body = ManagedAccount)))]
 async fn disable(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -80,6 +85,7 @@ async fn disable(
 }
 
 /// `POST /api/v1/admin/accounts/{id}/enable` (admins only).
+#[utoipa::path(post, path = "/admin/accounts/{id}/enable", params(("id" = String, Path)), responses((status = 200, body = ManagedAccount)))]
 async fn enable(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -89,13 +95,14 @@ async fn enable(
     Ok(Json(platform.accounts().enable(&me.account_id, &id).await?))
 }
 
-#[derive(Serialize)]
+#[derive(utoipa::ToSchema, Serialize)]
 struct Ended {
     ended: u64,
 }
 
 /// `POST /api/v1/admin/accounts/{id}/end-sessions` (admins only): how many
 /// sessions ended.
+#[utoipa::path(post, path = "/admin/accounts/{id}/end-sessions", params(("id" = String, Path)), responses((status = 200, body = Ended)))]
 async fn end_sessions(
     State(platform): State<Platform>,
     Caller(request): Caller,

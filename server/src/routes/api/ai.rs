@@ -5,8 +5,7 @@
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::{get, put};
-use axum::{Json, Router};
+use axum::Json;
 use meritree_core::accounts::ApiKeyId;
 use meritree_core::ErrorCode;
 use meritree_platform::access::AuthCheck;
@@ -19,23 +18,20 @@ use serde::Deserialize;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson};
 use crate::routes::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/user/ai/usage", get(my_usage))
-        .route("/user/ai/budgets", get(my_budgets))
-        .route(
-            "/user/api-keys/{id}/ai-budgets/{period}",
-            put(set_key_budget).delete(delete_key_budget),
-        )
-        .route(
-            "/admin/accounts/{id}/ai-budgets/{period}",
-            put(set_account_budget).delete(delete_account_budget),
-        )
-        .route("/admin/ai/spending", get(daily_spending))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(my_usage))
+        .routes(routes!(my_budgets))
+        .routes(routes!(set_key_budget, delete_key_budget))
+        .routes(routes!(set_account_budget, delete_account_budget))
+        .routes(routes!(daily_spending))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct SpendingQuery {
     /// Default 14.
@@ -45,6 +41,7 @@ struct SpendingQuery {
 /// `GET /api/v1/admin/ai/spending?days=` (admins only): every account's
 /// requests, tokens and cost per UTC day and model over the last `days`
 /// days (1 to 92), today included.
+#[utoipa::path(get, path = "/admin/ai/spending", params(SpendingQuery), responses((status = 200, body = [DailyModelSpend])))]
 async fn daily_spending(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -61,7 +58,8 @@ async fn daily_spending(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct UsageQuery {
     /// Unix seconds; default: the start of the current UTC month.
@@ -71,6 +69,7 @@ struct UsageQuery {
 /// `GET /api/v1/user/ai/usage?since=`: requests, tokens and cost per
 /// provider and model (and serving node, for the compute network) since
 /// `since`, costliest first, with the total.
+#[utoipa::path(get, path = "/user/ai/usage", params(UsageQuery), responses((status = 200, body = AiUsageSummary)))]
 async fn my_usage(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -93,6 +92,7 @@ async fn my_usage(
 /// `GET /api/v1/user/ai/budgets`: the budgets on the account and on each of
 /// its live API keys, with what the current period has spent and when it
 /// resets.
+#[utoipa::path(get, path = "/user/ai/budgets", responses((status = 200, body = [BudgetStatus])))]
 async fn my_budgets(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -106,7 +106,7 @@ async fn my_budgets(
     Ok(Json(statuses))
 }
 
-#[derive(Deserialize)]
+#[derive(utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewLimit {
     /// Billionths of a US dollar per period; 0 allows nothing.
@@ -117,6 +117,7 @@ struct NewLimit {
 /// program must not lift the cap its owner put on its key): limits what one
 /// of the account's keys may spend per UTC day or month, replacing any
 /// earlier limit.
+#[utoipa::path(put, path = "/user/api-keys/{id}/ai-budgets/{period}", params(("id" = String, Path), ("period" = String, Path)), request_body = NewLimit, responses((status = 200, body = AiBudgetView)))]
 async fn set_key_budget(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -137,6 +138,7 @@ async fn set_key_budget(
 
 /// `DELETE /api/v1/user/api-keys/{id}/ai-budgets/{day|month}`: lifts the
 /// key's limit (204; 404 when it had none).
+#[utoipa::path(delete, path = "/user/api-keys/{id}/ai-budgets/{period}", params(("id" = String, Path), ("period" = String, Path)), responses((status = 204)))]
 async fn delete_key_budget(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -153,6 +155,7 @@ async fn delete_key_budget(
 
 /// `PUT /api/v1/admin/accounts/{id}/ai-budgets/{day|month}` (admins only):
 /// limits what an account spends in all, with any key or none.
+#[utoipa::path(put, path = "/admin/accounts/{id}/ai-budgets/{period}", params(("id" = String, Path), ("period" = String, Path)), request_body = NewLimit, responses((status = 200, body = AiBudgetView)))]
 async fn set_account_budget(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -174,6 +177,7 @@ async fn set_account_budget(
 
 /// `DELETE /api/v1/admin/accounts/{id}/ai-budgets/{day|month}` (admins
 /// only): lifts the account's limit (204; 404 when it had none).
+#[utoipa::path(delete, path = "/admin/accounts/{id}/ai-budgets/{period}", params(("id" = String, Path), ("period" = String, Path)), responses((status = 204)))]
 async fn delete_account_budget(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -188,7 +192,7 @@ async fn delete_account_budget(
 }
 
 /// A budget as set.
-#[derive(serde::Serialize)]
+#[derive(utoipa::ToSchema, serde::Serialize)]
 struct AiBudgetView {
     scope: &'static str,
     id: String,

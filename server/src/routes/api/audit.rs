@@ -6,8 +6,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use meritree_core::audit::{AuditPage, AuditVerification};
 use meritree_core::ErrorCode;
 use meritree_platform::access::AuthCheck;
@@ -17,15 +16,18 @@ use serde::Deserialize;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::routes::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/admin/audit", get(audit_page))
-        .route("/admin/audit/verify", get(verify_audit))
-        .route("/admin/audit/export", get(export_audit))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(audit_page))
+        .routes(routes!(verify_audit))
+        .routes(routes!(export_audit))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct AuditQuery {
     /// `next_after` from the previous page.
@@ -35,6 +37,7 @@ struct AuditQuery {
 
 /// `GET /api/v1/admin/audit?after=&limit=` (admins only): entries after
 /// `after`, oldest first (`limit` 1 to 500, default 100).
+#[utoipa::path(get, path = "/admin/audit", params(AuditQuery), responses((status = 200, body = AuditPage)))]
 async fn audit_page(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -48,6 +51,7 @@ async fn audit_page(
 
 /// `GET /api/v1/admin/audit/verify` (admins only): the whole chain checked:
 /// how many entries, the head hash, and where it breaks if it does.
+#[utoipa::path(get, path = "/admin/audit/verify", responses((status = 200, body = AuditVerification)))]
 async fn verify_audit(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -58,6 +62,7 @@ async fn verify_audit(
 
 /// `GET /api/v1/admin/audit/export` (admins only): the whole log, oldest
 /// first, as a JSON file to download and re-check.
+#[utoipa::path(get, path = "/admin/audit/export", responses((status = 200, body = [meritree_core::audit::AuditEntry])))]
 async fn export_audit(
     State(platform): State<Platform>,
     Caller(request): Caller,

@@ -3,8 +3,7 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use meritree_platform::access::{AuthCheck, Proof};
 use meritree_platform::accounts::wallet::SiweChallenge;
 use meritree_platform::accounts::AuthError;
@@ -16,23 +15,25 @@ use serde::Deserialize;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson};
 use crate::routes::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/register", post(register))
-        .route("/login", post(login))
-        .route("/refresh", post(refresh))
-        .route("/logout", post(logout))
-        .route("/logout-all", post(logout_all))
-        .route("/siwe/nonce", post(siwe_nonce))
-        .route("/siwe/login", post(siwe_login))
-        .route("/reauthenticate", post(reauthenticate))
-        .route("/verify-email", post(verify_email))
-        .route("/password-reset", post(request_password_reset))
-        .route("/password-reset/confirm", post(reset_password))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
+        .routes(routes!(logout_all))
+        .routes(routes!(siwe_nonce))
+        .routes(routes!(siwe_login))
+        .routes(routes!(reauthenticate))
+        .routes(routes!(verify_email))
+        .routes(routes!(request_password_reset))
+        .routes(routes!(reset_password))
 }
 
-#[derive(Deserialize)]
+#[derive(utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EmailLink {
     token: String,
@@ -40,6 +41,7 @@ struct EmailLink {
 
 /// `POST /api/v1/auth/verify-email` `{"token"}`: the token from the link
 /// sent at sign-up; the account with its address now verified.
+#[utoipa::path(post, path = "/verify-email", request_body = EmailLink, responses((status = 200, body = meritree_core::accounts::AccountView)))]
 async fn verify_email(
     State(platform): State<Platform>,
     ApiJson(body): ApiJson<EmailLink>,
@@ -47,7 +49,7 @@ async fn verify_email(
     Ok(Json(platform.accounts().verify_email(&body.token).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ResetRequest {
     email: String,
@@ -55,6 +57,7 @@ struct ResetRequest {
 
 /// `POST /api/v1/auth/password-reset` `{"email"}`: emails a reset link if
 /// the address has an account (202 either way).
+#[utoipa::path(post, path = "/password-reset", request_body = ResetRequest, responses((status = 202)))]
 async fn request_password_reset(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -67,14 +70,14 @@ async fn request_password_reset(
     Ok(StatusCode::ACCEPTED)
 }
 
-#[derive(Deserialize)]
+#[derive(utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewPasswordByLink {
     token: String,
     new_password: String,
 }
 
-#[derive(serde::Serialize)]
+#[derive(utoipa::ToSchema, serde::Serialize)]
 struct PasswordReset {
     revoked_api_keys: Vec<meritree_core::accounts::ApiKeyView>,
 }
@@ -82,6 +85,7 @@ struct PasswordReset {
 /// `POST /api/v1/auth/password-reset/confirm` `{"token", "new_password"}`:
 /// sets the password, signs every device out and revokes every API key
 /// (listed in the answer).
+#[utoipa::path(post, path = "/password-reset/confirm", request_body = NewPasswordByLink, responses((status = 200, body = PasswordReset)))]
 async fn reset_password(
     State(platform): State<Platform>,
     ApiJson(body): ApiJson<NewPasswordByLink>,
@@ -93,14 +97,14 @@ async fn reset_password(
     Ok(Json(PasswordReset { revoked_api_keys }))
 }
 
-#[derive(Deserialize)]
+#[derive(utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Credentials {
     email: String,
     password: String,
 }
 
-#[derive(Deserialize)]
+#[derive(utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Login {
     email: String,
@@ -111,6 +115,7 @@ struct Login {
 
 /// `POST /api/v1/auth/register`: creates an email + password account and
 /// signs it in (201, session cookies set).
+#[utoipa::path(post, path = "/register", request_body = Credentials, responses((status = 201, body = meritree_core::accounts::SessionInfo, headers(("set-cookie" = String, description = "The session's access and refresh cookies")))))]
 async fn register(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -128,6 +133,7 @@ async fn register(
 }
 
 /// `POST /api/v1/auth/login`: signs in with email and password.
+#[utoipa::path(post, path = "/login", request_body = Login, responses((status = 200, body = meritree_core::accounts::SessionInfo, headers(("set-cookie" = String, description = "The session's access and refresh cookies")))))]
 async fn login(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -148,6 +154,7 @@ async fn login(
 
 /// `POST /api/v1/auth/siwe/nonce`: a single-use nonce and the fields a
 /// Sign-In With Ethereum message for this site must carry.
+#[utoipa::path(post, path = "/siwe/nonce", responses((status = 200, body = SiweChallenge)))]
 async fn siwe_nonce(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -155,7 +162,7 @@ async fn siwe_nonce(
     Ok(Json(platform.accounts().siwe_challenge(&request).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct SignedMessage {
     pub message: String,
@@ -168,6 +175,7 @@ pub(super) struct SignedMessage {
 
 /// `POST /api/v1/auth/siwe/login`: signs in with a wallet-signed SIWE
 /// message; the first sign-in of a wallet creates its account.
+#[utoipa::path(post, path = "/siwe/login", request_body = SignedMessage, responses((status = 200, body = meritree_core::accounts::SessionInfo, headers(("set-cookie" = String, description = "The session's access and refresh cookies")))))]
 async fn siwe_login(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -191,6 +199,7 @@ async fn siwe_login(
 /// `{"method": "totp", "code"}` or `{"method": "wallet", "message",
 /// "signature"}` — so that for the next ten minutes operations that change
 /// credentials or where value goes are allowed (204).
+#[utoipa::path(post, path = "/reauthenticate", request_body = Proof, responses((status = 204)))]
 async fn reauthenticate(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -202,6 +211,7 @@ async fn reauthenticate(
 
 /// `POST /api/v1/auth/refresh`: exchanges the refresh cookie for a new
 /// session (both tokens rotate). A failed refresh clears the cookies.
+#[utoipa::path(post, path = "/refresh", responses((status = 200, body = meritree_core::accounts::SessionInfo, headers(("set-cookie" = String, description = "The session's access and refresh cookies")))))]
 async fn refresh(
     State(platform): State<Platform>,
     headers: HeaderMap,
@@ -217,6 +227,7 @@ async fn refresh(
 }
 
 /// `POST /api/v1/auth/logout`: ends this session and clears its cookies.
+#[utoipa::path(post, path = "/logout", responses((status = 204, description = "Signed out; the cookies are cleared")))]
 async fn logout(
     State(platform): State<Platform>,
     headers: HeaderMap,
@@ -231,6 +242,7 @@ async fn logout(
 /// `POST /api/v1/auth/logout-all` (a signed-in session): ends every
 /// session of the account, on every device, and revokes its API keys; the
 /// answer lists the revoked keys.
+#[utoipa::path(post, path = "/logout-all", responses((status = 200, body = SignedOut)))]
 async fn logout_all(
     State(platform): State<Platform>,
     Caller(request): Caller,

@@ -3,8 +3,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use meritree_core::claims::{ClaimView, Claimable};
 use meritree_platform::access::AuthCheck;
 use meritree_platform::chain::ClaimToRequest;
@@ -14,17 +13,20 @@ use serde::Deserialize;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson};
 use crate::routes::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/user/claimable", get(claimable))
-        .route("/user/claims", axum::routing::post(create_claim))
-        .route("/user/claims/{id}", get(claim))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(claimable))
+        .routes(routes!(create_claim))
+        .routes(routes!(claim))
 }
 
 /// `GET /api/v1/user/claimable`: the newest published amount for the
 /// account's wallet, what is already paid, the proof, and what signing a
 /// `ClaimTo` needs.
+#[utoipa::path(get, path = "/user/claimable", responses((status = 200, body = Claimable)))]
 async fn claimable(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -33,7 +35,7 @@ async fn claimable(
     Ok(Json(platform.chain().claimable(&me.account_id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewClaim {
     /// The client's key for this claim: a retry with it returns the same claim.
@@ -47,6 +49,7 @@ struct NewClaim {
 
 /// `POST /api/v1/user/claims`: relays a claim of everything claimable (202;
 /// poll `GET /api/v1/user/claims/{id}` for pending → confirmed).
+#[utoipa::path(post, path = "/user/claims", request_body = NewClaim, responses((status = 202, body = ClaimView)))]
 async fn create_claim(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -66,6 +69,7 @@ async fn create_claim(
 }
 
 /// `GET /api/v1/user/claims/{id}`: one of the account's claims.
+#[utoipa::path(get, path = "/user/claims/{id}", params(("id" = String, Path)), responses((status = 200, body = ClaimView)))]
 async fn claim(
     State(platform): State<Platform>,
     Caller(request): Caller,

@@ -14,7 +14,6 @@ use axum::http::header::ORIGIN;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
-use axum::Router;
 use meritree_core::live::{close_code, Envelope, LiveEvent};
 use meritree_core::ErrorCode;
 use meritree_platform::live::Addressed;
@@ -25,9 +24,11 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::routes::AppState;
+use utoipa_axum::router::OpenApiRouter;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/ws", get(socket))
+/// A WebSocket, which OpenAPI cannot describe: left out of the document.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().route("/ws", get(socket))
 }
 
 #[derive(Deserialize)]

@@ -18,43 +18,55 @@ mod tasks;
 mod user;
 
 use axum::extract::State;
-use axum::routing::get;
 use axum::{Json, Router};
 use meritree_core::status::StatusReport;
 use meritree_core::ErrorCode;
 use meritree_platform::Platform;
+use utoipa::openapi::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::openapi::tagged;
 use super::AppState;
 use crate::error::ApiError;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/status", get(status))
-        .nest("/auth", auth::router())
-        .nest("/user", user::router())
-        .merge(points::router())
-        .merge(audit::router())
-        .merge(rounds::router())
-        .merge(submissions::router())
+/// The routes, and the OpenAPI description of each (paths relative to
+/// `/api/v1`).
+pub fn router() -> (Router<AppState>, OpenApi) {
+    let (router, document) = OpenApiRouter::new()
+        .merge(tagged(
+            "status",
+            OpenApiRouter::new().routes(routes!(status)),
+        ))
+        .nest("/auth", tagged("auth", auth::router()))
+        .nest("/user", tagged("account", user::router()))
+        .merge(tagged("points", points::router()))
+        .merge(tagged("audit", audit::router()))
+        .merge(tagged("rounds", rounds::router()))
+        .merge(tagged("work", submissions::router()))
         .merge(live::router())
-        .merge(rewards::router())
-        .merge(claims::router())
-        .merge(network::router())
-        .merge(tasks::router())
-        .merge(nodes::router())
-        .merge(ai::router())
-        .merge(accounts::router())
-        .merge(settlement::router())
+        .merge(tagged("rewards", rewards::router()))
+        .merge(tagged("claims", claims::router()))
+        .merge(tagged("network", network::router()))
+        .merge(tagged("tasks", tasks::router()))
+        .merge(tagged("nodes", nodes::router()))
+        .merge(tagged("ai", ai::router()))
+        .merge(tagged("admin", accounts::router()))
+        .merge(tagged("chain", settlement::router()))
+        .split_for_parts();
+    let router = router
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no API route at this path") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 ErrorCode::MethodNotAllowed,
                 "this route does not accept that method",
             )
-        })
+        });
+    (router, document)
 }
 
 /// `GET /api/v1/status`: the health of every component, as on `/status`.
+#[utoipa::path(get, path = "/status", responses((status = 200, body = StatusReport)))]
 async fn status(State(platform): State<Platform>) -> Json<StatusReport> {
     Json(platform.status().await)
 }

@@ -6,8 +6,8 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::routing::get;
+use axum::Json;
 use meritree_core::compute::protocol::{FromNode, ToNode, MAX_FRAME_BYTES};
 use meritree_core::compute::review::{NodeReview, NodeReviewView};
 use meritree_core::compute::{NodeId, NodeRegistration, NodeView, NodesStats};
@@ -23,22 +23,26 @@ use super::live::socket_upgrade;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson};
 use crate::routes::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/nodes/register", post(register))
-        .route("/nodes/mine", get(mine))
-        .route("/nodes/stats", get(stats))
-        .route("/nodes/{id}/status", get(status))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(mine))
+        .routes(routes!(stats))
+        .routes(routes!(status))
+        // A WebSocket, which OpenAPI cannot describe: left out of the document.
         .route("/nodes/{id}/connect", get(connect))
-        .route("/admin/nodes/flagged", get(flagged))
-        .route("/admin/nodes/{id}/review", post(review))
-        .route("/admin/nodes/{id}/reviews", get(reviews))
+        .routes(routes!(flagged))
+        .routes(routes!(review))
+        .routes(routes!(reviews))
 }
 
 /// `POST /api/v1/nodes/register`: `{name, models, capacity}`. 201 with the
 /// node; registering a name again updates that node. Operators only, with
 /// the network's minimum stake when it has one (403 `stake_too_low`).
+#[utoipa::path(post, path = "/nodes/register", request_body = NodeRegistration, responses((status = 201, body = NodeView)))]
 async fn register(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -52,6 +56,7 @@ async fn register(
 }
 
 /// `GET /api/v1/nodes/mine`: the caller's nodes.
+#[utoipa::path(get, path = "/nodes/mine", responses((status = 200, body = [NodeView])))]
 async fn mine(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -62,11 +67,13 @@ async fn mine(
 
 /// `GET /api/v1/nodes/stats`: nodes by status and the online ones, most
 /// reputable first (public).
+#[utoipa::path(get, path = "/nodes/stats", responses((status = 200, body = NodesStats)))]
 async fn stats(State(platform): State<Platform>) -> Result<Json<NodesStats>, ApiError> {
     Ok(Json(platform.compute().nodes_stats().await?))
 }
 
 /// `GET /api/v1/nodes/{id}/status`: one node (public).
+#[utoipa::path(get, path = "/nodes/{id}/status", params(("id" = String, Path)), responses((status = 200, body = NodeView)))]
 async fn status(
     State(platform): State<Platform>,
     Path(id): Path<NodeId>,
@@ -76,6 +83,7 @@ async fn status(
 
 /// `GET /api/v1/admin/nodes/flagged` (admin): nodes whose results
 /// disagreed with other nodes' often enough to be reviewed.
+#[utoipa::path(get, path = "/admin/nodes/flagged", responses((status = 200, body = [NodeView])))]
 async fn flagged(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -88,6 +96,7 @@ async fn flagged(
 /// slash (base units, a decimal string) is sent on chain through the
 /// outbox; without one the flag is cleared. 201 with the review; 409
 /// `not_flagged` when the node is not (or no longer) flagged.
+#[utoipa::path(post, path = "/admin/nodes/{id}/review", params(("id" = String, Path)), request_body = NodeReview, responses((status = 201, body = NodeReviewView)))]
 async fn review(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -101,6 +110,7 @@ async fn review(
 
 /// `GET /api/v1/admin/nodes/{id}/reviews` (admin): the node's reviews,
 /// newest first, with their slashes' transactions.
+#[utoipa::path(get, path = "/admin/nodes/{id}/reviews", params(("id" = String, Path)), responses((status = 200, body = [NodeReviewView])))]
 async fn reviews(
     State(platform): State<Platform>,
     Caller(request): Caller,

@@ -4,8 +4,7 @@
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use meritree_core::points::{PointsEntryView, PointsOverview, PointsReason};
 use meritree_core::ErrorCode;
 use meritree_platform::access::AuthCheck;
@@ -16,14 +15,17 @@ use serde::Deserialize;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson};
 use crate::routes::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/user/points", get(my_points))
-        .route("/admin/points", post(post_points))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(my_points))
+        .routes(routes!(post_points))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct HistoryPage {
     limit: Option<u32>,
@@ -34,6 +36,7 @@ struct HistoryPage {
 /// `GET /api/v1/user/points?limit=&before=`: the account's balance and its
 /// entries, newest first (`limit` 1 to 100, default 20; pass the response's
 /// `next_before` as `before` for older entries).
+#[utoipa::path(get, path = "/user/points", params(HistoryPage), responses((status = 200, body = PointsOverview)))]
 async fn my_points(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -49,7 +52,7 @@ async fn my_points(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewPosting {
     account_id: String,
@@ -64,6 +67,7 @@ struct NewPosting {
 /// with the entry when written; 200 with the first entry when the
 /// idempotency key was already used for the same posting; 409
 /// `idempotency_conflict` when it was used for a different one.
+#[utoipa::path(post, path = "/admin/points", request_body = NewPosting, responses((status = 201, description = "Created", body = PointsEntryView), (status = 200, description = "Already created with this idempotency key", body = PointsEntryView)))]
 async fn post_points(
     State(platform): State<Platform>,
     Caller(request): Caller,

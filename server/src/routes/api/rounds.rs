@@ -5,8 +5,7 @@ use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use meritree_core::rounds::{RoundView, RoundsPage};
 use meritree_core::ErrorCode;
 use meritree_platform::Platform;
@@ -14,15 +13,18 @@ use serde::Deserialize;
 
 use crate::error::ApiError;
 use crate::routes::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/rounds", get(list_rounds))
-        .route("/rounds/{n}", get(get_round))
-        .route("/rounds/{n}/export", get(export_round))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_rounds))
+        .routes(routes!(get_round))
+        .routes(routes!(export_round))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct RoundsQuery {
     limit: Option<u32>,
@@ -33,6 +35,7 @@ struct RoundsQuery {
 /// `GET /api/v1/rounds?limit=&before=`: rounds, newest first (`limit` 1 to
 /// 100, default 20; pass the response's `next_before` as `before` for
 /// older rounds).
+#[utoipa::path(get, path = "/rounds", params(RoundsQuery), responses((status = 200, body = RoundsPage)))]
 async fn list_rounds(
     State(platform): State<Platform>,
     query: Result<Query<RoundsQuery>, QueryRejection>,
@@ -45,6 +48,7 @@ async fn list_rounds(
 }
 
 /// `GET /api/v1/rounds/{n}`: one round; 404 when there is no round `n`.
+#[utoipa::path(get, path = "/rounds/{n}", params(("n" = i64, Path)), responses((status = 200, body = RoundView)))]
 async fn get_round(
     State(platform): State<Platform>,
     number: Result<Path<i64>, PathRejection>,
@@ -57,6 +61,7 @@ async fn get_round(
 /// `n`'s tree; 404 while the round is open. The body is exactly
 /// [`RoundExport::to_bytes`], whose keccak256 a version 2 distributor
 /// publishes with the root.
+#[utoipa::path(get, path = "/rounds/{n}/export", params(("n" = i64, Path)), responses((status = 200, body = meritree_core::rounds::RoundExport)))]
 async fn export_round(
     State(platform): State<Platform>,
     number: Result<Path<i64>, PathRejection>,

@@ -3,8 +3,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use meritree_core::settlement::{ChainOverview, OutboxEntry};
 use meritree_platform::access::AuthCheck;
 use meritree_platform::Platform;
@@ -13,14 +12,17 @@ use serde::Deserialize;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson};
 use crate::routes::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/admin/chain", get(overview))
-        .route("/admin/chain/claims-paused", post(set_claims_paused))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(overview))
+        .routes(routes!(set_claims_paused))
 }
 
 /// `GET /api/v1/admin/chain` (admins only).
+#[utoipa::path(get, path = "/admin/chain", responses((status = 200, body = ChainOverview)))]
 async fn overview(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -29,7 +31,7 @@ async fn overview(
     Ok(Json(platform.chain().overview().await?))
 }
 
-#[derive(Deserialize)]
+#[derive(utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PauseSwitch {
     paused: bool,
@@ -40,6 +42,7 @@ struct PauseSwitch {
 /// `POST /api/v1/admin/chain/claims-paused` (admins only): `{paused,
 /// idempotency_key}` queues `pause()` or `unpause()`; 202 with the
 /// transaction, which the outbox sends.
+#[utoipa::path(post, path = "/admin/chain/claims-paused", request_body = PauseSwitch, responses((status = 202, body = OutboxEntry)))]
 async fn set_claims_paused(
     State(platform): State<Platform>,
     Caller(request): Caller,

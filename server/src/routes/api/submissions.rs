@@ -6,8 +6,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
+use axum::Json;
 use meritree_core::submissions::image::{self, ImageError, ImageView};
 use meritree_core::submissions::{
     CompetitionView, DeadEvaluation, EarnerView, EntryView, NewSubmission, ProfileView,
@@ -21,32 +20,36 @@ use serde::Deserialize;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson};
 use crate::routes::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/submissions", post(submit))
-        .route(
-            "/images",
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(submit))
+        .routes({
             // A little over the limit is read whole, so the service's own
             // check answers it; far over it, the connection is cut.
-            post(upload_image).layer(DefaultBodyLimit::max(image::MAX_BYTES + 64 * 1024)),
-        )
-        .route("/submissions/{id}", get(get_submission))
-        .route("/rounds/{n}/entries", get(round_entries))
-        .route("/rounds/{n}/leaderboard", get(round_leaderboard))
-        .route("/leaderboard", get(all_time))
-        .route("/members/{handle}", get(profile))
-        .route("/search", get(search))
-        .route("/admin/review", get(review_queue))
-        .route("/admin/review/{id}", post(moderate))
-        .route("/admin/evaluations/dead", get(dead_letters))
-        .route("/admin/evaluations/{id}/retry", post(retry_evaluation))
-        .route("/admin/rounds/{n}/theme", put(set_theme))
+            let (schemas, paths, method) = routes!(upload_image);
+            let limit = DefaultBodyLimit::max(image::MAX_BYTES + 64 * 1024);
+            (schemas, paths, method.layer(limit))
+        })
+        .routes(routes!(get_submission))
+        .routes(routes!(round_entries))
+        .routes(routes!(round_leaderboard))
+        .routes(routes!(all_time))
+        .routes(routes!(profile))
+        .routes(routes!(search))
+        .routes(routes!(review_queue))
+        .routes(routes!(moderate))
+        .routes(routes!(dead_letters))
+        .routes(routes!(retry_evaluation))
+        .routes(routes!(set_theme))
 }
 
 /// `POST /api/v1/submissions` (a session, or a key with `submit`):
 /// `{title, body, idempotency_key}` into the open round. 201 with the
 /// submission; 200 with the same one when the key was used before.
+#[utoipa::path(post, path = "/submissions", request_body = NewSubmission, responses((status = 201, description = "Created", body = SubmissionView), (status = 200, description = "Already created with this idempotency key", body = SubmissionView)))]
 async fn submit(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -68,6 +71,7 @@ async fn submit(
 /// the body, its `Content-Type` one of `image/png`, `image/jpeg`,
 /// `image/webp`; at most 5 MiB. 201 with the stored image, whose `id` a
 /// submission names; the same picture uploaded again is the same image.
+#[utoipa::path(post, path = "/images", request_body(content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/webp"))), responses((status = 201, body = ImageView)))]
 async fn upload_image(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -96,6 +100,7 @@ async fn upload_image(
 
 /// `GET /api/v1/submissions/{id}`: the work, its stages and its reward.
 /// Held or removed work shows its text only to its author and admins.
+#[utoipa::path(get, path = "/submissions/{id}", params(("id" = String, Path)), responses((status = 200, body = SubmissionView)))]
 async fn get_submission(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -109,6 +114,7 @@ async fn get_submission(
 
 /// `GET /api/v1/rounds/{n}/entries`: the round's theme, pool, rule and
 /// entries (oldest first).
+#[utoipa::path(get, path = "/rounds/{n}/entries", params(("n" = i64, Path)), responses((status = 200, body = CompetitionView)))]
 async fn round_entries(
     State(platform): State<Platform>,
     number: Result<Path<i64>, PathRejection>,
@@ -120,6 +126,7 @@ async fn round_entries(
 
 /// `GET /api/v1/rounds/{n}/leaderboard`: the round's scored entries, best
 /// first.
+#[utoipa::path(get, path = "/rounds/{n}/leaderboard", params(("n" = i64, Path)), responses((status = 200, body = [EntryView])))]
 async fn round_leaderboard(
     State(platform): State<Platform>,
     number: Result<Path<i64>, PathRejection>,
@@ -133,11 +140,13 @@ async fn round_leaderboard(
 }
 
 /// `GET /api/v1/leaderboard`: members by points earned from pools.
+#[utoipa::path(get, path = "/leaderboard", responses((status = 200, body = [EarnerView])))]
 async fn all_time(State(platform): State<Platform>) -> Result<Json<Vec<EarnerView>>, ApiError> {
     Ok(Json(platform.submissions().top_earners().await?))
 }
 
 /// `GET /api/v1/members/{handle}`: a member's published work and earnings.
+#[utoipa::path(get, path = "/members/{handle}", params(("handle" = String, Path)), responses((status = 200, body = ProfileView)))]
 async fn profile(
     State(platform): State<Platform>,
     Path(handle): Path<String>,
@@ -145,7 +154,8 @@ async fn profile(
     Ok(Json(platform.submissions().profile(&handle).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct SearchQuery {
     q: String,
@@ -155,6 +165,7 @@ struct SearchQuery {
 
 /// `GET /api/v1/search?q=&offset=`: scored work matching the words, best
 /// first, 20 a page; snippets mark matches between U+0002 and U+0003.
+#[utoipa::path(get, path = "/search", params(SearchQuery), responses((status = 200, body = SearchResults)))]
 async fn search(
     State(platform): State<Platform>,
     query: Result<Query<SearchQuery>, QueryRejection>,
@@ -170,6 +181,7 @@ async fn search(
 }
 
 /// `GET /api/v1/admin/review` (admin): work held for a moderator.
+#[utoipa::path(get, path = "/admin/review", responses((status = 200, body = [SubmissionView])))]
 async fn review_queue(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -178,7 +190,7 @@ async fn review_queue(
     Ok(Json(platform.submissions().review_queue().await?))
 }
 
-#[derive(Deserialize)]
+#[derive(utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Decision {
     approve: bool,
@@ -187,6 +199,7 @@ struct Decision {
 
 /// `POST /api/v1/admin/review/{id}` (admin): `{approve, reason}`; a
 /// rejection needs a reason, which the author sees.
+#[utoipa::path(post, path = "/admin/review/{id}", params(("id" = String, Path)), request_body = Decision, responses((status = 200, body = SubmissionView)))]
 async fn moderate(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -209,6 +222,7 @@ async fn moderate(
 
 /// `GET /api/v1/admin/evaluations/dead` (admin): evaluations that ran out
 /// of retries, with their last error.
+#[utoipa::path(get, path = "/admin/evaluations/dead", responses((status = 200, body = [DeadEvaluation])))]
 async fn dead_letters(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -219,6 +233,7 @@ async fn dead_letters(
 
 /// `POST /api/v1/admin/evaluations/{id}/retry` (admin): requeues a dead
 /// evaluation where it stopped. 204.
+#[utoipa::path(post, path = "/admin/evaluations/{id}/retry", params(("id" = String, Path)), responses((status = 204)))]
 async fn retry_evaluation(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -232,7 +247,7 @@ async fn retry_evaluation(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Theme {
     theme: String,
@@ -240,6 +255,7 @@ struct Theme {
 
 /// `PUT /api/v1/admin/rounds/{n}/theme` (admin): `{theme}` for round `n`,
 /// ahead of time or while it runs. 204.
+#[utoipa::path(put, path = "/admin/rounds/{n}/theme", params(("n" = i64, Path)), request_body = Theme, responses((status = 204)))]
 async fn set_theme(
     State(platform): State<Platform>,
     Caller(request): Caller,

@@ -4,8 +4,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use meritree_core::compute::{NewTask, NodeId, TaskId, TaskOutput, TaskView};
 use meritree_platform::access::{ApiScope, AuthCheck};
 use meritree_platform::compute::NodeReport;
@@ -15,17 +14,20 @@ use serde::Deserialize;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson};
 use crate::routes::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/tasks/submit", post(submit))
-        .route("/tasks/{id}", get(get_task))
-        .route("/tasks/{id}/cancel", post(cancel))
-        .route("/tasks/{id}/result", post(report))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(submit))
+        .routes(routes!(get_task))
+        .routes(routes!(cancel))
+        .routes(routes!(report))
 }
 
 /// `POST /api/v1/tasks/submit`: `{input, idempotency_key}`. 201 with the
 /// pending task; 200 with the same task when the key was used before.
+#[utoipa::path(post, path = "/tasks/submit", request_body = NewTask, responses((status = 201, description = "Created", body = TaskView), (status = 200, description = "Already created with this idempotency key", body = TaskView)))]
 async fn submit(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -44,6 +46,7 @@ async fn submit(
 }
 
 /// `GET /api/v1/tasks/{id}`: the caller's task, its status and result.
+#[utoipa::path(get, path = "/tasks/{id}", params(("id" = String, Path)), responses((status = 200, body = TaskView)))]
 async fn get_task(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -55,6 +58,7 @@ async fn get_task(
 
 /// `POST /api/v1/tasks/{id}/cancel`: cancels the caller's task unless it
 /// completed or failed (409 `task_finished`); cancelling again is harmless.
+#[utoipa::path(post, path = "/tasks/{id}/cancel", params(("id" = String, Path)), responses((status = 200, body = TaskView)))]
 async fn cancel(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -67,7 +71,7 @@ async fn cancel(
 }
 
 /// A node's report on a task it holds.
-#[derive(Deserialize)]
+#[derive(utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Report {
     node_id: NodeId,
@@ -82,6 +86,7 @@ struct Report {
 /// operator): `{node_id, lease, output}` or `{node_id, lease, error}`.
 /// 409 `lease_lost` when the node no longer holds the task; sending the
 /// same result again is harmless.
+#[utoipa::path(post, path = "/tasks/{id}/result", params(("id" = String, Path)), request_body = Report, responses((status = 204)))]
 async fn report(
     State(platform): State<Platform>,
     Caller(request): Caller,

@@ -3,8 +3,7 @@
 use axum::extract::Path;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post, put};
-use axum::{Json, Router};
+use axum::Json;
 use meritree_core::accounts::{
     AccountView, ApiKeyId, ApiKeyView, CreatedApiKey, SessionId, SessionView,
 };
@@ -18,29 +17,32 @@ use super::auth::SignedMessage;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson};
 use crate::routes::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/me", get(me))
-        .route("/profile", get(profile))
-        .route("/billing", get(billing))
-        .route("/handle", put(set_handle))
-        .route("/password", put(change_password))
-        .route("/wallet", post(bind_wallet).delete(unbind_wallet))
-        .route("/email", post(add_email))
-        .route("/email/verification", post(resend_verification))
-        .route("/api-keys", get(list_api_keys).post(create_api_key))
-        .route("/api-keys/{id}", delete(revoke_api_key))
-        .route("/totp", post(begin_totp))
-        .route("/totp/confirm", post(confirm_totp))
-        .route("/totp/recovery-codes", post(new_recovery_codes))
-        .route("/totp/disable", post(disable_totp))
-        .route("/sessions", get(list_sessions))
-        .route("/sessions/{id}", delete(end_session))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(me))
+        .routes(routes!(profile))
+        .routes(routes!(billing))
+        .routes(routes!(set_handle))
+        .routes(routes!(change_password))
+        .routes(routes!(bind_wallet, unbind_wallet))
+        .routes(routes!(add_email))
+        .routes(routes!(resend_verification))
+        .routes(routes!(list_api_keys, create_api_key))
+        .routes(routes!(revoke_api_key))
+        .routes(routes!(begin_totp))
+        .routes(routes!(confirm_totp))
+        .routes(routes!(new_recovery_codes))
+        .routes(routes!(disable_totp))
+        .routes(routes!(list_sessions))
+        .routes(routes!(end_session))
 }
 
 /// `GET /api/v1/user/sessions`: the account's signed-in devices; `current`
 /// marks the caller's own (none when called with an API key).
+#[utoipa::path(get, path = "/sessions", responses((status = 200, body = [SessionView])))]
 async fn list_sessions(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -56,6 +58,7 @@ async fn list_sessions(
 
 /// `DELETE /api/v1/user/sessions/{id}`: signs one device out (404 when the
 /// session is not this account's or has already ended).
+#[utoipa::path(delete, path = "/sessions/{id}", params(("id" = String, Path)), responses((status = 204)))]
 async fn end_session(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -71,6 +74,7 @@ async fn end_session(
 
 /// `POST /api/v1/user/totp`: starts two-factor enrolment; returns the secret
 /// and `otpauth://` URI once.
+#[utoipa::path(post, path = "/totp", responses((status = 200, body = TotpSetup)))]
 async fn begin_totp(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -81,7 +85,7 @@ async fn begin_totp(
     Ok(Json(platform.accounts().begin_totp(&me.account_id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TotpCode {
     code: String,
@@ -89,6 +93,7 @@ struct TotpCode {
 
 /// `POST /api/v1/user/totp/confirm`: turns two-factor on with a first
 /// code; answers its recovery codes, shown this once.
+#[utoipa::path(post, path = "/totp/confirm", request_body = TotpCode, responses((status = 200, body = RecoveryCodes)))]
 async fn confirm_totp(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -107,6 +112,7 @@ async fn confirm_totp(
 
 /// `POST /api/v1/user/totp/recovery-codes` with a current `code`: a new set
 /// of recovery codes; the old ones stop working.
+#[utoipa::path(post, path = "/totp/recovery-codes", request_body = TotpCode, responses((status = 200, body = RecoveryCodes)))]
 async fn new_recovery_codes(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -124,6 +130,7 @@ async fn new_recovery_codes(
 }
 
 /// `POST /api/v1/user/totp/disable`: turns two-factor off (not for admins).
+#[utoipa::path(post, path = "/totp/disable", request_body = TotpCode, responses((status = 204)))]
 async fn disable_totp(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -140,6 +147,7 @@ async fn disable_totp(
 }
 
 /// `GET /api/v1/user/api-keys`: the account's live API keys (never the keys themselves).
+#[utoipa::path(get, path = "/api-keys", responses((status = 200, body = [ApiKeyView])))]
 async fn list_api_keys(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -152,6 +160,7 @@ async fn list_api_keys(
 /// creates a key — `{"name", "scopes"?: ["ai", "read", "submit", "node"],
 /// "expires_in_days"?}`, default scopes `ai` and `read`, no expiry; the
 /// response is the only time the key is shown (201).
+#[utoipa::path(post, path = "/api-keys", request_body = NewKey, responses((status = 201, body = CreatedApiKey)))]
 async fn create_api_key(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -168,6 +177,7 @@ async fn create_api_key(
 }
 
 /// `DELETE /api/v1/user/api-keys/{id}`: revokes a key at once.
+#[utoipa::path(delete, path = "/api-keys/{id}", params(("id" = String, Path)), responses((status = 204)))]
 async fn revoke_api_key(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -183,6 +193,7 @@ async fn revoke_api_key(
 
 /// `POST /api/v1/user/wallet`: binds the wallet that signed the SIWE
 /// message (nonce from `/api/v1/auth/siwe/nonce`) to this account.
+#[utoipa::path(post, path = "/wallet", request_body = SignedMessage, responses((status = 200, body = AccountView)))]
 async fn bind_wallet(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -200,6 +211,7 @@ async fn bind_wallet(
 
 /// `DELETE /api/v1/user/wallet`: unbinds the wallet; the account keeps its
 /// data. Refused when the wallet is its only way to sign in.
+#[utoipa::path(delete, path = "/wallet", responses((status = 200, body = AccountView)))]
 async fn unbind_wallet(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -212,7 +224,7 @@ async fn unbind_wallet(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EmailLogin {
     email: String,
@@ -221,6 +233,7 @@ struct EmailLogin {
 
 /// `POST /api/v1/user/email`: gives a wallet-only account an email and
 /// password to sign in with.
+#[utoipa::path(post, path = "/email", request_body = EmailLogin, responses((status = 200, body = AccountView)))]
 async fn add_email(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -239,6 +252,7 @@ async fn add_email(
 
 /// `POST /api/v1/user/email/verification` (a session): sends a new link to
 /// confirm the account's email address (202).
+#[utoipa::path(post, path = "/email/verification", responses((status = 202)))]
 async fn resend_verification(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -251,7 +265,7 @@ async fn resend_verification(
     Ok(StatusCode::ACCEPTED)
 }
 
-#[derive(Deserialize)]
+#[derive(utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewHandle {
     handle: String,
@@ -259,6 +273,7 @@ struct NewHandle {
 
 /// `PUT /api/v1/user/handle` (a session): chooses or changes the public
 /// handle (422 `invalid_handle`, 409 `handle_taken`).
+#[utoipa::path(put, path = "/handle", request_body = NewHandle, responses((status = 200, body = AccountView)))]
 async fn set_handle(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -274,6 +289,7 @@ async fn set_handle(
 }
 
 /// `GET /api/v1/user/me`: the signed-in account.
+#[utoipa::path(get, path = "/me", responses((status = 200, body = AccountView)))]
 async fn me(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -283,6 +299,7 @@ async fn me(
 }
 
 /// `GET /api/v1/user/profile`: the account, its points and its nodes.
+#[utoipa::path(get, path = "/profile", responses((status = 200, body = meritree_core::profile::UserProfile)))]
 async fn profile(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -293,6 +310,7 @@ async fn profile(
 
 /// `GET /api/v1/user/billing`: this month's AI usage and budgets, and the
 /// account's tasks on the compute network.
+#[utoipa::path(get, path = "/billing", responses((status = 200, body = meritree_core::profile::Billing)))]
 async fn billing(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -301,14 +319,14 @@ async fn billing(
     Ok(Json(platform.profiles().billing(&me).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PasswordChange {
     current_password: String,
     new_password: String,
 }
 
-#[derive(serde::Serialize)]
+#[derive(utoipa::ToSchema, serde::Serialize)]
 struct PasswordChanged {
     revoked_api_keys: Vec<ApiKeyView>,
 }
@@ -316,6 +334,7 @@ struct PasswordChanged {
 /// `PUT /api/v1/user/password` (a session): changes the password (the
 /// current one must be given), ends every other session and revokes the
 /// account's API keys; the answer lists the revoked keys.
+#[utoipa::path(put, path = "/password", request_body = PasswordChange, responses((status = 200, body = PasswordChanged)))]
 async fn change_password(
     State(platform): State<Platform>,
     Caller(request): Caller,

@@ -17,6 +17,19 @@ use crate::error::{ApiError, ApiJson};
 /// `[DONE]` (usage in a last chunk when `stream_options.include_usage`).
 /// Budgets are checked before anything is sent upstream (402
 /// `budget_exceeded`); `cache_ttl_secs` opts into the exact-match cache.
+#[utoipa::path(
+    post,
+    path = "/chat/completions",
+    request_body = ChatCompletionRequest,
+    responses((
+        status = 200,
+        description = "The completion; with `stream: true`, server-sent events of `chat.completion.chunk` objects ending in `[DONE]`",
+        content(
+            (ChatCompletion = "application/json"),
+            (String = "text/event-stream"),
+        ),
+    )),
+)]
 pub async fn create(
     State(platform): State<Platform>,
     Caller(request): Caller,

@@ -9,23 +9,30 @@ mod models;
 mod stream;
 mod wire;
 
-use axum::routing::{get, post};
 use axum::Router;
 use meritree_core::ErrorCode;
+use utoipa::openapi::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::openapi::tagged;
 use super::AppState;
 use crate::error::ApiError;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/chat/completions", post(chat_completions::create))
-        .route("/embeddings", post(embeddings::create))
-        .route("/models", get(models::list))
+/// The routes, and the OpenAPI description of each (paths relative to `/v1`).
+pub fn router() -> (Router<AppState>, OpenApi) {
+    let routes = OpenApiRouter::new()
+        .routes(routes!(chat_completions::create))
+        .routes(routes!(embeddings::create))
+        .routes(routes!(models::list));
+    let (router, document) = tagged("openai", routes).split_for_parts();
+    let router = router
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no API route at this path") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 ErrorCode::MethodNotAllowed,
                 "this route does not accept that method",
             )
-        })
+        });
+    (router, document)
 }

@@ -14,7 +14,7 @@ use crate::error::ApiError;
 /// Inputs one embeddings request may carry.
 pub const MAX_EMBEDDING_INPUTS: usize = 2_048;
 
-#[derive(Debug, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Deserialize)]
 pub struct ChatCompletionRequest {
     pub model: String,
     pub messages: Vec<WireMessage>,
@@ -40,14 +40,17 @@ pub struct ChatCompletionRequest {
     pub stop: Option<Stop>,
     #[serde(default)]
     pub seed: Option<u64>,
+    /// `{"type": "text" | "json_object"}` or `{"type": "json_schema", "json_schema": {…}}`.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub response_format: Option<ResponseFormat>,
     /// Every other field, to refuse the ones that cannot be honoured.
     #[serde(flatten)]
+    #[schema(ignore)]
     pub other: serde_json::Map<String, serde_json::Value>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Deserialize)]
 #[serde(untagged)]
 pub enum Stop {
     One(String),
@@ -70,27 +73,27 @@ const UNSUPPORTED_FIELDS: [&str; 12] = [
     "web_search_options",
 ];
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Default, Deserialize)]
 pub struct StreamOptions {
     #[serde(default)]
     pub include_usage: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Deserialize)]
 pub struct WireMessage {
     pub role: String,
     pub content: Content,
 }
 
 /// A string, or an array of parts of which only text is supported.
-#[derive(Debug, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Deserialize)]
 #[serde(untagged)]
 pub enum Content {
     Text(String),
     Parts(Vec<Part>),
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Deserialize)]
 pub struct Part {
     #[serde(rename = "type")]
     pub kind: String,
@@ -194,7 +197,7 @@ impl WireMessage {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize)]
 pub struct WireUsage {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
@@ -212,7 +215,7 @@ impl From<Usage> for WireUsage {
 }
 
 /// What Meritree adds to each answer: who answered and what it cost.
-#[derive(Debug, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize)]
 pub struct Billing {
     pub provider: String,
     /// Billionths of a US dollar.
@@ -220,7 +223,7 @@ pub struct Billing {
     pub cached: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize)]
 pub struct ChatCompletion {
     pub id: String,
     pub object: &'static str,
@@ -231,14 +234,14 @@ pub struct ChatCompletion {
     pub meritree: Billing,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize)]
 pub struct Choice {
     pub index: u32,
     pub message: AssistantMessage,
     pub finish_reason: Option<&'static str>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize)]
 pub struct AssistantMessage {
     pub role: &'static str,
     pub content: String,
@@ -306,7 +309,7 @@ pub struct Delta {
     pub content: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Deserialize)]
 pub struct EmbeddingsRequest {
     pub model: String,
     pub input: EmbeddingInput,
@@ -316,7 +319,7 @@ pub struct EmbeddingsRequest {
     pub dimensions: Option<u32>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Deserialize)]
 #[serde(untagged)]
 pub enum EmbeddingInput {
     One(String),
@@ -363,7 +366,7 @@ impl EmbeddingsRequest {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize)]
 pub struct EmbeddingList {
     pub object: &'static str,
     pub data: Vec<EmbeddingItem>,
@@ -372,26 +375,26 @@ pub struct EmbeddingList {
     pub meritree: Billing,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize)]
 pub struct EmbeddingItem {
     pub object: &'static str,
     pub index: usize,
     pub embedding: serde_json::Value,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize)]
 pub struct EmbeddingUsage {
     pub prompt_tokens: u64,
     pub total_tokens: u64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize)]
 pub struct ModelList {
     pub object: &'static str,
     pub data: Vec<ModelEntry>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize)]
 pub struct ModelEntry {
     pub id: String,
     pub object: &'static str,
