@@ -22,6 +22,7 @@ use crate::components::site_header::SiteHeader;
 use crate::pages::{
     account::AccountPage,
     admin::AdminPage,
+    api_reference::ApiReferencePage,
     earning::{
         leaderboard::LeaderboardPage, member::MemberPage, round::RoundPage, search::SearchPage,
         submission::SubmissionPage, submit::SubmitPage,
@@ -80,6 +81,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=HomePage />
                     // Async: crawlers and the first paint get the full report.
                     <Route path=path!("/status") view=StatusPage ssr=SsrMode::Async />
+                    <Route path=path!("/docs/api") view=ApiReferencePage ssr=SsrMode::Async />
                     <Route path=path!("/sign-up") view=SignUpPage />
                     <Route path=path!("/sign-in") view=SignInPage />
                     <Route path=path!("/forgot-password") view=ForgotPasswordPage />

@@ -218,6 +218,8 @@ test('the API answers fuzzed requests as its OpenAPI document says, never with a
     '--no-color',
     ...exclusions,
   ]);
+  // Its summary (operations, requests, checks) in the test log.
+  console.log(run.output.split('\n').slice(-30).join('\n'));
   if (run.timedOut) assert.fail(`schemathesis did not finish in ${RUN_LIMIT_MS / 1000} s:\n${run.output}`);
   assert.equal(run.code, 0, `schemathesis exited with ${run.code}:\n${run.output}`);
 });

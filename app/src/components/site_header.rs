@@ -18,6 +18,7 @@ pub fn SiteHeader() -> impl IntoView {
                 <A href="/rounds">"Rounds"</A>
                 <A href="/network">"Network"</A>
                 <A href="/status">"Status"</A>
+                <A href="/docs/api">"API"</A>
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {
                         match session.account.await {

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod api_reference;
 pub mod earning;
 pub mod email;
 pub mod home;

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod ai;
 pub mod api_keys;
+pub mod api_reference;
 pub mod auth;
 pub mod compute;
 #[cfg(feature = "ssr")]

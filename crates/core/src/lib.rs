@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod ai;
+pub mod api_reference;
 pub mod audit;
 pub mod claims;
 pub mod compute;

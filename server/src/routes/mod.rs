@@ -43,6 +43,7 @@ pub fn router(state: AppState) -> Router {
     let (api, api_document) = api::router();
     let (openai, openai_document) = openai::router();
     let document = openapi::ApiDocument::new(api_document, openai_document);
+    let reference = document.reference();
     let api = api.route(
         "/openapi.json",
         axum::routing::get(move || std::future::ready(document.clone())),
@@ -62,7 +63,10 @@ pub fn router(state: AppState) -> Router {
         .leptos_routes_with_context(
             &state,
             routes,
-            move || leptos::prelude::provide_context(platform.clone()),
+            move || {
+                leptos::prelude::provide_context(platform.clone());
+                leptos::prelude::provide_context(reference.clone());
+            },
             move || app::shell(shell_options.clone()),
         )
         // Files of the built client, else the app's 404 page.

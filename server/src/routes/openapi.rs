@@ -3,10 +3,12 @@
 //! `routes!`), so a route cannot exist without its description. Served at
 //! `GET /api/v1/openapi.json` and rendered by the app's `/api` page.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
+use meritree_core::api_reference::ApiReference;
 use serde_json::{json, Value};
 use utoipa::openapi::{OpenApi, PathItem};
 use utoipa::PartialSchema;
@@ -43,7 +45,10 @@ fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut utoipa::openapi:
 /// prefixes, the error envelope as every operation's `default` response,
 /// and the two ways to authenticate.
 #[derive(Clone)]
-pub struct ApiDocument(Arc<str>);
+pub struct ApiDocument {
+    json: Arc<str>,
+    reference: Arc<ApiReference>,
+}
 
 impl ApiDocument {
     pub fn new(api: OpenApi, openai: OpenApi) -> Self {
@@ -54,17 +59,22 @@ impl ApiDocument {
         document.info.license = None;
         let mut value = serde_json::to_value(&document).expect("an OpenAPI document serializes");
         finish(&mut value);
-        Self(Arc::from(value.to_string()))
+        Self {
+            json: Arc::from(value.to_string()),
+            reference: Arc::new(ApiReference::from_document(&value)),
+        }
     }
 
-    pub fn json(&self) -> &str {
-        &self.0
+    /// What the app's `/docs/api` page renders (in each page request's
+    /// context, hence shared).
+    pub fn reference(&self) -> Arc<ApiReference> {
+        Arc::clone(&self.reference)
     }
 }
 
 impl IntoResponse for ApiDocument {
     fn into_response(self) -> axum::response::Response {
-        ([(CONTENT_TYPE, "application/json")], self.0.to_string()).into_response()
+        ([(CONTENT_TYPE, "application/json")], self.json.to_string()).into_response()
     }
 }
 
@@ -74,6 +84,59 @@ sign-in sets (requests with cookies must come from the site's own origin). Every
 `{\"error\": {\"code\", \"message\"}}` with a stable `code`. Two WebSockets are not described \
 here: `/api/v1/ws` (live events) and `/api/v1/nodes/{id}/connect` (compute nodes).";
 
+fn name_of(operation: &Value) -> String {
+    operation["operationId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// OpenAPI requires every response to be described.
+fn describe(status: &str) -> &'static str {
+    match status {
+        "200" => "OK",
+        "201" => "Created",
+        "202" => "Accepted: under way",
+        "204" => "Done; no body",
+        _ => "Answer",
+    }
+}
+
+/// Unique operation ids, a description for every response, and the error
+/// envelope as every operation's `default` response.
+fn finish_operations(paths: &mut serde_json::Map<String, Value>, error: &Value) {
+    let mut names: HashMap<String, usize> = HashMap::new();
+    for item in paths.values() {
+        for operation in item.as_object().into_iter().flat_map(|item| item.values()) {
+            *names.entry(name_of(operation)).or_default() += 1;
+        }
+    }
+    for item in paths.values_mut() {
+        let operations = item
+            .as_object_mut()
+            .into_iter()
+            .flat_map(|item| item.values_mut());
+        for operation in operations {
+            // Handler names repeat across modules (`create`, `status`):
+            // qualified by the tag, operation ids stay unique.
+            let name = name_of(operation);
+            if names[&name] > 1 {
+                let tag = operation["tags"][0].as_str().unwrap_or("api").to_owned();
+                operation["operationId"] = Value::from(format!("{tag}_{name}"));
+            }
+            let Some(responses) = operation["responses"].as_object_mut() else {
+                continue;
+            };
+            for (status, response) in responses.iter_mut() {
+                if response.get("description").is_none() {
+                    response["description"] = Value::from(describe(status));
+                }
+            }
+            responses.insert("default".to_owned(), error.clone());
+        }
+    }
+}
+
 /// What utoipa's typed API does not say: applied to the serialized document.
 fn finish(document: &mut Value) {
     let error = json!({
@@ -81,16 +144,7 @@ fn finish(document: &mut Value) {
         "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ErrorBody" } } }
     });
     if let Some(paths) = document["paths"].as_object_mut() {
-        for item in paths.values_mut() {
-            let Some(item) = item.as_object_mut() else {
-                continue;
-            };
-            for operation in item.values_mut() {
-                if let Some(responses) = operation["responses"].as_object_mut() {
-                    responses.insert("default".to_owned(), error.clone());
-                }
-            }
-        }
+        finish_operations(paths, &error);
     }
     let components = &mut document["components"];
     components["schemas"]["ErrorBody"] =

@@ -26,6 +26,7 @@ mod images;
 mod mail_sink;
 mod metrics;
 mod nodes;
+mod openapi;
 mod pages;
 mod points;
 mod rate_limits;
