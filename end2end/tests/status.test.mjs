@@ -35,3 +35,21 @@ test('client-side navigation from the landing page reaches the status page', asy
   assert.equal(await page.title(), 'Status · Meritree');
   assert.deepEqual(env.browser.pageErrors, []);
 });
+
+test('the API reference page shows every operation of the OpenAPI document, loading nothing from elsewhere', async () => {
+  const document = await (await fetch(`${env.server.url}/api/v1/openapi.json`)).json();
+  const operations = Object.values(document.paths).flatMap((item) => Object.keys(item));
+
+  const origins = new Set();
+  const seen = (request) => origins.add(new URL(request.url()).origin);
+  env.browser.context.on('request', seen);
+  const page = await openHydrated(env.browser, `${env.server.url}/docs/api`);
+  env.browser.context.off('request', seen);
+  assert.equal(await page.locator('[data-testid="api-operation"]').count(), operations.length);
+  const claim = page.locator('article#create_claim');
+  assert.match(await claim.textContent(), /POST\s*\/api\/v1\/user\/claims/);
+  assert.match(await claim.textContent(), /application\/json: NewClaim/);
+  assert.equal(await page.getAttribute('[data-testid="openapi-link"]', 'href'), '/api/v1/openapi.json');
+  assert.deepEqual([...origins], [env.server.url]);
+  assert.deepEqual(env.browser.pageErrors, []);
+});

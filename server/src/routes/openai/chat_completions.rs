@@ -20,6 +20,7 @@ use crate::error::{ApiError, ApiJson};
 #[utoipa::path(
     post,
     path = "/chat/completions",
+    operation_id = "create_chat_completion",
     request_body = ChatCompletionRequest,
     responses((
         status = 200,

@@ -14,7 +14,7 @@ use crate::error::{ApiError, ApiJson};
 /// `POST /v1/embeddings`: vectors for one string or a list, in OpenAI's
 /// format; `encoding_format: "base64"` (little-endian f32, what the Python
 /// SDK asks for) or `"float"`.
-#[utoipa::path(post, path = "/embeddings", request_body = EmbeddingsRequest, responses((status = 200, body = EmbeddingList)))]
+#[utoipa::path(post, path = "/embeddings", operation_id = "create_embeddings", request_body = EmbeddingsRequest, responses((status = 200, body = EmbeddingList)))]
 pub async fn create(
     State(platform): State<Platform>,
     Caller(request): Caller,

@@ -11,7 +11,7 @@ use crate::error::ApiError;
 /// `GET /v1/models`: every name `model` accepts: the preferences
 /// (`quality`, `speed`, `cost`), configured routes, and each usable
 /// `provider/model`.
-#[utoipa::path(get, path = "/models", responses((status = 200, body = ModelList)))]
+#[utoipa::path(get, path = "/models", operation_id = "list_models", responses((status = 200, body = ModelList)))]
 pub async fn list(
     State(platform): State<Platform>,
     Caller(request): Caller,
