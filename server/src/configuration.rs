@@ -692,6 +692,9 @@ pub struct LogSettings {
     pub format: LogFormat,
     /// A tracing filter: `info`, `meritree=debug,sqlx=warn`, …
     pub filter: String,
+    /// An OTLP/HTTP collector's base URL (`http://127.0.0.1:4318`) to send
+    /// traces to; only builds with the `otlp` feature can.
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Default for LogSettings {
@@ -699,6 +702,7 @@ impl Default for LogSettings {
         Self {
             format: LogFormat::Pretty,
             filter: "info,sqlx=warn".into(),
+            otlp_endpoint: None,
         }
     }
 }

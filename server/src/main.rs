@@ -25,7 +25,13 @@ async fn main() -> ExitCode {
                 | Command::Restore { .. }
         )
     );
-    telemetry::init(&settings.log, result_on_stdout);
+    let telemetry = match telemetry::init(&settings.log, result_on_stdout) {
+        Ok(telemetry) => telemetry,
+        Err(err) => {
+            eprintln!("meritree: invalid configuration: {err}");
+            return ExitCode::from(2);
+        }
+    };
 
     let result = match cli.command.unwrap_or_default() {
         Command::Serve => serve(settings).await,
@@ -54,13 +60,16 @@ async fn main() -> ExitCode {
         .await
         .map(|report| println!("{report}")),
     };
-    match result {
+    let code = match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(error = %err, "meritree stopped with an error");
             ExitCode::FAILURE
         }
-    }
+    };
+    // The last traces are sent before the process ends.
+    let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+    code
 }
 
 async fn node(

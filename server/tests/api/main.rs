@@ -27,6 +27,7 @@ mod mail_sink;
 mod metrics;
 mod nodes;
 mod openapi;
+mod otlp;
 mod pages;
 mod points;
 mod rate_limits;
