@@ -244,6 +244,7 @@ pub struct AccountView {
     pub handle: Option<String>,
     /// Whether the owner proved the email address by a link sent to it.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub email_verified: bool,
     /// Whether sign-in asks for a code from an authenticator app.
     pub totp_enabled: bool,

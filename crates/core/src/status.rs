@@ -66,6 +66,7 @@ pub struct StatusReport {
     pub components: Vec<ComponentReport>,
     /// The AI gateway's upstreams; empty when the gateway is off.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub ai_providers: Vec<AiProviderReport>,
 }
 

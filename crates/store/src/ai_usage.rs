@@ -6,7 +6,6 @@
 //! may be retried freely. Money is in billionths of a US dollar (`nanos`),
 //! integers only.
 
-use crate::database::with_tx;
 use crate::{execute, with_pool, Database, StoreError};
 
 /// Whose spending: an account's, whatever key it used, or one API key's.
@@ -127,21 +126,57 @@ pub async fn insert(db: &Database, new: NewUsage<'_>) -> Result<bool, StoreError
     Ok(written == 1)
 }
 
-/// Writes several requests' usage in one transaction, one commit for all
+/// Writes several requests' usage in one statement, one commit for all
 /// (what lets SQLite keep up with thousands of requests a second); for
-/// each, whether it was written. Any error rolls the whole batch back.
+/// each, whether it was written (each write has a row id of its own, by
+/// which a retried request's is told apart). Any error writes none.
 pub async fn insert_batch(db: &Database, rows: &[NewUsage<'_>]) -> Result<Vec<bool>, StoreError> {
-    let mut tx = db.begin_write().await?;
-    let mut written = Vec::with_capacity(rows.len());
-    for new in rows {
-        let done = with_tx!(&mut tx, conn => bind_usage!(sqlx::query(INSERT), new)
-            .execute(&mut *conn)
-            .await
-            .map(|done| done.rows_affected()))?;
-        written.push(done == 1);
+    if rows.is_empty() {
+        return Ok(Vec::new());
     }
-    tx.commit().await?;
-    Ok(written)
+    // One statement for the batch: on SQLite each statement is a hop to the
+    // connection's thread, and every gateway request waits for this write.
+    let rows_of = crate::sql::json_rows(db.backend(), 1);
+    let insert = format!(
+        "INSERT INTO ai_usage ({COLUMNS}) SELECT j.value ->> 'id', j.value ->> 'request_id', \
+         j.value ->> 'account_id', j.value ->> 'api_key_id', j.value ->> 'provider', \
+         j.value ->> 'model', j.value ->> 'public_model', \
+         CAST(j.value ->> 'input_tokens' AS BIGINT), CAST(j.value ->> 'output_tokens' AS BIGINT), \
+         CAST(j.value ->> 'cost_nanos' AS BIGINT), CAST(j.value ->> 'cached' AS BOOLEAN), \
+         j.value ->> 'status', j.value ->> 'served_by', CAST(j.value ->> 'now' AS BIGINT) \
+         FROM {rows_of} WHERE true ON CONFLICT (request_id) DO NOTHING"
+    );
+    let batch = crate::sql::json(rows.iter().map(|new| {
+        serde_json::json!({
+            "id": new.id, "request_id": new.request_id, "account_id": new.account_id,
+            "api_key_id": new.api_key_id, "provider": new.provider, "model": new.model,
+            "public_model": new.public_model, "input_tokens": new.input_tokens,
+            "output_tokens": new.output_tokens, "cost_nanos": new.cost_nanos,
+            "cached": new.cached, "status": new.status.as_str(), "served_by": new.served_by,
+            "now": new.now,
+        })
+    }));
+    let inserted = with_pool!(db, pool => sqlx::query(&insert)
+        .bind(&batch)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))?;
+    if inserted == rows.len() as u64 {
+        return Ok(vec![true; rows.len()]);
+    }
+    // Some request ids were recorded before (a retry): the rows written are
+    // those whose own id is now in the table.
+    let ids = crate::sql::strings(rows.iter().map(|new| new.id));
+    let sql = format!(
+        "SELECT id FROM ai_usage WHERE id IN ({})",
+        crate::sql::json_list(db.backend(), 1)
+    );
+    let written: Vec<(String,)> = with_pool!(db, pool => sqlx::query_as(&sql)
+        .bind(&ids)
+        .fetch_all(pool)
+        .await)?;
+    let written: std::collections::HashSet<String> = written.into_iter().map(|(id,)| id).collect();
+    Ok(rows.iter().map(|new| written.contains(new.id)).collect())
 }
 
 pub async fn find_by_request_id(
@@ -501,7 +536,9 @@ mod tests {
             let db = migrated(&test_db).await;
             account(&db, "ann").await;
             insert(&db, usage("r1", "ann", 1, 1)).await.unwrap();
-            let batch = [usage("r2", "ann", 1, 1), usage("r1", "ann", 1, 1), usage("r3", "ann", 1, 1)];
+            // Each write has its own row id: "r1" again is a retry of that request.
+            let retry = NewUsage { id: "r1-again", ..usage("r1", "ann", 1, 1) };
+            let batch = [usage("r2", "ann", 1, 1), retry, usage("r3", "ann", 1, 1)];
             assert_eq!(insert_batch(&db, &batch).await.unwrap(), [true, false, true]);
             assert_eq!(count_rows(&db).await, 3);
             // One row the table refuses: none of the batch is written.

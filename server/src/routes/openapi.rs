@@ -52,6 +52,18 @@ pub struct ApiDocument {
 
 impl ApiDocument {
     pub fn new(api: OpenApi, openai: OpenApi) -> Self {
+        // Nesting keeps the first of two schemas with one name: two types
+        // named alike must not silently share a description.
+        if let (Some(a), Some(b)) = (&api.components, &openai.components) {
+            for (name, schema) in &a.schemas {
+                if let Some(other) = b.schemas.get(name) {
+                    assert!(
+                        serde_json::to_value(schema).ok() == serde_json::to_value(other).ok(),
+                        "two API types are both named {name}: rename one with #[schema(as = …)]"
+                    );
+                }
+            }
+        }
         let mut document = OpenApi::default().nest("/api/v1", api).nest("/v1", openai);
         document.info.title = "Meritree API".to_owned();
         document.info.version = env!("CARGO_PKG_VERSION").to_owned();

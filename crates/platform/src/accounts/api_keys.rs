@@ -28,6 +28,7 @@ pub struct NewKey {
     pub name: String,
     /// Default: `ai` and `read`. `submit` and `node` only when asked for.
     #[serde(default)]
+    #[schema(value_type = Option<Vec<meritree_core::accounts::ApiScope>>)]
     pub scopes: Option<Vec<String>>,
     /// Default: until revoked.
     #[serde(default)]

@@ -50,6 +50,7 @@ async fn search(
 #[derive(utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewRole {
+    #[schema(value_type = meritree_core::accounts::Role)]
     role: String,
 }
 

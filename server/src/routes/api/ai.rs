@@ -117,7 +117,7 @@ struct NewLimit {
 /// program must not lift the cap its owner put on its key): limits what one
 /// of the account's keys may spend per UTC day or month, replacing any
 /// earlier limit.
-#[utoipa::path(put, path = "/user/api-keys/{id}/ai-budgets/{period}", params(("id" = String, Path), ("period" = String, Path)), request_body = NewLimit, responses((status = 200, body = AiBudgetView)))]
+#[utoipa::path(put, path = "/user/api-keys/{id}/ai-budgets/{period}", params(("id" = String, Path), ("period" = String, Path, pattern = "^(day|month)$")), request_body = NewLimit, responses((status = 200, body = AiBudgetView)))]
 async fn set_key_budget(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -138,7 +138,7 @@ async fn set_key_budget(
 
 /// `DELETE /api/v1/user/api-keys/{id}/ai-budgets/{day|month}`: lifts the
 /// key's limit (204; 404 when it had none).
-#[utoipa::path(delete, path = "/user/api-keys/{id}/ai-budgets/{period}", params(("id" = String, Path), ("period" = String, Path)), responses((status = 204)))]
+#[utoipa::path(delete, path = "/user/api-keys/{id}/ai-budgets/{period}", params(("id" = String, Path), ("period" = String, Path, pattern = "^(day|month)$")), responses((status = 204)))]
 async fn delete_key_budget(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -155,7 +155,7 @@ async fn delete_key_budget(
 
 /// `PUT /api/v1/admin/accounts/{id}/ai-budgets/{day|month}` (admins only):
 /// limits what an account spends in all, with any key or none.
-#[utoipa::path(put, path = "/admin/accounts/{id}/ai-budgets/{period}", params(("id" = String, Path), ("period" = String, Path)), request_body = NewLimit, responses((status = 200, body = AiBudgetView)))]
+#[utoipa::path(put, path = "/admin/accounts/{id}/ai-budgets/{period}", params(("id" = String, Path), ("period" = String, Path, pattern = "^(day|month)$")), request_body = NewLimit, responses((status = 200, body = AiBudgetView)))]
 async fn set_account_budget(
     State(platform): State<Platform>,
     Caller(request): Caller,
@@ -177,7 +177,7 @@ async fn set_account_budget(
 
 /// `DELETE /api/v1/admin/accounts/{id}/ai-budgets/{day|month}` (admins
 /// only): lifts the account's limit (204; 404 when it had none).
-#[utoipa::path(delete, path = "/admin/accounts/{id}/ai-budgets/{period}", params(("id" = String, Path), ("period" = String, Path)), responses((status = 204)))]
+#[utoipa::path(delete, path = "/admin/accounts/{id}/ai-budgets/{period}", params(("id" = String, Path), ("period" = String, Path, pattern = "^(day|month)$")), responses((status = 204)))]
 async fn delete_account_budget(
     State(platform): State<Platform>,
     Caller(request): Caller,

@@ -67,11 +67,17 @@ async fn submit(
     Ok((status, Json(submitted.submission)))
 }
 
+/// An uploaded picture's bytes, for the document.
+#[allow(dead_code)] // a schema only: the handler reads the raw body
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+struct ImageFile(Vec<u8>);
+
 /// `POST /api/v1/images` (a session, or a key with `submit`): the file as
 /// the body, its `Content-Type` one of `image/png`, `image/jpeg`,
 /// `image/webp`; at most 5 MiB. 201 with the stored image, whose `id` a
 /// submission names; the same picture uploaded again is the same image.
-#[utoipa::path(post, path = "/images", request_body(content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/webp"))), responses((status = 201, body = ImageView)))]
+#[utoipa::path(post, path = "/images", request_body(content((ImageFile = "image/png"), (ImageFile = "image/jpeg"), (ImageFile = "image/webp"))), responses((status = 201, body = ImageView)))]
 async fn upload_image(
     State(platform): State<Platform>,
     Caller(request): Caller,

@@ -88,6 +88,7 @@ pub struct WireMessage {
 /// A string, or an array of parts of which only text is supported.
 #[derive(utoipa::ToSchema, Debug, Deserialize)]
 #[serde(untagged)]
+#[schema(as = MessageContent)]
 pub enum Content {
     Text(String),
     Parts(Vec<Part>),
@@ -216,6 +217,7 @@ impl From<Usage> for WireUsage {
 
 /// What Meritree adds to each answer: who answered and what it cost.
 #[derive(utoipa::ToSchema, Debug, Serialize)]
+#[schema(as = GatewayBilling)]
 pub struct Billing {
     pub provider: String,
     /// Billionths of a US dollar.
@@ -379,7 +381,18 @@ pub struct EmbeddingList {
 pub struct EmbeddingItem {
     pub object: &'static str,
     pub index: usize,
+    #[schema(value_type = EmbeddingVector)]
     pub embedding: serde_json::Value,
+}
+
+/// How an embedding is sent, for the document: numbers, or base64 of
+/// little-endian f32s when `encoding_format` is `base64`.
+#[allow(dead_code)] // a schema only: answers are built as JSON values
+#[derive(utoipa::ToSchema, Serialize)]
+#[serde(untagged)]
+enum EmbeddingVector {
+    Floats(Vec<f32>),
+    Base64(String),
 }
 
 #[derive(utoipa::ToSchema, Debug, Serialize)]
