@@ -121,3 +121,19 @@ impl IntoResponse for BadJson {
 #[derive(Debug, Clone, Copy, Default, FromRequest)]
 #[from_request(via(axum::Json), rejection(BadJson))]
 pub struct ApiJson<T>(pub T);
+
+/// An API's unknown paths and methods answer with its JSON errors, never
+/// with the app's HTML or an empty body. Added last, so it covers every
+/// route of `router`.
+pub fn json_fallbacks<S: Clone + Send + Sync + 'static>(
+    router: axum::Router<S>,
+) -> axum::Router<S> {
+    router
+        .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no API route at this path") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                ErrorCode::MethodNotAllowed,
+                "this route does not accept that method",
+            )
+        })
+}

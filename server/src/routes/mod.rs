@@ -44,10 +44,10 @@ pub fn router(state: AppState) -> Router {
     let (openai, openai_document) = openai::router();
     let document = openapi::ApiDocument::new(api_document, openai_document);
     let reference = document.reference();
-    let api = api.route(
+    let api = crate::error::json_fallbacks(api.route(
         "/openapi.json",
         axum::routing::get(move || std::future::ready(document.clone())),
-    );
+    ));
 
     Router::new()
         .merge(health::router())

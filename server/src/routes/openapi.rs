@@ -1,11 +1,12 @@
 //! The OpenAPI 3.1 document of `/api/v1` and `/v1`, generated from the
 //! route tables themselves (each handler's `#[utoipa::path]`, registered with
 //! `routes!`), so a route cannot exist without its description. Served at
-//! `GET /api/v1/openapi.json` and rendered by the app's `/api` page.
+//! `GET /api/v1/openapi.json` and rendered by the app's `/docs/api` page.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use meritree_core::api_reference::ApiReference;
@@ -46,7 +47,8 @@ fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut utoipa::openapi:
 /// and the two ways to authenticate.
 #[derive(Clone)]
 pub struct ApiDocument {
-    json: Arc<str>,
+    /// Shared by every answer: cloning is a reference count, not a copy.
+    json: Bytes,
     reference: Arc<ApiReference>,
 }
 
@@ -72,7 +74,7 @@ impl ApiDocument {
         let mut value = serde_json::to_value(&document).expect("an OpenAPI document serializes");
         finish(&mut value);
         Self {
-            json: Arc::from(value.to_string()),
+            json: Bytes::from(value.to_string()),
             reference: Arc::new(ApiReference::from_document(&value)),
         }
     }
@@ -86,7 +88,7 @@ impl ApiDocument {
 
 impl IntoResponse for ApiDocument {
     fn into_response(self) -> axum::response::Response {
-        ([(CONTENT_TYPE, "application/json")], self.json.to_string()).into_response()
+        ([(CONTENT_TYPE, "application/json")], self.json).into_response()
     }
 }
 

@@ -530,3 +530,68 @@ test_both_backends! {
         app.stop().await;
     }
 }
+
+/// The API's description is public at both doors, the same for a stranger
+/// and a member's key, and answers what it does not serve as the API does.
+#[tokio::test]
+async fn the_api_description_is_the_same_for_everyone_and_refuses_other_methods() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let ann = app.register("ann@example.org").await;
+    let k = key(&app, &ann, json!({ "name": "read", "scopes": ["read"] }))
+        .await
+        .key;
+
+    let stranger = app.get("/api/v1/openapi.json").await;
+    assert_eq!(stranger.status(), 200);
+    let by_key = with_key(&app, Method::GET, "/api/v1/openapi.json", &k)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_key.status(), 200);
+    let document: serde_json::Value = stranger.json().await.unwrap();
+    assert_eq!(document, by_key.json::<serde_json::Value>().await.unwrap());
+    let posted = app
+        .client
+        .post(app.url("/api/v1/openapi.json"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 405);
+    assert_eq!(error_code(posted).await, "method_not_allowed");
+
+    // The reference page's server function: the same document, read.
+    let path = "/api/docs/reference";
+    let stranger = app
+        .client
+        .post(app.url(path))
+        .form(&[("", "")][..0])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stranger.status(), 200);
+    let reference: serde_json::Value = stranger.json().await.unwrap();
+    let by_key = app
+        .client
+        .post(app.url(path))
+        .bearer_auth(&k)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_key.status(), 200);
+    assert_eq!(reference, by_key.json::<serde_json::Value>().await.unwrap());
+    let operations: usize = reference["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["operations"].as_array().unwrap().len())
+        .sum();
+    let described: usize = document["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|item| item.as_object().unwrap().len())
+        .sum();
+    assert_eq!(operations, described);
+    app.stop().await;
+}

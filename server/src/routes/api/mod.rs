@@ -20,7 +20,6 @@ mod user;
 use axum::extract::State;
 use axum::{Json, Router};
 use meritree_core::status::StatusReport;
-use meritree_core::ErrorCode;
 use meritree_platform::Platform;
 use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -28,10 +27,10 @@ use utoipa_axum::routes;
 
 use super::openapi::tagged;
 use super::AppState;
-use crate::error::ApiError;
 
 /// The routes, and the OpenAPI description of each (paths relative to
-/// `/api/v1`).
+/// `/api/v1`); the caller adds the document's own route and
+/// [`crate::error::json_fallbacks`].
 pub fn router() -> (Router<AppState>, OpenApi) {
     let (router, document) = OpenApiRouter::new()
         .merge(tagged(
@@ -54,14 +53,6 @@ pub fn router() -> (Router<AppState>, OpenApi) {
         .merge(tagged("admin", accounts::router()))
         .merge(tagged("chain", settlement::router()))
         .split_for_parts();
-    let router = router
-        .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no API route at this path") })
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(
-                ErrorCode::MethodNotAllowed,
-                "this route does not accept that method",
-            )
-        });
     (router, document)
 }
 

@@ -10,14 +10,13 @@ mod stream;
 mod wire;
 
 use axum::Router;
-use meritree_core::ErrorCode;
 use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::openapi::tagged;
 use super::AppState;
-use crate::error::ApiError;
+use crate::error::json_fallbacks;
 
 /// The routes, and the OpenAPI description of each (paths relative to `/v1`).
 pub fn router() -> (Router<AppState>, OpenApi) {
@@ -26,13 +25,5 @@ pub fn router() -> (Router<AppState>, OpenApi) {
         .routes(routes!(embeddings::create))
         .routes(routes!(models::list));
     let (router, document) = tagged("openai", routes).split_for_parts();
-    let router = router
-        .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no API route at this path") })
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(
-                ErrorCode::MethodNotAllowed,
-                "this route does not accept that method",
-            )
-        });
-    (router, document)
+    (json_fallbacks(router), document)
 }
