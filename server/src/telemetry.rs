@@ -60,6 +60,13 @@ pub fn init(settings: &LogSettings, to_stderr: bool) -> Result<Telemetry, String
             ),
         ),
     };
+    if let Some(endpoint) = settings.otlp_endpoint.as_deref() {
+        if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+            return Err(format!(
+                "log.otlp_endpoint: {endpoint:?} is not an http(s) URL"
+            ));
+        }
+    }
     let subscriber = tracing_subscriber::registry()
         .with(filter)
         .with(pretty)
@@ -95,18 +102,17 @@ pub fn init(settings: &LogSettings, to_stderr: bool) -> Result<Telemetry, String
 mod otlp {
     use opentelemetry::trace::TracerProvider as _;
     use opentelemetry_otlp::{Protocol, WithExportConfig};
-    use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+    use opentelemetry_sdk::trace::SdkTracerProvider;
     use opentelemetry_sdk::Resource;
     use tracing::Subscriber;
-    use tracing_opentelemetry::OpenTelemetryLayer;
+    use tracing_subscriber::filter::filter_fn;
     use tracing_subscriber::registry::LookupSpan;
+    use tracing_subscriber::Layer;
 
     /// A layer that turns spans into traces, batched and sent to
     /// `endpoint` (an OTLP/HTTP collector's base URL, e.g.
     /// `http://127.0.0.1:4318`) from a thread of the exporter's own.
-    pub fn layer<S>(
-        endpoint: &str,
-    ) -> Result<(OpenTelemetryLayer<S, SdkTracer>, SdkTracerProvider), String>
+    pub fn layer<S>(endpoint: &str) -> Result<(impl Layer<S>, SdkTracerProvider), String>
     where
         S: Subscriber + for<'span> LookupSpan<'span>,
     {
@@ -122,6 +128,12 @@ mod otlp {
             .with_resource(Resource::builder().with_service_name("meritree").build())
             .build();
         let tracer = provider.tracer("meritree");
-        Ok((tracing_opentelemetry::layer().with_tracer(tracer), provider))
+        // The log mailer (no SMTP configured) logs whole messages, links
+        // with their tokens included: they stay in the local log.
+        let not_mail = filter_fn(|meta| !meta.target().starts_with("meritree_platform::mailer"));
+        let layer = tracing_opentelemetry::layer()
+            .with_tracer(tracer)
+            .with_filter(not_mail);
+        Ok((layer, provider))
     }
 }

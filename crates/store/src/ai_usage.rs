@@ -144,7 +144,7 @@ pub async fn insert_batch(db: &Database, rows: &[NewUsage<'_>]) -> Result<Vec<bo
          CAST(j.value ->> 'input_tokens' AS BIGINT), CAST(j.value ->> 'output_tokens' AS BIGINT), \
          CAST(j.value ->> 'cost_nanos' AS BIGINT), CAST(j.value ->> 'cached' AS BOOLEAN), \
          j.value ->> 'status', j.value ->> 'served_by', CAST(j.value ->> 'now' AS BIGINT) \
-         FROM {rows_of} WHERE true ON CONFLICT (request_id) DO NOTHING"
+         FROM {rows_of} WHERE true ON CONFLICT (request_id) DO NOTHING RETURNING id"
     );
     let batch = crate::sql::json(rows.iter().map(|new| {
         serde_json::json!({
@@ -156,23 +156,10 @@ pub async fn insert_batch(db: &Database, rows: &[NewUsage<'_>]) -> Result<Vec<bo
             "now": new.now,
         })
     }));
-    let inserted = with_pool!(db, pool => sqlx::query(&insert)
+    // Which rows were written comes back with the write itself: a request
+    // recorded before (a retry) is not among them.
+    let written: Vec<(String,)> = with_pool!(db, pool => sqlx::query_as(&insert)
         .bind(&batch)
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))?;
-    if inserted == rows.len() as u64 {
-        return Ok(vec![true; rows.len()]);
-    }
-    // Some request ids were recorded before (a retry): the rows written are
-    // those whose own id is now in the table.
-    let ids = crate::sql::strings(rows.iter().map(|new| new.id));
-    let sql = format!(
-        "SELECT id FROM ai_usage WHERE id IN ({})",
-        crate::sql::json_list(db.backend(), 1)
-    );
-    let written: Vec<(String,)> = with_pool!(db, pool => sqlx::query_as(&sql)
-        .bind(&ids)
         .fetch_all(pool)
         .await)?;
     let written: std::collections::HashSet<String> = written.into_iter().map(|(id,)| id).collect();

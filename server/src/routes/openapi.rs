@@ -98,6 +98,23 @@ sign-in sets (requests with cookies must come from the site's own origin). Every
 `{\"error\": {\"code\", \"message\"}}` with a stable `code`. Two WebSockets are not described \
 here: `/api/v1/ws` (live events) and `/api/v1/nodes/{id}/connect` (compute nodes).";
 
+/// A path item's operations, not its other members (`parameters`, `summary`).
+const METHODS: [&str; 5] = ["get", "put", "post", "delete", "patch"];
+
+fn operations_of(item: &serde_json::Map<String, Value>) -> impl Iterator<Item = &Value> {
+    item.iter()
+        .filter(|(key, _)| METHODS.contains(&key.as_str()))
+        .map(|(_, op)| op)
+}
+
+fn operations_of_mut(
+    item: &mut serde_json::Map<String, Value>,
+) -> impl Iterator<Item = &mut Value> {
+    item.iter_mut()
+        .filter(|(key, _)| METHODS.contains(&key.as_str()))
+        .map(|(_, op)| op)
+}
+
 fn name_of(operation: &Value) -> String {
     operation["operationId"]
         .as_str()
@@ -121,15 +138,12 @@ fn describe(status: &str) -> &'static str {
 fn finish_operations(paths: &mut serde_json::Map<String, Value>, error: &Value) {
     let mut names: HashMap<String, usize> = HashMap::new();
     for item in paths.values() {
-        for operation in item.as_object().into_iter().flat_map(|item| item.values()) {
+        for operation in item.as_object().into_iter().flat_map(operations_of) {
             *names.entry(name_of(operation)).or_default() += 1;
         }
     }
     for item in paths.values_mut() {
-        let operations = item
-            .as_object_mut()
-            .into_iter()
-            .flat_map(|item| item.values_mut());
+        let operations = item.as_object_mut().into_iter().flat_map(operations_of_mut);
         for operation in operations {
             // Handler names repeat across modules (`create`, `status`):
             // qualified by the tag, operation ids stay unique.

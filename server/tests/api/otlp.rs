@@ -18,6 +18,19 @@ fn a_build_without_otlp_refuses_an_otlp_endpoint() {
     assert!(err.contains("--features otlp"), "{err}");
 }
 
+#[test]
+fn an_otlp_endpoint_that_is_not_an_http_url_is_refused() {
+    let settings = LogSettings {
+        format: LogFormat::Json,
+        filter: "info".into(),
+        otlp_endpoint: Some("localhost:4318".into()),
+    };
+    let err = server::telemetry::init(&settings, false)
+        .err()
+        .expect("refused");
+    assert!(err.contains("not an http(s) URL"), "{err}");
+}
+
 #[cfg(feature = "otlp")]
 mod export {
     use std::sync::{Arc, Mutex};
