@@ -314,6 +314,10 @@ impl Application {
                 tracing::warn!(%error, "near-duplicate index not saved; the next start rebuilds it")
             }
         }
+        // Answers were sent before their usage rows were committed.
+        if let Err(error) = self.platform.ai().flush_usage().await {
+            tracing::error!(%error, "queued AI usage not written");
+        }
         if let Some(anvil) = self.anvil {
             anvil.stop().await;
         }

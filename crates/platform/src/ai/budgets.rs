@@ -297,6 +297,7 @@ impl Ai<'_> {
         period: BudgetPeriod,
         now: i64,
     ) -> Result<u64, StoreError> {
+        self.flush_usage().await?;
         let spent = store::spent_since(self.db(), scope.store(), period.start(now)).await?;
         Ok(to_nanos(spent))
     }

@@ -474,7 +474,7 @@ impl<'a> Ai<'a> {
         cached: bool,
         ok: bool,
     ) -> Result<(), StoreError> {
-        self.record_usage(UsageRecord {
+        self.queue_usage(UsageRecord {
             request_id: request_id.to_owned(),
             account_id: caller.account_id.to_string(),
             api_key_id: caller.api_key_id.clone(),

@@ -9,6 +9,7 @@ pub use meritree_core::ai::{
 use meritree_store::ai_usage::{self as store, ModelTotals, NewUsage, UsageStatus};
 use meritree_store::StoreError;
 
+use super::usage_writer::UsageJob;
 use crate::clock;
 
 /// One gateway request's usage, as the gateway saw it.
@@ -101,38 +102,60 @@ impl Ai<'_> {
             .map(drop)
     }
 
-    /// [`Platform::record_ai_usage`] at the unix time `now`; whether this
-    /// call wrote the record (`false`: the request id was recorded before).
+    /// [`Self::record_usage`] at the unix time `now`; whether this call
+    /// wrote the record (`false`: the request id was recorded before).
     pub async fn record_usage_at(
         &self,
         mut record: UsageRecord,
         now: i64,
     ) -> Result<bool, StoreError> {
+        self.look_up_node(&mut record).await?;
+        let job = UsageJob::new(record.clone(), now);
+        let written = self.usage_writer().write(job).await?;
+        if written {
+            self.counted(&record, now);
+        }
+        Ok(written)
+    }
+
+    /// Queues the usage of a request the gateway has just answered, with a
+    /// request id of its own making (so never recorded before), and
+    /// returns without waiting for the commit: the answer does not wait
+    /// for the disk. Budgets count it at once; reads of usage
+    /// ([`Self::usage_summary`], [`Self::spent`], [`Self::daily_spending`])
+    /// flush the queue first, so they see it. A crash loses what is
+    /// queued and not yet committed: at most one batch, a few milliseconds
+    /// of requests (decision 0035).
+    pub(crate) async fn queue_usage(&self, mut record: UsageRecord) -> Result<(), StoreError> {
+        self.look_up_node(&mut record).await?;
+        let now = clock::unix_secs();
+        self.usage_writer()
+            .queue(UsageJob::new(record.clone(), now))
+            .await?;
+        self.counted(&record, now);
+        Ok(())
+    }
+
+    /// Once every usage record queued so far is committed.
+    pub async fn flush_usage(&self) -> Result<(), StoreError> {
+        self.usage_writer().flush().await
+    }
+
+    /// Which compute node answered, for the `nodes` provider.
+    async fn look_up_node(&self, record: &mut UsageRecord) -> Result<(), StoreError> {
         if record.provider == meritree_ai::gateway::NODES && record.served_by.is_none() {
             record.served_by =
                 meritree_store::compute::served_by(self.db(), &record.request_id).await?;
         }
-        let id = uuid::Uuid::new_v4().to_string();
-        let recorded = record.clone();
-        let written = self
-            .usage_writer()
-            .write(super::usage_writer::UsageJob { record, id, now })
-            .await?;
-        if written {
-            let cost = if recorded.cached {
-                0
-            } else {
-                recorded.cost_nanos
-            };
-            self.budget_cache().add_spent(
-                &recorded.account_id,
-                recorded.api_key_id.as_deref(),
-                cost,
-                now,
-            );
-            self.metrics().ai_request(&recorded);
-        }
-        Ok(written)
+        Ok(())
+    }
+
+    /// A newly recorded request, added to the budgets and the metrics.
+    fn counted(&self, record: &UsageRecord, now: i64) {
+        let cost = if record.cached { 0 } else { record.cost_nanos };
+        self.budget_cache()
+            .add_spent(&record.account_id, record.api_key_id.as_deref(), cost, now);
+        self.metrics().ai_request(record);
     }
 
     /// What the account's AI requests used this UTC month, and every budget
@@ -155,6 +178,7 @@ impl Ai<'_> {
         if !(1..=MAX_SPENDING_DAYS).contains(&days) {
             return Err(super::AiError::InvalidSpan);
         }
+        self.flush_usage().await?;
         let today = super::BudgetPeriod::Day.start(clock::unix_secs());
         let since = today - (i64::from(days) - 1) * 86_400;
         let n = |value: i64| u64::try_from(value).unwrap_or(0);
@@ -181,6 +205,7 @@ impl Ai<'_> {
         account_id: &AccountId,
         since: i64,
     ) -> Result<AiUsageSummary, StoreError> {
+        self.flush_usage().await?;
         let models: Vec<ModelUsage> = store::summary(self.db(), account_id, since)
             .await?
             .into_iter()

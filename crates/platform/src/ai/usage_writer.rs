@@ -1,6 +1,5 @@
-//! Usage records through group commit: every AI request writes one row
-//! before its answer is complete, and thousands a second must not each be
-//! a transaction of their own.
+//! Usage records through group commit: every AI request writes one row,
+//! and thousands a second must not each be a transaction of their own.
 
 use meritree_store::ai_usage::{self as store, NewUsage};
 use meritree_store::{Database, StoreError};
@@ -16,6 +15,15 @@ pub(crate) struct UsageJob {
 }
 
 impl UsageJob {
+    /// `record` under a new row id, at the unix time `now`.
+    pub fn new(record: UsageRecord, now: i64) -> Self {
+        Self {
+            record,
+            id: uuid::Uuid::new_v4().to_string(),
+            now,
+        }
+    }
+
     fn row(&self) -> NewUsage<'_> {
         self.record.row(&self.id, self.now)
     }
