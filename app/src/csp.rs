@@ -23,6 +23,10 @@ pub fn for_page(nonce: &str) -> String {
 /// nothing in it may run or be framed.
 pub const NOT_A_PAGE: &str = "default-src 'none'; frame-ancestors 'none'; sandbox";
 
+/// The service worker (`/sw.js`): its policy governs what the worker
+/// itself may fetch, which is this site and nothing else.
+pub const SERVICE_WORKER: &str = "default-src 'self'; frame-ancestors 'none'";
+
 /// Sets this response's page policy with its nonce; called by the shell.
 pub fn set_for_page() {
     let Some(nonce) = leptos::nonce::use_nonce() else {

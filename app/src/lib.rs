@@ -14,7 +14,7 @@ pub mod session;
 pub mod wallet;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
@@ -46,12 +46,21 @@ use crate::session::Session;
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
     csp::set_for_page();
+    // Named after the bundle's content hash, so only the server knows it.
+    let stylesheet = format!("/{}/{}.css", options.site_pkg_dir, options.output_name);
+    // Every script carries the page's nonce, loaded from this site or not.
+    let nonce = leptos::nonce::use_nonce();
     view! {
         <!DOCTYPE html>
         <html lang="en">
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="theme-color" content="#2f7d4f" />
+                <link rel="stylesheet" href=stylesheet />
+                <link rel="manifest" href="/manifest.webmanifest" />
+                <link rel="apple-touch-icon" href="/icons/icon-192.png" />
+                <script type="module" src="/pwa.js" nonce=nonce></script>
                 <HydrationScripts options />
                 <MetaTags />
             </head>
@@ -70,7 +79,6 @@ pub fn App() -> impl IntoView {
     mark_hydrated();
 
     view! {
-        <Stylesheet id="meritree" href="/pkg/meritree.css" />
         <Title formatter=|page: String| format!("{page} · Meritree") />
         <Meta name="description" content="AI work that pays: earn points for good, original work and claim them as tokens." />
         <Link rel="icon" href="/favicon.svg" type_="image/svg+xml" />

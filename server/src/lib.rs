@@ -25,3 +25,4 @@ pub mod settlement;
 pub mod startup;
 pub mod telemetry;
 pub mod verify_round;
+pub mod web_client;

@@ -2,7 +2,6 @@
 
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::Duration;
 
 use axum::serve::ListenerExt;
@@ -20,11 +19,7 @@ use tokio::net::TcpListener;
 
 use crate::configuration::Settings;
 use crate::routes::{self, AppState};
-
-/// The client bundle's name: `pkg/meritree.js`, `pkg/meritree_bg.wasm`,
-/// `pkg/meritree.css` (see `name` in the workspace's leptos metadata).
-const OUTPUT_NAME: &str = "meritree";
-const SITE_PKG_DIR: &str = "pkg";
+use crate::web_client::{WebClient, SITE_PKG_DIR};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -189,9 +184,9 @@ impl Application {
                 .map_err(|e| StartupError::Config(format!("cache.redis_url: {e}")))?;
         }
 
-        warn_if_client_missing(&settings.site.root);
+        let web_client = WebClient::find(&settings.site.root);
         let leptos_options = LeptosOptions::builder()
-            .output_name(OUTPUT_NAME)
+            .output_name(web_client.output_name.as_str())
             .site_root(settings.site.root.to_string_lossy().into_owned())
             .site_pkg_dir(SITE_PKG_DIR)
             .site_addr(local_addr)
@@ -200,6 +195,7 @@ impl Application {
             platform: platform.clone(),
             leptos_options,
             site: platform.site().clone(),
+            web_client,
             metrics_token: routes::metrics::MetricsToken(
                 settings.metrics.token.get().map(Into::into),
             ),
@@ -333,19 +329,6 @@ struct AbortOnDrop(Vec<tokio::task::JoinHandle<()>>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.iter().for_each(tokio::task::JoinHandle::abort);
-    }
-}
-
-/// Pages still render without the client, but nothing on them reacts.
-fn warn_if_client_missing(site_root: &Path) {
-    let script = site_root
-        .join(SITE_PKG_DIR)
-        .join(format!("{OUTPUT_NAME}.js"));
-    if !script.is_file() {
-        tracing::warn!(
-            missing = %script.display(),
-            "the web client is not built (scripts/build): pages will render but not hydrate"
-        );
     }
 }
 

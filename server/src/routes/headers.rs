@@ -15,8 +15,12 @@ use axum::response::Response;
 use meritree_platform::access::Site;
 use meritree_platform::sessions::cookies;
 
+/// The service worker's script, one of the site's files.
+const SERVICE_WORKER: &str = "/sw.js";
+
 pub async fn set(State(site): State<Site>, request: Request, next: Next) -> Response {
     let personal = carries_credentials(request.headers());
+    let service_worker = request.uri().path() == SERVICE_WORKER;
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
@@ -26,6 +30,14 @@ pub async fn set(State(site): State<Site>, request: Request, next: Next) -> Resp
     );
     // For browsers that predate `frame-ancestors`.
     headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if service_worker {
+        headers.insert(
+            CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(app::csp::SERVICE_WORKER),
+        );
+        // Each release is a new worker; browsers must see it at once.
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    }
     headers
         .entry(CONTENT_SECURITY_POLICY)
         .or_insert(HeaderValue::from_static(app::csp::NOT_A_PAGE));

@@ -31,6 +31,7 @@ pub struct AppState {
     pub platform: Platform,
     pub leptos_options: LeptosOptions,
     pub site: Site,
+    pub web_client: crate::web_client::WebClient,
     pub metrics_token: metrics::MetricsToken,
 }
 
@@ -57,7 +58,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/v1", openai)
         .nest_service(
             &format!("/{}", options.site_pkg_dir),
-            client_bundle(&pkg_dir),
+            client_bundle(&pkg_dir, state.web_client.hashed),
         )
         // Pages, and server functions with the platform in their context.
         .leptos_routes_with_context(
@@ -116,9 +117,37 @@ fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Spa
 }
 
 /// The wasm client, its JS glue and CSS. Release builds ship `.br` and `.gz`
-/// siblings, served to browsers that accept them. File names carry no hash,
-/// so browsers revalidate (Last-Modified) instead of caching blindly.
-fn client_bundle(dir: &Path) -> SetResponseHeader<ServeDir, HeaderValue> {
+/// siblings, served to browsers that accept them. Names with a content
+/// hash are kept for good; plain names are revalidated (Last-Modified), as
+/// is a miss: on another instance of a rolling release that name may exist.
+fn client_bundle(
+    dir: &Path,
+    hashed: bool,
+) -> impl Clone
+       + Send
+       + Sync
+       + 'static
+       + tower::Service<
+    axum::http::Request<axum::body::Body>,
+    Response = axum::http::Response<
+        impl axum::body::HttpBody<Data = axum::body::Bytes, Error = impl Into<axum::BoxError>>
+            + Send
+            + 'static,
+    >,
+    Error = std::convert::Infallible,
+    Future = impl Send + 'static,
+> {
     let files = ServeDir::new(dir).precompressed_br().precompressed_gzip();
-    SetResponseHeader::overriding(files, CACHE_CONTROL, HeaderValue::from_static("no-cache"))
+    SetResponseHeader::overriding(
+        files,
+        CACHE_CONTROL,
+        move |response: &axum::http::Response<_>| {
+            let keep = hashed && response.status().is_success();
+            Some(HeaderValue::from_static(if keep {
+                "public, max-age=31536000, immutable"
+            } else {
+                "no-cache"
+            }))
+        },
+    )
 }

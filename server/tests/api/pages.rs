@@ -74,7 +74,7 @@ test_both_backends! {
 }
 
 /// The client bundle is served precompressed when the browser accepts it,
-/// and always revalidated (its file names carry no content hash).
+/// and revalidated when its file names carry no content hash.
 #[tokio::test]
 async fn the_client_bundle_is_served_precompressed() {
     let app = spawn_app(Backend::Sqlite).await;
@@ -104,4 +104,131 @@ async fn the_client_bundle_is_served_precompressed() {
 
     assert_eq!(app.get("/pkg/missing.js").await.status(), 404);
     app.stop().await;
+}
+
+const BUNDLE: &str = "00c0ffee12345678";
+
+/// What `scripts/build` makes: files named after their content hash, the
+/// hash in `pkg/bundle`, and the site's public files.
+fn built_site(root: &std::path::Path) {
+    let pkg = root.join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    std::fs::write(pkg.join("bundle"), format!("{BUNDLE}\n")).unwrap();
+    std::fs::write(
+        pkg.join(format!("meritree.{BUNDLE}.js")),
+        "export default 1;",
+    )
+    .unwrap();
+    let public = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../public");
+    for file in ["sw.js", "pwa.js", "manifest.webmanifest", "offline.html"] {
+        std::fs::copy(public.join(file), root.join(file)).unwrap();
+    }
+}
+
+/// A release's files are named after their content and kept for good; the
+/// pages name that release's files, link the manifest and register the
+/// service worker, which is always revalidated and may fetch only from
+/// this site.
+#[tokio::test]
+async fn a_built_release_is_cached_for_good_and_installs_as_an_app() {
+    let app =
+        crate::helpers::spawn_app_with(Backend::Sqlite, |settings| built_site(&settings.site.root))
+            .await;
+    let (status, body) = html(&app, "/").await;
+    assert_eq!(status, 200);
+    for name in [
+        format!("/pkg/meritree.{BUNDLE}.js"),
+        format!("/pkg/meritree.{BUNDLE}_bg.wasm"),
+        format!("/pkg/meritree.{BUNDLE}.css"),
+    ] {
+        assert!(body.contains(&name), "{name} in {body}");
+    }
+    assert!(
+        body.contains(r#"<link rel="manifest" href="/manifest.webmanifest""#),
+        "{body}"
+    );
+    assert!(body.contains(r#"src="/pwa.js""#), "{body}");
+
+    let script = app.get(&format!("/pkg/meritree.{BUNDLE}.js")).await;
+    assert_eq!(script.status(), 200);
+    assert_eq!(
+        script.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    // A name this instance lacks may exist on another instance of a rolling
+    // release: its miss is not kept.
+    let missing = app.get("/pkg/meritree.ffffffffffffffff.js").await;
+    assert_eq!(missing.status(), 404);
+    assert_eq!(missing.headers()["cache-control"], "no-cache");
+
+    let worker = app.get("/sw.js").await;
+    assert_eq!(worker.status(), 200);
+    assert_eq!(worker.headers()["cache-control"], "no-cache");
+    assert_eq!(
+        worker.headers()["content-security-policy"],
+        app::csp::SERVICE_WORKER
+    );
+    assert!(worker.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .contains("javascript"));
+
+    let manifest = app.get("/manifest.webmanifest").await;
+    assert_eq!(manifest.status(), 200);
+    assert!(manifest.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .contains("manifest+json"));
+    let manifest: serde_json::Value = manifest.json().await.unwrap();
+    assert_eq!(manifest["display"], "standalone");
+
+    let (status, body) = html(&app, "/offline.html").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("You are offline"), "{body}");
+    app.stop().await;
+}
+
+/// Browsers install an app whose manifest names square PNG icons of 192
+/// and 512 pixels, for any use and maskable; the ones named must exist.
+#[test]
+fn the_manifest_names_icons_that_exist_at_their_sizes() {
+    let public = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../public");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(public.join("manifest.webmanifest")).unwrap())
+            .unwrap();
+    for key in [
+        "name",
+        "short_name",
+        "start_url",
+        "scope",
+        "theme_color",
+        "background_color",
+    ] {
+        assert!(
+            manifest[key].as_str().is_some_and(|v| !v.is_empty()),
+            "{key}"
+        );
+    }
+    let mut found = Vec::new();
+    for icon in manifest["icons"].as_array().unwrap() {
+        let src = icon["src"].as_str().unwrap().trim_start_matches('/');
+        let png = std::fs::read(public.join(src)).unwrap();
+        assert_eq!(&png[1..4], b"PNG", "{src}");
+        // IHDR: width and height, big-endian, at bytes 16..24.
+        let width = u32::from_be_bytes(png[16..20].try_into().unwrap());
+        let height = u32::from_be_bytes(png[20..24].try_into().unwrap());
+        assert_eq!(icon["sizes"], format!("{width}x{height}"), "{src}");
+        found.push((width, icon["purpose"].as_str().unwrap().to_owned()));
+    }
+    for size in [192, 512] {
+        for purpose in ["any", "maskable"] {
+            assert!(
+                found.contains(&(size, purpose.to_owned())),
+                "{size} {purpose}"
+            );
+        }
+    }
+    for shortcut in manifest["shortcuts"].as_array().unwrap() {
+        assert!(shortcut["url"].as_str().unwrap().starts_with('/'));
+    }
 }

@@ -1,0 +1,106 @@
+// The installable app: its manifest and service worker, reading public
+// pages offline, and a new release offered as an update. Each test file gets
+// its own copy of the built site, since the update test changes it.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { appendFileSync, cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { startServer } from '../support/server.mjs';
+import { openHydrated, withServerAndBrowser } from '../support/browser.mjs';
+
+const site = mkdtempSync(join(tmpdir(), 'meritree-site-'));
+cpSync(process.env.MERITREE_SITE__ROOT, site, { recursive: true });
+const env = withServerAndBrowser({ before, after }, () =>
+  startServer({ env: { MERITREE_SITE__ROOT: site } }),
+);
+after(() => rmSync(site, { recursive: true, force: true }));
+
+/** Opens `path` and waits until the service worker controls the page. */
+async function openControlled(path) {
+  const page = await openHydrated(env.browser, `${env.server.url}${path}`);
+  await page.evaluate(async () => {
+    await navigator.serviceWorker.ready;
+    if (!navigator.serviceWorker.controller) {
+      await new Promise((resolve) =>
+        navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }),
+      );
+    }
+  });
+  return page;
+}
+
+test('Chromium finds the app installable and its service worker controls the page', async () => {
+  const page = await openControlled('/');
+  const cdp = await env.browser.context.newCDPSession(page);
+  const { installabilityErrors } = await cdp.send('Page.getInstallabilityErrors');
+  assert.deepEqual(installabilityErrors, []);
+  const { appId } = await cdp.send('Page.getAppId');
+  assert.equal(appId, `${env.server.url}/`);
+  const manifest = await page.evaluate(async () =>
+    (await fetch(document.querySelector('link[rel="manifest"]').href)).json(),
+  );
+  assert.equal(manifest.display, 'standalone');
+  // The client's files are named after their content and kept for good.
+  const script = await page.evaluate(() => document.querySelector('link[rel="modulepreload"]').href);
+  assert.match(script, /\/pkg\/meritree\.[0-9a-f]{16}\.js$/);
+  const cached = await fetch(script);
+  assert.equal(cached.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+  await page.close();
+  assert.deepEqual(env.browser.pageErrors, []);
+});
+
+test('offline, a public page visited before opens and hydrates, and the others say the app is offline', async () => {
+  const page = await openControlled('/');
+  await page.goto(`${env.server.url}/leaderboard`);
+  await page.waitForSelector('body[data-hydrated="true"]');
+  const heading = await page.textContent('main h1');
+
+  await env.browser.context.setOffline(true);
+  try {
+    await page.reload();
+    await page.waitForSelector('body[data-hydrated="true"]');
+    assert.equal(await page.textContent('main h1'), heading);
+    // The landing page was kept when the worker was installed.
+    await page.goto(`${env.server.url}/`);
+    await page.waitForSelector('body[data-hydrated="true"]');
+    assert.equal(new URL(page.url()).pathname, '/');
+    // A page never visited, and a member's page, which is never kept.
+    for (const path of ['/rounds', '/account']) {
+      await page.goto(`${env.server.url}${path}`);
+      await page.waitForSelector('main h1');
+      assert.equal(await page.textContent('main h1'), 'You are offline', path);
+    }
+  } finally {
+    await env.browser.context.setOffline(false);
+  }
+  // Back online, the network answers again.
+  await page.goto(`${env.server.url}/rounds`);
+  await page.waitForSelector('body[data-hydrated="true"]');
+  assert.notEqual(await page.textContent('main h1'), 'You are offline');
+  await page.close();
+  assert.deepEqual(env.browser.pageErrors, []);
+});
+
+test('a new release is offered on the next visit and taken on "Reload"', async () => {
+  const page = await openControlled('/');
+  const first = await page.evaluate(async () => (await navigator.serviceWorker.ready).active.scriptURL);
+  // A release changes the worker's script (it names the new bundle).
+  appendFileSync(join(site, 'sw.js'), '\n// the next release\n');
+  await page.goto(`${env.server.url}/leaderboard`);
+  await page.waitForSelector('#update-available', { timeout: 30_000 });
+  assert.match(await page.textContent('#update-available'), /A new version of Meritree is ready/);
+  const reloaded = page.waitForEvent('load');
+  await page.click('#update-available button');
+  await reloaded;
+  await page.waitForSelector('body[data-hydrated="true"]');
+  const state = await page.evaluate(async () => {
+    const registration = await navigator.serviceWorker.ready;
+    return { waiting: registration.waiting !== null, script: registration.active.scriptURL };
+  });
+  assert.deepEqual(state, { waiting: false, script: first });
+  assert.equal(await page.$('#update-available'), null);
+  await page.close();
+  assert.deepEqual(env.browser.pageErrors, []);
+});
