@@ -1,4 +1,6 @@
 use leptos::prelude::*;
+
+use crate::components::scroll_region::ScrollRegion;
 use leptos_meta::Title;
 use meritree_core::api_reference::{ApiOperation, ApiReference};
 
@@ -86,14 +88,16 @@ fn Operation(op: ApiOperation) -> impl IntoView {
                 <ul>{parameters.into_iter().map(|p| view! { <li><code>{p}</code></li> }).collect_view()}</ul>
             })}
             {request.map(|body| view! { <p>"Body: " <code>{body}</code></p> })}
-            <table class="api-responses">
-                <thead><tr><th scope="col">"Status"</th><th scope="col">"Meaning"</th><th scope="col">"Body"</th></tr></thead>
-                <tbody>
-                    {responses.into_iter().map(|(status, meaning, body)| view! {
-                        <tr><td>{status}</td><td>{meaning}</td><td><code>{body}</code></td></tr>
-                    }).collect_view()}
-                </tbody>
-            </table>
+            <ScrollRegion label="Responses">
+                <table class="api-responses">
+                    <thead><tr><th scope="col">"Status"</th><th scope="col">"Meaning"</th><th scope="col">"Body"</th></tr></thead>
+                    <tbody>
+                        {responses.into_iter().map(|(status, meaning, body)| view! {
+                            <tr><td>{status}</td><td>{meaning}</td><td><code>{body}</code></td></tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </ScrollRegion>
         </article>
     }
 }

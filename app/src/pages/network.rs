@@ -3,6 +3,8 @@
 //! as a chart drawn on the server and redrawn as the figures arrive live.
 
 use leptos::prelude::*;
+
+use crate::components::scroll_region::ScrollRegion;
 use leptos_meta::{Meta, Title};
 use meritree_core::compute::{NetworkStats, NodeView};
 use meritree_core::live::LiveEvent;
@@ -112,21 +114,23 @@ pub fn ThroughputChart(throughput: Signal<Vec<u64>>) -> impl IntoView {
 #[component]
 pub fn NodeTable(nodes: Vec<NodeView>) -> impl IntoView {
     view! {
-        <table class="components" data-testid="nodes">
-            <thead><tr><th>"Node"</th><th>"Operator"</th><th>"Models"</th><th>"Status"</th><th>"Reputation"</th><th>"Completed"</th><th>"Earned"</th></tr></thead>
-            <tbody>
-                {nodes.into_iter().map(|n| view! {
-                    <tr>
-                        <td>{n.name.clone()}</td>
-                        <td>{n.operator.clone().map(|h| format!("@{h}")).unwrap_or_default()}</td>
-                        <td>{n.models.join(", ")}</td>
-                        <td>{n.status.as_str()}</td>
-                        <td>{format!("{:.1}%", f64::from(n.reputation) / 10.0)}</td>
-                        <td>{n.tasks_completed}</td>
-                        <td>{n.earned}</td>
-                    </tr>
-                }).collect_view()}
-            </tbody>
-        </table>
+        <ScrollRegion label="Nodes">
+            <table class="components" data-testid="nodes">
+                <thead><tr><th>"Node"</th><th>"Operator"</th><th>"Models"</th><th>"Status"</th><th>"Reputation"</th><th>"Completed"</th><th>"Earned"</th></tr></thead>
+                <tbody>
+                    {nodes.into_iter().map(|n| view! {
+                        <tr>
+                            <td>{n.name.clone()}</td>
+                            <td>{n.operator.clone().map(|h| format!("@{h}")).unwrap_or_default()}</td>
+                            <td>{n.models.join(", ")}</td>
+                            <td>{n.status.as_str()}</td>
+                            <td>{format!("{:.1}%", f64::from(n.reputation) / 10.0)}</td>
+                            <td>{n.tasks_completed}</td>
+                            <td>{n.earned}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </ScrollRegion>
     }
 }

@@ -6,6 +6,7 @@ use leptos_router::components::A;
 use meritree_core::claims::{format_token_units, ClaimView, Claimable};
 use meritree_core::rounds::RewardsView;
 
+use crate::components::scroll_region::ScrollRegion;
 use crate::components::server_error::ServerError;
 use crate::components::wallet::injected::WalletButtons;
 use crate::components::wallet::WalletErrorMessage;
@@ -144,16 +145,18 @@ fn Overview(overview: RewardsView) -> impl IntoView {
             view! { <p class="muted">"Nothing settled yet: points move to your wallet when a round closes."</p> }.into_any()
         } else {
             view! {
-                <table class="components">
-                    <thead><tr><th>"Round"</th><th>"Points"</th><th>"Wallet"</th></tr></thead>
-                    <tbody>
-                        {overview.settlements.into_iter().map(|s| view! {
-                            <tr data-testid="settlement-row">
-                                <td>{s.round}</td><td>{s.points}</td><td><code>{s.wallet}</code></td>
-                            </tr>
-                        }).collect_view()}
-                    </tbody>
-                </table>
+                <ScrollRegion label="Rounds paid">
+                    <table class="components">
+                        <thead><tr><th>"Round"</th><th>"Points"</th><th>"Wallet"</th></tr></thead>
+                        <tbody>
+                            {overview.settlements.into_iter().map(|s| view! {
+                                <tr data-testid="settlement-row">
+                                    <td>{s.round}</td><td>{s.points}</td><td><code>{s.wallet}</code></td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                </ScrollRegion>
             }.into_any()
         }}
     }

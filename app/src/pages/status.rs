@@ -3,6 +3,7 @@ use leptos_meta::Title;
 use meritree_core::status::{format_unix_ms, StatusReport};
 
 use crate::components::health_badge::HealthBadge;
+use crate::components::scroll_region::ScrollRegion;
 use crate::server_fns::status::check_status;
 
 /// `/status`: the platform's version and the health of each component,
@@ -63,32 +64,34 @@ fn Report(report: StatusReport) -> impl IntoView {
                 {format_unix_ms(report.checked_at_unix_ms)}
             </dd>
         </dl>
-        <table class="components">
-            <thead>
-                <tr>
-                    <th>"Component"</th>
-                    <th>"Health"</th>
-                    <th>"Backend"</th>
-                    <th>"Latency"</th>
-                </tr>
-            </thead>
-            <tbody>
-                {report
-                    .components
-                    .into_iter()
-                    .map(|c| {
-                        view! {
-                            <tr data-component=c.component.label()>
-                                <td>{c.component.label()}</td>
-                                <td><HealthBadge health=c.health /></td>
-                                <td>{c.detail}</td>
-                                <td>{c.latency_micros.map(format_latency).unwrap_or_else(|| "—".into())}</td>
-                            </tr>
-                        }
-                    })
-                    .collect_view()}
-            </tbody>
-        </table>
+        <ScrollRegion label="Components">
+            <table class="components">
+                <thead>
+                    <tr>
+                        <th>"Component"</th>
+                        <th>"Health"</th>
+                        <th>"Backend"</th>
+                        <th>"Latency"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {report
+                        .components
+                        .into_iter()
+                        .map(|c| {
+                            view! {
+                                <tr data-component=c.component.label()>
+                                    <td>{c.component.label()}</td>
+                                    <td><HealthBadge health=c.health /></td>
+                                    <td>{c.detail}</td>
+                                    <td>{c.latency_micros.map(format_latency).unwrap_or_else(|| "—".into())}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </ScrollRegion>
     }
 }
 

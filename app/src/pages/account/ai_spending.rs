@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 use meritree_core::ai::{format_nanodollars, AiSpending, BudgetStatus};
 
+use crate::components::scroll_region::ScrollRegion;
 use crate::components::time::utc_minutes;
 use crate::server_fns::ai::ai_spending;
 
@@ -43,28 +44,30 @@ fn Spending(spending: AiSpending) -> impl IntoView {
     view! {
         <p data-testid="ai-usage-total">{summary}</p>
         {(!usage.models.is_empty()).then(|| view! {
-            <table class="components">
-                <thead><tr><th>"Model"</th><th>"Requests"</th><th>"Tokens in / out"</th><th>"Cost"</th></tr></thead>
-                <tbody>
-                    {usage.models.into_iter().map(|m| view! {
-                        <tr data-testid="ai-usage-row">
-                            <td>
-                                <code>{m.provider} "/" {m.model}</code>
-                                {m.served_by.map(|node| {
-                                    let short: String = node.chars().take(8).collect();
-                                    view! {
-                                        " " <span class="muted">"served by node "</span>
-                                        <code title=node>{short}</code>
-                                    }
-                                })}
-                            </td>
-                            <td>{m.totals.requests}</td>
-                            <td>{m.totals.input_tokens} " / " {m.totals.output_tokens}</td>
-                            <td>{format_nanodollars(m.totals.cost_nanos)}</td>
-                        </tr>
-                    }).collect_view()}
-                </tbody>
-            </table>
+            <ScrollRegion label="Usage per model">
+                <table class="components">
+                    <thead><tr><th>"Model"</th><th>"Requests"</th><th>"Tokens in / out"</th><th>"Cost"</th></tr></thead>
+                    <tbody>
+                        {usage.models.into_iter().map(|m| view! {
+                            <tr data-testid="ai-usage-row">
+                                <td>
+                                    <code>{m.provider} "/" {m.model}</code>
+                                    {m.served_by.map(|node| {
+                                        let short: String = node.chars().take(8).collect();
+                                        view! {
+                                            " " <span class="muted">"served by node "</span>
+                                            <code title=node>{short}</code>
+                                        }
+                                    })}
+                                </td>
+                                <td>{m.totals.requests}</td>
+                                <td>{m.totals.input_tokens} " / " {m.totals.output_tokens}</td>
+                                <td>{format_nanodollars(m.totals.cost_nanos)}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </ScrollRegion>
         })}
         {if budgets.is_empty() {
             view! { <p class="muted">"No spending limits are set."</p> }.into_any()
@@ -77,22 +80,24 @@ fn Spending(spending: AiSpending) -> impl IntoView {
 #[component]
 fn BudgetTable(budgets: Vec<BudgetStatus>) -> impl IntoView {
     view! {
-        <table class="components">
-            <thead><tr><th>"Limit on"</th><th>"Per"</th><th>"Spent"</th><th>"Limit"</th><th>"Resets"</th></tr></thead>
-            <tbody>
-                {budgets.into_iter().map(|b| view! {
-                    <tr data-testid="ai-budget-row">
-                        <td>{match b.api_key_id {
-                            Some(id) => format!("API key {id}"),
-                            None => "this account".to_owned(),
-                        }}</td>
-                        <td>{b.period}</td>
-                        <td>{format_nanodollars(b.spent_nanos)}</td>
-                        <td>{format_nanodollars(b.limit_nanos)}</td>
-                        <td>{utc_minutes(b.resets_at)}</td>
-                    </tr>
-                }).collect_view()}
-            </tbody>
-        </table>
+        <ScrollRegion label="Budgets">
+            <table class="components">
+                <thead><tr><th>"Limit on"</th><th>"Per"</th><th>"Spent"</th><th>"Limit"</th><th>"Resets"</th></tr></thead>
+                <tbody>
+                    {budgets.into_iter().map(|b| view! {
+                        <tr data-testid="ai-budget-row">
+                            <td>{match b.api_key_id {
+                                Some(id) => format!("API key {id}"),
+                                None => "this account".to_owned(),
+                            }}</td>
+                            <td>{b.period}</td>
+                            <td>{format_nanodollars(b.spent_nanos)}</td>
+                            <td>{format_nanodollars(b.limit_nanos)}</td>
+                            <td>{utc_minutes(b.resets_at)}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </ScrollRegion>
     }
 }

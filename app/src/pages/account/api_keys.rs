@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 use meritree_core::accounts::ApiKeyView;
 
+use crate::components::scroll_region::ScrollRegion;
 use crate::components::server_error::ServerError;
 use crate::components::time::utc_minutes;
 use crate::server_fns::api_keys::{list_api_keys, CreateApiKey, RevokeApiKey};
@@ -48,27 +49,29 @@ pub fn ApiKeys() -> impl IntoView {
 #[component]
 fn KeyTable(list: Vec<ApiKeyView>, revoke: ServerAction<RevokeApiKey>) -> impl IntoView {
     view! {
-        <table class="components">
-            <thead><tr><th>"Name"</th><th>"Key"</th><th>"Created"</th><th>"Last used"</th><th></th></tr></thead>
-            <tbody>
-                {list.into_iter().map(|key| {
-                    let id = key.id.clone();
-                    view! {
-                        <tr data-testid="api-key-row">
-                            <td>{key.name}</td>
-                            <td><code>{key.prefix} "…"</code></td>
-                            <td>{utc_minutes(key.created_at)}</td>
-                            <td>{key.last_used_at.map(utc_minutes).unwrap_or_else(|| "never".into())}</td>
-                            <td>
-                                <button type="button" data-testid="revoke-api-key"
-                                    on:click=move |_| { revoke.dispatch(RevokeApiKey { id: id.clone() }); }>
-                                    "Revoke"
-                                </button>
-                            </td>
-                        </tr>
-                    }
-                }).collect_view()}
-            </tbody>
-        </table>
+        <ScrollRegion label="API keys">
+            <table class="components">
+                <thead><tr><th>"Name"</th><th>"Key"</th><th>"Created"</th><th>"Last used"</th><th></th></tr></thead>
+                <tbody>
+                    {list.into_iter().map(|key| {
+                        let id = key.id.clone();
+                        view! {
+                            <tr data-testid="api-key-row">
+                                <td>{key.name}</td>
+                                <td><code>{key.prefix} "…"</code></td>
+                                <td>{utc_minutes(key.created_at)}</td>
+                                <td>{key.last_used_at.map(utc_minutes).unwrap_or_else(|| "never".into())}</td>
+                                <td>
+                                    <button type="button" data-testid="revoke-api-key"
+                                        on:click=move |_| { revoke.dispatch(RevokeApiKey { id: id.clone() }); }>
+                                        "Revoke"
+                                    </button>
+                                </td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </ScrollRegion>
     }
 }

@@ -2,6 +2,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 use meritree_core::accounts::SessionView;
 
+use crate::components::scroll_region::ScrollRegion;
 use crate::components::server_error::ServerError;
 use crate::components::time::utc_minutes;
 use crate::server_fns::sessions::{list_sessions, EndOtherSession, SignOutEverywhere};
@@ -44,32 +45,34 @@ pub fn Sessions() -> impl IntoView {
 #[component]
 fn SessionTable(list: Vec<SessionView>, end: ServerAction<EndOtherSession>) -> impl IntoView {
     view! {
-        <table class="components">
-            <thead><tr><th>"Device"</th><th>"Signed in"</th><th>"Last active"</th><th></th></tr></thead>
-            <tbody>
-                {list.into_iter().map(|s| {
-                    let id = s.id.clone();
-                    view! {
-                        <tr data-testid="session-row">
-                            <td>{s.user_agent.unwrap_or_else(|| "unknown device".into())}</td>
-                            <td>{utc_minutes(s.started_at)}</td>
-                            <td>{utc_minutes(s.last_seen_at)}</td>
-                            <td>
-                                {if s.current {
-                                    view! { <span data-testid="current-session">"this device"</span> }.into_any()
-                                } else {
-                                    view! {
-                                        <button type="button" data-testid="end-session"
-                                            on:click=move |_| { end.dispatch(EndOtherSession { id: id.clone() }); }>
-                                            "Sign out"
-                                        </button>
-                                    }.into_any()
-                                }}
-                            </td>
-                        </tr>
-                    }
-                }).collect_view()}
-            </tbody>
-        </table>
+        <ScrollRegion label="Sessions">
+            <table class="components">
+                <thead><tr><th>"Device"</th><th>"Signed in"</th><th>"Last active"</th><th></th></tr></thead>
+                <tbody>
+                    {list.into_iter().map(|s| {
+                        let id = s.id.clone();
+                        view! {
+                            <tr data-testid="session-row">
+                                <td>{s.user_agent.unwrap_or_else(|| "unknown device".into())}</td>
+                                <td>{utc_minutes(s.started_at)}</td>
+                                <td>{utc_minutes(s.last_seen_at)}</td>
+                                <td>
+                                    {if s.current {
+                                        view! { <span data-testid="current-session">"this device"</span> }.into_any()
+                                    } else {
+                                        view! {
+                                            <button type="button" data-testid="end-session"
+                                                on:click=move |_| { end.dispatch(EndOtherSession { id: id.clone() }); }>
+                                                "Sign out"
+                                            </button>
+                                        }.into_any()
+                                    }}
+                                </td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </ScrollRegion>
     }
 }

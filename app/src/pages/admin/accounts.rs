@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 use meritree_core::accounts::{ManagedAccount, Role};
 
+use crate::components::scroll_region::ScrollRegion;
 use crate::components::server_error::ServerError;
 use crate::components::time::utc_minutes;
 use crate::server_fns::admin::{find_accounts, ChangeRole, EndSessions, SetDisabled};
@@ -75,12 +76,14 @@ struct AccountActions {
 #[component]
 fn AccountTable(list: Vec<ManagedAccount>, actions: AccountActions) -> impl IntoView {
     view! {
-        <table class="components">
-            <thead><tr><th>"Account"</th><th>"Role"</th><th>"Since"</th><th>"Standing"</th><th></th></tr></thead>
-            <tbody>
-                {list.into_iter().map(|managed| view! { <AccountRow managed actions /> }).collect_view()}
-            </tbody>
-        </table>
+        <ScrollRegion label="Accounts">
+            <table class="components">
+                <thead><tr><th>"Account"</th><th>"Role"</th><th>"Since"</th><th>"Standing"</th><th></th></tr></thead>
+                <tbody>
+                    {list.into_iter().map(|managed| view! { <AccountRow managed actions /> }).collect_view()}
+                </tbody>
+            </table>
+        </ScrollRegion>
     }
 }
 

@@ -5,6 +5,7 @@ use meritree_core::ai::{format_nanodollars, DailyModelSpend};
 use meritree_core::status::AiProviderReport;
 
 use crate::components::health_badge::HealthBadge;
+use crate::components::scroll_region::ScrollRegion;
 use crate::components::time::utc_minutes;
 use crate::server_fns::admin::{ai_providers, ai_spending};
 
@@ -46,24 +47,26 @@ pub fn AiProviders() -> impl IntoView {
 #[component]
 fn ProviderTable(list: Vec<AiProviderReport>) -> impl IntoView {
     view! {
-        <table class="components">
-            <thead><tr><th>"Provider"</th><th>"Health"</th><th>"Breaker"</th><th>"Failures in a row"</th><th>"Recent calls (failed)"</th></tr></thead>
-            <tbody>
-                {list.into_iter().map(|p| view! {
-                    <tr data-testid="ai-provider">
-                        <td>{p.name}</td>
-                        <td><HealthBadge health=p.health /></td>
-                        <td>
-                            {p.breaker}
-                            {p.reopens_in_ms.map(|ms| format!(" (probe in {} s)", ms.div_ceil(1000))).unwrap_or_default()}
-                            {(!p.detail.is_empty()).then(|| format!(": {}", p.detail))}
-                        </td>
-                        <td>{p.consecutive_failures}</td>
-                        <td>{format!("{} ({})", p.window_requests, p.window_failures)}</td>
-                    </tr>
-                }).collect_view()}
-            </tbody>
-        </table>
+        <ScrollRegion label="Providers">
+            <table class="components">
+                <thead><tr><th>"Provider"</th><th>"Health"</th><th>"Breaker"</th><th>"Failures in a row"</th><th>"Recent calls (failed)"</th></tr></thead>
+                <tbody>
+                    {list.into_iter().map(|p| view! {
+                        <tr data-testid="ai-provider">
+                            <td>{p.name}</td>
+                            <td><HealthBadge health=p.health /></td>
+                            <td>
+                                {p.breaker}
+                                {p.reopens_in_ms.map(|ms| format!(" (probe in {} s)", ms.div_ceil(1000))).unwrap_or_default()}
+                                {(!p.detail.is_empty()).then(|| format!(": {}", p.detail))}
+                            </td>
+                            <td>{p.consecutive_failures}</td>
+                            <td>{format!("{} ({})", p.window_requests, p.window_failures)}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </ScrollRegion>
     }
 }
 
@@ -129,20 +132,22 @@ fn SpendingChart(days: Vec<DailyModelSpend>) -> impl IntoView {
 #[component]
 fn SpendingTable(days: Vec<DailyModelSpend>) -> impl IntoView {
     view! {
-        <table class="components" data-testid="spending">
-            <thead><tr><th>"Day"</th><th>"Provider"</th><th>"Model"</th><th>"Requests (failed)"</th><th>"Tokens in / out"</th><th>"Cost"</th></tr></thead>
-            <tbody>
-                {days.into_iter().rev().map(|row| view! {
-                    <tr data-testid="spending-row">
-                        <td>{utc_minutes(row.day)[..10].to_owned()}</td>
-                        <td>{row.provider}</td>
-                        <td>{row.model}</td>
-                        <td>{format!("{} ({})", row.requests, row.failed_requests)}</td>
-                        <td>{format!("{} / {}", row.input_tokens, row.output_tokens)}</td>
-                        <td>{format_nanodollars(row.cost_nanos)}</td>
-                    </tr>
-                }).collect_view()}
-            </tbody>
-        </table>
+        <ScrollRegion label="Spending per day">
+            <table class="components" data-testid="spending">
+                <thead><tr><th>"Day"</th><th>"Provider"</th><th>"Model"</th><th>"Requests (failed)"</th><th>"Tokens in / out"</th><th>"Cost"</th></tr></thead>
+                <tbody>
+                    {days.into_iter().rev().map(|row| view! {
+                        <tr data-testid="spending-row">
+                            <td>{utc_minutes(row.day)[..10].to_owned()}</td>
+                            <td>{row.provider}</td>
+                            <td>{row.model}</td>
+                            <td>{format!("{} ({})", row.requests, row.failed_requests)}</td>
+                            <td>{format!("{} / {}", row.input_tokens, row.output_tokens)}</td>
+                            <td>{format_nanodollars(row.cost_nanos)}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </ScrollRegion>
     }
 }

@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 use meritree_core::audit::AuditEntry;
 
+use crate::components::scroll_region::ScrollRegion;
 use crate::components::server_error::ServerError;
 use crate::components::time::utc_minutes;
 use crate::server_fns::admin::{audit_entries, VerifyAudit};
@@ -56,21 +57,23 @@ pub fn AuditLog() -> impl IntoView {
 #[component]
 fn EntryTable(entries: Vec<AuditEntry>) -> impl IntoView {
     view! {
-        <table class="components">
-            <thead><tr><th>"#"</th><th>"When"</th><th>"Who"</th><th>"What"</th><th>"To whom"</th><th>"Before"</th><th>"After"</th></tr></thead>
-            <tbody>
-                {entries.into_iter().map(|e| view! {
-                    <tr data-testid="audit-entry">
-                        <td>{e.seq}</td>
-                        <td>{utc_minutes(e.at)}</td>
-                        <td>{e.actor}</td>
-                        <td>{e.action}</td>
-                        <td>{e.subject}</td>
-                        <td><code>{e.before.unwrap_or_default()}</code></td>
-                        <td><code>{e.after.unwrap_or_default()}</code></td>
-                    </tr>
-                }).collect_view()}
-            </tbody>
-        </table>
+        <ScrollRegion label="Audit log">
+            <table class="components">
+                <thead><tr><th>"#"</th><th>"When"</th><th>"Who"</th><th>"What"</th><th>"To whom"</th><th>"Before"</th><th>"After"</th></tr></thead>
+                <tbody>
+                    {entries.into_iter().map(|e| view! {
+                        <tr data-testid="audit-entry">
+                            <td>{e.seq}</td>
+                            <td>{utc_minutes(e.at)}</td>
+                            <td>{e.actor}</td>
+                            <td>{e.action}</td>
+                            <td>{e.subject}</td>
+                            <td><code>{e.before.unwrap_or_default()}</code></td>
+                            <td><code>{e.after.unwrap_or_default()}</code></td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </ScrollRegion>
     }
 }

@@ -2,6 +2,7 @@ use leptos::prelude::*;
 use meritree_core::claims::format_token_units;
 use meritree_core::settlement::{ChainOverview, OutboxEntry};
 
+use crate::components::scroll_region::ScrollRegion;
 use crate::components::server_error::ServerError;
 use crate::components::time::utc_minutes;
 use crate::server_fns::admin::{chain_state, SetClaimsPaused};
@@ -76,22 +77,24 @@ fn TxTable(txs: Vec<OutboxEntry>, empty: &'static str) -> impl IntoView {
         return view! { <p class="muted">{empty}</p> }.into_any();
     }
     view! {
-        <table class="components">
-            <thead><tr><th>"What"</th><th>"State"</th><th>"Nonce"</th><th>"Sends"</th><th>"Hash"</th><th>"Updated"</th><th>"Error"</th></tr></thead>
-            <tbody>
-                {txs.into_iter().map(|tx| view! {
-                    <tr data-testid="outbox-entry">
-                        <td>{tx.kind}</td>
-                        <td>{tx.status}</td>
-                        <td>{tx.nonce.map(|n| n.to_string()).unwrap_or_default()}</td>
-                        <td>{tx.sends}</td>
-                        <td><code>{tx.hash.unwrap_or_default()}</code></td>
-                        <td>{utc_minutes(tx.updated_at)}</td>
-                        <td>{tx.error.unwrap_or_default()}</td>
-                    </tr>
-                }).collect_view()}
-            </tbody>
-        </table>
+        <ScrollRegion label="Pending transactions">
+            <table class="components">
+                <thead><tr><th>"What"</th><th>"State"</th><th>"Nonce"</th><th>"Sends"</th><th>"Hash"</th><th>"Updated"</th><th>"Error"</th></tr></thead>
+                <tbody>
+                    {txs.into_iter().map(|tx| view! {
+                        <tr data-testid="outbox-entry">
+                            <td>{tx.kind}</td>
+                            <td>{tx.status}</td>
+                            <td>{tx.nonce.map(|n| n.to_string()).unwrap_or_default()}</td>
+                            <td>{tx.sends}</td>
+                            <td><code>{tx.hash.unwrap_or_default()}</code></td>
+                            <td>{utc_minutes(tx.updated_at)}</td>
+                            <td>{tx.error.unwrap_or_default()}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </ScrollRegion>
     }
     .into_any()
 }

@@ -1,5 +1,6 @@
 use leptos::prelude::*;
 
+use crate::components::scroll_region::ScrollRegion;
 use crate::components::server_error::ServerError;
 use crate::server_fns::admin::{dead_evaluations, RetryEvaluation};
 
@@ -18,26 +19,28 @@ pub fn DeadEvaluations() -> impl IntoView {
                     match dead.await {
                         Ok(list) if list.is_empty() => view! { <p class="muted">"Every evaluation is running or done."</p> }.into_any(),
                         Ok(list) => view! {
-                            <table class="components">
-                                <thead><tr><th>"Work"</th><th>"Last error"</th><th></th></tr></thead>
-                                <tbody>
-                                    {list.into_iter().map(|dead| {
-                                        let id = dead.submission.id.clone();
-                                        view! {
-                                            <tr data-testid="dead-evaluation">
-                                                <td><a href=format!("/s/{id}")>{dead.submission.title}</a></td>
-                                                <td>{dead.last_error.unwrap_or_default()}</td>
-                                                <td>
-                                                    <button type="button" data-testid="retry-evaluation"
-                                                        on:click=move |_| { retry.dispatch(RetryEvaluation { id: id.clone() }); }>
-                                                        "Retry"
-                                                    </button>
-                                                </td>
-                                            </tr>
-                                        }
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
+                            <ScrollRegion label="Evaluations">
+                                <table class="components">
+                                    <thead><tr><th>"Work"</th><th>"Last error"</th><th></th></tr></thead>
+                                    <tbody>
+                                        {list.into_iter().map(|dead| {
+                                            let id = dead.submission.id.clone();
+                                            view! {
+                                                <tr data-testid="dead-evaluation">
+                                                    <td><a href=format!("/s/{id}")>{dead.submission.title}</a></td>
+                                                    <td>{dead.last_error.unwrap_or_default()}</td>
+                                                    <td>
+                                                        <button type="button" data-testid="retry-evaluation"
+                                                            on:click=move |_| { retry.dispatch(RetryEvaluation { id: id.clone() }); }>
+                                                            "Retry"
+                                                        </button>
+                                                    </td>
+                                                </tr>
+                                            }
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            </ScrollRegion>
                         }.into_any(),
                         Err(err) => view! { <p class="error" role="alert" data-code=err.code.as_str()>{err.message}</p> }.into_any(),
                     }

@@ -1,4 +1,6 @@
 use leptos::prelude::*;
+
+use crate::components::scroll_region::ScrollRegion;
 use leptos_meta::{Meta, Title};
 use leptos_router::components::A;
 use meritree_core::live::LiveEvent;
@@ -39,19 +41,21 @@ pub fn LeaderboardPage() -> impl IntoView {
                     match earners.await {
                         Ok(earners) if earners.is_empty() => view! { <p class="muted">"Nobody has earned from a pool yet."</p> }.into_any(),
                         Ok(earners) => view! {
-                            <table class="components" data-testid="all-time">
-                                <thead><tr><th>"#"</th><th>"Member"</th><th>"Points earned"</th><th>"Paid entries"</th></tr></thead>
-                                <tbody>
-                                    {earners.into_iter().enumerate().map(|(i, e)| view! {
-                                        <tr>
-                                            <td>{i + 1}</td>
-                                            <td><A href=format!("/u/{}", e.handle)>"@" {e.handle.clone()}</A></td>
-                                            <td>{e.earned}</td>
-                                            <td>{e.entries}</td>
-                                        </tr>
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
+                            <ScrollRegion label="All-time leaderboard">
+                                <table class="components" data-testid="all-time">
+                                    <thead><tr><th>"#"</th><th>"Member"</th><th>"Points earned"</th><th>"Paid entries"</th></tr></thead>
+                                    <tbody>
+                                        {earners.into_iter().enumerate().map(|(i, e)| view! {
+                                            <tr>
+                                                <td>{i + 1}</td>
+                                                <td><A href=format!("/u/{}", e.handle)>"@" {e.handle.clone()}</A></td>
+                                                <td>{e.earned}</td>
+                                                <td>{e.entries}</td>
+                                            </tr>
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            </ScrollRegion>
                         }.into_any(),
                         Err(err) => view! { <p class="error" role="alert">{err.message}</p> }.into_any(),
                     }

@@ -1,4 +1,6 @@
 use leptos::prelude::*;
+
+use crate::components::scroll_region::ScrollRegion;
 use leptos_meta::{Meta, Title};
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
@@ -69,14 +71,16 @@ fn Work(work: SubmissionView) -> impl IntoView {
             <p>"A copy of " <A href=format!("/s/{original}")>"earlier work"</A> "."</p>
         })}
         {(!work.breakdown.is_empty()).then(|| view! {
-            <table class="components breakdown">
-                <thead><tr><th>"Criterion"</th><th>"Score"</th><th>"Weight"</th></tr></thead>
-                <tbody>
-                    {work.breakdown.iter().map(|c| view! {
-                        <tr><td>{c.criterion.clone()}</td><td>{c.score} " / " {c.out_of}</td><td>{c.weight}</td></tr>
-                    }).collect_view()}
-                </tbody>
-            </table>
+            <ScrollRegion label="Score breakdown">
+                <table class="components breakdown">
+                    <thead><tr><th>"Criterion"</th><th>"Score"</th><th>"Weight"</th></tr></thead>
+                    <tbody>
+                        {work.breakdown.iter().map(|c| view! {
+                            <tr><td>{c.criterion.clone()}</td><td>{c.score} " / " {c.out_of}</td><td>{c.weight}</td></tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </ScrollRegion>
         })}
         {work.flags.iter().map(|f| view! { <p class="flag">{f.detail.clone()}</p> }).collect_view()}
         {(work.status == SubmissionStatus::Scored && work.reward.is_none()).then(|| view! {
