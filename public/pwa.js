@@ -1,7 +1,42 @@
-// Registers the service worker and offers a new release when one is ready
-// (docs/decisions/0036). Plain JavaScript, so it works before, and without,
-// the wasm client.
+// Registers the service worker, offers a new release when one is ready, and
+// reports the writes it keeps while offline (docs/decisions/0036). Plain
+// JavaScript, so it works before, and without, the wasm client.
 if ("serviceWorker" in navigator) {
+  // What the worker says about writes made offline.
+  navigator.serviceWorker.addEventListener("message", (event) => {
+    const message = event.data || {};
+    if (message.type === "outbox-waiting") {
+      showOutbox(
+        message.waiting,
+        "outbox-waiting",
+        `Saved on this device: ${message.waiting === 1 ? "1 submission waits" : `${message.waiting} submissions wait`} for the connection.`,
+      );
+    } else if (message.type === "outbox-sent") {
+      let answer = {};
+      try {
+        answer = JSON.parse(message.body);
+      } catch (_) {
+        // not JSON: reported without detail
+      }
+      if (message.ok && answer.id) {
+        showOutbox(message.waiting, "outbox-sent", "Your submission saved offline was sent. ", `/s/${answer.id}`);
+      } else {
+        showOutbox(
+          message.waiting,
+          "outbox-refused",
+          `A submission saved offline was refused: ${answer.message || "unknown error"}`,
+        );
+      }
+    }
+  });
+  navigator.serviceWorker.startMessages();
+  // Back online, or a new page: send what waits.
+  const replay = () => {
+    if (navigator.serviceWorker.controller) navigator.serviceWorker.controller.postMessage({ type: "replay" });
+  };
+  window.addEventListener("online", replay);
+  navigator.serviceWorker.ready.then(replay);
+
   window.addEventListener("load", async () => {
     let registration;
     try {
@@ -41,4 +76,25 @@ if ("serviceWorker" in navigator) {
       });
     });
   });
+}
+
+// `waiting`: how many writes are still kept.
+function showOutbox(waiting, state, text, link) {
+  let banner = document.getElementById("outbox");
+  if (!banner) {
+    banner = document.createElement("div");
+    banner.id = "outbox";
+    banner.className = "outbox";
+    banner.setAttribute("role", "status");
+    document.body.append(banner);
+  }
+  banner.dataset.state = state;
+  banner.dataset.waiting = String(waiting);
+  banner.textContent = text;
+  if (link) {
+    const a = document.createElement("a");
+    a.href = link;
+    a.textContent = "See it";
+    banner.append(a);
+  }
 }

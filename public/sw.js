@@ -42,6 +42,11 @@ const PUBLIC = [
 // old identity are dropped.
 const IDENTITY = /^\/api\/(v1\/)?(auth|wallet)\//;
 
+// Writes that may wait for the connection: each carries its idempotency
+// key, so sending one again never makes a second.
+const QUEUED = [/^\/api\/earning\/submit$/];
+const OUTBOX_SYNC = "meritree-outbox";
+
 // A page the network has not answered in this long is served from the cache.
 const NETWORK_PATIENCE_MS = 4000;
 
@@ -72,15 +77,27 @@ self.addEventListener("activate", (event) => {
   );
 });
 
-// The page's "Reload" on the update prompt.
+// The page's "Reload" on the update prompt; a page back online asks for
+// the queued writes to be sent.
 self.addEventListener("message", (event) => {
   if (event.data && event.data.type === "skip-waiting") self.skipWaiting();
+  if (event.data && event.data.type === "replay") event.waitUntil(replay());
+});
+
+// Background Sync, where the browser has it: the queue is sent once the
+// connection is back, even with no page open.
+self.addEventListener("sync", (event) => {
+  if (event.tag === OUTBOX_SYNC) event.waitUntil(replay());
 });
 
 self.addEventListener("fetch", (event) => {
   const request = event.request;
   const url = new URL(request.url);
   if (url.origin !== self.location.origin) return;
+  if (request.method === "POST" && QUEUED.some((pattern) => pattern.test(url.pathname))) {
+    event.respondWith(sendOrQueue(request));
+    return;
+  }
   if (request.method !== "GET") {
     if (IDENTITY.test(url.pathname)) event.waitUntil(caches.delete(PAGES));
     return;
@@ -149,5 +166,115 @@ async function offlinePage() {
   return new Response(body, {
     status: 503,
     headers: { "content-type": kept ? "text/html; charset=utf-8" : "text/plain; charset=utf-8" },
+  });
+}
+
+// ---- Writes made offline (the outbox) ----
+
+// Sends a queued kind of write; when the network cannot be reached, keeps
+// it in IndexedDB and answers as the server would a failure, with the code
+// `queued_offline`, so the page shows it as waiting.
+async function sendOrQueue(request) {
+  const copy = request.clone();
+  try {
+    return await fetch(request);
+  } catch (_) {
+    // Read before the transaction opens: it closes at the first wait.
+    const body = await copy.text();
+    await outbox("readwrite", (store) =>
+      idb(
+        store.add({
+          url: copy.url,
+          body,
+          contentType: copy.headers.get("content-type") || "application/x-www-form-urlencoded",
+          accept: copy.headers.get("accept") || "application/json",
+          queuedAt: Date.now(),
+        }),
+      ),
+    );
+    if (self.registration.sync) self.registration.sync.register(OUTBOX_SYNC).catch(() => {});
+    await tell({ type: "outbox-waiting", waiting: await waitingCount() });
+    return new Response(
+      JSON.stringify({
+        code: "queued_offline",
+        message: "You are offline. This is saved on this device and will be sent once you are back online.",
+      }),
+      { status: 503, headers: { "content-type": "application/json" } },
+    );
+  }
+}
+
+let replaying = null;
+
+// Sends every queued write, oldest first, each once: one the server
+// answered (accepted or refused) leaves the queue; one the network or the
+// server could not take (offline, 5xx) stays, with the ones after it.
+function replay() {
+  if (!replaying) {
+    replaying = (async () => {
+      for (const item of await outbox("readonly", (store) => idb(store.getAll()))) {
+        let response;
+        try {
+          response = await fetch(item.url, {
+            method: "POST",
+            body: item.body,
+            headers: { "content-type": item.contentType, accept: item.accept },
+            credentials: "same-origin",
+          });
+        } catch (_) {
+          return;
+        }
+        if (response.status >= 500) return;
+        await outbox("readwrite", (store) => idb(store.delete(item.id)));
+        await tell({
+          type: "outbox-sent",
+          ok: response.ok,
+          body: await response.text().catch(() => ""),
+          waiting: await waitingCount(),
+        });
+      }
+    })().finally(() => {
+      replaying = null;
+    });
+  }
+  return replaying;
+}
+
+async function tell(message) {
+  for (const client of await self.clients.matchAll({ type: "window" })) client.postMessage(message);
+}
+
+function waitingCount() {
+  return outbox("readonly", (store) => idb(store.count()));
+}
+
+// An IndexedDB request's result, as a promise.
+function idb(req) {
+  return new Promise((resolve, reject) => {
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+}
+
+// Runs `work` on the outbox's object store in one transaction.
+function outbox(mode, work) {
+  return new Promise((resolve, reject) => {
+    const open = indexedDB.open("meritree-outbox", 1);
+    open.onupgradeneeded = () => open.result.createObjectStore("writes", { keyPath: "id", autoIncrement: true });
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const db = open.result;
+      const store = db.transaction("writes", mode).objectStore("writes");
+      Promise.resolve(work(store)).then(
+        (result) => {
+          db.close();
+          resolve(result);
+        },
+        (error) => {
+          db.close();
+          reject(error);
+        },
+      );
+    };
   });
 }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 
 import { startServer } from '../support/server.mjs';
 import { openHydrated, withServerAndBrowser } from '../support/browser.mjs';
+import { signUp } from '../support/accounts.mjs';
 
 const site = mkdtempSync(join(tmpdir(), 'meritree-site-'));
 cpSync(process.env.MERITREE_SITE__ROOT, site, { recursive: true });
@@ -101,6 +102,42 @@ test('a new release is offered on the next visit and taken on "Reload"', async (
   });
   assert.deepEqual(state, { waiting: false, script: first });
   assert.equal(await page.$('#update-available'), null);
+  await page.close();
+  assert.deepEqual(env.browser.pageErrors, []);
+});
+
+test('a submission made offline waits on the device and reaches the server once when the connection returns', async () => {
+  const page = await openControlled('/');
+  await signUp(page, env.server.url, 'ada@example.org');
+  await page.fill('[data-testid="public-handle"] input[name="handle"]', 'ada');
+  await page.click('[data-testid="set-handle"]');
+  await page.waitForFunction(() => document.querySelector('[data-testid="public-handle"]')?.textContent?.includes('@ada'));
+  await page.goto(`${env.server.url}/submit`);
+  await page.waitForSelector('body[data-hydrated="true"]');
+  await page.fill('[data-testid="work-title"]', 'Written on the train');
+  await page.fill('[data-testid="work-body"]', 'The tunnel took the signal; the words stayed.');
+
+  await env.browser.context.setOffline(true);
+  try {
+    await page.click('[data-testid="submit-work"]');
+    await page.waitForSelector('[data-testid="queued-offline"]');
+    await page.waitForSelector('#outbox[data-state="outbox-waiting"]');
+    assert.match(await page.textContent('#outbox'), /1 submission waits/);
+    // Sent again while still offline: kept twice, with one idempotency key.
+    await page.click('[data-testid="submit-work"]');
+    await page.waitForFunction(() => /2 submissions wait/.test(document.querySelector('#outbox')?.textContent));
+    const member = await (await fetch(`${env.server.url}/api/v1/members/ada`)).json();
+    assert.equal(member.submissions.length, 0, 'nothing reached the server while offline');
+  } finally {
+    await env.browser.context.setOffline(false);
+  }
+  await page.waitForSelector('#outbox[data-state="outbox-sent"] a', { timeout: 30_000 });
+  const link = await page.getAttribute('#outbox a', 'href');
+  assert.match(link, /^\/s\/[0-9a-f-]+$/);
+  // Both copies were sent; the server kept one.
+  await page.waitForSelector('#outbox[data-waiting="0"]', { timeout: 30_000 });
+  const member = await (await fetch(`${env.server.url}/api/v1/members/ada`)).json();
+  assert.deepEqual(member.submissions.map((entry) => `/s/${entry.id}`), [link]);
   await page.close();
   assert.deepEqual(env.browser.pageErrors, []);
 });

@@ -9,6 +9,7 @@ const [outDir, target] = process.argv.slice(2);
 // In the order they appear; `table`: the output is Markdown already.
 const SECTIONS = [
   ['bundle', 'Client bundle', '`scripts/build --release`: the files under `pkg/` and what browsers that accept brotli or gzip download.', true],
+  ['lighthouse', 'Lighthouse (mobile profile)', 'Targets: performance and accessibility of at least 95 on the landing page and a round page.', true],
   ['http', 'HTTP baseline', 'The release server on SQLite under wrk.', true],
   ['gateway-wrk', 'AI gateway against a fake upstream (wrk)', 'Targets: the gateway adds at most 1 ms at p99 with one connection, and with eight it serves at least 25% of what the upstream serves called straight.', true],
   ['gateway', 'AI gateway in process (`cargo bench -p server --bench gateway`)', 'Added latency, open-loop rates, time to first token, a request served by a community node, memory.', false],

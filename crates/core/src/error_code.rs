@@ -135,6 +135,10 @@ pub enum ErrorCode {
     DatabaseUnavailable,
     /// The chain's RPC did not answer; the request may be retried.
     ChainUnavailable,
+    /// Never sent by the server: the installed app's service worker answers
+    /// a write it kept on the device while offline, to be sent once the
+    /// connection is back (public/sw.js).
+    QueuedOffline,
     /// No rewards to claim: none published yet, or all already paid.
     NothingToClaim,
     /// The account has no wallet bound (rewards are paid to a wallet).
@@ -182,7 +186,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 78] = [
+    pub const ALL: [ErrorCode; 79] = [
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::InvalidRequest,
@@ -242,6 +246,7 @@ impl ErrorCode {
         ErrorCode::RateLimited,
         ErrorCode::DatabaseUnavailable,
         ErrorCode::ChainUnavailable,
+        ErrorCode::QueuedOffline,
         ErrorCode::NothingToClaim,
         ErrorCode::NoWallet,
         ErrorCode::ClaimRejected,
@@ -325,6 +330,7 @@ impl ErrorCode {
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::DatabaseUnavailable => "database_unavailable",
             ErrorCode::ChainUnavailable => "chain_unavailable",
+            ErrorCode::QueuedOffline => "queued_offline",
             ErrorCode::NothingToClaim => "nothing_to_claim",
             ErrorCode::NoWallet => "no_wallet",
             ErrorCode::ClaimRejected => "claim_rejected",
@@ -409,6 +415,7 @@ impl ErrorCode {
             ErrorCode::RateLimited => 429,
             ErrorCode::DatabaseUnavailable => 503,
             ErrorCode::ChainUnavailable => 503,
+            ErrorCode::QueuedOffline => 503,
             ErrorCode::NothingToClaim => 409,
             ErrorCode::NoWallet => 409,
             ErrorCode::ClaimRejected => 422,
