@@ -11,6 +11,13 @@ if ("serviceWorker" in navigator) {
         "outbox-waiting",
         `Saved on this device: ${message.waiting === 1 ? "1 submission waits" : `${message.waiting} submissions wait`} for the connection.`,
       );
+    } else if (message.type === "outbox-dropped") {
+      showOutbox(
+        0,
+        "outbox-dropped",
+        `${message.dropped === 1 ? "A submission saved offline was" : `${message.dropped} submissions saved offline were`} ` +
+          "not sent: the account signed in on this device changed.",
+      );
     } else if (message.type === "outbox-sent") {
       let answer = {};
       try {

@@ -38,9 +38,12 @@ const PUBLIC = [
   /^\/docs\/api$/,
 ];
 
-// Signing in or out changes what every page shows: pages kept under the
-// old identity are dropped.
-const IDENTITY = /^\/api\/(v1\/)?(auth|wallet)\//;
+// Signing in or out (the pages' server functions and the JSON API) changes
+// whose pages and writes these are: pages kept under the old identity are
+// dropped, and so are writes still waiting, which must not be sent under
+// another account's session.
+const IDENTITY =
+  /^\/api\/(auth\/(register|sign_in|sign_out)|wallet\/sign_in|sessions\/end_all|v1\/auth\/(register|login|logout|logout-all|siwe\/login))$/;
 
 // Writes that may wait for the connection: each carries its idempotency
 // key, so sending one again never makes a second.
@@ -99,7 +102,7 @@ self.addEventListener("fetch", (event) => {
     return;
   }
   if (request.method !== "GET") {
-    if (IDENTITY.test(url.pathname)) event.waitUntil(caches.delete(PAGES));
+    if (IDENTITY.test(url.pathname)) event.waitUntil(Promise.all([caches.delete(PAGES), dropOutbox()]));
     return;
   }
   if (url.pathname.startsWith("/pkg/") || url.pathname.startsWith("/icons/")) {
@@ -238,6 +241,13 @@ function replay() {
     });
   }
   return replaying;
+}
+
+async function dropOutbox() {
+  const dropped = await waitingCount();
+  if (dropped === 0) return;
+  await outbox("readwrite", (store) => idb(store.clear()));
+  await tell({ type: "outbox-dropped", dropped, waiting: 0 });
 }
 
 async function tell(message) {
