@@ -74,14 +74,16 @@ if ("serviceWorker" in navigator) {
       banner.append(button);
       document.body.append(banner);
     };
-    if (registration.waiting) offer(registration.waiting);
-    registration.addEventListener("updatefound", () => {
-      const worker = registration.installing;
+    // A new worker waiting already, still installing, or found later.
+    const watch = (worker) => {
       if (!worker) return;
       worker.addEventListener("statechange", () => {
         if (worker.state === "installed") offer(worker);
       });
-    });
+    };
+    if (registration.waiting) offer(registration.waiting);
+    watch(registration.installing);
+    registration.addEventListener("updatefound", () => watch(registration.installing));
   });
 }
 

@@ -1,9 +1,11 @@
 // Meritree's service worker (docs/decisions/0036). scripts/build writes the
-// client bundle's content hash into BUNDLE, so every release is a new
-// worker, which the page offers as an update.
+// client bundle's content hash into BUNDLE (the files' names) and a hash of
+// the bundle and every public file into RELEASE (the caches' names), so
+// every release is a new worker, which the page offers as an update.
 const BUNDLE = "__BUNDLE__";
-const SHELL = `meritree-shell-${BUNDLE}`;
-const PAGES = `meritree-pages-${BUNDLE}`;
+const RELEASE = "__RELEASE__";
+const SHELL = `meritree-shell-${RELEASE}`;
+const PAGES = `meritree-pages-${RELEASE}`;
 // Static, so it is right at any address: a page the client hydrated would
 // be taken for the page at the address asked for.
 const OFFLINE = "/offline.html";
@@ -97,7 +99,10 @@ self.addEventListener("fetch", (event) => {
   const request = event.request;
   const url = new URL(request.url);
   if (url.origin !== self.location.origin) return;
-  if (request.method === "POST" && QUEUED.some((pattern) => pattern.test(url.pathname))) {
+  // A form posted before the client took over the page is a navigation:
+  // its answer is a page, not something to keep and replay.
+  const queueable = request.method === "POST" && request.mode !== "navigate";
+  if (queueable && QUEUED.some((pattern) => pattern.test(url.pathname))) {
     event.respondWith(sendOrQueue(request));
     return;
   }
@@ -109,7 +114,7 @@ self.addEventListener("fetch", (event) => {
     event.respondWith(cacheFirst(request));
   } else if (request.mode === "navigate") {
     const isPublic = PUBLIC.some((pattern) => pattern.test(url.pathname));
-    event.respondWith(isPublic ? networkThenCache(request) : networkOrOffline(request));
+    event.respondWith(isPublic ? networkThenCache(event) : networkOrOffline(request));
   }
 });
 
@@ -127,12 +132,10 @@ async function cacheFirst(request) {
 
 // The network's page when it answers in time (and kept), else the page as
 // last seen, else the offline page.
-async function networkThenCache(request) {
-  const network = fetch(request).then(async (response) => {
-    if (response.ok) {
-      const cache = await caches.open(PAGES);
-      await cache.put(request, response.clone());
-    }
+async function networkThenCache(event) {
+  const request = event.request;
+  const network = fetch(request).then((response) => {
+    if (response.ok) event.waitUntil(keep(request, response.clone()));
     return response;
   });
   const patience = new Promise((resolve) => setTimeout(resolve, NETWORK_PATIENCE_MS));
@@ -150,6 +153,22 @@ async function networkThenCache(request) {
     return await network;
   } catch (_) {
     return offlinePage();
+  }
+}
+
+// A page rendered for a signed-in member (`private, no-store`) holds their
+// account: it is not kept. What is kept instead, once, is the page as
+// anyone sees it.
+async function keep(request, response) {
+  const cache = await caches.open(PAGES);
+  if (!/no-store|private/.test(response.headers.get("cache-control") || "")) {
+    await cache.put(request, response);
+    return;
+  }
+  if (await cache.match(request)) return;
+  const anonymous = await fetch(request.url, { credentials: "omit" }).catch(() => null);
+  if (anonymous && anonymous.ok && !/no-store|private/.test(anonymous.headers.get("cache-control") || "")) {
+    await cache.put(request, anonymous);
   }
 }
 
@@ -190,7 +209,6 @@ async function sendOrQueue(request) {
           url: copy.url,
           body,
           contentType: copy.headers.get("content-type") || "application/x-www-form-urlencoded",
-          accept: copy.headers.get("accept") || "application/json",
           queuedAt: Date.now(),
         }),
       ),
@@ -211,23 +229,32 @@ let replaying = null;
 
 // Sends every queued write, oldest first, each once: one the server
 // answered (accepted or refused) leaves the queue; one the network or the
-// server could not take (offline, 5xx) stays, with the ones after it.
+// server could not take yet (offline, 5xx, 429) stays, with the ones after
+// it, and the replay fails so that Background Sync tries again later.
 function replay() {
   if (!replaying) {
     replaying = (async () => {
       for (const item of await outbox("readonly", (store) => idb(store.getAll()))) {
+        const url = new URL(item.url);
+        if (url.origin !== self.location.origin || !QUEUED.some((pattern) => pattern.test(url.pathname))) {
+          await outbox("readwrite", (store) => idb(store.delete(item.id)));
+          continue;
+        }
         let response;
         try {
-          response = await fetch(item.url, {
+          response = await fetch(url, {
             method: "POST",
             body: item.body,
-            headers: { "content-type": item.contentType, accept: item.accept },
+            // The server function's JSON answer, never a redirect to a page.
+            headers: { "content-type": item.contentType, accept: "application/json" },
             credentials: "same-origin",
           });
         } catch (_) {
-          return;
+          throw new Error("the outbox waits for the connection");
         }
-        if (response.status >= 500) return;
+        if (response.status >= 500 || response.status === 429) {
+          throw new Error(`the outbox waits: the server answered ${response.status}`);
+        }
         await outbox("readwrite", (store) => idb(store.delete(item.id)));
         await tell({
           type: "outbox-sent",
@@ -266,7 +293,8 @@ function idb(req) {
   });
 }
 
-// Runs `work` on the outbox's object store in one transaction.
+// Runs `work` on the outbox's object store in one transaction; its result
+// once the transaction has committed (a write is only "saved" then).
 function outbox(mode, work) {
   return new Promise((resolve, reject) => {
     const open = indexedDB.open("meritree-outbox", 1);
@@ -274,17 +302,29 @@ function outbox(mode, work) {
     open.onerror = () => reject(open.error);
     open.onsuccess = () => {
       const db = open.result;
-      const store = db.transaction("writes", mode).objectStore("writes");
-      Promise.resolve(work(store)).then(
-        (result) => {
-          db.close();
-          resolve(result);
+      const tx = db.transaction("writes", mode);
+      let result;
+      Promise.resolve(work(tx.objectStore("writes"))).then(
+        (value) => {
+          result = value;
         },
         (error) => {
-          db.close();
+          try {
+            tx.abort();
+          } catch (_) {
+            // already finished
+          }
           reject(error);
         },
       );
+      tx.oncomplete = () => {
+        db.close();
+        resolve(result);
+      };
+      tx.onabort = () => {
+        db.close();
+        reject(tx.error);
+      };
     };
   });
 }

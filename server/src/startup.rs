@@ -310,9 +310,12 @@ impl Application {
                 tracing::warn!(%error, "near-duplicate index not saved; the next start rebuilds it")
             }
         }
-        // Answers were sent before their usage rows were committed.
-        if let Err(error) = self.platform.ai().flush_usage().await {
-            tracing::error!(%error, "queued AI usage not written");
+        // Answers were sent before their usage rows were committed; a
+        // database that does not answer must not hold the exit forever.
+        match tokio::time::timeout(Duration::from_secs(5), self.platform.ai().flush_usage()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::error!(%error, "queued AI usage not written"),
+            Err(_) => tracing::error!("queued AI usage not written within 5 s of stopping"),
         }
         if let Some(anvil) = self.anvil {
             anvil.stop().await;

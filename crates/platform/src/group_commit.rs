@@ -5,9 +5,11 @@
 //! ([`GroupCommit::write`]: the points ledger, compute tasks) or only until
 //! it is queued ([`GroupCommit::queue`]: AI usage rows, so an answer does
 //! not wait for the disk); [`GroupCommit::flush`] waits for everything
-//! queued before it, so a read that follows a flush sees every queued job.
+//! queued before it, so a read that follows a flush sees every queued job
+//! that could be written.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use meritree_store::StoreError;
@@ -92,7 +94,8 @@ impl<S: Sink> GroupCommit<S> {
         self.send(Entry::Job(job, None)).await
     }
 
-    /// Once every job queued before this call is written (or given up).
+    /// Once every job queued before this call is written, or has failed
+    /// once (it is then retried in the background).
     pub async fn flush(&self) -> Result<(), StoreError> {
         let (done, flushed) = oneshot::channel();
         self.send(Entry::Flush(done)).await?;
@@ -108,6 +111,7 @@ impl<S: Sink> GroupCommit<S> {
 }
 
 async fn run<S: Sink>(sink: S, mut queue: mpsc::Receiver<Entry<S>>) {
+    let sink = Arc::new(sink);
     let mut waiting = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut waiting, MAX_BATCH).await > 0 {
         let mut jobs = Vec::with_capacity(waiting.len());
@@ -122,16 +126,16 @@ async fn run<S: Sink>(sink: S, mut queue: mpsc::Receiver<Entry<S>>) {
                 Entry::Flush(done) => flushes.push(done),
             }
         }
-        commit(&sink, &jobs, answers).await;
+        commit(&sink, jobs, answers).await;
         for done in flushes {
             let _ = done.send(());
         }
     }
 }
 
-async fn commit<S: Sink>(sink: &S, jobs: &[S::Job], answers: Vec<Option<Answer<S>>>) {
+async fn commit<S: Sink>(sink: &Arc<S>, jobs: Vec<S::Job>, answers: Vec<Option<Answer<S>>>) {
     if jobs.len() > 1 {
-        match sink.batch(jobs).await {
+        match sink.batch(&jobs).await {
             Ok(done) => {
                 for (answer, done) in answers.into_iter().zip(done) {
                     if let Some(answer) = answer {
@@ -147,29 +151,36 @@ async fn commit<S: Sink>(sink: &S, jobs: &[S::Job], answers: Vec<Option<Answer<S
             }
         }
     }
-    for (job, answer) in jobs.iter().zip(answers) {
+    for (job, answer) in jobs.into_iter().zip(answers) {
         match answer {
             Some(answer) => {
-                let _ = answer.send(sink.one(job).await);
+                let _ = answer.send(sink.one(&job).await);
             }
-            None => write_queued(sink, job).await,
+            None => {
+                if let Err(error) = sink.one(&job).await {
+                    retry_later(sink.clone(), job, error);
+                }
+            }
         }
     }
 }
 
 /// Nobody waits for a queued job's answer, so a failed write is retried
-/// here rather than reported.
-async fn write_queued<S: Sink>(sink: &S, job: &S::Job) {
-    let mut result = sink.one(job).await;
-    for pause in QUEUED_RETRIES {
-        let Err(error) = &result else { return };
-        tracing::warn!(%error, retry_in = ?pause, "queued write failed");
-        tokio::time::sleep(pause).await;
-        result = sink.one(job).await;
-    }
-    if let Err(error) = result {
-        tracing::error!(%error, "queued write lost after {} retries", QUEUED_RETRIES.len());
-    }
+/// rather than reported: off the writer's loop, so a failing job does not
+/// hold up every write queued after it.
+fn retry_later<S: Sink>(sink: Arc<S>, job: S::Job, error: StoreError) {
+    tracing::warn!(%error, "queued write failed; retrying it");
+    tokio::spawn(async move {
+        let mut last = error;
+        for pause in QUEUED_RETRIES {
+            tokio::time::sleep(pause).await;
+            match sink.one(&job).await {
+                Ok(_) => return,
+                Err(error) => last = error,
+            }
+        }
+        tracing::error!(error = %last, "queued write lost after {} retries", QUEUED_RETRIES.len());
+    });
 }
 
 #[cfg(test)]
@@ -236,11 +247,23 @@ mod tests {
     async fn a_queued_job_whose_write_fails_is_written_again() {
         let memory = Memory::default();
         let writer = GroupCommit::spawn(memory.clone());
-        // The first write (the job alone) and its first retry fail.
-        memory.failures.store(2, Ordering::SeqCst);
+        // Its first write fails; the writer goes on meanwhile, and the job
+        // is written by its retry.
+        memory.failures.store(1, Ordering::SeqCst);
         writer.queue(7).await.unwrap();
         writer.flush().await.unwrap();
-        assert_eq!(memory.written(), vec![7]);
+        writer.write(8).await.unwrap();
+        assert_eq!(memory.written(), vec![8]);
+        for _ in 0..100 {
+            if memory.written() == vec![7, 8] {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!(
+            "the failed job was not written again: {:?}",
+            memory.written()
+        );
     }
 
     #[tokio::test]

@@ -142,7 +142,9 @@ fn client_bundle(
         files,
         CACHE_CONTROL,
         move |response: &axum::http::Response<_>| {
-            let keep = hashed && response.status().is_success();
+            let found = response.status().is_success()
+                || response.status() == axum::http::StatusCode::NOT_MODIFIED;
+            let keep = hashed && found;
             Some(HeaderValue::from_static(if keep {
                 "public, max-age=31536000, immutable"
             } else {
