@@ -26,11 +26,12 @@ const ANYONE = [
   '/sign-up',
   '/forgot-password',
   '/rounds',
+  '/rounds/1',
   '/leaderboard',
   '/search?q=harbour',
   '/network',
 ];
-const MEMBER = ['/account', '/rewards', '/playground', '/submit', '/nodes'];
+const MEMBER = ['/account', '/rewards', '/playground', '/submit', '/nodes', '/u/phone'];
 const SHOTS = join(process.env.MERITREE_ARTIFACTS ?? join(tmpdir(), 'meritree-artifacts'), 'screenshots');
 mkdirSync(SHOTS, { recursive: true });
 
@@ -103,6 +104,9 @@ test('every public page works on a phone and passes axe in both themes', async (
 test("a member's pages work on a phone and pass axe in both themes", async () => {
   const page = await env.browser.context.newPage();
   await signUp(page, env.server.url, 'phone@example.org');
+  await page.fill('[data-testid="public-handle"] input[name="handle"]', 'phone');
+  await page.click('[data-testid="set-handle"]');
+  await page.waitForFunction(() => document.querySelector('[data-testid="public-handle"]')?.textContent?.includes('@phone'));
   const found = [];
   for (const path of MEMBER) found.push(...(await check(page, path, 'member')));
   assert.deepEqual(found, []);
