@@ -14,6 +14,7 @@ use meritree_core::submissions::fraud::FraudPolicy;
 use meritree_core::submissions::judge::Rubric;
 use meritree_core::submissions::payout::PayoutRule;
 use meritree_platform::access::{LimitPolicy, Origin, Site};
+use meritree_platform::accounts::telegram::TelegramBot;
 use meritree_platform::compute::ComputePolicy;
 use meritree_platform::mailer::{MailError, Mailer};
 use meritree_platform::rounds::RewardsPolicy;
@@ -44,6 +45,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub metrics: MetricsSettings,
     pub site: SiteSettings,
+    pub telegram: TelegramSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -713,6 +715,22 @@ pub struct MetricsSettings {
     /// The bearer token a Prometheus scraper sends to `GET /metrics`.
     /// Empty: `/metrics` is not served (404).
     pub token: Secret,
+}
+
+/// The Telegram Mini App (`/tg`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelegramSettings {
+    /// The token @BotFather gave the bot whose Mini App opens `/tg`; it
+    /// checks the launch data Telegram signs. Set it in the environment
+    /// (`MERITREE_TELEGRAM__BOT_TOKEN`). Empty: Telegram sign-in is off.
+    pub bot_token: Secret,
+}
+
+impl TelegramSettings {
+    pub fn bot(&self) -> Option<TelegramBot> {
+        self.bot_token.get().map(TelegramBot::new)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

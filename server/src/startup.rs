@@ -89,6 +89,7 @@ pub fn platform_options(
         compute: settings.compute.policy(),
         staking: None,
         sealing_key,
+        telegram: settings.telegram.bot(),
     })
 }
 

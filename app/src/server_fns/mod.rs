@@ -16,6 +16,7 @@ pub mod rewards;
 pub mod rounds;
 pub mod sessions;
 pub mod status;
+pub mod telegram;
 pub mod totp;
 pub mod wallet;
 pub mod work;

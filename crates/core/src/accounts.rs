@@ -248,6 +248,9 @@ pub struct AccountView {
     pub email_verified: bool,
     /// Whether sign-in asks for a code from an authenticator app.
     pub totp_enabled: bool,
+    /// The Telegram user id that signs in to it (the Mini App), once linked.
+    #[serde(default)]
+    pub telegram_id: Option<i64>,
     /// Unix seconds.
     pub created_at: i64,
 }

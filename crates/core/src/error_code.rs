@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 use crate::siwe::SiweError;
+use crate::telegram::TelegramError;
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -139,6 +140,22 @@ pub enum ErrorCode {
     /// a write it kept on the device while offline, to be sent once the
     /// connection is back (public/sw.js).
     QueuedOffline,
+    /// This server has no Telegram bot configured.
+    TelegramDisabled,
+    /// The Telegram launch data (`initData`) is not in Telegram's format.
+    TelegramDataMalformed,
+    /// The Telegram launch data is not signed for this server's bot.
+    TelegramDataInvalid,
+    /// The Telegram launch data is too old (or from the future): open the app from Telegram again.
+    TelegramDataExpired,
+    /// This Telegram launch data was already used: open the app from Telegram again.
+    TelegramDataUsed,
+    /// No account is linked to this Telegram user: create one, or sign in and link it.
+    TelegramNotLinked,
+    /// This Telegram user is linked to another account.
+    TelegramTaken,
+    /// This account already has a Telegram user linked; unlink it first.
+    TelegramAlreadyLinked,
     /// No rewards to claim: none published yet, or all already paid.
     NothingToClaim,
     /// The account has no wallet bound (rewards are paid to a wallet).
@@ -186,7 +203,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 79] = [
+    pub const ALL: [ErrorCode; 87] = [
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::InvalidRequest,
@@ -247,6 +264,14 @@ impl ErrorCode {
         ErrorCode::DatabaseUnavailable,
         ErrorCode::ChainUnavailable,
         ErrorCode::QueuedOffline,
+        ErrorCode::TelegramDisabled,
+        ErrorCode::TelegramDataMalformed,
+        ErrorCode::TelegramDataInvalid,
+        ErrorCode::TelegramDataExpired,
+        ErrorCode::TelegramDataUsed,
+        ErrorCode::TelegramNotLinked,
+        ErrorCode::TelegramTaken,
+        ErrorCode::TelegramAlreadyLinked,
         ErrorCode::NothingToClaim,
         ErrorCode::NoWallet,
         ErrorCode::ClaimRejected,
@@ -331,6 +356,14 @@ impl ErrorCode {
             ErrorCode::DatabaseUnavailable => "database_unavailable",
             ErrorCode::ChainUnavailable => "chain_unavailable",
             ErrorCode::QueuedOffline => "queued_offline",
+            ErrorCode::TelegramDisabled => "telegram_disabled",
+            ErrorCode::TelegramDataMalformed => "telegram_data_malformed",
+            ErrorCode::TelegramDataInvalid => "telegram_data_invalid",
+            ErrorCode::TelegramDataExpired => "telegram_data_expired",
+            ErrorCode::TelegramDataUsed => "telegram_data_used",
+            ErrorCode::TelegramNotLinked => "telegram_not_linked",
+            ErrorCode::TelegramTaken => "telegram_taken",
+            ErrorCode::TelegramAlreadyLinked => "telegram_already_linked",
             ErrorCode::NothingToClaim => "nothing_to_claim",
             ErrorCode::NoWallet => "no_wallet",
             ErrorCode::ClaimRejected => "claim_rejected",
@@ -416,6 +449,14 @@ impl ErrorCode {
             ErrorCode::DatabaseUnavailable => 503,
             ErrorCode::ChainUnavailable => 503,
             ErrorCode::QueuedOffline => 503,
+            ErrorCode::TelegramDisabled => 404,
+            ErrorCode::TelegramDataMalformed => 400,
+            ErrorCode::TelegramDataInvalid => 401,
+            ErrorCode::TelegramDataExpired => 401,
+            ErrorCode::TelegramDataUsed => 401,
+            ErrorCode::TelegramNotLinked => 404,
+            ErrorCode::TelegramTaken => 409,
+            ErrorCode::TelegramAlreadyLinked => 409,
             ErrorCode::NothingToClaim => 409,
             ErrorCode::NoWallet => 409,
             ErrorCode::ClaimRejected => 422,
@@ -456,6 +497,16 @@ impl From<&SiweError> for ErrorCode {
             SiweError::InvalidSignature(_) => ErrorCode::SiweInvalidSignature,
             SiweError::SignerMismatch { .. } => ErrorCode::SiweSignerMismatch,
             SiweError::MessageMismatch => ErrorCode::SiweMessageMismatch,
+        }
+    }
+}
+
+impl From<&TelegramError> for ErrorCode {
+    fn from(err: &TelegramError) -> Self {
+        match err {
+            TelegramError::Malformed(_) => ErrorCode::TelegramDataMalformed,
+            TelegramError::InvalidHash => ErrorCode::TelegramDataInvalid,
+            TelegramError::Expired => ErrorCode::TelegramDataExpired,
         }
     }
 }

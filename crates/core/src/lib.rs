@@ -24,6 +24,7 @@ pub mod settlement;
 pub mod siwe;
 pub mod status;
 pub mod submissions;
+pub mod telegram;
 pub mod totp;
 pub mod wallet;
 

@@ -66,7 +66,8 @@ pub fn store_error_code(err: &StoreError) -> ErrorCode {
         | StoreError::DataDir { .. }
         | StoreError::Unsupported(_)
         | StoreError::Sealed(_)
-        | StoreError::Migrate(_) => ErrorCode::Internal,
+        | StoreError::Migrate(_)
+        | StoreError::BrokenReferences(_) => ErrorCode::Internal,
     }
 }
 
@@ -120,6 +121,13 @@ mod tests {
             AuthError::NoWallet,
             AuthError::LastSignInMethod,
             AuthError::EmailAlreadySet,
+            AuthError::TelegramDisabled,
+            AuthError::Telegram(meritree_core::telegram::TelegramError::Expired),
+            AuthError::TelegramDataUsed,
+            AuthError::TelegramNotLinked,
+            AuthError::TelegramTaken,
+            AuthError::TelegramAlreadyLinked,
+            AuthError::NoTelegram,
             AuthError::EmailLinkInvalid,
             AuthError::EmailAlreadyVerified,
             AuthError::InvalidHandle(meritree_core::accounts::HandleError::TooShort),
@@ -165,6 +173,13 @@ mod tests {
                 | AuthError::NoWallet
                 | AuthError::LastSignInMethod
                 | AuthError::EmailAlreadySet
+                | AuthError::TelegramDisabled
+                | AuthError::Telegram(_)
+                | AuthError::TelegramDataUsed
+                | AuthError::TelegramNotLinked
+                | AuthError::TelegramTaken
+                | AuthError::TelegramAlreadyLinked
+                | AuthError::NoTelegram
                 | AuthError::EmailLinkInvalid
                 | AuthError::EmailAlreadyVerified
                 | AuthError::InvalidHandle(_)

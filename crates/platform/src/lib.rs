@@ -119,6 +119,8 @@ pub struct PlatformOptions {
     /// Seals the secrets the database keeps (the access-token key, TOTP
     /// secrets). Every instance on one database needs the same key.
     pub sealing_key: sealing::SealingKey,
+    /// The bot whose Mini App this is; `None`: Telegram sign-in is off.
+    pub telegram: Option<accounts::telegram::TelegramBot>,
 }
 
 /// How many password sign-ins one email address may attempt.
@@ -150,6 +152,7 @@ impl Default for PlatformOptions {
             compute: ComputePolicy::default(),
             staking: None,
             sealing_key: sealing::SealingKey::process_wide(),
+            telegram: None,
         }
     }
 }
@@ -179,6 +182,7 @@ struct Inner {
     sessions: SessionPolicy,
     cookie_policy: CookiePolicy,
     chain_id: u64,
+    telegram: Option<accounts::telegram::TelegramBot>,
     site: Site,
     limits: LimitPolicy,
     limiter: RateLimiter,
@@ -236,6 +240,7 @@ impl Platform {
                 sessions: options.sessions,
                 cookie_policy: options.cookies,
                 chain_id: options.chain_id,
+                telegram: options.telegram,
                 site: options.site,
                 limits: options.limits,
                 limiter: options.limiter,

@@ -323,6 +323,7 @@ mod tests {
                 email: Some("ann@example.org"), email_skeleton: None,
                 password_hash: None,
                 wallet_address: None,
+                telegram_id: None,
                 role: "member",
                 now: 1,
             }).await.unwrap();
@@ -381,6 +382,7 @@ mod tests {
                 accounts::insert(&db, NewAccount {
                     id, email: Some(email), email_skeleton: None, password_hash: None,
                     wallet_address: None, role: "member", now: 1,
+                    telegram_id: None,
                 }).await.unwrap();
             }
             let platform = Platform::start(db, Default::default()).await.unwrap();

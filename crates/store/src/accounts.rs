@@ -16,6 +16,8 @@ pub struct AccountRecord {
     pub handle: Option<String>,
     /// When an admin disabled it; `None` while it may sign in.
     pub disabled_at: Option<i64>,
+    /// The Telegram user who signs in with it (the Mini App).
+    pub telegram_id: Option<i64>,
 }
 
 pub struct NewAccount<'a> {
@@ -26,21 +28,23 @@ pub struct NewAccount<'a> {
     pub email_skeleton: Option<&'a str>,
     pub password_hash: Option<&'a str>,
     pub wallet_address: Option<&'a str>,
+    pub telegram_id: Option<i64>,
     pub role: &'a str,
     pub now: i64,
 }
 
 const COLUMNS: &str =
     "id, email, password_hash, wallet_address, role, created_at, totp_enabled_at, email_verified_at, \
-     handle, disabled_at";
+     handle, disabled_at, telegram_id";
 
-/// Inserts an account; `StoreError::Duplicate("email" | "wallet_address")`
-/// when another account holds either.
+/// Inserts an account; `StoreError::Duplicate("email" | "wallet_address" |
+/// "telegram_id")` when another account holds one of them.
 pub async fn insert(db: &Database, new: NewAccount<'_>) -> Result<AccountRecord, StoreError> {
     let sql = format!(
         "INSERT INTO accounts \
-         (id, email, password_hash, wallet_address, role, created_at, updated_at, email_skeleton) \
-         VALUES ($1, $2, $3, $4, $5, $6, $6, $7) RETURNING {COLUMNS}"
+         (id, email, password_hash, wallet_address, role, created_at, updated_at, email_skeleton, \
+          telegram_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8) RETURNING {COLUMNS}"
     );
     with_pool!(db, pool => sqlx::query_as(&sql)
         .bind(new.id)
@@ -50,10 +54,16 @@ pub async fn insert(db: &Database, new: NewAccount<'_>) -> Result<AccountRecord,
         .bind(new.role)
         .bind(new.now)
         .bind(new.email_skeleton)
+        .bind(new.telegram_id)
         .fetch_one(pool)
         .await)
     // The skeleton's column name contains "email": look for it first.
-    .map_err(|e| duplicate_on(e, &["email_skeleton", "email", "wallet_address"]))
+    .map_err(|e| {
+        duplicate_on(
+            e,
+            &["email_skeleton", "email", "wallet_address", "telegram_id"],
+        )
+    })
 }
 
 pub async fn find_by_email(
@@ -75,6 +85,54 @@ pub async fn find_by_wallet(
 ) -> Result<Option<AccountRecord>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM accounts WHERE wallet_address = $1");
     Ok(with_pool!(db, pool => sqlx::query_as(&sql).bind(wallet).fetch_optional(pool).await)?)
+}
+
+pub async fn find_by_telegram(
+    db: &Database,
+    telegram_id: i64,
+) -> Result<Option<AccountRecord>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM accounts WHERE telegram_id = $1");
+    Ok(with_pool!(db, pool => sqlx::query_as(&sql).bind(telegram_id).fetch_optional(pool).await)?)
+}
+
+/// Links a Telegram user to an account that has none: `Bound`, or
+/// `AccountHasWallet` read as "the account already has one".
+/// `StoreError::Duplicate("telegram_id")` when another account holds it.
+pub async fn bind_telegram(
+    db: &Database,
+    id: &str,
+    telegram_id: i64,
+    now: i64,
+) -> Result<Binding, StoreError> {
+    let updated = execute!(
+        db,
+        "UPDATE accounts SET telegram_id = $2, updated_at = $3 \
+             WHERE id = $1 AND telegram_id IS NULL",
+        id,
+        telegram_id,
+        now
+    )
+    .map_err(|e| duplicate_on(e, &["telegram_id"]))?;
+    Ok(if updated == 1 {
+        Binding::Bound
+    } else {
+        Binding::AccountHasWallet
+    })
+}
+
+/// Unlinks the Telegram user from an account that can still sign in
+/// another way. False when it has none, or no other way.
+pub async fn unbind_telegram(db: &Database, id: &str, now: i64) -> Result<bool, StoreError> {
+    let updated = execute!(
+        db,
+        "UPDATE accounts SET telegram_id = NULL, updated_at = $2 \
+             WHERE id = $1 AND telegram_id IS NOT NULL \
+               AND (wallet_address IS NOT NULL \
+                    OR (email IS NOT NULL AND password_hash IS NOT NULL))",
+        id,
+        now
+    )?;
+    Ok(updated == 1)
 }
 
 /// What binding a wallet did.
@@ -103,9 +161,17 @@ pub async fn bind_wallet(
 }
 
 /// Removes the wallet from an account that can still sign in with a
-/// password. False when it has no wallet or no password.
+/// password or Telegram. False when it has no wallet or no other way.
 pub async fn unbind_wallet(db: &Database, id: &str, now: i64) -> Result<bool, StoreError> {
-    let updated = execute!(db, "UPDATE accounts SET wallet_address = NULL, updated_at = $2              WHERE id = $1 AND wallet_address IS NOT NULL                AND email IS NOT NULL AND password_hash IS NOT NULL", id, now)?;
+    let updated = execute!(
+        db,
+        "UPDATE accounts SET wallet_address = NULL, updated_at = $2 \
+             WHERE id = $1 AND wallet_address IS NOT NULL \
+               AND (telegram_id IS NOT NULL \
+                    OR (email IS NOT NULL AND password_hash IS NOT NULL))",
+        id,
+        now
+    )?;
     Ok(updated == 1)
 }
 

@@ -206,6 +206,7 @@ mod tests {
             accounts::insert(&db, NewAccount {
                 id: "ann", email: Some("ann@example.org"), email_skeleton: None, password_hash: None,
                 wallet_address: None, role: "admin", now: 1,
+                telegram_id: None,
             }).await.unwrap();
             key(&db, "forever", None).await;
             key(&db, "short", Some(200)).await;

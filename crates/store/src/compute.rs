@@ -855,6 +855,7 @@ mod tests {
                     email_skeleton: None,
                     password_hash: None,
                     wallet_address: None,
+                    telegram_id: None,
                     role,
                     now: 1,
                 },

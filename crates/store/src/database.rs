@@ -7,7 +7,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Postgres, Sqlite, Transaction};
+use sqlx::{ConnectOptions, Connection, Postgres, Sqlite, Transaction};
 
 use crate::checkpoints::Checkpoints;
 use crate::StoreError;
@@ -248,7 +248,24 @@ impl Database {
     /// Applies the embedded migrations that have not run yet.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self {
-            Database::Sqlite(pool, _) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
+            Database::Sqlite(pool, _) => {
+                // Schema changes run with foreign keys off, as SQLite's
+                // documentation asks: rebuilding a table (to change a
+                // CHECK) drops the old one, which with them on would
+                // cascade into every table that references it. What the
+                // migrations leave is checked before anything uses it.
+                let options = (*pool.connect_options()).clone().foreign_keys(false);
+                let mut conn = options.connect().await?;
+                sqlx::migrate!("./migrations/sqlite").run(&mut conn).await?;
+                let broken = sqlx::query("PRAGMA foreign_key_check")
+                    .fetch_all(&mut conn)
+                    .await?
+                    .len();
+                conn.close().await?;
+                if broken > 0 {
+                    return Err(StoreError::BrokenReferences(broken));
+                }
+            }
             Database::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
         }
         Ok(())

@@ -20,6 +20,8 @@ pub enum StoreError {
     },
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("the migrated database has {0} rows referring to rows that do not exist")]
+    BrokenReferences(usize),
     #[error("a row with this {0} already exists")]
     Duplicate(&'static str),
     #[error("database query failed: {0}")]

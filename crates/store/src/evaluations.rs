@@ -471,6 +471,7 @@ mod tests {
             email_skeleton: None,
             password_hash: None,
             wallet_address: None,
+            telegram_id: None,
             role: "member",
             now: 1,
         };

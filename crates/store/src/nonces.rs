@@ -1,4 +1,5 @@
-//! Single-use nonces for Sign-In With Ethereum.
+//! Single-use values: nonces for Sign-In With Ethereum, Telegram launch
+//! data.
 
 use crate::{execute, with_pool, Database, StoreError};
 
@@ -45,6 +46,30 @@ pub async fn consume(
         nonce,
         now,
         domain
+    )?;
+    Ok(used == 1)
+}
+
+/// Marks Telegram launch data (by its hash) used until `expires_at`, when
+/// it is too old to be accepted anyway. True only for its first use;
+/// concurrent uses see exactly one `true`.
+pub async fn use_telegram_init_data(
+    db: &Database,
+    hash: &str,
+    expires_at: i64,
+    now: i64,
+) -> Result<bool, StoreError> {
+    execute!(
+        db,
+        "DELETE FROM telegram_init_data WHERE expires_at < $1",
+        now
+    )?;
+    let used = execute!(
+        db,
+        "INSERT INTO telegram_init_data (hash, expires_at) VALUES ($1, $2) \
+             ON CONFLICT (hash) DO NOTHING",
+        hash,
+        expires_at
     )?;
     Ok(used == 1)
 }

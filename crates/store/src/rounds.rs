@@ -538,6 +538,7 @@ mod tests {
                 email_skeleton: None,
                 password_hash: Some("x"),
                 wallet_address: wallet,
+                telegram_id: None,
                 role: "member",
                 now: 1,
             },

@@ -79,3 +79,69 @@ async fn an_unreachable_postgres_is_a_connect_error() {
         "{err}"
     );
 }
+
+/// Migration 27 rebuilds SQLite's accounts table (to change its CHECK):
+/// every account, and every row referring to one, is still there after.
+#[tokio::test]
+async fn rebuilding_sqlite_accounts_keeps_what_refers_to_them() {
+    use meritree_store::DatabaseTarget;
+    use sqlx::sqlite::SqliteConnectOptions;
+    use sqlx::{ConnectOptions, Connection};
+
+    let test_db = TestDatabase::fresh(Backend::Sqlite).await;
+    let DatabaseTarget::SqliteFile(path) = &test_db.target else {
+        unreachable!("a SQLite test database is a file")
+    };
+    let mut before = sqlx::migrate!("./migrations/sqlite");
+    before.migrations = before
+        .migrations
+        .iter()
+        .filter(|migration| migration.version < 27)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    let mut conn = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .foreign_keys(true)
+        .connect()
+        .await
+        .unwrap();
+    before.run(&mut conn).await.unwrap();
+    for sql in [
+        "INSERT INTO accounts (id, email, role, created_at, updated_at, handle) \
+         VALUES ('a', 'ann@example.org', 'member', 1, 1, 'ann')",
+        "INSERT INTO refresh_tokens (token_hash, family_id, account_id, created_at, expires_at) \
+         VALUES ('t', 'f', 'a', 1, 2)",
+    ] {
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+    }
+    conn.close().await.unwrap();
+
+    let db = migrated(&test_db).await;
+    let account = meritree_store::accounts::find_by_id(&db, "a")
+        .await
+        .unwrap()
+        .expect("the account survives");
+    assert_eq!(account.handle.as_deref(), Some("ann"));
+    assert_eq!(account.telegram_id, None);
+    let Database::Sqlite(pool, _) = &db else {
+        unreachable!()
+    };
+    let tokens: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM refresh_tokens WHERE account_id = 'a'")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    assert_eq!(tokens, 1, "the rebuild did not cascade into the sessions");
+    // Foreign keys are on again for the platform: deleting cascades.
+    sqlx::query("DELETE FROM accounts WHERE id = 'a'")
+        .execute(pool)
+        .await
+        .unwrap();
+    let tokens: i64 = sqlx::query_scalar("SELECT count(*) FROM refresh_tokens")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(tokens, 0);
+}

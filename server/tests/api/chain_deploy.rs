@@ -163,6 +163,7 @@ async fn contracts_deployed_to_any_chain_are_served_by_the_printed_configuration
             email_skeleton: None,
             password_hash: None,
             wallet_address: Some(&format!("{:#x}", TestWallet::anvil(1).address)),
+            telegram_id: None,
             role: "member",
             now: 0,
         },

@@ -2,14 +2,14 @@
 //! through both doors where both exist: the JSON API and the pages' server
 //! functions. Every one of them worked before the front door existed.
 
-use meritree_core::accounts::{AccountView, ApiKeyView, CreatedApiKey, SessionView};
+use meritree_core::accounts::{AccountView, ApiKeyView, CreatedApiKey};
 use meritree_store::{test_both_backends, Backend};
 use reqwest::Method;
 use serde_json::json;
 
 use crate::helpers::{
-    admin_session, error_code, spawn_app, spawn_app_with, totp_code, unix_now, Challenge, Session,
-    TestApp, TestWallet, PASSWORD,
+    admin_session, age_proof, error_code, spawn_app, spawn_app_with, totp_code, unix_now,
+    Challenge, Session, TestApp, TestWallet, PASSWORD,
 };
 
 /// A server function called as the page would: a form-encoded POST from
@@ -50,24 +50,6 @@ async fn key(app: &TestApp, session: &Session, body: serde_json::Value) -> Creat
 /// A program's request with a key: no cookies, no Origin.
 fn with_key(app: &TestApp, method: Method, path: &str, key: &str) -> reqwest::RequestBuilder {
     app.client.request(method, app.url(path)).bearer_auth(key)
-}
-
-/// Makes the session's last proof of identity an hour old.
-async fn age_proof(app: &TestApp, session: &Session) {
-    let me: AccountView =
-        serde_json::from_value(app.get_json("/api/v1/user/me", session).await).unwrap();
-    let sessions: Vec<SessionView> =
-        serde_json::from_value(app.get_json("/api/v1/user/sessions", session).await).unwrap();
-    let current = sessions.iter().find(|s| s.current).expect("this session");
-    let db =
-        meritree_store::Database::connect(&app.db().target, meritree_store::PoolOptions::default())
-            .await
-            .unwrap();
-    let an_hour_ago = crate::helpers::unix_now() as i64 - 3600;
-    meritree_store::session_proofs::record(&db, &current.id, &me.id, an_hour_ago)
-        .await
-        .unwrap();
-    db.close().await;
 }
 
 test_both_backends! {
@@ -132,6 +114,8 @@ test_both_backends! {
         let refused = [
             (Method::POST, "/api/v1/user/api-keys", json!({ "name": "escape" })),
             (Method::DELETE, "/api/v1/user/wallet", json!(null)),
+            (Method::POST, "/api/v1/user/telegram", json!({ "init_data": "auth_date=1&hash=00" })),
+            (Method::DELETE, "/api/v1/user/telegram", json!(null)),
             (Method::POST, "/api/v1/user/wallet", json!({ "message": "m", "signature": "0x00" })),
             (Method::POST, "/api/v1/user/email", json!({ "email": "x@example.org", "password": PASSWORD })),
             (Method::POST, "/api/v1/user/totp", json!(null)),
@@ -268,6 +252,8 @@ test_both_backends! {
             (Method::POST, "/api/v1/user/api-keys", json!({ "name": "stolen" })),
             (Method::POST, "/api/v1/user/wallet", json!({ "message": "m", "signature": "0x00" })),
             (Method::DELETE, "/api/v1/user/wallet", json!(null)),
+            (Method::POST, "/api/v1/user/telegram", json!({ "init_data": "auth_date=1&hash=00" })),
+            (Method::DELETE, "/api/v1/user/telegram", json!(null)),
             (Method::POST, "/api/v1/user/email", json!({ "email": "x@example.org", "password": PASSWORD })),
             (Method::POST, "/api/v1/user/totp", json!(null)),
             (Method::POST, "/api/v1/user/totp/confirm", json!({ "code": "000000" })),
@@ -283,8 +269,8 @@ test_both_backends! {
             assert_eq!(response.status(), 403, "{method} {path}");
             assert_eq!(error_code(response).await, "reauthentication_required", "{method} {path}");
         }
-        for path in ["/api/totp/begin", "/api/api_keys/create", "/api/totp/recovery-codes"] {
-            let response = server_fn(&app, path, &ann, &[("name", "stolen"), ("code", "000000")]).await;
+        for path in ["/api/totp/begin", "/api/api_keys/create", "/api/totp/recovery-codes", "/api/telegram/link"] {
+            let response = server_fn(&app, path, &ann, &[("name", "stolen"), ("code", "000000"), ("init_data", "x")]).await;
             assert_eq!(response.status(), 403, "{path}");
             assert_eq!(server_fn_error(response).await, "reauthentication_required", "{path}");
         }

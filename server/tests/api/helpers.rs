@@ -1,5 +1,6 @@
 use std::net::SocketAddr;
 
+use meritree_core::accounts::{AccountView, SessionView};
 use meritree_store::testing::TestDatabase;
 use meritree_store::{Backend, DatabaseTarget};
 use server::configuration::Settings;
@@ -458,4 +459,22 @@ pub fn unix_now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs()
+}
+
+/// Makes the session's last proof of identity an hour old.
+pub async fn age_proof(app: &TestApp, session: &Session) {
+    let me: AccountView =
+        serde_json::from_value(app.get_json("/api/v1/user/me", session).await).unwrap();
+    let sessions: Vec<SessionView> =
+        serde_json::from_value(app.get_json("/api/v1/user/sessions", session).await).unwrap();
+    let current = sessions.iter().find(|s| s.current).expect("this session");
+    let db =
+        meritree_store::Database::connect(&app.db().target, meritree_store::PoolOptions::default())
+            .await
+            .unwrap();
+    let an_hour_ago = unix_now() as i64 - 3600;
+    meritree_store::session_proofs::record(&db, &current.id, &me.id, an_hour_ago)
+        .await
+        .unwrap();
+    db.close().await;
 }

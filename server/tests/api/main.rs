@@ -36,6 +36,7 @@ mod scale;
 mod sessions;
 mod settlement;
 mod staking;
+mod telegram;
 mod totp;
 mod wallet;
 mod work;

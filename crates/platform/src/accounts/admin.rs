@@ -35,6 +35,7 @@ impl Accounts<'_> {
                 email_skeleton: Some(&email.skeleton()),
                 password_hash: Some(&hash),
                 wallet_address: None,
+                telegram_id: None,
                 role: Role::Admin.as_str(),
                 now,
             },

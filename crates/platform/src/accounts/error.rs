@@ -1,5 +1,6 @@
 use meritree_core::accounts::{ApiScope, EmailError, HandleError, PasswordError};
 use meritree_core::siwe::SiweError;
+use meritree_core::telegram::TelegramError;
 use meritree_core::ErrorCode;
 use meritree_store::StoreError;
 
@@ -39,6 +40,20 @@ pub enum AuthError {
     LastSignInMethod,
     #[error("this account already has an email address")]
     EmailAlreadySet,
+    #[error("this server has no Telegram bot configured")]
+    TelegramDisabled,
+    #[error("{0}")]
+    Telegram(TelegramError),
+    #[error("this Telegram launch data was already used; open the app from Telegram again")]
+    TelegramDataUsed,
+    #[error("no account is linked to this Telegram user; create one, or sign in and link it")]
+    TelegramNotLinked,
+    #[error("this Telegram user is linked to another account")]
+    TelegramTaken,
+    #[error("this account already has a Telegram user linked; unlink it first")]
+    TelegramAlreadyLinked,
+    #[error("this account has no Telegram user linked")]
+    NoTelegram,
     #[error("{0}")]
     InvalidHandle(HandleError),
     #[error("another member has this handle")]
@@ -115,6 +130,13 @@ impl PublicError for AuthError {
             AuthError::NoWallet => ErrorCode::NotFound,
             AuthError::LastSignInMethod => ErrorCode::LastSignInMethod,
             AuthError::EmailAlreadySet => ErrorCode::EmailAlreadySet,
+            AuthError::TelegramDisabled => ErrorCode::TelegramDisabled,
+            AuthError::Telegram(err) => ErrorCode::from(err),
+            AuthError::TelegramDataUsed => ErrorCode::TelegramDataUsed,
+            AuthError::TelegramNotLinked => ErrorCode::TelegramNotLinked,
+            AuthError::TelegramTaken => ErrorCode::TelegramTaken,
+            AuthError::TelegramAlreadyLinked => ErrorCode::TelegramAlreadyLinked,
+            AuthError::NoTelegram => ErrorCode::NotFound,
             AuthError::InvalidHandle(_) => ErrorCode::InvalidHandle,
             AuthError::HandleTaken => ErrorCode::HandleTaken,
             AuthError::EmailLinkInvalid => ErrorCode::EmailLinkInvalid,

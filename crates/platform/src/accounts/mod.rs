@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod email;
 mod error;
 pub mod password;
+pub mod telegram;
 pub mod totp;
 pub mod wallet;
 
@@ -51,6 +52,7 @@ impl Accounts<'_> {
                 email_skeleton: Some(&email.skeleton()),
                 password_hash: Some(&hash),
                 wallet_address: None,
+                telegram_id: None,
                 role: Role::Member.as_str(),
                 now: clock::unix_secs(),
             },
@@ -276,6 +278,7 @@ pub(crate) fn view(account: AccountRecord) -> AccountView {
         email_verified: account.email_verified_at.is_some(),
         handle: account.handle,
         totp_enabled: account.totp_enabled_at.is_some(),
+        telegram_id: account.telegram_id,
         created_at: account.created_at,
     }
 }

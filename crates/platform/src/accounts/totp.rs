@@ -236,6 +236,7 @@ mod tests {
                 email_skeleton: Some("ada@example.org"),
                 password_hash: None,
                 wallet_address: None,
+                telegram_id: None,
                 role: "member",
                 now: 0,
             },

@@ -75,6 +75,7 @@ impl Accounts<'_> {
                         email_skeleton: None,
                         password_hash: None,
                         wallet_address: Some(&wallet),
+                        telegram_id: None,
                         role: Role::Member.as_str(),
                         now: clock::unix_secs(),
                     },

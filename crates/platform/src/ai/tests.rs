@@ -188,6 +188,7 @@ async fn account(platform: &Platform, id: &str) {
             email_skeleton: None,
             password_hash: None,
             wallet_address: None,
+            telegram_id: None,
             role: "member",
             now: 1,
         },

@@ -51,6 +51,7 @@ async fn account(db: &Database, id: &str, wallet: Option<&str>) {
             email_skeleton: None,
             password_hash: Some("x"),
             wallet_address: wallet,
+            telegram_id: None,
             role: "member",
             now: 1,
         },

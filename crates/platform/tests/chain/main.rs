@@ -328,6 +328,7 @@ async fn member_with_points(s: &Setup, wallet: alloy::primitives::Address, point
             email_skeleton: None,
             password_hash: None,
             wallet_address: Some(&format!("{wallet:#x}")),
+            telegram_id: None,
             role: "member",
             now: 0,
         },

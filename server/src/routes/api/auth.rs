@@ -27,6 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(logout_all))
         .routes(routes!(siwe_nonce))
         .routes(routes!(siwe_login))
+        .routes(routes!(telegram_login))
         .routes(routes!(reauthenticate))
         .routes(routes!(verify_email))
         .routes(routes!(request_password_reset))
@@ -188,6 +189,50 @@ async fn siwe_login(
             &request,
             &body.message,
             &body.signature,
+            body.totp_code.as_deref(),
+        )
+        .await?;
+    Ok(session_response(cookie_policy, signed_in))
+}
+
+#[derive(utoipa::ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct TelegramLaunch {
+    /// `Telegram.WebApp.initData`, as the Mini App received it.
+    pub init_data: String,
+}
+
+#[derive(utoipa::ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TelegramSignIn {
+    /// `Telegram.WebApp.initData`, as the Mini App received it.
+    init_data: String,
+    /// Without an account linked to this Telegram user: make one (true),
+    /// or answer `telegram_not_linked` (false) so the member can sign in to
+    /// an account they have and link Telegram to it.
+    #[serde(default)]
+    create_account: bool,
+    /// For sign-in to an account with two-factor authentication on.
+    #[serde(default)]
+    totp_code: Option<String>,
+}
+
+/// `POST /api/v1/auth/telegram/login`: signs in the Telegram user who
+/// opened the Mini App, by the launch data Telegram signed for this
+/// server's bot (each launch signs in once, within an hour).
+#[utoipa::path(post, path = "/telegram/login", request_body = TelegramSignIn, responses((status = 200, body = meritree_core::accounts::SessionInfo, headers(("set-cookie" = String, description = "The session's access and refresh cookies")))))]
+async fn telegram_login(
+    State(platform): State<Platform>,
+    Caller(request): Caller,
+    ApiJson(body): ApiJson<TelegramSignIn>,
+) -> Result<impl IntoResponse, ApiError> {
+    let cookie_policy = platform.sessions().cookie_policy();
+    let signed_in = platform
+        .accounts()
+        .sign_in_with_telegram(
+            &request,
+            &body.init_data,
+            body.create_account,
             body.totp_code.as_deref(),
         )
         .await?;

@@ -28,6 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(set_handle))
         .routes(routes!(change_password))
         .routes(routes!(bind_wallet, unbind_wallet))
+        .routes(routes!(link_telegram, unlink_telegram))
         .routes(routes!(add_email))
         .routes(routes!(resend_verification))
         .routes(routes!(list_api_keys, create_api_key))
@@ -207,6 +208,40 @@ async fn bind_wallet(
         .bind_wallet(&me.account_id, &body.message, &body.signature, &request)
         .await?;
     Ok(Json(account))
+}
+
+/// `POST /api/v1/user/telegram` `{"init_data"}`: links the Telegram user
+/// who opened the Mini App to this account.
+#[utoipa::path(post, path = "/telegram", request_body = super::auth::TelegramLaunch, responses((status = 200, body = AccountView)))]
+async fn link_telegram(
+    State(platform): State<Platform>,
+    Caller(request): Caller,
+    ApiJson(body): ApiJson<super::auth::TelegramLaunch>,
+) -> Result<Json<AccountView>, ApiError> {
+    let me = platform
+        .authorize(&request, AuthCheck::session().fresh_proof())
+        .await?;
+    Ok(Json(
+        platform
+            .accounts()
+            .link_telegram(&me.account_id, &body.init_data)
+            .await?,
+    ))
+}
+
+/// `DELETE /api/v1/user/telegram`: unlinks the Telegram user. Refused
+/// when Telegram is the account's only way to sign in.
+#[utoipa::path(delete, path = "/telegram", responses((status = 200, body = AccountView)))]
+async fn unlink_telegram(
+    State(platform): State<Platform>,
+    Caller(request): Caller,
+) -> Result<Json<AccountView>, ApiError> {
+    let me = platform
+        .authorize(&request, AuthCheck::session().fresh_proof())
+        .await?;
+    Ok(Json(
+        platform.accounts().unlink_telegram(&me.account_id).await?,
+    ))
 }
 
 /// `DELETE /api/v1/user/wallet`: unbinds the wallet; the account keeps its
