@@ -45,7 +45,7 @@ const PUBLIC = [
 // dropped, and so are writes still waiting, which must not be sent under
 // another account's session.
 const IDENTITY =
-  /^\/api\/(auth\/(register|sign_in|sign_out)|wallet\/sign_in|sessions\/end_all|v1\/auth\/(register|login|logout|logout-all|siwe\/login))$/;
+  /^\/api\/(auth\/(register|sign_in|sign_out)|(wallet|telegram)\/sign_in|sessions\/end_all|v1\/auth\/(register|login|logout|logout-all|siwe\/login|telegram\/login))$/;
 
 // Writes that may wait for the connection: each carries its idempotency
 // key, so sending one again never makes a second.

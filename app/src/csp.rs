@@ -5,18 +5,36 @@
 
 use leptos::prelude::use_context;
 
+/// The Telegram Mini App's page: Telegram opens it, and its web client
+/// (web.telegram.org) frames it.
+pub const MINI_APP_PATH: &str = "/tg";
+
+/// Telegram's Mini App script, loaded from Telegram as its documentation
+/// asks (carrying the page's nonce, as every script does).
+pub const TELEGRAM_SCRIPT: &str = "https://telegram.org/js/telegram-web-app.js";
+
+/// Who may frame the Mini App: Telegram's web client.
+const TELEGRAM_WEB: &str = "https://web.telegram.org";
+
 /// A page's policy: scripts from this site or with `nonce`, WebAssembly
 /// compiled from them; styles from this site (inline `style` attributes
 /// allowed: they run nothing); images from this site, `data:` (wallet
 /// icons) and `blob:` (previews of a picture before upload); connections
-/// to this site only (server functions, the live socket); no plugins, no
-/// framing, forms and `<base>` only to this site.
-pub fn for_page(nonce: &str) -> String {
+/// to this site only (server functions, the live socket); no plugins,
+/// forms and `<base>` only to this site; framed by nobody, except the Mini
+/// App by Telegram's web client.
+pub fn for_page(nonce: &str, mini_app: bool) -> String {
+    let frame_ancestors = if mini_app { TELEGRAM_WEB } else { "'none'" };
     format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
          style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; \
-         object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+         object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors {frame_ancestors}"
     )
+}
+
+/// Whether the page being rendered is the Mini App's.
+pub fn is_mini_app() -> bool {
+    use_context::<http::request::Parts>().is_some_and(|parts| parts.uri.path() == MINI_APP_PATH)
 }
 
 /// Everything that is not a page (JSON, pictures, the client's files):
@@ -35,7 +53,7 @@ pub fn set_for_page() {
     let Some(response) = use_context::<leptos_axum::ResponseOptions>() else {
         return;
     };
-    if let Ok(value) = http::HeaderValue::from_str(&for_page(&nonce)) {
+    if let Ok(value) = http::HeaderValue::from_str(&for_page(&nonce, is_mini_app())) {
         response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
     }
 }

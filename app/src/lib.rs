@@ -11,6 +11,7 @@ pub mod live;
 pub mod pages;
 pub mod server_fns;
 pub mod session;
+pub mod telegram;
 pub mod wallet;
 
 use leptos::prelude::*;
@@ -39,6 +40,7 @@ use crate::pages::{
     sign_up::SignUpPage,
     status::StatusPage,
     task::TaskPage,
+    telegram::{TelegramBackButton, TelegramPage},
 };
 use crate::session::Session;
 
@@ -50,6 +52,12 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     let stylesheet = format!("/{}/{}.css", options.site_pkg_dir, options.output_name);
     // Every script carries the page's nonce, loaded from this site or not.
     let nonce = leptos::nonce::use_nonce();
+    // Telegram's script comes first, as Telegram asks, and only on its page.
+    #[cfg(feature = "ssr")]
+    let telegram = csp::is_mini_app()
+        .then(|| view! { <script src=csp::TELEGRAM_SCRIPT nonce=nonce.clone()></script> });
+    #[cfg(not(feature = "ssr"))]
+    let telegram: Option<()> = None;
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -57,6 +65,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="theme-color" content="#2f7d4f" />
+                {telegram}
                 <link rel="stylesheet" href=stylesheet />
                 <link rel="manifest" href="/manifest.webmanifest" />
                 <link rel="apple-touch-icon" href="/icons/icon-192.png" />
@@ -84,6 +93,7 @@ pub fn App() -> impl IntoView {
         <Link rel="icon" href="/favicon.svg" type_="image/svg+xml" />
         <Router>
             <SiteHeader />
+            <TelegramBackButton />
             <main>
                 <Routes fallback=NotFound>
                     <Route path=path!("/") view=HomePage />
@@ -111,6 +121,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/network") view=NetworkPage ssr=SsrMode::Async />
                     <Route path=path!("/nodes") view=NodesPage ssr=SsrMode::Async />
                     <Route path=path!("/tasks/:id") view=TaskPage ssr=SsrMode::Async />
+                    // The Telegram Mini App (csp::MINI_APP_PATH).
+                    <Route path=path!("/tg") view=TelegramPage />
                 </Routes>
             </main>
         </Router>

@@ -16,3 +16,4 @@ pub mod sign_in;
 pub mod sign_up;
 pub mod status;
 pub mod task;
+pub mod telegram;
