@@ -177,6 +177,14 @@ test('a member with an email account signs in inside the Mini App and links Tele
   const again = await openMiniApp(launchData(7777));
   await again.waitForSelector('[data-testid="tg-linked"]');
   assert.equal((await me(again)).email, 'tg-member@example.org');
+
+  // The account page shows the link and can undo it (the password stays).
+  await again.goto(`${env.server.url}/account`);
+  await again.waitForSelector('body[data-hydrated="true"]');
+  assert.match(await again.textContent('[data-testid="account-telegram"]'), /user 7777/);
+  await again.click('[data-testid="unlink-telegram"]');
+  await again.waitForSelector('[data-testid="account-telegram"]', { state: 'detached' });
+  assert.equal((await me(again)).telegram_id, null);
   await again.close();
   assert.deepEqual(env.browser.pageErrors, []);
 });

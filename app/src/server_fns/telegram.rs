@@ -42,3 +42,15 @@ pub async fn link_telegram(init_data: String) -> Result<AccountView, AppError> {
         .link_telegram(&me.account_id, &init_data)
         .await?)
 }
+
+/// `POST /api/telegram/unlink`: unlinks the Telegram user from the
+/// signed-in account (needs a fresh proof of identity); refused when
+/// Telegram is its only way to sign in.
+#[server(endpoint = "telegram/unlink")]
+pub async fn unlink_telegram() -> Result<AccountView, AppError> {
+    use meritree_platform::access::AuthCheck;
+
+    use super::door;
+    let (platform, me) = door::authorize(AuthCheck::session().fresh_proof()).await?;
+    Ok(platform.accounts().unlink_telegram(&me.account_id).await?)
+}

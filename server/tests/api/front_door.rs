@@ -269,7 +269,7 @@ test_both_backends! {
             assert_eq!(response.status(), 403, "{method} {path}");
             assert_eq!(error_code(response).await, "reauthentication_required", "{method} {path}");
         }
-        for path in ["/api/totp/begin", "/api/api_keys/create", "/api/totp/recovery-codes", "/api/telegram/link"] {
+        for path in ["/api/totp/begin", "/api/api_keys/create", "/api/totp/recovery-codes", "/api/telegram/link", "/api/telegram/unlink"] {
             let response = server_fn(&app, path, &ann, &[("name", "stolen"), ("code", "000000"), ("init_data", "x")]).await;
             assert_eq!(response.status(), 403, "{path}");
             assert_eq!(server_fn_error(response).await, "reauthentication_required", "{path}");

@@ -13,8 +13,10 @@ pub(crate) mod confirm_identity;
 mod handle;
 mod sessions;
 mod two_factor;
+use crate::components::server_error::ServerError;
 use crate::server_fns::auth::SignOut;
 use crate::server_fns::email::ResendVerification;
+use crate::server_fns::telegram::UnlinkTelegram;
 use crate::session::Session;
 
 /// `/account`: the signed-in account's details, wallet, two-factor
@@ -60,6 +62,13 @@ fn AccountDetails(account: AccountView) -> impl IntoView {
     let has_wallet = account.wallet.is_some();
     let handle = account.handle.clone();
     let totp_enabled = account.totp_enabled;
+    let telegram_id = account.telegram_id;
+    let unlink_telegram = ServerAction::<UnlinkTelegram>::new();
+    Effect::new(move |_| {
+        if matches!(unlink_telegram.value().get(), Some(Ok(_))) {
+            session.reload();
+        }
+    });
     view! {
         <dl class="summary">
             <dt>"Email"</dt>
@@ -77,6 +86,16 @@ fn AccountDetails(account: AccountView) -> impl IntoView {
             </Show>
             <dt>"Wallet"</dt>
             <dd data-testid="account-wallet">{account.wallet.unwrap_or_else(|| "none bound".into())}</dd>
+            {telegram_id.map(|id| view! {
+                <dt>"Telegram"</dt>
+                <dd data-testid="account-telegram">
+                    {format!("user {id} signs in here from the Telegram app ")}
+                    <ActionForm action=unlink_telegram attr:class="inline">
+                        <button type="submit" data-testid="unlink-telegram">"Unlink"</button>
+                    </ActionForm>
+                    <ServerError result=unlink_telegram.value() />
+                </dd>
+            })}
             <dt>"Role"</dt>
             <dd>{account.role.as_str()}</dd>
         </dl>
