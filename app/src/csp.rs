@@ -5,30 +5,26 @@
 
 use leptos::prelude::use_context;
 
-/// The Telegram Mini App's page: Telegram opens it, and its web client
-/// (web.telegram.org) frames it.
+/// The Telegram Mini App's page, which Telegram's apps open.
 pub const MINI_APP_PATH: &str = "/tg";
 
 /// Telegram's Mini App script, loaded from Telegram as its documentation
 /// asks (carrying the page's nonce, as every script does).
 pub const TELEGRAM_SCRIPT: &str = "https://telegram.org/js/telegram-web-app.js";
 
-/// Who may frame the Mini App: Telegram's web client.
-const TELEGRAM_WEB: &str = "https://web.telegram.org";
-
 /// A page's policy: scripts from this site or with `nonce`, WebAssembly
 /// compiled from them; styles from this site (inline `style` attributes
 /// allowed: they run nothing); images from this site, `data:` (wallet
 /// icons) and `blob:` (previews of a picture before upload); connections
-/// to this site only (server functions, the live socket); no plugins,
-/// forms and `<base>` only to this site; framed by nobody, except the Mini
-/// App by Telegram's web client.
-pub fn for_page(nonce: &str, mini_app: bool) -> String {
-    let frame_ancestors = if mini_app { TELEGRAM_WEB } else { "'none'" };
+/// to this site only (server functions, the live socket); no plugins, no
+/// framing, forms and `<base>` only to this site. (Not even the Mini App
+/// may be framed: in Telegram's web client, a frame of another site, the
+/// browser would neither keep nor send its session cookies.)
+pub fn for_page(nonce: &str) -> String {
     format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
          style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; \
-         object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors {frame_ancestors}"
+         object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
     )
 }
 
@@ -53,7 +49,7 @@ pub fn set_for_page() {
     let Some(response) = use_context::<leptos_axum::ResponseOptions>() else {
         return;
     };
-    if let Ok(value) = http::HeaderValue::from_str(&for_page(&nonce, is_mini_app())) {
+    if let Ok(value) = http::HeaderValue::from_str(&for_page(&nonce)) {
         response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
     }
 }

@@ -106,9 +106,11 @@ pub fn verify_init_data(
     let hash = fields
         .remove("hash")
         .ok_or(TelegramError::Malformed("no hash"))?;
-    let given = alloy_primitives::hex::decode(&hash)
-        .ok()
-        .filter(|bytes| bytes.len() == 32)
+    // Exactly 64 digits (no `0x`): the replay window keys on the digits,
+    // so one hash must have one spelling.
+    let given = Some(&hash)
+        .filter(|hash| hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+        .and_then(|hash| alloy_primitives::hex::decode(hash).ok())
         .ok_or(TelegramError::Malformed("the hash is not 64 hex digits"))?;
     mac(bot_token, &fields)
         .verify_slice(&given)
@@ -131,7 +133,7 @@ pub fn verify_init_data(
             username: user.username,
         },
         auth_date,
-        hash: hash.to_ascii_lowercase(),
+        hash: alloy_primitives::hex::encode(given),
     })
 }
 
@@ -259,6 +261,7 @@ mod tests {
             "",
             "auth_date=1&user=%7B%7D",
             "hash=zz",
+            "auth_date=1&hash=0x0624a119d8f47b9dc76457f87c52c738f563ce13a0f8756e64d7cadede584e07",
             "a=1&a=2&hash=00",
             "a=%G1",
         ] {

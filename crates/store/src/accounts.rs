@@ -200,13 +200,14 @@ pub async fn add_email_login(
     Ok(updated == 1)
 }
 
-/// Unbinds the account's wallet whatever else it has (a password reset of
-/// an address nobody had proved); true if one was bound.
-pub async fn unbind_any_wallet(db: &Database, id: &str, now: i64) -> Result<bool, StoreError> {
+/// Unbinds the account's wallet and Telegram user whatever else it has
+/// (a password reset of an address nobody had proved: whoever registered
+/// it first may have bound their own); true if either was bound.
+pub async fn unbind_other_sign_ins(db: &Database, id: &str, now: i64) -> Result<bool, StoreError> {
     let updated = execute!(
         db,
-        "UPDATE accounts SET wallet_address = NULL, updated_at = $2 \
-             WHERE id = $1 AND wallet_address IS NOT NULL",
+        "UPDATE accounts SET wallet_address = NULL, telegram_id = NULL, updated_at = $2 \
+             WHERE id = $1 AND (wallet_address IS NOT NULL OR telegram_id IS NOT NULL)",
         id,
         now
     )?;

@@ -28,15 +28,8 @@ pub async fn set(State(site): State<Site>, request: Request, next: Next) -> Resp
         REFERRER_POLICY,
         HeaderValue::from_static("strict-origin-when-cross-origin"),
     );
-    // For browsers that predate `frame-ancestors`; a page whose policy
-    // names who may frame it (the Telegram Mini App) is left to that.
-    let names_its_framers = headers
-        .get(CONTENT_SECURITY_POLICY)
-        .and_then(|policy| policy.to_str().ok())
-        .is_some_and(|policy| !policy.contains("frame-ancestors 'none'"));
-    if !names_its_framers {
-        headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    }
+    // For browsers that predate `frame-ancestors`.
+    headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     if service_worker {
         headers.insert(
             CONTENT_SECURITY_POLICY,

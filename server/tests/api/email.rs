@@ -12,7 +12,11 @@ use crate::mail_sink::MailSink;
 async fn app_with_mail(backend: Backend) -> (TestApp, MailSink) {
     let sink = MailSink::start().await;
     let url = sink.url.clone();
-    let app = spawn_app_with(backend, move |s| s.email.smtp_url = url.into()).await;
+    let app = spawn_app_with(backend, move |s| {
+        s.email.smtp_url = url.into();
+        s.telegram.bot_token = crate::telegram::BOT_TOKEN.into();
+    })
+    .await;
     (app, sink)
 }
 
@@ -140,6 +144,11 @@ test_both_backends! {
             .json(&json!({ "message": message, "signature": wallet.sign(&message) }))
             .send().await.unwrap();
         assert_eq!(bound.status(), 200);
+        // And links their Telegram user.
+        let mut squatter = squatter;
+        let linked = app.post_json("/api/v1/user/telegram", &mut squatter,
+            json!({ "init_data": crate::telegram::launch_data(31337, 5, "squat") })).await;
+        assert_eq!(linked.status(), 200);
 
         // The owner proves the inbox with a reset link.
         let asked = app.client.post(app.url("/api/v1/auth/password-reset"))
@@ -154,6 +163,10 @@ test_both_backends! {
         let body: serde_json::Value = by_wallet.json().await.unwrap();
         let account: AccountView = serde_json::from_value(body["account"].clone()).unwrap();
         assert_ne!(account.email.as_deref(), Some("victim@example.org"), "the squatter's wallet no longer opens it");
+        let mut by_telegram = Session::default();
+        let refused = app.post_json("/api/v1/auth/telegram/login", &mut by_telegram,
+            json!({ "init_data": crate::telegram::launch_data(31337, 5, "after") })).await;
+        assert_eq!(error_code(refused).await, "telegram_not_linked", "nor does their Telegram");
         app.stop().await;
     }
 

@@ -11,7 +11,7 @@ use crate::helpers::{
     age_proof, error_code, spawn_app, spawn_app_with, unix_now, Session, TestApp, PASSWORD,
 };
 
-const BOT_TOKEN: &str = "7000001:test-bot-token-for-the-mini-app";
+pub const BOT_TOKEN: &str = "7000001:test-bot-token-for-the-mini-app";
 
 async fn spawn_with_bot(backend: Backend) -> TestApp {
     spawn_app_with(backend, |settings| {
@@ -22,7 +22,7 @@ async fn spawn_with_bot(backend: Backend) -> TestApp {
 
 /// What Telegram hands the Mini App when user `id` opens it, `age` seconds
 /// ago; `launch` makes each launch distinct, as Telegram's `query_id` does.
-fn launch_data(id: i64, age: i64, launch: &str) -> String {
+pub fn launch_data(id: i64, age: i64, launch: &str) -> String {
     let user = json!({ "id": id, "first_name": "Ann", "username": "ann_tg" }).to_string();
     let auth_date = (unix_now() as i64 - age).to_string();
     sign_init_data(
@@ -152,8 +152,9 @@ test_both_backends! {
         let mut ann = app.register("ann@example.org").await;
 
         // Ann links Telegram to her email account (just signed up: fresh).
+        let first_launch = launch_data(4242, 5, "a");
         let linked = app
-            .post_json("/api/v1/user/telegram", &mut ann, json!({ "init_data": launch_data(4242, 5, "a") }))
+            .post_json("/api/v1/user/telegram", &mut ann, json!({ "init_data": first_launch }))
             .await;
         assert_eq!(linked.status(), 200, "{}", linked.text().await.unwrap());
         let linked: AccountView = linked.json().await.unwrap();
@@ -191,6 +192,11 @@ test_both_backends! {
         let unlinked = app.request(Method::DELETE, "/api/v1/user/telegram", &ann).send().await.unwrap();
         assert_eq!(unlinked.status(), 200);
         assert_eq!(unlinked.json::<AccountView>().await.unwrap().telegram_id, None);
+        // The launch she linked with, used already, creates nothing.
+        let (replayed, _) = login(&app, &first_launch, true).await;
+        assert_eq!(error_code(replayed).await, "telegram_data_used");
+        let (response, _) = login(&app, &launch_data(4242, 5, "g"), false).await;
+        assert_eq!(error_code(response).await, "telegram_not_linked");
         let (_, only) = login(&app, &launch_data(999, 5, "f"), true).await;
         let refused = app.request(Method::DELETE, "/api/v1/user/telegram", &only).send().await.unwrap();
         assert_eq!(error_code(refused).await, "last_sign_in_method");

@@ -169,11 +169,11 @@ impl Accounts<'_> {
         let hash = password::hash(password.expose().to_owned()).await;
         if account.email_verified_at.is_none() {
             // Whoever registered this address before its owner proved it
-            // may have bound a wallet or two-factor of their own: the
-            // owner gets the account back without them.
-            store::unbind_any_wallet(self.db(), &account_id, now).await?;
+            // may have bound a wallet, a Telegram user or two-factor of
+            // their own: the owner gets the account back without them.
+            store::unbind_other_sign_ins(self.db(), &account_id, now).await?;
             meritree_store::totp::disable(self.db(), &account_id).await?;
-            tracing::warn!(account = %account_id, "reset of an unverified address: wallet and two-factor removed");
+            tracing::warn!(account = %account_id, "reset of an unverified address: wallet, Telegram and two-factor removed");
         }
         store::set_password_hash(self.db(), &account_id, &hash, now).await?;
         store::set_email_verified(self.db(), &account_id, &email, now).await?;

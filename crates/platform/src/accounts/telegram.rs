@@ -53,12 +53,18 @@ impl Accounts<'_> {
         let launch = self.verify_telegram(init_data)?;
         let telegram_id = launch.user.id.get();
         let account = match store::find_by_telegram(self.db(), telegram_id).await? {
-            Some(account) => account,
-            None if create_account => self.create_telegram_account(telegram_id).await?,
+            Some(account) => {
+                self.second_factor(&account, totp_code).await?;
+                self.use_telegram_launch(&launch).await?;
+                account
+            }
+            // Used first: a launch used before creates nothing.
+            None if create_account => {
+                self.use_telegram_launch(&launch).await?;
+                self.create_telegram_account(telegram_id).await?
+            }
             None => return Err(AuthError::TelegramNotLinked),
         };
-        self.second_factor(&account, totp_code).await?;
-        self.use_telegram_launch(&launch).await?;
         self.sign_in_as(account, request).await
     }
 
@@ -79,6 +85,9 @@ impl Accounts<'_> {
             } else {
                 AuthError::TelegramTaken
             });
+        }
+        if self.account(account_id).await?.telegram_id.is_some() {
+            return Err(AuthError::TelegramAlreadyLinked);
         }
         self.use_telegram_launch(&launch).await?;
         let bound = store::bind_telegram(self.db(), account_id, telegram_id, clock::unix_secs())
@@ -120,9 +129,11 @@ impl Accounts<'_> {
     }
 
     /// Each launch signs in or links once; after `MAX_AGE_SECS` it is
-    /// refused as stale, so it need not be remembered longer.
+    /// refused as stale, so it is remembered that long, and a margin more
+    /// for clocks (this check's and the instances') that disagree.
     async fn use_telegram_launch(&self, launch: &VerifiedInitData) -> Result<(), AuthError> {
-        let expires_at = launch.auth_date + MAX_AGE_SECS;
+        const MARGIN_SECS: i64 = 10 * 60;
+        let expires_at = launch.auth_date + MAX_AGE_SECS + MARGIN_SECS;
         if nonces::use_telegram_init_data(self.db(), &launch.hash, expires_at, clock::unix_secs())
             .await?
         {
