@@ -33,6 +33,7 @@ use crate::pages::{
     network::NetworkPage,
     nodes::NodesPage,
     not_found::NotFound,
+    notifications::NotificationsPage,
     playground::PlaygroundPage,
     rewards::RewardsPage,
     rounds::RoundsPage,
@@ -84,6 +85,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     Session::provide();
+    provide_context(components::notification_bell::NotificationsChanged(
+        RwSignal::new(0),
+    ));
     live::Live::provide();
     mark_hydrated();
 
@@ -106,6 +110,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/reset-password") view=ResetPasswordPage />
                     <Route path=path!("/verify-email") view=VerifyEmailPage />
                     <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />
+                    <Route path=path!("/notifications") view=NotificationsPage ssr=SsrMode::Async />
                     <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async />
                     <Route path=path!("/rewards") view=RewardsPage ssr=SsrMode::Async />
                     <Route path=path!("/playground") view=PlaygroundPage ssr=SsrMode::Async />

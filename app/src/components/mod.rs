@@ -1,6 +1,7 @@
 //! Reusable pieces of the UI.
 
 pub mod health_badge;
+pub mod notification_bell;
 pub mod scroll_region;
 pub mod server_error;
 pub mod site_header;

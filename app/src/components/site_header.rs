@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
+use crate::components::notification_bell::NotificationBell;
 use crate::session::Session;
 
 /// The bar at the top of every page: navigation and who is signed in.
@@ -29,6 +30,7 @@ pub fn SiteHeader() -> impl IntoView {
                                 {(account.role == meritree_core::accounts::Role::Admin).then(|| view! {
                                     <A href="/admin" attr:data-testid="header-admin">"Admin"</A>
                                 })}
+                                <NotificationBell />
                                 <A href="/account" attr:data-testid="header-account">
                                     {account.email.unwrap_or_else(|| "Account".into())}
                                 </A>

@@ -9,6 +9,7 @@ pub mod home;
 pub mod network;
 pub mod nodes;
 pub mod not_found;
+pub mod notifications;
 pub mod playground;
 pub mod rewards;
 pub mod rounds;

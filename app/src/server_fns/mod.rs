@@ -12,6 +12,7 @@ pub mod compute;
 pub(crate) mod door;
 pub mod email;
 pub mod error;
+pub mod notifications;
 pub mod rewards;
 pub mod rounds;
 pub mod sessions;

@@ -16,6 +16,7 @@ pub mod error_code;
 pub mod eth;
 pub mod live;
 pub mod merkle;
+pub mod notifications;
 pub mod points;
 pub mod profile;
 pub mod rate_limit;

@@ -76,6 +76,10 @@ pub enum LiveEvent {
         balance: i64,
         reference: Option<String>,
     },
+    /// A notification reached the account's centre.
+    Notification {
+        notification: crate::notifications::NotificationView,
+    },
 }
 
 /// One frame on the socket.

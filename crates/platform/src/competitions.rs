@@ -15,7 +15,9 @@ use meritree_store::competitions::{self as store, PoolPaid, PoolPayout};
 use meritree_store::StoreError;
 
 use crate::clock;
+use crate::notifications::Notice;
 use crate::submissions::{entry_view, SubmissionError, PAGE};
+use meritree_core::notifications::NotificationKind;
 
 service!(
     /// Rounds as competitions: themes, standings and pools.
@@ -195,6 +197,18 @@ impl Competitions<'_> {
                         reference: Some(format!("submission:{}", credit.submission_id)),
                     },
                 );
+                let notice = Notice::new(
+                    NotificationKind::RoundResult,
+                    format!("Round {round} paid your work"),
+                    format!(
+                        "Your work earned {} points in round {round}; your balance is {}.",
+                        credit.points, credit.balance_after
+                    ),
+                )
+                .linking(format!("/s/{}", credit.submission_id));
+                self.notifications()
+                    .notify(&credit.account_id, notice)
+                    .await;
             }
             if entries > 0 {
                 self.announce_leaderboard(round).await;

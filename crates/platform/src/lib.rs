@@ -44,6 +44,7 @@ pub mod invalidation;
 pub mod live;
 pub mod mailer;
 pub mod metrics;
+pub mod notifications;
 pub mod points;
 pub mod principal;
 pub mod profile;

@@ -14,6 +14,8 @@ use meritree_store::{accounts, StoreError};
 use crate::clock;
 use crate::error::{store_error_code, PublicError};
 use crate::group_commit::{GroupCommit, Sink};
+use crate::notifications::Notice;
+use meritree_core::notifications::NotificationKind;
 
 service!(
     /// The points ledger: postings and what an account holds.
@@ -152,6 +154,25 @@ impl Points<'_> {
                 })),
             )
             .await?;
+        if !posted.replayed {
+            let (headline, change) = if entry.amount >= 0 {
+                ("Points credited", "added")
+            } else {
+                ("Points removed", "removed")
+            };
+            let notice = Notice::new(
+                NotificationKind::PointsCredited,
+                headline,
+                format!(
+                    "An admin {change} {} points ({}); your balance is {}.",
+                    entry.amount.unsigned_abs(),
+                    entry.reason,
+                    entry.balance_after
+                ),
+            )
+            .linking("/rewards");
+            self.notifications().notify(&entry.account_id, notice).await;
+        }
         Ok(posted)
     }
 

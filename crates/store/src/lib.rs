@@ -23,6 +23,7 @@ pub mod images;
 pub mod instance;
 pub mod leases;
 pub mod nonces;
+pub mod notifications;
 pub mod points;
 pub mod rounds;
 pub mod secrets;

@@ -26,6 +26,7 @@ mod images;
 mod mail_sink;
 mod metrics;
 mod nodes;
+mod notifications;
 mod openapi;
 mod otlp;
 mod pages;

@@ -123,6 +123,14 @@ test_both_backends! {
         assert_eq!(work["paid_in_round"], round);
         let points = app.get_json("/api/v1/user/points", &alice).await;
         assert_eq!(points["balance"], 500, "{points}");
+        // Alice's notification centre told her both, linking to the work.
+        let centre = app.get_json("/api/v1/user/notifications", &alice).await;
+        let kinds: Vec<&str> = centre["notifications"].as_array().unwrap().iter()
+            .map(|n| n["kind"].as_str().unwrap()).collect();
+        assert_eq!(&kinds[..2], ["round_result", "evaluation_result"], "{centre}");
+        assert!(centre["notifications"][0]["body"].as_str().unwrap().contains("500 points"), "{centre}");
+        assert!(centre["notifications"][1]["body"].as_str().unwrap().contains("scored 80"), "{centre}");
+        assert_eq!(centre["notifications"][1]["link"], format!("/s/{id}"));
 
         let board: Value = app.get(&format!("/api/v1/rounds/{round}/leaderboard")).await.json().await.unwrap();
         assert_eq!(board[0]["author"], "alice");

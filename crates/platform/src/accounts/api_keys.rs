@@ -14,7 +14,9 @@ use serde::Deserialize;
 use super::AuthError;
 use crate::clock;
 use crate::invalidation::Invalidation;
+use crate::notifications::Notice;
 use crate::secret::{random_token, token_digest};
+use meritree_core::notifications::NotificationKind;
 
 /// Every API key starts with this, which tells it apart from an access token.
 pub const KEY_PREFIX: &str = "mt_";
@@ -84,6 +86,16 @@ impl Accounts<'_> {
         )
         .await?;
         tracing::info!(account = %account_id, key = %record.id, "API key created");
+        let notice = Notice::new(
+            NotificationKind::Security,
+            "New API key",
+            format!(
+                "An API key named “{}” was created for your account. Not you? Revoke it and sign out everywhere.",
+                name.as_str()
+            ),
+        )
+        .linking("/account");
+        self.notifications().notify(account_id, notice).await;
         Ok(CreatedApiKey {
             key,
             api_key: view(record),

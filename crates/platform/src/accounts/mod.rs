@@ -20,8 +20,10 @@ use meritree_store::{sessions, StoreError};
 
 use crate::access::{RequestContext, Rule};
 use crate::clock;
+use crate::notifications::Notice;
 use crate::rate_limit::{Decision, RateLimitError};
 use crate::sessions::{SessionTokens, SignedIn};
+use meritree_core::notifications::NotificationKind;
 
 service!(
     /// Accounts: registration, sign-in with a password or a wallet, credentials (password, email, wallet, two-factor, API keys), admins.
@@ -230,6 +232,14 @@ impl Accounts<'_> {
             .sessions()
             .start_session(&account, request.user_agent.as_deref())
             .await?;
+        let device = request.user_agent.as_deref().unwrap_or("an unnamed device");
+        let notice = Notice::new(
+            NotificationKind::Security,
+            "New sign-in",
+            format!("Your account was signed in from {device}. Not you? Sign out everywhere and change your password."),
+        )
+        .linking("/account");
+        self.notifications().notify(&account.id, notice).await;
         Ok(SignedIn {
             account: view(account),
             tokens,

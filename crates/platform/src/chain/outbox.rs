@@ -25,6 +25,8 @@ use meritree_store::chain_txs::{self, NewTx, Sent, TxRecord};
 
 use super::{Settlement, SettlementError};
 use crate::clock;
+use crate::notifications::Notice;
+use meritree_core::notifications::NotificationKind;
 
 /// What a transaction is for (the outbox's `kind` column).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,6 +135,7 @@ impl OnChain<'_> {
             if self.still_mined_in(settlement, &tx, block).await? {
                 chain_txs::mark_confirmed(self.db(), &tx.id, clock::unix_secs()).await?;
                 pass.confirmed += 1;
+                self.tell_claimant(&tx).await;
             } else {
                 tracing::warn!(tx = %tx.id, kind = %tx.kind, block, "a mined transaction left its block (reorg); sending it again");
                 chain_txs::back_to_sent(self.db(), &tx.id, clock::unix_secs()).await?;
@@ -252,6 +255,26 @@ impl OnChain<'_> {
         self.send_signed(settlement, tx, nonce, gas_limit, fees)
             .await?;
         Ok(Tracked::Bumped)
+    }
+
+    /// A confirmed claim's account (named in its key, `claim:{account}:…`)
+    /// is told its tokens arrived.
+    async fn tell_claimant(&self, tx: &TxRecord) {
+        let Some(account_id) = (tx.kind == TxKind::Claim.as_str())
+            .then(|| tx.idempotency_key.strip_prefix("claim:"))
+            .flatten()
+            .and_then(|rest| rest.split(':').next())
+        else {
+            return;
+        };
+        let body = if tx.succeeded == Some(false) {
+            "Your claim was mined but the chain refused it; the rewards page shows what is claimable."
+        } else {
+            "Your claimed tokens reached your wallet on chain."
+        };
+        let notice = Notice::new(NotificationKind::ClaimConfirmed, "Claim confirmed", body)
+            .linking("/rewards");
+        self.notifications().notify(account_id, notice).await;
     }
 
     async fn still_mined_in(

@@ -38,8 +38,10 @@ pub use staking::Staking;
 
 use crate::clock;
 use crate::error::{store_error_code, PublicError};
+use crate::notifications::Notice;
 use crate::points::PointsPosting;
 use crate::principal::Principal;
+use meritree_core::notifications::NotificationKind;
 use writers::Submission;
 
 service!(
@@ -512,6 +514,8 @@ impl Compute<'_> {
         tracing::debug!(task = %written.id, transition = transition.name(), to = %written.status, "task moved");
         if let Ok(view) = task_view(&written) {
             self.announce_task(written.account_id.as_deref(), &view);
+            self.notify_task_ended(written.account_id.as_deref(), &view)
+                .await;
         }
         if next.status.is_final() {
             self.compute_state()
@@ -589,6 +593,25 @@ impl Compute<'_> {
         Ok(store::get_node(self.db(), node_id)
             .await?
             .map(|record| record.account_id))
+    }
+
+    /// Tells the submitter a task ended, in their notification centre.
+    async fn notify_task_ended(&self, account_id: Option<&str>, task: &TaskView) {
+        let (Some(account_id), true) = (account_id, task.status.is_final()) else {
+            return;
+        };
+        let outcome = match task.status {
+            TaskStatus::Completed => "completed",
+            TaskStatus::Failed => "failed",
+            _ => "was cancelled",
+        };
+        let notice = Notice::new(
+            NotificationKind::TaskCompleted,
+            format!("Your task {outcome}"),
+            format!("Compute task {} {outcome}.", task.id),
+        )
+        .linking(format!("/tasks/{}", task.id));
+        self.notifications().notify(account_id, notice).await;
     }
 
     /// Tells the submitter (the platform's own tasks have none to tell).

@@ -576,9 +576,52 @@ impl Evaluation<'_> {
         if let Ok(Some(record)) = meritree_store::submissions::get(self.db(), id).await {
             let status = crate::submissions::status_of(&record);
             let score = crate::submissions::score_of(&record);
+            if let Some(notice) = evaluation_notice(&record.title, status, score) {
+                let notice = notice.linking(format!("/s/{}", record.id));
+                self.notifications()
+                    .notify(&record.account_id, notice)
+                    .await;
+            }
             self.publish_status(record.id.into(), record.round, status, None, score);
         }
     }
+}
+
+/// What the author is told when an evaluation ends in `status`.
+fn evaluation_notice(
+    title: &str,
+    status: SubmissionStatus,
+    score: Option<u32>,
+) -> Option<crate::notifications::Notice> {
+    use crate::notifications::Notice;
+    use meritree_core::notifications::NotificationKind::EvaluationResult;
+    let (headline, body) = match status {
+        SubmissionStatus::Evaluating => return None,
+        SubmissionStatus::Scored => (
+            "Your work was scored",
+            format!(
+                "“{title}” scored {} out of 100 and takes part in its round.",
+                score.unwrap_or(0)
+            ),
+        ),
+        SubmissionStatus::InReview => (
+            "Your work waits for a moderator",
+            format!("“{title}” was flagged; a moderator will decide on it."),
+        ),
+        SubmissionStatus::Duplicate => (
+            "Your work matched earlier work",
+            format!("“{title}” is too close to work submitted before; it earns nothing."),
+        ),
+        SubmissionStatus::Rejected => (
+            "Your work was not accepted",
+            format!("“{title}” was rejected; its page says why."),
+        ),
+        SubmissionStatus::Failed => (
+            "Your work could not be evaluated",
+            format!("The evaluation of “{title}” gave up; its page says why."),
+        ),
+    };
+    Some(Notice::new(EvaluationResult, headline, body))
 }
 
 /// A worker: runs jobs while there are any, then waits for the bell or a

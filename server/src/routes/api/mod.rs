@@ -9,6 +9,7 @@ mod claims;
 mod live;
 mod network;
 mod nodes;
+mod notifications;
 mod points;
 mod rewards;
 mod rounds;
@@ -39,6 +40,7 @@ pub fn router() -> (Router<AppState>, OpenApi) {
         ))
         .nest("/auth", tagged("auth", auth::router()))
         .nest("/user", tagged("account", user::router()))
+        .merge(tagged("notifications", notifications::router()))
         .merge(tagged("points", points::router()))
         .merge(tagged("audit", audit::router()))
         .merge(tagged("rounds", rounds::router()))

@@ -1,0 +1,40 @@
+//! The header's link to the notification centre, with the unread count,
+//! kept current by the live socket.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+use meritree_core::live::LiveEvent;
+
+use crate::live::Live;
+use crate::server_fns::notifications::load_notifications;
+
+/// Moves whenever the account's notifications may have changed: one
+/// arrived, or a page marked them read.
+#[derive(Clone, Copy)]
+pub struct NotificationsChanged(pub RwSignal<u64>);
+
+#[component]
+pub fn NotificationBell() -> impl IntoView {
+    let arrived = Live::get().changes(|event| matches!(event, LiveEvent::Notification { .. }));
+    let marked = expect_context::<NotificationsChanged>().0;
+    let centre = Resource::new(
+        move || (arrived.get(), marked.get()),
+        |_| load_notifications(),
+    );
+    let unread = move || {
+        centre
+            .get()
+            .and_then(Result::ok)
+            .flatten()
+            .map_or(0, |centre| centre.unread)
+    };
+    view! {
+        <A href="/notifications" attr:data-testid="header-notifications"
+            attr:aria-label=move || format!("Notifications, {} unread", unread())>
+            "Notifications"
+            <Show when=move || { unread() > 0 }>
+                <span class="count" data-testid="unread-count">{unread}</span>
+            </Show>
+        </A>
+    }
+}

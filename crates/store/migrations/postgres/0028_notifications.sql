@@ -1,0 +1,18 @@
+-- Each member's notification centre, and the kinds they turned off.
+CREATE TABLE notifications (
+    id         BIGSERIAL PRIMARY KEY,
+    account_id TEXT      NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    kind       TEXT      NOT NULL,
+    title      TEXT      NOT NULL,
+    body       TEXT      NOT NULL,
+    link       TEXT,
+    created_at BIGINT    NOT NULL,
+    read_at    BIGINT
+);
+CREATE INDEX notifications_by_account ON notifications (account_id, id);
+
+CREATE TABLE notification_mutes (
+    account_id TEXT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    kind       TEXT NOT NULL,
+    PRIMARY KEY (account_id, kind)
+);

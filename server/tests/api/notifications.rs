@@ -1,0 +1,68 @@
+//! The notification centre: security events arrive, are read, and a kind
+//! turned off is not kept; each member sees only their own.
+
+use meritree_core::notifications::NotificationCentre;
+use meritree_store::{test_both_backends, Backend};
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::{error_code, spawn_app, Session, TestApp};
+
+async fn centre(app: &TestApp, session: &Session) -> NotificationCentre {
+    serde_json::from_value(app.get_json("/api/v1/user/notifications", session).await).unwrap()
+}
+
+test_both_backends! {
+    async fn security_events_reach_the_centre_are_read_and_can_be_turned_off(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let ann = app.register("ann@example.org").await;
+        let key = app.create_api_key(&ann, "laptop").await;
+
+        let seen = centre(&app, &ann).await;
+        assert_eq!(seen.unread, 2);
+        let titles: Vec<&str> = seen.notifications.iter().map(|n| n.title.as_str()).collect();
+        assert_eq!(titles, ["New API key", "New sign-in"], "newest first");
+        assert!(seen.notifications[0].body.contains("“laptop”"));
+        assert_eq!(seen.notifications[0].link.as_deref(), Some("/account"));
+
+        // A program with a read key sees the centre; only the owner's
+        // session marks it read.
+        let by_key = app.client.get(app.url("/api/v1/user/notifications"))
+            .bearer_auth(&key.key).send().await.unwrap();
+        assert_eq!(by_key.status(), 200);
+        let refused = app.client.post(app.url("/api/v1/user/notifications/read"))
+            .bearer_auth(&key.key).json(&json!({ "up_to": seen.notifications[0].id })).send().await.unwrap();
+        assert_eq!(error_code(refused).await, "session_required");
+
+        let mut ann = ann;
+        let read = app.post_json("/api/v1/user/notifications/read", &mut ann,
+            json!({ "up_to": seen.notifications[0].id })).await;
+        assert_eq!(read.status(), 200);
+        let read: NotificationCentre = read.json().await.unwrap();
+        assert_eq!(read.unread, 0);
+        assert!(read.notifications.iter().all(|n| n.read));
+
+        // Security notices off: a new key is not kept.
+        let muted = app.request(Method::PUT, "/api/v1/user/notification-preferences", &ann)
+            .json(&json!({ "muted": ["security"] })).send().await.unwrap();
+        assert_eq!(muted.status(), 200);
+        app.create_api_key(&ann, "phone").await;
+        assert_eq!(centre(&app, &ann).await.notifications.len(), 2);
+        let preferences = app.get_json("/api/v1/user/notification-preferences", &ann).await;
+        assert_eq!(preferences, json!({ "muted": ["security"] }));
+        let unknown = app.request(Method::PUT, "/api/v1/user/notification-preferences", &ann)
+            .json(&json!({ "muted": ["gossip"] })).send().await.unwrap();
+        assert_eq!(unknown.status(), 400);
+        assert_eq!(error_code(unknown).await, "invalid_request");
+
+        // Bob sees his own, not Ann's.
+        let bob = app.register("bob@example.org").await;
+        let his = centre(&app, &bob).await;
+        assert_eq!(his.notifications.len(), 1);
+        let mut bob = bob;
+        let foreign = app.post_json("/api/v1/user/notifications/read", &mut bob, json!({ "up_to": i64::MAX })).await;
+        assert_eq!(foreign.json::<NotificationCentre>().await.unwrap().unread, 0);
+        assert_eq!(centre(&app, &ann).await.notifications.len(), 2, "Ann's are untouched");
+        app.stop().await;
+    }
+}
