@@ -14,6 +14,8 @@ use meritree_core::live::{Envelope, LiveEvent};
 /// Opens the socket and hands every frame to `on_frame`.
 pub trait LiveSocket: Send + Sync {
     fn open(&self, on_frame: Box<dyn Fn(Envelope)>);
+    /// Opens it again, for the account now signed in (or nobody).
+    fn reconnect(&self);
 }
 
 static SOCKET: OnceLock<&'static dyn LiveSocket> = OnceLock::new();
@@ -38,6 +40,23 @@ impl Live {
             if let Some(socket) = SOCKET.get() {
                 socket.open(Box::new(move |envelope| set_frame.set(Some(envelope))));
             }
+        });
+        // A socket hears its account's own events only: after a sign-in or
+        // sign-out it opens again as whoever is signed in now.
+        let session = crate::session::Session::get();
+        Effect::new(move |previous: Option<Option<String>>| {
+            let account = session
+                .account
+                .get()
+                .and_then(Result::ok)
+                .flatten()
+                .map(|account| account.id.to_string());
+            if let (Some(before), Some(socket)) = (&previous, SOCKET.get()) {
+                if *before != account {
+                    socket.reconnect();
+                }
+            }
+            account
         });
     }
 

@@ -31,7 +31,7 @@ const ANYONE = [
   '/search?q=harbour',
   '/network',
 ];
-const MEMBER = ['/account', '/rewards', '/playground', '/submit', '/nodes', '/u/phone'];
+const MEMBER = ['/account', '/notifications', '/rewards', '/playground', '/submit', '/nodes', '/u/phone'];
 const SHOTS = join(process.env.MERITREE_ARTIFACTS ?? join(tmpdir(), 'meritree-artifacts'), 'screenshots');
 mkdirSync(SHOTS, { recursive: true });
 

@@ -2,7 +2,7 @@
 //! page's own origin (so the session cookie and the Origin check apply),
 //! reopened a second after it closes, resuming from the last frame seen.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use meritree_core::live::Envelope;
@@ -12,16 +12,41 @@ use web_sys::{MessageEvent, WebSocket};
 
 pub struct Socket;
 
+type OnFrame = Rc<Box<dyn Fn(Envelope)>>;
+/// The last frame's sequence number, to resume from.
+type LastSeq = Rc<Cell<Option<u64>>>;
+
+thread_local! {
+    /// The socket open now and what it feeds, for [`Socket::reconnect`].
+    static CURRENT: RefCell<Option<(WebSocket, OnFrame, LastSeq)>> =
+        const { RefCell::new(None) };
+}
+
 impl app::live::LiveSocket for Socket {
     fn open(&self, on_frame: Box<dyn Fn(Envelope)>) {
-        connect(Rc::new(on_frame), Rc::new(Cell::new(None)));
+        connect(Rc::new(on_frame), Rc::new(Cell::new(None)), false);
+    }
+
+    /// Replaces the socket at once with one opened with the cookies the
+    /// page has now (the server knows who a socket is for when it opens).
+    /// Events sent to the account before it opened are not replayed to it,
+    /// so once open it tells the page to resynchronise.
+    fn reconnect(&self) {
+        let Some((socket, on_frame, last_seq)) =
+            CURRENT.with(|current| current.borrow_mut().take())
+        else {
+            return;
+        };
+        socket.set_onclose(None);
+        let _ = socket.close();
+        connect(on_frame, last_seq, true);
     }
 }
 
 /// How long to wait before reconnecting.
 const RECONNECT_MS: i32 = 1_000;
 
-fn connect(on_frame: Rc<Box<dyn Fn(Envelope)>>, last_seq: Rc<Cell<Option<u64>>>) {
+fn connect(on_frame: OnFrame, last_seq: LastSeq, resync_on_open: bool) {
     let Some(window) = web_sys::window() else {
         return;
     };
@@ -38,6 +63,18 @@ fn connect(on_frame: Rc<Box<dyn Fn(Envelope)>>, last_seq: Rc<Cell<Option<u64>>>)
         return;
     };
 
+    if resync_on_open {
+        let frames = on_frame.clone();
+        let on_open = Closure::<dyn FnMut()>::new(move || {
+            frames(Envelope {
+                seq: 0,
+                event: meritree_core::live::LiveEvent::Resync,
+            })
+        });
+        socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        on_open.forget();
+    }
+
     let frames = on_frame.clone();
     let seen = last_seq.clone();
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
@@ -53,9 +90,11 @@ fn connect(on_frame: Rc<Box<dyn Fn(Envelope)>>, last_seq: Rc<Cell<Option<u64>>>)
     socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     on_message.forget();
 
+    let (frames, seen) = (on_frame.clone(), last_seq.clone());
     let on_close = Closure::<dyn FnMut()>::new(move || {
-        let (frames, seen) = (on_frame.clone(), last_seq.clone());
-        let retry = Closure::<dyn FnMut()>::new(move || connect(frames.clone(), seen.clone()));
+        let (frames, seen) = (frames.clone(), seen.clone());
+        let retry =
+            Closure::<dyn FnMut()>::new(move || connect(frames.clone(), seen.clone(), false));
         if let Some(window) = web_sys::window() {
             let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
                 retry.as_ref().unchecked_ref(),
@@ -66,4 +105,5 @@ fn connect(on_frame: Rc<Box<dyn Fn(Envelope)>>, last_seq: Rc<Cell<Option<u64>>>)
     });
     socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
     on_close.forget();
+    CURRENT.with(|current| *current.borrow_mut() = Some((socket, on_frame, last_seq)));
 }

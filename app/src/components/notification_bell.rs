@@ -17,10 +17,12 @@ pub struct NotificationsChanged(pub RwSignal<u64>);
 pub fn NotificationBell() -> impl IntoView {
     let arrived = Live::get().changes(|event| matches!(event, LiveEvent::Notification { .. }));
     let marked = expect_context::<NotificationsChanged>().0;
-    let centre = Resource::new(
-        move || (arrived.get(), marked.get()),
-        |_| load_notifications(),
-    );
+    // Loaded in the browser only: the server's page and the hydrated one
+    // both start without a count, which then appears.
+    let centre = LocalResource::new(move || {
+        let _ = (arrived.get(), marked.get());
+        load_notifications()
+    });
     let unread = move || {
         centre
             .get()
@@ -29,11 +31,10 @@ pub fn NotificationBell() -> impl IntoView {
             .map_or(0, |centre| centre.unread)
     };
     view! {
-        <A href="/notifications" attr:data-testid="header-notifications"
-            attr:aria-label=move || format!("Notifications, {} unread", unread())>
+        <A href="/notifications" attr:data-testid="header-notifications">
             "Notifications"
             <Show when=move || { unread() > 0 }>
-                <span class="count" data-testid="unread-count">{unread}</span>
+                <span class="count" data-testid="unread-count" title="unread">{unread}</span>
             </Show>
         </A>
     }

@@ -12,7 +12,45 @@ async fn centre(app: &TestApp, session: &Session) -> NotificationCentre {
     serde_json::from_value(app.get_json("/api/v1/user/notifications", session).await).unwrap()
 }
 
+/// The next `notification` frame on the socket.
+async fn next_notification(
+    socket: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+) -> serde_json::Value {
+    use futures_util::StreamExt;
+    loop {
+        let message = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
+            .await
+            .expect("a frame within 10 s")
+            .expect("the socket stays open")
+            .unwrap();
+        if let tokio_tungstenite::tungstenite::Message::Text(text) = message {
+            let frame: serde_json::Value = serde_json::from_str(&text).unwrap();
+            if frame["event"]["type"] == "notification" {
+                return frame;
+            }
+        }
+    }
+}
+
 test_both_backends! {
+    async fn a_notification_is_pushed_to_its_members_open_pages(backend: Backend) {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let app = spawn_app(backend).await;
+        let ann = app.register("ann@example.org").await;
+        let mut request = format!("ws://{}/api/v1/ws", app.addr).into_client_request().unwrap();
+        request.headers_mut().insert("origin", app.origin().parse().unwrap());
+        request.headers_mut().insert("cookie", ann.cookie_header().parse().unwrap());
+        let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        app.create_api_key(&ann, "pushed").await;
+        let frame = next_notification(&mut socket).await;
+        assert_eq!(frame["event"]["notification"]["title"], "New API key");
+        assert_eq!(frame["event"]["notification"]["read"], false);
+        app.stop().await;
+    }
+
+
     async fn security_events_reach_the_centre_are_read_and_can_be_turned_off(backend: Backend) {
         let app = spawn_app(backend).await;
         let ann = app.register("ann@example.org").await;
