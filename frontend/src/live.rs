@@ -17,6 +17,8 @@ type OnFrame = Rc<Box<dyn Fn(Envelope)>>;
 type LastSeq = Rc<Cell<Option<u64>>>;
 
 thread_local! {
+    /// Which socket is the page's: a retry of an older one stops.
+    static GENERATION: Cell<u64> = const { Cell::new(0) };
     /// The socket open now and what it feeds, for [`Socket::reconnect`].
     static CURRENT: RefCell<Option<(WebSocket, OnFrame, LastSeq)>> =
         const { RefCell::new(None) };
@@ -39,6 +41,8 @@ impl app::live::LiveSocket for Socket {
         };
         socket.set_onclose(None);
         let _ = socket.close();
+        // A retry of the old socket already waiting on its timer is dropped.
+        GENERATION.with(|generation| generation.set(generation.get() + 1));
         connect(on_frame, last_seq, true);
     }
 }
@@ -91,10 +95,14 @@ fn connect(on_frame: OnFrame, last_seq: LastSeq, resync_on_open: bool) {
     on_message.forget();
 
     let (frames, seen) = (on_frame.clone(), last_seq.clone());
+    let generation = GENERATION.with(Cell::get);
     let on_close = Closure::<dyn FnMut()>::new(move || {
         let (frames, seen) = (frames.clone(), seen.clone());
-        let retry =
-            Closure::<dyn FnMut()>::new(move || connect(frames.clone(), seen.clone(), false));
+        let retry = Closure::<dyn FnMut()>::new(move || {
+            if GENERATION.with(Cell::get) == generation {
+                connect(frames.clone(), seen.clone(), false);
+            }
+        });
         if let Some(window) = web_sys::window() {
             let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
                 retry.as_ref().unchecked_ref(),

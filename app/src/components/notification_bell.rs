@@ -6,7 +6,7 @@ use leptos_router::components::A;
 use meritree_core::live::LiveEvent;
 
 use crate::live::Live;
-use crate::server_fns::notifications::load_notifications;
+use crate::server_fns::notifications::count_unread_notifications;
 
 /// Moves whenever the account's notifications may have changed: one
 /// arrived, or a page marked them read.
@@ -21,15 +21,9 @@ pub fn NotificationBell() -> impl IntoView {
     // both start without a count, which then appears.
     let centre = LocalResource::new(move || {
         let _ = (arrived.get(), marked.get());
-        load_notifications()
+        count_unread_notifications()
     });
-    let unread = move || {
-        centre
-            .get()
-            .and_then(Result::ok)
-            .flatten()
-            .map_or(0, |centre| centre.unread)
-    };
+    let unread = move || centre.get().and_then(Result::ok).flatten().unwrap_or(0);
     view! {
         <A href="/notifications" attr:data-testid="header-notifications">
             "Notifications"

@@ -18,6 +18,18 @@ pub async fn load_notifications() -> Result<Option<NotificationCentre>, AppError
     Ok(Some(platform.notifications().centre(&me.account_id).await?))
 }
 
+/// `POST /api/notifications/unread`: how many are unread (the header's
+/// count); `None` when nobody is signed in.
+#[server(endpoint = "notifications/unread")]
+pub async fn count_unread_notifications() -> Result<Option<u32>, AppError> {
+    use super::door;
+    let platform = door::platform()?;
+    let Some(me) = platform.optional_caller(&door::request(&platform)).await else {
+        return Ok(None);
+    };
+    Ok(Some(platform.notifications().unread(&me.account_id).await?))
+}
+
 /// `POST /api/notifications/read`: marks notifications up to `up_to` read.
 #[server(endpoint = "notifications/read")]
 pub async fn read_notifications(up_to: i64) -> Result<NotificationCentre, AppError> {

@@ -91,6 +91,11 @@ impl Notifications<'_> {
         })
     }
 
+    /// How many of the account's notifications are unread.
+    pub async fn unread(&self, account_id: &AccountId) -> Result<u32, StoreError> {
+        store::unread(self.db(), account_id).await
+    }
+
     /// Marks every notification up to `up_to` (an id) read.
     pub async fn mark_read(
         &self,

@@ -290,14 +290,14 @@ pub async fn mark_mined(
     Ok(())
 }
 
-pub async fn mark_confirmed(db: &Database, id: &str, now: i64) -> Result<(), StoreError> {
-    execute!(
+pub async fn mark_confirmed(db: &Database, id: &str, now: i64) -> Result<bool, StoreError> {
+    let updated = execute!(
         db,
         "UPDATE chain_txs SET status = 'confirmed', updated_at = $2 WHERE id = $1 AND status = 'mined'",
         id,
         now
     )?;
-    Ok(())
+    Ok(updated == 1)
 }
 
 /// Transactions recorded as mined (or final) with a nonce the chain has not

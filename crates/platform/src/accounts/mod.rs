@@ -232,11 +232,19 @@ impl Accounts<'_> {
             .sessions()
             .start_session(&account, request.user_agent.as_deref())
             .await?;
-        let device = request.user_agent.as_deref().unwrap_or("an unnamed device");
+        // The device names itself: only its printable start is shown, quoted.
+        let device: String = request
+            .user_agent
+            .as_deref()
+            .unwrap_or("unnamed")
+            .chars()
+            .filter(|c| !c.is_control() && !is_bidi_control(*c))
+            .take(120)
+            .collect();
         let notice = Notice::new(
             NotificationKind::Security,
             "New sign-in",
-            format!("Your account was signed in from {device}. Not you? Sign out everywhere and change your password."),
+            format!("Your account was signed in on a device calling itself “{device}”. Not you? Sign out everywhere and change your password."),
         )
         .linking("/account");
         self.notifications().notify(&account.id, notice).await;
@@ -245,6 +253,11 @@ impl Accounts<'_> {
             tokens,
         })
     }
+}
+
+/// Characters that reorder text on screen (Unicode bidirectional controls).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
 }
 
 fn sign_in_key(email: &Email) -> String {

@@ -133,9 +133,11 @@ impl OnChain<'_> {
             // Final only if its receipt is still where it was: a reorg may
             // have dropped the block, or moved the transaction to another.
             if self.still_mined_in(settlement, &tx, block).await? {
-                chain_txs::mark_confirmed(self.db(), &tx.id, clock::unix_secs()).await?;
+                // Told once: only the pass that confirmed it.
+                if chain_txs::mark_confirmed(self.db(), &tx.id, clock::unix_secs()).await? {
+                    self.tell_claimant(&tx).await;
+                }
                 pass.confirmed += 1;
-                self.tell_claimant(&tx).await;
             } else {
                 tracing::warn!(tx = %tx.id, kind = %tx.kind, block, "a mined transaction left its block (reorg); sending it again");
                 chain_txs::back_to_sent(self.db(), &tx.id, clock::unix_secs()).await?;
@@ -267,13 +269,18 @@ impl OnChain<'_> {
         else {
             return;
         };
-        let body = if tx.succeeded == Some(false) {
-            "Your claim was mined but the chain refused it; the rewards page shows what is claimable."
+        let (title, body) = if tx.succeeded == Some(false) {
+            (
+                "Claim refused on chain",
+                "Your claim was mined but the chain refused it; the rewards page shows what is claimable.",
+            )
         } else {
-            "Your claimed tokens reached your wallet on chain."
+            (
+                "Claim confirmed",
+                "Your claimed tokens reached your wallet on chain.",
+            )
         };
-        let notice = Notice::new(NotificationKind::ClaimConfirmed, "Claim confirmed", body)
-            .linking("/rewards");
+        let notice = Notice::new(NotificationKind::ClaimConfirmed, title, body).linking("/rewards");
         self.notifications().notify(account_id, notice).await;
     }
 

@@ -512,14 +512,20 @@ impl Compute<'_> {
             ..record
         };
         tracing::debug!(task = %written.id, transition = transition.name(), to = %written.status, "task moved");
-        if let Ok(view) = task_view(&written) {
-            self.announce_task(written.account_id.as_deref(), &view);
-            self.notify_task_ended(written.account_id.as_deref(), &view)
-                .await;
+        let view = task_view(&written).ok();
+        if let Some(view) = &view {
+            self.announce_task(written.account_id.as_deref(), view);
         }
         if next.status.is_final() {
             self.compute_state()
                 .finish_stream(&TaskId::from(written.id.clone()));
+        }
+        // A task the gateway made for one AI request (its own id is its
+        // key: `provider::run`) ends with the request's answer; only tasks
+        // a member submitted are worth a notice.
+        if let (Some(view), false) = (&view, written.idempotency_key == written.id) {
+            self.notify_task_ended(written.account_id.as_deref(), view)
+                .await;
         }
         if next.status == TaskStatus::Pending {
             self.compute_state().wake();

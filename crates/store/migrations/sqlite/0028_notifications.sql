@@ -10,6 +10,8 @@ CREATE TABLE notifications (
     read_at    INTEGER
 );
 CREATE INDEX notifications_by_account ON notifications (account_id, id);
+-- The header's unread count reads only these.
+CREATE INDEX notifications_unread ON notifications (account_id) WHERE read_at IS NULL;
 
 CREATE TABLE notification_mutes (
     account_id TEXT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
