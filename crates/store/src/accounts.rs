@@ -95,8 +95,7 @@ pub async fn find_by_telegram(
     Ok(with_pool!(db, pool => sqlx::query_as(&sql).bind(telegram_id).fetch_optional(pool).await)?)
 }
 
-/// Links a Telegram user to an account that has none: `Bound`, or
-/// `AccountHasWallet` read as "the account already has one".
+/// Links a Telegram user to an account that has none.
 /// `StoreError::Duplicate("telegram_id")` when another account holds it.
 pub async fn bind_telegram(
     db: &Database,
@@ -116,7 +115,7 @@ pub async fn bind_telegram(
     Ok(if updated == 1 {
         Binding::Bound
     } else {
-        Binding::AccountHasWallet
+        Binding::AlreadyBound
     })
 }
 
@@ -135,12 +134,12 @@ pub async fn unbind_telegram(db: &Database, id: &str, now: i64) -> Result<bool, 
     Ok(updated == 1)
 }
 
-/// What binding a wallet did.
+/// What binding a wallet or a Telegram user did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Binding {
     Bound,
-    /// The account already has a wallet (or does not exist).
-    AccountHasWallet,
+    /// The account already has one of that kind (or does not exist).
+    AlreadyBound,
 }
 
 /// Binds `wallet` to an account that has none.
@@ -156,7 +155,7 @@ pub async fn bind_wallet(
     Ok(if updated == 1 {
         Binding::Bound
     } else {
-        Binding::AccountHasWallet
+        Binding::AlreadyBound
     })
 }
 

@@ -96,7 +96,7 @@ impl Accounts<'_> {
                 StoreError::Duplicate(_) => AuthError::TelegramTaken,
                 other => other.into(),
             })?;
-        if bound == Binding::AccountHasWallet {
+        if bound == Binding::AlreadyBound {
             return Err(AuthError::TelegramAlreadyLinked);
         }
         tracing::info!(account = %account_id, "Telegram user linked");

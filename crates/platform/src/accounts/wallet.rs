@@ -123,7 +123,7 @@ impl Accounts<'_> {
             StoreError::Duplicate(_) => AuthError::WalletTaken,
             other => other.into(),
         })?;
-        if bound == Binding::AccountHasWallet {
+        if bound == Binding::AlreadyBound {
             return Err(AuthError::WalletAlreadyBound);
         }
         tracing::info!(account = %account_id, "wallet bound");
