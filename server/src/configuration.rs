@@ -17,6 +17,7 @@ use meritree_platform::access::{LimitPolicy, Origin, Site};
 use meritree_platform::accounts::telegram::TelegramBot;
 use meritree_platform::compute::ComputePolicy;
 use meritree_platform::mailer::{MailError, Mailer};
+use meritree_platform::push::PushPolicy;
 use meritree_platform::rounds::RewardsPolicy;
 use meritree_platform::sealing::SealingKey;
 use meritree_platform::sessions::SessionPolicy;
@@ -46,6 +47,7 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     pub site: SiteSettings,
     pub telegram: TelegramSettings,
+    pub push: PushSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -730,6 +732,45 @@ pub struct TelegramSettings {
 impl TelegramSettings {
     pub fn bot(&self) -> Option<TelegramBot> {
         self.bot_token.get().map(TelegramBot::new)
+    }
+}
+
+/// Web Push: notices sent to members' browsers through their push services.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PushSettings {
+    /// The push services subscriptions may point at (the server sends to
+    /// the URL a browser's subscription names, so only to these). A name
+    /// starting with a dot takes any host under it. The default lists
+    /// Chrome's, Edge's, Firefox's and Safari's.
+    pub services: Vec<String>,
+    /// Also send to plain-HTTP endpoints (a push service on this machine,
+    /// for tests). Off in production.
+    pub allow_http: bool,
+    /// How push services can reach the operator: a `mailto:` or `https:`
+    /// URL. Unset: the site's address.
+    pub subject: Option<String>,
+}
+
+impl Default for PushSettings {
+    fn default() -> Self {
+        let policy = PushPolicy::default();
+        Self {
+            services: policy.services,
+            allow_http: policy.allow_http,
+            subject: policy.subject,
+        }
+    }
+}
+
+impl PushSettings {
+    pub fn policy(&self) -> PushPolicy {
+        PushPolicy {
+            services: self.services.clone(),
+            allow_http: self.allow_http,
+            subject: self.subject.clone(),
+            ..PushPolicy::default()
+        }
     }
 }
 

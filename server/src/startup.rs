@@ -90,6 +90,7 @@ pub fn platform_options(
         staking: None,
         sealing_key,
         telegram: settings.telegram.bot(),
+        push: settings.push.policy(),
     })
 }
 

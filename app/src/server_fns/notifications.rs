@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 use meritree_core::notifications::{NotificationCentre, NotificationKind, NotificationPreferences};
+use meritree_core::push::{PushServerKey, PushSubscriptionJson};
 
 use super::error::AppError;
 
@@ -66,5 +67,40 @@ pub async fn save_notification_preferences(
     Ok(platform
         .notifications()
         .set_preferences(&me.account_id, &NotificationPreferences { muted })
+        .await?)
+}
+
+/// `POST /api/notifications/push_key`: the key browsers subscribe with.
+#[server(endpoint = "notifications/push_key")]
+pub async fn load_push_key() -> Result<PushServerKey, AppError> {
+    use super::door;
+    Ok(door::platform()?.push().server_key())
+}
+
+/// `POST /api/notifications/push_subscribe`: pushes the member's notices
+/// to this browser (its `PushSubscription.toJSON()`).
+#[server(endpoint = "notifications/push_subscribe", input = leptos::server_fn::codec::Json)]
+pub async fn subscribe_to_push(subscription: PushSubscriptionJson) -> Result<(), AppError> {
+    use meritree_platform::access::AuthCheck;
+
+    use super::door;
+    let (platform, me) = door::authorize(AuthCheck::session()).await?;
+    Ok(platform
+        .push()
+        .subscribe(&me.account_id, &subscription)
+        .await?)
+}
+
+/// `POST /api/notifications/push_unsubscribe`: no more pushes to the
+/// browser at `endpoint`.
+#[server(endpoint = "notifications/push_unsubscribe")]
+pub async fn unsubscribe_from_push(endpoint: String) -> Result<(), AppError> {
+    use meritree_platform::access::AuthCheck;
+
+    use super::door;
+    let (platform, me) = door::authorize(AuthCheck::session()).await?;
+    Ok(platform
+        .push()
+        .unsubscribe(&me.account_id, &endpoint)
         .await?)
 }

@@ -156,6 +156,10 @@ pub enum ErrorCode {
     TelegramTaken,
     /// This account already has a Telegram user linked; unlink it first.
     TelegramAlreadyLinked,
+    /// The push subscription is not one a browser makes: its endpoint is not an absolute URL, or its keys are not a P-256 point and a 16-byte secret.
+    PushSubscriptionInvalid,
+    /// The push subscription's endpoint is not at a push service this server sends to.
+    PushServiceNotAllowed,
     /// No rewards to claim: none published yet, or all already paid.
     NothingToClaim,
     /// The account has no wallet bound (rewards are paid to a wallet).
@@ -203,7 +207,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 87] = [
+    pub const ALL: [ErrorCode; 89] = [
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::InvalidRequest,
@@ -272,6 +276,8 @@ impl ErrorCode {
         ErrorCode::TelegramNotLinked,
         ErrorCode::TelegramTaken,
         ErrorCode::TelegramAlreadyLinked,
+        ErrorCode::PushSubscriptionInvalid,
+        ErrorCode::PushServiceNotAllowed,
         ErrorCode::NothingToClaim,
         ErrorCode::NoWallet,
         ErrorCode::ClaimRejected,
@@ -364,6 +370,8 @@ impl ErrorCode {
             ErrorCode::TelegramNotLinked => "telegram_not_linked",
             ErrorCode::TelegramTaken => "telegram_taken",
             ErrorCode::TelegramAlreadyLinked => "telegram_already_linked",
+            ErrorCode::PushSubscriptionInvalid => "push_subscription_invalid",
+            ErrorCode::PushServiceNotAllowed => "push_service_not_allowed",
             ErrorCode::NothingToClaim => "nothing_to_claim",
             ErrorCode::NoWallet => "no_wallet",
             ErrorCode::ClaimRejected => "claim_rejected",
@@ -457,6 +465,8 @@ impl ErrorCode {
             ErrorCode::TelegramNotLinked => 404,
             ErrorCode::TelegramTaken => 409,
             ErrorCode::TelegramAlreadyLinked => 409,
+            ErrorCode::PushSubscriptionInvalid => 422,
+            ErrorCode::PushServiceNotAllowed => 422,
             ErrorCode::NothingToClaim => 409,
             ErrorCode::NoWallet => 409,
             ErrorCode::ClaimRejected => 422,

@@ -19,6 +19,7 @@ pub mod merkle;
 pub mod notifications;
 pub mod points;
 pub mod profile;
+pub mod push;
 pub mod rate_limit;
 pub mod rounds;
 pub mod settlement;

@@ -48,6 +48,7 @@ pub mod notifications;
 pub mod points;
 pub mod principal;
 pub mod profile;
+pub mod push;
 pub mod rate_limit;
 pub mod redis_connection;
 pub mod rounds;
@@ -122,6 +123,8 @@ pub struct PlatformOptions {
     pub sealing_key: sealing::SealingKey,
     /// The bot whose Mini App this is; `None`: Telegram sign-in is off.
     pub telegram: Option<accounts::telegram::TelegramBot>,
+    /// Where Web Push messages may go.
+    pub push: push::PushPolicy,
 }
 
 /// How many password sign-ins one email address may attempt.
@@ -154,6 +157,7 @@ impl Default for PlatformOptions {
             staking: None,
             sealing_key: sealing::SealingKey::process_wide(),
             telegram: None,
+            push: push::PushPolicy::default(),
         }
     }
 }
@@ -214,6 +218,7 @@ struct Inner {
     key_cache: access::key_cache::KeyCache,
     standing_cache: access::standing::StandingCache,
     budget_cache: ai::budget_cache::BudgetCache,
+    push: push::PushState,
 }
 
 impl Platform {
@@ -223,7 +228,14 @@ impl Platform {
     pub async fn start(db: Database, options: PlatformOptions) -> Result<Self, StoreError> {
         let instance_id = instance::ensure_instance_id(&db).await?;
         let sealing = options.sealing_key.clone();
-        let key = access_token_key(&db, &sealing).await?;
+        let key = sealed_secret(&db, &sealing, ACCESS_TOKEN_KEY, || {
+            secret::random_bytes::<32>().to_vec()
+        })
+        .await?;
+        let vapid = sealed_secret(&db, &sealing, VAPID_KEY, push::vapid::VapidKey::generate)
+            .await
+            .map(|bytes| push::vapid::VapidKey::from_bytes(&bytes))?
+            .ok_or_else(|| StoreError::Sealed(format!("{VAPID_KEY} is not a P-256 key")))?;
         seal_totp_secrets(&db, &sealing).await?;
         accounts::email::backfill_skeletons(&db).await?;
         tracing::info!(%instance_id, backend = %db.backend(), "platform started");
@@ -266,6 +278,7 @@ impl Platform {
                 key_cache: Default::default(),
                 standing_cache: Default::default(),
                 budget_cache: Default::default(),
+                push: push::PushState::new(vapid, options.push),
             }),
         })
     }
@@ -292,6 +305,10 @@ impl Platform {
 
     pub(crate) fn budget_cache(&self) -> &ai::budget_cache::BudgetCache {
         &self.inner.budget_cache
+    }
+
+    pub(crate) fn push_state(&self) -> &push::PushState {
+        &self.inner.push
     }
 
     pub(crate) fn usage_writer(&self) -> &ai::usage_writer::UsageWriter {
@@ -369,27 +386,25 @@ impl Platform {
 
 /// The name the access-token key is stored under, and its sealing context.
 const ACCESS_TOKEN_KEY: &str = "access_token_hmac";
+/// The server's Web Push (VAPID) private key.
+const VAPID_KEY: &str = "vapid_private_key";
 
-/// The access-token key: made and sealed on the first start; one stored
-/// before sealing existed is sealed now.
-async fn access_token_key(
+/// A server secret every instance on the database shares: made by `make`
+/// and sealed on the first start; one stored before sealing existed is
+/// sealed now.
+async fn sealed_secret(
     db: &Database,
     sealing: &sealing::SealingKey,
+    name: &str,
+    make: impl FnOnce() -> Vec<u8>,
 ) -> Result<Vec<u8>, StoreError> {
-    let candidate = sealing.seal(ACCESS_TOKEN_KEY, &secret::random_bytes::<32>());
-    let stored =
-        secrets::get_or_insert(db, ACCESS_TOKEN_KEY, &candidate, clock::unix_secs()).await?;
-    match sealing.open(ACCESS_TOKEN_KEY, &stored) {
+    let candidate = sealing.seal(name, &make());
+    let stored = secrets::get_or_insert(db, name, &candidate, clock::unix_secs()).await?;
+    match sealing.open(name, &stored) {
         Ok(sealing::Opened::Sealed(key)) => Ok(key),
         Ok(sealing::Opened::Plain(key)) => {
-            secrets::replace(
-                db,
-                ACCESS_TOKEN_KEY,
-                &stored,
-                &sealing.seal(ACCESS_TOKEN_KEY, &key),
-            )
-            .await?;
-            tracing::info!("the access-token key is now sealed");
+            secrets::replace(db, name, &stored, &sealing.seal(name, &key)).await?;
+            tracing::info!(name, "a server secret is now sealed");
             Ok(key)
         }
         Err(err) => Err(StoreError::Sealed(err.to_string())),

@@ -1,7 +1,7 @@
 //! Notifications: each member's centre — what happened to their work,
 //! points, claims, tasks and credentials — kept in the database and pushed
-//! to their open pages over the live hub. A kind the member turned off is
-//! not kept at all.
+//! to their open pages over the live hub and to their browsers by Web Push
+//! ([`crate::push`]). A kind the member turned off is not kept at all.
 
 use meritree_core::accounts::AccountId;
 use meritree_core::live::{Audience, LiveEvent};
@@ -47,7 +47,7 @@ impl Notice {
 
 impl Notifications<'_> {
     /// Keeps `notice` in the account's centre and pushes it to its open
-    /// pages. A side effect of something that already happened: a failure
+    /// pages and subscribed browsers. A side effect of something that already happened: a failure
     /// is logged and never fails that.
     pub async fn notify(&self, account_id: &str, notice: Notice) {
         let stored = store::insert(
@@ -65,6 +65,7 @@ impl Notifications<'_> {
         match stored {
             Ok(Some(record)) => {
                 if let Some(notification) = view(record) {
+                    self.push().send_later(account_id, &notification);
                     self.hub().publish(
                         Audience::Account(account_id.to_owned()),
                         LiveEvent::Notification { notification },

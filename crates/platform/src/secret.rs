@@ -42,3 +42,13 @@ mod tests {
         );
     }
 }
+
+/// A random P-256 private key (a Web Push key, a message's ephemeral key).
+pub fn random_p256_key() -> p256::SecretKey {
+    loop {
+        // Out of range (zero, or above the group order) about once in 2^32.
+        if let Ok(key) = p256::SecretKey::from_slice(&random_bytes::<32>()) {
+            return key;
+        }
+    }
+}

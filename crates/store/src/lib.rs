@@ -25,6 +25,7 @@ pub mod leases;
 pub mod nonces;
 pub mod notifications;
 pub mod points;
+pub mod push_subscriptions;
 pub mod rounds;
 pub mod secrets;
 pub mod session_proofs;

@@ -1,9 +1,12 @@
 //! `/api/v1/user/notifications`: the signed-in member's notification
-//! centre and the kinds they want.
+//! centre and the kinds they want; `/api/v1/user/push-subscriptions`: the
+//! browsers their notices are pushed to.
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::Json;
 use meritree_core::notifications::{NotificationCentre, NotificationPreferences};
+use meritree_core::push::{PushEndpointJson, PushServerKey, PushSubscriptionJson};
 use meritree_platform::access::AuthCheck;
 use meritree_platform::Platform;
 use serde::Deserialize;
@@ -19,6 +22,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(centre))
         .routes(routes!(mark_read))
         .routes(routes!(preferences, set_preferences))
+        .routes(routes!(push_key))
+        .routes(routes!(subscribe_push, unsubscribe_push))
 }
 
 /// `GET /api/v1/user/notifications`: the newest 50 notifications and how
@@ -83,4 +88,41 @@ async fn set_preferences(
             .set_preferences(&me.account_id, &body)
             .await?,
     ))
+}
+
+/// `GET /api/v1/push/key`: the key browsers subscribe to this server's
+/// pushes with (`applicationServerKey`).
+#[utoipa::path(get, path = "/push/key", responses((status = 200, body = PushServerKey)))]
+async fn push_key(State(platform): State<Platform>) -> Json<PushServerKey> {
+    Json(platform.push().server_key())
+}
+
+/// `POST /api/v1/user/push-subscriptions` (a browser's
+/// `PushSubscription.toJSON()`): the member's notices are pushed to that
+/// browser from now on.
+#[utoipa::path(post, path = "/user/push-subscriptions", request_body = PushSubscriptionJson, responses((status = 204)))]
+async fn subscribe_push(
+    State(platform): State<Platform>,
+    Caller(request): Caller,
+    ApiJson(body): ApiJson<PushSubscriptionJson>,
+) -> Result<StatusCode, ApiError> {
+    let me = platform.authorize(&request, AuthCheck::session()).await?;
+    platform.push().subscribe(&me.account_id, &body).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /api/v1/user/push-subscriptions` `{"endpoint"}`: no more pushes
+/// to that browser.
+#[utoipa::path(delete, path = "/user/push-subscriptions", request_body = PushEndpointJson, responses((status = 204)))]
+async fn unsubscribe_push(
+    State(platform): State<Platform>,
+    Caller(request): Caller,
+    ApiJson(body): ApiJson<PushEndpointJson>,
+) -> Result<StatusCode, ApiError> {
+    let me = platform.authorize(&request, AuthCheck::session()).await?;
+    platform
+        .push()
+        .unsubscribe(&me.account_id, &body.endpoint)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -1,0 +1,347 @@
+//! Web Push: members' browsers subscribe, and every notification kept in a
+//! centre is also sent, encrypted to each browser (RFC 8291) and signed as
+//! this server (VAPID, RFC 8292), through the browser's push service
+//! (RFC 8030), which wakes the service worker to show it.
+//!
+//! Sending is a side effect of a notice already kept: it happens after the
+//! operation, off its path; a push service's refusal is logged, a
+//! subscription it says is gone (404, 410) is forgotten.
+
+pub mod encryption;
+pub mod vapid;
+
+use std::time::Duration;
+
+use meritree_core::accounts::AccountId;
+use meritree_core::notifications::{NotificationKind, NotificationView};
+use meritree_core::push::{
+    PushEndpoint, PushServerKey, PushSubscription, PushSubscriptionError, PushSubscriptionJson,
+};
+use meritree_core::ErrorCode;
+use meritree_store::push_subscriptions::{self as store, NewPushSubscription};
+use meritree_store::StoreError;
+
+use crate::clock;
+use crate::error::{store_error_code, PublicError};
+use encryption::{Ephemeral, Recipient};
+use vapid::VapidKey;
+
+/// The push services of the browsers people use: Chrome, Edge, Firefox,
+/// Safari. A name starting with a dot takes any host under it.
+pub const BROWSER_PUSH_SERVICES: [&str; 5] = [
+    "fcm.googleapis.com",
+    "android.googleapis.com",
+    "updates.push.services.mozilla.com",
+    ".notify.windows.com",
+    ".push.apple.com",
+];
+
+/// How long a push service keeps a message for a browser that is offline.
+const TIME_TO_LIVE_SECS: u32 = 24 * 3600;
+
+/// Where and how the server sends pushes.
+#[derive(Debug, Clone)]
+pub struct PushPolicy {
+    /// The push services subscriptions may point at. The server sends to
+    /// whatever URL a subscription names, so only these: never an address
+    /// inside the operator's network.
+    pub services: Vec<String>,
+    /// Plain-HTTP endpoints too (a local push service in tests).
+    pub allow_http: bool,
+    /// Who runs this server, for push services to reach (`mailto:` or
+    /// `https:`); `None`: the site's address.
+    pub subject: Option<String>,
+    /// The most browsers one account keeps subscribed; the oldest go.
+    pub per_account: u32,
+    /// How long one push service may take to answer.
+    pub timeout: Duration,
+}
+
+impl Default for PushPolicy {
+    fn default() -> Self {
+        Self {
+            services: BROWSER_PUSH_SERVICES.map(str::to_owned).to_vec(),
+            allow_http: false,
+            subject: None,
+            per_account: 10,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl PushPolicy {
+    fn allows(&self, endpoint: &PushEndpoint) -> bool {
+        (endpoint.is_https() || self.allow_http)
+            && self.services.iter().any(|service| {
+                let service = service.to_ascii_lowercase();
+                match service.strip_prefix('.') {
+                    Some(domain) => endpoint
+                        .host()
+                        .strip_suffix(domain)
+                        .is_some_and(|sub| sub.ends_with('.') && sub.len() > 1),
+                    None => endpoint.host() == service,
+                }
+            })
+    }
+}
+
+/// The key, the policy and the HTTP client, made once per platform.
+pub(crate) struct PushState {
+    key: VapidKey,
+    policy: PushPolicy,
+    client: reqwest::Client,
+}
+
+impl PushState {
+    pub(crate) fn new(key: VapidKey, policy: PushPolicy) -> Self {
+        let client = reqwest::Client::builder()
+            // A push service answers; it never sends the server elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(policy.timeout)
+            .timeout(policy.timeout)
+            .build()
+            .expect("the TLS backend initialises");
+        Self {
+            key,
+            policy,
+            client,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    #[error("{0}")]
+    Invalid(PushSubscriptionError),
+    #[error("the push subscription's key is not a point on P-256")]
+    KeyOffCurve,
+    #[error("{0} is not a push service this server sends to")]
+    ServiceNotAllowed(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl PublicError for PushError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            PushError::Invalid(_) | PushError::KeyOffCurve => ErrorCode::PushSubscriptionInvalid,
+            PushError::ServiceNotAllowed(_) => ErrorCode::PushServiceNotAllowed,
+            PushError::Store(err) => store_error_code(err),
+        }
+    }
+}
+
+service!(
+    /// Web Push: browsers' subscriptions, and sending notices to them.
+    Push,
+    push
+);
+
+impl Push<'_> {
+    fn state(&self) -> &PushState {
+        self.push_state()
+    }
+
+    /// The key browsers subscribe with.
+    pub fn server_key(&self) -> PushServerKey {
+        PushServerKey {
+            public_key: self.state().key.public_key(),
+        }
+    }
+
+    /// Sends the account's notices to this browser from now on.
+    pub async fn subscribe(
+        &self,
+        account_id: &AccountId,
+        json: &PushSubscriptionJson,
+    ) -> Result<(), PushError> {
+        let subscription = PushSubscription::try_from(json).map_err(PushError::Invalid)?;
+        encryption::check_public_key(&subscription.p256dh).map_err(|_| PushError::KeyOffCurve)?;
+        if !self.state().policy.allows(&subscription.endpoint) {
+            return Err(PushError::ServiceNotAllowed(
+                subscription.endpoint.origin().to_owned(),
+            ));
+        }
+        store::subscribe(
+            self.db(),
+            NewPushSubscription {
+                account_id: account_id.as_str(),
+                endpoint: subscription.endpoint.as_str(),
+                p256dh: &subscription.p256dh,
+                auth: &subscription.auth,
+                now: clock::unix_secs(),
+            },
+            self.state().policy.per_account,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Stops sending to this browser; done already is done.
+    pub async fn unsubscribe(&self, account_id: &AccountId, endpoint: &str) -> Result<(), PushError> {
+        store::unsubscribe(self.db(), account_id.as_str(), endpoint).await?;
+        Ok(())
+    }
+
+    /// Sends `notification` to every browser the account subscribed, in
+    /// the background.
+    pub(crate) fn send_later(&self, account_id: &str, notification: &NotificationView) {
+        let Some(message) = message(notification) else {
+            tracing::warn!(id = notification.id, "notification too long to push");
+            return;
+        };
+        let urgency = match notification.kind {
+            NotificationKind::Security => "high",
+            _ => "normal",
+        };
+        let platform = (**self).clone();
+        let account_id = account_id.to_owned();
+        tokio::spawn(async move {
+            let push = platform.push();
+            let subscriptions = match store::for_account(platform.db(), &account_id).await {
+                Ok(subscriptions) => subscriptions,
+                Err(err) => {
+                    tracing::warn!(error = %err, "push subscriptions not read");
+                    return;
+                }
+            };
+            for subscription in subscriptions {
+                push.send(&subscription, &message, urgency).await;
+            }
+        });
+    }
+
+    async fn send(&self, subscription: &store::PushSubscriptionRecord, message: &[u8], urgency: &str) {
+        let state = self.state();
+        let Ok(endpoint) = PushEndpoint::parse(&subscription.endpoint) else {
+            return;
+        };
+        let Ok(auth) = <[u8; 16]>::try_from(subscription.auth.as_slice()) else {
+            return;
+        };
+        let body = match encryption::encrypt(
+            message,
+            &Recipient {
+                p256dh: &subscription.p256dh,
+                auth: &auth,
+            },
+            &Ephemeral::random(),
+        ) {
+            Ok(body) => body,
+            Err(err) => {
+                tracing::warn!(error = %err, "push not encrypted");
+                return;
+            }
+        };
+        let subject = state
+            .policy
+            .subject
+            .clone()
+            .unwrap_or_else(|| self.site().primary().as_str().to_owned());
+        let sent = state
+            .client
+            .post(endpoint.as_str())
+            .header(
+                "Authorization",
+                state
+                    .key
+                    .authorization(endpoint.origin(), &subject, clock::unix_secs()),
+            )
+            .header("TTL", TIME_TO_LIVE_SECS.to_string())
+            .header("Urgency", urgency)
+            .header("Content-Encoding", "aes128gcm")
+            .header("Content-Type", "application/octet-stream")
+            .body(body)
+            .send()
+            .await;
+        match sent.map(|answer| answer.status()) {
+            Ok(status) if status.is_success() => {}
+            Ok(status) if status.as_u16() == 404 || status.as_u16() == 410 => {
+                tracing::info!(service = endpoint.origin(), "push subscription gone; forgotten");
+                if let Err(err) = store::remove(self.db(), endpoint.as_str()).await {
+                    tracing::warn!(error = %err, "gone push subscription not forgotten");
+                }
+            }
+            Ok(status) => {
+                tracing::warn!(service = endpoint.origin(), %status, "push service refused a message")
+            }
+            Err(err) => {
+                tracing::warn!(service = endpoint.origin(), error = %err, "push service unreachable")
+            }
+        }
+    }
+}
+
+/// What the service worker shows: the notification as the centre lists it,
+/// its body shortened to fit one record.
+fn message(notification: &NotificationView) -> Option<Vec<u8>> {
+    let mut notification = notification.clone();
+    loop {
+        let bytes = serde_json::to_vec(&notification).ok()?;
+        if bytes.len() <= encryption::MAX_PLAINTEXT {
+            return Some(bytes);
+        }
+        if notification.body.is_empty() {
+            return None;
+        }
+        let keep = notification.body.chars().count() / 2;
+        notification.body = notification.body.chars().take(keep).collect::<String>() + "…";
+        if keep == 0 {
+            notification.body.clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn allowed(policy: &PushPolicy, url: &str) -> bool {
+        policy.allows(&PushEndpoint::parse(url).unwrap())
+    }
+
+    #[test]
+    fn only_the_browsers_push_services_are_sent_to() {
+        let policy = PushPolicy::default();
+        assert!(allowed(&policy, "https://fcm.googleapis.com/fcm/send/x"));
+        assert!(allowed(&policy, "https://updates.push.services.mozilla.com/wpush/v2/x"));
+        assert!(allowed(&policy, "https://wns2-db5p.notify.windows.com/w/?token=x"));
+        assert!(allowed(&policy, "https://web.push.apple.com/Q"));
+        for refused in [
+            "http://fcm.googleapis.com/fcm/send/x",
+            "https://fcm.googleapis.com.evil.example/x",
+            "https://evilfcm.googleapis.com/x",
+            "https://notify.windows.com/x",
+            "https://evilpush.apple.com/x",
+            "https://127.0.0.1/x",
+            "https://169.254.169.254/latest",
+        ] {
+            assert!(!allowed(&policy, refused), "{refused}");
+        }
+        let local = PushPolicy {
+            services: vec!["127.0.0.1".into()],
+            allow_http: true,
+            ..PushPolicy::default()
+        };
+        assert!(allowed(&local, "http://127.0.0.1:4000/push/1"));
+        assert!(!allowed(&local, "http://localhost:4000/push/1"));
+    }
+
+    #[test]
+    fn a_long_notice_is_shortened_to_one_record() {
+        let notification = NotificationView {
+            id: 1,
+            kind: NotificationKind::Security,
+            title: "New sign-in".into(),
+            body: "é".repeat(10_000),
+            link: None,
+            created_at: 0,
+            read: false,
+        };
+        let bytes = message(&notification).unwrap();
+        assert!(bytes.len() <= encryption::MAX_PLAINTEXT);
+        let back: NotificationView = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(back.title, "New sign-in");
+        assert!(back.body.ends_with('…'));
+    }
+}
