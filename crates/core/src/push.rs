@@ -240,8 +240,15 @@ mod tests {
         assert!(parsed.endpoint.is_https());
         assert_eq!(parsed.auth.len(), 16);
         // Padded base64url is the same key.
-        let padded = subscription("https://a.example/x", &format!("{P256DH}="), &format!("{AUTH}=="));
-        assert_eq!(PushSubscription::try_from(&padded).unwrap().p256dh, parsed.p256dh);
+        let padded = subscription(
+            "https://a.example/x",
+            &format!("{P256DH}="),
+            &format!("{AUTH}=="),
+        );
+        assert_eq!(
+            PushSubscription::try_from(&padded).unwrap().p256dh,
+            parsed.p256dh
+        );
     }
 
     #[test]
@@ -253,7 +260,10 @@ mod tests {
         let v6 = PushEndpoint::parse("https://[::1]:9/p").unwrap();
         assert_eq!(v6.host(), "[::1]");
         assert_eq!(v6.origin(), "https://[::1]:9");
-        assert_eq!(PushEndpoint::parse("https://Push.Example").unwrap().host(), "push.example");
+        assert_eq!(
+            PushEndpoint::parse("https://Push.Example").unwrap().host(),
+            "push.example"
+        );
     }
 
     #[test]
@@ -284,11 +294,17 @@ mod tests {
         let not_04 = encode(&[5u8; 65]);
         for key in ["", "!!", &compressed, &not_04] {
             let json = subscription("https://push.example/x", key, AUTH);
-            assert_eq!(PushSubscription::try_from(&json), Err(PushSubscriptionError::PublicKey));
+            assert_eq!(
+                PushSubscription::try_from(&json),
+                Err(PushSubscriptionError::PublicKey)
+            );
         }
         for auth in ["", "AAAA", &encode(&[1u8; 17])] {
             let json = subscription("https://push.example/x", P256DH, auth);
-            assert_eq!(PushSubscription::try_from(&json), Err(PushSubscriptionError::AuthSecret));
+            assert_eq!(
+                PushSubscription::try_from(&json),
+                Err(PushSubscriptionError::AuthSecret)
+            );
         }
     }
 

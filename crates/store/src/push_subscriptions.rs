@@ -69,7 +69,11 @@ pub async fn for_account(
 }
 
 /// Forgets the account's subscription at `endpoint`; false if it had none.
-pub async fn unsubscribe(db: &Database, account_id: &str, endpoint: &str) -> Result<bool, StoreError> {
+pub async fn unsubscribe(
+    db: &Database,
+    account_id: &str,
+    endpoint: &str,
+) -> Result<bool, StoreError> {
     let removed = execute!(
         db,
         "DELETE FROM push_subscriptions WHERE account_id = $1 AND endpoint = $2",
@@ -81,6 +85,10 @@ pub async fn unsubscribe(db: &Database, account_id: &str, endpoint: &str) -> Res
 
 /// Forgets an endpoint its push service says is gone (404, 410).
 pub async fn remove(db: &Database, endpoint: &str) -> Result<(), StoreError> {
-    execute!(db, "DELETE FROM push_subscriptions WHERE endpoint = $1", endpoint)?;
+    execute!(
+        db,
+        "DELETE FROM push_subscriptions WHERE endpoint = $1",
+        endpoint
+    )?;
     Ok(())
 }

@@ -31,6 +31,8 @@ mod openapi;
 mod otlp;
 mod pages;
 mod points;
+mod push;
+mod push_service;
 mod rate_limits;
 mod rounds;
 mod scale;

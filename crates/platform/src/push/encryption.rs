@@ -68,10 +68,8 @@ pub fn encrypt(
         PublicKey::from_sec1_bytes(to.p256dh).map_err(|_| EncryptionError::InvalidPublicKey)?;
     let ua_public_bytes = ua_public.to_encoded_point(false);
     let as_public = ephemeral.secret.public_key().to_encoded_point(false);
-    let shared = p256::ecdh::diffie_hellman(
-        ephemeral.secret.to_nonzero_scalar(),
-        ua_public.as_affine(),
-    );
+    let shared =
+        p256::ecdh::diffie_hellman(ephemeral.secret.to_nonzero_scalar(), ua_public.as_affine());
 
     // RFC 8291 §3.3: the auth secret and both keys go into the input key.
     let mut key_info = Vec::with_capacity(14 + 65 + 65);
@@ -153,7 +151,10 @@ mod tests {
     fn refuses_keys_off_the_curve_and_messages_over_one_record() {
         let mut off_curve = decode(UA_PUBLIC).unwrap();
         off_curve[64] ^= 1;
-        assert_eq!(check_public_key(&off_curve), Err(EncryptionError::InvalidPublicKey));
+        assert_eq!(
+            check_public_key(&off_curve),
+            Err(EncryptionError::InvalidPublicKey)
+        );
         assert_eq!(check_public_key(&decode(UA_PUBLIC).unwrap()), Ok(()));
         let auth = [0u8; 16];
         let to = Recipient {

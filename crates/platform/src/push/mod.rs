@@ -178,7 +178,11 @@ impl Push<'_> {
     }
 
     /// Stops sending to this browser; done already is done.
-    pub async fn unsubscribe(&self, account_id: &AccountId, endpoint: &str) -> Result<(), PushError> {
+    pub async fn unsubscribe(
+        &self,
+        account_id: &AccountId,
+        endpoint: &str,
+    ) -> Result<(), PushError> {
         store::unsubscribe(self.db(), account_id.as_str(), endpoint).await?;
         Ok(())
     }
@@ -211,7 +215,12 @@ impl Push<'_> {
         });
     }
 
-    async fn send(&self, subscription: &store::PushSubscriptionRecord, message: &[u8], urgency: &str) {
+    async fn send(
+        &self,
+        subscription: &store::PushSubscriptionRecord,
+        message: &[u8],
+        urgency: &str,
+    ) {
         let state = self.state();
         let Ok(endpoint) = PushEndpoint::parse(&subscription.endpoint) else {
             return;
@@ -257,7 +266,10 @@ impl Push<'_> {
         match sent.map(|answer| answer.status()) {
             Ok(status) if status.is_success() => {}
             Ok(status) if status.as_u16() == 404 || status.as_u16() == 410 => {
-                tracing::info!(service = endpoint.origin(), "push subscription gone; forgotten");
+                tracing::info!(
+                    service = endpoint.origin(),
+                    "push subscription gone; forgotten"
+                );
                 if let Err(err) = store::remove(self.db(), endpoint.as_str()).await {
                     tracing::warn!(error = %err, "gone push subscription not forgotten");
                 }
@@ -304,8 +316,14 @@ mod tests {
     fn only_the_browsers_push_services_are_sent_to() {
         let policy = PushPolicy::default();
         assert!(allowed(&policy, "https://fcm.googleapis.com/fcm/send/x"));
-        assert!(allowed(&policy, "https://updates.push.services.mozilla.com/wpush/v2/x"));
-        assert!(allowed(&policy, "https://wns2-db5p.notify.windows.com/w/?token=x"));
+        assert!(allowed(
+            &policy,
+            "https://updates.push.services.mozilla.com/wpush/v2/x"
+        ));
+        assert!(allowed(
+            &policy,
+            "https://wns2-db5p.notify.windows.com/w/?token=x"
+        ));
         assert!(allowed(&policy, "https://web.push.apple.com/Q"));
         for refused in [
             "http://fcm.googleapis.com/fcm/send/x",

@@ -64,7 +64,10 @@ impl VapidKey {
         // JWS ES256 is the raw r ‖ s, not DER.
         let signature: Signature = self.signing.sign(signing_input.as_bytes());
         let signature = URL_SAFE_NO_PAD.encode(signature.to_bytes());
-        format!("vapid t={signing_input}.{signature}, k={}", self.public_key())
+        format!(
+            "vapid t={signing_input}.{signature}, k={}",
+            self.public_key()
+        )
     }
 }
 
@@ -90,9 +93,10 @@ mod tests {
         assert_eq!(claims["exp"], 1_000 + TOKEN_LIFETIME_SECS);
         assert_eq!(claims["sub"], "https://meritree.example");
         let verifying = VerifyingKey::from_sec1_bytes(&URL_SAFE_NO_PAD.decode(k).unwrap()).unwrap();
-        let signature =
-            Signature::from_slice(&URL_SAFE_NO_PAD.decode(signature).unwrap()).unwrap();
-        verifying.verify(signing_input.as_bytes(), &signature).unwrap();
+        let signature = Signature::from_slice(&URL_SAFE_NO_PAD.decode(signature).unwrap()).unwrap();
+        verifying
+            .verify(signing_input.as_bytes(), &signature)
+            .unwrap();
     }
 
     #[test]

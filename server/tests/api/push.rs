@@ -1,0 +1,284 @@
+//! Web Push: a member's browser subscribes, and their notices reach it
+//! through its push service, encrypted for it alone and signed as this
+//! server; what the push service says is gone is forgotten; what no browser
+//! sends, or a push service the server does not send to, is refused
+//! through both doors.
+
+use meritree_store::{test_both_backends, Backend};
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::{error_code, spawn_app_with, Session, TestApp};
+use crate::push_service::{check_vapid, Browser, PushService};
+
+/// An app that sends to the local push service (plain HTTP, on 127.0.0.1).
+async fn app_pushing_locally(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |settings| {
+        settings.push.services = vec!["127.0.0.1".into()];
+        settings.push.allow_http = true;
+        settings.push.subject = Some("mailto:ops@meritree.example".into());
+    })
+    .await
+}
+
+async fn server_key(app: &TestApp) -> String {
+    let key = app.get("/api/v1/push/key").await;
+    assert_eq!(key.status(), 200);
+    let key: serde_json::Value = key.json().await.unwrap();
+    key["public_key"].as_str().unwrap().to_owned()
+}
+
+async fn subscribe(
+    app: &TestApp,
+    session: &Session,
+    subscription: serde_json::Value,
+) -> reqwest::Response {
+    app.request(Method::POST, "/api/v1/user/push-subscriptions", session)
+        .json(&subscription)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The same through the pages' server function.
+async fn subscribe_page(
+    app: &TestApp,
+    session: &Session,
+    subscription: serde_json::Value,
+) -> reqwest::Response {
+    app.request(Method::POST, "/api/notifications/push_subscribe", session)
+        .json(&json!({ "subscription": subscription }))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn page_error(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    let body: serde_json::Value = response.json().await.unwrap();
+    (
+        status,
+        body["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{body}"))
+            .to_owned(),
+    )
+}
+
+test_both_backends! {
+    async fn a_notice_reaches_a_subscribed_browser_encrypted_and_signed(backend: Backend) {
+        let service = PushService::start().await;
+        let app = app_pushing_locally(backend).await;
+        let key = server_key(&app).await;
+        assert_eq!(server_key(&app).await, key, "one key, kept");
+
+        let ann = app.register("ann@example.org").await;
+        let laptop = Browser::new(&service, "ann-laptop");
+        assert_eq!(subscribe(&app, &ann, laptop.subscription()).await.status(), 204);
+        // Subscribing the same browser again is one subscription.
+        assert_eq!(subscribe(&app, &ann, laptop.subscription()).await.status(), 204);
+        let phone = Browser::new(&service, "ann-phone");
+        assert_eq!(subscribe_page(&app, &ann, phone.subscription()).await.status(), 200);
+
+        app.create_api_key(&ann, "laptop").await;
+        for (browser, name) in [(&laptop, "ann-laptop"), (&phone, "ann-phone")] {
+            let delivered = service.wait_for(name, 1).await;
+            assert_eq!(delivered.len(), 1, "{name}: one message per notice");
+            let message = &delivered[0];
+            let claims = check_vapid(message, &key, &service.origin);
+            assert_eq!(claims["sub"], "mailto:ops@meritree.example");
+            assert_eq!(message.headers["content-encoding"], "aes128gcm");
+            assert_eq!(message.headers["ttl"], "86400");
+            assert_eq!(message.headers["urgency"], "high", "a security notice");
+            let notice = browser.read(&message.body);
+            assert_eq!(notice["kind"], "security");
+            assert_eq!(notice["title"], "New API key");
+            assert!(notice["body"].as_str().unwrap().contains("“laptop”"));
+            assert_eq!(notice["link"], "/account");
+            // Only the subscribed browser's keys open it.
+            assert!(std::panic::catch_unwind(|| Browser::new(&service, "x").read(&message.body)).is_err());
+        }
+
+        // A kind turned off is not pushed either.
+        let muted = app.request(Method::PUT, "/api/v1/user/notification-preferences", &ann)
+            .json(&json!({ "muted": ["security"] })).send().await.unwrap();
+        assert_eq!(muted.status(), 200);
+        app.create_api_key(&ann, "muted").await;
+        // Unsubscribed (through the JSON door): nothing more for the laptop.
+        let gone = app.request(Method::DELETE, "/api/v1/user/push-subscriptions", &ann)
+            .json(&json!({ "endpoint": laptop.endpoint })).send().await.unwrap();
+        assert_eq!(gone.status(), 204);
+        let unmuted = app.request(Method::PUT, "/api/v1/user/notification-preferences", &ann)
+            .json(&json!({ "muted": [] })).send().await.unwrap();
+        assert_eq!(unmuted.status(), 200);
+        app.create_api_key(&ann, "after").await;
+        let phone_got = service.wait_for("ann-phone", 2).await;
+        assert_eq!(phone.read(&phone_got[1].body)["body"].as_str().unwrap().contains("“after”"), true,
+            "the muted notice was never sent");
+        assert_eq!(service.deliveries("ann-laptop").len(), 1, "unsubscribed");
+        app.stop().await;
+    }
+
+    async fn a_subscription_its_push_service_says_is_gone_is_forgotten(backend: Backend) {
+        let service = PushService::start().await;
+        let app = app_pushing_locally(backend).await;
+        let ann = app.register("ann@example.org").await;
+        let old = Browser::new(&service, "old");
+        assert_eq!(subscribe(&app, &ann, old.subscription()).await.status(), 204);
+        service.answer("old", 410);
+        app.create_api_key(&ann, "one").await;
+        service.wait_for("old", 1).await;
+        let account = app.get_json("/api/v1/user/me", &ann).await;
+        let account_id = account["id"].as_str().unwrap().to_owned();
+        let db = meritree_store::Database::connect(&app.db().target, meritree_store::PoolOptions::default())
+            .await.unwrap();
+        let mut left = 1;
+        for _ in 0..100 {
+            left = meritree_store::push_subscriptions::for_account(&db, &account_id).await.unwrap().len();
+            if left == 0 { break; }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(left, 0, "a 410 forgets the subscription");
+        app.create_api_key(&ann, "two").await;
+        let renewed = Browser::new(&service, "renewed");
+        assert_eq!(subscribe(&app, &ann, renewed.subscription()).await.status(), 204);
+        app.create_api_key(&ann, "three").await;
+        service.wait_for("renewed", 1).await;
+        assert_eq!(service.deliveries("old").len(), 1, "nothing more sent where it was gone");
+
+        // A browser is one person's at a time: Bob subscribing it on the
+        // same device takes it over.
+        let bob = app.register("bob@example.org").await;
+        assert_eq!(subscribe(&app, &bob, renewed.subscription()).await.status(), 204);
+        app.create_api_key(&ann, "ann's").await;
+        app.create_api_key(&bob, "bob's").await;
+        // Ann's "three", then Bob's: Ann's last notice went nowhere.
+        let got = service.wait_for("renewed", 2).await;
+        let last = renewed.read(&got.last().unwrap().body);
+        assert!(last["body"].as_str().unwrap().contains("“bob's”"), "{last}");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert_eq!(service.deliveries("renewed").len(), 2, "Ann's notice did not go to Bob's browser");
+        app.stop().await;
+    }
+
+    async fn subscriptions_are_checked_through_both_doors(backend: Backend) {
+        let service = PushService::start().await;
+        let app = app_pushing_locally(backend).await;
+        let ann = app.register("ann@example.org").await;
+        let browser = Browser::new(&service, "ann");
+
+        // Nobody signed in.
+        let stranger = subscribe(&app, &Session::default(), browser.subscription()).await;
+        assert_eq!(stranger.status(), 401);
+        assert_eq!(error_code(stranger).await, "unauthenticated");
+        let stranger = subscribe_page(&app, &Session::default(), browser.subscription()).await;
+        assert_eq!(page_error(stranger).await, (401, "unauthenticated".into()));
+        // An API key cannot choose where the member's notices go.
+        let key = app.create_api_key(&ann, "bot").await;
+        let by_key = app.client.post(app.url("/api/v1/user/push-subscriptions"))
+            .bearer_auth(&key.key).json(&browser.subscription()).send().await.unwrap();
+        assert_eq!(error_code(by_key).await, "session_required");
+
+        let good = browser.subscription();
+        let mut off_curve = good.clone();
+        let mut point = base64_decode(good["keys"]["p256dh"].as_str().unwrap());
+        point[64] ^= 1;
+        off_curve["keys"]["p256dh"] = json!(base64_encode(&point));
+        let mut short_auth = good.clone();
+        short_auth["keys"]["auth"] = json!("AAAA");
+        let mut no_url = good.clone();
+        no_url["endpoint"] = json!("push-me-please");
+        let mut credentials = good.clone();
+        credentials["endpoint"] = json!(format!("http://user:pw@{}/push/ann", &service.origin[7..]));
+        for (bad, code) in [
+            (off_curve, "push_subscription_invalid"),
+            (short_auth, "push_subscription_invalid"),
+            (no_url, "push_subscription_invalid"),
+            (credentials, "push_subscription_invalid"),
+            (json!({ "endpoint": "https://fcm.googleapis.com/x" }), "invalid_request"),
+        ] {
+            let response = subscribe(&app, &ann, bad.clone()).await;
+            assert_eq!(response.status(), if code == "invalid_request" { 400 } else { 422 }, "{bad}");
+            assert_eq!(error_code(response).await, code, "{bad}");
+            if code != "invalid_request" {
+                assert_eq!(page_error(subscribe_page(&app, &ann, bad.clone()).await).await, (422, code.to_owned()));
+            }
+        }
+        // Only the push services the server is configured for: this one
+        // sends to the browsers' own, never to an address it was handed.
+        let default = crate::helpers::spawn_app(backend).await;
+        let bob = default.register("bob@example.org").await;
+        for endpoint in ["http://127.0.0.1:9/push/x", "https://169.254.169.254/latest", "https://fcm.googleapis.com.evil.example/x"] {
+            let mut elsewhere = good.clone();
+            elsewhere["endpoint"] = json!(endpoint);
+            let refused = subscribe(&default, &bob, elsewhere.clone()).await;
+            assert_eq!(refused.status(), 422);
+            assert_eq!(error_code(refused).await, "push_service_not_allowed", "{endpoint}");
+            assert_eq!(page_error(subscribe_page(&default, &bob, elsewhere).await).await, (422, "push_service_not_allowed".into()));
+        }
+        let mut chrome = good.clone();
+        chrome["endpoint"] = json!("https://fcm.googleapis.com/fcm/send/abc");
+        assert_eq!(subscribe(&default, &bob, chrome).await.status(), 204);
+        default.stop().await;
+
+        // Unsubscribing through the page's door; nothing arrives after.
+        assert_eq!(subscribe(&app, &ann, good).await.status(), 204);
+        let stranger = app.request(Method::POST, "/api/notifications/push_unsubscribe", &Session::default())
+            .form(&[("endpoint", browser.endpoint.as_str())]).send().await.unwrap();
+        assert_eq!(page_error(stranger).await, (401, "unauthenticated".into()));
+        let done = app.request(Method::POST, "/api/notifications/push_unsubscribe", &ann)
+            .form(&[("endpoint", browser.endpoint.as_str())]).send().await.unwrap();
+        assert_eq!(done.status(), 200);
+        app.create_api_key(&ann, "after").await;
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(service.deliveries("ann").is_empty());
+        app.stop().await;
+    }
+
+    async fn the_notification_functions_refuse_strangers_and_malformed_input(backend: Backend) {
+        let app = crate::helpers::spawn_app(backend).await;
+        let nobody = Session::default();
+        for (path, form) in [
+            ("/api/notifications/read", vec![("up_to", "1")]),
+            ("/api/notifications/preferences", vec![]),
+            ("/api/notifications/set_preferences", vec![("muted[0]", "security")]),
+        ] {
+            let refused = app.request(Method::POST, path, &nobody).form(&form).send().await.unwrap();
+            assert_eq!(page_error(refused).await, (401, "unauthenticated".into()), "{path}");
+        }
+        // Asked on every page: nobody signed in is no centre, not an error.
+        for path in ["/api/notifications/centre", "/api/notifications/unread"] {
+            let none = app.request(Method::POST, path, &nobody).send().await.unwrap();
+            assert_eq!(none.status(), 200, "{path}");
+            assert_eq!(none.json::<serde_json::Value>().await.unwrap(), serde_json::Value::Null);
+        }
+        let stranger = app.client.get(app.url("/api/v1/user/notifications")).send().await.unwrap();
+        assert_eq!(error_code(stranger).await, "unauthenticated");
+
+        let ann = app.register("ann@example.org").await;
+        for (path, form) in [
+            ("/api/notifications/read", vec![("up_to", "soon")]),
+            ("/api/notifications/read", vec![]),
+            ("/api/notifications/set_preferences", vec![("muted[0]", "gossip")]),
+        ] {
+            let refused = app.request(Method::POST, path, &ann).form(&form).send().await.unwrap();
+            assert_eq!(refused.status(), 400, "{path} {form:?}");
+        }
+        let malformed = app.request(Method::POST, "/api/v1/user/notifications/read", &ann)
+            .json(&json!({ "up_to": "soon" })).send().await.unwrap();
+        assert_eq!(error_code(malformed).await, "invalid_request");
+        app.stop().await;
+    }
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text)
+        .unwrap()
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
