@@ -107,3 +107,56 @@ function showOutbox(waiting, state, text, link) {
     banner.append(a);
   }
 }
+
+// Web Push on this device, for the notifications page (docs/decisions/0039).
+// Each call answers a promise; the page sends the subscription to the server.
+window.meritreePush = {
+  // "unsupported", "blocked", "on" or "off".
+  async state() {
+    if (!("serviceWorker" in navigator) || !("PushManager" in window) || !("Notification" in window)) {
+      return "unsupported";
+    }
+    if (Notification.permission === "denied") return "blocked";
+    const registration = await navigator.serviceWorker.ready;
+    const subscription = await registration.pushManager.getSubscription();
+    return subscription && Notification.permission === "granted" ? "on" : "off";
+  },
+  // Asks for permission and subscribes with the server's key; the
+  // subscription as JSON text.
+  async subscribe(serverKey) {
+    const permission = await Notification.requestPermission();
+    if (permission !== "granted") {
+      throw new Error("Notifications are not allowed for this site: allow them in the browser's site settings.");
+    }
+    const registration = await navigator.serviceWorker.ready;
+    const key = base64UrlBytes(serverKey);
+    const existing = await registration.pushManager.getSubscription();
+    // One made with another server key cannot be reused.
+    if (existing && !sameBytes(existing.options && existing.options.applicationServerKey, key)) {
+      await existing.unsubscribe();
+    }
+    const subscription = await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key });
+    return JSON.stringify(subscription.toJSON());
+  },
+  // Unsubscribes this browser; its endpoint, or null if it had none.
+  async unsubscribe() {
+    const registration = await navigator.serviceWorker.ready;
+    const subscription = await registration.pushManager.getSubscription();
+    if (!subscription) return null;
+    const endpoint = subscription.endpoint;
+    await subscription.unsubscribe();
+    return endpoint;
+  },
+};
+
+function base64UrlBytes(text) {
+  const base64 = text.replace(/-/g, "+").replace(/_/g, "/");
+  const binary = atob(base64 + "=".repeat((4 - (base64.length % 4)) % 4));
+  return Uint8Array.from(binary, (c) => c.charCodeAt(0));
+}
+
+function sameBytes(buffer, bytes) {
+  if (!buffer) return false;
+  const other = new Uint8Array(buffer);
+  return other.length === bytes.length && other.every((b, i) => b === bytes[i]);
+}

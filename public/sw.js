@@ -95,6 +95,45 @@ self.addEventListener("sync", (event) => {
   if (event.tag === OUTBOX_SYNC) event.waitUntil(replay());
 });
 
+// A notice the server pushed (docs/decisions/0039): the notification as the
+// centre lists it, decrypted by the browser, shown by the system.
+self.addEventListener("push", (event) => {
+  let notice = {};
+  try {
+    notice = event.data ? event.data.json() : {};
+  } catch (_) {
+    notice = { body: event.data ? event.data.text() : "" };
+  }
+  const link = typeof notice.link === "string" && /^\/(?!\/)/.test(notice.link) ? notice.link : "/notifications";
+  event.waitUntil(
+    self.registration.showNotification(typeof notice.title === "string" && notice.title ? notice.title : "Meritree", {
+      body: typeof notice.body === "string" ? notice.body : "",
+      // The same notice pushed twice replaces itself.
+      tag: Number.isSafeInteger(notice.id) ? `meritree-${notice.id}` : undefined,
+      icon: "/icons/icon-192.png",
+      data: { link },
+    }),
+  );
+});
+
+// Opens what the notification is about, in a window already open if any.
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  const url = new URL((event.notification.data && event.notification.data.link) || "/notifications", self.location.origin).href;
+  event.waitUntil(
+    self.clients.matchAll({ type: "window", includeUncontrolled: true }).then((windows) => {
+      const open = windows.find((client) => client.url === url);
+      return open ? open.focus() : self.clients.openWindow(url);
+    }),
+  );
+});
+
+// Another person signing in here must not get the last one's notices.
+async function stopPushes() {
+  const subscription = await self.registration.pushManager.getSubscription();
+  if (subscription) await subscription.unsubscribe();
+}
+
 self.addEventListener("fetch", (event) => {
   const request = event.request;
   const url = new URL(request.url);
@@ -107,7 +146,9 @@ self.addEventListener("fetch", (event) => {
     return;
   }
   if (request.method !== "GET") {
-    if (IDENTITY.test(url.pathname)) event.waitUntil(Promise.all([caches.delete(PAGES), dropOutbox()]));
+    if (IDENTITY.test(url.pathname)) {
+      event.waitUntil(Promise.all([caches.delete(PAGES), dropOutbox(), stopPushes()]));
+    }
     return;
   }
   if (url.pathname.startsWith("/pkg/") || url.pathname.startsWith("/icons/")) {

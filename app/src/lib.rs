@@ -9,6 +9,7 @@ pub mod components;
 pub mod csp;
 pub mod live;
 pub mod pages;
+pub mod push;
 pub mod server_fns;
 pub mod session;
 pub mod telegram;

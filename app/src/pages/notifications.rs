@@ -11,9 +11,10 @@ use crate::components::notification_bell::NotificationsChanged;
 use crate::components::server_error::ServerError;
 use crate::components::time::utc_minutes;
 use crate::live::Live;
+use crate::push::{self, DeviceState};
 use crate::server_fns::notifications::{
-    load_notification_preferences, load_notifications, read_notifications,
-    save_notification_preferences,
+    load_notification_preferences, load_notifications, load_push_key, read_notifications,
+    save_notification_preferences, subscribe_to_push, unsubscribe_from_push,
 };
 
 #[component]
@@ -69,6 +70,7 @@ pub fn NotificationsPage() -> impl IntoView {
                 })}
             </Transition>
             <Preferences />
+            <PushOnThisDevice />
         </section>
     }
 }
@@ -142,5 +144,83 @@ fn Preferences() -> impl IntoView {
                 })
             })}
         </Transition>
+    }
+}
+
+/// Web Push on this browser: turned on or off here, or why it cannot be.
+#[component]
+fn PushOnThisDevice() -> impl IntoView {
+    let changed = RwSignal::new(0u32);
+    let state = LocalResource::new(move || {
+        changed.track();
+        push::state()
+    });
+    let toggle = Action::new_unsync(|on: &bool| {
+        let on = *on;
+        async move {
+            if on {
+                let key = load_push_key().await.map_err(|err| err.message)?;
+                let subscription = push::subscribe(&key.public_key).await?;
+                if let Err(err) = subscribe_to_push(subscription).await {
+                    // The server does not know this browser: leave it unsubscribed.
+                    let _ = push::unsubscribe().await;
+                    return Err(err.message);
+                }
+            } else if let Some(endpoint) = push::unsubscribe().await? {
+                unsubscribe_from_push(endpoint)
+                    .await
+                    .map_err(|err| err.message)?;
+            }
+            Ok::<(), String>(())
+        }
+    });
+    Effect::new(move |_| {
+        if toggle.value().get().is_some() {
+            changed.update(|n| *n += 1);
+        }
+    });
+    let busy = toggle.pending();
+    view! {
+        <section class="push-device" data-testid="push-device">
+            <h2>"On this device"</h2>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match state.await {
+                        DeviceState::Unsupported => view! {
+                            <p class="muted" data-testid="push-state" data-state="unsupported">
+                                "This browser cannot receive push notifications."
+                            </p>
+                        }.into_any(),
+                        DeviceState::Blocked => view! {
+                            <p class="muted" data-testid="push-state" data-state="blocked">
+                                "Notifications are blocked for this site: allow them in the browser's site settings."
+                            </p>
+                        }.into_any(),
+                        DeviceState::Off => view! {
+                            <p data-testid="push-state" data-state="off">
+                                "Push notifications are off on this device. "
+                                <button type="button" data-testid="push-on" disabled=move || busy.get()
+                                    on:click=move |_| { toggle.dispatch(true); }>
+                                    "Turn on"
+                                </button>
+                            </p>
+                        }.into_any(),
+                        DeviceState::On => view! {
+                            <p data-testid="push-state" data-state="on">
+                                "Push notifications are on for this device. "
+                                <button type="button" data-testid="push-off" disabled=move || busy.get()
+                                    on:click=move |_| { toggle.dispatch(false); }>
+                                    "Turn off"
+                                </button>
+                            </p>
+                        }.into_any(),
+                    }
+                })}
+            </Suspense>
+            {move || match toggle.value().get() {
+                Some(Err(message)) => Some(view! { <p class="error" role="alert" data-testid="push-error">{message}</p> }),
+                _ => None,
+            }}
+        </section>
     }
 }
