@@ -26,6 +26,16 @@ pub fn token_digest(token: &str) -> String {
         .collect()
 }
 
+/// A random P-256 private key (a Web Push key, a message's ephemeral key).
+pub fn random_p256_key() -> p256::SecretKey {
+    loop {
+        // Out of range (zero, or above the group order) about once in 2^32.
+        if let Ok(key) = p256::SecretKey::from_slice(&random_bytes::<32>()) {
+            return key;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -40,15 +50,5 @@ mod tests {
             token_digest("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
-    }
-}
-
-/// A random P-256 private key (a Web Push key, a message's ephemeral key).
-pub fn random_p256_key() -> p256::SecretKey {
-    loop {
-        // Out of range (zero, or above the group order) about once in 2^32.
-        if let Ok(key) = p256::SecretKey::from_slice(&random_bytes::<32>()) {
-            return key;
-        }
     }
 }

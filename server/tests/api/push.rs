@@ -113,7 +113,7 @@ test_both_backends! {
         assert_eq!(unmuted.status(), 200);
         app.create_api_key(&ann, "after").await;
         let phone_got = service.wait_for("ann-phone", 2).await;
-        assert_eq!(phone.read(&phone_got[1].body)["body"].as_str().unwrap().contains("“after”"), true,
+        assert!(phone.read(&phone_got[1].body)["body"].as_str().unwrap().contains("“after”"),
             "the muted notice was never sent");
         assert_eq!(service.deliveries("ann-laptop").len(), 1, "unsubscribed");
         app.stop().await;
