@@ -131,6 +131,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/tg") view=TelegramPage />
                 </Routes>
             </main>
+            <components::outdated_client::OutdatedClient />
         </Router>
     }
 }

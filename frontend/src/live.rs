@@ -47,6 +47,20 @@ impl app::live::LiveSocket for Socket {
     }
 }
 
+/// The client release this page runs: the content hash in the name of the
+/// script the server's page preloads (`/pkg/meritree.<hash>.js`); `None`
+/// for a client built without one.
+fn release(window: &web_sys::Window) -> Option<String> {
+    let href = window
+        .document()?
+        .query_selector("link[rel=modulepreload]")
+        .ok()??
+        .get_attribute("href")?;
+    let name = href.rsplit('/').next()?;
+    let hash = name.strip_prefix("meritree.")?.strip_suffix(".js")?;
+    meritree_core::live::is_release(hash).then(|| hash.to_owned())
+}
+
 /// How long to wait before reconnecting.
 const RECONNECT_MS: i32 = 1_000;
 
@@ -59,11 +73,19 @@ fn connect(on_frame: OnFrame, last_seq: LastSeq, resync_on_open: bool) {
         return;
     };
     let scheme = if protocol == "https:" { "wss" } else { "ws" };
-    let resume = last_seq
-        .get()
-        .map(|seq| format!("?since={seq}"))
-        .unwrap_or_default();
-    let Ok(socket) = WebSocket::new(&format!("{scheme}://{host}/api/v1/ws{resume}")) else {
+    let query: Vec<String> = [
+        last_seq.get().map(|seq| format!("since={seq}")),
+        release(&window).map(|release| format!("release={release}")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let query = if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", query.join("&"))
+    };
+    let Ok(socket) = WebSocket::new(&format!("{scheme}://{host}/api/v1/ws{query}")) else {
         return;
     };
 

@@ -20,6 +20,9 @@ pub struct WebClient {
     pub output_name: String,
     /// Whether the names carry a content hash (so may be cached forever).
     pub hashed: bool,
+    /// That hash: the release pages run (a page naming another is told
+    /// to reload).
+    pub release: Option<String>,
 }
 
 impl WebClient {
@@ -31,6 +34,7 @@ impl WebClient {
             Ok(hash) if is_bundle_hash(hash.trim()) => Self {
                 output_name: format!("{OUTPUT_NAME}.{}", hash.trim()),
                 hashed: true,
+                release: Some(hash.trim().to_owned()),
             },
             Ok(_) => {
                 tracing::warn!("{SITE_PKG_DIR}/{BUNDLE_FILE} holds no bundle hash; ignored");
@@ -52,14 +56,12 @@ impl WebClient {
         Self {
             output_name: OUTPUT_NAME.to_owned(),
             hashed: false,
+            release: None,
         }
     }
 }
 
-/// 16 lowercase hex digits, as `scripts/build` writes.
-fn is_bundle_hash(hash: &str) -> bool {
-    hash.len() == 16 && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}
+use meritree_core::live::is_release as is_bundle_hash;
 
 #[cfg(test)]
 mod tests {
@@ -76,7 +78,8 @@ mod tests {
             WebClient::find(site.path()),
             WebClient {
                 output_name: "meritree.0123456789abcdef".into(),
-                hashed: true
+                hashed: true,
+                release: Some("0123456789abcdef".into()),
             }
         );
         for bad in ["../../etc/passwd", "0123456789ABCDEF", "0123", ""] {

@@ -80,6 +80,19 @@ pub enum LiveEvent {
     Notification {
         notification: crate::notifications::NotificationView,
     },
+    /// The page runs another release of the client than the server
+    /// serves (sent first, to a socket opened with `?release=`): the page
+    /// is too old for the server's API and must reload.
+    Outdated {
+        /// The release the server serves.
+        release: String,
+    },
+}
+
+/// Whether `text` names a client release: the bundle's content hash, 16
+/// lowercase hexadecimal digits, as the build writes it.
+pub fn is_release(text: &str) -> bool {
+    text.len() == 16 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// One frame on the socket.

@@ -34,6 +34,7 @@ mod points;
 mod push;
 mod push_service;
 mod rate_limits;
+mod releases;
 mod rounds;
 mod scale;
 mod sessions;

@@ -5,6 +5,8 @@
 //! The upgrade checks `Origin` like any cookie-carrying request, so another
 //! site's page cannot open a socket as the member. `?since=<seq>` resumes
 //! after a reconnect; a client too far behind gets `resync` and reloads.
+//! `?release=<bundle hash>` names the client the page runs: another release
+//! than the server serves is told first (`outdated`) that it must reload.
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -14,7 +16,7 @@ use axum::http::header::ORIGIN;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
-use meritree_core::live::{close_code, Envelope, LiveEvent};
+use meritree_core::live::{close_code, is_release, Envelope, LiveEvent};
 use meritree_core::ErrorCode;
 use meritree_platform::live::Addressed;
 use meritree_platform::Platform;
@@ -24,6 +26,7 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::routes::AppState;
+use crate::web_client::WebClient;
 use utoipa_axum::router::OpenApiRouter;
 
 /// A WebSocket, which OpenAPI cannot describe: left out of the document.
@@ -35,10 +38,13 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 struct Resume {
     since: Option<u64>,
+    /// The client release the page runs.
+    release: Option<String>,
 }
 
 async fn socket(
     State(platform): State<Platform>,
+    State(web_client): State<WebClient>,
     Caller(request): Caller,
     headers: HeaderMap,
     query: Result<Query<Resume>, QueryRejection>,
@@ -46,6 +52,17 @@ async fn socket(
 ) -> Result<Response, ApiError> {
     let Query(resume) =
         query.map_err(|r| ApiError::new(ErrorCode::InvalidRequest, r.body_text()))?;
+    if resume.release.as_deref().is_some_and(|r| !is_release(r)) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            "release is the client bundle's hash: 16 lowercase hexadecimal digits",
+        ));
+    }
+    // Only a server whose client is named by release can tell.
+    let outdated = match (resume.release, web_client.release) {
+        (Some(page), Some(served)) if page != served => Some(served),
+        _ => None,
+    };
     let upgrade = socket_upgrade(&platform, &headers, upgrade)?;
     let account = platform
         .optional_caller(&request)
@@ -54,7 +71,7 @@ async fn socket(
     Ok(upgrade
         // Clients only ever send pings and closes.
         .max_message_size(4096)
-        .on_upgrade(move |ws| serve(platform, ws, account, resume.since)))
+        .on_upgrade(move |ws| serve(platform, ws, account, resume.since, outdated)))
 }
 
 /// The upgrade of a socket route: refused unless the request asks for a
@@ -99,11 +116,22 @@ fn check_socket_origin(platform: &Platform, headers: &HeaderMap) -> Result<(), A
     Ok(())
 }
 
-async fn serve(platform: Platform, mut ws: WebSocket, account: Option<String>, since: Option<u64>) {
+async fn serve(
+    platform: Platform,
+    mut ws: WebSocket,
+    account: Option<String>,
+    since: Option<u64>,
+    outdated: Option<String>,
+) {
     let _counted = platform.metrics().websocket_opened();
     // Subscribed before the backlog is read: nothing falls in between.
     let mut events = platform.hub().subscribe();
     let mut last = since.unwrap_or_else(|| platform.hub().last_seq());
+    if let Some(release) = outdated {
+        if !send_now(&mut ws, last, LiveEvent::Outdated { release }).await {
+            return;
+        }
+    }
     if let Some(since) = since {
         let backlog = platform.hub().since(since);
         let resync = backlog.is_none();
@@ -115,12 +143,7 @@ async fn serve(platform: Platform, mut ws: WebSocket, account: Option<String>, s
         }
         if resync {
             last = platform.hub().last_seq();
-            let frame = Envelope {
-                seq: last,
-                event: LiveEvent::Resync,
-            };
-            let text = serde_json::to_string(&frame).expect("events serialise");
-            if ws.send(Message::Text(text.into())).await.is_err() {
+            if !send_now(&mut ws, last, LiveEvent::Resync).await {
                 return;
             }
         }
@@ -152,6 +175,13 @@ async fn serve(platform: Platform, mut ws: WebSocket, account: Option<String>, s
             },
         }
     }
+}
+
+/// Sends a frame of this socket's own (not from the hub); false once the
+/// socket is gone.
+async fn send_now(ws: &mut WebSocket, seq: u64, event: LiveEvent) -> bool {
+    let text = serde_json::to_string(&Envelope { seq, event }).expect("events serialise");
+    ws.send(Message::Text(text.into())).await.is_ok()
 }
 
 /// Sends `addressed` when it is for this socket; false once the socket is gone.
