@@ -104,7 +104,7 @@ self.addEventListener("push", (event) => {
   } catch (_) {
     notice = { body: event.data ? event.data.text() : "" };
   }
-  const link = typeof notice.link === "string" && /^\/(?!\/)/.test(notice.link) ? notice.link : "/notifications";
+  const link = sameSite(notice.link);
   event.waitUntil(
     self.registration.showNotification(typeof notice.title === "string" && notice.title ? notice.title : "Meritree", {
       body: typeof notice.body === "string" ? notice.body : "",
@@ -119,7 +119,7 @@ self.addEventListener("push", (event) => {
 // Opens what the notification is about, in a window already open if any.
 self.addEventListener("notificationclick", (event) => {
   event.notification.close();
-  const url = new URL((event.notification.data && event.notification.data.link) || "/notifications", self.location.origin).href;
+  const url = new URL(sameSite(event.notification.data && event.notification.data.link), self.location.origin).href;
   event.waitUntil(
     self.clients.matchAll({ type: "window", includeUncontrolled: true }).then((windows) => {
       const open = windows.find((client) => client.url === url);
@@ -127,6 +127,18 @@ self.addEventListener("notificationclick", (event) => {
     }),
   );
 });
+
+// A link of this site's, or the notification centre: a notification never
+// opens another site.
+function sameSite(link) {
+  try {
+    const url = new URL(link, self.location.origin);
+    if (typeof link === "string" && url.origin === self.location.origin) return url.pathname + url.search;
+  } catch (_) {
+    // not a URL
+  }
+  return "/notifications";
+}
 
 // Another person signing in here must not get the last one's notices.
 async function stopPushes() {

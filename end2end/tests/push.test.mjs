@@ -17,7 +17,7 @@ before(async () => {
 });
 after(() => service?.close());
 const env = withServerAndBrowser({ before, after }, () =>
-  startServer({ config: '[push]\nservices = ["127.0.0.1"]\nallow_http = true\n' }),
+  startServer({ config: '[push]\nservices = ["127.0.0.1:*"]\nallow_http = true\n' }),
 );
 
 const newKey = (page, name) =>

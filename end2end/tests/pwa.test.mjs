@@ -106,6 +106,37 @@ test('a new release is offered on the next visit and taken on "Reload"', async (
   assert.deepEqual(env.browser.pageErrors, []);
 });
 
+test('a page running an older client than the server serves is told to reload', async () => {
+  const page = await env.browser.context.newPage();
+  page.on('pageerror', (err) => env.browser.pageErrors.push(err));
+  // The page as an older release rendered it: its preloaded script, which
+  // names the release, carries another hash.
+  await page.addInitScript(() => {
+    new MutationObserver((_, observer) => {
+      const preload = document.querySelector('link[rel="modulepreload"]');
+      if (preload) {
+        preload.setAttribute('href', preload.getAttribute('href').replace(/\.[0-9a-f]{16}\.js$/, '.0000000000000000.js'));
+        observer.disconnect();
+      }
+    }).observe(document, { childList: true, subtree: true });
+  });
+  await page.goto(`${env.server.url}/leaderboard`);
+  await page.waitForSelector('body[data-hydrated="true"]');
+  await page.waitForSelector('[data-testid="client-outdated"]');
+  assert.match(await page.textContent('[data-testid="client-outdated"]'), /reload this page/);
+  const reloaded = page.waitForEvent('load');
+  await page.click('[data-testid="client-outdated"] button');
+  await reloaded;
+  await page.close();
+
+  // The release the server serves hears nothing of the kind.
+  const current = await openControlled('/leaderboard');
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  assert.equal(await current.$('[data-testid="client-outdated"]'), null);
+  await current.close();
+  assert.deepEqual(env.browser.pageErrors, []);
+});
+
 test('a submission made offline waits on the device and reaches the server once when the connection returns', async () => {
   const page = await openControlled('/');
   await signUp(page, env.server.url, 'ada@example.org');

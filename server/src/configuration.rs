@@ -764,6 +764,35 @@ impl Default for PushSettings {
 }
 
 impl PushSettings {
+    fn check(&self) -> Result<(), ConfigError> {
+        if let Some(subject) = &self.subject {
+            let contact = subject
+                .strip_prefix("mailto:")
+                .map(|address| address.contains('@'))
+                .unwrap_or_else(|| subject.starts_with("https://") && subject.len() > 8);
+            if !contact {
+                return Err(ConfigError::Value {
+                    key: "push.subject",
+                    message: format!("{subject:?} is not a mailto: or https: URL"),
+                });
+            }
+        }
+        for service in &self.services {
+            let host = service.trim_start_matches('.');
+            let named = !host.is_empty()
+                && host.chars().all(|c| {
+                    c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '*' | '[' | ']')
+                });
+            if !named {
+                return Err(ConfigError::Value {
+                    key: "push.services",
+                    message: format!("{service:?} is not a host name (a dot first for any host under it, :port or :* after)"),
+                });
+            }
+        }
+        Ok(())
+    }
+
     pub fn policy(&self) -> PushPolicy {
         PushPolicy {
             services: self.services.clone(),
@@ -1098,6 +1127,7 @@ impl Settings {
             .map_err(Box::new)?;
         settings.chain.apply_preset()?;
         settings.server.check()?;
+        settings.push.check()?;
         settings.check_numbers()?;
         settings.email.mailer().map_err(|e| ConfigError::Value {
             key: "email",
@@ -1269,6 +1299,20 @@ mod tests {
             assert!(Settings::load(None).is_err());
             jail.create_file("meritree.toml", "[server]\nport = \"eighty\"\n")?;
             assert!(Settings::load(None).is_err());
+            for push in [
+                "subject = \"ops@example.org\"",
+                "subject = \"http://x\"",
+                "services = [\"https://fcm.googleapis.com\"]",
+                "services = [\".\"]",
+            ] {
+                jail.create_file("meritree.toml", &format!("[push]\n{push}\n"))?;
+                assert!(Settings::load(None).is_err(), "{push}");
+            }
+            jail.create_file(
+                "meritree.toml",
+                "[push]\nsubject = \"mailto:ops@example.org\"\nservices = [\"127.0.0.1:*\"]\n",
+            )?;
+            assert!(Settings::load(None).is_ok());
             jail.create_file("meritree.toml", "")?;
             jail.set_env("MERITREE_SERVR__PORT", "1");
             assert!(Settings::load(None).is_err());

@@ -85,10 +85,7 @@ pub async fn subscribe_to_push(subscription: PushSubscriptionJson) -> Result<(),
 
     use super::door;
     let (platform, me) = door::authorize(AuthCheck::session()).await?;
-    Ok(platform
-        .push()
-        .subscribe(&me.account_id, &subscription)
-        .await?)
+    Ok(platform.push().subscribe(&me, &subscription).await?)
 }
 
 /// `POST /api/notifications/push_unsubscribe`: no more pushes to the

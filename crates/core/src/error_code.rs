@@ -160,6 +160,8 @@ pub enum ErrorCode {
     PushSubscriptionInvalid,
     /// The push subscription's endpoint is not at a push service this server sends to.
     PushServiceNotAllowed,
+    /// This browser's push subscription is another account's.
+    PushSubscriptionTaken,
     /// No rewards to claim: none published yet, or all already paid.
     NothingToClaim,
     /// The account has no wallet bound (rewards are paid to a wallet).
@@ -207,7 +209,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 89] = [
+    pub const ALL: [ErrorCode; 90] = [
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::InvalidRequest,
@@ -278,6 +280,7 @@ impl ErrorCode {
         ErrorCode::TelegramAlreadyLinked,
         ErrorCode::PushSubscriptionInvalid,
         ErrorCode::PushServiceNotAllowed,
+        ErrorCode::PushSubscriptionTaken,
         ErrorCode::NothingToClaim,
         ErrorCode::NoWallet,
         ErrorCode::ClaimRejected,
@@ -372,6 +375,7 @@ impl ErrorCode {
             ErrorCode::TelegramAlreadyLinked => "telegram_already_linked",
             ErrorCode::PushSubscriptionInvalid => "push_subscription_invalid",
             ErrorCode::PushServiceNotAllowed => "push_service_not_allowed",
+            ErrorCode::PushSubscriptionTaken => "push_subscription_taken",
             ErrorCode::NothingToClaim => "nothing_to_claim",
             ErrorCode::NoWallet => "no_wallet",
             ErrorCode::ClaimRejected => "claim_rejected",
@@ -467,6 +471,7 @@ impl ErrorCode {
             ErrorCode::TelegramAlreadyLinked => 409,
             ErrorCode::PushSubscriptionInvalid => 422,
             ErrorCode::PushServiceNotAllowed => 422,
+            ErrorCode::PushSubscriptionTaken => 409,
             ErrorCode::NothingToClaim => 409,
             ErrorCode::NoWallet => 409,
             ErrorCode::ClaimRejected => 422,

@@ -57,6 +57,8 @@ pub struct PushEndpoint {
     url: String,
     secure: bool,
     host: String,
+    /// The port when not the scheme's own (443, 80).
+    port: Option<u16>,
     /// `scheme://host[:port]`: the audience of the server's VAPID token.
     origin: String,
 }
@@ -91,6 +93,8 @@ impl PushEndpoint {
         }
         let host = host.to_ascii_lowercase();
         let scheme = if secure { "https" } else { "http" };
+        // The scheme's own port is no port: the origin a browser names.
+        let port = port.filter(|&p| p != if secure { 443 } else { 80 });
         let origin = match port {
             Some(port) => format!("{scheme}://{host}:{port}"),
             None => format!("{scheme}://{host}"),
@@ -99,6 +103,7 @@ impl PushEndpoint {
             url: url.to_owned(),
             secure,
             host,
+            port,
             origin,
         })
     }
@@ -114,6 +119,11 @@ impl PushEndpoint {
     /// The host, lowercase (an IPv6 literal keeps its brackets).
     pub fn host(&self) -> &str {
         &self.host
+    }
+
+    /// The port, when not the scheme's own.
+    pub fn port(&self) -> Option<u16> {
+        self.port
     }
 
     pub fn origin(&self) -> &str {

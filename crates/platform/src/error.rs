@@ -95,6 +95,7 @@ mod tests {
     use crate::chain::{ClaimError, SettlementError};
     use crate::compute::ComputeError;
     use crate::points::PointsError;
+    use crate::push::PushError;
     use crate::rounds::RoundsError;
     use meritree_core::compute::{RuleError, TaskStatus, TransitionError};
 
@@ -397,6 +398,28 @@ mod tests {
         all.extend(
             compute
                 .into_iter()
+                .map(|e| Box::new(e) as Box<dyn PublicError>),
+        );
+        let push = vec![
+            PushError::Invalid(meritree_core::push::PushSubscriptionError::Endpoint),
+            PushError::KeyOffCurve,
+            PushError::ServiceNotAllowed("https://push.example".into()),
+            PushError::Taken,
+            PushError::SessionRequired,
+            PushError::Store(store()),
+        ];
+        for err in &push {
+            match err {
+                PushError::Invalid(_)
+                | PushError::KeyOffCurve
+                | PushError::ServiceNotAllowed(_)
+                | PushError::Taken
+                | PushError::SessionRequired
+                | PushError::Store(_) => {}
+            }
+        }
+        all.extend(
+            push.into_iter()
                 .map(|e| Box::new(e) as Box<dyn PublicError>),
         );
         all.push(Box::new(store()));

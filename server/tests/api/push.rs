@@ -14,7 +14,7 @@ use crate::push_service::{check_vapid, Browser, PushService};
 /// An app that sends to the local push service (plain HTTP, on 127.0.0.1).
 async fn app_pushing_locally(backend: Backend) -> TestApp {
     spawn_app_with(backend, |settings| {
-        settings.push.services = vec!["127.0.0.1".into()];
+        settings.push.services = vec!["127.0.0.1:*".into()];
         settings.push.allow_http = true;
         settings.push.subject = Some("mailto:ops@meritree.example".into());
     })
@@ -82,7 +82,13 @@ test_both_backends! {
 
         app.create_api_key(&ann, "laptop").await;
         for (browser, name) in [(&laptop, "ann-laptop"), (&phone, "ann-phone")] {
-            let delivered = service.wait_for(name, 1).await;
+            heard(&service, browser, name, "“laptop”").await;
+            // (The sign-up's notice may reach it too: it was being sent.)
+            let delivered: Vec<_> = service
+                .deliveries(name)
+                .into_iter()
+                .filter(|delivery| browser.read(&delivery.body)["title"] == "New API key")
+                .collect();
             assert_eq!(delivered.len(), 1, "{name}: one message per notice");
             let message = &delivered[0];
             let claims = check_vapid(message, &key, &service.origin);
@@ -112,10 +118,11 @@ test_both_backends! {
             .json(&json!({ "muted": [] })).send().await.unwrap();
         assert_eq!(unmuted.status(), 200);
         app.create_api_key(&ann, "after").await;
-        let phone_got = service.wait_for("ann-phone", 2).await;
-        assert!(phone.read(&phone_got[1].body)["body"].as_str().unwrap().contains("“after”"),
+        heard(&service, &phone, "ann-phone", "“after”").await;
+        assert!(!said(&service, &phone, "ann-phone").iter().any(|b| b.contains("“muted”")),
             "the muted notice was never sent");
-        assert_eq!(service.deliveries("ann-laptop").len(), 1, "unsubscribed");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(!said(&service, &laptop, "ann-laptop").iter().any(|b| b.contains("“after”")), "unsubscribed");
         app.stop().await;
     }
 
@@ -134,7 +141,7 @@ test_both_backends! {
             .await.unwrap();
         let mut left = 1;
         for _ in 0..100 {
-            left = meritree_store::push_subscriptions::for_account(&db, &account_id).await.unwrap().len();
+            left = meritree_store::push_subscriptions::for_account(&db, &account_id, crate::helpers::unix_now() as i64).await.unwrap().len();
             if left == 0 { break; }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
@@ -143,8 +150,17 @@ test_both_backends! {
         let renewed = Browser::new(&service, "renewed");
         assert_eq!(subscribe(&app, &ann, renewed.subscription()).await.status(), 204);
         app.create_api_key(&ann, "three").await;
-        service.wait_for("renewed", 1).await;
+        heard(&service, &renewed, "renewed", "“three”").await;
         assert_eq!(service.deliveries("old").len(), 1, "nothing more sent where it was gone");
+
+        // Another account cannot take a browser's subscription with keys of
+        // its own: only the browser itself (its auth secret) moves it.
+        let mallory = app.register("mallory@example.org").await;
+        let mut hijack = Browser::new(&service, "elsewhere").subscription();
+        hijack["endpoint"] = json!(renewed.endpoint);
+        let taken = subscribe(&app, &mallory, hijack).await;
+        assert_eq!(taken.status(), 409);
+        assert_eq!(error_code(taken).await, "push_subscription_taken");
 
         // A browser is one person's at a time: Bob subscribing it on the
         // same device takes it over.
@@ -152,12 +168,50 @@ test_both_backends! {
         assert_eq!(subscribe(&app, &bob, renewed.subscription()).await.status(), 204);
         app.create_api_key(&ann, "ann's").await;
         app.create_api_key(&bob, "bob's").await;
-        // Ann's "three", then Bob's: Ann's last notice went nowhere.
-        let got = service.wait_for("renewed", 2).await;
-        let last = renewed.read(&got.last().unwrap().body);
-        assert!(last["body"].as_str().unwrap().contains("“bob's”"), "{last}");
+        heard(&service, &renewed, "renewed", "“bob's”").await;
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        assert_eq!(service.deliveries("renewed").len(), 2, "Ann's notice did not go to Bob's browser");
+        assert!(!said(&service, &renewed, "renewed").iter().any(|b| b.contains("“ann's”")),
+            "Ann's notice did not go to Bob's browser");
+        app.stop().await;
+    }
+
+    async fn a_subscription_lasts_as_long_as_the_sign_in_that_made_it(backend: Backend) {
+        let service = PushService::start().await;
+        let app = app_pushing_locally(backend).await;
+        let mut borrowed = app.register("ann@example.org").await;
+        let intruder = Browser::new(&service, "intruder");
+        assert_eq!(subscribe(&app, &borrowed, intruder.subscription()).await.status(), 204);
+        // Ann's own browser, signed in separately.
+        let own = app.sign_in("ann@example.org").await;
+        let hers = Browser::new(&service, "hers");
+        assert_eq!(subscribe(&app, &own, hers.subscription()).await.status(), 204);
+
+        let out = app.post_json("/api/v1/auth/logout", &mut borrowed, json!({})).await;
+        assert_eq!(out.status(), 204);
+        app.create_api_key(&own, "after the borrowed laptop").await;
+        heard(&service, &hers, "hers", "“after the borrowed laptop”").await;
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(!said(&service, &intruder, "intruder").iter().any(|b| b.contains("borrowed")),
+            "the signed-out browser hears nothing");
+
+        // Signing out everywhere ends hers too.
+        let everywhere = app.request(Method::POST, "/api/v1/auth/logout-all", &own).send().await.unwrap();
+        assert!(everywhere.status().is_success(), "{}", everywhere.status());
+        let again = app.sign_in("ann@example.org").await;
+        app.create_api_key(&again, "fresh start").await;
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        assert!(!said(&service, &hers, "hers").iter().any(|b| b.contains("fresh start")));
+
+        // At most ten browsers per account, the newest always among them.
+        let browsers: Vec<Browser> = (0..11).map(|n| Browser::new(&service, &format!("b{n}"))).collect();
+        for browser in &browsers {
+            assert_eq!(subscribe(&app, &again, browser.subscription()).await.status(), 204);
+        }
+        app.create_api_key(&again, "eleven").await;
+        service.wait_for("b10", 1).await;
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let reached = (0..11).filter(|n| !service.deliveries(&format!("b{n}")).is_empty()).count();
+        assert_eq!(reached, 10);
         app.stop().await;
     }
 
@@ -208,7 +262,13 @@ test_both_backends! {
         // sends to the browsers' own, never to an address it was handed.
         let default = crate::helpers::spawn_app(backend).await;
         let bob = default.register("bob@example.org").await;
-        for endpoint in ["http://127.0.0.1:9/push/x", "https://169.254.169.254/latest", "https://fcm.googleapis.com.evil.example/x"] {
+        for endpoint in [
+            "http://127.0.0.1:9/push/x",
+            "https://169.254.169.254/latest",
+            "https://fcm.googleapis.com.evil.example/x",
+            "https://fcm.googleapis.com:81/x",
+            "https://[::1]/x",
+        ] {
             let mut elsewhere = good.clone();
             elsewhere["endpoint"] = json!(endpoint);
             let refused = subscribe(&default, &bob, elsewhere.clone()).await;
@@ -269,6 +329,39 @@ test_both_backends! {
         assert_eq!(error_code(malformed).await, "invalid_request");
         app.stop().await;
     }
+}
+
+/// The bodies of the notices `browser` received at `name`.
+fn said(service: &PushService, browser: &Browser, name: &str) -> Vec<String> {
+    service
+        .deliveries(name)
+        .iter()
+        .map(|delivery| {
+            browser.read(&delivery.body)["body"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
+/// Waits until `browser` received a notice whose body contains `needle`
+/// (one sent just before may still arrive after: sending is in the
+/// background).
+async fn heard(service: &PushService, browser: &Browser, name: &str, needle: &str) {
+    for _ in 0..200 {
+        if said(service, browser, name)
+            .iter()
+            .any(|body| body.contains(needle))
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!(
+        "{name} never heard {needle}: {:?}",
+        said(service, browser, name)
+    );
 }
 
 fn base64_decode(text: &str) -> Vec<u8> {

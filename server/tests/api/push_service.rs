@@ -54,6 +54,8 @@ async fn take(
     headers: HeaderMap,
     body: Bytes,
 ) -> StatusCode {
+    // What every push service must take, and no more is promised.
+    assert!(body.len() <= 4096, "a message of {} bytes", body.len());
     let mut inbox = inbox.lock().unwrap();
     let answer = inbox.answers.get(&name).copied().unwrap_or(201);
     inbox.deliveries.push(Delivery {

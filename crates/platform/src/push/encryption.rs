@@ -10,10 +10,14 @@ use sha2::Sha256;
 
 /// The one record's size: the RFC's example, and what browsers take.
 const RECORD_SIZE: u32 = 4096;
+/// The header before the record: salt, record size, key length, key.
+const HEADER_LEN: usize = 16 + 4 + 1 + 65;
 /// The AEAD tag and the padding delimiter each record carries.
 const RECORD_OVERHEAD: usize = 16 + 1;
-/// The most a single record holds; longer messages are refused.
-pub const MAX_PLAINTEXT: usize = RECORD_SIZE as usize - RECORD_OVERHEAD;
+/// The most a push service must take is 4096 bytes of body (RFC 8030
+/// §7.2), header included: 3993 bytes of message (RFC 8291 §4).
+pub const MAX_BODY: usize = 4096;
+pub const MAX_PLAINTEXT: usize = MAX_BODY - HEADER_LEN - RECORD_OVERHEAD;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum EncryptionError {
@@ -170,7 +174,9 @@ mod tests {
             p256dh: &p256dh,
             auth: &auth,
         };
-        assert!(encrypt(&[b'a'; MAX_PLAINTEXT], &to, &rfc_sender()).is_ok());
+        assert_eq!(MAX_PLAINTEXT, 3993);
+        let longest = encrypt(&[b'a'; MAX_PLAINTEXT], &to, &rfc_sender()).unwrap();
+        assert_eq!(longest.len(), MAX_BODY);
         assert_eq!(
             encrypt(&[b'a'; MAX_PLAINTEXT + 1], &to, &rfc_sender()),
             Err(EncryptionError::TooLong)

@@ -10,24 +10,28 @@
 pub mod encryption;
 pub mod vapid;
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use meritree_core::accounts::AccountId;
+use tokio::sync::Semaphore;
+
 use meritree_core::notifications::{NotificationKind, NotificationView};
 use meritree_core::push::{
     PushEndpoint, PushServerKey, PushSubscription, PushSubscriptionError, PushSubscriptionJson,
 };
 use meritree_core::ErrorCode;
-use meritree_store::push_subscriptions::{self as store, NewPushSubscription};
+use meritree_store::push_subscriptions::{self as store, NewPushSubscription, Subscribed};
 use meritree_store::StoreError;
 
 use crate::clock;
 use crate::error::{store_error_code, PublicError};
+use crate::principal::Principal;
 use encryption::{Ephemeral, Recipient};
 use vapid::VapidKey;
 
 /// The push services of the browsers people use: Chrome, Edge, Firefox,
-/// Safari. A name starting with a dot takes any host under it.
+/// Safari. A name starting with a dot takes any host under it; `host:port`
+/// one other port (`host:*` any), else only the scheme's own.
 pub const BROWSER_PUSH_SERVICES: [&str; 5] = [
     "fcm.googleapis.com",
     "android.googleapis.com",
@@ -74,14 +78,39 @@ impl PushPolicy {
         (endpoint.is_https() || self.allow_http)
             && self.services.iter().any(|service| {
                 let service = service.to_ascii_lowercase();
-                match service.strip_prefix('.') {
-                    Some(domain) => endpoint
-                        .host()
-                        .strip_suffix(domain)
-                        .is_some_and(|sub| sub.ends_with('.') && sub.len() > 1),
-                    None => endpoint.host() == service,
-                }
+                let (host, port) = split_service(&service);
+                let host_ok = match host.strip_prefix('.') {
+                    Some(domain) => {
+                        !domain.is_empty()
+                            && endpoint
+                                .host()
+                                .strip_suffix(domain)
+                                .is_some_and(|sub| sub.ends_with('.') && sub.len() > 1)
+                    }
+                    None => endpoint.host() == host,
+                };
+                let port_ok = match port {
+                    None => endpoint.port().is_none(),
+                    Some("*") => true,
+                    Some(port) => endpoint.port().map(|p| p.to_string()).as_deref() == Some(port),
+                };
+                host_ok && port_ok
             })
+    }
+}
+
+/// `host[:port]` of a `services` entry (the port may be `*`).
+fn split_service(service: &str) -> (&str, Option<&str>) {
+    match service.rsplit_once(':') {
+        Some((host, port))
+            if !host.is_empty()
+                && (port == "*"
+                    || (!port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())))
+                && (!host.contains(':') || host.ends_with(']')) =>
+        {
+            (host, Some(port))
+        }
+        _ => (service, None),
     }
 }
 
@@ -90,7 +119,14 @@ pub(crate) struct PushState {
     key: VapidKey,
     policy: PushPolicy,
     client: reqwest::Client,
+    /// Notices being sent now: a burst (a round paying thousands) or slow
+    /// push services cannot pile up tasks and connections without bound.
+    sending: Arc<Semaphore>,
 }
+
+/// How many notices may be on their way at once; more are not pushed
+/// (the centre still has them).
+const MAX_SENDING: usize = 256;
 
 impl PushState {
     pub(crate) fn new(key: VapidKey, policy: PushPolicy) -> Self {
@@ -105,6 +141,7 @@ impl PushState {
             key,
             policy,
             client,
+            sending: Arc::new(Semaphore::new(MAX_SENDING)),
         }
     }
 }
@@ -117,6 +154,10 @@ pub enum PushError {
     KeyOffCurve,
     #[error("{0} is not a push service this server sends to")]
     ServiceNotAllowed(String),
+    #[error("this browser's push subscription is another account's")]
+    Taken,
+    #[error("push notifications are turned on from a signed-in browser")]
+    SessionRequired,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -126,6 +167,8 @@ impl PublicError for PushError {
         match self {
             PushError::Invalid(_) | PushError::KeyOffCurve => ErrorCode::PushSubscriptionInvalid,
             PushError::ServiceNotAllowed(_) => ErrorCode::PushServiceNotAllowed,
+            PushError::Taken => ErrorCode::PushSubscriptionTaken,
+            PushError::SessionRequired => ErrorCode::SessionRequired,
             PushError::Store(err) => store_error_code(err),
         }
     }
@@ -149,12 +192,14 @@ impl Push<'_> {
         }
     }
 
-    /// Sends the account's notices to this browser from now on.
+    /// Sends the member's notices to this browser from now on, while the
+    /// sign-in doing it lasts.
     pub async fn subscribe(
         &self,
-        account_id: &AccountId,
+        me: &Principal,
         json: &PushSubscriptionJson,
     ) -> Result<(), PushError> {
+        let session = me.session_id().ok_or(PushError::SessionRequired)?;
         let subscription = PushSubscription::try_from(json).map_err(PushError::Invalid)?;
         encryption::check_public_key(&subscription.p256dh).map_err(|_| PushError::KeyOffCurve)?;
         if !self.state().policy.allows(&subscription.endpoint) {
@@ -162,10 +207,11 @@ impl Push<'_> {
                 subscription.endpoint.origin().to_owned(),
             ));
         }
-        store::subscribe(
+        let kept = store::subscribe(
             self.db(),
             NewPushSubscription {
-                account_id: account_id.as_str(),
+                account_id: me.account_id.as_str(),
+                session_id: session.as_str(),
                 endpoint: subscription.endpoint.as_str(),
                 p256dh: &subscription.p256dh,
                 auth: &subscription.auth,
@@ -174,13 +220,16 @@ impl Push<'_> {
             self.state().policy.per_account,
         )
         .await?;
-        Ok(())
+        match kept {
+            Subscribed::Kept => Ok(()),
+            Subscribed::Taken => Err(PushError::Taken),
+        }
     }
 
     /// Stops sending to this browser; done already is done.
     pub async fn unsubscribe(
         &self,
-        account_id: &AccountId,
+        account_id: &meritree_core::accounts::AccountId,
         endpoint: &str,
     ) -> Result<(), PushError> {
         store::unsubscribe(self.db(), account_id.as_str(), endpoint).await?;
@@ -198,20 +247,36 @@ impl Push<'_> {
             NotificationKind::Security => "high",
             _ => "normal",
         };
+        let Ok(permit) = self.state().sending.clone().try_acquire_owned() else {
+            tracing::warn!(
+                id = notification.id,
+                "too many pushes on their way; not pushed"
+            );
+            return;
+        };
         let platform = (**self).clone();
         let account_id = account_id.to_owned();
         tokio::spawn(async move {
+            let _permit = permit;
             let push = platform.push();
-            let subscriptions = match store::for_account(platform.db(), &account_id).await {
+            let now = clock::unix_secs();
+            // Browsers whose sign-in ended get nothing, and are forgotten.
+            if let Err(err) = store::forget_ended(platform.db(), &account_id, now).await {
+                tracing::warn!(error = %err, "ended push subscriptions not forgotten");
+            }
+            let subscriptions = match store::for_account(platform.db(), &account_id, now).await {
                 Ok(subscriptions) => subscriptions,
                 Err(err) => {
                     tracing::warn!(error = %err, "push subscriptions not read");
                     return;
                 }
             };
-            for subscription in subscriptions {
-                push.send(&subscription, &message, urgency).await;
-            }
+            futures_util::future::join_all(
+                subscriptions
+                    .iter()
+                    .map(|subscription| push.send(subscription, &message, urgency)),
+            )
+            .await;
         });
     }
 
@@ -265,10 +330,13 @@ impl Push<'_> {
             .await;
         match sent.map(|answer| answer.status()) {
             Ok(status) if status.is_success() => {}
-            Ok(status) if status.as_u16() == 404 || status.as_u16() == 410 => {
+            // Gone (404, 410), or refused as not this server's to send to
+            // (400 malformed, 403 another key's): it never will be.
+            Ok(status) if matches!(status.as_u16(), 400 | 403 | 404 | 410) => {
                 tracing::info!(
                     service = endpoint.origin(),
-                    "push subscription gone; forgotten"
+                    %status,
+                    "push subscription refused for good; forgotten"
                 );
                 if let Err(err) = store::remove(self.db(), endpoint.as_str()).await {
                     tracing::warn!(error = %err, "gone push subscription not forgotten");
@@ -325,6 +393,10 @@ mod tests {
             "https://wns2-db5p.notify.windows.com/w/?token=x"
         ));
         assert!(allowed(&policy, "https://web.push.apple.com/Q"));
+        assert!(allowed(
+            &policy,
+            "https://FCM.googleapis.com:443/fcm/send/x"
+        ));
         for refused in [
             "http://fcm.googleapis.com/fcm/send/x",
             "https://fcm.googleapis.com.evil.example/x",
@@ -333,6 +405,9 @@ mod tests {
             "https://evilpush.apple.com/x",
             "https://127.0.0.1/x",
             "https://169.254.169.254/latest",
+            "https://fcm.googleapis.com:25/x",
+            "https://fcm.googleapis.com./x",
+            "https://[::1]/x",
         ] {
             assert!(!allowed(&policy, refused), "{refused}");
         }
@@ -341,8 +416,25 @@ mod tests {
             allow_http: true,
             ..PushPolicy::default()
         };
-        assert!(allowed(&local, "http://127.0.0.1:4000/push/1"));
-        assert!(!allowed(&local, "http://localhost:4000/push/1"));
+        assert!(
+            !allowed(&local, "http://127.0.0.1:4000/push/1"),
+            "another port"
+        );
+        assert!(allowed(&local, "http://127.0.0.1/push/1"));
+        let any_port = PushPolicy {
+            services: vec!["127.0.0.1:*".into(), "[::1]:8080".into()],
+            allow_http: true,
+            ..PushPolicy::default()
+        };
+        assert!(allowed(&any_port, "http://127.0.0.1:4000/push/1"));
+        assert!(!allowed(&any_port, "http://localhost:4000/push/1"));
+        assert!(allowed(&any_port, "http://[::1]:8080/p"));
+        assert!(!allowed(&any_port, "http://[::1]:8081/p"));
+        let dot = PushPolicy {
+            services: vec![".".into()],
+            ..PushPolicy::default()
+        };
+        assert!(!allowed(&dot, "https://evil.example./x"));
     }
 
     #[test]

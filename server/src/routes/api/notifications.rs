@@ -107,7 +107,7 @@ async fn subscribe_push(
     ApiJson(body): ApiJson<PushSubscriptionJson>,
 ) -> Result<StatusCode, ApiError> {
     let me = platform.authorize(&request, AuthCheck::session()).await?;
-    platform.push().subscribe(&me.account_id, &body).await?;
+    platform.push().subscribe(&me, &body).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
