@@ -132,6 +132,9 @@ pub struct AuthSettings {
     pub access_token_minutes: u32,
     /// Lifetime of a refresh token: how long a session lasts unused.
     pub refresh_token_days: u32,
+    /// How often a page's live socket checks again that its sign-in (or
+    /// key) still holds; one signed out elsewhere is closed within this.
+    pub socket_recheck_secs: u64,
 }
 
 impl Default for AuthSettings {
@@ -140,6 +143,7 @@ impl Default for AuthSettings {
         Self {
             access_token_minutes: (policy.access_ttl_secs / 60) as u32,
             refresh_token_days: (policy.refresh_ttl_secs / 86_400) as u32,
+            socket_recheck_secs: policy.socket_recheck_secs,
         }
     }
 }
@@ -149,6 +153,7 @@ impl AuthSettings {
         SessionPolicy {
             access_ttl_secs: i64::from(self.access_token_minutes) * 60,
             refresh_ttl_secs: i64::from(self.refresh_token_days) * 86_400,
+            socket_recheck_secs: self.socket_recheck_secs,
         }
     }
 }
@@ -948,6 +953,12 @@ impl Settings {
             self.auth.refresh_token_days,
             1,
             366,
+        )?;
+        within(
+            "auth.socket_recheck_secs",
+            self.auth.socket_recheck_secs,
+            1,
+            3600,
         )?;
         within("rewards.round_secs", self.rewards.round_secs, 1, u64::MAX)?;
         within("work.max_per_round", self.work.max_per_round, 1, 10_000)?;

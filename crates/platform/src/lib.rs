@@ -323,6 +323,11 @@ impl Platform {
         self.inner.gateway.as_ref()
     }
 
+    /// How sessions last, and how often live sockets re-check them.
+    pub fn session_policy(&self) -> &SessionPolicy {
+        &self.inner.sessions
+    }
+
     /// How work is taken in, evaluated and paid.
     pub fn work_policy(&self) -> &WorkPolicy {
         &self.inner.work

@@ -51,6 +51,41 @@ test_both_backends! {
     }
 
 
+    async fn a_members_socket_closes_once_their_sign_in_ends(backend: Backend) {
+        use futures_util::StreamExt;
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        use tokio_tungstenite::tungstenite::Message;
+        let app = crate::helpers::spawn_app_with(backend, |settings| {
+            settings.auth.socket_recheck_secs = 1;
+        })
+        .await;
+        let mut ann = app.register("ann@example.org").await;
+        let mut request = format!("ws://{}/api/v1/ws", app.addr).into_client_request().unwrap();
+        request.headers_mut().insert("origin", app.origin().parse().unwrap());
+        request.headers_mut().insert("cookie", ann.cookie_header().parse().unwrap());
+        let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        // Still signed in: the first check passes, a notice arrives.
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        app.create_api_key(&ann, "still here").await;
+        assert_eq!(next_notification(&mut socket).await["event"]["notification"]["title"], "New API key");
+
+        let out = app.post_json("/api/v1/auth/logout", &mut ann, json!({})).await;
+        assert_eq!(out.status(), 204);
+        let closed = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            loop {
+                match socket.next().await {
+                    Some(Ok(Message::Close(Some(frame)))) => return u16::from(frame.code),
+                    Some(Ok(_)) => continue,
+                    other => panic!("closed without a frame: {other:?}"),
+                }
+            }
+        })
+        .await
+        .expect("closed within 5 s");
+        assert_eq!(closed, meritree_core::live::close_code::UNAUTHENTICATED);
+        app.stop().await;
+    }
+
     async fn security_events_reach_the_centre_are_read_and_can_be_turned_off(backend: Backend) {
         let app = spawn_app(backend).await;
         let ann = app.register("ann@example.org").await;

@@ -47,6 +47,9 @@ pub const REFRESH_REUSE_GRACE_SECS: i64 = 10;
 pub struct SessionPolicy {
     pub access_ttl_secs: i64,
     pub refresh_ttl_secs: i64,
+    /// How often a page's live socket checks again that the sign-in or key
+    /// it opened with still holds (a socket outlives its access token).
+    pub socket_recheck_secs: u64,
 }
 
 impl Default for SessionPolicy {
@@ -54,6 +57,7 @@ impl Default for SessionPolicy {
         Self {
             access_ttl_secs: 15 * 60,
             refresh_ttl_secs: 30 * 24 * 3600,
+            socket_recheck_secs: 30,
         }
     }
 }

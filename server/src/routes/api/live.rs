@@ -7,6 +7,8 @@
 //! after a reconnect; a client too far behind gets `resync` and reloads.
 //! `?release=<bundle hash>` names the client the page runs: another release
 //! than the server serves is told first (`outdated`) that it must reload.
+//! A member's socket checks its sign-in (or key) again every
+//! `auth.socket_recheck_secs` and closes (4001) once it ended.
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -18,7 +20,9 @@ use axum::response::Response;
 use axum::routing::get;
 use meritree_core::live::{close_code, is_release, Envelope, LiveEvent};
 use meritree_core::ErrorCode;
+use meritree_platform::error::PublicError;
 use meritree_platform::live::Addressed;
+use meritree_platform::principal::Principal;
 use meritree_platform::Platform;
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
@@ -64,14 +68,11 @@ async fn socket(
         _ => None,
     };
     let upgrade = socket_upgrade(&platform, &headers, upgrade)?;
-    let account = platform
-        .optional_caller(&request)
-        .await
-        .map(|p| p.account_id.to_string());
+    let caller = platform.optional_caller(&request).await;
     Ok(upgrade
         // Clients only ever send pings and closes.
         .max_message_size(4096)
-        .on_upgrade(move |ws| serve(platform, ws, account, resume.since, outdated)))
+        .on_upgrade(move |ws| serve(platform, ws, caller, resume.since, outdated)))
 }
 
 /// The upgrade of a socket route: refused unless the request asks for a
@@ -119,11 +120,19 @@ fn check_socket_origin(platform: &Platform, headers: &HeaderMap) -> Result<(), A
 async fn serve(
     platform: Platform,
     mut ws: WebSocket,
-    account: Option<String>,
+    caller: Option<Principal>,
     since: Option<u64>,
     outdated: Option<String>,
 ) {
     let _counted = platform.metrics().websocket_opened();
+    let account = caller.as_ref().map(|p| p.account_id.to_string());
+    // The socket outlives the access token it opened with: the sign-in (or
+    // key) is checked again now and then, and once it ended the account's
+    // events stop.
+    let mut recheck = tokio::time::interval(std::time::Duration::from_secs(
+        platform.session_policy().socket_recheck_secs.max(1),
+    ));
+    recheck.reset();
     // Subscribed before the backlog is read: nothing falls in between.
     let mut events = platform.hub().subscribe();
     let mut last = since.unwrap_or_else(|| platform.hub().last_seq());
@@ -150,6 +159,21 @@ async fn serve(
     }
     loop {
         tokio::select! {
+            _ = recheck.tick(), if caller.is_some() => {
+                if let Some(caller) = &caller {
+                    if let Err(err) = platform.standing(caller).await {
+                        if matches!(err.code().http_status(), 401 | 403) {
+                            let _ = ws
+                                .send(Message::Close(Some(CloseFrame {
+                                    code: close_code::UNAUTHENTICATED,
+                                    reason: "signed out: the account's events stopped".into(),
+                                })))
+                                .await;
+                            return;
+                        }
+                    }
+                }
+            }
             event = events.recv() => match event {
                 Ok(addressed) if addressed.envelope.seq > last => {
                     last = addressed.envelope.seq;
