@@ -102,4 +102,15 @@ async fn pass(platform: &Platform, lease: &Lease) {
         Ok(_) | Err(SettlementError::NoChain) => {}
         Err(err) => tracing::warn!(error = %err, "outbox pass failed; retrying next tick"),
     }
+    match platform
+        .notifications()
+        .forget_old(meritree_platform::clock::unix_secs())
+        .await
+    {
+        Ok(0) => {}
+        Ok(forgotten) => tracing::info!(forgotten, "old notifications forgotten"),
+        Err(err) => {
+            tracing::warn!(error = %err, "forgetting old notifications failed; retrying next tick")
+        }
+    }
 }

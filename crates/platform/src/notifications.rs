@@ -45,7 +45,21 @@ impl Notice {
     }
 }
 
+/// How long a notification is kept: the centre is a recent history, not
+/// an archive (the ledger, the work and the audit log keep what matters).
+pub const RETENTION_SECS: i64 = 90 * 24 * 3600;
+
+/// The most notifications one pass forgets, so a backlog is worked off a
+/// batch at a time rather than in one long transaction.
+const FORGET_BATCH: u32 = 10_000;
+
 impl Notifications<'_> {
+    /// Forgets notifications older than [`RETENTION_SECS`], a batch at a
+    /// time (the settlement loop calls this every pass); how many.
+    pub async fn forget_old(&self, now: i64) -> Result<u64, StoreError> {
+        store::delete_older_than(self.db(), now - RETENTION_SECS, FORGET_BATCH).await
+    }
+
     /// Keeps `notice` in the account's centre and pushes it to its open
     /// pages and subscribed browsers. A side effect of something that already happened: a failure
     /// is logged and never fails that.

@@ -123,3 +123,15 @@ pub async fn set_muted(db: &Database, account_id: &str, kinds: &[&str]) -> Resul
     }
     write.commit().await
 }
+
+/// Deletes up to `limit` notifications made before `cutoff`, oldest first;
+/// how many.
+pub async fn delete_older_than(db: &Database, cutoff: i64, limit: u32) -> Result<u64, StoreError> {
+    Ok(execute!(
+        db,
+        "DELETE FROM notifications WHERE id IN \
+             (SELECT id FROM notifications WHERE created_at < $1 ORDER BY created_at LIMIT $2)",
+        cutoff,
+        i64::from(limit)
+    )?)
+}

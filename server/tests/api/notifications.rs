@@ -86,6 +86,29 @@ test_both_backends! {
         app.stop().await;
     }
 
+    async fn notifications_are_kept_ninety_days(backend: Backend) {
+        use meritree_platform::notifications::RETENTION_SECS;
+        use meritree_store::notifications::{insert, NewNotification};
+        let app = crate::helpers::spawn_app(backend).await;
+        let ann = app.register("ann@example.org").await;
+        let me = app.get_json("/api/v1/user/me", &ann).await;
+        let account_id = me["id"].as_str().unwrap();
+        let db = meritree_store::Database::connect(&app.db().target, meritree_store::PoolOptions::default())
+            .await.unwrap();
+        let now = crate::helpers::unix_now() as i64;
+        for (title, age) in [("last season", RETENTION_SECS + 60), ("last month", 30 * 86_400)] {
+            insert(&db, NewNotification {
+                account_id, kind: "security", title, body: "", link: None, now: now - age,
+            }).await.unwrap();
+        }
+        assert_eq!(app.platform.notifications().forget_old(now).await.unwrap(), 1);
+        let mut titles: Vec<String> = centre(&app, &ann).await.notifications.into_iter().map(|n| n.title).collect();
+        titles.sort();
+        assert_eq!(titles, ["New sign-in", "last month"]);
+        assert_eq!(app.platform.notifications().forget_old(now).await.unwrap(), 0);
+        app.stop().await;
+    }
+
     async fn security_events_reach_the_centre_are_read_and_can_be_turned_off(backend: Backend) {
         let app = spawn_app(backend).await;
         let ann = app.register("ann@example.org").await;
