@@ -10,6 +10,8 @@ pub struct PushSubscriptionRecord {
     pub endpoint: String,
     pub p256dh: Vec<u8>,
     pub auth: Vec<u8>,
+    /// Whether the sign-in that subscribed it still lasts.
+    pub live: bool,
 }
 
 pub struct NewPushSubscription<'a> {
@@ -78,16 +80,16 @@ pub async fn subscribe(
     Ok(Subscribed::Kept)
 }
 
-/// The account's subscriptions whose sign-in is still live at `now`,
-/// newest first.
+/// The account's subscriptions, newest first, each saying whether its
+/// sign-in is still live at `now`.
 pub async fn for_account(
     db: &Database,
     account_id: &str,
     now: i64,
 ) -> Result<Vec<PushSubscriptionRecord>, StoreError> {
     let sql = format!(
-        "SELECT ps.endpoint, ps.p256dh, ps.auth FROM push_subscriptions ps \
-         WHERE ps.account_id = $1 AND {} ORDER BY ps.created_at DESC, ps.endpoint",
+        "SELECT ps.endpoint, ps.p256dh, ps.auth, {} AS live FROM push_subscriptions ps \
+         WHERE ps.account_id = $1 ORDER BY ps.created_at DESC, ps.endpoint",
         live_family("ps.session_id", "ps.account_id", "$2")
     );
     Ok(with_pool!(db, pool => sqlx::query_as(&sql)

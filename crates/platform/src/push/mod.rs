@@ -260,17 +260,21 @@ impl Push<'_> {
             let _permit = permit;
             let push = platform.push();
             let now = clock::unix_secs();
-            // Browsers whose sign-in ended get nothing, and are forgotten.
-            if let Err(err) = store::forget_ended(platform.db(), &account_id, now).await {
-                tracing::warn!(error = %err, "ended push subscriptions not forgotten");
-            }
-            let subscriptions = match store::for_account(platform.db(), &account_id, now).await {
-                Ok(subscriptions) => subscriptions,
-                Err(err) => {
-                    tracing::warn!(error = %err, "push subscriptions not read");
-                    return;
+            let (subscriptions, ended): (Vec<_>, Vec<_>) =
+                match store::for_account(platform.db(), &account_id, now).await {
+                    Ok(subscriptions) => subscriptions.into_iter().partition(|s| s.live),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "push subscriptions not read");
+                        return;
+                    }
+                };
+            // Browsers whose sign-in ended get nothing, and are forgotten
+            // (a write only when there are some).
+            if !ended.is_empty() {
+                if let Err(err) = store::forget_ended(platform.db(), &account_id, now).await {
+                    tracing::warn!(error = %err, "ended push subscriptions not forgotten");
                 }
-            };
+            }
             futures_util::future::join_all(
                 subscriptions
                     .iter()
