@@ -6,7 +6,9 @@
 //! it is queued ([`GroupCommit::queue`]: AI usage rows, so an answer does
 //! not wait for the disk); [`GroupCommit::flush`] waits for everything
 //! queued before it, so a read that follows a flush sees every queued job
-//! that could be written.
+//! that could be written. Queued jobs linger a moment for company: a
+//! batch nobody waits on waits up to [`LINGER`] to fill, so a busy gateway
+//! writes its usage rows a hundred to a transaction rather than a few.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -19,6 +21,12 @@ use tokio::sync::{mpsc, oneshot};
 const MAX_BATCH: usize = 256;
 /// Jobs waiting for the writer at most; more wait to be queued.
 const QUEUE: usize = 4_096;
+/// How long a batch of queued jobs, none of whose callers waits, waits for
+/// more before it is written. Per-transaction work (re-reading pages another
+/// connection changed, WAL frames, checkpoints) was most of SQLite's share of
+/// a gateway request; a waiting caller or a flush ends the wait at once.
+/// It widens what a crash can lose of queued jobs by as much.
+const LINGER: Duration = Duration::from_millis(5);
 /// Pauses before a queued job, whose caller is no longer waiting, is
 /// written again after its write failed; it is logged as lost after the
 /// last. Writing a job twice must be harmless (every sink's job carries
@@ -76,8 +84,12 @@ impl<S: Sink> std::fmt::Debug for GroupCommit<S> {
 impl<S: Sink> GroupCommit<S> {
     /// Starts the writer task on the current Tokio runtime.
     pub fn spawn(sink: S) -> Self {
+        Self::spawn_lingering(sink, LINGER)
+    }
+
+    fn spawn_lingering(sink: S, linger: Duration) -> Self {
         let (queue, entries) = mpsc::channel(QUEUE);
-        tokio::spawn(run(sink, entries));
+        tokio::spawn(run(sink, entries, linger));
         Self { queue }
     }
 
@@ -110,10 +122,11 @@ impl<S: Sink> GroupCommit<S> {
     }
 }
 
-async fn run<S: Sink>(sink: S, mut queue: mpsc::Receiver<Entry<S>>) {
+async fn run<S: Sink>(sink: S, mut queue: mpsc::Receiver<Entry<S>>, linger: Duration) {
     let sink = Arc::new(sink);
     let mut waiting = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut waiting, MAX_BATCH).await > 0 {
+        gather(&mut queue, &mut waiting, linger).await;
         let mut jobs = Vec::with_capacity(waiting.len());
         let mut answers = Vec::with_capacity(waiting.len());
         let mut flushes = Vec::new();
@@ -129,6 +142,31 @@ async fn run<S: Sink>(sink: S, mut queue: mpsc::Receiver<Entry<S>>) {
         commit(&sink, jobs, answers).await;
         for done in flushes {
             let _ = done.send(());
+        }
+    }
+}
+
+/// Gathers more entries while every one so far is a queued job nobody
+/// waits on, for at most `linger` and up to [`MAX_BATCH`].
+async fn gather<S: Sink>(
+    queue: &mut mpsc::Receiver<Entry<S>>,
+    waiting: &mut Vec<Entry<S>>,
+    linger: Duration,
+) {
+    let deadline = tokio::time::Instant::now() + linger;
+    let mut seen = 0;
+    loop {
+        let unattended = waiting[seen..]
+            .iter()
+            .all(|entry| matches!(entry, Entry::Job(_, None)));
+        if !unattended || waiting.len() >= MAX_BATCH {
+            return;
+        }
+        seen = waiting.len();
+        let room = MAX_BATCH - waiting.len();
+        match tokio::time::timeout_at(deadline, queue.recv_many(waiting, room)).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
         }
     }
 }
@@ -195,6 +233,8 @@ mod tests {
     struct Memory {
         written: Arc<Mutex<Vec<u32>>>,
         failures: Arc<AtomicUsize>,
+        /// How many jobs each transaction held.
+        batches: Arc<Mutex<Vec<usize>>>,
     }
 
     impl Memory {
@@ -221,12 +261,14 @@ mod tests {
 
         async fn batch(&self, jobs: &[u32]) -> Result<Vec<()>, StoreError> {
             self.fail()?;
+            self.batches.lock().unwrap().push(jobs.len());
             self.written.lock().unwrap().extend(jobs);
             Ok(vec![(); jobs.len()])
         }
 
         async fn one(&self, job: &u32) -> Result<(), StoreError> {
             self.fail()?;
+            self.batches.lock().unwrap().push(1);
             self.written.lock().unwrap().push(*job);
             Ok(())
         }
@@ -241,6 +283,39 @@ mod tests {
         }
         writer.flush().await.unwrap();
         assert_eq!(memory.written(), (0..1_000).collect::<Vec<_>>());
+    }
+
+    /// Long enough that nothing in these tests reaches it by itself.
+    const PATIENT: Duration = Duration::from_secs(30);
+
+    #[tokio::test]
+    async fn queued_jobs_arriving_one_by_one_share_a_transaction() {
+        let memory = Memory::default();
+        let writer = GroupCommit::spawn_lingering(memory.clone(), PATIENT);
+        for job in 0..10 {
+            writer.queue(job).await.unwrap();
+            // The writer takes each job as it comes, and waits for more.
+            for _ in 0..10 {
+                tokio::task::yield_now().await;
+            }
+        }
+        writer.flush().await.unwrap();
+        assert_eq!(memory.written(), (0..10).collect::<Vec<_>>());
+        assert_eq!(*memory.batches.lock().unwrap(), vec![10]);
+    }
+
+    #[tokio::test]
+    async fn a_waiting_caller_or_a_flush_does_not_wait_for_company() {
+        let memory = Memory::default();
+        let writer = GroupCommit::spawn_lingering(memory.clone(), PATIENT);
+        let started = std::time::Instant::now();
+        writer.queue(1).await.unwrap();
+        writer.write(2).await.unwrap();
+        writer.queue(3).await.unwrap();
+        writer.flush().await.unwrap();
+        assert!(started.elapsed() < PATIENT);
+        assert_eq!(memory.written(), vec![1, 2, 3]);
+        assert_eq!(*memory.batches.lock().unwrap(), vec![2, 1]);
     }
 
     #[tokio::test]

@@ -40,3 +40,11 @@ impl From<BudgetCheckError> for AiError {
         }
     }
 }
+
+/// A new id for a gateway request or its usage row. Time-ordered (UUIDv7):
+/// the usage table's unique indexes on both then grow at one end, where a
+/// random id rewrote a random index page per row, most of what SQLite spent
+/// on a gateway request. Nothing is kept secret by these ids.
+pub(crate) fn time_ordered_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}

@@ -224,7 +224,7 @@ impl<'a> Ai<'a> {
         cache_ttl: Option<Duration>,
     ) -> Result<ChatAnswer, AiError> {
         let (gateway, candidates) = self.admit(caller, public_model, Capability::Chat).await?;
-        let request_id = uuid::Uuid::new_v4().to_string();
+        let request_id = super::time_ordered_id();
         let cache_key = cache_ttl.map(|_| cache_key(caller, public_model, &request));
         if let Some(key) = &cache_key {
             if let Some(hit) = self.cache_get(key).await {
@@ -303,7 +303,7 @@ impl<'a> Ai<'a> {
         request: ChatRequest,
     ) -> Result<ChatStreamAnswer, AiError> {
         let (gateway, candidates) = self.admit(caller, public_model, Capability::Chat).await?;
-        let request_id = uuid::Uuid::new_v4().to_string();
+        let request_id = super::time_ordered_id();
         let started = std::time::Instant::now();
         let routed = crate::compute::provider::on_behalf_of(
             &caller.account_id,
@@ -350,7 +350,7 @@ impl<'a> Ai<'a> {
             .ai()
             .admit(caller, public_model, Capability::Embeddings)
             .await?;
-        let request_id = uuid::Uuid::new_v4().to_string();
+        let request_id = super::time_ordered_id();
         let request = EmbedRequest {
             model: public_model.to_owned(),
             inputs,

@@ -19,7 +19,7 @@ impl UsageJob {
     pub fn new(record: UsageRecord, now: i64) -> Self {
         Self {
             record,
-            id: uuid::Uuid::new_v4().to_string(),
+            id: super::time_ordered_id(),
             now,
         }
     }
