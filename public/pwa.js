@@ -6,16 +6,12 @@ if ("serviceWorker" in navigator) {
   navigator.serviceWorker.addEventListener("message", (event) => {
     const message = event.data || {};
     if (message.type === "outbox-waiting") {
-      showOutbox(
-        message.waiting,
-        "outbox-waiting",
-        `Saved on this device: ${message.waiting === 1 ? "1 submission waits" : `${message.waiting} submissions wait`} for the connection.`,
-      );
+      showOutbox(message.waiting, "outbox-waiting", `Saved on this device: ${waitingWords(message.kinds)} for the connection.`);
     } else if (message.type === "outbox-dropped") {
       showOutbox(
         0,
         "outbox-dropped",
-        `${message.dropped === 1 ? "A submission saved offline was" : `${message.dropped} submissions saved offline were`} ` +
+        `${message.dropped === 1 ? "A change saved offline was" : `${message.dropped} changes saved offline were`} ` +
           "not sent: the account signed in on this device changed.",
       );
     } else if (message.type === "outbox-sent") {
@@ -25,13 +21,16 @@ if ("serviceWorker" in navigator) {
       } catch (_) {
         // not JSON: reported without detail
       }
-      if (message.ok && answer.id) {
+      const what = message.kind === "submission" ? "submission" : "change";
+      if (message.ok && message.kind === "submission" && answer.id) {
         showOutbox(message.waiting, "outbox-sent", "Your submission saved offline was sent. ", `/s/${answer.id}`);
+      } else if (message.ok) {
+        showOutbox(message.waiting, "outbox-sent", `Your ${what} saved offline was sent.`);
       } else {
         showOutbox(
           message.waiting,
           "outbox-refused",
-          `A submission saved offline was refused: ${answer.message || "unknown error"}`,
+          `A ${what} saved offline was refused: ${answer.message || "unknown error"}`,
         );
       }
     }
@@ -159,4 +158,14 @@ function sameBytes(buffer, bytes) {
   if (!buffer) return false;
   const other = new Uint8Array(buffer);
   return other.length === bytes.length && other.every((b, i) => b === bytes[i]);
+}
+
+// "1 submission waits", "2 submissions and 1 other change wait", "1 change waits".
+function waitingWords(kinds = {}) {
+  const submissions = kinds.submission || 0;
+  const others = Object.values(kinds).reduce((sum, n) => sum + n, 0) - submissions;
+  const parts = [];
+  if (submissions) parts.push(submissions === 1 ? "1 submission" : `${submissions} submissions`);
+  if (others) parts.push(`${others} ${submissions ? "other " : ""}${others === 1 ? "change" : "changes"}`);
+  return `${parts.join(" and ")} ${submissions + others === 1 ? "waits" : "wait"}`;
 }

@@ -47,9 +47,16 @@ const PUBLIC = [
 const IDENTITY =
   /^\/api\/(auth\/(register|sign_in|sign_out)|(wallet|telegram)\/sign_in|sessions\/end_all|v1\/auth\/(register|login|logout|logout-all|siwe\/login|telegram\/login))$/;
 
-// Writes that may wait for the connection: each carries its idempotency
-// key, so sending one again never makes a second.
-const QUEUED = [/^\/api\/earning\/submit$/];
+// Writes that may wait for the connection, and what the page calls them.
+// Sending one twice changes nothing more than sending it once: a
+// submission carries its idempotency key; the others set a state (the
+// notification kinds muted, notices read up to one).
+const QUEUED = [
+  { path: /^\/api\/earning\/submit$/, kind: "submission" },
+  { path: /^\/api\/notifications\/set_preferences$/, kind: "preferences" },
+  { path: /^\/api\/notifications\/read$/, kind: "read" },
+];
+const queuedKind = (pathname) => QUEUED.find((write) => write.path.test(pathname))?.kind;
 const OUTBOX_SYNC = "meritree-outbox";
 
 // A page the network has not answered in this long is served from the cache.
@@ -153,7 +160,7 @@ self.addEventListener("fetch", (event) => {
   // A form posted before the client took over the page is a navigation:
   // its answer is a page, not something to keep and replay.
   const queueable = request.method === "POST" && request.mode !== "navigate";
-  if (queueable && QUEUED.some((pattern) => pattern.test(url.pathname))) {
+  if (queueable && queuedKind(url.pathname)) {
     event.respondWith(sendOrQueue(request));
     return;
   }
@@ -267,7 +274,7 @@ async function sendOrQueue(request) {
       ),
     );
     if (self.registration.sync) self.registration.sync.register(OUTBOX_SYNC).catch(() => {});
-    await tell({ type: "outbox-waiting", waiting: await waitingCount() });
+    await tell({ type: "outbox-waiting", ...(await waiting()) });
     return new Response(
       JSON.stringify({
         code: "queued_offline",
@@ -289,7 +296,8 @@ function replay() {
     replaying = (async () => {
       for (const item of await outbox("readonly", (store) => idb(store.getAll()))) {
         const url = new URL(item.url);
-        if (url.origin !== self.location.origin || !QUEUED.some((pattern) => pattern.test(url.pathname))) {
+        const kind = queuedKind(url.pathname);
+        if (url.origin !== self.location.origin || !kind) {
           await outbox("readwrite", (store) => idb(store.delete(item.id)));
           continue;
         }
@@ -311,9 +319,10 @@ function replay() {
         await outbox("readwrite", (store) => idb(store.delete(item.id)));
         await tell({
           type: "outbox-sent",
+          kind,
           ok: response.ok,
           body: await response.text().catch(() => ""),
-          waiting: await waitingCount(),
+          ...(await waiting()),
         });
       }
     })().finally(() => {
@@ -324,18 +333,25 @@ function replay() {
 }
 
 async function dropOutbox() {
-  const dropped = await waitingCount();
+  const dropped = (await waiting()).waiting;
   if (dropped === 0) return;
   await outbox("readwrite", (store) => idb(store.clear()));
-  await tell({ type: "outbox-dropped", dropped, waiting: 0 });
+  await tell({ type: "outbox-dropped", dropped, waiting: 0, kinds: {} });
 }
 
 async function tell(message) {
   for (const client of await self.clients.matchAll({ type: "window" })) client.postMessage(message);
 }
 
-function waitingCount() {
-  return outbox("readonly", (store) => idb(store.count()));
+// How many writes are kept, in all and of each kind.
+async function waiting() {
+  const kinds = {};
+  const items = await outbox("readonly", (store) => idb(store.getAll()));
+  for (const item of items) {
+    const kind = queuedKind(new URL(item.url).pathname) || "other";
+    kinds[kind] = (kinds[kind] || 0) + 1;
+  }
+  return { waiting: items.length, kinds };
 }
 
 // An IndexedDB request's result, as a promise.

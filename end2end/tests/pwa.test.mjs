@@ -172,3 +172,42 @@ test('a submission made offline waits on the device and reaches the server once 
   await page.close();
   assert.deepEqual(env.browser.pageErrors, []);
 });
+
+test('notification settings and "mark all read" made offline reach the server when the connection returns', async () => {
+  const page = await openControlled('/');
+  await signUp(page, env.server.url, 'grace@example.org');
+  const api = (path) =>
+    page.evaluate((path) => fetch(path).then((response) => response.json()), path);
+  // A new API key is a security notice: one unread.
+  const created = await page.evaluate(() =>
+    fetch('/api/v1/user/api-keys', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'laptop' }),
+    }).then((response) => response.status),
+  );
+  assert.equal(created, 201);
+  await page.goto(`${env.server.url}/notifications`);
+  await page.waitForSelector('body[data-hydrated="true"]');
+  await page.waitForSelector('[data-testid="mark-all-read"]');
+  await page.waitForSelector('[data-testid="notification-preferences"] input[name="round_result"]:checked');
+
+  await env.browser.context.setOffline(true);
+  try {
+    await page.uncheck('[data-testid="notification-preferences"] input[name="round_result"]');
+    await page.click('[data-testid="save-preferences"]');
+    await page.waitForSelector('[data-testid="notification-preferences"] [data-testid="queued-offline"]');
+    // The form stays as the member set it.
+    assert.equal(await page.isChecked('[data-testid="notification-preferences"] input[name="round_result"]'), false);
+    await page.click('[data-testid="mark-all-read"]');
+    await page.waitForFunction(() => /2 changes wait/.test(document.querySelector('#outbox')?.textContent));
+  } finally {
+    await env.browser.context.setOffline(false);
+  }
+  await page.waitForSelector('#outbox[data-waiting="0"]', { timeout: 30_000 });
+  assert.equal(await page.getAttribute('#outbox', 'data-state'), 'outbox-sent');
+  assert.deepEqual((await api('/api/v1/user/notification-preferences')).muted, ['round_result']);
+  assert.equal((await api('/api/v1/user/notifications')).unread, 0);
+  await page.close();
+  assert.deepEqual(env.browser.pageErrors, []);
+});

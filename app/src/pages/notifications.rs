@@ -100,10 +100,16 @@ fn NotificationItem(notification: NotificationView) -> impl IntoView {
 fn Preferences() -> impl IntoView {
     let saved =
         Action::new(|muted: &Vec<NotificationKind>| save_notification_preferences(muted.clone()));
-    let preferences = Resource::new(
-        move || saved.version().get(),
-        |_| load_notification_preferences(),
-    );
+    // Read again after a save the server took: one kept on the device while
+    // offline leaves the form as the member set it, not gone for want of a
+    // network to read it from.
+    let taken = RwSignal::new(0u32);
+    Effect::new(move |_| {
+        if matches!(saved.value().get(), Some(Ok(_))) {
+            taken.update(|n| *n += 1);
+        }
+    });
+    let preferences = Resource::new(move || taken.get(), |_| load_notification_preferences());
     let muted = RwSignal::new(Vec::<NotificationKind>::new());
     Effect::new(move |_| {
         if let Some(Ok(loaded)) = preferences.get() {
