@@ -163,12 +163,8 @@ async fn serve(
                 if let Some(caller) = &caller {
                     if let Err(err) = platform.standing(caller).await {
                         if matches!(err.code().http_status(), 401 | 403) {
-                            let _ = ws
-                                .send(Message::Close(Some(CloseFrame {
-                                    code: close_code::UNAUTHENTICATED,
-                                    reason: "signed out: the account's events stopped".into(),
-                                })))
-                                .await;
+                            let why = "signed out: the account's events stopped";
+                            close(&mut ws, close_code::UNAUTHENTICATED, why).await;
                             return;
                         }
                     }
@@ -183,12 +179,7 @@ async fn serve(
                 }
                 Ok(_) => {}
                 Err(RecvError::Lagged(_)) => {
-                    let _ = ws
-                        .send(Message::Close(Some(CloseFrame {
-                            code: close_code::TOO_SLOW,
-                            reason: "too slow: reconnect with ?since=".into(),
-                        })))
-                        .await;
+                    close(&mut ws, close_code::TOO_SLOW, "too slow: reconnect with ?since=").await;
                     return;
                 }
                 Err(RecvError::Closed) => return,
@@ -199,6 +190,15 @@ async fn serve(
             },
         }
     }
+}
+
+/// Ends the socket with `code`, saying why; a socket already gone is left be.
+async fn close(ws: &mut WebSocket, code: u16, reason: &'static str) {
+    let frame = Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }));
+    let _ = ws.send(frame).await;
 }
 
 /// Sends a frame of this socket's own (not from the hub); false once the
