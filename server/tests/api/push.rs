@@ -146,12 +146,15 @@ test_both_backends! {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         assert_eq!(left, 0, "a 410 forgets the subscription");
+        // Notices already on their way when it was forgotten (the sign-up's
+        // own) may still reach it; nothing sent after.
+        let before = service.deliveries("old").len();
         app.create_api_key(&ann, "two").await;
         let renewed = Browser::new(&service, "renewed");
         assert_eq!(subscribe(&app, &ann, renewed.subscription()).await.status(), 204);
         app.create_api_key(&ann, "three").await;
         heard(&service, &renewed, "renewed", "“three”").await;
-        assert_eq!(service.deliveries("old").len(), 1, "nothing more sent where it was gone");
+        assert_eq!(service.deliveries("old").len(), before, "nothing more sent where it was gone");
 
         // Another account cannot take a browser's subscription with keys of
         // its own: only the browser itself (its auth secret) moves it.
