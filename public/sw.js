@@ -17,6 +17,8 @@ const PRECACHE = [
   OFFLINE,
   `/pkg/meritree.${BUNDLE}.js`,
   `/pkg/meritree.${BUNDLE}_bg.wasm`,
+  `/pkg/meritree.${BUNDLE}.public.js`,
+  `/pkg/meritree.${BUNDLE}.public_bg.wasm`,
   `/pkg/meritree.${BUNDLE}.css`,
   "/pwa.js",
   "/manifest.webmanifest",

@@ -46,12 +46,38 @@ use crate::pages::{
 };
 use crate::session::Session;
 
-/// The HTML document around the app; rendered on the server only.
+/// The public client's files are the full client's name with this suffix
+/// (`pkg/meritree.<hash>.public.js`); `scripts/build` names them so.
+pub const PUBLIC_CLIENT_SUFFIX: &str = "public";
+
+/// The HTML document around a page hydrated by the full client (every
+/// page); rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    html_document(options, Client::Full)
+}
+
+/// Which wasm client takes over a page (docs/decisions/0040).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Client {
+    /// Every page; what the full client hydrates ([`App`]).
+    Full,
+    /// The public pages (the routes of [`PublicApp`]): a fraction of the
+    /// full client, without the wallet, the playground and the signed-in
+    /// pages.
+    Public,
+}
+
+/// The HTML document around a page, naming the client that takes it over;
+/// rendered on the server only.
+pub fn html_document(options: LeptosOptions, client: Client) -> impl IntoView {
     #[cfg(feature = "ssr")]
     csp::set_for_page();
     // Named after the bundle's content hash, so only the server knows it.
     let stylesheet = format!("/{}/{}.css", options.site_pkg_dir, options.output_name);
+    let mut scripts = options;
+    if client == Client::Public {
+        scripts.output_name = format!("{}.{PUBLIC_CLIENT_SUFFIX}", scripts.output_name).into();
+    }
     // Every script carries the page's nonce, loaded from this site or not.
     let nonce = leptos::nonce::use_nonce();
     // Telegram's script comes first, as Telegram asks, and only on its page.
@@ -60,6 +86,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         .then(|| view! { <script src=csp::TELEGRAM_SCRIPT nonce=nonce.clone()></script> });
     #[cfg(not(feature = "ssr"))]
     let telegram: Option<()> = None;
+    let app = match client {
+        Client::Full => leptos::either::Either::Left(view! { <App /> }),
+        Client::Public => leptos::either::Either::Right(view! { <PublicApp /> }),
+    };
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -72,18 +102,79 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="manifest" href="/manifest.webmanifest" />
                 <link rel="apple-touch-icon" href="/icons/icon-192.png" />
                 <script type="module" src="/pwa.js" nonce=nonce></script>
-                <HydrationScripts options />
+                <HydrationScripts options=scripts />
                 <MetaTags />
             </head>
-            <body>
-                <App />
-            </body>
+            <body>{app}</body>
         </html>
     }
 }
 
+/// Every page: what the full client hydrates.
 #[component]
 pub fn App() -> impl IntoView {
+    view! {
+        <Frame>
+            <Routes fallback=NotFound>
+                <PublicRoutes />
+                // Async: crawlers and the first paint get the full report.
+                <Route path=path!("/status") view=StatusPage ssr=SsrMode::Async />
+                <Route path=path!("/docs/api") view=ApiReferencePage ssr=SsrMode::Async />
+                <Route path=path!("/sign-up") view=SignUpPage />
+                <Route path=path!("/sign-in") view=SignInPage />
+                <Route path=path!("/forgot-password") view=ForgotPasswordPage />
+                <Route path=path!("/reset-password") view=ResetPasswordPage />
+                <Route path=path!("/verify-email") view=VerifyEmailPage />
+                <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />
+                <Route path=path!("/notifications") view=NotificationsPage ssr=SsrMode::Async />
+                <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async />
+                <Route path=path!("/rewards") view=RewardsPage ssr=SsrMode::Async />
+                <Route path=path!("/playground") view=PlaygroundPage ssr=SsrMode::Async />
+                <Route path=path!("/submit") view=SubmitPage />
+                <Route path=path!("/network") view=NetworkPage ssr=SsrMode::Async />
+                <Route path=path!("/nodes") view=NodesPage ssr=SsrMode::Async />
+                <Route path=path!("/tasks/:id") view=TaskPage ssr=SsrMode::Async />
+                // The Telegram Mini App (csp::MINI_APP_PATH).
+                <Route path=path!("/tg") view=TelegramPage />
+            </Routes>
+        </Frame>
+    }
+}
+
+/// The public pages only: what the public client hydrates. A link to any
+/// other page is loaded whole, which brings the full client.
+#[component]
+pub fn PublicApp() -> impl IntoView {
+    view! {
+        <Frame>
+            <Routes fallback=LoadWholePage>
+                <PublicRoutes />
+            </Routes>
+        </Frame>
+    }
+}
+
+/// The pages anyone can read, most visited first: the public client's
+/// routes, and the full client's too.
+#[component(transparent)]
+fn PublicRoutes() -> impl leptos_router::MatchNestedRoutes + Clone {
+    view! {
+        <Route path=path!("/") view=HomePage />
+        // Async: the public record and the public pages of work are crawlable.
+        <Route path=path!("/rounds") view=RoundsPage ssr=SsrMode::Async />
+        <Route path=path!("/rounds/:n") view=RoundPage ssr=SsrMode::Async />
+        <Route path=path!("/s/:id") view=SubmissionPage ssr=SsrMode::Async />
+        <Route path=path!("/u/:handle") view=MemberPage ssr=SsrMode::Async />
+        <Route path=path!("/leaderboard") view=LeaderboardPage ssr=SsrMode::Async />
+        <Route path=path!("/search") view=SearchPage ssr=SsrMode::Async />
+    }
+    .into_inner()
+}
+
+/// What both clients share around the routes: the header, the session,
+/// live notices and the release check.
+#[component]
+fn Frame(children: Children) -> impl IntoView {
     provide_meta_context();
     Session::provide();
     provide_context(components::notification_bell::NotificationsChanged(
@@ -99,41 +190,30 @@ pub fn App() -> impl IntoView {
         <Router>
             <SiteHeader />
             <TelegramBackButton />
-            <main>
-                <Routes fallback=NotFound>
-                    <Route path=path!("/") view=HomePage />
-                    // Async: crawlers and the first paint get the full report.
-                    <Route path=path!("/status") view=StatusPage ssr=SsrMode::Async />
-                    <Route path=path!("/docs/api") view=ApiReferencePage ssr=SsrMode::Async />
-                    <Route path=path!("/sign-up") view=SignUpPage />
-                    <Route path=path!("/sign-in") view=SignInPage />
-                    <Route path=path!("/forgot-password") view=ForgotPasswordPage />
-                    <Route path=path!("/reset-password") view=ResetPasswordPage />
-                    <Route path=path!("/verify-email") view=VerifyEmailPage />
-                    <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />
-                    <Route path=path!("/notifications") view=NotificationsPage ssr=SsrMode::Async />
-                    <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async />
-                    <Route path=path!("/rewards") view=RewardsPage ssr=SsrMode::Async />
-                    <Route path=path!("/playground") view=PlaygroundPage ssr=SsrMode::Async />
-                    // Async: the public record is crawlable.
-                    <Route path=path!("/rounds") view=RoundsPage ssr=SsrMode::Async />
-                    // Async: the public pages of work are crawlable.
-                    <Route path=path!("/rounds/:n") view=RoundPage ssr=SsrMode::Async />
-                    <Route path=path!("/s/:id") view=SubmissionPage ssr=SsrMode::Async />
-                    <Route path=path!("/u/:handle") view=MemberPage ssr=SsrMode::Async />
-                    <Route path=path!("/leaderboard") view=LeaderboardPage ssr=SsrMode::Async />
-                    <Route path=path!("/search") view=SearchPage ssr=SsrMode::Async />
-                    <Route path=path!("/submit") view=SubmitPage />
-                    <Route path=path!("/network") view=NetworkPage ssr=SsrMode::Async />
-                    <Route path=path!("/nodes") view=NodesPage ssr=SsrMode::Async />
-                    <Route path=path!("/tasks/:id") view=TaskPage ssr=SsrMode::Async />
-                    // The Telegram Mini App (csp::MINI_APP_PATH).
-                    <Route path=path!("/tg") view=TelegramPage />
-                </Routes>
-            </main>
+            <main>{children()}</main>
             <components::outdated_client::OutdatedClient />
         </Router>
     }
+}
+
+/// The public client's answer to an address it has no page for: load that
+/// address whole, so the server sends it with the full client. The server
+/// renders only [`PublicApp`]'s routes with the public client, so a page
+/// loaded this way never comes back here.
+#[component]
+fn LoadWholePage() -> impl IntoView {
+    let location = leptos_router::hooks::use_location();
+    Effect::new(move |_| {
+        let search = location.search.get();
+        let href = format!(
+            "{}{}{search}{}",
+            location.pathname.get(),
+            if search.is_empty() { "" } else { "?" },
+            location.hash.get()
+        );
+        let _ = window().location().assign(&href);
+    });
+    view! { <p class="muted" role="status">"Loading…"</p> }
 }
 
 /// Sets `data-hydrated` on `<body>` once the client has taken over the page.

@@ -43,9 +43,10 @@ test('Chromium finds the app installable and its service worker controls the pag
     (await fetch(document.querySelector('link[rel="manifest"]').href)).json(),
   );
   assert.equal(manifest.display, 'standalone');
-  // The client's files are named after their content and kept for good.
+  // The client's files are named after their content and kept for good
+  // (the landing page's is the public client).
   const script = await page.evaluate(() => document.querySelector('link[rel="modulepreload"]').href);
-  assert.match(script, /\/pkg\/meritree\.[0-9a-f]{16}\.js$/);
+  assert.match(script, /\/pkg\/meritree\.[0-9a-f]{16}\.public\.js$/);
   const cached = await fetch(script);
   assert.equal(cached.headers.get('cache-control'), 'public, max-age=31536000, immutable');
   await page.close();
@@ -115,7 +116,7 @@ test('a page running an older client than the server serves is told to reload', 
     new MutationObserver((_, observer) => {
       const preload = document.querySelector('link[rel="modulepreload"]');
       if (preload) {
-        preload.setAttribute('href', preload.getAttribute('href').replace(/\.[0-9a-f]{16}\.js$/, '.0000000000000000.js'));
+        preload.setAttribute('href', preload.getAttribute('href').replace(/\.[0-9a-f]{16}(\.public)?\.js$/, '.0000000000000000$1.js'));
         observer.disconnect();
       }
     }).observe(document, { childList: true, subtree: true });

@@ -48,8 +48,9 @@ impl app::live::LiveSocket for Socket {
 }
 
 /// The client release this page runs: the content hash in the name of the
-/// script the server's page preloads (`/pkg/meritree.<hash>.js`); `None`
-/// for a client built without one.
+/// script the server's page preloads (`/pkg/meritree.<hash>.js`, or the
+/// public client's `/pkg/meritree.<hash>.public.js`); `None` for a client
+/// built without one.
 fn release(window: &web_sys::Window) -> Option<String> {
     let href = window
         .document()?
@@ -58,6 +59,8 @@ fn release(window: &web_sys::Window) -> Option<String> {
         .get_attribute("href")?;
     let name = href.rsplit('/').next()?;
     let hash = name.strip_prefix("meritree.")?.strip_suffix(".js")?;
+    let public_suffix = format!(".{}", app::PUBLIC_CLIENT_SUFFIX);
+    let hash = hash.strip_suffix(public_suffix.as_str()).unwrap_or(hash);
     meritree_core::live::is_release(hash).then(|| hash.to_owned())
 }
 

@@ -1,6 +1,7 @@
 //! The built web client under the site root. `scripts/build` names its
 //! files after a hash of their content (`pkg/meritree.<hash>.js`,
-//! `…_bg.wasm`, `….css`) and writes that hash to `pkg/bundle`, so a file
+//! `…_bg.wasm`, `….css`, and the public client's `….public.js`,
+//! `….public_bg.wasm`) and writes that hash to `pkg/bundle`, so a file
 //! name never changes meaning: browsers and the service worker keep the
 //! files for good, and a release is a new name. A client built some other
 //! way, without `pkg/bundle`, is served under its plain names and always
@@ -42,12 +43,15 @@ impl WebClient {
             }
             Err(_) => Self::plain(),
         };
-        let script = pkg.join(format!("{}.js", client.output_name));
-        if !script.is_file() {
-            tracing::warn!(
-                missing = %script.display(),
-                "the web client is not built (scripts/build): pages will render but not hydrate"
-            );
+        let full = format!("{}.js", client.output_name);
+        let public = format!("{}.{}.js", client.output_name, app::PUBLIC_CLIENT_SUFFIX);
+        for script in [full, public].map(|name| pkg.join(name)) {
+            if !script.is_file() {
+                tracing::warn!(
+                    missing = %script.display(),
+                    "the web client is not built (scripts/build): pages will render but not hydrate"
+                );
+            }
         }
         client
     }

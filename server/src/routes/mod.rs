@@ -37,6 +37,7 @@ pub struct AppState {
 
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
+    let public_pages = PublicPages::new();
     let platform = state.platform.clone();
     let shell_options = state.leptos_options.clone();
     let options = &state.leptos_options;
@@ -68,7 +69,7 @@ pub fn router(state: AppState) -> Router {
                 leptos::prelude::provide_context(platform.clone());
                 leptos::prelude::provide_context(reference.clone());
             },
-            move || app::shell(shell_options.clone()),
+            move || app::html_document(shell_options.clone(), public_pages.client()),
         )
         // Files of the built client, else the app's 404 page.
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
@@ -97,6 +98,37 @@ pub fn router(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// The routes of the pages the public client hydrates, in axum's syntax:
+/// read from the app's own route table, so the server never sends a page
+/// to a client that has no route for it.
+#[derive(Clone)]
+struct PublicPages(std::sync::Arc<std::collections::HashSet<String>>);
+
+impl PublicPages {
+    fn new() -> Self {
+        let routes = generate_route_list(app::PublicApp);
+        Self(std::sync::Arc::new(
+            routes.iter().map(|route| route.path().to_owned()).collect(),
+        ))
+    }
+
+    /// Which client takes over the page being rendered, by the route axum
+    /// matched for it.
+    fn client(&self) -> app::Client {
+        let public = leptos::prelude::use_context::<axum::http::request::Parts>()
+            .and_then(|parts| {
+                let route = parts.extensions.get::<axum::extract::MatchedPath>()?;
+                Some(self.0.contains(route.as_str()))
+            })
+            .unwrap_or(false);
+        if public {
+            app::Client::Public
+        } else {
+            app::Client::Full
+        }
+    }
 }
 
 /// One span per request, carrying its id, so every log line of a request

@@ -134,7 +134,7 @@ async fn a_built_release_is_cached_for_good_and_installs_as_an_app() {
     let app =
         crate::helpers::spawn_app_with(Backend::Sqlite, |settings| built_site(&settings.site.root))
             .await;
-    let (status, body) = html(&app, "/").await;
+    let (status, body) = html(&app, "/sign-in").await;
     assert_eq!(status, 200);
     for name in [
         format!("/pkg/meritree.{BUNDLE}.js"),
@@ -185,6 +185,50 @@ async fn a_built_release_is_cached_for_good_and_installs_as_an_app() {
     let (status, body) = html(&app, "/offline.html").await;
     assert_eq!(status, 200);
     assert!(body.contains("You are offline"), "{body}");
+    app.stop().await;
+}
+
+/// The public pages are taken over by the public client, a fraction of the
+/// full one; every other page, and an address with no page, by the full
+/// client. Both kinds share the release's stylesheet.
+#[tokio::test]
+async fn public_pages_load_the_public_client_and_the_others_the_full_one() {
+    let app =
+        crate::helpers::spawn_app_with(Backend::Sqlite, |settings| built_site(&settings.site.root))
+            .await;
+    let public = [
+        format!("/pkg/meritree.{BUNDLE}.public.js"),
+        format!("/pkg/meritree.{BUNDLE}.public_bg.wasm"),
+    ];
+    let full = [
+        format!("/pkg/meritree.{BUNDLE}.js"),
+        format!("/pkg/meritree.{BUNDLE}_bg.wasm"),
+    ];
+    let stylesheet = format!("/pkg/meritree.{BUNDLE}.css");
+    let pages = [
+        ("/", &public),
+        ("/rounds", &public),
+        ("/rounds/1", &public),
+        ("/leaderboard", &public),
+        ("/search?q=poem", &public),
+        ("/u/nobody", &public),
+        ("/s/00000000-0000-0000-0000-000000000000", &public),
+        ("/sign-in", &full),
+        ("/account", &full),
+        ("/playground", &full),
+        ("/status", &full),
+        ("/no-such-page", &full),
+    ];
+    for (path, client) in pages {
+        let (_, body) = html(&app, path).await;
+        for name in client.iter().chain([&stylesheet]) {
+            assert!(body.contains(name.as_str()), "{path} names {name}: {body}");
+        }
+        let other = if client == &public { &full } else { &public };
+        for name in other {
+            assert!(!body.contains(name.as_str()), "{path} names {name}");
+        }
+    }
     app.stop().await;
 }
 
