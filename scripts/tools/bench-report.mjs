@@ -8,7 +8,7 @@ const [outDir, target] = process.argv.slice(2);
 
 // In the order they appear; `table`: the output is Markdown already.
 const SECTIONS = [
-  ['bundle', 'Client bundle', '`scripts/build --release`: the files under `pkg/` and what browsers that accept brotli or gzip download.', true],
+  ['bundle', 'Client bundle', '`scripts/build --release`: the files under `pkg/` and what browsers that accept brotli or gzip download; then what a first visit to each page downloads. Target: the public pages hydrate with at most 150 KB of brotli wasm + JS.', true],
   ['lighthouse', 'Lighthouse (mobile profile)', 'Targets: performance and accessibility of at least 95 on the landing page and a round page.', true],
   ['http', 'HTTP baseline', 'The release server on SQLite under wrk.', true],
   ['gateway-wrk', 'AI gateway against a fake upstream (wrk)', 'Targets: the gateway adds at most 1 ms at p99 with one connection, and with eight it serves at least 25% of what the upstream serves called straight.', true],
