@@ -60,11 +60,23 @@ machines (2 cores, 24 GiB, Debian 12), measured on the date and at the
 commit given under its heading. What the benchmarks found over time and
 what changed because of it is in [benchmark-notes.md](benchmark-notes.md).
 `;
+// What the document says now, section by section: a benchmark with no
+// output here (another machine's run, or a cleaned target directory) keeps
+// the figures it had, with their date and commit.
+const previous = Object.fromEntries(
+  (existsSync(target) ? readFileSync(target, 'utf8') : '')
+    .split(/^## /m)
+    .slice(1)
+    .map((section) => {
+      const heading = section.indexOf('\n');
+      return [section.slice(0, heading), section.slice(heading + 1).replace(/^\n+/, '').trimEnd()];
+    }),
+);
 for (const [name, title, about, table] of SECTIONS) {
   const file = join(outDir, `${name}.txt`);
   doc += `\n## ${title}\n\n`;
   if (!existsSync(file)) {
-    doc += `Not measured yet: \`scripts/bench ${name}\`.\n`;
+    doc += previous[title] ? `${previous[title]}\n` : `Not measured yet: \`scripts/bench ${name}\`.\n`;
     continue;
   }
   const [date, commit] = readFileSync(join(outDir, `${name}.meta`), 'utf8').trim().split(' ');
