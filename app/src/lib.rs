@@ -74,10 +74,10 @@ pub fn html_document(options: LeptosOptions, client: Client) -> impl IntoView {
     csp::set_for_page();
     // Named after the bundle's content hash, so only the server knows it.
     let stylesheet = format!("/{}/{}.css", options.site_pkg_dir, options.output_name);
-    let mut scripts = options;
-    if client == Client::Public {
-        scripts.output_name = format!("{}.{PUBLIC_CLIENT_SUFFIX}", scripts.output_name).into();
-    }
+    let scripts = match client {
+        Client::Full => leptos::either::Either::Left(view! { <HydrationScripts options /> }),
+        Client::Public => leptos::either::Either::Right(view! { <HydrateWhenIdle options /> }),
+    };
     // Every script carries the page's nonce, loaded from this site or not.
     let nonce = leptos::nonce::use_nonce();
     // Telegram's script comes first, as Telegram asks, and only on its page.
@@ -102,11 +102,39 @@ pub fn html_document(options: LeptosOptions, client: Client) -> impl IntoView {
                 <link rel="manifest" href="/manifest.webmanifest" />
                 <link rel="apple-touch-icon" href="/icons/icon-192.png" />
                 <script type="module" src="/pwa.js" nonce=nonce></script>
-                <HydrationScripts options=scripts />
+                {scripts}
                 <MetaTags />
             </head>
             <body>{app}</body>
         </html>
+    }
+}
+
+/// How a public page loads its client: as Leptos's `HydrationScripts` with
+/// `defer` does (the module imported once the page is idle, at most 2 s
+/// later), but with no early fetch of the wasm, so the page paints before
+/// the client's bytes take the connection. Public pages are read before they
+/// are used; the full client's pages (forms, wallets) hydrate at once. The
+/// script is still preloaded, at low priority: it names the release the live
+/// socket reports (frontend's `live`).
+#[component]
+fn HydrateWhenIdle(options: LeptosOptions) -> impl IntoView {
+    let nonce = leptos::nonce::use_nonce();
+    let name = format!(
+        "/{}/{}.{PUBLIC_CLIENT_SUFFIX}",
+        options.site_pkg_dir, options.output_name
+    );
+    let script = format!("{name}.js");
+    let loader = format!(
+        "const hydrate = () => import({script:?}).then((client) => \
+         client.default({{ module_or_path: {wasm:?} }}).then(() => client.hydrate())); \
+         if (\"requestIdleCallback\" in window) {{ window.requestIdleCallback(hydrate, {{ timeout: 2000 }}); }} \
+         else {{ hydrate(); }}",
+        wasm = format!("{name}_bg.wasm"),
+    );
+    view! {
+        <link rel="modulepreload" href=script fetchpriority="low" />
+        <script type="module" nonce=nonce>{loader}</script>
     }
 }
 
