@@ -50,6 +50,12 @@ use crate::session::Session;
 /// (`pkg/meritree.<hash>.public.js`); `scripts/build` names them so.
 pub const PUBLIC_CLIENT_SUFFIX: &str = "public";
 
+/// The base name of the public client's files, from the full client's
+/// (`meritree.<hash>` → `meritree.<hash>.public`).
+pub fn public_client_name(output_name: &str) -> String {
+    format!("{output_name}.{PUBLIC_CLIENT_SUFFIX}")
+}
+
 /// The HTML document around a page hydrated by the full client (every
 /// page); rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -121,8 +127,9 @@ pub fn html_document(options: LeptosOptions, client: Client) -> impl IntoView {
 fn HydrateWhenIdle(options: LeptosOptions) -> impl IntoView {
     let nonce = leptos::nonce::use_nonce();
     let name = format!(
-        "/{}/{}.{PUBLIC_CLIENT_SUFFIX}",
-        options.site_pkg_dir, options.output_name
+        "/{}/{}",
+        options.site_pkg_dir,
+        public_client_name(&options.output_name)
     );
     let script = format!("{name}.js");
     let loader = format!(

@@ -44,7 +44,7 @@ impl WebClient {
             Err(_) => Self::plain(),
         };
         let full = format!("{}.js", client.output_name);
-        let public = format!("{}.{}.js", client.output_name, app::PUBLIC_CLIENT_SUFFIX);
+        let public = format!("{}.js", app::public_client_name(&client.output_name));
         for script in [full, public].map(|name| pkg.join(name)) {
             if !script.is_file() {
                 tracing::warn!(
