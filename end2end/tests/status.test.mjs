@@ -14,6 +14,9 @@ test('the status page hydrates and re-checks through the server', async () => {
   const before = Number(await page.getAttribute('[data-testid="checked-at"]', 'data-unix-ms'));
   assert.ok(before > 0);
 
+  // The server's button is ready: a page that hydrated kept whatever it was sent.
+  assert.equal(await page.textContent('[data-testid="recheck"]'), 'Check again');
+  assert.ok(await page.isEnabled('[data-testid="recheck"]'), 'the "Check again" button is disabled');
   const answered = page.waitForResponse((r) => r.url().endsWith('/api/status/check') && r.status() === 200);
   await page.click('[data-testid="recheck"]');
   await answered;

@@ -28,6 +28,8 @@ test_both_backends! {
         assert!(body.contains(backend.name()));
         assert!(body.contains("health-up"));
         assert!(body.contains(r#"data-testid="checked-at""#));
+        // The report is finished, so its button is ready, never "Checking…".
+        assert!(body.contains(r#"<button type="button" data-testid="recheck">Check again</button>"#), "{body}");
         // The page loads the client that hydrates it.
         assert!(body.contains("/pkg/meritree.js"), "{body}");
         assert!(body.contains("/pkg/meritree_bg.wasm"), "{body}");
