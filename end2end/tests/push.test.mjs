@@ -124,3 +124,59 @@ test('a notice pushed by the server is decrypted by the push service and shown b
   await page.close();
   assert.deepEqual(env.browser.pageErrors, []);
 });
+
+// The worker's own side of a change of person: signing out here also ends
+// this browser's subscription, and a notification opens only this site.
+// Chromium's worker cannot hold a real subscription offline, so its push
+// manager is given one that records being ended. (Clicking a notification
+// cannot be driven: headless Chromium shows none to click, and an event a
+// script dispatches may neither wait nor open a window.)
+test('signing out ends the push subscription held by the service worker; a notification links only to this site', async () => {
+  const origin = env.server.url;
+  const page = await env.browser.context.newPage();
+  page.on('pageerror', (err) => env.browser.pageErrors.push(err));
+  await page.goto(`${origin}/`);
+  await signUp(page, origin, 'push-out@example.org');
+  await page.goto(`${origin}/account`);
+  await page.waitForSelector('body[data-hydrated="true"]');
+  await page.evaluate(() => navigator.serviceWorker.ready);
+  const worker = env.browser.context.serviceWorkers().find((w) => w.url() === `${origin}/sw.js`);
+  assert.ok(worker, 'the service worker is running');
+
+  assert.deepEqual(
+    await worker.evaluate(() =>
+      [
+        '/rounds/1?tab=results',
+        '/account',
+        'https://elsewhere.example/phish',
+        '//elsewhere.example/phish',
+        'javascript:alert(1)',
+        42,
+        undefined,
+      ].map((link) => sameSite(link)),
+    ),
+    ['/rounds/1?tab=results', '/account', '/notifications', '/notifications', '/notifications', '/notifications', '/notifications'],
+  );
+
+  await worker.evaluate(() => {
+    self.endedSubscriptions = 0;
+    const subscription = {
+      unsubscribe: async () => {
+        self.endedSubscriptions += 1;
+        return true;
+      },
+    };
+    PushManager.prototype.getSubscription = async () => subscription;
+  });
+  await page.click('[data-testid="sign-out"]');
+  await page.waitForURL(`${origin}/`);
+  await page.waitForSelector('[data-testid="header-sign-in"]');
+  let ended = 0;
+  for (let i = 0; i < 50 && ended === 0; i += 1) {
+    ended = await worker.evaluate(() => self.endedSubscriptions);
+    if (ended === 0) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.equal(ended, 1);
+  await page.close();
+  assert.deepEqual(env.browser.pageErrors, []);
+});
