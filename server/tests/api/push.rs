@@ -1,6 +1,7 @@
 //! Web Push: a member's browser subscribes, and their notices reach it
 //! through its push service, encrypted for it alone and signed as this
-//! server; what the push service says is gone is forgotten; what no browser
+//! server; what the push service cannot take now is sent again, what it
+//! says is gone is forgotten; what no browser
 //! sends, or a push service the server does not send to, is refused
 //! through both doors.
 
@@ -175,6 +176,38 @@ test_both_backends! {
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         assert!(!said(&service, &renewed, "renewed").iter().any(|b| b.contains("“ann's”")),
             "Ann's notice did not go to Bob's browser");
+        app.stop().await;
+    }
+
+    async fn a_message_the_push_service_cannot_take_now_is_sent_again(backend: Backend) {
+        let service = PushService::start().await;
+        let app = app_pushing_locally(backend).await;
+        let ann = app.register("ann@example.org").await;
+        let phone = Browser::new(&service, "phone");
+        assert_eq!(subscribe(&app, &ann, phone.subscription()).await.status(), 204);
+        // Once this one is heard, the sign-up's own notice is not on its way.
+        app.create_api_key(&ann, "first").await;
+        heard(&service, &phone, "phone", "“first”").await;
+
+        // Its own trouble, then too many: taken at the third try, after the
+        // default wait and then the one it asked for.
+        service.answer_next("phone", 503, None);
+        service.answer_next("phone", 429, Some(2));
+        app.create_api_key(&ann, "later").await;
+        let sent = tries(&service, &phone, "phone", "“later”", 3).await;
+        assert!(sent[1].at - sent[0].at >= std::time::Duration::from_secs(1), "waited before the second try");
+        assert!(sent[2].at - sent[1].at >= std::time::Duration::from_secs(2), "waited as long as it asked");
+
+        // Never taken: three tries, then given up; the browser stays subscribed.
+        for _ in 0..3 {
+            service.answer_next("phone", 502, None);
+        }
+        app.create_api_key(&ann, "lost").await;
+        tries(&service, &phone, "phone", "“lost”", 3).await;
+        app.create_api_key(&ann, "kept").await;
+        heard(&service, &phone, "phone", "“kept”").await;
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert_eq!(said(&service, &phone, "phone").iter().filter(|b| b.contains("“lost”")).count(), 3);
         app.stop().await;
     }
 
@@ -365,6 +398,34 @@ async fn heard(service: &PushService, browser: &Browser, name: &str, needle: &st
         "{name} never heard {needle}: {:?}",
         said(service, browser, name)
     );
+}
+
+/// Waits until the push service was sent the notice whose body contains
+/// `needle` `count` times (taken or not), and returns those messages.
+async fn tries(
+    service: &PushService,
+    browser: &Browser,
+    name: &str,
+    needle: &str,
+    count: usize,
+) -> Vec<crate::push_service::Delivery> {
+    for _ in 0..300 {
+        let tries: Vec<_> = service
+            .deliveries(name)
+            .into_iter()
+            .filter(|delivery| {
+                browser.read(&delivery.body)["body"]
+                    .as_str()
+                    .is_some_and(|body| body.contains(needle))
+            })
+            .collect();
+        if tries.len() >= count {
+            assert_eq!(tries.len(), count, "{name}: {needle} sent too often");
+            return tries;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{name} was not sent {needle} {count} times within 15 s");
 }
 
 fn base64_decode(text: &str) -> Vec<u8> {

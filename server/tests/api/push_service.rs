@@ -3,15 +3,16 @@
 //! private key checks the server's VAPID token (RFC 8292) and decrypts the
 //! message (RFC 8291) as a browser would.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{Aes128Gcm, Nonce};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hkdf::Hkdf;
@@ -27,6 +28,7 @@ pub struct Delivery {
     pub name: String,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
+    pub at: Instant,
 }
 
 #[derive(Default)]
@@ -34,6 +36,9 @@ struct Inbox {
     deliveries: Vec<Delivery>,
     /// What to answer per name; 201 otherwise.
     answers: HashMap<String, u16>,
+    /// Answers for the next messages per name, before `answers`: a status
+    /// and a `Retry-After` in seconds.
+    next: HashMap<String, VecDeque<(u16, Option<u64>)>>,
 }
 
 pub struct PushService {
@@ -53,17 +58,25 @@ async fn take(
     Path(name): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> StatusCode {
+) -> Response {
     // What every push service must take, and no more is promised.
     assert!(body.len() <= 4096, "a message of {} bytes", body.len());
     let mut inbox = inbox.lock().unwrap();
-    let answer = inbox.answers.get(&name).copied().unwrap_or(201);
+    let (answer, retry_after) = match inbox.next.get_mut(&name).and_then(VecDeque::pop_front) {
+        Some(next) => next,
+        None => (inbox.answers.get(&name).copied().unwrap_or(201), None),
+    };
     inbox.deliveries.push(Delivery {
         name,
         headers,
         body: body.to_vec(),
+        at: Instant::now(),
     });
-    StatusCode::from_u16(answer).unwrap()
+    let status = StatusCode::from_u16(answer).unwrap();
+    match retry_after {
+        Some(secs) => (status, [("retry-after", secs.to_string())]).into_response(),
+        None => status.into_response(),
+    }
 }
 
 impl PushService {
@@ -91,6 +104,19 @@ impl PushService {
             .unwrap()
             .answers
             .insert(name.to_owned(), status);
+    }
+
+    /// Answers the next message for `name` with `status` (and a
+    /// `Retry-After` of `retry_after` seconds), once; queued after any
+    /// answer set this way before.
+    pub fn answer_next(&self, name: &str, status: u16, retry_after: Option<u64>) {
+        self.inbox
+            .lock()
+            .unwrap()
+            .next
+            .entry(name.to_owned())
+            .or_default()
+            .push_back((status, retry_after));
     }
 
     pub fn deliveries(&self, name: &str) -> Vec<Delivery> {

@@ -4,8 +4,9 @@
 //! (RFC 8030), which wakes the service worker to show it.
 //!
 //! Sending is a side effect of a notice already kept: it happens after the
-//! operation, off its path; a push service's refusal is logged, a
-//! subscription it says is gone (404, 410) is forgotten.
+//! operation, off its path; a push service's refusal is logged, one it
+//! answers "later" (429, 5xx) or not at all is retried twice within
+//! seconds, and a subscription it says is gone (404, 410) is forgotten.
 
 pub mod encryption;
 pub mod vapid;
@@ -42,6 +43,16 @@ pub const BROWSER_PUSH_SERVICES: [&str; 5] = [
 
 /// How long a push service keeps a message for a browser that is offline.
 const TIME_TO_LIVE_SECS: u32 = 24 * 3600;
+
+/// The waits before sending again a message a push service could not take
+/// now (429, 5xx, no answer), unless it says how long (`Retry-After`). A
+/// push only nudges: the centre keeps the notice, so it is tried for a few
+/// seconds in memory rather than kept in a durable queue.
+const RETRY_DELAYS: [Duration; 2] = [Duration::from_secs(1), Duration::from_secs(4)];
+
+/// The longest `Retry-After` waited for (holding one of [`MAX_SENDING`]);
+/// a service asking for more does not get the message.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 
 /// Where and how the server sends pushes.
 #[derive(Debug, Clone)]
@@ -316,44 +327,86 @@ impl Push<'_> {
             .subject
             .clone()
             .unwrap_or_else(|| self.site().primary().as_str().to_owned());
-        let sent = state
-            .client
-            .post(endpoint.as_str())
-            .header(
-                "Authorization",
-                state
-                    .key
-                    .authorization(endpoint.origin(), &subject, clock::unix_secs()),
-            )
-            .header("TTL", TIME_TO_LIVE_SECS.to_string())
-            .header("Urgency", urgency)
-            .header("Content-Encoding", "aes128gcm")
-            .header("Content-Type", "application/octet-stream")
-            .body(body)
-            .send()
-            .await;
-        match sent.map(|answer| answer.status()) {
-            Ok(status) if status.is_success() => {}
-            // Gone (404, 410), or refused as not this server's to send to
-            // (400 malformed, 403 another key's): it never will be.
-            Ok(status) if matches!(status.as_u16(), 400 | 403 | 404 | 410) => {
-                tracing::info!(
-                    service = endpoint.origin(),
-                    %status,
-                    "push subscription refused for good; forgotten"
-                );
-                if let Err(err) = store::remove(self.db(), endpoint.as_str()).await {
-                    tracing::warn!(error = %err, "gone push subscription not forgotten");
+        let authorization =
+            state
+                .key
+                .authorization(endpoint.origin(), &subject, clock::unix_secs());
+        let mut delays = RETRY_DELAYS.into_iter();
+        loop {
+            let sent = state
+                .client
+                .post(endpoint.as_str())
+                .header("Authorization", &authorization)
+                .header("TTL", TIME_TO_LIVE_SECS.to_string())
+                .header("Urgency", urgency)
+                .header("Content-Encoding", "aes128gcm")
+                .header("Content-Type", "application/octet-stream")
+                .body(body.clone())
+                .send()
+                .await;
+            let retry_after = match &sent {
+                Ok(answer) => retry_after(answer.headers()),
+                Err(_) => None,
+            };
+            match sent.map(|answer| answer.status()) {
+                Ok(status) if status.is_success() => return,
+                // Gone (404, 410), or refused as not this server's to send to
+                // (400 malformed, 403 another key's): it never will be.
+                Ok(status) if matches!(status.as_u16(), 400 | 403 | 404 | 410) => {
+                    tracing::info!(
+                        service = endpoint.origin(),
+                        %status,
+                        "push subscription refused for good; forgotten"
+                    );
+                    if let Err(err) = store::remove(self.db(), endpoint.as_str()).await {
+                        tracing::warn!(error = %err, "gone push subscription not forgotten");
+                    }
+                    return;
+                }
+                // Too many, or the service's own trouble: it may take it later.
+                Ok(status) if status.as_u16() == 429 || status.is_server_error() => {
+                    tracing::warn!(service = endpoint.origin(), %status, "push service refused a message for now")
+                }
+                Ok(status) => {
+                    tracing::warn!(service = endpoint.origin(), %status, "push service refused a message");
+                    return;
+                }
+                Err(err) => {
+                    tracing::warn!(service = endpoint.origin(), error = %err, "push service unreachable")
                 }
             }
-            Ok(status) => {
-                tracing::warn!(service = endpoint.origin(), %status, "push service refused a message")
+            let Some(delay) = delays.next() else {
+                tracing::warn!(
+                    service = endpoint.origin(),
+                    "push message given up after retries"
+                );
+                return;
+            };
+            let wait = retry_after.unwrap_or(delay);
+            if wait > MAX_RETRY_AFTER {
+                tracing::warn!(
+                    service = endpoint.origin(),
+                    retry_after_secs = wait.as_secs(),
+                    "push service asks to wait too long; message given up"
+                );
+                return;
             }
-            Err(err) => {
-                tracing::warn!(service = endpoint.origin(), error = %err, "push service unreachable")
-            }
+            tokio::time::sleep(wait).await;
         }
     }
+}
+
+/// A `Retry-After` in seconds (RFC 9110; the date form is not honoured and
+/// the default wait applies).
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let secs = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()?;
+    Some(Duration::from_secs(secs))
 }
 
 /// What the service worker shows: the notification as the centre lists it,
