@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
+use meritree_ai::providers::retry_after;
 use meritree_core::notifications::{NotificationKind, NotificationView};
 use meritree_core::push::{
     PushEndpoint, PushServerKey, PushSubscription, PushSubscriptionError, PushSubscriptionJson,
@@ -344,8 +345,8 @@ impl Push<'_> {
                 .body(body.clone())
                 .send()
                 .await;
-            let retry_after = match &sent {
-                Ok(answer) => retry_after(answer.headers()),
+            let asked = match &sent {
+                Ok(answer) => retry_after(answer.headers(), std::time::SystemTime::now()),
                 Err(_) => None,
             };
             match sent.map(|answer| answer.status()) {
@@ -382,7 +383,7 @@ impl Push<'_> {
                 );
                 return;
             };
-            let wait = retry_after.unwrap_or(delay);
+            let wait = asked.unwrap_or(delay);
             if wait > MAX_RETRY_AFTER {
                 tracing::warn!(
                     service = endpoint.origin(),
@@ -394,19 +395,6 @@ impl Push<'_> {
             tokio::time::sleep(wait).await;
         }
     }
-}
-
-/// A `Retry-After` in seconds (RFC 9110; the date form is not honoured and
-/// the default wait applies).
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let secs = headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()?;
-    Some(Duration::from_secs(secs))
 }
 
 /// What the service worker shows: the notification as the centre lists it,
