@@ -30,25 +30,44 @@ function micros(text) {
   return Number(m[1]) * { us: 1, ms: 1000, s: 1_000_000 }[m[2]];
 }
 
+/** Seconds as minutes and seconds: `14 min 5 s`, `40 s`. */
+function duration(seconds) {
+  const minutes = Math.floor(seconds / 60);
+  return minutes ? `${minutes} min ${seconds % 60} s` : `${seconds} s`;
+}
+
 /** The gateway's figures against its targets, from the wrk table. */
 function gatewayVerdict(table) {
   const rows = Object.fromEntries(
     table.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| path') && !l.startsWith('| ---'))
       .map((l) => l.split('|').map((c) => c.trim()).filter(Boolean))
-      .map(([label, rps, p50, p99]) => [label, { rps: Number(rps.replace(/,/g, '')), p50, p99 }]),
+      .map(([label, rps, p50, p99, cpu]) => [label, { rps: Number(rps.replace(/,/g, '')), p50, p99, cpu }]),
   );
   const straight1 = rows['straight to the upstream, 1 connection(s)'];
   const gateway1 = rows['through the gateway, 1 connection(s)'];
   const straight8 = rows['straight to the upstream, 8 connection(s)'];
   const gateway8 = rows['through the gateway, 8 connection(s)'];
   const empty8 = rows["the same server's GET /healthz (no work), 8 connection(s)"];
+  const nginxProxy8 = rows['a proxy that only forwards: nginx, 8 connection(s)'];
+  const bareProxy = (c) => rows[`a proxy that only forwards on the gateway's HTTP stack (axum + reqwest), ${c} connection(s)`];
+  const bareProxy1 = bareProxy(1);
+  const bareProxy8 = bareProxy(8);
   if (!straight1 || !gateway1 || !straight8 || !gateway8) return '';
   const added = (micros(gateway1.p99) - micros(straight1.p99)) / 1000;
   const share = (100 * gateway8.rps) / straight8.rps;
   const mark = (ok) => (ok ? 'met' : 'not met');
-  return `\nAdded by the gateway at p99, one connection: **${added.toFixed(2)} ms** (target ≤ 1 ms: ${mark(added <= 1)}). ` +
+  const percent = (row) => `${((100 * row.rps) / straight8.rps).toFixed(1)}%`;
+  return `\nAdded by the gateway at p99, one connection: **${added.toFixed(2)} ms** (target ≤ 1 ms: ${mark(added <= 1)})` +
+    (bareProxy1 ? `; by a proxy that only forwards on the same HTTP stack: ${((micros(bareProxy1.p99) - micros(straight1.p99)) / 1000).toFixed(2)} ms. ` : '. ') +
     `Throughput with eight connections: **${share.toFixed(1)}%** of the upstream's (target ≥ 25%: ${mark(share >= 25)}).` +
-    (empty8 ? ` A route of the same server that does nothing serves ${(100 * empty8.rps / straight8.rps).toFixed(1)}% of it.` : '') +
+    (empty8 ? ` A route of the same server that does nothing serves ${percent(empty8)} of it.` : '') +
+    (nginxProxy8 && bareProxy8
+      ? ` A proxy that only forwards serves ${percent(nginxProxy8)} of it as nginx and ${percent(bareProxy8)} on the gateway's` +
+        ` HTTP stack; the gateway serves ${((100 * gateway8.rps) / bareProxy8.rps).toFixed(0)}% of what that proxy serves.`
+      : '') +
+    (gateway8.cpu && bareProxy8?.cpu
+      ? ` CPU per request at eight connections: the gateway ${gateway8.cpu}, that proxy ${bareProxy8.cpu}.`
+      : '') +
     '\n';
 }
 
@@ -57,8 +76,10 @@ let doc = `# Benchmarks
 Written by \`scripts/bench\` (\`scripts/bench NAME…\` re-runs some and keeps the
 others); every figure is what the named command printed, on the project's
 machines (2 cores, 24 GiB, Debian 12), measured on the date and at the
-commit given under its heading. What the benchmarks found over time and
-what changed because of it is in [benchmark-notes.md](benchmark-notes.md).
+commit given under its heading, with how long the run took (building its
+own binaries included; the release server is built once before any). What
+the benchmarks found over time and what changed because of it is in
+[benchmark-notes.md](benchmark-notes.md).
 `;
 // What the document says now, section by section: a benchmark with no
 // output here (another machine's run, or a cleaned target directory) keeps
@@ -79,9 +100,10 @@ for (const [name, title, about, table] of SECTIONS) {
     doc += previous[title] ? `${previous[title]}\n` : `Not measured yet: \`scripts/bench ${name}\`.\n`;
     continue;
   }
-  const [date, commit] = readFileSync(join(outDir, `${name}.meta`), 'utf8').trim().split(' ');
+  const [date, commit, seconds] = readFileSync(join(outDir, `${name}.meta`), 'utf8').trim().split(' ');
   const output = readFileSync(file, 'utf8').trimEnd();
-  doc += `${about} Measured ${date} at \`${commit}\` (\`scripts/bench ${name}\`).\n\n`;
+  const took = seconds ? `, ${duration(Number(seconds))}` : '';
+  doc += `${about} Measured ${date} at \`${commit}\` (\`scripts/bench ${name}\`${took}).\n\n`;
   doc += table ? `${output}\n` : `\`\`\`text\n${output}\n\`\`\`\n`;
   if (name === 'gateway-wrk') doc += gatewayVerdict(output);
 }
