@@ -4,7 +4,7 @@
 //! routing, no usage row. What it serves is the ceiling for the gateway
 //! on the same machine; the gap between them is the gateway's own work.
 //!
-//!   cargo run --release -p server --example bare_proxy -- PORT UPSTREAM_URL
+//!   cargo run --release -p meritree-bare-proxy -- PORT UPSTREAM_URL
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -44,7 +44,7 @@ async fn forward(State(upstream): State<Upstream>, body: Bytes) -> Response {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let (Some(port), Some(url)) = (args.next(), args.next()) else {
-        return Err("usage: bare_proxy PORT UPSTREAM_URL".into());
+        return Err("usage: meritree-bare-proxy PORT UPSTREAM_URL".into());
     };
     let upstream = Upstream {
         client: reqwest::Client::new(),
