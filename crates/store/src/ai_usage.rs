@@ -136,15 +136,15 @@ pub async fn insert_batch(db: &Database, rows: &[NewUsage<'_>]) -> Result<Vec<bo
     }
     // One statement for the batch: on SQLite each statement is a hop to the
     // connection's thread, and every gateway request waits for this write.
-    let rows_of = crate::sql::json_rows(db.backend(), 1);
+    let rows_of = crate::sql::json_rows_once(db.backend(), 1);
     let insert = format!(
-        "INSERT INTO ai_usage ({COLUMNS}) SELECT j.value ->> 'id', j.value ->> 'request_id', \
+        "{rows_of}INSERT INTO ai_usage ({COLUMNS}) SELECT j.value ->> 'id', j.value ->> 'request_id', \
          j.value ->> 'account_id', j.value ->> 'api_key_id', j.value ->> 'provider', \
          j.value ->> 'model', j.value ->> 'public_model', \
          CAST(j.value ->> 'input_tokens' AS BIGINT), CAST(j.value ->> 'output_tokens' AS BIGINT), \
          CAST(j.value ->> 'cost_nanos' AS BIGINT), CAST(j.value ->> 'cached' AS BOOLEAN), \
          j.value ->> 'status', j.value ->> 'served_by', CAST(j.value ->> 'now' AS BIGINT) \
-         FROM {rows_of} WHERE true ON CONFLICT (request_id) DO NOTHING RETURNING id"
+         FROM j WHERE true ON CONFLICT (request_id) DO NOTHING RETURNING id"
     );
     let batch = crate::sql::json(rows.iter().map(|new| {
         serde_json::json!({

@@ -18,6 +18,18 @@ pub(crate) fn json_rows(backend: Backend, param: usize) -> String {
     }
 }
 
+/// A `WITH` clause naming [`json_rows`] at `$param` as the table `j`, each
+/// object taken out of the array once: SQLite's `json_each` makes `value`
+/// anew (its binary JSON back into text) each time a statement names it,
+/// once per field read. For statements that read many fields of each row;
+/// the statement reads `FROM j`.
+pub(crate) fn json_rows_once(backend: Backend, param: usize) -> String {
+    format!(
+        "WITH j AS MATERIALIZED (SELECT j.value FROM {}) ",
+        json_rows(backend, param)
+    )
+}
+
 /// A subquery over the JSON array of strings bound at `$param`, for
 /// `column IN (…)`.
 pub(crate) fn json_list(backend: Backend, param: usize) -> String {
