@@ -95,7 +95,10 @@ test_both_backends! {
         let account_id = me["id"].as_str().unwrap();
         let db = meritree_store::Database::connect(&app.db().target, meritree_store::PoolOptions::default())
             .await.unwrap();
-        let now = crate::helpers::unix_now() as i64;
+        // Ten days ahead: the settlement loop (every second here) forgets
+        // by today's clock, so it cannot take the old notice before this
+        // call does and leave it nothing to report.
+        let now = crate::helpers::unix_now() as i64 + 10 * 86_400;
         for (title, age) in [("last season", RETENTION_SECS + 60), ("last month", 30 * 86_400)] {
             insert(&db, NewNotification {
                 account_id, kind: "security", title, body: "", link: None, now: now - age,
