@@ -1,5 +1,5 @@
-//! What the AI gateway adds, printed as numbers (run: `cargo bench -p server
-//! --bench gateway`): the real application on SQLite in front of a fake
+//! What the AI gateway adds, printed as numbers (run: `scripts/bench
+//! gateway`): the real application on SQLite in front of a fake
 //! OpenAI upstream that answers at once, everything on the same 2 cores.
 //!
 //! - latency added per request: the same request sent straight to the
@@ -26,8 +26,7 @@ use server::configuration::Settings;
 use server::startup::Application;
 use tokio::sync::Semaphore;
 
-mod support;
-use support::{report, resident_mib};
+use crate::support::{self, report, resident_mib};
 
 async fn upstream(Json(body): Json<Value>) -> Response {
     if body["stream"] == json!(true) {
@@ -123,8 +122,7 @@ async fn first_token(client: &reqwest::Client, target: &Target, body: &Value) ->
     first.expect("a content chunk")
 }
 
-#[tokio::main]
-async fn main() {
+pub async fn run() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let upstream_url = format!("http://{}/v1", listener.local_addr().unwrap());
     tokio::spawn(async move {

@@ -1,9 +1,9 @@
 //! One leaderboard event delivered to many connected sockets, printed as
-//! numbers (run: `cargo bench -p server --bench live`; `LIVE_CLIENTS=…`
+//! numbers (run: `scripts/bench live`; `LIVE_CLIENTS=…`
 //! for another count than 10,000).
 //!
 //! The platform serves on SQLite in this process; the sockets are opened by
-//! a second copy of this program (a process holds at most 20,000 files
+//! a second copy of this program (`sockets_process`) (a process holds at most 20,000 files
 //! here, and 10,000 sockets need that many on each side). Once every
 //! socket is open, the server publishes what one scored entry changes on a
 //! full leaderboard (200 entries, the size `/rounds/{n}` shows), and each
@@ -22,8 +22,7 @@ use meritree_core::submissions::{EntryView, SubmissionStatus};
 use server::configuration::Settings;
 use server::startup::Application;
 
-mod support;
-use support::{percentile, resident_mib};
+use crate::support::{percentile, resident_mib};
 
 const CLIENT_URL: &str = "LIVE_CLIENT_URL";
 /// Sockets opened at once while connecting (the listen backlog is 4,096).
@@ -39,19 +38,22 @@ fn micros_now() -> u64 {
     .unwrap()
 }
 
-fn main() {
-    let clients: usize = std::env::var("LIVE_CLIENTS")
+fn clients() -> usize {
+    std::env::var("LIVE_CLIENTS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    match std::env::var(CLIENT_URL) {
-        Ok(url) => runtime.block_on(sockets(&url, clients)),
-        Err(_) => runtime.block_on(server(clients)),
-    }
+        .unwrap_or(10_000)
+}
+
+/// The sockets' process: this same binary, started by [`run`] with the
+/// server's address in [`CLIENT_URL`].
+pub fn sockets_process() -> Option<impl std::future::Future<Output = ()>> {
+    let url = std::env::var(CLIENT_URL).ok()?;
+    Some(async move { sockets(&url, clients()).await })
+}
+
+pub async fn run() {
+    server(clients()).await
 }
 
 /// The server side: serve, start the sockets' process, publish, report.

@@ -1,5 +1,5 @@
-//! The compute network's task machinery, printed as numbers (run: `cargo
-//! bench -p server --bench compute`; `COMPUTE_NODES` simulated nodes, 100 by
+//! The compute network's task machinery, printed as numbers (run: `scripts/bench
+//! compute`; `COMPUTE_NODES` simulated nodes, 100 by
 //! default, `COMPUTE_TASKS` tasks, 20,000; `COMPUTE_DATABASE_URL` for
 //! PostgreSQL instead of a fresh SQLite file).
 //!
@@ -33,8 +33,7 @@ use meritree_platform::Platform;
 use server::configuration::Settings;
 use server::startup::Application;
 
-mod support;
-use support::{report, resident_mib};
+use crate::support::{self, report, resident_mib};
 
 const MODEL: &str = "bench-chat";
 
@@ -45,8 +44,7 @@ fn env(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() {
+pub async fn run() {
     let nodes = env("COMPUTE_NODES", 100);
     let tasks = env("COMPUTE_TASKS", 20_000);
     let submitters_n = env("COMPUTE_SUBMITTERS", 8);

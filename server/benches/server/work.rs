@@ -1,6 +1,6 @@
-//! Work that pays, printed as numbers (run: `cargo bench -p server --bench
-//! work`): the platform on SQLite in front of a fake judge that answers at
-//! once (model time excluded), everything on the same 2 cores.
+//! Work that pays, printed as numbers (run: `scripts/bench work`): the
+//! platform on SQLite in front of a fake judge that answers at once
+//! (model time excluded), everything on the same 2 cores.
 //!
 //! - submissions taken in per second (the service, no HTTP);
 //! - pipeline throughput: every stage of every submission (moderation,
@@ -32,8 +32,7 @@ use serde_json::{json, Value};
 use server::configuration::Settings;
 use server::startup::Application;
 
-mod support;
-use support::report;
+use crate::support::{self, report};
 
 const ENTRIES: usize = 10_000;
 const MEMBERS: usize = 100;
@@ -169,8 +168,7 @@ fn splitmix(x: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() {
+pub async fn run() {
     let judge = start_judge().await;
     let dir = tempfile::tempdir().unwrap();
     let app = Application::build(settings(dir.path(), &judge))

@@ -1,4 +1,4 @@
-//! Authentication costs, printed as numbers (run: `cargo bench -p server --bench auth`).
+//! Authentication costs, printed as numbers (run: `scripts/bench auth`).
 //!
 //! - password hashing and verification (Argon2id, the production parameters);
 //! - access-token verification (the per-request cost of a signed-in call);
@@ -13,11 +13,9 @@ use meritree_platform::sessions::{AccessClaims, AccessTokenKey};
 use server::configuration::Settings;
 use server::startup::Application;
 
-mod support;
-use support::report;
+use crate::support::{self, report};
 
-#[tokio::main]
-async fn main() {
+pub async fn run() {
     // Argon2id, one hash at a time.
     let mut hashes = Vec::new();
     let mut stored = String::new();
