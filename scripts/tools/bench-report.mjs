@@ -81,6 +81,13 @@ own binaries included; the release server is built once before any). What
 the benchmarks found over time and what changed because of it is in
 [benchmark-notes.md](benchmark-notes.md).
 `;
+// The last run of every benchmark in one go (`scripts/bench` alone).
+const whole = join(outDir, 'all.meta');
+if (existsSync(whole)) {
+  const [date, commit, seconds] = readFileSync(whole, 'utf8').trim().split(' ');
+  doc += `\nThe last run of all of them in one go (\`scripts/bench\`): ${date} at \`${commit}\`, ${duration(Number(seconds))}` +
+    ' with setup and the release build. A section measured later than that was re-run alone.\n';
+}
 // What the document says now, section by section: a benchmark with no
 // output here (another machine's run, or a cleaned target directory) keeps
 // the figures it had, with their date and commit.
