@@ -12,6 +12,15 @@ mod work;
 const ALL: [&str; 5] = ["auth", "gateway", "work", "live", "compute"];
 
 fn main() {
+    // `BENCH_LOG=warn` (a log filter): what the platform logs while a
+    // benchmark runs, on standard error; nothing by default.
+    let _telemetry = std::env::var("BENCH_LOG").ok().map(|filter| {
+        let settings = server::configuration::LogSettings {
+            filter,
+            ..Default::default()
+        };
+        server::telemetry::init(&settings, true).expect("logging starts")
+    });
     if let Some(sockets) = live::sockets_process() {
         return runtime().block_on(sockets);
     }

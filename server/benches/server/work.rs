@@ -357,7 +357,8 @@ async fn http_credits(
                     .send()
                     .await
                     .unwrap();
-                assert_eq!(response.status(), 201);
+                let status = response.status();
+                assert_eq!(status, 201, "{}", response.text().await.unwrap_or_default());
             }
         },
     )

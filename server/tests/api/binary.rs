@@ -3,6 +3,8 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::crash::Process;
+
 fn meritree() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_meritree"));
     // Only what each test sets; nothing from the developer's shell.
@@ -45,14 +47,15 @@ type LogLines = std::io::Lines<std::io::BufReader<std::process::ChildStdout>>;
 
 /// Starts `meritree serve` in `dir` on a free port and waits until it
 /// listens. Returns the process, its URL and the rest of its JSON log.
-fn serve_in(dir: &std::path::Path) -> (std::process::Child, String, LogLines) {
-    let mut child = meritree()
+fn serve_in(dir: &std::path::Path) -> (Process, String, LogLines) {
+    let mut child: Process = meritree()
         .current_dir(dir)
         .env("MERITREE_SERVER__PORT", "0")
         .env("MERITREE_LOG__FORMAT", "json")
         .stdout(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+        .into();
     let stdout = child.stdout.take().unwrap();
     let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
     let listening = lines

@@ -67,19 +67,55 @@ lease_secs = 2
     )
 }
 
+/// A process the test started, killed (SIGKILL) when the test drops it:
+/// a test that fails half-way leaves no server or node running behind it.
+pub struct Process(Child);
+
+impl From<Child> for Process {
+    fn from(child: Child) -> Self {
+        Self(child)
+    }
+}
+
+impl std::ops::Deref for Process {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Process {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        // Already ended and reaped (kill_9, a wait): both are no-ops.
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// `meritree serve` in `dir` on `database`; returns once it listens.
-pub fn serve(dir: &Path, database: &str) -> (Child, String) {
+pub fn serve(dir: &Path, database: &str) -> (Process, String) {
     serve_on(dir, database, 0)
 }
 
 /// [`serve`] on `port` (0: any free one).
-pub fn serve_on(dir: &Path, database: &str, port: u16) -> (Child, String) {
+pub fn serve_on(dir: &Path, database: &str, port: u16) -> (Process, String) {
     serve_with(dir, database, port, &[])
 }
 
 /// [`serve_on`] with more environment variables.
-pub fn serve_with(dir: &Path, database: &str, port: u16, env: &[(&str, &str)]) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_meritree"))
+pub fn serve_with(
+    dir: &Path,
+    database: &str,
+    port: u16,
+    env: &[(&str, &str)],
+) -> (Process, String) {
+    let mut child: Process = Command::new(env!("CARGO_BIN_EXE_meritree"))
         .env_clear()
         .envs(env.iter().copied())
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -89,7 +125,8 @@ pub fn serve_with(dir: &Path, database: &str, port: u16, env: &[(&str, &str)]) -
         .env("MERITREE_STORAGE__DATABASE_URL", database)
         .stdout(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+        .into();
     let stdout = child.stdout.take().unwrap();
     let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
     let listening = lines

@@ -11,18 +11,18 @@ use meritree_store::{test_both_backends, Backend, DatabaseTarget};
 use serde_json::{json, Value};
 
 use crate::compute::{chat_task, operator, spawn_network, submit};
-use crate::crash::{kill_9, serve_on, until};
+use crate::crash::{kill_9, serve_on, until, Process};
 use crate::fake_backend::{start_backend, ANSWER};
 use crate::helpers::{Session, PASSWORD};
 use crate::staking::{bind_wallet, OPERATOR_KEY};
 
 /// `meritree node` serving `fake-chat` from `backend`.
-fn node(server: &str, key: &str, name: &str, backend: &str) -> Child {
+fn node(server: &str, key: &str, name: &str, backend: &str) -> Process {
     node_as(server, ("MERITREE_NODE_API_KEY", key), name, backend)
 }
 
 /// [`node`] with its credential in the environment variable `credential`.
-fn node_as(server: &str, credential: (&str, &str), name: &str, backend: &str) -> Child {
+fn node_as(server: &str, credential: (&str, &str), name: &str, backend: &str) -> Process {
     let dir = tempfile::tempdir().unwrap();
     Command::new(env!("CARGO_BIN_EXE_meritree"))
         .env_clear()
@@ -49,6 +49,7 @@ fn node_as(server: &str, credential: (&str, &str), name: &str, backend: &str) ->
         .stdout(Stdio::null())
         .spawn()
         .unwrap()
+        .into()
 }
 
 fn terminate(child: &mut Child) -> std::process::ExitStatus {

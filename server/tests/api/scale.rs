@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -29,7 +29,7 @@ use meritree_store::{Backend, DatabaseTarget};
 use serde_json::{json, Value};
 
 use crate::chain_deploy::setting;
-use crate::crash::{judged_by, kill_9, serve_with, until};
+use crate::crash::{judged_by, kill_9, serve_with, until, Process};
 use crate::fake_judge::{scores, start_judge};
 use crate::helpers::{wallet_sign_in_at, Session, TestWallet, PASSWORD};
 use crate::nodes::free_port;
@@ -71,10 +71,12 @@ impl Load {
 
 /// The instances and the load balancer; everything is killed when dropped.
 struct Cluster {
+    // Fields drop in this order: the processes before their directories.
+    servers: Vec<Option<Process>>,
+    /// Held only to be killed when the cluster is dropped, as the servers are.
+    _haproxy: Process,
     dirs: Vec<tempfile::TempDir>,
     ports: Vec<u16>,
-    servers: Vec<Option<Child>>,
-    haproxy: Child,
     database: String,
     key: String,
     /// The sealing key every instance shares.
@@ -99,16 +101,6 @@ impl Cluster {
         if let Some(mut child) = self.servers[i].take() {
             kill_9(&mut child);
         }
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        for i in 0..self.servers.len() {
-            self.kill(i);
-        }
-        let _ = self.haproxy.kill();
-        let _ = self.haproxy.wait();
     }
 }
 
@@ -394,18 +386,19 @@ async fn three_instances_behind_haproxy_lose_nothing_while_killed_at_random() {
     }
     let haproxy_cfg = dirs[0].path().join("haproxy.cfg");
     std::fs::write(&haproxy_cfg, haproxy_config(lb_port, &ports)).unwrap();
-    let haproxy = Command::new("haproxy")
+    let haproxy: Process = Command::new("haproxy")
         .arg("-db")
         .arg("-f")
         .arg(&haproxy_cfg)
         .stdout(Stdio::null())
         .spawn()
-        .expect("haproxy (scripts/setup installs it)");
+        .expect("haproxy (scripts/setup installs it)")
+        .into();
     let cluster = Arc::new(Mutex::new(Cluster {
         dirs,
         ports,
         servers: (0..INSTANCES).map(|_| None).collect(),
-        haproxy,
+        _haproxy: haproxy,
         database: database.clone(),
         key,
         secrets: meritree_platform::sealing::SealingKey::generate_hex(),
