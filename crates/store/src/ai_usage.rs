@@ -365,15 +365,7 @@ mod tests {
     use crate::accounts::{self, NewAccount};
     use crate::api_keys::{self, NewApiKey};
     use crate::testing::TestDatabase;
-    use crate::{test_both_backends, Backend, PoolOptions};
-
-    async fn migrated(test_db: &TestDatabase) -> Database {
-        let db = Database::connect(&test_db.target, PoolOptions::default())
-            .await
-            .expect("connect");
-        db.migrate().await.expect("migrate");
-        db
-    }
+    use crate::{test_both_backends, Backend};
 
     async fn account(db: &Database, id: &str) {
         accounts::insert(
@@ -446,7 +438,7 @@ mod tests {
     test_both_backends! {
         async fn ai_usage_insert_is_idempotent_by_request_id(backend: Backend) {
             let test_db = TestDatabase::fresh(backend).await;
-            let db = migrated(&test_db).await;
+            let db = test_db.migrated().await;
             account(&db, "ann").await;
             api_key(&db, "key1", "ann").await;
             let first = NewUsage { api_key_id: Some("key1"), ..usage("r1", "ann", 700, 100) };
@@ -478,7 +470,7 @@ mod tests {
 
         async fn ai_usage_daily_totals_group_every_account_by_day_and_model(backend: Backend) {
             let test_db = TestDatabase::fresh(backend).await;
-            let db = migrated(&test_db).await;
+            let db = test_db.migrated().await;
             account(&db, "ann").await;
             account(&db, "bob").await;
             let day = 20_000 * 86_400;
@@ -505,7 +497,7 @@ mod tests {
 
         async fn ai_usage_refuses_what_cannot_be_accounted(backend: Backend) {
             let test_db = TestDatabase::fresh(backend).await;
-            let db = migrated(&test_db).await;
+            let db = test_db.migrated().await;
             account(&db, "ann").await;
             assert!(insert(&db, usage("r1", "nobody", 1, 1)).await.is_err());
             let unknown_key = NewUsage { api_key_id: Some("nokey"), ..usage("r2", "ann", 1, 1) };
@@ -521,7 +513,7 @@ mod tests {
 
         async fn ai_usage_batches_commit_together_or_not_at_all(backend: Backend) {
             let test_db = TestDatabase::fresh(backend).await;
-            let db = migrated(&test_db).await;
+            let db = test_db.migrated().await;
             account(&db, "ann").await;
             insert(&db, usage("r1", "ann", 1, 1)).await.unwrap();
             // Each write has its own row id: "r1" again is a retry of that request.
@@ -537,7 +529,7 @@ mod tests {
 
         async fn ai_usage_spent_since_sums_per_account_and_key(backend: Backend) {
             let test_db = TestDatabase::fresh(backend).await;
-            let db = migrated(&test_db).await;
+            let db = test_db.migrated().await;
             account(&db, "ann").await;
             account(&db, "bob").await;
             api_key(&db, "k1", "ann").await;
@@ -576,7 +568,7 @@ mod tests {
 
         async fn ai_usage_summary_groups_by_provider_and_model(backend: Backend) {
             let test_db = TestDatabase::fresh(backend).await;
-            let db = migrated(&test_db).await;
+            let db = test_db.migrated().await;
             account(&db, "ann").await;
             account(&db, "bob").await;
             let mut n = 0;
@@ -632,7 +624,7 @@ mod tests {
 
         async fn ai_budgets_upsert_list_and_delete(backend: Backend) {
             let test_db = TestDatabase::fresh(backend).await;
-            let db = migrated(&test_db).await;
+            let db = test_db.migrated().await;
             let ann = Scope::Account("ann");
             let key = Scope::ApiKey("ann");
             assert!(budgets(&db, ann).await.unwrap().is_empty());

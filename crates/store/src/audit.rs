@@ -133,8 +133,8 @@ pub async fn page(db: &Database, after: i64, limit: u32) -> Result<Vec<AuditRow>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_both_backends;
     use crate::testing::TestDatabase;
-    use crate::{test_both_backends, PoolOptions};
 
     /// A stand-in for the real hash (core's): fixed length, and a
     /// different previous hash gives a different one.
@@ -145,11 +145,25 @@ mod tests {
         format!("{:016x}", hasher.finish())
     }
 
+    /// Appends the audit entry of ledger posting `posting`, made at `at`.
+    async fn append_posting(db: &Database, posting: &str, at: i64) -> Result<AuditRow, StoreError> {
+        let reference = format!("ledger:{posting}");
+        let entry = NewAudit {
+            at,
+            actor: "admin",
+            action: "points_posted",
+            subject: "account",
+            state_before: None,
+            state_after: None,
+            reference: Some(&reference),
+        };
+        append(db, entry, "genesis", chained).await
+    }
+
     test_both_backends! {
         async fn writers_appending_without_pause_make_one_chain(backend: Backend) {
             let test_db = TestDatabase::fresh(backend).await;
-            let db = Database::connect(&test_db.target, PoolOptions::default()).await.unwrap();
-            db.migrate().await.unwrap();
+            let db = test_db.migrated().await;
             // Thirty-two writers, each appending as soon as its last append
             // is answered: none is refused. (Retrying on a lost race, as
             // appends once did, refused some of them.)
@@ -158,18 +172,8 @@ mod tests {
                     let db = db.clone();
                     tokio::spawn(async move {
                         for i in 0..25 {
-                            let subject = format!("account-{writer}");
-                            let reference = format!("ledger:{writer}:{i}");
-                            let entry = NewAudit {
-                                at: 1_000,
-                                actor: "admin",
-                                action: "points_posted",
-                                subject: &subject,
-                                state_before: None,
-                                state_after: None,
-                                reference: Some(&reference),
-                            };
-                            append(&db, entry, "genesis", chained).await.expect("appended");
+                            let posting = format!("{writer}:{i}");
+                            append_posting(&db, &posting, 1_000).await.expect("appended");
                         }
                     })
                 })
@@ -182,26 +186,14 @@ mod tests {
 
         async fn an_entry_appended_twice_at_once_is_kept_once(backend: Backend) {
             let test_db = TestDatabase::fresh(backend).await;
-            let db = Database::connect(&test_db.target, PoolOptions::default()).await.unwrap();
-            db.migrate().await.unwrap();
+            let db = test_db.migrated().await;
             // A retried request racing its first attempt, among others.
             let appends: Vec<_> = (0..16i64)
                 .map(|i| {
                     let db = db.clone();
                     tokio::spawn(async move {
-                        let subject = format!("account-{i}");
-                        // The last two share one.
-                        let reference = format!("ledger:{}", i.min(14));
-                        let entry = NewAudit {
-                            at: 1_000 + i,
-                            actor: "admin",
-                            action: "points_posted",
-                            subject: &subject,
-                            state_before: None,
-                            state_after: None,
-                            reference: Some(&reference),
-                        };
-                        append(&db, entry, "genesis", chained).await
+                        // The last two are the same posting.
+                        append_posting(&db, &i.min(14).to_string(), 1_000 + i).await
                     })
                 })
                 .collect();

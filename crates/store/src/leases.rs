@@ -61,20 +61,12 @@ pub async fn holder(db: &Database, name: &str) -> Result<Option<(String, i64, i6
 mod tests {
     use super::*;
     use crate::testing::TestDatabase;
-    use crate::{test_both_backends, Backend, PoolOptions};
-
-    async fn migrated(test_db: &TestDatabase) -> Database {
-        let db = Database::connect(&test_db.target, PoolOptions::default())
-            .await
-            .expect("connect");
-        db.migrate().await.expect("migrate");
-        db
-    }
+    use crate::{test_both_backends, Backend};
 
     test_both_backends! {
         async fn one_holder_at_a_time_and_a_new_fence_on_takeover(backend: Backend) {
             let test_db = TestDatabase::fresh(backend).await;
-            let db = migrated(&test_db).await;
+            let db = test_db.migrated().await;
             assert_eq!(acquire(&db, SETTLEMENT, "a", 1_000, 5_000).await.unwrap(), Some(1));
             // Held: another instance waits; the holder renews with its fence.
             assert_eq!(acquire(&db, SETTLEMENT, "b", 2_000, 5_000).await.unwrap(), None);

@@ -612,15 +612,7 @@ mod tests {
     use super::*;
     use crate::accounts::{self, NewAccount};
     use crate::testing::TestDatabase;
-    use crate::{test_both_backends, Backend, PoolOptions};
-
-    async fn migrated(test_db: &TestDatabase) -> Database {
-        let db = Database::connect(&test_db.target, PoolOptions::default())
-            .await
-            .expect("connect");
-        db.migrate().await.expect("migrate");
-        db
-    }
+    use crate::{test_both_backends, Backend};
 
     async fn account(db: &Database, id: &str) {
         accounts::insert(
@@ -671,7 +663,7 @@ mod tests {
     test_both_backends! {
         async fn points_credit_then_balance(backend: Backend) {
             let test_db = TestDatabase::fresh(backend).await;
-            let db = migrated(&test_db).await;
+            let db = test_db.migrated().await;
             account(&db, "ann").await;
             assert_eq!(balance(&db, "ann").await.unwrap(), 0);
 
@@ -691,7 +683,7 @@ mod tests {
 
         async fn points_key_replays_the_first_entry(backend: Backend) {
             let test_db = TestDatabase::fresh(backend).await;
-            let db = migrated(&test_db).await;
+            let db = test_db.migrated().await;
             account(&db, "ann").await;
             account(&db, "bob").await;
             let first = created(post(&db, entry("ann", 50, "k1")).await.unwrap());
@@ -709,7 +701,7 @@ mod tests {
 
         async fn points_key_reused_for_another_posting_conflicts(backend: Backend) {
             let test_db = TestDatabase::fresh(backend).await;
-            let db = migrated(&test_db).await;
+            let db = test_db.migrated().await;
             account(&db, "ann").await;
             let first = created(post(&db, entry("ann", 50, "k1")).await.unwrap());
             for different in [
@@ -725,7 +717,7 @@ mod tests {
 
         async fn points_refused_debit_writes_nothing(backend: Backend) {
             let test_db = TestDatabase::fresh(backend).await;
-            let db = migrated(&test_db).await;
+            let db = test_db.migrated().await;
             account(&db, "ann").await;
             // Even the balance row a first post creates is rolled back.
             assert_eq!(
@@ -752,7 +744,7 @@ mod tests {
 
         async fn points_overflow_and_unknown_accounts_are_refused(backend: Backend) {
             let test_db = TestDatabase::fresh(backend).await;
-            let db = migrated(&test_db).await;
+            let db = test_db.migrated().await;
             account(&db, "ann").await;
             created(post(&db, entry("ann", i64::MAX, "big")).await.unwrap());
             assert_eq!(
@@ -765,7 +757,7 @@ mod tests {
 
         async fn points_entries_are_append_only(backend: Backend) {
             let test_db = TestDatabase::fresh(backend).await;
-            let db = migrated(&test_db).await;
+            let db = test_db.migrated().await;
             account(&db, "ann").await;
             created(post(&db, entry("ann", 5, "k")).await.unwrap());
             assert!(crate::execute!(&db, "UPDATE points_entries SET amount = 500").is_err());
@@ -776,7 +768,7 @@ mod tests {
 
         async fn points_concurrent_posts_with_one_key_post_once(backend: Backend) {
             let test_db = TestDatabase::fresh(backend).await;
-            let db = migrated(&test_db).await;
+            let db = test_db.migrated().await;
             account(&db, "ann").await;
             let tasks: Vec<_> = (0..8)
                 .map(|_| {
@@ -803,7 +795,7 @@ mod tests {
 
         async fn points_concurrent_debits_never_overdraw(backend: Backend) {
             let test_db = TestDatabase::fresh(backend).await;
-            let db = migrated(&test_db).await;
+            let db = test_db.migrated().await;
             account(&db, "ann").await;
             created(post(&db, entry("ann", 50, "fund")).await.unwrap());
             let tasks: Vec<_> = (0..8)
@@ -829,7 +821,7 @@ mod tests {
 
         async fn points_balance_is_the_sum_of_entries(backend: Backend) {
             let test_db = TestDatabase::fresh(backend).await;
-            let db = migrated(&test_db).await;
+            let db = test_db.migrated().await;
             let accounts = ["a", "b", "c"];
             for id in accounts {
                 account(&db, id).await;
@@ -872,7 +864,7 @@ mod tests {
 
         async fn points_history_pages_newest_first(backend: Backend) {
             let test_db = TestDatabase::fresh(backend).await;
-            let db = migrated(&test_db).await;
+            let db = test_db.migrated().await;
             account(&db, "ann").await;
             account(&db, "bob").await;
             for i in 1..=5 {
@@ -892,7 +884,7 @@ mod tests {
     test_both_backends! {
         async fn a_batch_of_credits_moves_each_balance_once_and_in_order(backend: Backend) {
             let test_db = TestDatabase::fresh(backend).await;
-            let db = migrated(&test_db).await;
+            let db = test_db.migrated().await;
             account(&db, "ann").await;
             account(&db, "bob").await;
             created(post(&db, entry("ann", 5, "before")).await.unwrap());
@@ -929,7 +921,7 @@ mod tests {
     test_both_backends! {
         async fn a_group_committed_batch_answers_each_posting_as_alone(backend: Backend) {
             let test_db = TestDatabase::fresh(backend).await;
-            let db = migrated(&test_db).await;
+            let db = test_db.migrated().await;
             account(&db, "ann").await;
             account(&db, "bob").await;
             created(post(&db, entry("ann", 10, "first")).await.unwrap());

@@ -516,15 +516,7 @@ mod tests {
     use super::*;
     use crate::accounts::{self, NewAccount};
     use crate::testing::TestDatabase;
-    use crate::{test_both_backends, Backend, PoolOptions};
-
-    async fn migrated(test_db: &TestDatabase) -> Database {
-        let db = Database::connect(&test_db.target, PoolOptions::default())
-            .await
-            .expect("connect");
-        db.migrate().await.expect("migrate");
-        db
-    }
+    use crate::{test_both_backends, Backend};
 
     const ANN_WALLET: &str = "0x00000000000000000000000000000000000000a1";
     const BOB_WALLET: &str = "0x00000000000000000000000000000000000000b2";
@@ -585,7 +577,7 @@ mod tests {
     test_both_backends! {
         async fn rounds_one_open_at_a_time(backend: Backend) {
             let test_db = TestDatabase::fresh(backend).await;
-            let db = migrated(&test_db).await;
+            let db = test_db.migrated().await;
             assert_eq!(current(&db).await.unwrap(), None);
             assert_eq!(latest(&db).await.unwrap(), None);
 
@@ -625,7 +617,7 @@ mod tests {
 
         async fn rounds_settle_moves_a_balance_once(backend: Backend) {
             let test_db = TestDatabase::fresh(backend).await;
-            let db = migrated(&test_db).await;
+            let db = test_db.migrated().await;
             account(&db, "ann", Some(ANN_WALLET)).await;
             account(&db, "bob", None).await;
             account(&db, "cat", Some(BOB_WALLET)).await;
@@ -681,7 +673,7 @@ mod tests {
 
         async fn rounds_concurrent_settlements_settle_once(backend: Backend) {
             let test_db = TestDatabase::fresh(backend).await;
-            let db = migrated(&test_db).await;
+            let db = test_db.migrated().await;
             account(&db, "ann", Some(ANN_WALLET)).await;
             credit(&db, "ann", 30, "t1").await;
             opened(&db, 1, 0, 600).await;
@@ -708,7 +700,7 @@ mod tests {
 
         async fn rounds_close_stores_the_tree_once(backend: Backend) {
             let test_db = TestDatabase::fresh(backend).await;
-            let db = migrated(&test_db).await;
+            let db = test_db.migrated().await;
             account(&db, "ann", Some(ANN_WALLET)).await;
             account(&db, "bob", Some(BOB_WALLET)).await;
             credit(&db, "ann", 30, "t1").await;
@@ -763,7 +755,7 @@ mod tests {
 
         async fn rounds_publish_transitions_are_guarded(backend: Backend) {
             let test_db = TestDatabase::fresh(backend).await;
-            let db = migrated(&test_db).await;
+            let db = test_db.migrated().await;
             opened(&db, 1, 0, 600).await;
             assert!(!set_publish_tx(&db, 1, "tx-a").await.unwrap());
             assert!(!mark_published(&db, 1, None, 800).await.unwrap());

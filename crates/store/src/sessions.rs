@@ -324,16 +324,13 @@ mod tests {
     use super::*;
     use crate::accounts::{self, NewAccount};
     use crate::testing::TestDatabase;
-    use crate::{test_both_backends, Backend, PoolOptions};
+    use crate::{test_both_backends, Backend};
 
     const GRACE: i64 = 10;
     const TTL: i64 = 3600;
 
     async fn migrated(test_db: &TestDatabase) -> Database {
-        let db = Database::connect(&test_db.target, PoolOptions::default())
-            .await
-            .expect("connect");
-        db.migrate().await.expect("migrate");
+        let db = test_db.migrated().await;
         accounts::insert(
             &db,
             NewAccount {

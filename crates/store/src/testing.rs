@@ -65,6 +65,15 @@ impl TestDatabase {
         }
     }
 
+    /// A connection to this database with every migration applied.
+    pub async fn migrated(&self) -> crate::Database {
+        let db = crate::Database::connect(&self.target, crate::PoolOptions::default())
+            .await
+            .expect("connect");
+        db.migrate().await.expect("migrate");
+        db
+    }
+
     /// Drops a PostgreSQL database under whoever is connected to it, as an
     /// outage would. Panics for SQLite, whose open files outlive deletion.
     pub async fn destroy(&self) {
