@@ -123,6 +123,14 @@ test_both_backends! {
         assert_ne!(done["node_id"].as_str().unwrap(), first, "the other node finished it");
         assert_eq!(done["output"]["text"], ANSWER);
         assert_eq!(done["failures"], 1);
+        // Paying follows completion off the node's socket: the task shows
+        // its reward once the ledger has it.
+        let paid = until("the task is paid", async || {
+            let task = get(&app.client, task_url.clone(), &cookie).await;
+            (task["reward"] != Value::Null).then_some(task)
+        })
+        .await;
+        assert_eq!(paid["reward"], 1);
         let points = app.get_json("/api/v1/user/points", &operator_session).await;
         let rewards: Vec<&Value> = points["entries"].as_array().unwrap().iter()
             .filter(|e| e["reference"] == format!("task:{}", task["id"].as_str().unwrap()))
