@@ -782,6 +782,17 @@ pub async fn set_verdict(db: &Database, id: &str, verdict: &str) -> Result<(), S
     Ok(())
 }
 
+/// Counts a check on a node ($1): its reputation moves by $3 (kept within
+/// 0 to 1000), a disagreement ($2 = 1) is counted, and a disagreement that
+/// makes $4 or more flags it (again, after a review cleared the flag; an
+/// agreement never does).
+const COUNT_CHECK: &str = "UPDATE compute_nodes SET checks = checks + 1, \
+     mismatches = mismatches + $2, \
+     reputation = CASE WHEN reputation + $3 > 1000 THEN 1000 WHEN reputation + $3 < 0 THEN 0 \
+     ELSE reputation + $3 END, \
+     flagged = CASE WHEN $2 > 0 AND mismatches + $2 >= $4 THEN 1 ELSE flagged END \
+     WHERE id = $1";
+
 /// Counts a check on a node: its reputation moves by `delta` (kept within
 /// 0 to 1000), a disagreement is counted, and a disagreement that makes
 /// `flag_after` or more flags it (again, after a review cleared the flag;
@@ -793,20 +804,70 @@ pub async fn record_check(
     delta: i64,
     flag_after: i64,
 ) -> Result<(), StoreError> {
-    let missed = i64::from(!agreed);
     execute!(
         db,
-        "UPDATE compute_nodes SET checks = checks + 1, mismatches = mismatches + $2, \
-         reputation = CASE WHEN reputation + $3 > 1000 THEN 1000 WHEN reputation + $3 < 0 THEN 0 \
-         ELSE reputation + $3 END, \
-         flagged = CASE WHEN $2 > 0 AND mismatches + $2 >= $4 THEN 1 ELSE flagged END \
-         WHERE id = $1",
+        COUNT_CHECK,
         node_id,
-        missed,
+        i64::from(!agreed),
         delta,
         flag_after
     )?;
     Ok(())
+}
+
+/// What an agreement or a disagreement counts on each node that ran the
+/// checked task or its check (see [`record_check`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckCount {
+    pub agreed: bool,
+    pub delta: i64,
+    pub flag_after: i64,
+}
+
+/// Records a check's verdict on the check and on the task it checks and,
+/// with `count`, counts it on `nodes`, in one transaction and once: the
+/// verdict claims the check, so a second judge of it (the sweep racing the
+/// node's completion, or another instance) writes nothing and gets false.
+pub async fn record_verdict(
+    db: &Database,
+    check_id: &str,
+    original_id: &str,
+    verdict: &str,
+    count: Option<CheckCount>,
+    nodes: &[&str],
+) -> Result<bool, StoreError> {
+    const SET: &str = "UPDATE compute_tasks SET verdict = $2 WHERE id = $1";
+    const CLAIM: &str = "UPDATE compute_tasks SET verdict = $2 WHERE id = $1 AND verdict IS NULL";
+    let mut tx = db.begin_write().await?;
+    let claimed = with_tx!(&mut tx, conn => sqlx::query(CLAIM)
+        .bind(check_id)
+        .bind(verdict)
+        .execute(&mut *conn)
+        .await
+        .map(|done| done.rows_affected()))?;
+    if claimed == 0 {
+        return Ok(false);
+    }
+    with_tx!(&mut tx, conn => sqlx::query(SET)
+        .bind(original_id)
+        .bind(verdict)
+        .execute(&mut *conn)
+        .await
+        .map(drop))?;
+    if let Some(count) = count {
+        for node in nodes {
+            with_tx!(&mut tx, conn => sqlx::query(COUNT_CHECK)
+                .bind(*node)
+                .bind(i64::from(!count.agreed))
+                .bind(count.delta)
+                .bind(count.flag_after)
+                .execute(&mut *conn)
+                .await
+                .map(drop))?;
+        }
+    }
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// Completed checks not judged yet (a crash after the check completed).
@@ -939,6 +1000,27 @@ mod tests {
     }
 
     test_both_backends! {
+        async fn a_check_is_judged_once_however_many_judge_it(backend: Backend) {
+            let test_db = TestDatabase::fresh(backend).await;
+            let db = test_db.migrated().await;
+            node_of_a_new_operator(&db).await;
+            two_pending_tasks(&db).await;
+            let count = Some(CheckCount { agreed: false, delta: -100, flag_after: 3 });
+            // "b" checks "a": the sweep and the node's completion at once.
+            let judge = || record_verdict(&db, "b", "a", "disagreed", count, &["n1"]);
+            let (one, other) = tokio::join!(judge(), judge());
+            let judged = [one.unwrap(), other.unwrap()];
+            assert_eq!(judged.iter().filter(|&&won| won).count(), 1, "{judged:?}");
+            assert!(!judge().await.unwrap(), "and later");
+            let node = get_node(&db, "n1").await.unwrap().unwrap();
+            assert_eq!((node.checks, node.mismatches), (1, 1));
+            for id in ["a", "b"] {
+                let task = get_task(&db, id).await.unwrap().unwrap();
+                assert_eq!(task.verdict.as_deref(), Some("disagreed"));
+            }
+            db.close().await;
+        }
+
         async fn a_flag_is_reviewed_once_and_a_slash_is_queued_with_its_review(backend: Backend) {
             let test_db = TestDatabase::fresh(backend).await;
             let db = Database::connect(&test_db.target, PoolOptions::default()).await.unwrap();

@@ -108,6 +108,13 @@ test_both_backends! {
         assert_eq!(stages, ["moderation", "originality", "quality", "fraud"]);
         assert_eq!(work["stages"][2]["provider"], "judge");
         assert_eq!(judge.calls.load(Ordering::SeqCst), 1, "judged once");
+        // The score's notice follows the stage's commit.
+        crate::crash::until("the evaluation's notice", async || {
+            let centre = app.get_json("/api/v1/user/notifications", &alice).await;
+            centre["notifications"].as_array()?.iter()
+                .any(|n| n["kind"] == "evaluation_result").then_some(())
+        })
+        .await;
 
         // The round closes and its pool pays the only entry, once.
         let round = work["round"].as_i64().unwrap();

@@ -386,7 +386,7 @@ impl Compute<'_> {
         tokio::spawn(async move {
             let compute = platform.compute();
             let settled = if judging {
-                compute.judge(&task).await.map(drop)
+                compute.judge(&task).await
             } else {
                 compute.reward(&task).await
             };

@@ -74,10 +74,10 @@ impl Compute<'_> {
 
     /// Compares a completed check with the task it checks; records the
     /// verdict on both, moves both nodes' reputation, and pays what the
-    /// verdict allows.
-    pub(crate) async fn judge(&self, check: &TaskRecord) -> Result<Verdict, ComputeError> {
+    /// verdict allows — once, however many judge the same check.
+    pub(crate) async fn judge(&self, check: &TaskRecord) -> Result<(), ComputeError> {
         let Some(original_id) = check.verifies.as_deref() else {
-            return Ok(Verdict::Unchecked);
+            return Ok(());
         };
         let original = store::get_task(self.db(), original_id)
             .await?
@@ -86,21 +86,40 @@ impl Compute<'_> {
             (Some(first), Some(second)) => self.compare(&first, &second).await,
             _ => Verdict::Unchecked,
         };
-        for task in [&original, check] {
-            store::set_verdict(self.db(), &task.id, verdict.as_str()).await?;
-        }
-        if matches!(verdict, Verdict::Agreed | Verdict::Disagreed) {
+        let count = matches!(verdict, Verdict::Agreed | Verdict::Disagreed).then(|| {
             let agreed = verdict == Verdict::Agreed;
-            let delta = if agreed {
-                AGREEMENT_GAIN
-            } else {
-                -DISAGREEMENT_COST
-            };
-            for node in [&original.node_id, &check.node_id].into_iter().flatten() {
-                store::record_check(self.db(), node, agreed, delta, FLAG_AFTER).await?;
-                if !agreed {
-                    tracing::warn!(%node, task = %original.id, "a node's result disagreed with its check");
-                }
+            store::CheckCount {
+                agreed,
+                delta: if agreed {
+                    AGREEMENT_GAIN
+                } else {
+                    -DISAGREEMENT_COST
+                },
+                flag_after: FLAG_AFTER,
+            }
+        });
+        let nodes: Vec<&str> = [&original.node_id, &check.node_id]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        let recorded = store::record_verdict(
+            self.db(),
+            &check.id,
+            &original.id,
+            verdict.as_str(),
+            count,
+            &nodes,
+        )
+        .await?;
+        if !recorded {
+            // Judged already, by the sweep or another instance; that judge
+            // pays (or, cut short, the sweep of unpaid tasks does).
+            return Ok(());
+        }
+        if verdict == Verdict::Disagreed {
+            for node in &nodes {
+                tracing::warn!(%node, task = %original.id, "a node's result disagreed with its check");
             }
         }
         for task in [&original, check] {
@@ -109,7 +128,7 @@ impl Compute<'_> {
                 .ok_or(ComputeError::NoSuchTask)?;
             self.reward(&task).await?;
         }
-        Ok(verdict)
+        Ok(())
     }
 
     /// Embeddings vector by vector; chat answers by the cosine of their
