@@ -11,7 +11,7 @@ const SECTIONS = [
   ['bundle', 'Client bundle', '`scripts/build --release`: the files under `pkg/` and what browsers that accept brotli or gzip download; then what a first visit to each page downloads. Target: the public pages hydrate with at most 150 KB of brotli wasm + JS.', true],
   ['lighthouse', 'Lighthouse (mobile profile)', 'Targets: performance and accessibility of at least 95 on the landing page and a round page.', true],
   ['http', 'HTTP baseline', 'The release server on SQLite under wrk.', true],
-  ['gateway-wrk', 'AI gateway against a fake upstream (wrk)', 'Targets: the gateway adds at most 1 ms at p99 with one connection, and with eight it serves at least 25% of what the upstream serves called straight.', true],
+  ['gateway-wrk', 'AI gateway against a fake upstream (wrk)', 'Targets: the gateway adds at most 1 ms at p99 with one connection, and with eight it serves at least 25% of what the upstream serves called straight. The proxies that only forward show what any gateway on this machine can reach; changes are judged by CPU per request and the share of the forwarding proxy on the gateway's own stack (docs/decisions/0041).', true],
   ['gateway', 'AI gateway in process (`cargo bench -p server --bench server -- gateway`)', 'Added latency, open-loop rates, time to first token, a request served by a community node, memory.', false],
   ['auth', 'Authentication (`cargo bench -p server --bench server -- auth`)', 'Sign-ins and authenticated requests through the real application.', false],
   ['merkle', 'Merkle trees (`cargo bench -p meritree-core --bench merkle`)', 'Building OpenZeppelin-compatible trees and their proofs.', false],
