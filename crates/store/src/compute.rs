@@ -644,11 +644,13 @@ pub async fn record_heartbeats(db: &Database, beats: &[Heartbeat]) -> Result<(),
 
 /// Completed tasks whose operator's reward is not recorded yet (a crash
 /// between completing and crediting, or a check just judged), at most
-/// `limit`; tasks waiting for their check are not among them.
+/// `limit`; tasks waiting for their check, and checks not judged yet, are
+/// not among them (a check is paid by its verdict).
 pub async fn unrewarded(db: &Database, limit: u32) -> Result<Vec<TaskRecord>, StoreError> {
     let sql = format!(
         "SELECT {TASK_COLUMNS} FROM compute_tasks WHERE status = 'completed' AND reward IS NULL \
-         AND (verdict IS NULL OR verdict <> 'pending') ORDER BY completed_at LIMIT $1"
+         AND ((verdict IS NULL AND verifies IS NULL) OR verdict <> 'pending') \
+         ORDER BY completed_at LIMIT $1"
     );
     Ok(with_pool!(db, pool => sqlx::query_as(&sql)
         .bind(i64::from(limit))
@@ -1000,24 +1002,43 @@ mod tests {
     }
 
     test_both_backends! {
-        async fn a_check_is_judged_once_however_many_judge_it(backend: Backend) {
+        async fn a_check_is_judged_once_and_neither_task_is_paid_before(backend: Backend) {
             let test_db = TestDatabase::fresh(backend).await;
             let db = test_db.migrated().await;
             node_of_a_new_operator(&db).await;
-            two_pending_tasks(&db).await;
+            let task = |id, verifies| NewTask { id, account_id: None, idempotency_key: id, request_id: None,
+                kind: "chat", model: "m", input: "{}", max_attempts: 3, verifies, exclude_operator: None,
+                open_limit: None, now: 1 };
+            insert_task(&db, task("a", None)).await.unwrap();
+            queue_check(&db, "a", "pending", &task("c", Some("a"))).await.unwrap();
+            for id in ["a", "c"] {
+                assert!(apply(&db, &lease_to_n1(id, 0)).await.unwrap());
+                let done = TaskWrite { from_status: "assigned".to_owned(), from_lease: 1,
+                    status: "completed".to_owned(), output: Some("{}".to_owned()), completed_at: Some(3),
+                    ..lease_to_n1(id, 0) };
+                assert!(apply(&db, &done).await.unwrap());
+            }
+            let unpaid = async || -> Vec<String> {
+                let mut ids: Vec<String> = unrewarded(&db, 10).await.unwrap().into_iter().map(|t| t.id).collect();
+                ids.sort();
+                ids
+            };
+            assert!(unpaid().await.is_empty(), "the task waits for its verdict, and so does its check");
+
+            // The sweep and the check's completion judge it at once.
             let count = Some(CheckCount { agreed: false, delta: -100, flag_after: 3 });
-            // "b" checks "a": the sweep and the node's completion at once.
-            let judge = || record_verdict(&db, "b", "a", "disagreed", count, &["n1"]);
+            let judge = || record_verdict(&db, "c", "a", "disagreed", count, &["n1"]);
             let (one, other) = tokio::join!(judge(), judge());
             let judged = [one.unwrap(), other.unwrap()];
             assert_eq!(judged.iter().filter(|&&won| won).count(), 1, "{judged:?}");
             assert!(!judge().await.unwrap(), "and later");
             let node = get_node(&db, "n1").await.unwrap().unwrap();
             assert_eq!((node.checks, node.mismatches), (1, 1));
-            for id in ["a", "b"] {
+            for id in ["a", "c"] {
                 let task = get_task(&db, id).await.unwrap().unwrap();
                 assert_eq!(task.verdict.as_deref(), Some("disagreed"));
             }
+            assert_eq!(unpaid().await, ["a", "c"], "both settled once judged");
             db.close().await;
         }
 
