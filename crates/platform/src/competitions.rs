@@ -181,9 +181,15 @@ impl Competitions<'_> {
                         .collect();
                     payouts(policy.pool, policy.rule, &entries)
                 },
+                |credit| round_notice(round, credit).composed_for(&credit.account_id),
             )
             .await?;
-            let PoolPaid::Paid { entries, credits } = outcome else {
+            let PoolPaid::Paid {
+                entries,
+                credits,
+                notices,
+            } = outcome
+            else {
                 continue;
             };
             let credited = credits.iter().map(|c| c.points).sum();
@@ -197,19 +203,8 @@ impl Competitions<'_> {
                         reference: Some(format!("submission:{}", credit.submission_id)),
                     },
                 );
-                let notice = Notice::new(
-                    NotificationKind::RoundResult,
-                    format!("Round {round} paid your work"),
-                    format!(
-                        "Your work earned {} points in round {round}; your balance is {}.",
-                        credit.points, credit.balance_after
-                    ),
-                )
-                .linking(format!("/s/{}", credit.submission_id));
-                self.notifications()
-                    .notify(&credit.account_id, notice)
-                    .await;
             }
+            self.notifications().deliver_kept(notices);
             if entries > 0 {
                 self.announce_leaderboard(round).await;
             }
@@ -294,4 +289,17 @@ impl Competitions<'_> {
             .filter(|r| r.ends_at > now)
             .map(|r| r.number))
     }
+}
+
+/// What a member paid by a round's pool is told.
+fn round_notice(round: i64, credit: &store::Credit) -> Notice {
+    Notice::new(
+        NotificationKind::RoundResult,
+        format!("Round {round} paid your work"),
+        format!(
+            "Your work earned {} points in round {round}; your balance is {}.",
+            credit.points, credit.balance_after
+        ),
+    )
+    .linking(format!("/s/{}", credit.submission_id))
 }

@@ -8,7 +8,9 @@ use meritree_core::live::{Audience, LiveEvent};
 use meritree_core::notifications::{
     NotificationCentre, NotificationKind, NotificationPreferences, NotificationView, PAGE_SIZE,
 };
-use meritree_store::notifications::{self as store, NewNotification, NotificationRecord};
+use meritree_store::notifications::{
+    self as store, Composed, Kept, NewNotification, NotificationRecord,
+};
 use meritree_store::StoreError;
 
 use crate::clock;
@@ -42,6 +44,18 @@ impl Notice {
     pub fn linking(mut self, link: impl Into<String>) -> Self {
         self.link = Some(link.into());
         self
+    }
+
+    /// The notice for `account_id`, to be kept in a batch
+    /// ([`Notifications::deliver_kept`] then tells the member).
+    pub(crate) fn composed_for(self, account_id: &str) -> Composed {
+        Composed {
+            account_id: account_id.to_owned(),
+            kind: self.kind.as_str(),
+            title: self.title,
+            body: self.body,
+            link: self.link,
+        }
     }
 }
 
@@ -91,6 +105,25 @@ impl Notifications<'_> {
                 tracing::warn!(error = %err, kind = notice.kind.as_str(), "notification not kept")
             }
         }
+    }
+
+    /// Pushes notices a batch kept (inside the change they tell of) to
+    /// their members' open pages and subscribed browsers.
+    pub(crate) fn deliver_kept(&self, kept: Vec<Kept>) {
+        let mut pushes = Vec::with_capacity(kept.len());
+        for Kept { account_id, record } in kept {
+            let Some(notification) = view(record) else {
+                continue;
+            };
+            self.hub().publish(
+                Audience::Account(account_id.clone()),
+                LiveEvent::Notification {
+                    notification: notification.clone(),
+                },
+            );
+            pushes.push((account_id, notification));
+        }
+        self.push().send_many_later(pushes);
     }
 
     /// The account's newest notifications and how many are unread.

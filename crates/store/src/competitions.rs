@@ -2,10 +2,12 @@
 //!
 //! Sharing a pool is one transaction: it marks the round paid, claims every
 //! scored entry not yet paid (the round's own and late ones from earlier
-//! rounds), writes each entry's reward and posts it to the ledger. A crash
-//! leaves all of it or none, and a second run finds the round paid.
+//! rounds), writes each entry's reward, posts it to the ledger and keeps
+//! each paid member's notice. A crash leaves all of it or none, and a
+//! second run finds the round paid.
 
 use crate::database::with_tx;
+use crate::notifications::{insert_many_in, Composed, Kept};
 use crate::points::{credit_many_locked, NewEntry};
 use crate::{with_pool, Database, StoreError};
 
@@ -84,6 +86,9 @@ pub enum PoolPaid {
     Paid {
         entries: usize,
         credits: Vec<Credit>,
+        /// The notices kept for the members paid (not those who turned
+        /// the kind off).
+        notices: Vec<Kept>,
     },
     /// Paid before (by another instance, or before a restart).
     AlreadyPaid,
@@ -99,10 +104,16 @@ pub struct PoolPayout<'a> {
 
 /// Shares `payout.pool` among the round's entries with `share`, which gets
 /// the claimed entries and returns `(submission id, points)` for those that
-/// earn something.
-pub async fn pay<F>(db: &Database, payout: PoolPayout<'_>, share: F) -> Result<PoolPaid, StoreError>
+/// earn something, and tells each credit's member what `tell` composes.
+pub async fn pay<F, N>(
+    db: &Database,
+    payout: PoolPayout<'_>,
+    share: F,
+    tell: N,
+) -> Result<PoolPaid, StoreError>
 where
     F: FnOnce(&[PoolEntry]) -> Vec<(String, u64)>,
+    N: Fn(&Credit) -> Composed,
 {
     let round = payout.round;
     let mut tx = db.begin_write().await?;
@@ -196,7 +207,7 @@ where
         })
         .collect();
     let balances = credit_many_locked(&mut tx, &new_entries, payout.now).await?;
-    let credits = credited
+    let credits: Vec<Credit> = credited
         .iter()
         .zip(balances)
         .map(|((entry, points), balance_after)| Credit {
@@ -206,6 +217,10 @@ where
             balance_after,
         })
         .collect();
+    // In one statement: told one by one after the commit, ten thousand
+    // members took longer than paying them, and a crash lost the rest.
+    let told: Vec<Composed> = credits.iter().map(&tell).collect();
+    let notices = insert_many_in(&mut tx, &told, payout.now).await?;
     with_tx!(&mut tx, conn => sqlx::query(
         "UPDATE competitions SET pool = $2, rule = $3, paid_at = $4 WHERE round = $1",
     )
@@ -220,6 +235,7 @@ where
     Ok(PoolPaid::Paid {
         entries: entries.len(),
         credits,
+        notices,
     })
 }
 

@@ -1,6 +1,6 @@
 //! Members' notification centres and the kinds each turned off.
 
-use crate::database::with_tx;
+use crate::database::{with_tx, Tx};
 use crate::{execute, with_pool, Database, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -21,6 +21,24 @@ pub struct NewNotification<'a> {
     pub body: &'a str,
     pub link: Option<&'a str>,
     pub now: i64,
+}
+
+/// A notification composed for a batch, owned: see [`insert_many_in`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Composed {
+    pub account_id: String,
+    pub kind: &'static str,
+    pub title: String,
+    pub body: String,
+    pub link: Option<String>,
+}
+
+/// A notification a batch kept, and whose it is.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Kept {
+    pub account_id: String,
+    #[sqlx(flatten)]
+    pub record: NotificationRecord,
 }
 
 const COLUMNS: &str = "id, kind, title, body, link, created_at, read_at";
@@ -45,6 +63,39 @@ pub async fn insert(
         .bind(new.link)
         .bind(new.now)
         .fetch_optional(pool)
+        .await)?)
+}
+
+/// Stores a batch of notifications in one statement, inside the
+/// transaction whose change they tell of (a crash keeps both or neither),
+/// leaving out each whose account turned its kind off; those kept, in no
+/// particular order.
+pub(crate) async fn insert_many_in(
+    tx: &mut Tx,
+    notices: &[Composed],
+    now: i64,
+) -> Result<Vec<Kept>, StoreError> {
+    if notices.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows_of = crate::sql::json_rows_once(tx.backend(), 1);
+    let sql = format!(
+        "{rows_of}INSERT INTO notifications (account_id, kind, title, body, link, created_at) \
+         SELECT j.value ->> 'a', j.value ->> 'k', j.value ->> 't', j.value ->> 'b', \
+             j.value ->> 'l', $2 FROM j \
+         WHERE NOT EXISTS (SELECT 1 FROM notification_mutes m \
+             WHERE m.account_id = j.value ->> 'a' AND m.kind = j.value ->> 'k') \
+         RETURNING account_id, {COLUMNS}"
+    );
+    let batch = crate::sql::json(notices.iter().map(|n| {
+        serde_json::json!({
+            "a": n.account_id, "k": n.kind, "t": n.title, "b": n.body, "l": n.link,
+        })
+    }));
+    Ok(with_tx!(tx, conn => sqlx::query_as(&sql)
+        .bind(&batch)
+        .bind(now)
+        .fetch_all(&mut *conn)
         .await)?)
 }
 
@@ -134,4 +185,56 @@ pub async fn delete_older_than(db: &Database, cutoff: i64, limit: u32) -> Result
         cutoff,
         i64::from(limit)
     )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::{self, NewAccount};
+    use crate::testing::TestDatabase;
+    use crate::{test_both_backends, Backend};
+
+    fn composed(account_id: &str, title: &str, link: Option<&str>) -> Composed {
+        Composed {
+            account_id: account_id.to_owned(),
+            kind: "round_result",
+            title: title.to_owned(),
+            body: format!("{title}, in full"),
+            link: link.map(str::to_owned),
+        }
+    }
+
+    test_both_backends! {
+        async fn a_batch_keeps_each_notice_but_the_kinds_turned_off(backend: Backend) {
+            let test_db = TestDatabase::fresh(backend).await;
+            let db = test_db.migrated().await;
+            for id in ["ann", "bob"] {
+                let email = format!("{id}@example.org");
+                accounts::insert(&db, NewAccount { id, email: Some(&email), email_skeleton: None,
+                    password_hash: None, wallet_address: None, telegram_id: None, role: "member",
+                    now: 1 }).await.unwrap();
+            }
+            set_muted(&db, "bob", &["round_result"]).await.unwrap();
+            let batch = [
+                composed("ann", "first", Some("/s/1")),
+                composed("bob", "muted", Some("/s/2")),
+                composed("ann", "second", None),
+            ];
+            let mut tx = db.begin_write().await.unwrap();
+            let mut kept = insert_many_in(&mut tx, &batch, 7).await.unwrap();
+            tx.commit().await.unwrap();
+
+            kept.sort_by_key(|k| k.record.id);
+            let told: Vec<(&str, &str, Option<&str>)> = kept.iter()
+                .map(|k| (k.account_id.as_str(), k.record.title.as_str(), k.record.link.as_deref()))
+                .collect();
+            assert_eq!(told, [("ann", "first", Some("/s/1")), ("ann", "second", None)]);
+            assert!(kept.iter().all(|k| k.record.created_at == 7 && k.record.read_at.is_none()
+                && k.record.kind == "round_result" && k.record.body.ends_with(", in full")));
+            // What the centre reads is what the batch said it kept.
+            let centre = newest(&db, "ann", 10).await.unwrap();
+            assert_eq!(centre, kept.iter().rev().map(|k| k.record.clone()).collect::<Vec<_>>());
+            assert!(newest(&db, "bob", 10).await.unwrap().is_empty());
+        }
+    }
 }

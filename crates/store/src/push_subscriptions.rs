@@ -99,6 +99,24 @@ pub async fn for_account(
         .await)?)
 }
 
+/// Which of `accounts` have a browser subscribed (live or not: sending
+/// tells), in one read, for a batch of notices.
+pub async fn subscribed_among(
+    db: &Database,
+    accounts: &[&str],
+) -> Result<std::collections::HashSet<String>, StoreError> {
+    let sql = format!(
+        "SELECT DISTINCT account_id FROM push_subscriptions WHERE account_id IN ({})",
+        crate::sql::json_list(db.backend(), 1)
+    );
+    let accounts = crate::sql::strings(accounts.iter().copied());
+    let rows: Vec<(String,)> = with_pool!(db, pool => sqlx::query_as(&sql)
+        .bind(&accounts)
+        .fetch_all(pool)
+        .await)?;
+    Ok(rows.into_iter().map(|(account,)| account).collect())
+}
+
 /// Forgets the account's subscriptions whose sign-in ended (signed out,
 /// ended elsewhere, expired); how many.
 pub async fn forget_ended(db: &Database, account_id: &str, now: i64) -> Result<u64, StoreError> {

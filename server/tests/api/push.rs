@@ -9,8 +9,10 @@ use meritree_store::{test_both_backends, Backend};
 use reqwest::Method;
 use serde_json::json;
 
+use crate::fake_judge::{judged_by, scores, start_judge};
 use crate::helpers::{error_code, spawn_app_with, Session, TestApp};
 use crate::push_service::{check_vapid, Browser, PushService};
+use crate::work::{evaluated, member, submit};
 
 /// An app that sends to the local push service (plain HTTP, on 127.0.0.1).
 async fn app_pushing_locally(backend: Backend) -> TestApp {
@@ -124,6 +126,51 @@ test_both_backends! {
             "the muted notice was never sent");
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         assert!(!said(&service, &laptop, "ann-laptop").iter().any(|b| b.contains("“after”")), "unsubscribed");
+        app.stop().await;
+    }
+
+    async fn a_rounds_result_reaches_each_paid_members_browser_once(backend: Backend) {
+        let service = PushService::start().await;
+        let (url, _judge) = start_judge(scores(9, 8, 7)).await;
+        let app = spawn_app_with(backend, |settings| {
+            judged_by(settings, &url);
+            settings.push.services = vec!["127.0.0.1:*".into()];
+            settings.push.allow_http = true;
+        })
+        .await;
+        let works = [
+            ("ann", "A river poem", "The river keeps its own counsel,\nbending where the old stones ask it to."),
+            ("bob", "Salt", "Salt on the window, the harbour asleep;\nthe gulls argue softly over what they keep."),
+        ];
+        let mut members = Vec::new();
+        let mut round = 0;
+        for (name, title, body) in works {
+            let session = member(&app, &format!("{name}@example.org"), name).await;
+            let browser = Browser::new(&service, name);
+            assert_eq!(subscribe(&app, &session, browser.subscription()).await.status(), 204);
+            let created = submit(&app, &session, title, body, name).await;
+            assert_eq!(created.status(), 201);
+            let id = created.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+            let work = evaluated(&app, &id).await;
+            assert_eq!(work["status"], "scored", "{work}");
+            round = work["round"].as_i64().unwrap();
+            members.push((name, browser));
+        }
+
+        let later = meritree_platform::clock::unix_secs() + 3 * 600;
+        app.platform.rounds().tick(later).await.unwrap();
+        let paid = app.platform.competitions().pay_due(later).await.unwrap();
+        assert_eq!((paid[0].round, paid[0].entries), (round, 2));
+        let needle = format!("points in round {round}");
+        for (name, browser) in &members {
+            heard(&service, browser, name, &needle).await;
+        }
+        // Everything on its way has arrived by now; each heard it once.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        for (name, browser) in &members {
+            let told = said(&service, browser, name).into_iter().filter(|b| b.contains(&needle)).count();
+            assert_eq!(told, 1, "{name}");
+        }
         app.stop().await;
     }
 

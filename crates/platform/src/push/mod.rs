@@ -249,16 +249,8 @@ impl Push<'_> {
     }
 
     /// Sends `notification` to every browser the account subscribed, in
-    /// the background.
+    /// the background; not at all when [`MAX_SENDING`] are on their way.
     pub(crate) fn send_later(&self, account_id: &str, notification: &NotificationView) {
-        let Some(message) = message(notification) else {
-            tracing::warn!(id = notification.id, "notification too long to push");
-            return;
-        };
-        let urgency = match notification.kind {
-            NotificationKind::Security => "high",
-            _ => "normal",
-        };
         let Ok(permit) = self.state().sending.clone().try_acquire_owned() else {
             tracing::warn!(
                 id = notification.id,
@@ -268,32 +260,84 @@ impl Push<'_> {
         };
         let platform = (**self).clone();
         let account_id = account_id.to_owned();
+        let notification = notification.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            let push = platform.push();
-            let now = clock::unix_secs();
-            let (subscriptions, ended): (Vec<_>, Vec<_>) =
-                match store::for_account(platform.db(), &account_id, now).await {
-                    Ok(subscriptions) => subscriptions.into_iter().partition(|s| s.live),
-                    Err(err) => {
-                        tracing::warn!(error = %err, "push subscriptions not read");
-                        return;
-                    }
-                };
-            // Browsers whose sign-in ended get nothing, and are forgotten
-            // (a write only when there are some).
-            if !ended.is_empty() {
-                if let Err(err) = store::forget_ended(platform.db(), &account_id, now).await {
-                    tracing::warn!(error = %err, "ended push subscriptions not forgotten");
-                }
-            }
-            futures_util::future::join_all(
-                subscriptions
-                    .iter()
-                    .map(|subscription| push.send(subscription, &message, urgency)),
-            )
-            .await;
+            platform.push().deliver(&account_id, &notification).await;
         });
+    }
+
+    /// Sends a batch of notices (a round's to its members) in the
+    /// background: one read finds which of their accounts subscribed a
+    /// browser, and each of those waits its turn among [`MAX_SENDING`]
+    /// rather than being dropped as a burst would be.
+    pub(crate) fn send_many_later(&self, notices: Vec<(String, NotificationView)>) {
+        if notices.is_empty() {
+            return;
+        }
+        let platform = (**self).clone();
+        tokio::spawn(async move {
+            let accounts: Vec<&str> = notices
+                .iter()
+                .map(|(account, _)| account.as_str())
+                .collect();
+            let subscribed = match store::subscribed_among(platform.db(), &accounts).await {
+                Ok(subscribed) => subscribed,
+                Err(err) => {
+                    tracing::warn!(error = %err, "push subscriptions not read");
+                    return;
+                }
+            };
+            for (account_id, notification) in notices {
+                if !subscribed.contains(&account_id) {
+                    continue;
+                }
+                let sending = platform.push().state().sending.clone();
+                let Ok(permit) = sending.acquire_owned().await else {
+                    return; // Closed: the platform is going away.
+                };
+                let platform = platform.clone();
+                tokio::spawn(async move {
+                    let _permit = permit;
+                    platform.push().deliver(&account_id, &notification).await;
+                });
+            }
+        });
+    }
+
+    /// Sends `notification` to every browser the account subscribed, and
+    /// forgets those whose sign-in ended.
+    async fn deliver(&self, account_id: &str, notification: &NotificationView) {
+        let Some(message) = message(notification) else {
+            tracing::warn!(id = notification.id, "notification too long to push");
+            return;
+        };
+        let urgency = match notification.kind {
+            NotificationKind::Security => "high",
+            _ => "normal",
+        };
+        let now = clock::unix_secs();
+        let (subscriptions, ended): (Vec<_>, Vec<_>) =
+            match store::for_account(self.db(), account_id, now).await {
+                Ok(subscriptions) => subscriptions.into_iter().partition(|s| s.live),
+                Err(err) => {
+                    tracing::warn!(error = %err, "push subscriptions not read");
+                    return;
+                }
+            };
+        // Browsers whose sign-in ended get nothing, and are forgotten (a
+        // write only when there are some).
+        if !ended.is_empty() {
+            if let Err(err) = store::forget_ended(self.db(), account_id, now).await {
+                tracing::warn!(error = %err, "ended push subscriptions not forgotten");
+            }
+        }
+        futures_util::future::join_all(
+            subscriptions
+                .iter()
+                .map(|subscription| self.send(subscription, &message, urgency)),
+        )
+        .await;
     }
 
     async fn send(
