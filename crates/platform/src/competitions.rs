@@ -194,17 +194,21 @@ impl Competitions<'_> {
             };
             let credited = credits.iter().map(|c| c.points).sum();
             tracing::info!(round, entries, credited, "round pool paid");
-            for credit in &credits {
-                self.hub().publish(
-                    Audience::Account(credit.account_id.clone()),
-                    LiveEvent::PointsCredited {
-                        amount: credit.points,
-                        balance: credit.balance_after,
-                        reference: Some(format!("submission:{}", credit.submission_id)),
-                    },
-                );
-            }
-            self.notifications().deliver_kept(notices);
+            let mut events: Vec<_> = credits
+                .iter()
+                .map(|credit| {
+                    (
+                        Audience::Account(credit.account_id.clone()),
+                        LiveEvent::PointsCredited {
+                            amount: credit.points,
+                            balance: credit.balance_after,
+                            reference: Some(format!("submission:{}", credit.submission_id)),
+                        },
+                    )
+                })
+                .collect();
+            events.extend(self.notifications().deliver_kept(notices));
+            self.hub().publish_paced(events);
             if entries > 0 {
                 self.announce_leaderboard(round).await;
             }

@@ -107,23 +107,26 @@ impl Notifications<'_> {
         }
     }
 
-    /// Pushes notices a batch kept (inside the change they tell of) to
-    /// their members' open pages and subscribed browsers.
-    pub(crate) fn deliver_kept(&self, kept: Vec<Kept>) {
+    /// Tells members of the notices a batch kept (inside the change they
+    /// tell of): pushes them to their browsers, and returns the events for
+    /// their open pages, for the caller to publish paced with its own.
+    pub(crate) fn deliver_kept(&self, kept: Vec<Kept>) -> Vec<(Audience, LiveEvent)> {
+        let mut events = Vec::with_capacity(kept.len());
         let mut pushes = Vec::with_capacity(kept.len());
         for Kept { account_id, record } in kept {
             let Some(notification) = view(record) else {
                 continue;
             };
-            self.hub().publish(
+            events.push((
                 Audience::Account(account_id.clone()),
                 LiveEvent::Notification {
                     notification: notification.clone(),
                 },
-            );
+            ));
             pushes.push((account_id, notification));
         }
         self.push().send_many_later(pushes);
+        events
     }
 
     /// The account's newest notifications and how many are unread.

@@ -23,6 +23,9 @@ pub const RECENT: usize = 1024;
 /// Events the broadcast channel holds for its slowest receiver; a socket
 /// that falls further behind is closed (`close_code::TOO_SLOW`).
 const CHANNEL: usize = 4096;
+/// Events [`Hub::publish_paced`] publishes at once, and its pause between.
+const PACED_BATCH: usize = 256;
+const PACE: std::time::Duration = std::time::Duration::from_millis(25);
 
 /// One event with who it is for. Every socket receives the same one:
 /// cloning it copies two pointers, and its frame is serialised once.
@@ -101,6 +104,30 @@ impl Hub {
             event: event.clone(),
         });
         self.deliver(audience, event);
+    }
+
+    /// Publishes many events (a round paying thousands of members): a few
+    /// batch's worth at once, the rest in the background a batch at a time
+    /// with pauses between. All at once they would overrun the channel,
+    /// closing every page on this instance as too slow, and the bridge's
+    /// queue, dropping them for the other instances.
+    pub fn publish_paced(&self, events: Vec<(Audience, LiveEvent)>) {
+        let mut events = events.into_iter();
+        for (audience, event) in events.by_ref().take(PACED_BATCH) {
+            self.publish(audience, event);
+        }
+        if events.as_slice().is_empty() {
+            return;
+        }
+        let hub = self.clone();
+        tokio::spawn(async move {
+            while !events.as_slice().is_empty() {
+                tokio::time::sleep(PACE).await;
+                for (audience, event) in events.by_ref().take(PACED_BATCH) {
+                    hub.publish(audience, event);
+                }
+            }
+        });
     }
 
     /// Tells the other instances about something that is not for sockets.
@@ -194,6 +221,23 @@ mod tests {
         let missed = hub.since(1).unwrap();
         assert_eq!(missed.len(), 1);
         assert_eq!(missed[0].envelope.seq, 2);
+    }
+
+    #[tokio::test]
+    async fn more_events_than_a_socket_holds_reach_it_paced_in_order() {
+        let hub = Hub::new();
+        let mut socket = hub.subscribe();
+        let many = 10_000;
+        assert!(many > CHANNEL, "all at once, the socket would fall behind");
+        hub.publish_paced(
+            (1..=many as i64)
+                .map(|n| (Audience::Everyone, round(n)))
+                .collect(),
+        );
+        for seq in 1..=many as u64 {
+            let event = socket.recv().await.expect("never too far behind");
+            assert_eq!(event.envelope.seq, seq);
+        }
     }
 
     #[test]

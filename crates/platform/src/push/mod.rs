@@ -131,14 +131,24 @@ pub(crate) struct PushState {
     key: VapidKey,
     policy: PushPolicy,
     client: reqwest::Client,
-    /// Notices being sent now: a burst (a round paying thousands) or slow
-    /// push services cannot pile up tasks and connections without bound.
+    /// Notices being sent now: a burst or slow push services cannot pile
+    /// up tasks and connections without bound.
     sending: Arc<Semaphore>,
+    /// The same for batches (a round paying thousands), whose notices wait
+    /// their turn here: a round being told never takes the places of a
+    /// member's own notices (a new API key, a sign-in).
+    batch_sending: Arc<Semaphore>,
 }
 
 /// How many notices may be on their way at once; more are not pushed
 /// (the centre still has them).
 const MAX_SENDING: usize = 256;
+/// How many notices of batches may be on their way at once, beside those.
+const MAX_BATCH_SENDING: usize = 128;
+/// How long a batch's notices wait for their turn: past it, the rest are
+/// not pushed (the centre has them), so an unreachable push service does
+/// not keep rounds' notices waiting to arrive hours late.
+const BATCH_DEADLINE: Duration = Duration::from_secs(10 * 60);
 
 impl PushState {
     pub(crate) fn new(key: VapidKey, policy: PushPolicy) -> Self {
@@ -154,6 +164,7 @@ impl PushState {
             policy,
             client,
             sending: Arc::new(Semaphore::new(MAX_SENDING)),
+            batch_sending: Arc::new(Semaphore::new(MAX_BATCH_SENDING)),
         }
     }
 }
@@ -269,8 +280,8 @@ impl Push<'_> {
 
     /// Sends a batch of notices (a round's to its members) in the
     /// background: one read finds which of their accounts subscribed a
-    /// browser, and each of those waits its turn among [`MAX_SENDING`]
-    /// rather than being dropped as a burst would be.
+    /// browser, and each of those waits its turn among
+    /// [`MAX_BATCH_SENDING`] rather than being dropped as a burst would be.
     pub(crate) fn send_many_later(&self, notices: Vec<(String, NotificationView)>) {
         if notices.is_empty() {
             return;
@@ -288,13 +299,20 @@ impl Push<'_> {
                     return;
                 }
             };
-            for (account_id, notification) in notices {
-                if !subscribed.contains(&account_id) {
-                    continue;
-                }
-                let sending = platform.push().state().sending.clone();
-                let Ok(permit) = sending.acquire_owned().await else {
-                    return; // Closed: the platform is going away.
+            let deadline = tokio::time::Instant::now() + BATCH_DEADLINE;
+            let mut waiting = notices
+                .into_iter()
+                .filter(|(account_id, _)| subscribed.contains(account_id));
+            while let Some((account_id, notification)) = waiting.next() {
+                let sending = platform.push().state().batch_sending.clone();
+                let Ok(Ok(permit)) =
+                    tokio::time::timeout_at(deadline, sending.acquire_owned()).await
+                else {
+                    tracing::warn!(
+                        not_pushed = 1 + waiting.count(),
+                        "a batch of notices waited too long to be pushed; the rest are not"
+                    );
+                    return;
                 };
                 let platform = platform.clone();
                 tokio::spawn(async move {
