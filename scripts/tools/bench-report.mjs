@@ -47,6 +47,7 @@ function gatewayVerdict(table) {
   const gateway1 = rows['through the gateway, 1 connection(s)'];
   const straight8 = rows['straight to the upstream, 8 connection(s)'];
   const gateway8 = rows['through the gateway, 8 connection(s)'];
+  const oneWorker = (c) => rows[`through the gateway with one worker thread (server.workers = 1), ${c} connection(s)`];
   const empty8 = rows["the same server's GET /healthz (no work), 8 connection(s)"];
   const nginxProxy8 = rows['a proxy that only forwards: nginx, 8 connection(s)'];
   const bareProxy = (c) => rows[`a proxy that only forwards on the gateway's HTTP stack (axum + reqwest), ${c} connection(s)`];
@@ -67,6 +68,11 @@ function gatewayVerdict(table) {
       : '') +
     (gateway8.cpu && bareProxy8?.cpu
       ? ` CPU per request at eight connections: the gateway ${gateway8.cpu}, that proxy ${bareProxy8.cpu}.`
+      : '') +
+    (oneWorker(1) && oneWorker(8)
+      ? ` With one worker thread the gateway adds ${((micros(oneWorker(1).p99) - micros(straight1.p99)) / 1000).toFixed(2)} ms` +
+        ` at p99 with one connection and serves ${percent(oneWorker(8))} of the upstream's throughput with eight,` +
+        ` at ${oneWorker(8).cpu} of CPU per request.`
       : '') +
     '\n';
 }

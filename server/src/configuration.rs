@@ -70,6 +70,11 @@ pub struct ServerSettings {
     /// Reverse proxies in front of the server that append to
     /// `X-Forwarded-For`; 0 takes the TCP peer as the client.
     pub trusted_proxy_hops: usize,
+    /// Threads that run requests and the platform's tasks. Unset: one per
+    /// core. On a machine whose cores other busy programs share (a load
+    /// balancer, the database, a community node), fewer threads hand work
+    /// between each other less often.
+    pub workers: Option<usize>,
 }
 
 impl Default for ServerSettings {
@@ -81,6 +86,7 @@ impl Default for ServerSettings {
             public_url: None,
             aliases: Vec::new(),
             trusted_proxy_hops: 0,
+            workers: None,
         }
     }
 }
@@ -942,6 +948,9 @@ impl Settings {
             }
             Ok(())
         }
+        if let Some(workers) = self.server.workers {
+            within("server.workers", workers, 1, 1024)?;
+        }
         within(
             "auth.access_token_minutes",
             self.auth.access_token_minutes,
@@ -1310,6 +1319,10 @@ mod tests {
             assert!(Settings::load(None).is_err());
             jail.create_file("meritree.toml", "[server]\nport = \"eighty\"\n")?;
             assert!(Settings::load(None).is_err());
+            jail.create_file("meritree.toml", "[server]\nworkers = 0\n")?;
+            assert!(Settings::load(None).is_err());
+            jail.create_file("meritree.toml", "[server]\nworkers = 2\n")?;
+            assert_eq!(Settings::load(None).unwrap().server.workers, Some(2));
             for push in [
                 "subject = \"ops@example.org\"",
                 "subject = \"http://x\"",

@@ -6,8 +6,7 @@ use server::configuration::Settings;
 use server::startup::{self, Application};
 use server::telemetry;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(settings) => settings,
@@ -16,6 +15,22 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Built here rather than by `#[tokio::main]`: how many threads it runs
+    // is configuration.
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(workers) = settings.server.workers {
+        runtime.worker_threads(workers);
+    }
+    match runtime.enable_all().build() {
+        Ok(runtime) => runtime.block_on(run(cli, settings)),
+        Err(err) => {
+            eprintln!("meritree: cannot start the async runtime: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli, settings: Settings) -> ExitCode {
     let result_on_stdout = matches!(
         cli.command,
         Some(
