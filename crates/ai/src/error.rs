@@ -22,6 +22,13 @@ pub enum ProviderError {
     Overloaded,
     #[error("the provider failed with HTTP {0}")]
     Server(u16),
+    /// Not followed: a provider's base URL is configuration, and a
+    /// redirect would carry the request, with the key headers HTTP clients
+    /// do not strip (`x-api-key`, `x-goog-api-key`), wherever it points.
+    #[error(
+        "the provider redirected the request (HTTP {status}): set its base_url to where it points"
+    )]
+    Redirected { status: u16 },
     #[error("the provider rejected the request: {0}")]
     BadRequest(String),
     #[error("malformed response from the provider: {0}")]

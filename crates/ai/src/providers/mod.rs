@@ -142,10 +142,13 @@ pub(crate) fn parse_error_body(body: &[u8]) -> ErrorBody {
 
 impl Http {
     pub fn new(config: HttpConfig) -> Self {
-        Self {
-            client: reqwest::Client::new(),
-            config,
-        }
+        let client = reqwest::Client::builder()
+            // See `ProviderError::Redirected`.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            // As `Client::new` does: only a TLS backend that cannot start fails.
+            .expect("the HTTP client starts");
+        Self { client, config }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -334,6 +337,9 @@ pub(crate) fn status_error(
     body: &[u8],
     refine: fn(u16, &ErrorBody) -> Option<ProviderError>,
 ) -> ProviderError {
+    if (300..400).contains(&status) {
+        return ProviderError::Redirected { status };
+    }
     let error = parse_error_body(body);
     if let Some(e) = refine(status, &error) {
         return e;

@@ -4,7 +4,10 @@ use std::time::Duration;
 use meritree_ai::providers::anthropic::Anthropic;
 use meritree_ai::{FinishReason, HttpConfig, Provider, ProviderError, Usage};
 
-use crate::fake::{check_error, check_stream_failures, collect, config, request, serve, Reply};
+use crate::fake::{
+    check_error, check_redirect_not_followed, check_stream_failures, collect, config, request,
+    serve, Reply,
+};
 
 const MESSAGE: &str = include_str!("../fixtures/anthropic/message.json");
 const STREAM: &str = include_str!("../fixtures/anthropic/message_stream.txt");
@@ -145,4 +148,9 @@ async fn stream_failures() {
         || Reply::sse(STREAM).late(Duration::from_secs(2)),
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_redirect_is_not_followed() {
+    check_redirect_not_followed(make, "").await;
 }

@@ -232,3 +232,27 @@ pub async fn check_stream_failures(
     let got = provider.chat(&request("m")).await.err();
     assert_eq!(got, Some(ProviderError::Timeout), "total");
 }
+
+/// An upstream that redirects: the request, with its key, goes no further
+/// than the configured base URL, and the redirect is an error of its own.
+pub async fn check_redirect_not_followed(make: fn(HttpConfig) -> Arc<dyn Provider>, suffix: &str) {
+    let elsewhere = serve(|| Reply::json(200, "{}")).await;
+    let target = format!("{}/collect", elsewhere.base_url);
+    let fake = serve(move || Reply::json(307, "").header("location", &target)).await;
+    let provider = make(config(&fake, suffix));
+    let expected = ProviderError::Redirected { status: 307 };
+    assert_eq!(
+        provider.chat(&request("m")).await.err(),
+        Some(expected.clone())
+    );
+    let got = match provider.chat_stream(&request("m")).await {
+        Err(e) => e,
+        Ok(s) => collect(s).await.error.expect("an error"),
+    };
+    assert_eq!(got, expected, "stream");
+    assert_eq!(fake.requests.lock().unwrap().len(), 2);
+    assert!(
+        elsewhere.requests.lock().unwrap().is_empty(),
+        "nothing reached the redirect's target"
+    );
+}

@@ -4,7 +4,10 @@ use std::time::Duration;
 use meritree_ai::providers::gemini::Gemini;
 use meritree_ai::{FinishReason, HttpConfig, Provider, ProviderError, Usage};
 
-use crate::fake::{check_error, check_stream_failures, collect, config, request, serve, Reply};
+use crate::fake::{
+    check_error, check_redirect_not_followed, check_stream_failures, collect, config, request,
+    serve, Reply,
+};
 
 const GENERATE: &str = include_str!("../fixtures/gemini/generate.json");
 const STREAM: &str = include_str!("../fixtures/gemini/stream.txt");
@@ -174,4 +177,9 @@ async fn stream_failures() {
         || Reply::sse(STREAM).late(Duration::from_secs(2)),
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_redirect_is_not_followed() {
+    check_redirect_not_followed(make, "").await;
 }

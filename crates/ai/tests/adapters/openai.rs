@@ -4,7 +4,10 @@ use std::time::Duration;
 use meritree_ai::providers::openai::OpenAi;
 use meritree_ai::{FinishReason, HttpConfig, Provider, ProviderError, Usage};
 
-use crate::fake::{check_error, check_stream_failures, collect, config, request, serve, Reply};
+use crate::fake::{
+    check_error, check_redirect_not_followed, check_stream_failures, collect, config, request,
+    serve, Reply,
+};
 
 const CHAT: &str = include_str!("../fixtures/openai/chat.json");
 const STREAM: &str = include_str!("../fixtures/openai/chat_stream.txt");
@@ -254,4 +257,9 @@ async fn stream_failures() {
 #[test]
 fn the_stream_fixture_ends_with_done() {
     assert!(STREAM.ends_with("data: [DONE]\n\n"));
+}
+
+#[tokio::test]
+async fn a_redirect_is_not_followed() {
+    check_redirect_not_followed(make, "/v1").await;
 }
