@@ -1,6 +1,7 @@
 //! SQLite's write-ahead log, copied back into the database file by a task
 //! of its own rather than by the commit that happens to fill it
-//! (docs/decisions/0018).
+//! (docs/decisions/0018), and started over before it grows without end
+//! (docs/decisions/0044).
 //!
 //! By default the connection whose commit takes the log past 1,000 pages
 //! checkpoints it inside that commit: a sync of the log and one of the
@@ -14,6 +15,16 @@
 //! and this task runs a passive checkpoint, which waits for no reader and
 //! no writer, on a connection of its own a few times a second. Closing the
 //! last connection still checkpoints the whole log, as SQLite always does.
+//!
+//! A passive checkpoint alone lets the log start over only when no commit
+//! lands while it runs. Under writes that hardly pause (a busy gateway's
+//! usage rows) that is rare: the log grew by 16 MB a second, started over
+//! only every few seconds, and its file, which keeps its largest size,
+//! reached 290 MB within a minute. So once the log is past
+//! [`RESTART_AT_PAGES`], the task follows the passive checkpoint with a
+//! restarting one: it copies the little that is left, waits for readers to
+//! leave the log, and the next commit writes the log from its start. While
+//! it waits, writers wait; its connection gives up within 100 ms.
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -24,6 +35,14 @@ use sqlx::sqlite::SqlitePool;
 /// is at most a few thousand pages: the log stays small, so reads that
 /// search it stay fast.
 const EVERY: Duration = Duration::from_millis(250);
+
+/// A log this long (16 MB of 4 KB pages) is started over.
+const RESTART_AT_PAGES: i64 = 4_096;
+
+/// What a log file that grew past that (a burst between two checkpoints, a
+/// large transaction) is cut back to when it starts over (SQLite's
+/// `journal_size_limit`); without it the file keeps its largest size.
+pub(crate) const LOG_BYTES_KEPT: u64 = 16 << 20;
 
 /// The checkpointing task's connection; the task ends when every clone of
 /// this is gone or [`Checkpoints::close`] closed it.
@@ -66,12 +85,23 @@ async fn run(pool: SqlitePool, alive: Weak<()>) {
 }
 
 /// Copies what it can of the log into the database file without waiting
-/// for readers or writers.
-async fn checkpoint(pool: &SqlitePool) -> Result<(), sqlx::Error> {
-    sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-        .execute(pool)
-        .await
-        .map(drop)
+/// for readers or writers; then, if the log is [`RESTART_AT_PAGES`] long or
+/// more, sees that the next commit starts it over. Returns the log's length
+/// (pages) it found.
+async fn checkpoint(pool: &SqlitePool) -> Result<i64, sqlx::Error> {
+    // Whether it was blocked, the log's length, and how much of it is in
+    // the file (pages).
+    let (_, log, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+        .fetch_one(pool)
+        .await?;
+    if log >= RESTART_AT_PAGES {
+        // When readers outlast the connection's patience it reports itself
+        // blocked, not an error; the next tick tries again.
+        sqlx::query("PRAGMA wal_checkpoint(RESTART)")
+            .execute(pool)
+            .await?;
+    }
+    Ok(log)
 }
 
 #[cfg(test)]
@@ -122,5 +152,59 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         db.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_log_grown_past_its_mark_is_started_over_and_cut_back() {
+        use crate::database::{busy_handler, sqlite_options, sqlite_pool};
+
+        let dir = tempfile::tempdir().unwrap();
+        let connect = sqlite_options(&dir.path().join("m.db"));
+        let log_file = dir.path().join("m.db-wal");
+        let patience = Duration::from_secs(5);
+        let writes = sqlite_pool(1, patience, connect.clone(), busy_handler::PATIENT)
+            .await
+            .unwrap();
+        let checkpoints = sqlite_pool(1, patience, connect, busy_handler::BRIEF)
+            .await
+            .unwrap();
+        sqlx::query("CREATE TABLE t (b BLOB)")
+            .execute(&writes)
+            .await
+            .unwrap();
+        let write = |pages: i64| {
+            sqlx::query(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
+                 INSERT INTO t SELECT zeroblob(3000) FROM n",
+            )
+            .bind(pages)
+            .execute(&writes)
+        };
+
+        // A burst: 20 MB of log in one commit.
+        write(5_000).await.unwrap();
+        let burst = std::fs::metadata(&log_file).unwrap().len();
+        assert!(burst > LOG_BYTES_KEPT, "{burst} bytes");
+        let log = checkpoint(&checkpoints).await.unwrap();
+        assert!(log >= RESTART_AT_PAGES, "{log} pages");
+
+        write(10).await.unwrap();
+        let (_, log, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&checkpoints)
+            .await
+            .unwrap();
+        assert!(
+            log < 20,
+            "the next write went to the log's end: {log} pages"
+        );
+        let kept = std::fs::metadata(&log_file).unwrap().len();
+        assert!(kept <= LOG_BYTES_KEPT, "the log file kept {kept} bytes");
+        let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM t")
+            .fetch_one(&writes)
+            .await
+            .unwrap();
+        assert_eq!(rows, 5_010, "no write was lost");
+        checkpoints.close().await;
+        writes.close().await;
     }
 }

@@ -9,7 +9,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{ConnectOptions, Connection, Postgres, Sqlite, Transaction};
 
-use crate::checkpoints::Checkpoints;
+use crate::checkpoints::{self, Checkpoints};
 use crate::StoreError;
 
 /// Runs `$body` with `$pool` bound to whichever concrete pool `$db` holds, so
@@ -324,18 +324,19 @@ pub struct WriterPool {
     checkpoints: Checkpoints,
 }
 
-async fn sqlite_pool(
+pub(crate) async fn sqlite_pool(
     connections: u32,
     acquire_timeout: Duration,
     connect: SqliteConnectOptions,
+    on_busy: busy_handler::Handler,
 ) -> Result<SqlitePool, StoreError> {
     SqlitePoolOptions::new()
         .max_connections(connections)
         .acquire_timeout(acquire_timeout)
-        .after_connect(|conn, _| {
+        .after_connect(move |conn, _| {
             Box::pin(async move {
                 let mut handle = conn.lock_handle().await?;
-                busy_handler::install(handle.as_raw_handle());
+                busy_handler::install(handle.as_raw_handle(), on_busy);
                 Ok(())
             })
         })
@@ -358,14 +359,9 @@ async fn applied_migrations(conn: &mut sqlx::SqliteConnection) -> i64 {
 /// How much of a SQLite database file is mapped into memory.
 const MMAP_BYTES: u64 = 1 << 30;
 
-async fn connect_sqlite(path: &Path, options: PoolOptions) -> Result<Database, StoreError> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {
-            path: dir.to_owned(),
-            source,
-        })?;
-    }
-    let connect = SqliteConnectOptions::new()
+/// How every connection to the SQLite file at `path` is opened.
+pub(crate) fn sqlite_options(path: &Path) -> SqliteConnectOptions {
+    SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(true)
         // WAL lets readers proceed while one writer commits.
@@ -385,18 +381,44 @@ async fn connect_sqlite(path: &Path, options: PoolOptions) -> Result<Database, S
         .pragma("mmap_size", MMAP_BYTES.to_string())
         // Commits never checkpoint the log; `Checkpoints` does, off the
         // write path.
-        .pragma("wal_autocheckpoint", "0");
+        .pragma("wal_autocheckpoint", "0")
+        // A log file a burst grew is cut back when the log starts over.
+        .pragma(
+            "journal_size_limit",
+            checkpoints::LOG_BYTES_KEPT.to_string(),
+        )
+}
+
+async fn connect_sqlite(path: &Path, options: PoolOptions) -> Result<Database, StoreError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {
+            path: dir.to_owned(),
+            source,
+        })?;
+    }
+    let connect = sqlite_options(path);
     let pool = sqlite_pool(
         options.max_connections,
         options.acquire_timeout,
         connect.clone(),
+        busy_handler::PATIENT,
     )
     .await?;
     // A writer waits its turn as long as the busy handler would have let it
     // wait for the file's lock.
     let writer = WriterPool {
-        pool: sqlite_pool(1, busy_handler::GIVE_UP_AFTER, connect.clone()).await?,
-        checkpoints: Checkpoints::start(sqlite_pool(1, options.acquire_timeout, connect).await?),
+        pool: sqlite_pool(
+            1,
+            busy_handler::GIVE_UP_AFTER,
+            connect.clone(),
+            busy_handler::PATIENT,
+        )
+        .await?,
+        // Brief: while a checkpoint that starts the log over waits for
+        // readers, writers wait for it (see `Checkpoints`).
+        checkpoints: Checkpoints::start(
+            sqlite_pool(1, options.acquire_timeout, connect, busy_handler::BRIEF).await?,
+        ),
     };
     Ok(Database::Sqlite(pool, writer))
 }
@@ -411,7 +433,7 @@ async fn connect_sqlite(path: &Path, options: PoolOptions) -> Result<Database, S
 /// doubling to at most 1 ms, and gives up once 5 s have passed, as the
 /// `busy_timeout` it replaces did (docs/decisions/0015). It runs on the
 /// connection's own worker thread, never on the async runtime.
-mod busy_handler {
+pub(crate) mod busy_handler {
     use std::cell::Cell;
     use std::os::raw::{c_int, c_void};
     use std::ptr::NonNull;
@@ -433,7 +455,17 @@ mod busy_handler {
         Duration::from_micros((25_u64 << doublings).min(1_000))
     }
 
-    extern "C" fn on_busy(_: *mut c_void, count: c_int) -> c_int {
+    /// What SQLite calls while a lock it needs is held elsewhere.
+    pub(crate) type Handler = extern "C" fn(*mut c_void, c_int) -> c_int;
+
+    /// For reads and writes: as long as SQLite's `busy_timeout` would wait.
+    pub(crate) const PATIENT: Handler = on_busy::<{ GIVE_UP_AFTER.as_millis() as u64 }>;
+
+    /// For the checkpoint that starts the log over: it holds writers back
+    /// while it waits, so it gives up soon and tries again later.
+    pub(crate) const BRIEF: Handler = on_busy::<100>;
+
+    extern "C" fn on_busy<const GIVE_UP_AFTER_MS: u64>(_: *mut c_void, count: c_int) -> c_int {
         let now = Instant::now();
         let since = WAITING_SINCE.with(|since| {
             if count == 0 {
@@ -441,14 +473,14 @@ mod busy_handler {
             }
             since.get().unwrap_or(now)
         });
-        if now.duration_since(since) >= GIVE_UP_AFTER {
+        if now.duration_since(since) >= Duration::from_millis(GIVE_UP_AFTER_MS) {
             return 0;
         }
         std::thread::sleep(delay(count));
         1
     }
 
-    pub(super) fn install(db: NonNull<sqlite3>) {
+    pub(super) fn install(db: NonNull<sqlite3>, on_busy: Handler) {
         // SAFETY: `db` is a live connection handle, held locked by the
         // caller; the callback is a plain function that touches no
         // connection state, and the null argument is never read.
