@@ -24,10 +24,11 @@
 //! [`RESTART_AT_PAGES`], the task follows the passive checkpoint with a
 //! restarting one: it copies the little that is left, waits for readers to
 //! leave the log, and the next commit writes the log from its start. While
-//! it waits, writers wait; its connection gives up within 100 ms.
+//! it waits, writers wait; its connection gives up within 100 ms, and after
+//! a restart readers held up the next waits [`RESTART_BACKOFF`].
 
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sqlx::sqlite::SqlitePool;
 
@@ -38,6 +39,12 @@ const EVERY: Duration = Duration::from_millis(250);
 
 /// A log this long (16 MB of 4 KB pages) is started over.
 const RESTART_AT_PAGES: i64 = 4_096;
+
+/// After a restart that readers held up, how long until the next is
+/// tried: a reader that outlasts one (a backup's `VACUUM INTO` reads one
+/// snapshot for as long as it copies) would otherwise hold writers back for
+/// 100 ms of every tick.
+const RESTART_BACKOFF: Duration = Duration::from_secs(5);
 
 /// What a log file that grew past that (a burst between two checkpoints, a
 /// large transaction) is cut back to when it starts over (SQLite's
@@ -71,43 +78,59 @@ impl Checkpoints {
 async fn run(pool: SqlitePool, alive: Weak<()>) {
     let mut every = tokio::time::interval(EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut held_up_at: Option<Instant> = None;
     loop {
         every.tick().await;
         if alive.strong_count() == 0 || pool.is_closed() {
             break;
         }
-        if let Err(error) = checkpoint(&pool).await {
+        let may_restart = held_up_at.is_none_or(|at| at.elapsed() >= RESTART_BACKOFF);
+        match checkpoint(&pool, may_restart).await {
+            Ok(Checkpointed::Copied { .. }) => {}
+            Ok(Checkpointed::Restarted) => held_up_at = None,
+            Ok(Checkpointed::RestartHeldUp) => held_up_at = Some(Instant::now()),
             // The log only grows meanwhile; the next tick tries again.
-            tracing::warn!(%error, "SQLite checkpoint failed");
+            Err(error) => tracing::warn!(%error, "SQLite checkpoint failed"),
         }
     }
     pool.close().await;
 }
 
+/// What a checkpoint did.
+#[derive(Debug, PartialEq, Eq)]
+enum Checkpointed {
+    /// Copied what it could, and left the log (this many pages) to go on.
+    Copied { log_pages: i64 },
+    /// Copied all of it: the next commit starts the log over.
+    Restarted,
+    /// Readers outlasted the restart's wait: the log goes on.
+    RestartHeldUp,
+}
+
 /// Copies what it can of the log into the database file without waiting
 /// for readers or writers; then, if the log is [`RESTART_AT_PAGES`] long or
-/// more, sees that the next commit starts it over. Returns the log's length
-/// (pages) it found.
-async fn checkpoint(pool: &SqlitePool) -> Result<i64, sqlx::Error> {
-    // Whether it was blocked, the log's length, and how much of it is in
-    // the file (pages).
-    let (_, log, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+/// more and `may_restart`, sees that the next commit starts it over.
+async fn checkpoint(pool: &SqlitePool, may_restart: bool) -> Result<Checkpointed, sqlx::Error> {
+    // Each: whether it was held up, the log's length, and how much of the
+    // log is in the file (pages).
+    let (_, log_pages, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
         .fetch_one(pool)
         .await?;
-    if log >= RESTART_AT_PAGES {
-        // When readers outlast the connection's patience it reports itself
-        // blocked, not an error; the next tick tries again.
-        sqlx::query("PRAGMA wal_checkpoint(RESTART)")
-            .execute(pool)
-            .await?;
+    if log_pages < RESTART_AT_PAGES || !may_restart {
+        return Ok(Checkpointed::Copied { log_pages });
     }
-    Ok(log)
+    let (held_up, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(RESTART)")
+        .fetch_one(pool)
+        .await?;
+    Ok(if held_up == 0 {
+        Checkpointed::Restarted
+    } else {
+        Checkpointed::RestartHeldUp
+    })
 }
 
 #[cfg(test)]
 mod tests {
-    use std::time::Instant;
-
     use super::*;
     use crate::{Database, DatabaseTarget, PoolOptions};
 
@@ -185,8 +208,10 @@ mod tests {
         write(5_000).await.unwrap();
         let burst = std::fs::metadata(&log_file).unwrap().len();
         assert!(burst > LOG_BYTES_KEPT, "{burst} bytes");
-        let log = checkpoint(&checkpoints).await.unwrap();
-        assert!(log >= RESTART_AT_PAGES, "{log} pages");
+        assert_eq!(
+            checkpoint(&checkpoints, true).await.unwrap(),
+            Checkpointed::Restarted
+        );
 
         write(10).await.unwrap();
         let (_, log, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
@@ -206,5 +231,61 @@ mod tests {
         assert_eq!(rows, 5_010, "no write was lost");
         checkpoints.close().await;
         writes.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_restart_gives_up_soon_on_a_reader_that_stays() {
+        use crate::database::{busy_handler, sqlite_options, sqlite_pool};
+
+        let dir = tempfile::tempdir().unwrap();
+        let connect = sqlite_options(&dir.path().join("m.db"));
+        let patience = Duration::from_secs(5);
+        let pool = |on_busy| sqlite_pool(1, patience, connect.clone(), on_busy);
+        let writes = pool(busy_handler::PATIENT).await.unwrap();
+        let reads = pool(busy_handler::PATIENT).await.unwrap();
+        let checkpoints = pool(busy_handler::BRIEF).await.unwrap();
+        let write = |pages: i64| {
+            sqlx::query(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
+                 INSERT INTO t SELECT zeroblob(3000) FROM n",
+            )
+            .bind(pages)
+            .execute(&writes)
+        };
+        sqlx::query("CREATE TABLE t (b BLOB)")
+            .execute(&writes)
+            .await
+            .unwrap();
+        write(RESTART_AT_PAGES).await.unwrap();
+
+        // A reader in the log, as a backup is for as long as it copies.
+        let mut backup = reads.begin().await.unwrap();
+        sqlx::query("SELECT COUNT(*) FROM t")
+            .execute(&mut *backup)
+            .await
+            .unwrap();
+        let started = Instant::now();
+        assert_eq!(
+            checkpoint(&checkpoints, true).await.unwrap(),
+            Checkpointed::RestartHeldUp
+        );
+        // Writers waited for the restart: it gave up long before the 5 s
+        // a writer would wait.
+        assert!(started.elapsed() < Duration::from_secs(2));
+        write(1).await.unwrap();
+
+        backup.commit().await.unwrap();
+        assert_eq!(
+            checkpoint(&checkpoints, true).await.unwrap(),
+            Checkpointed::Restarted
+        );
+        let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM t")
+            .fetch_one(&reads)
+            .await
+            .unwrap();
+        assert_eq!(rows, RESTART_AT_PAGES + 1);
+        for pool in [checkpoints, reads, writes] {
+            pool.close().await;
+        }
     }
 }
