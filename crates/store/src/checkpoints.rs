@@ -177,115 +177,120 @@ mod tests {
         db.close().await;
     }
 
-    #[tokio::test]
-    async fn a_log_grown_past_its_mark_is_started_over_and_cut_back() {
-        use crate::database::{busy_handler, sqlite_options, sqlite_pool};
+    /// A database file in a directory of its own, with a connection for
+    /// writes, one for reads and the checkpointing one, as the platform
+    /// opens them.
+    struct Scratch {
+        dir: tempfile::TempDir,
+        writes: SqlitePool,
+        reads: SqlitePool,
+        checkpoints: SqlitePool,
+    }
 
-        let dir = tempfile::tempdir().unwrap();
-        let connect = sqlite_options(&dir.path().join("m.db"));
-        let log_file = dir.path().join("m.db-wal");
-        let patience = Duration::from_secs(5);
-        let writes = sqlite_pool(1, patience, connect.clone(), busy_handler::PATIENT)
-            .await
-            .unwrap();
-        let checkpoints = sqlite_pool(1, patience, connect, busy_handler::BRIEF)
-            .await
-            .unwrap();
-        sqlx::query("CREATE TABLE t (b BLOB)")
-            .execute(&writes)
-            .await
-            .unwrap();
-        let write = |pages: i64| {
+    impl Scratch {
+        async fn new() -> Self {
+            use crate::database::{busy_handler, sqlite_options, sqlite_pool};
+
+            let dir = tempfile::tempdir().unwrap();
+            let connect = sqlite_options(&dir.path().join("m.db"));
+            let pool = |on_busy| sqlite_pool(1, Duration::from_secs(5), connect.clone(), on_busy);
+            let scratch = Self {
+                writes: pool(busy_handler::PATIENT).await.unwrap(),
+                reads: pool(busy_handler::PATIENT).await.unwrap(),
+                checkpoints: pool(busy_handler::BRIEF).await.unwrap(),
+                dir,
+            };
+            sqlx::query("CREATE TABLE t (b BLOB)")
+                .execute(&scratch.writes)
+                .await
+                .unwrap();
+            scratch
+        }
+
+        /// Commits `pages` pages of rows.
+        async fn write(&self, pages: i64) {
             sqlx::query(
                 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
                  INSERT INTO t SELECT zeroblob(3000) FROM n",
             )
             .bind(pages)
-            .execute(&writes)
-        };
+            .execute(&self.writes)
+            .await
+            .unwrap();
+        }
 
+        async fn rows(&self) -> i64 {
+            let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM t")
+                .fetch_one(&self.reads)
+                .await
+                .unwrap();
+            rows
+        }
+
+        fn log_file_bytes(&self) -> u64 {
+            std::fs::metadata(self.dir.path().join("m.db-wal"))
+                .unwrap()
+                .len()
+        }
+
+        async fn close(self) {
+            for pool in [self.checkpoints, self.reads, self.writes] {
+                pool.close().await;
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_log_grown_past_its_mark_is_started_over_and_cut_back() {
+        let db = Scratch::new().await;
         // A burst: 20 MB of log in one commit.
-        write(5_000).await.unwrap();
-        let burst = std::fs::metadata(&log_file).unwrap().len();
+        db.write(5_000).await;
+        let burst = db.log_file_bytes();
         assert!(burst > LOG_BYTES_KEPT, "{burst} bytes");
         assert_eq!(
-            checkpoint(&checkpoints, true).await.unwrap(),
+            checkpoint(&db.checkpoints, true).await.unwrap(),
             Checkpointed::Restarted
         );
 
-        write(10).await.unwrap();
-        let (_, log, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
-            .fetch_one(&checkpoints)
-            .await
-            .unwrap();
+        db.write(10).await;
+        let after = checkpoint(&db.checkpoints, true).await.unwrap();
         assert!(
-            log < 20,
-            "the next write went to the log's end: {log} pages"
+            matches!(after, Checkpointed::Copied { log_pages } if log_pages < 20),
+            "the next write went to the log's end: {after:?}"
         );
-        let kept = std::fs::metadata(&log_file).unwrap().len();
+        let kept = db.log_file_bytes();
         assert!(kept <= LOG_BYTES_KEPT, "the log file kept {kept} bytes");
-        let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM t")
-            .fetch_one(&writes)
-            .await
-            .unwrap();
-        assert_eq!(rows, 5_010, "no write was lost");
-        checkpoints.close().await;
-        writes.close().await;
+        assert_eq!(db.rows().await, 5_010, "no write was lost");
+        db.close().await;
     }
 
     #[tokio::test]
     async fn a_restart_gives_up_soon_on_a_reader_that_stays() {
-        use crate::database::{busy_handler, sqlite_options, sqlite_pool};
-
-        let dir = tempfile::tempdir().unwrap();
-        let connect = sqlite_options(&dir.path().join("m.db"));
-        let patience = Duration::from_secs(5);
-        let pool = |on_busy| sqlite_pool(1, patience, connect.clone(), on_busy);
-        let writes = pool(busy_handler::PATIENT).await.unwrap();
-        let reads = pool(busy_handler::PATIENT).await.unwrap();
-        let checkpoints = pool(busy_handler::BRIEF).await.unwrap();
-        let write = |pages: i64| {
-            sqlx::query(
-                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
-                 INSERT INTO t SELECT zeroblob(3000) FROM n",
-            )
-            .bind(pages)
-            .execute(&writes)
-        };
-        sqlx::query("CREATE TABLE t (b BLOB)")
-            .execute(&writes)
-            .await
-            .unwrap();
-        write(RESTART_AT_PAGES).await.unwrap();
+        let db = Scratch::new().await;
+        db.write(RESTART_AT_PAGES).await;
 
         // A reader in the log, as a backup is for as long as it copies.
-        let mut backup = reads.begin().await.unwrap();
+        let mut backup = db.reads.begin().await.unwrap();
         sqlx::query("SELECT COUNT(*) FROM t")
             .execute(&mut *backup)
             .await
             .unwrap();
         let started = Instant::now();
         assert_eq!(
-            checkpoint(&checkpoints, true).await.unwrap(),
+            checkpoint(&db.checkpoints, true).await.unwrap(),
             Checkpointed::RestartHeldUp
         );
         // Writers waited for the restart: it gave up long before the 5 s
         // a writer would wait.
         assert!(started.elapsed() < Duration::from_secs(2));
-        write(1).await.unwrap();
+        db.write(1).await;
 
         backup.commit().await.unwrap();
         assert_eq!(
-            checkpoint(&checkpoints, true).await.unwrap(),
+            checkpoint(&db.checkpoints, true).await.unwrap(),
             Checkpointed::Restarted
         );
-        let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM t")
-            .fetch_one(&reads)
-            .await
-            .unwrap();
-        assert_eq!(rows, RESTART_AT_PAGES + 1);
-        for pool in [checkpoints, reads, writes] {
-            pool.close().await;
-        }
+        assert_eq!(db.rows().await, RESTART_AT_PAGES + 1);
+        db.close().await;
     }
 }
