@@ -431,7 +431,8 @@ async fn connect_sqlite(path: &Path, options: PoolOptions) -> Result<Database, S
 /// waiting writer sleeps on for milliseconds after the lock is free, and
 /// throughput collapses into sleeps. This one tries again after 25 µs,
 /// doubling to at most 1 ms, and gives up once 5 s have passed, as the
-/// `busy_timeout` it replaces did (docs/decisions/0015). It runs on the
+/// `busy_timeout` it replaces did (docs/decisions/0015); the checkpointing
+/// connection's gives up after 100 ms (docs/decisions/0044). It runs on the
 /// connection's own worker thread, never on the async runtime.
 pub(crate) mod busy_handler {
     use std::cell::Cell;
